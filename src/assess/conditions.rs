@@ -1,0 +1,184 @@
+//! Preconditions the drill gates on, evaluated against an assessment. Each
+//! check says what was observed, when, and whether it is satisfied; unknown
+//! never satisfies.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Flow, Side, Ts};
+
+use super::Assessment;
+use super::truth::Truth;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Condition {
+    /// No application producer writes and no application group has members.
+    NoAppClients(Side),
+    /// Application producers write and application groups are stable.
+    AppsActive(Side),
+    /// Zero lag on every mirrored partition of the flow, heartbeats fresh.
+    LagDrained(Flow),
+    /// No MM2 worker or pod alive for any deployment, on either side.
+    NoMm2Running,
+    /// The flow's connectors and tasks run and heartbeats prove data flows.
+    Mm2Flowing(Flow),
+}
+
+impl Condition {
+    pub fn label(&self) -> String {
+        match self {
+            Condition::NoAppClients(s) => format!("no app clients on {s}"),
+            Condition::AppsActive(s) => format!("apps active and stable on {s}"),
+            Condition::LagDrained(f) => format!("replication {f} drained to 0"),
+            Condition::NoMm2Running => "no MM2 worker anywhere".into(),
+            Condition::Mm2Flowing(f) => format!("MM2 {f} running, heartbeats flowing"),
+        }
+    }
+}
+
+/// One evaluated precondition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub label: String,
+    /// `Yes` = satisfied.
+    pub truth: Truth,
+    /// What was seen, in a few words with units.
+    pub observed: String,
+    pub at: Option<Ts>,
+}
+
+pub fn evaluate(cond: &Condition, a: &Assessment) -> Check {
+    let (truth, observed, at) = match cond {
+        Condition::NoAppClients(side) => no_app_clients(a, *side),
+        Condition::AppsActive(side) => apps_active(a, *side),
+        Condition::LagDrained(flow) => lag_drained(a, *flow),
+        Condition::NoMm2Running => no_mm2(a),
+        Condition::Mm2Flowing(flow) => mm2_flowing(a, *flow),
+    };
+    Check {
+        label: cond.label(),
+        truth,
+        observed,
+        at,
+    }
+}
+
+type Eval = (Truth, String, Option<Ts>);
+
+fn app_summary(a: &Assessment, side: Side) -> String {
+    let s = a.side(side);
+    let members: usize = s.app_groups().map(|g| g.members).sum();
+    let rate: f64 = s.topics.iter().filter_map(|t| t.app_rate).sum();
+    format!("{members} app consumers, {rate:.0} rec/s app writes")
+}
+
+fn no_app_clients(a: &Assessment, side: Side) -> Eval {
+    let s = a.side(side);
+    (s.apps_active().not(), app_summary(a, side), s.observed_at)
+}
+
+fn apps_active(a: &Assessment, side: Side) -> Eval {
+    let s = a.side(side);
+    let groups: Vec<_> = s.app_groups().collect();
+    let stable = match &s.consuming {
+        Truth::Yes => Truth::from_bool(
+            groups
+                .iter()
+                .filter(|g| g.members > 0)
+                .all(|g| g.state == "Stable"),
+        ),
+        other => other.clone(),
+    };
+    let truth = match (&s.producing, &stable) {
+        (Truth::Yes, Truth::Yes) => Truth::Yes,
+        (Truth::Unknown(w), _) | (_, Truth::Unknown(w)) => Truth::Unknown(w.clone()),
+        _ => Truth::No,
+    };
+    (truth, app_summary(a, side), s.observed_at)
+}
+
+fn lag_drained(a: &Assessment, flow: Flow) -> Eval {
+    let Some(lag) = a.lag.iter().find(|l| l.flow == flow) else {
+        return (
+            Truth::Unknown(format!("no MM2 deployment for {flow} configured")),
+            "—".into(),
+            None,
+        );
+    };
+    let observed = match lag.total {
+        Some(n) => format!("{n} rec over {} partitions", lag.rows.len()),
+        None => format!(
+            "{} of {} partitions unknown",
+            lag.unknown_rows,
+            lag.rows.len()
+        ),
+    };
+    let truth = match lag.drained() {
+        Ok(()) => match a.mm2.iter().find(|m| m.flow == flow).map(|m| &m.flowing) {
+            // Zero lag must be current: the flow must still be seen flowing.
+            Some(Truth::Yes) => Truth::Yes,
+            Some(Truth::No) => Truth::Unknown("MM2 is not running, lag may be frozen".into()),
+            Some(Truth::Unknown(w)) => Truth::Unknown(w.clone()),
+            None => Truth::Unknown("MM2 not observed".into()),
+        },
+        Err(why) if lag.total.is_some_and(|n| n > 0) => {
+            let _ = why;
+            Truth::No
+        }
+        Err(why) => Truth::Unknown(why),
+    };
+    (truth, observed, lag.at)
+}
+
+fn no_mm2(a: &Assessment) -> Eval {
+    if a.mm2.is_empty() {
+        return (
+            Truth::Unknown("no MM2 deployment configured".into()),
+            "—".into(),
+            None,
+        );
+    }
+    let mut truth = Truth::Yes;
+    let mut parts = Vec::new();
+    let mut at: Option<Ts> = None;
+    for m in &a.mm2 {
+        parts.push(match m.workers_alive {
+            Some(n) => format!("{n} on {}", m.runs_on),
+            None => format!("? on {}", m.runs_on),
+        });
+        at = match (at, m.workers_at) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        truth = match (&truth, &m.running) {
+            (Truth::No, _) => Truth::No,
+            (_, Truth::Yes) => Truth::No,
+            (Truth::Unknown(w), _) => Truth::Unknown(w.clone()),
+            (_, Truth::Unknown(w)) => Truth::Unknown(w.clone()),
+            _ => truth,
+        };
+    }
+    (truth, format!("MM2 workers: {}", parts.join(", ")), at)
+}
+
+fn mm2_flowing(a: &Assessment, flow: Flow) -> Eval {
+    let Some(m) = a.mm2.iter().find(|m| m.flow == flow) else {
+        return (
+            Truth::Unknown(format!("no MM2 deployment for {flow} configured")),
+            "—".into(),
+            None,
+        );
+    };
+    let running = m
+        .connectors
+        .iter()
+        .filter(|c| c.state == crate::model::ConnectState::Running)
+        .count();
+    let hb = m
+        .heartbeat_mirrored_age
+        .or(m.heartbeat_local_age)
+        .map_or("no heartbeat".to_owned(), |age| {
+            format!("heartbeat {} ago", super::truth::fmt_age(age))
+        });
+    let observed = format!("{running}/{} connectors RUNNING, {hb}", m.connectors.len());
+    (m.flowing.clone(), observed, m.connectors_at)
+}

@@ -1,0 +1,238 @@
+//! What assessment remembers between snapshots: offset series for rates and
+//! time lag, lag totals for the sparkline, and when things started. A pure
+//! fold: `ingest` takes a snapshot and never reads a clock.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::TimeDelta;
+
+use crate::model::{Flow, Snapshot, Ts};
+
+/// Offsets of one partition over time: points where the value changed, plus
+/// the last moment it was seen unchanged before each change, so an idle
+/// hour is not mistaken for a slow trickle.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    points: VecDeque<(Ts, i64)>,
+    last: Option<(Ts, i64)>,
+}
+
+const SERIES_POINTS: usize = 48;
+
+impl Series {
+    pub fn push(&mut self, at: Ts, value: i64) {
+        match self.last {
+            Some((_, v)) if v == value => {}
+            Some(prev) => {
+                if self.points.back() != Some(&prev) {
+                    self.points.push_back(prev);
+                }
+                self.points.push_back((at, value));
+            }
+            None => self.points.push_back((at, value)),
+        }
+        self.last = Some((at, value));
+        while self.points.len() > SERIES_POINTS {
+            self.points.pop_front();
+        }
+    }
+
+    pub fn latest(&self) -> Option<(Ts, i64)> {
+        self.last
+    }
+
+    /// The value at time `t`, interpolated; `None` before the first point.
+    pub fn value_at(&self, t: Ts) -> Option<f64> {
+        let mut prev: Option<(Ts, i64)> = None;
+        for &(pt, pv) in self.points.iter().chain(self.last.iter()) {
+            if pt >= t {
+                return match prev {
+                    None if pt == t => Some(pv as f64),
+                    None => None,
+                    Some((qt, qv)) => Some(interpolate(qt, qv as f64, pt, pv as f64, t)),
+                };
+            }
+            prev = Some((pt, pv));
+        }
+        prev.map(|(_, v)| v as f64)
+    }
+
+    /// When the series first reached `value`, interpolated; `None` if it
+    /// has not, or the history does not go back far enough to tell.
+    pub fn time_reached(&self, value: i64) -> Option<Ts> {
+        let mut prev: Option<(Ts, i64)> = None;
+        for &(pt, pv) in self.points.iter().chain(self.last.iter()) {
+            if pv >= value {
+                let (qt, qv) = prev?;
+                if qv >= value {
+                    return Some(qt);
+                }
+                let frac = (value - qv) as f64 / (pv - qv) as f64;
+                let span = (pt - qt).num_milliseconds() as f64;
+                return Some(qt + TimeDelta::milliseconds((span * frac) as i64));
+            }
+            prev = Some((pt, pv));
+        }
+        None
+    }
+
+    /// The oldest point kept.
+    pub fn first(&self) -> Option<(Ts, i64)> {
+        self.points.front().copied().or(self.last)
+    }
+}
+
+fn interpolate(t0: Ts, v0: f64, t1: Ts, v1: f64, t: Ts) -> f64 {
+    let span = (t1 - t0).num_milliseconds() as f64;
+    if span <= 0.0 {
+        return v1;
+    }
+    v0 + (v1 - v0) * ((t - t0).num_milliseconds() as f64 / span)
+}
+
+/// Offset series of every partition of one side, by topic then partition id.
+pub type TopicSeries = HashMap<String, Vec<Series>>;
+
+fn push_partition(map: &mut TopicSeries, topic: &str, partition: i32, at: Ts, value: i64) {
+    let Ok(idx) = usize::try_from(partition) else {
+        return;
+    };
+    let parts = match map.get_mut(topic) {
+        Some(p) => p,
+        None => map.entry(topic.to_owned()).or_default(),
+    };
+    if parts.len() <= idx {
+        parts.resize_with(idx + 1, Series::default);
+    }
+    parts[idx].push(at, value);
+}
+
+/// Totals sampled over time for sparklines, newest last.
+pub const SPARK_POINTS: usize = 120;
+
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// End offsets per side (index = `Side::index`).
+    pub end_offsets: [TopicSeries; 2],
+    /// MM2's replicated upstream offsets per flow.
+    pub replicated: HashMap<Flow, TopicSeries>,
+    /// Total replication lag per flow, one sample per snapshot (None = unknown).
+    pub lag_totals: HashMap<Flow, VecDeque<Option<u64>>>,
+    /// When each flow was first seen running in its current run, and
+    /// whether its source side had apps active at that moment.
+    pub flow_started: HashMap<Flow, FlowStart>,
+    /// When each rule violation was first seen in its current streak.
+    pub violation_since: HashMap<String, Ts>,
+    /// Stamp of the newest snapshot ingested.
+    pub last_snapshot: Option<Ts>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlowStart {
+    pub at: Ts,
+    /// Whether apps were observed active on the flow's source when it started.
+    pub apps_active_on_source: Option<bool>,
+}
+
+impl History {
+    /// Folds the offsets of a snapshot in. Only observations newer than what
+    /// is kept are added, so re-sent snapshots change nothing.
+    pub fn ingest(&mut self, snap: &Snapshot) {
+        for cluster in &snap.clusters {
+            let Some(topics) = &cluster.topics else {
+                continue;
+            };
+            let series = &mut self.end_offsets[cluster.side.index()];
+            for topic in &topics.value {
+                for p in &topic.partitions {
+                    if let Some(end) = p.end_offset {
+                        push_partition(series, &topic.name, p.id, topics.at, end);
+                    }
+                }
+            }
+        }
+        for dep in &snap.mm2 {
+            let Some(rep) = &dep.replicated else { continue };
+            let series = self.replicated.entry(dep.flow).or_default();
+            for r in &rep.value {
+                push_partition(series, &r.topic, r.partition, rep.at, r.upstream_offset);
+            }
+        }
+        self.last_snapshot = Some(snap.taken_at);
+    }
+
+    pub fn record_lag_total(&mut self, flow: Flow, total: Option<u64>) {
+        let ring = self.lag_totals.entry(flow).or_default();
+        ring.push_back(total);
+        while ring.len() > SPARK_POINTS {
+            ring.pop_front();
+        }
+    }
+
+    pub fn end_series(
+        &self,
+        side: crate::model::Side,
+        topic: &str,
+        partition: i32,
+    ) -> Option<&Series> {
+        self.end_offsets[side.index()]
+            .get(topic)?
+            .get(usize::try_from(partition).ok()?)
+    }
+
+    pub fn replicated_series(&self, flow: Flow, topic: &str, partition: i32) -> Option<&Series> {
+        self.replicated
+            .get(&flow)?
+            .get(topic)?
+            .get(usize::try_from(partition).ok()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn t(s: i64) -> Ts {
+        Utc.timestamp_opt(1_700_000_000 + s, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn idle_then_burst_is_not_a_trickle() {
+        let mut s = Series::default();
+        s.push(t(0), 100);
+        for i in 1..=60 {
+            s.push(t(i), 100);
+        }
+        s.push(t(61), 200);
+        // Offset 150 was written between 60 s and 61 s, not half an hour ago.
+        let reached = s.time_reached(150).map(|ts| (ts - t(0)).num_milliseconds());
+        assert_eq!(reached, Some(60_500));
+        assert_eq!(s.value_at(t(30)), Some(100.0));
+    }
+
+    #[test]
+    fn time_reached_unknown_before_history() {
+        let mut s = Series::default();
+        s.push(t(0), 500);
+        s.push(t(10), 600);
+        assert_eq!(s.time_reached(400), None, "history starts above the value");
+        assert_eq!(s.time_reached(700), None, "not reached yet");
+        assert_eq!(
+            s.time_reached(550).map(|ts| (ts - t(0)).num_seconds()),
+            Some(5)
+        );
+    }
+
+    #[test]
+    fn series_keeps_a_bounded_number_of_points() {
+        let mut s = Series::default();
+        for i in 0..1000 {
+            s.push(t(i), i);
+        }
+        assert!(s.points.len() <= SERIES_POINTS);
+        assert_eq!(s.latest(), Some((t(999), 999)));
+    }
+}

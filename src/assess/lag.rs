@@ -1,0 +1,181 @@
+//! Replication lag per mirrored partition: records (exact, from MM2's
+//! committed progress) and seconds (interpolated from the source's history).
+
+use std::collections::HashMap;
+
+use crate::config::Settings;
+use crate::model::{Flow, Mm2Deployment, Snapshot, Ts, age_secs};
+
+use super::history::History;
+use super::truth::Freshness;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LagRow {
+    pub topic: String,
+    pub partition: i32,
+    pub source_end: Option<i64>,
+    /// Last upstream offset MM2 committed as replicated.
+    pub replicated: Option<i64>,
+    /// `source_end - (replicated + 1)`; `None` when either side is unknown.
+    pub records: Option<i64>,
+    /// Age of the oldest record not yet replicated; `None` when unknown
+    /// (including when history does not reach back far enough).
+    pub seconds: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowLag {
+    pub flow: Flow,
+    pub deployment: String,
+    pub rows: Vec<LagRow>,
+    /// Sum of known lags; `None` if any row is unknown.
+    pub total: Option<u64>,
+    pub unknown_rows: usize,
+    pub max_seconds: Option<f64>,
+    /// The older of the two observations the figures rest on.
+    pub at: Option<Ts>,
+    pub freshness: Freshness,
+}
+
+impl FlowLag {
+    /// Every mirrored partition observed fresh at zero lag.
+    pub fn drained(&self) -> Result<(), String> {
+        if let Some(why) = self.freshness.problem("lag figures") {
+            return Err(why);
+        }
+        if self.rows.is_empty() {
+            return Err("no mirrored partitions observed".into());
+        }
+        if self.unknown_rows > 0 {
+            return Err(format!(
+                "{} partition(s) with unknown lag",
+                self.unknown_rows
+            ));
+        }
+        match self.total {
+            Some(0) => Ok(()),
+            Some(n) => Err(format!("{n} records behind")),
+            None => Err("lag unknown".into()),
+        }
+    }
+}
+
+pub fn assess_lag(
+    snap: &Snapshot,
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> Vec<FlowLag> {
+    snap.mm2
+        .iter()
+        .map(|d| flow_lag(d, snap, history, settings, now))
+        .collect()
+}
+
+fn flow_lag(
+    d: &Mm2Deployment,
+    snap: &Snapshot,
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> FlowLag {
+    let source = snap.cluster(d.flow.source);
+    let mut replicated: HashMap<&str, Vec<Option<i64>>> = HashMap::new();
+    if let Some(rep) = &d.replicated {
+        for r in &rep.value {
+            let Ok(idx) = usize::try_from(r.partition) else {
+                continue;
+            };
+            let slots = replicated.entry(r.topic.as_str()).or_default();
+            if slots.len() <= idx {
+                slots.resize(idx + 1, None);
+            }
+            slots[idx] = Some(r.upstream_offset);
+        }
+    }
+    let policy = &settings.policy;
+    let mirrored =
+        |topic: &str| !policy.is_internal_topic(topic) && !policy.is_heartbeats_topic(topic);
+
+    let mut rows = Vec::new();
+    if let Some(topics) = &source.topics {
+        for topic in topics.value.iter().filter(|t| mirrored(&t.name)) {
+            let reps = replicated.get(topic.name.as_str());
+            // A topic MM2 has never touched only counts if applications use it.
+            if reps.is_none() && !settings.classification.is_app_topic(&topic.name, policy) {
+                continue;
+            }
+            for p in &topic.partitions {
+                let rep = reps.and_then(|r| r.get(p.id as usize).copied().flatten());
+                rows.push(lag_row(
+                    history,
+                    d.flow,
+                    &topic.name,
+                    p.id,
+                    p.end_offset,
+                    rep,
+                    now,
+                ));
+            }
+        }
+    }
+
+    let at = match (
+        source.topics.as_ref().map(|t| t.at),
+        d.replicated.as_ref().map(|r| r.at),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => None,
+    };
+    let unknown_rows = rows.iter().filter(|r| r.records.is_none()).count();
+    let total = (unknown_rows == 0).then(|| {
+        rows.iter()
+            .filter_map(|r| r.records)
+            .map(|n| n.max(0) as u64)
+            .sum()
+    });
+    let max_seconds = rows.iter().filter_map(|r| r.seconds).reduce(f64::max);
+    FlowLag {
+        flow: d.flow,
+        deployment: d.name.clone(),
+        rows,
+        total,
+        unknown_rows,
+        max_seconds,
+        at,
+        freshness: Freshness::of(at, now, settings.stale_after),
+    }
+}
+
+fn lag_row(
+    history: &History,
+    flow: Flow,
+    topic: &str,
+    partition: i32,
+    end: Option<i64>,
+    rep: Option<i64>,
+    now: Ts,
+) -> LagRow {
+    let records = match (end, rep) {
+        (Some(e), Some(r)) => Some((e - (r + 1)).max(0)),
+        // An empty partition has nothing to replicate.
+        (Some(0), None) => Some(0),
+        _ => None,
+    };
+    let seconds = match (records, rep) {
+        (Some(0), _) => Some(0.0),
+        (Some(_), Some(r)) => history
+            .end_series(flow.source, topic, partition)
+            .and_then(|s| s.time_reached(r + 2))
+            .map(|t| age_secs(t, now)),
+        _ => None,
+    };
+    LagRow {
+        topic: topic.to_owned(),
+        partition,
+        source_end: end,
+        replicated: rep,
+        records,
+        seconds,
+    }
+}

@@ -1,0 +1,136 @@
+//! The runbook's rules, watched all the time. A rule is broken only on
+//! positive, fresh evidence; unknowns are shown elsewhere, not as alarms.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Side, Ts};
+
+use super::history::History;
+use super::mm2::Mm2View;
+use super::sides::{Role, SideView};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Rule {
+    AppsOnBothSides,
+    Mm2Bidirectional,
+    Mm2OnActiveSide,
+    Mm2StartedBeforeApps,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 4] = [
+        Rule::AppsOnBothSides,
+        Rule::Mm2Bidirectional,
+        Rule::Mm2OnActiveSide,
+        Rule::Mm2StartedBeforeApps,
+    ];
+
+    /// The rule as the runbook states it.
+    pub fn statement(self) -> &'static str {
+        match self {
+            Rule::AppsOnBothSides => "Applications must never run on DC and DR together",
+            Rule::Mm2Bidirectional => "MM2 must never run bidirectionally",
+            Rule::Mm2OnActiveSide => "MM2 must never run on the ACTIVE cluster",
+            Rule::Mm2StartedBeforeApps => "MM2 starts after the applications on the ACTIVE side",
+        }
+    }
+
+    pub fn short(self) -> &'static str {
+        match self {
+            Rule::AppsOnBothSides => "apps on both sides",
+            Rule::Mm2Bidirectional => "MM2 bidirectional",
+            Rule::Mm2OnActiveSide => "MM2 on active side",
+            Rule::Mm2StartedBeforeApps => "MM2 started before apps",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    pub rule: Rule,
+    pub detail: String,
+    /// When this violation was first seen in its current streak.
+    pub since: Ts,
+}
+
+impl Violation {
+    /// Identity of a violation across assessments (rule plus subject).
+    pub fn key(&self) -> String {
+        format!("{:?}:{}", self.rule, self.detail)
+    }
+}
+
+pub fn check_rules(
+    sides: &[SideView; 2],
+    mm2: &[Mm2View],
+    history: &History,
+    now: Ts,
+) -> Vec<(Rule, String)> {
+    let _ = now;
+    let mut out = Vec::new();
+    let [dc, dr] = sides;
+    if dc.apps_active().is_yes() && dr.apps_active().is_yes() {
+        out.push((
+            Rule::AppsOnBothSides,
+            format!("apps active on DC ({}) and DR ({})", who(dc), who(dr)),
+        ));
+    }
+    let running: Vec<&Mm2View> = mm2.iter().filter(|m| m.running.is_yes()).collect();
+    if let (Some(a), Some(b)) = (
+        running.iter().find(|m| m.flow.source == Side::Dc),
+        running.iter().find(|m| m.flow.source == Side::Dr),
+    ) {
+        out.push((
+            Rule::Mm2Bidirectional,
+            format!(
+                "{} {} and {} {} both running",
+                a.name, a.flow, b.name, b.flow
+            ),
+        ));
+    }
+    for m in &running {
+        for side in [m.runs_on, m.flow.target] {
+            if sides[side.index()].role == Role::Active {
+                out.push((
+                    Rule::Mm2OnActiveSide,
+                    format!("{} ({}) {} active {}", m.name, m.flow, verb(side, m), side),
+                ));
+                break;
+            }
+        }
+        if let Some(start) = history.flow_started.get(&m.flow)
+            && start.apps_active_on_source == Some(false)
+        {
+            out.push((
+                Rule::Mm2StartedBeforeApps,
+                format!(
+                    "{} ({}) started while no apps were active on {}",
+                    m.name, m.flow, m.flow.source
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn verb(side: Side, m: &Mm2View) -> &'static str {
+    if side == m.runs_on {
+        "runs on"
+    } else {
+        "writes into"
+    }
+}
+
+/// A short "who" for a side: its active app groups, or "producers".
+fn who(side: &SideView) -> String {
+    let groups: Vec<&str> = side
+        .app_groups()
+        .filter(|g| g.members > 0)
+        .map(|g| g.id.as_str())
+        .collect();
+    if groups.is_empty() {
+        "producers".into()
+    } else {
+        groups.join(", ")
+    }
+}

@@ -1,0 +1,323 @@
+//! Per-side judgement: freshness, brokers, produce rates, who consumes,
+//! whether applications are active, and the role the side plays.
+
+use crate::config::Settings;
+use crate::model::{Cluster, Link, Side, Snapshot, Ts};
+
+use super::history::History;
+use super::mm2::Mm2View;
+use super::truth::{Freshness, Truth};
+
+/// What a side is doing, as observed (not as declared).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Applications produce or consume here.
+    Active,
+    /// No applications; MM2 replicates into it.
+    Passive,
+    /// Neither applications nor inbound replication.
+    Idle,
+    /// Not observable (unreachable or stale).
+    Unknown,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Active => "ACTIVE",
+            Role::Passive => "PASSIVE",
+            Role::Idle => "IDLE",
+            Role::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupClass {
+    App,
+    Plumbing,
+    Mm2,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupView {
+    pub id: String,
+    pub class: GroupClass,
+    pub state: String,
+    pub members: usize,
+    pub clients: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicView {
+    pub name: String,
+    pub partitions: usize,
+    pub app: bool,
+    /// Records per second appended over the rate window (all writers).
+    pub rate: Option<f64>,
+    /// Records per second not explained by MM2 replicating into this side.
+    pub app_rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SideView {
+    pub side: Side,
+    pub alias: String,
+    pub link: Link,
+    pub freshness: Freshness,
+    /// Newest observation stamp of the cluster's offsets and groups.
+    pub observed_at: Option<Ts>,
+    pub brokers_up: Option<(usize, usize)>,
+    pub topics: Vec<TopicView>,
+    pub groups: Vec<GroupView>,
+    /// Application producers write here.
+    pub producing: Truth,
+    /// Application consumer groups have members here.
+    pub consuming: Truth,
+    pub role: Role,
+    pub declared: Option<Role>,
+}
+
+impl SideView {
+    /// Applications are active if they produce or consume.
+    pub fn apps_active(&self) -> Truth {
+        self.producing.clone().or(self.consuming.clone())
+    }
+
+    pub fn app_groups(&self) -> impl Iterator<Item = &GroupView> {
+        self.groups.iter().filter(|g| g.class == GroupClass::App)
+    }
+}
+
+/// Growth below this many records per second is noise (offset gaps,
+/// transaction markers, MM2 commit timing), not an application.
+const MIN_APP_RATE: f64 = 0.05;
+
+pub fn assess_side(
+    side: Side,
+    snap: &Snapshot,
+    history: &History,
+    mm2: &[Mm2View],
+    settings: &Settings,
+    now: Ts,
+) -> SideView {
+    let cluster = snap.cluster(side);
+    let observed_at = match (&cluster.topics, &cluster.groups) {
+        (Some(t), Some(g)) => Some(t.at.min(g.at)),
+        _ => None,
+    };
+    let freshness = Freshness::of(observed_at, now, settings.stale_after);
+    let stale = freshness.problem(&format!("{} data", side.label()));
+
+    let brokers_up = cluster
+        .brokers
+        .as_ref()
+        .map(|b| (b.value.iter().filter(|b| b.up).count(), b.value.len()));
+
+    let inbound: Vec<&Mm2View> = mm2.iter().filter(|m| m.flow.target == side).collect();
+    let topics = topic_views(cluster, history, &inbound, settings);
+    let groups = group_views(cluster, settings);
+
+    let producing = match &stale {
+        Some(why) => Truth::Unknown(why.clone()),
+        None => judge_producing(&topics),
+    };
+    let consuming = match (&stale, &cluster.groups) {
+        (Some(why), _) => Truth::Unknown(why.clone()),
+        (None, None) => Truth::Unknown("consumer groups never observed".into()),
+        (None, Some(_)) => Truth::from_bool(
+            groups
+                .iter()
+                .any(|g| g.class == GroupClass::App && g.members > 0),
+        ),
+    };
+    let role = match producing.clone().or(consuming.clone()) {
+        Truth::Yes => Role::Active,
+        Truth::No if inbound.iter().any(|m| m.running.is_yes()) => Role::Passive,
+        Truth::No => Role::Idle,
+        Truth::Unknown(_) => Role::Unknown,
+    };
+
+    SideView {
+        side,
+        alias: cluster.alias.clone(),
+        link: cluster.link.clone(),
+        freshness,
+        observed_at,
+        brokers_up,
+        topics,
+        groups,
+        producing,
+        consuming,
+        role,
+        declared: None,
+    }
+}
+
+fn judge_producing(topics: &[TopicView]) -> Truth {
+    let mut unknown = None;
+    for t in topics.iter().filter(|t| t.app) {
+        match t.app_rate {
+            Some(r) if r >= MIN_APP_RATE => return Truth::Yes,
+            Some(_) => {}
+            None => unknown = Some(format!("produce rate of {} not yet measurable", t.name)),
+        }
+    }
+    match unknown {
+        Some(why) => Truth::Unknown(why),
+        None => Truth::No,
+    }
+}
+
+fn topic_views(
+    cluster: &Cluster,
+    history: &History,
+    inbound: &[&Mm2View],
+    settings: &Settings,
+) -> Vec<TopicView> {
+    let Some(topics) = &cluster.topics else {
+        return Vec::new();
+    };
+    let t1 = topics.at;
+    let t0 = t1 - settings.rate_window;
+    topics
+        .value
+        .iter()
+        .map(|topic| {
+            let app = settings
+                .classification
+                .is_app_topic(&topic.name, &settings.policy);
+            let rate = growth_rate(
+                history,
+                cluster.side,
+                &topic.name,
+                topic.partitions.len(),
+                t0,
+                t1,
+            );
+            let app_rate = if app {
+                app_rate(rate, history, inbound, &topic.name, settings, t0, t1)
+            } else {
+                None
+            };
+            TopicView {
+                name: topic.name.clone(),
+                partitions: topic.partitions.len(),
+                app,
+                rate,
+                app_rate,
+            }
+        })
+        .collect()
+}
+
+/// Records per second a topic grew over `[t0, t1]`, from its own history.
+/// `None` until at least two seconds of history exist.
+fn growth_rate(
+    history: &History,
+    side: Side,
+    topic: &str,
+    partitions: usize,
+    t0: Ts,
+    t1: Ts,
+) -> Option<f64> {
+    let mut first = t1;
+    let mut grown = 0.0;
+    for p in 0..partitions {
+        let series = history.end_series(side, topic, p as i32)?;
+        let (start, _) = series.first()?;
+        let from = start.max(t0);
+        first = first.min(from);
+        grown += series.value_at(t1)? - series.value_at(from)?;
+    }
+    rate_over(grown, first, t1)
+}
+
+fn rate_over(grown: f64, t0: Ts, t1: Ts) -> Option<f64> {
+    let secs = (t1 - t0).num_milliseconds() as f64 / 1000.0;
+    if secs < 2.0 {
+        None
+    } else {
+        Some((grown / secs).max(0.0))
+    }
+}
+
+/// Growth not explained by MM2 replicating into this side. Under
+/// IdentityReplicationPolicy a mirrored topic has the same name on both
+/// sides, so only the excess over what MM2 replicated betrays a producer.
+fn app_rate(
+    rate: Option<f64>,
+    history: &History,
+    inbound: &[&Mm2View],
+    topic: &str,
+    settings: &Settings,
+    t0: Ts,
+    t1: Ts,
+) -> Option<f64> {
+    let rate = rate?;
+    let upstream = settings.policy.original_topic(topic);
+    let mut explained = 0.0;
+    for m in inbound {
+        // A flow that is certainly not running replicates nothing; one whose
+        // state is unknown makes the whole figure unknown.
+        if m.running.is_no() {
+            continue;
+        }
+        let by_flow = history.replicated.get(&m.flow);
+        let parts = by_flow.and_then(|t| t.get(upstream));
+        let Some(parts) = parts else {
+            if m.running.is_yes() && by_flow.is_none() {
+                return None;
+            }
+            continue;
+        };
+        let mut grown = 0.0;
+        for s in parts {
+            if let (Some(a), Some(b)) = (s.value_at(t0.max(s.first()?.0)), s.value_at(t1)) {
+                grown += b - a;
+            }
+        }
+        explained += rate_over(grown, t0, t1).unwrap_or(0.0);
+    }
+    // MM2 commits its progress in steps; tolerate a quarter of the flow.
+    let excess = rate - explained;
+    Some(if excess > rate * 0.25 { excess } else { 0.0 })
+}
+
+fn group_views(cluster: &Cluster, settings: &Settings) -> Vec<GroupView> {
+    let Some(groups) = &cluster.groups else {
+        return Vec::new();
+    };
+    let c = &settings.classification;
+    groups
+        .value
+        .iter()
+        .map(|g| {
+            let class = if g.protocol_type == "connect" {
+                GroupClass::Mm2
+            } else if c.is_plumbing_group(&g.id) {
+                GroupClass::Plumbing
+            } else if c.is_app_group(&g.id, &g.protocol_type) {
+                GroupClass::App
+            } else {
+                GroupClass::Other
+            };
+            let mut clients: Vec<String> = g.members.iter().map(|m| m.client_id.clone()).collect();
+            clients.sort();
+            clients.dedup();
+            let mut hosts: Vec<String> = g.members.iter().map(|m| m.host.clone()).collect();
+            hosts.sort();
+            hosts.dedup();
+            GroupView {
+                id: g.id.clone(),
+                class,
+                state: g.state.clone(),
+                members: g.members.len(),
+                clients,
+                hosts,
+            }
+        })
+        .collect()
+}

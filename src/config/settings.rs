@@ -1,0 +1,117 @@
+//! Judgement settings: what counts as an application, how long a gate must
+//! hold, when data turns stale. Shared by assessment, drill and UI.
+
+use chrono::TimeDelta;
+use regex::Regex;
+
+use crate::model::naming::ReplicationPolicy;
+
+/// Which heartbeats the MM2 deployment is expected to produce. Decides
+/// whether "heartbeats fresh" can be observed at all; unknown never passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeartbeatMode {
+    /// `<src>.heartbeats` on the target grows: proof that data flows.
+    Mirrored,
+    /// Only the target's own `heartbeats`: proof that workers live.
+    Local,
+    /// No heartbeat connector: freshness is judged from lag and workers only.
+    None,
+}
+
+/// Names that classify consumer groups and topics.
+#[derive(Clone, Debug)]
+pub struct Classification {
+    /// Topics written by applications (empty = every non-internal topic).
+    pub app_topics: Vec<Regex>,
+    /// Consumer groups of applications (empty = every consumer group that is
+    /// neither plumbing nor MM2's).
+    pub app_groups: Vec<Regex>,
+    /// Groups expected on the passive side (e.g. `redis-applier`): they are
+    /// not applications and never count as "apps on both sides".
+    pub plumbing_groups: Vec<Regex>,
+}
+
+impl Classification {
+    pub fn is_plumbing_group(&self, group: &str) -> bool {
+        self.plumbing_groups.iter().any(|r| r.is_match(group))
+    }
+
+    pub fn is_app_group(&self, group: &str, protocol_type: &str) -> bool {
+        if protocol_type == "connect" || self.is_plumbing_group(group) || is_mm2_group(group) {
+            return false;
+        }
+        self.app_groups.is_empty() || self.app_groups.iter().any(|r| r.is_match(group))
+    }
+
+    /// `topic` as named on the cluster; `policy` strips a remote prefix first
+    /// so `dc.orders` classifies like `orders`.
+    pub fn is_app_topic(&self, topic: &str, policy: &ReplicationPolicy) -> bool {
+        if policy.is_internal_topic(topic)
+            || policy.is_heartbeats_topic(topic)
+            || is_mm2_topic(topic)
+        {
+            return false;
+        }
+        let base = policy.original_topic(topic);
+        self.app_topics.is_empty() || self.app_topics.iter().any(|r| r.is_match(base))
+    }
+}
+
+/// Groups MM2 itself creates (Connect workers, dedicated-mode herders).
+fn is_mm2_group(group: &str) -> bool {
+    group.starts_with("mirrormaker2-") || group.ends_with("-mm2") || group.starts_with("connect-")
+}
+
+/// Topics of MM2's Connect clusters (Strimzi and dedicated-mode names).
+fn is_mm2_topic(topic: &str) -> bool {
+    topic.starts_with("mirrormaker2-cluster-")
+        || topic.starts_with("mm2-")
+        || topic.starts_with("connect-")
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long every precondition of a gate must hold before it opens.
+    pub hold_window: TimeDelta,
+    /// Age after which an observation no longer counts as fresh.
+    pub stale_after: TimeDelta,
+    /// Age after which a heartbeat no longer proves liveness or flow.
+    pub heartbeat_stale_after: TimeDelta,
+    /// How far back produce rates and "apps producing" are judged.
+    pub rate_window: TimeDelta,
+    pub classification: Classification,
+    pub policy: ReplicationPolicy,
+    pub heartbeats: HeartbeatMode,
+    /// Total replication lag (records) above which `check` reports failure.
+    pub lag_alarm_records: i64,
+    /// Manual steps of the infrastructure switch, confirmed one by one.
+    pub infra_checklist: Vec<String>,
+    /// The side the operators say is active, shown beside the observed role.
+    pub declared_active: Option<crate::model::Side>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            hold_window: TimeDelta::seconds(10),
+            stale_after: TimeDelta::seconds(15),
+            heartbeat_stale_after: TimeDelta::seconds(30),
+            rate_window: TimeDelta::seconds(20),
+            classification: Classification {
+                app_topics: Vec::new(),
+                app_groups: Vec::new(),
+                plumbing_groups: Vec::new(),
+            },
+            policy: ReplicationPolicy::Identity,
+            heartbeats: HeartbeatMode::Mirrored,
+            lag_alarm_records: 10_000,
+            infra_checklist: vec![
+                "Database switched".to_owned(),
+                "Network routing switched".to_owned(),
+                "DNS records switched".to_owned(),
+            ],
+            declared_active: None,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! kdrill: a terminal console for Kafka DC–DR pairs replicated by
+//! MirrorMaker 2. Data flows one way:
+//!
+//! `collect` (sources own their clients and push snapshots) → `model` (plain
+//! data) → `assess` (pure judgement: roles, lag, rules, gates) → `drill`
+//! (pure state machine over an append-only event journal) → `ui` (draws
+//! state only). The `demo` world sits behind the same seam as real clusters.
+
+pub mod assess;
+pub mod config;
+pub mod model;

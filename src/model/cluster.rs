@@ -1,0 +1,144 @@
+use serde::{Deserialize, Serialize};
+
+use super::{Observed, Side, Ts};
+
+/// What a source last saw of one Kafka cluster. Sections are observed
+/// separately (and at different cadences), so each carries its own stamp;
+/// `None` means never observed. When the cluster stops answering, the last
+/// good sections are kept as they were, so they age into staleness instead
+/// of vanishing or turning into zeros.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub side: Side,
+    /// The MM2 cluster alias (`dc`, `dr`), as used in remote topic names.
+    pub alias: String,
+    pub link: Link,
+    pub brokers: Option<Observed<Vec<Broker>>>,
+    pub topics: Option<Observed<Vec<Topic>>>,
+    pub groups: Option<Observed<Vec<Group>>>,
+    /// Heartbeats found in this cluster's `heartbeats` and `<src>.heartbeats` topics.
+    pub heartbeats: Option<Observed<Vec<Heartbeat>>>,
+    /// Latest checkpoints found in this cluster's `<src>.checkpoints.internal` topics.
+    pub checkpoints: Option<Observed<Vec<Checkpoint>>>,
+}
+
+impl Cluster {
+    pub fn new(side: Side, alias: &str) -> Self {
+        Cluster {
+            side,
+            alias: alias.to_owned(),
+            link: Link::Connecting,
+            brokers: None,
+            topics: None,
+            groups: None,
+            heartbeats: None,
+            checkpoints: None,
+        }
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&Topic> {
+        self.topics.as_ref()?.value.iter().find(|t| t.name == name)
+    }
+}
+
+/// Whether the source can currently talk to the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Link {
+    /// No answer yet since start.
+    Connecting,
+    /// The last poll succeeded.
+    Up { last_ok: Ts },
+    /// The last poll failed; `last_ok` is when data was last good, if ever.
+    Down {
+        since: Ts,
+        last_ok: Option<Ts>,
+        error: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Broker {
+    pub id: i32,
+    pub host: String,
+    pub port: u16,
+    /// False for a broker seen before that is now missing from metadata.
+    pub up: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    pub name: String,
+    pub partitions: Vec<Partition>,
+    pub replication_factor: Option<u16>,
+    pub min_insync_replicas: Option<u16>,
+    pub cleanup_policy: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Partition {
+    pub id: i32,
+    /// `None` when the partition has no leader.
+    pub leader: Option<i32>,
+    /// Log-end offset (high watermark); `None` when it could not be read.
+    pub end_offset: Option<i64>,
+}
+
+/// Which group protocol a consumer group speaks (KIP-848 added `Consumer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupProtocol {
+    Classic,
+    Consumer,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    /// Broker-reported state: `Stable`, `Empty`, `PreparingRebalance`, `Dead`...
+    pub state: String,
+    /// `consumer` for applications, `connect` for Kafka Connect workers.
+    pub protocol_type: String,
+    pub protocol: GroupProtocol,
+    pub members: Vec<Member>,
+    /// Committed offsets, when fetched for this group.
+    pub committed: Option<Vec<Committed>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub member_id: String,
+    pub client_id: String,
+    pub host: String,
+    /// Assigned (topic, partition) pairs.
+    pub assignment: Vec<(String, i32)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Committed {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// The newest heartbeat found for one (source, target) alias pair in one topic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// `heartbeats` (written locally) or `<src>.heartbeats` (mirrored in).
+    pub topic: String,
+    pub source_alias: String,
+    pub target_alias: String,
+    /// The timestamp MM2 wrote into the heartbeat.
+    pub emitted_at: Ts,
+}
+
+/// A translated consumer-group offset written by MirrorCheckpointConnector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub source_alias: String,
+    pub group: String,
+    pub topic: String,
+    pub partition: i32,
+    pub upstream_offset: i64,
+    pub downstream_offset: i64,
+    /// The record timestamp of the checkpoint.
+    pub written_at: Ts,
+}
