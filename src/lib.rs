@@ -7,5 +7,8 @@
 //! state only). The `demo` world sits behind the same seam as real clusters.
 
 pub mod assess;
+pub mod collect;
 pub mod config;
+pub mod dispatch;
+pub mod drill;
 pub mod model;

@@ -1,0 +1,62 @@
+//! The seam between kdrill and the world. A source (the demo world, or the
+//! Kafka collectors) owns its clients, observes both clusters and MM2, and
+//! pushes whole snapshots; it also executes the actions the dispatcher lets
+//! through and reports their outcomes. The rest of kdrill only sees a
+//! `WorldLink`, so the real world and the demo world are interchangeable.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::dispatch::{Action, Dispatcher};
+use crate::model::{Snapshot, Ts};
+
+/// What happened to an action a backend was asked to carry out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub action: Action,
+    /// A short description of what was done, or why it failed.
+    pub result: Result<String, String>,
+    pub at: Ts,
+}
+
+/// The console's end of a source: the latest snapshot, action outcomes, and
+/// the channel actions go out on (reachable only through a `Dispatcher`).
+pub struct WorldLink {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub outcomes: mpsc::UnboundedReceiver<Outcome>,
+    actions: mpsc::UnboundedSender<Action>,
+}
+
+/// The source's end of the link.
+pub struct SourceEnd {
+    pub snapshots: watch::Sender<Arc<Snapshot>>,
+    pub outcomes: mpsc::UnboundedSender<Outcome>,
+    pub actions: mpsc::UnboundedReceiver<Action>,
+}
+
+/// A connected pair of ends, starting from `initial`.
+pub fn link(initial: Snapshot) -> (WorldLink, SourceEnd) {
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (act_tx, act_rx) = mpsc::unbounded_channel();
+    (
+        WorldLink {
+            snapshots: snap_rx,
+            outcomes: out_rx,
+            actions: act_tx,
+        },
+        SourceEnd {
+            snapshots: snap_tx,
+            outcomes: out_tx,
+            actions: act_rx,
+        },
+    )
+}
+
+impl WorldLink {
+    /// The only way to obtain the action sender.
+    pub fn dispatcher(&self, read_only: bool) -> Dispatcher {
+        Dispatcher::new(read_only, self.actions.clone())
+    }
+}

@@ -1,0 +1,494 @@
+//! The drill as a pure state machine. Its state is a fold over an
+//! append-only list of `DrillEvent`s, so the journal on disk is the drill:
+//! replaying it after a crash gives back the same drill. Only the hold
+//! timer is transient, and it restarts on resume (fail closed).
+
+use std::collections::HashSet;
+
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+
+use crate::assess::{Assessment, Check, Rule, Truth, evaluate};
+use crate::collect::Outcome;
+use crate::dispatch::Action;
+use crate::model::Ts;
+
+use super::plan::{Plan, PlanKind};
+
+/// What a completed check looked like, kept as evidence in the journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub label: String,
+    pub observed: String,
+    pub at: Option<Ts>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DrillEvent {
+    /// The plan's parameters are recorded so a replay rebuilds the same plan.
+    Started {
+        plan: PlanKind,
+        at: Ts,
+        hold_ms: i64,
+        checklist: Vec<String>,
+    },
+    ActionRequested {
+        step: usize,
+        action: Action,
+        at: Ts,
+    },
+    ActionOutcome {
+        step: usize,
+        ok: bool,
+        detail: String,
+        at: Ts,
+    },
+    Confirmed {
+        step: usize,
+        item: usize,
+        at: Ts,
+    },
+    StepCompleted {
+        step: usize,
+        at: Ts,
+        evidence: Vec<Evidence>,
+    },
+    RuleViolated {
+        rule: Rule,
+        detail: String,
+        at: Ts,
+    },
+    Aborted {
+        reason: String,
+        at: Ts,
+    },
+}
+
+impl DrillEvent {
+    pub fn at(&self) -> Ts {
+        match self {
+            DrillEvent::Started { at, .. }
+            | DrillEvent::ActionRequested { at, .. }
+            | DrillEvent::ActionOutcome { at, .. }
+            | DrillEvent::Confirmed { at, .. }
+            | DrillEvent::StepCompleted { at, .. }
+            | DrillEvent::RuleViolated { at, .. }
+            | DrillEvent::Aborted { at, .. } => *at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepState {
+    Done {
+        at: Ts,
+    },
+    /// The step in progress; `held` = seconds every precondition has held.
+    Current {
+        held: Option<f64>,
+    },
+    Locked,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepView {
+    pub title: String,
+    pub state: StepState,
+    pub action: Option<Action>,
+    pub requested_at: Option<Ts>,
+    pub outcome: Option<(bool, String)>,
+    /// Live checks for the current step, evidence for done ones.
+    pub checks: Vec<Check>,
+    pub checklist: Vec<(String, Option<Ts>)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrillView {
+    pub kind: PlanKind,
+    pub started_at: Ts,
+    pub hold_secs: f64,
+    pub steps: Vec<StepView>,
+    pub current: Option<usize>,
+    /// Why the current step cannot complete yet, in one line.
+    pub blocked: Option<String>,
+    pub aborted: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Drill {
+    plan: Plan,
+    hold: TimeDelta,
+    events: Vec<DrillEvent>,
+    started_at: Ts,
+    completed: Vec<Option<(Ts, Vec<Evidence>)>>,
+    confirmed: Vec<Vec<Option<Ts>>>,
+    requested: Vec<Option<Ts>>,
+    outcomes: Vec<Option<(bool, String)>>,
+    aborted: Option<String>,
+    violations_seen: HashSet<String>,
+    // Transient: not journaled, restarts on resume.
+    holding_since: Option<Ts>,
+    checks: Vec<Check>,
+    now: Ts,
+}
+
+impl Drill {
+    /// Starts a drill; the `Started` event is the first of `events()`.
+    pub fn start(kind: PlanKind, hold: TimeDelta, checklist: &[String], at: Ts) -> Drill {
+        let ev = DrillEvent::Started {
+            plan: kind,
+            at,
+            hold_ms: hold.num_milliseconds(),
+            checklist: checklist.to_vec(),
+        };
+        let mut d = Drill::empty(kind, hold, checklist, at);
+        d.events.push(ev);
+        d
+    }
+
+    fn empty(kind: PlanKind, hold: TimeDelta, checklist: &[String], at: Ts) -> Drill {
+        let plan = Plan::new(kind, checklist);
+        let n = plan.steps.len();
+        let confirmed = plan
+            .steps
+            .iter()
+            .map(|s| vec![None; s.checklist.len()])
+            .collect();
+        Drill {
+            plan,
+            hold,
+            events: Vec::new(),
+            started_at: at,
+            completed: vec![None; n],
+            confirmed,
+            requested: vec![None; n],
+            outcomes: vec![None; n],
+            aborted: None,
+            violations_seen: HashSet::new(),
+            holding_since: None,
+            checks: Vec::new(),
+            now: at,
+        }
+    }
+
+    /// Rebuilds a drill from its journal.
+    pub fn replay(events: &[DrillEvent]) -> Result<Drill, String> {
+        let Some(DrillEvent::Started {
+            plan,
+            at,
+            hold_ms,
+            checklist,
+        }) = events.first()
+        else {
+            return Err("the journal does not begin with a Started event".into());
+        };
+        let mut d = Drill::empty(*plan, TimeDelta::milliseconds(*hold_ms), checklist, *at);
+        d.events.push(events[0].clone());
+        for (i, ev) in events.iter().enumerate().skip(1) {
+            d.apply(ev.clone())
+                .map_err(|e| format!("journal event {}: {e}", i + 1))?;
+        }
+        Ok(d)
+    }
+
+    fn apply(&mut self, ev: DrillEvent) -> Result<(), String> {
+        let n = self.plan.steps.len();
+        let check = |step: usize| {
+            if step < n {
+                Ok(())
+            } else {
+                Err(format!("step {} does not exist", step + 1))
+            }
+        };
+        match &ev {
+            DrillEvent::Started { .. } => return Err("a second Started event".into()),
+            DrillEvent::ActionRequested { step, at, .. } => {
+                check(*step)?;
+                self.requested[*step] = Some(*at);
+                self.outcomes[*step] = None;
+            }
+            DrillEvent::ActionOutcome {
+                step, ok, detail, ..
+            } => {
+                check(*step)?;
+                self.outcomes[*step] = Some((*ok, detail.clone()));
+            }
+            DrillEvent::Confirmed { step, item, at } => {
+                check(*step)?;
+                let slot = self.confirmed[*step]
+                    .get_mut(*item)
+                    .ok_or(format!("checklist item {} does not exist", item + 1))?;
+                *slot = Some(*at);
+            }
+            DrillEvent::StepCompleted { step, at, evidence } => {
+                check(*step)?;
+                self.completed[*step] = Some((*at, evidence.clone()));
+                self.holding_since = None;
+            }
+            DrillEvent::RuleViolated { rule, detail, .. } => {
+                self.violations_seen.insert(format!("{rule:?}:{detail}"));
+            }
+            DrillEvent::Aborted { reason, .. } => self.aborted = Some(reason.clone()),
+        }
+        self.now = self.now.max(ev.at());
+        self.events.push(ev);
+        Ok(())
+    }
+
+    /// Applies an event built here; these are valid by construction.
+    fn record(&mut self, ev: DrillEvent) -> DrillEvent {
+        let _ = self.apply(ev.clone());
+        ev
+    }
+
+    pub fn events(&self) -> &[DrillEvent] {
+        &self.events
+    }
+
+    pub fn kind(&self) -> PlanKind {
+        self.plan.kind
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The first step not yet done; `None` once the drill is finished.
+    pub fn current(&self) -> Option<usize> {
+        self.completed.iter().position(Option::is_none)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.current().is_none()
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.is_finished() || self.aborted.is_some()
+    }
+
+    /// Feeds a fresh assessment in. Returns the events it caused (a step
+    /// completed after its hold, a rule newly broken), for the journal.
+    pub fn observe(&mut self, a: &Assessment) -> Vec<DrillEvent> {
+        self.now = self.now.max(a.now);
+        let mut out = Vec::new();
+        if self.is_over() {
+            self.checks.clear();
+            return out;
+        }
+        for v in &a.violations {
+            if !self.violations_seen.contains(&v.key()) {
+                out.push(self.record(DrillEvent::RuleViolated {
+                    rule: v.rule,
+                    detail: v.detail.clone(),
+                    at: a.now,
+                }));
+            }
+        }
+        let Some(step) = self.current() else {
+            return out;
+        };
+        self.checks = self.plan.steps[step]
+            .done_when
+            .iter()
+            .map(|c| evaluate(c, a))
+            .collect();
+        let confirmed = self.confirmed[step].iter().all(Option::is_some);
+        if confirmed && self.checks.iter().all(|c| c.truth.is_yes()) {
+            let since = *self.holding_since.get_or_insert(a.now);
+            if a.now - since >= self.hold {
+                let evidence = self
+                    .checks
+                    .iter()
+                    .map(|c| Evidence {
+                        label: c.label.clone(),
+                        observed: c.observed.clone(),
+                        at: c.at,
+                    })
+                    .collect();
+                out.push(self.record(DrillEvent::StepCompleted {
+                    step,
+                    at: a.now,
+                    evidence,
+                }));
+                self.checks.clear();
+            }
+        } else {
+            self.holding_since = None;
+        }
+        out
+    }
+
+    /// Asks for the current step's action. It is enabled only while the
+    /// previous step's preconditions still hold, observed now.
+    pub fn request_action(&mut self, a: &Assessment) -> Result<(Action, DrillEvent), String> {
+        if let Some(why) = &self.aborted {
+            return Err(format!("the drill was aborted: {why}"));
+        }
+        let step = self.current().ok_or("the drill is finished")?;
+        let action = self.plan.steps[step]
+            .action
+            .clone()
+            .ok_or("this step has no action: it completes when observed")?;
+        if step > 0 {
+            for cond in &self.plan.steps[step - 1].done_when {
+                let check = evaluate(cond, a);
+                match check.truth {
+                    Truth::Yes => {}
+                    Truth::No => {
+                        return Err(format!(
+                            "blocked: {} no longer holds ({})",
+                            check.label, check.observed
+                        ));
+                    }
+                    Truth::Unknown(why) => {
+                        return Err(format!("blocked: {} unknown ({why})", check.label));
+                    }
+                }
+            }
+        }
+        let ev = self.record(DrillEvent::ActionRequested {
+            step,
+            action: action.clone(),
+            at: a.now,
+        });
+        Ok((action, ev))
+    }
+
+    /// Records the outcome of the current step's action, if it is one.
+    pub fn record_outcome(&mut self, outcome: &Outcome) -> Option<DrillEvent> {
+        let step = self.current()?;
+        let requested = self.requested[step].is_some()
+            && self.plan.steps[step].action.as_ref() == Some(&outcome.action);
+        if !requested {
+            return None;
+        }
+        let (ok, detail) = match &outcome.result {
+            Ok(d) => (true, d.clone()),
+            Err(e) => (false, e.clone()),
+        };
+        Some(self.record(DrillEvent::ActionOutcome {
+            step,
+            ok,
+            detail,
+            at: outcome.at,
+        }))
+    }
+
+    /// Confirms the next unconfirmed manual item of the current step.
+    pub fn confirm_next(&mut self, now: Ts) -> Result<DrillEvent, String> {
+        if self.aborted.is_some() {
+            return Err("the drill was aborted".into());
+        }
+        let step = self.current().ok_or("the drill is finished")?;
+        let item = self.confirmed[step]
+            .iter()
+            .position(Option::is_none)
+            .ok_or("nothing to confirm in this step")?;
+        Ok(self.record(DrillEvent::Confirmed {
+            step,
+            item,
+            at: now,
+        }))
+    }
+
+    pub fn abort(&mut self, reason: &str, now: Ts) -> Option<DrillEvent> {
+        if self.is_over() {
+            return None;
+        }
+        Some(self.record(DrillEvent::Aborted {
+            reason: reason.to_owned(),
+            at: now,
+        }))
+    }
+
+    pub fn view(&self) -> DrillView {
+        let current = if self.aborted.is_some() {
+            None
+        } else {
+            self.current()
+        };
+        let steps = self
+            .plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let (state, checks) = match &self.completed[i] {
+                    Some((at, ev)) => (
+                        StepState::Done { at: *at },
+                        ev.iter().map(evidence_check).collect(),
+                    ),
+                    None if Some(i) == current => {
+                        let held = self
+                            .holding_since
+                            .map(|t| (self.now - t).num_milliseconds() as f64 / 1000.0);
+                        (StepState::Current { held }, self.checks.clone())
+                    }
+                    None => (StepState::Locked, Vec::new()),
+                };
+                StepView {
+                    title: s.title.clone(),
+                    state,
+                    action: s.action.clone(),
+                    requested_at: self.requested[i],
+                    outcome: self.outcomes[i].clone(),
+                    checks,
+                    checklist: s
+                        .checklist
+                        .iter()
+                        .cloned()
+                        .zip(self.confirmed[i].iter().copied())
+                        .collect(),
+                }
+            })
+            .collect();
+        DrillView {
+            kind: self.plan.kind,
+            started_at: self.started_at,
+            hold_secs: self.hold.num_milliseconds() as f64 / 1000.0,
+            steps,
+            current,
+            blocked: current.and_then(|i| self.blocked_reason(i)),
+            aborted: self.aborted.clone(),
+        }
+    }
+
+    fn blocked_reason(&self, step: usize) -> Option<String> {
+        if self.checks.is_empty() {
+            return Some("waiting for the first observation".into());
+        }
+        for c in &self.checks {
+            match &c.truth {
+                Truth::Yes => {}
+                Truth::No => return Some(format!("{}: observed {}", c.label, c.observed)),
+                Truth::Unknown(why) => return Some(format!("{}: unknown, {why}", c.label)),
+            }
+        }
+        if let Some(item) = self.plan.steps[step]
+            .checklist
+            .iter()
+            .zip(&self.confirmed[step])
+            .find(|(_, c)| c.is_none())
+        {
+            return Some(format!("awaiting confirmation: {}", item.0));
+        }
+        let held = self
+            .holding_since
+            .map_or(0.0, |t| (self.now - t).num_milliseconds() as f64 / 1000.0);
+        Some(format!(
+            "holding {:.0} s of {:.0} s",
+            held,
+            self.hold.num_milliseconds() as f64 / 1000.0
+        ))
+    }
+}
+
+fn evidence_check(e: &Evidence) -> Check {
+    Check {
+        label: e.label.clone(),
+        truth: Truth::Yes,
+        observed: e.observed.clone(),
+        at: e.at,
+    }
+}

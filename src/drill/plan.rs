@@ -1,0 +1,121 @@
+//! The runbook's two drills as data. Switchover (DC→DR) and failback
+//! (DR→DC) are the same six steps with the sides swapped.
+
+use serde::{Deserialize, Serialize};
+
+use crate::assess::Condition;
+use crate::dispatch::Action;
+use crate::model::{Flow, Side};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlanKind {
+    /// DC→DR: runbook steps 1–5.
+    Switchover,
+    /// DR→DC: runbook steps 6–10.
+    Failback,
+}
+
+impl PlanKind {
+    /// The side applications move away from.
+    pub fn from(self) -> Side {
+        match self {
+            PlanKind::Switchover => Side::Dc,
+            PlanKind::Failback => Side::Dr,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PlanKind::Switchover => "Switchover DC→DR",
+            PlanKind::Failback => "Failback DR→DC",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub title: String,
+    /// What kdrill can do for the operator here, if anything. The step is
+    /// completed by observation alone, whoever performs it.
+    pub action: Option<Action>,
+    /// Manual items the operator confirms one by one.
+    pub checklist: Vec<String>,
+    /// Observed preconditions that must hold for the hold window before the
+    /// step counts as done (and the next step opens).
+    pub done_when: Vec<Condition>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub kind: PlanKind,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new(kind: PlanKind, infra_checklist: &[String]) -> Plan {
+        let from = kind.from();
+        let to = from.other();
+        let out = Flow {
+            source: from,
+            target: to,
+        };
+        let back = out.reversed();
+        let quiet = Condition::NoAppClients(from);
+        let step =
+            |title: String, action, checklist: Vec<String>, done_when: Vec<Condition>| Step {
+                title,
+                action,
+                checklist,
+                done_when,
+            };
+        Plan {
+            kind,
+            steps: vec![
+                step(
+                    format!("Stop applications on {from}"),
+                    Some(Action::StopApps(from)),
+                    vec![],
+                    vec![quiet.clone()],
+                ),
+                step(
+                    format!("Let replication {out} drain"),
+                    None,
+                    vec![],
+                    vec![Condition::LagDrained(out), quiet.clone()],
+                ),
+                step(
+                    format!("Stop MM2 on {to}"),
+                    Some(Action::StopMm2(out)),
+                    vec![],
+                    vec![Condition::NoMm2Running, quiet.clone()],
+                ),
+                step(
+                    "Switch infrastructure (DB, routing, DNS)".into(),
+                    None,
+                    infra_checklist.to_vec(),
+                    vec![Condition::NoMm2Running, quiet.clone()],
+                ),
+                step(
+                    format!("Start applications on {to}"),
+                    Some(Action::StartApps(to)),
+                    vec![],
+                    vec![
+                        Condition::AppsActive(to),
+                        Condition::NoMm2Running,
+                        quiet.clone(),
+                    ],
+                ),
+                step(
+                    format!("Start MM2 on {from} ({back})"),
+                    Some(Action::StartMm2(back)),
+                    vec![],
+                    vec![
+                        Condition::Mm2Flowing(back),
+                        Condition::AppsActive(to),
+                        quiet,
+                    ],
+                ),
+            ],
+        }
+    }
+}
