@@ -104,9 +104,7 @@ impl Dispatcher {
             return Err(Refusal::ReadOnly(action.label()));
         }
         let label = action.label();
-        self.tx
-            .send(action)
-            .map_err(|_| Refusal::Disconnected(label))
+        self.tx.send(action).map_err(|_| Refusal::Disconnected(label))
     }
 }
 
@@ -118,17 +116,10 @@ mod tests {
     fn read_only_sends_nothing() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let d = Dispatcher::new(true, tx);
-        for a in [
-            Action::StopApps(Side::Dc),
-            Action::StartMm2(Flow::DR_TO_DC),
-            Action::Fault(Fault::CutOffDc),
-        ] {
+        for a in [Action::StopApps(Side::Dc), Action::StartMm2(Flow::DR_TO_DC), Action::Fault(Fault::CutOffDc)] {
             assert!(matches!(d.dispatch(a), Err(Refusal::ReadOnly(_))));
         }
-        assert!(
-            rx.try_recv().is_err(),
-            "a read-only dispatcher must send nothing"
-        );
+        assert!(rx.try_recv().is_err(), "a read-only dispatcher must send nothing");
     }
 
     #[test]

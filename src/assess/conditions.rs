@@ -54,12 +54,7 @@ pub fn evaluate(cond: &Condition, a: &Assessment) -> Check {
         Condition::NoMm2Running => no_mm2(a),
         Condition::Mm2Flowing(flow) => mm2_flowing(a, *flow),
     };
-    Check {
-        label: cond.label(),
-        truth,
-        observed,
-        at,
-    }
+    Check { label: cond.label(), truth, observed, at }
 }
 
 type Eval = (Truth, String, Option<Ts>);
@@ -73,19 +68,14 @@ fn app_summary(a: &Assessment, side: Side) -> String {
 
 fn no_app_clients(a: &Assessment, side: Side) -> Eval {
     let s = a.side(side);
-    (s.apps_active().not(), app_summary(a, side), s.observed_at)
+    (s.apps_active().negate(), app_summary(a, side), s.observed_at)
 }
 
 fn apps_active(a: &Assessment, side: Side) -> Eval {
     let s = a.side(side);
     let groups: Vec<_> = s.app_groups().collect();
     let stable = match &s.consuming {
-        Truth::Yes => Truth::from_bool(
-            groups
-                .iter()
-                .filter(|g| g.members > 0)
-                .all(|g| g.state == "Stable"),
-        ),
+        Truth::Yes => Truth::from_bool(groups.iter().filter(|g| g.members > 0).all(|g| g.state == "Stable")),
         other => other.clone(),
     };
     let truth = match (&s.producing, &stable) {
@@ -98,19 +88,11 @@ fn apps_active(a: &Assessment, side: Side) -> Eval {
 
 fn lag_drained(a: &Assessment, flow: Flow) -> Eval {
     let Some(lag) = a.lag.iter().find(|l| l.flow == flow) else {
-        return (
-            Truth::Unknown(format!("no MM2 deployment for {flow} configured")),
-            "—".into(),
-            None,
-        );
+        return (Truth::Unknown(format!("no MM2 deployment for {flow} configured")), "—".into(), None);
     };
     let observed = match lag.total {
         Some(n) => format!("{n} rec over {} partitions", lag.rows.len()),
-        None => format!(
-            "{} of {} partitions unknown",
-            lag.unknown_rows,
-            lag.rows.len()
-        ),
+        None => format!("{} of {} partitions unknown", lag.unknown_rows, lag.rows.len()),
     };
     let truth = match lag.drained() {
         Ok(()) => match a.mm2.iter().find(|m| m.flow == flow).map(|m| &m.flowing) {
@@ -131,11 +113,7 @@ fn lag_drained(a: &Assessment, flow: Flow) -> Eval {
 
 fn no_mm2(a: &Assessment) -> Eval {
     if a.mm2.is_empty() {
-        return (
-            Truth::Unknown("no MM2 deployment configured".into()),
-            "—".into(),
-            None,
-        );
+        return (Truth::Unknown("no MM2 deployment configured".into()), "—".into(), None);
     }
     let mut truth = Truth::Yes;
     let mut parts = Vec::new();
@@ -162,23 +140,13 @@ fn no_mm2(a: &Assessment) -> Eval {
 
 fn mm2_flowing(a: &Assessment, flow: Flow) -> Eval {
     let Some(m) = a.mm2.iter().find(|m| m.flow == flow) else {
-        return (
-            Truth::Unknown(format!("no MM2 deployment for {flow} configured")),
-            "—".into(),
-            None,
-        );
+        return (Truth::Unknown(format!("no MM2 deployment for {flow} configured")), "—".into(), None);
     };
-    let running = m
-        .connectors
-        .iter()
-        .filter(|c| c.state == crate::model::ConnectState::Running)
-        .count();
+    let running = m.connectors.iter().filter(|c| c.state == crate::model::ConnectState::Running).count();
     let hb = m
         .heartbeat_mirrored_age
         .or(m.heartbeat_local_age)
-        .map_or("no heartbeat".to_owned(), |age| {
-            format!("heartbeat {} ago", super::truth::fmt_age(age))
-        });
+        .map_or("no heartbeat".to_owned(), |age| format!("heartbeat {} ago", super::truth::fmt_age(age)));
     let observed = format!("{running}/{} connectors RUNNING, {hb}", m.connectors.len());
     (m.flowing.clone(), observed, m.connectors_at)
 }

@@ -169,22 +169,12 @@ impl History {
         }
     }
 
-    pub fn end_series(
-        &self,
-        side: crate::model::Side,
-        topic: &str,
-        partition: i32,
-    ) -> Option<&Series> {
-        self.end_offsets[side.index()]
-            .get(topic)?
-            .get(usize::try_from(partition).ok()?)
+    pub fn end_series(&self, side: crate::model::Side, topic: &str, partition: i32) -> Option<&Series> {
+        self.end_offsets[side.index()].get(topic)?.get(usize::try_from(partition).ok()?)
     }
 
     pub fn replicated_series(&self, flow: Flow, topic: &str, partition: i32) -> Option<&Series> {
-        self.replicated
-            .get(&flow)?
-            .get(topic)?
-            .get(usize::try_from(partition).ok()?)
+        self.replicated.get(&flow)?.get(topic)?.get(usize::try_from(partition).ok()?)
     }
 }
 
@@ -194,9 +184,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn t(s: i64) -> Ts {
-        Utc.timestamp_opt(1_700_000_000 + s, 0)
-            .single()
-            .unwrap_or_default()
+        Utc.timestamp_opt(1_700_000_000 + s, 0).single().unwrap_or_default()
     }
 
     #[test]
@@ -220,10 +208,7 @@ mod tests {
         s.push(t(10), 600);
         assert_eq!(s.time_reached(400), None, "history starts above the value");
         assert_eq!(s.time_reached(700), None, "not reached yet");
-        assert_eq!(
-            s.time_reached(550).map(|ts| (ts - t(0)).num_seconds()),
-            Some(5)
-        );
+        assert_eq!(s.time_reached(550).map(|ts| (ts - t(0)).num_seconds()), Some(5));
     }
 
     #[test]

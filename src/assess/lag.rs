@@ -47,10 +47,7 @@ impl FlowLag {
             return Err("no mirrored partitions observed".into());
         }
         if self.unknown_rows > 0 {
-            return Err(format!(
-                "{} partition(s) with unknown lag",
-                self.unknown_rows
-            ));
+            return Err(format!("{} partition(s) with unknown lag", self.unknown_rows));
         }
         match self.total {
             Some(0) => Ok(()),
@@ -60,25 +57,11 @@ impl FlowLag {
     }
 }
 
-pub fn assess_lag(
-    snap: &Snapshot,
-    history: &History,
-    settings: &Settings,
-    now: Ts,
-) -> Vec<FlowLag> {
-    snap.mm2
-        .iter()
-        .map(|d| flow_lag(d, snap, history, settings, now))
-        .collect()
+pub fn assess_lag(snap: &Snapshot, history: &History, settings: &Settings, now: Ts) -> Vec<FlowLag> {
+    snap.mm2.iter().map(|d| flow_lag(d, snap, history, settings, now)).collect()
 }
 
-fn flow_lag(
-    d: &Mm2Deployment,
-    snap: &Snapshot,
-    history: &History,
-    settings: &Settings,
-    now: Ts,
-) -> FlowLag {
+fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Settings, now: Ts) -> FlowLag {
     let source = snap.cluster(d.flow.source);
     let mut replicated: HashMap<&str, Vec<Option<i64>>> = HashMap::new();
     if let Some(rep) = &d.replicated {
@@ -94,8 +77,7 @@ fn flow_lag(
         }
     }
     let policy = &settings.policy;
-    let mirrored =
-        |topic: &str| !policy.is_internal_topic(topic) && !policy.is_heartbeats_topic(topic);
+    let mirrored = |topic: &str| !policy.is_internal_topic(topic) && !policy.is_heartbeats_topic(topic);
 
     let mut rows = Vec::new();
     if let Some(topics) = &source.topics {
@@ -107,33 +89,17 @@ fn flow_lag(
             }
             for p in &topic.partitions {
                 let rep = reps.and_then(|r| r.get(p.id as usize).copied().flatten());
-                rows.push(lag_row(
-                    history,
-                    d.flow,
-                    &topic.name,
-                    p.id,
-                    p.end_offset,
-                    rep,
-                    now,
-                ));
+                rows.push(lag_row(history, d.flow, &topic.name, p.id, p.end_offset, rep, now));
             }
         }
     }
 
-    let at = match (
-        source.topics.as_ref().map(|t| t.at),
-        d.replicated.as_ref().map(|r| r.at),
-    ) {
+    let at = match (source.topics.as_ref().map(|t| t.at), d.replicated.as_ref().map(|r| r.at)) {
         (Some(a), Some(b)) => Some(a.min(b)),
         _ => None,
     };
     let unknown_rows = rows.iter().filter(|r| r.records.is_none()).count();
-    let total = (unknown_rows == 0).then(|| {
-        rows.iter()
-            .filter_map(|r| r.records)
-            .map(|n| n.max(0) as u64)
-            .sum()
-    });
+    let total = (unknown_rows == 0).then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
     let max_seconds = rows.iter().filter_map(|r| r.seconds).reduce(f64::max);
     FlowLag {
         flow: d.flow,
@@ -170,12 +136,5 @@ fn lag_row(
             .map(|t| age_secs(t, now)),
         _ => None,
     };
-    LagRow {
-        topic: topic.to_owned(),
-        partition,
-        source_end: end,
-        replicated: rep,
-        records,
-        seconds,
-    }
+    LagRow { topic: topic.to_owned(), partition, source_end: end, replicated: rep, records, seconds }
 }

@@ -4,8 +4,7 @@
 use crate::config::{HeartbeatMode, Settings};
 use crate::model::naming::HEARTBEATS_TOPIC;
 use crate::model::{
-    ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, Side, Snapshot, TargetState, Ts,
-    age_secs,
+    ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, Side, Snapshot, TargetState, Ts, age_secs,
 };
 
 use super::truth::{Freshness, Truth};
@@ -60,77 +59,39 @@ pub struct Mm2View {
 }
 
 pub fn assess_mm2(snap: &Snapshot, settings: &Settings, now: Ts) -> Vec<Mm2View> {
-    snap.mm2
-        .iter()
-        .map(|d| assess_deployment(d, snap, settings, now))
-        .collect()
+    snap.mm2.iter().map(|d| assess_deployment(d, snap, settings, now)).collect()
 }
 
 fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, now: Ts) -> Mm2View {
     let workers_at = d.workers.as_ref().map(|w| w.at);
-    let workers_alive = d
-        .workers
-        .as_ref()
-        .map(|w| w.value.iter().filter(|w| w.is_alive()).count());
-    let running = match (
-        Freshness::of(workers_at, now, settings.stale_after),
-        workers_alive,
-    ) {
+    let workers_alive = d.workers.as_ref().map(|w| w.value.iter().filter(|w| w.is_alive()).count());
+    let running = match (Freshness::of(workers_at, now, settings.stale_after), workers_alive) {
         (Freshness::Fresh { .. }, Some(n)) => Truth::from_bool(n > 0),
-        (f, _) => Truth::Unknown(
-            f.problem(&format!("MM2 {} workers", d.name))
-                .unwrap_or_default(),
-        ),
+        (f, _) => Truth::Unknown(f.problem(&format!("MM2 {} workers", d.name)).unwrap_or_default()),
     };
-    let connectors = d
-        .connectors
-        .as_ref()
-        .map(|c| c.value.clone())
-        .unwrap_or_default();
+    let connectors = d.connectors.as_ref().map(|c| c.value.clone()).unwrap_or_default();
     let connectors_at = d.connectors.as_ref().map(|c| c.at);
 
     let target = snap.cluster(d.flow.target);
     let source_alias = &snap.cluster(d.flow.source).alias;
-    let hb_fresh = Freshness::of(
-        target.heartbeats.as_ref().map(|h| h.at),
-        now,
-        settings.stale_after,
-    );
-    let heartbeats = target
-        .heartbeats
-        .as_ref()
-        .map(|h| h.value.as_slice())
-        .unwrap_or_default();
+    let hb_fresh = Freshness::of(target.heartbeats.as_ref().map(|h| h.at), now, settings.stale_after);
+    let heartbeats = target.heartbeats.as_ref().map(|h| h.value.as_slice()).unwrap_or_default();
     let mirrored_topic = settings.policy.remote_topic(source_alias, HEARTBEATS_TOPIC);
     let newest = |pred: &dyn Fn(&crate::model::Heartbeat) -> bool| {
-        heartbeats
-            .iter()
-            .filter(|h| pred(h))
-            .map(|h| age_secs(h.emitted_at, now))
-            .reduce(f64::min)
+        heartbeats.iter().filter(|h| pred(h)).map(|h| age_secs(h.emitted_at, now)).reduce(f64::min)
     };
-    let heartbeat_local_age =
-        newest(&|h| h.topic == HEARTBEATS_TOPIC && &h.source_alias == source_alias);
+    let heartbeat_local_age = newest(&|h| h.topic == HEARTBEATS_TOPIC && &h.source_alias == source_alias);
     let heartbeat_mirrored_age = newest(&|h| h.topic == mirrored_topic);
     let last_checkpoint_age = target.checkpoints.as_ref().and_then(|c| {
-        c.value
-            .iter()
-            .filter(|c| &c.source_alias == source_alias)
-            .map(|c| age_secs(c.written_at, now))
-            .reduce(f64::min)
+        c.value.iter().filter(|c| &c.source_alias == source_alias).map(|c| age_secs(c.written_at, now)).reduce(f64::min)
     });
 
     let mut problems = Vec::new();
-    if let Some(why) =
-        Freshness::of(connectors_at, now, settings.stale_after).problem("connector states")
-    {
+    if let Some(why) = Freshness::of(connectors_at, now, settings.stale_after).problem("connector states") {
         problems.push(why);
     }
     if d.runs_on != d.flow.target {
-        problems.push(format!(
-            "runs on {} but writes into {}",
-            d.runs_on, d.flow.target
-        ));
+        problems.push(format!("runs on {} but writes into {}", d.runs_on, d.flow.target));
     }
     for c in &connectors {
         if c.state != ConnectState::Running {
@@ -138,16 +99,10 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         }
         for t in &c.tasks {
             if t.state != ConnectState::Running {
-                problems.push(format!(
-                    "{} task {} is {}",
-                    short_name(&c.name),
-                    t.id,
-                    t.state.label()
-                ));
+                problems.push(format!("{} task {} is {}", short_name(&c.name), t.id, t.state.label()));
             }
         }
-        if c.kind == ConnectorKind::Source && c.tasks.is_empty() && c.state == ConnectState::Running
-        {
+        if c.kind == ConnectorKind::Source && c.tasks.is_empty() && c.state == ConnectState::Running {
             problems.push(format!("{} has no tasks", short_name(&c.name)));
         }
     }
@@ -158,18 +113,14 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     let hb_problem = match (settings.heartbeats, hb_fresh.is_fresh()) {
         (HeartbeatMode::None, _) => None,
         (_, false) => hb_fresh.problem("heartbeats"),
-        (HeartbeatMode::Mirrored, true) => {
-            age_problem(heartbeat_mirrored_age, max_hb, &mirrored_topic)
-        }
+        (HeartbeatMode::Mirrored, true) => age_problem(heartbeat_mirrored_age, max_hb, &mirrored_topic),
         (HeartbeatMode::Local, true) => age_problem(heartbeat_local_age, max_hb, HEARTBEATS_TOPIC),
     };
 
     let flowing = match &running {
         Truth::No => Truth::No,
         Truth::Unknown(why) => Truth::Unknown(why.clone()),
-        Truth::Yes if connectors_at.is_none() => {
-            Truth::Unknown("connector states never observed".into())
-        }
+        Truth::Yes if connectors_at.is_none() => Truth::Unknown("connector states never observed".into()),
         Truth::Yes => match problems.first().or(hb_problem.as_ref()) {
             Some(p) => Truth::Unknown(p.clone()),
             None => Truth::Yes,
@@ -211,10 +162,7 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
 fn age_problem(age: Option<f64>, max: f64, topic: &str) -> Option<String> {
     match age {
         None => Some(format!("no heartbeat in {topic}")),
-        Some(a) if a > max => Some(format!(
-            "last heartbeat in {topic} {} ago",
-            super::truth::fmt_age(a)
-        )),
+        Some(a) if a > max => Some(format!("last heartbeat in {topic} {} ago", super::truth::fmt_age(a))),
         Some(_) => None,
     }
 }
@@ -226,8 +174,5 @@ pub fn short_name(name: &str) -> &str {
 
 /// Whether a connector was asked to pause or stop (as opposed to failing).
 pub fn is_held(c: &Connector) -> bool {
-    matches!(
-        c.target_state,
-        Some(TargetState::Paused | TargetState::Stopped)
-    )
+    matches!(c.target_state, Some(TargetState::Paused | TargetState::Stopped))
 }

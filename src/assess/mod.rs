@@ -81,11 +81,7 @@ pub struct Assessor {
 
 impl Assessor {
     pub fn new(settings: Settings) -> Self {
-        Assessor {
-            settings,
-            history: History::default(),
-            was_running: HashMap::new(),
-        }
+        Assessor { settings, history: History::default(), was_running: HashMap::new() }
     }
 
     /// Judges `snap` at `now`. A snapshot newer than the last one is folded
@@ -98,16 +94,9 @@ impl Assessor {
         }
         let s = &self.settings;
         let mm2 = mm2::assess_mm2(snap, s, now);
-        let mut sides =
-            Side::BOTH.map(|side| sides::assess_side(side, snap, &self.history, &mm2, s, now));
+        let mut sides = Side::BOTH.map(|side| sides::assess_side(side, snap, &self.history, &mm2, s, now));
         for side in &mut sides {
-            side.declared = s.declared_active.map(|a| {
-                if a == side.side {
-                    Role::Active
-                } else {
-                    Role::Passive
-                }
-            });
+            side.declared = s.declared_active.map(|a| if a == side.side { Role::Active } else { Role::Passive });
         }
         let lag = lag::assess_lag(snap, &self.history, s, now);
         if fresh_snapshot {
@@ -116,17 +105,10 @@ impl Assessor {
             }
         }
         self.track_starts(&mm2, &sides, now);
-        let found = rules::check_rules(&sides, &mm2, &self.history, now);
+        let found = rules::check_rules(&sides, &mm2, &self.history);
         let violations = self.stamp(found, now);
         let verdict = verdict(&sides, &mm2, &lag, &violations, now);
-        Assessment {
-            now,
-            sides,
-            mm2,
-            lag,
-            violations,
-            verdict,
-        }
+        Assessment { now, sides, mm2, lag, violations, verdict }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {
@@ -145,31 +127,23 @@ impl Assessor {
                     Truth::No => Some(false),
                     Truth::Unknown(_) => None,
                 };
-                self.history.flow_started.insert(
-                    m.flow,
-                    FlowStart {
-                        at: m.workers_at.unwrap_or(now),
-                        apps_active_on_source: apps,
-                    },
-                );
+                self.history
+                    .flow_started
+                    .insert(m.flow, FlowStart { at: m.workers_at.unwrap_or(now), apps_active_on_source: apps });
             }
         }
     }
 
-    fn stamp(&mut self, found: Vec<(Rule, String)>, now: Ts) -> Vec<Violation> {
+    fn stamp(&mut self, found: Vec<rules::Finding>, now: Ts) -> Vec<Violation> {
         let since = &mut self.history.violation_since;
         let mut keep = HashMap::new();
         let out = found
             .into_iter()
-            .map(|(rule, detail)| {
-                let key = format!("{rule:?}:{detail}");
+            .map(|(rule, subject, detail)| {
+                let key = rules::violation_key(rule, &subject);
                 let t = since.get(&key).copied().unwrap_or(now);
                 keep.insert(key, t);
-                Violation {
-                    rule,
-                    detail,
-                    since: t,
-                }
+                Violation { rule, subject, detail, since: t }
             })
             .collect();
         *since = keep;
@@ -177,42 +151,22 @@ impl Assessor {
     }
 }
 
-fn verdict(
-    sides: &[SideView; 2],
-    mm2: &[Mm2View],
-    lag: &[FlowLag],
-    violations: &[Violation],
-    now: Ts,
-) -> Verdict {
+fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: &[Violation], now: Ts) -> Verdict {
     if let Some(v) = violations.first() {
-        let more = if violations.len() > 1 {
-            format!(" (+{} more)", violations.len() - 1)
-        } else {
-            String::new()
-        };
-        return Verdict {
-            level: Level::Alarm,
-            text: format!("RULE BROKEN: {}{more}", v.detail),
-        };
+        let more = if violations.len() > 1 { format!(" (+{} more)", violations.len() - 1) } else { String::new() };
+        return Verdict { level: Level::Alarm, text: format!("RULE BROKEN: {}{more}", v.detail) };
     }
     for s in sides {
         if let Link::Down { since, .. } = &s.link {
             return Verdict {
                 level: Level::Alarm,
-                text: format!(
-                    "{} unreachable for {}",
-                    s.side,
-                    fmt_age(age_secs(*since, now))
-                ),
+                text: format!("{} unreachable for {}", s.side, fmt_age(age_secs(*since, now))),
             };
         }
     }
     for s in sides {
         if let Some(why) = s.freshness.problem(&format!("{} data", s.side)) {
-            return Verdict {
-                level: Level::Unknown,
-                text: why,
-            };
+            return Verdict { level: Level::Unknown, text: why };
         }
     }
     let active: Vec<&SideView> = sides.iter().filter(|s| s.role == Role::Active).collect();
@@ -222,11 +176,7 @@ fn verdict(
         _ => parts.push("no active side".into()),
     }
     let running: Vec<&Mm2View> = mm2.iter().filter(|m| m.running.is_yes()).collect();
-    let mut level = if active.len() == 1 {
-        Level::Ok
-    } else {
-        Level::Warn
-    };
+    let mut level = if active.len() == 1 { Level::Ok } else { Level::Warn };
     match running.as_slice() {
         [] => parts.push("MM2 stopped".into()),
         ms => {
@@ -249,8 +199,5 @@ fn verdict(
     if let Some(p) = running.iter().flat_map(|m| m.problems.first()).next() {
         parts.push(p.clone());
     }
-    Verdict {
-        level,
-        text: parts.join(" · "),
-    }
+    Verdict { level, text: parts.join(" · ") }
 }

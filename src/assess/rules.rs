@@ -18,12 +18,8 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 4] = [
-        Rule::AppsOnBothSides,
-        Rule::Mm2Bidirectional,
-        Rule::Mm2OnActiveSide,
-        Rule::Mm2StartedBeforeApps,
-    ];
+    pub const ALL: [Rule; 4] =
+        [Rule::AppsOnBothSides, Rule::Mm2Bidirectional, Rule::Mm2OnActiveSide, Rule::Mm2StartedBeforeApps];
 
     /// The rule as the runbook states it.
     pub fn statement(self) -> &'static str {
@@ -48,6 +44,9 @@ impl Rule {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Violation {
     pub rule: Rule,
+    /// What the violation is about (a deployment, a flow), stable while it
+    /// lasts; empty for rules about the pair as a whole.
+    pub subject: String,
     pub detail: String,
     /// When this violation was first seen in its current streak.
     pub since: Ts,
@@ -56,36 +55,35 @@ pub struct Violation {
 impl Violation {
     /// Identity of a violation across assessments (rule plus subject).
     pub fn key(&self) -> String {
-        format!("{:?}:{}", self.rule, self.detail)
+        violation_key(self.rule, &self.subject)
     }
 }
 
-pub fn check_rules(
-    sides: &[SideView; 2],
-    mm2: &[Mm2View],
-    history: &History,
-    now: Ts,
-) -> Vec<(Rule, String)> {
-    let _ = now;
+pub fn violation_key(rule: Rule, subject: &str) -> String {
+    format!("{rule:?}:{subject}")
+}
+
+/// A broken rule as found: (rule, subject, detail).
+pub type Finding = (Rule, String, String);
+
+pub fn check_rules(sides: &[SideView; 2], mm2: &[Mm2View], history: &History) -> Vec<Finding> {
     let mut out = Vec::new();
     let [dc, dr] = sides;
     if dc.apps_active().is_yes() && dr.apps_active().is_yes() {
         out.push((
             Rule::AppsOnBothSides,
+            String::new(),
             format!("apps active on DC ({}) and DR ({})", who(dc), who(dr)),
         ));
     }
     let running: Vec<&Mm2View> = mm2.iter().filter(|m| m.running.is_yes()).collect();
-    if let (Some(a), Some(b)) = (
-        running.iter().find(|m| m.flow.source == Side::Dc),
-        running.iter().find(|m| m.flow.source == Side::Dr),
-    ) {
+    if let (Some(a), Some(b)) =
+        (running.iter().find(|m| m.flow.source == Side::Dc), running.iter().find(|m| m.flow.source == Side::Dr))
+    {
         out.push((
             Rule::Mm2Bidirectional,
-            format!(
-                "{} {} and {} {} both running",
-                a.name, a.flow, b.name, b.flow
-            ),
+            String::new(),
+            format!("{} {} and {} {} both running", a.name, a.flow, b.name, b.flow),
         ));
     }
     for m in &running {
@@ -93,6 +91,7 @@ pub fn check_rules(
             if sides[side.index()].role == Role::Active {
                 out.push((
                     Rule::Mm2OnActiveSide,
+                    format!("{}:{}", m.name, m.flow),
                     format!("{} ({}) {} active {}", m.name, m.flow, verb(side, m), side),
                 ));
                 break;
@@ -103,10 +102,8 @@ pub fn check_rules(
         {
             out.push((
                 Rule::Mm2StartedBeforeApps,
-                format!(
-                    "{} ({}) started while no apps were active on {}",
-                    m.name, m.flow, m.flow.source
-                ),
+                m.flow.to_string(),
+                format!("{} ({}) started while no apps were active on {}", m.name, m.flow, m.flow.source),
             ));
         }
     }
@@ -114,23 +111,11 @@ pub fn check_rules(
 }
 
 fn verb(side: Side, m: &Mm2View) -> &'static str {
-    if side == m.runs_on {
-        "runs on"
-    } else {
-        "writes into"
-    }
+    if side == m.runs_on { "runs on" } else { "writes into" }
 }
 
 /// A short "who" for a side: its active app groups, or "producers".
 fn who(side: &SideView) -> String {
-    let groups: Vec<&str> = side
-        .app_groups()
-        .filter(|g| g.members > 0)
-        .map(|g| g.id.as_str())
-        .collect();
-    if groups.is_empty() {
-        "producers".into()
-    } else {
-        groups.join(", ")
-    }
+    let groups: Vec<&str> = side.app_groups().filter(|g| g.members > 0).map(|g| g.id.as_str()).collect();
+    if groups.is_empty() { "producers".into() } else { groups.join(", ") }
 }

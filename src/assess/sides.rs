@@ -111,10 +111,7 @@ pub fn assess_side(
     let freshness = Freshness::of(observed_at, now, settings.stale_after);
     let stale = freshness.problem(&format!("{} data", side.label()));
 
-    let brokers_up = cluster
-        .brokers
-        .as_ref()
-        .map(|b| (b.value.iter().filter(|b| b.up).count(), b.value.len()));
+    let brokers_up = cluster.brokers.as_ref().map(|b| (b.value.iter().filter(|b| b.up).count(), b.value.len()));
 
     let inbound: Vec<&Mm2View> = mm2.iter().filter(|m| m.flow.target == side).collect();
     let topics = topic_views(cluster, history, &inbound, settings);
@@ -127,11 +124,7 @@ pub fn assess_side(
     let consuming = match (&stale, &cluster.groups) {
         (Some(why), _) => Truth::Unknown(why.clone()),
         (None, None) => Truth::Unknown("consumer groups never observed".into()),
-        (None, Some(_)) => Truth::from_bool(
-            groups
-                .iter()
-                .any(|g| g.class == GroupClass::App && g.members > 0),
-        ),
+        (None, Some(_)) => Truth::from_bool(groups.iter().any(|g| g.class == GroupClass::App && g.members > 0)),
     };
     let role = match producing.clone().or(consuming.clone()) {
         Truth::Yes => Role::Active,
@@ -171,12 +164,7 @@ fn judge_producing(topics: &[TopicView]) -> Truth {
     }
 }
 
-fn topic_views(
-    cluster: &Cluster,
-    history: &History,
-    inbound: &[&Mm2View],
-    settings: &Settings,
-) -> Vec<TopicView> {
+fn topic_views(cluster: &Cluster, history: &History, inbound: &[&Mm2View], settings: &Settings) -> Vec<TopicView> {
     let Some(topics) = &cluster.topics else {
         return Vec::new();
     };
@@ -186,43 +174,17 @@ fn topic_views(
         .value
         .iter()
         .map(|topic| {
-            let app = settings
-                .classification
-                .is_app_topic(&topic.name, &settings.policy);
-            let rate = growth_rate(
-                history,
-                cluster.side,
-                &topic.name,
-                topic.partitions.len(),
-                t0,
-                t1,
-            );
-            let app_rate = if app {
-                app_rate(rate, history, inbound, &topic.name, settings, t0, t1)
-            } else {
-                None
-            };
-            TopicView {
-                name: topic.name.clone(),
-                partitions: topic.partitions.len(),
-                app,
-                rate,
-                app_rate,
-            }
+            let app = settings.classification.is_app_topic(&topic.name, &settings.policy);
+            let rate = growth_rate(history, cluster.side, &topic.name, topic.partitions.len(), t0, t1);
+            let app_rate = if app { app_rate(rate, history, inbound, &topic.name, settings, t0, t1) } else { None };
+            TopicView { name: topic.name.clone(), partitions: topic.partitions.len(), app, rate, app_rate }
         })
         .collect()
 }
 
 /// Records per second a topic grew over `[t0, t1]`, from its own history.
 /// `None` until at least two seconds of history exist.
-fn growth_rate(
-    history: &History,
-    side: Side,
-    topic: &str,
-    partitions: usize,
-    t0: Ts,
-    t1: Ts,
-) -> Option<f64> {
+fn growth_rate(history: &History, side: Side, topic: &str, partitions: usize, t0: Ts, t1: Ts) -> Option<f64> {
     let mut first = t1;
     let mut grown = 0.0;
     for p in 0..partitions {
@@ -237,11 +199,7 @@ fn growth_rate(
 
 fn rate_over(grown: f64, t0: Ts, t1: Ts) -> Option<f64> {
     let secs = (t1 - t0).num_milliseconds() as f64 / 1000.0;
-    if secs < 2.0 {
-        None
-    } else {
-        Some((grown / secs).max(0.0))
-    }
+    if secs < 2.0 { None } else { Some((grown / secs).max(0.0)) }
 }
 
 /// Growth not explained by MM2 replicating into this side. Under
@@ -310,14 +268,7 @@ fn group_views(cluster: &Cluster, settings: &Settings) -> Vec<GroupView> {
             let mut hosts: Vec<String> = g.members.iter().map(|m| m.host.clone()).collect();
             hosts.sort();
             hosts.dedup();
-            GroupView {
-                id: g.id.clone(),
-                class,
-                state: g.state.clone(),
-                members: g.members.len(),
-                clients,
-                hosts,
-            }
+            GroupView { id: g.id.clone(), class, state: g.state.clone(), members: g.members.len(), clients, hosts }
         })
         .collect()
 }

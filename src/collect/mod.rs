@@ -41,16 +41,8 @@ pub fn link(initial: Snapshot) -> (WorldLink, SourceEnd) {
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (act_tx, act_rx) = mpsc::unbounded_channel();
     (
-        WorldLink {
-            snapshots: snap_rx,
-            outcomes: out_rx,
-            actions: act_tx,
-        },
-        SourceEnd {
-            snapshots: snap_tx,
-            outcomes: out_tx,
-            actions: act_rx,
-        },
+        WorldLink { snapshots: snap_rx, outcomes: out_rx, actions: act_tx },
+        SourceEnd { snapshots: snap_tx, outcomes: out_tx, actions: act_rx },
     )
 }
 

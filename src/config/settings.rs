@@ -47,10 +47,7 @@ impl Classification {
     /// `topic` as named on the cluster; `policy` strips a remote prefix first
     /// so `dc.orders` classifies like `orders`.
     pub fn is_app_topic(&self, topic: &str, policy: &ReplicationPolicy) -> bool {
-        if policy.is_internal_topic(topic)
-            || policy.is_heartbeats_topic(topic)
-            || is_mm2_topic(topic)
-        {
+        if policy.is_internal_topic(topic) || policy.is_heartbeats_topic(topic) || is_mm2_topic(topic) {
             return false;
         }
         let base = policy.original_topic(topic);
@@ -65,9 +62,7 @@ fn is_mm2_group(group: &str) -> bool {
 
 /// Topics of MM2's Connect clusters (Strimzi and dedicated-mode names).
 fn is_mm2_topic(topic: &str) -> bool {
-    topic.starts_with("mirrormaker2-cluster-")
-        || topic.starts_with("mm2-")
-        || topic.starts_with("connect-")
+    topic.starts_with("mirrormaker2-cluster-") || topic.starts_with("mm2-") || topic.starts_with("connect-")
 }
 
 #[derive(Clone, Debug)]

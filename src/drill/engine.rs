@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
+use crate::assess::rules::violation_key;
 use crate::assess::{Assessment, Check, Rule, Truth, evaluate};
 use crate::collect::Outcome;
 use crate::dispatch::Action;
@@ -56,6 +57,7 @@ pub enum DrillEvent {
     },
     RuleViolated {
         rule: Rule,
+        subject: String,
         detail: String,
         at: Ts,
     },
@@ -129,6 +131,8 @@ pub struct Drill {
     violations_seen: HashSet<String>,
     // Transient: not journaled, restarts on resume.
     holding_since: Option<Ts>,
+    /// The newest observation time the hold has been confirmed up to.
+    held_until: Ts,
     checks: Vec<Check>,
     now: Ts,
 }
@@ -136,12 +140,8 @@ pub struct Drill {
 impl Drill {
     /// Starts a drill; the `Started` event is the first of `events()`.
     pub fn start(kind: PlanKind, hold: TimeDelta, checklist: &[String], at: Ts) -> Drill {
-        let ev = DrillEvent::Started {
-            plan: kind,
-            at,
-            hold_ms: hold.num_milliseconds(),
-            checklist: checklist.to_vec(),
-        };
+        let ev =
+            DrillEvent::Started { plan: kind, at, hold_ms: hold.num_milliseconds(), checklist: checklist.to_vec() };
         let mut d = Drill::empty(kind, hold, checklist, at);
         d.events.push(ev);
         d
@@ -150,11 +150,7 @@ impl Drill {
     fn empty(kind: PlanKind, hold: TimeDelta, checklist: &[String], at: Ts) -> Drill {
         let plan = Plan::new(kind, checklist);
         let n = plan.steps.len();
-        let confirmed = plan
-            .steps
-            .iter()
-            .map(|s| vec![None; s.checklist.len()])
-            .collect();
+        let confirmed = plan.steps.iter().map(|s| vec![None; s.checklist.len()]).collect();
         Drill {
             plan,
             hold,
@@ -167,6 +163,7 @@ impl Drill {
             aborted: None,
             violations_seen: HashSet::new(),
             holding_since: None,
+            held_until: at,
             checks: Vec::new(),
             now: at,
         }
@@ -174,20 +171,13 @@ impl Drill {
 
     /// Rebuilds a drill from its journal.
     pub fn replay(events: &[DrillEvent]) -> Result<Drill, String> {
-        let Some(DrillEvent::Started {
-            plan,
-            at,
-            hold_ms,
-            checklist,
-        }) = events.first()
-        else {
+        let Some(DrillEvent::Started { plan, at, hold_ms, checklist }) = events.first() else {
             return Err("the journal does not begin with a Started event".into());
         };
         let mut d = Drill::empty(*plan, TimeDelta::milliseconds(*hold_ms), checklist, *at);
         d.events.push(events[0].clone());
         for (i, ev) in events.iter().enumerate().skip(1) {
-            d.apply(ev.clone())
-                .map_err(|e| format!("journal event {}: {e}", i + 1))?;
+            d.apply(ev.clone()).map_err(|e| format!("journal event {}: {e}", i + 1))?;
         }
         Ok(d)
     }
@@ -195,11 +185,7 @@ impl Drill {
     fn apply(&mut self, ev: DrillEvent) -> Result<(), String> {
         let n = self.plan.steps.len();
         let check = |step: usize| {
-            if step < n {
-                Ok(())
-            } else {
-                Err(format!("step {} does not exist", step + 1))
-            }
+            if step < n { Ok(()) } else { Err(format!("step {} does not exist", step + 1)) }
         };
         match &ev {
             DrillEvent::Started { .. } => return Err("a second Started event".into()),
@@ -208,9 +194,7 @@ impl Drill {
                 self.requested[*step] = Some(*at);
                 self.outcomes[*step] = None;
             }
-            DrillEvent::ActionOutcome {
-                step, ok, detail, ..
-            } => {
+            DrillEvent::ActionOutcome { step, ok, detail, .. } => {
                 check(*step)?;
                 self.outcomes[*step] = Some((*ok, detail.clone()));
             }
@@ -226,8 +210,8 @@ impl Drill {
                 self.completed[*step] = Some((*at, evidence.clone()));
                 self.holding_since = None;
             }
-            DrillEvent::RuleViolated { rule, detail, .. } => {
-                self.violations_seen.insert(format!("{rule:?}:{detail}"));
+            DrillEvent::RuleViolated { rule, subject, .. } => {
+                self.violations_seen.insert(violation_key(*rule, subject));
             }
             DrillEvent::Aborted { reason, .. } => self.aborted = Some(reason.clone()),
         }
@@ -276,10 +260,13 @@ impl Drill {
             self.checks.clear();
             return out;
         }
+        // Raised once per streak: a violation that cleared may be raised again.
+        self.violations_seen.retain(|k| a.violations.iter().any(|v| &v.key() == k));
         for v in &a.violations {
             if !self.violations_seen.contains(&v.key()) {
                 out.push(self.record(DrillEvent::RuleViolated {
                     rule: v.rule,
+                    subject: v.subject.clone(),
                     detail: v.detail.clone(),
                     at: a.now,
                 }));
@@ -288,29 +275,26 @@ impl Drill {
         let Some(step) = self.current() else {
             return out;
         };
-        self.checks = self.plan.steps[step]
-            .done_when
-            .iter()
-            .map(|c| evaluate(c, a))
-            .collect();
+        self.checks = self.plan.steps[step].done_when.iter().map(|c| evaluate(c, a)).collect();
         let confirmed = self.confirmed[step].iter().all(Option::is_some);
-        if confirmed && self.checks.iter().all(|c| c.truth.is_yes()) {
-            let since = *self.holding_since.get_or_insert(a.now);
-            if a.now - since >= self.hold {
+        // The hold is measured in observation time: data that stopped
+        // arriving cannot keep a condition "holding", however fresh it is.
+        let observed = self
+            .checks
+            .iter()
+            .map(|c| c.at)
+            .try_fold(None::<Ts>, |acc, at| at.map(|t| Some(acc.map_or(t, |a| a.min(t)))));
+        let observed = observed.flatten();
+        if let (true, true, Some(observed)) = (confirmed, self.checks.iter().all(|c| c.truth.is_yes()), observed) {
+            let since = *self.holding_since.get_or_insert(observed);
+            self.held_until = observed;
+            if observed - since >= self.hold {
                 let evidence = self
                     .checks
                     .iter()
-                    .map(|c| Evidence {
-                        label: c.label.clone(),
-                        observed: c.observed.clone(),
-                        at: c.at,
-                    })
+                    .map(|c| Evidence { label: c.label.clone(), observed: c.observed.clone(), at: c.at })
                     .collect();
-                out.push(self.record(DrillEvent::StepCompleted {
-                    step,
-                    at: a.now,
-                    evidence,
-                }));
+                out.push(self.record(DrillEvent::StepCompleted { step, at: a.now, evidence }));
                 self.checks.clear();
             }
         } else {
@@ -326,20 +310,15 @@ impl Drill {
             return Err(format!("the drill was aborted: {why}"));
         }
         let step = self.current().ok_or("the drill is finished")?;
-        let action = self.plan.steps[step]
-            .action
-            .clone()
-            .ok_or("this step has no action: it completes when observed")?;
+        let action =
+            self.plan.steps[step].action.clone().ok_or("this step has no action: it completes when observed")?;
         if step > 0 {
             for cond in &self.plan.steps[step - 1].done_when {
                 let check = evaluate(cond, a);
                 match check.truth {
                     Truth::Yes => {}
                     Truth::No => {
-                        return Err(format!(
-                            "blocked: {} no longer holds ({})",
-                            check.label, check.observed
-                        ));
+                        return Err(format!("blocked: {} no longer holds ({})", check.label, check.observed));
                     }
                     Truth::Unknown(why) => {
                         return Err(format!("blocked: {} unknown ({why})", check.label));
@@ -347,19 +326,15 @@ impl Drill {
                 }
             }
         }
-        let ev = self.record(DrillEvent::ActionRequested {
-            step,
-            action: action.clone(),
-            at: a.now,
-        });
+        let ev = self.record(DrillEvent::ActionRequested { step, action: action.clone(), at: a.now });
         Ok((action, ev))
     }
 
     /// Records the outcome of the current step's action, if it is one.
     pub fn record_outcome(&mut self, outcome: &Outcome) -> Option<DrillEvent> {
         let step = self.current()?;
-        let requested = self.requested[step].is_some()
-            && self.plan.steps[step].action.as_ref() == Some(&outcome.action);
+        let requested =
+            self.requested[step].is_some() && self.plan.steps[step].action.as_ref() == Some(&outcome.action);
         if !requested {
             return None;
         }
@@ -367,12 +342,7 @@ impl Drill {
             Ok(d) => (true, d.clone()),
             Err(e) => (false, e.clone()),
         };
-        Some(self.record(DrillEvent::ActionOutcome {
-            step,
-            ok,
-            detail,
-            at: outcome.at,
-        }))
+        Some(self.record(DrillEvent::ActionOutcome { step, ok, detail, at: outcome.at }))
     }
 
     /// Confirms the next unconfirmed manual item of the current step.
@@ -381,33 +351,19 @@ impl Drill {
             return Err("the drill was aborted".into());
         }
         let step = self.current().ok_or("the drill is finished")?;
-        let item = self.confirmed[step]
-            .iter()
-            .position(Option::is_none)
-            .ok_or("nothing to confirm in this step")?;
-        Ok(self.record(DrillEvent::Confirmed {
-            step,
-            item,
-            at: now,
-        }))
+        let item = self.confirmed[step].iter().position(Option::is_none).ok_or("nothing to confirm in this step")?;
+        Ok(self.record(DrillEvent::Confirmed { step, item, at: now }))
     }
 
     pub fn abort(&mut self, reason: &str, now: Ts) -> Option<DrillEvent> {
         if self.is_over() {
             return None;
         }
-        Some(self.record(DrillEvent::Aborted {
-            reason: reason.to_owned(),
-            at: now,
-        }))
+        Some(self.record(DrillEvent::Aborted { reason: reason.to_owned(), at: now }))
     }
 
     pub fn view(&self) -> DrillView {
-        let current = if self.aborted.is_some() {
-            None
-        } else {
-            self.current()
-        };
+        let current = if self.aborted.is_some() { None } else { self.current() };
         let steps = self
             .plan
             .steps
@@ -415,14 +371,9 @@ impl Drill {
             .enumerate()
             .map(|(i, s)| {
                 let (state, checks) = match &self.completed[i] {
-                    Some((at, ev)) => (
-                        StepState::Done { at: *at },
-                        ev.iter().map(evidence_check).collect(),
-                    ),
+                    Some((at, ev)) => (StepState::Done { at: *at }, ev.iter().map(evidence_check).collect()),
                     None if Some(i) == current => {
-                        let held = self
-                            .holding_since
-                            .map(|t| (self.now - t).num_milliseconds() as f64 / 1000.0);
+                        let held = self.held_secs();
                         (StepState::Current { held }, self.checks.clone())
                     }
                     None => (StepState::Locked, Vec::new()),
@@ -434,12 +385,7 @@ impl Drill {
                     requested_at: self.requested[i],
                     outcome: self.outcomes[i].clone(),
                     checks,
-                    checklist: s
-                        .checklist
-                        .iter()
-                        .cloned()
-                        .zip(self.confirmed[i].iter().copied())
-                        .collect(),
+                    checklist: s.checklist.iter().cloned().zip(self.confirmed[i].iter().copied()).collect(),
                 }
             })
             .collect();
@@ -454,6 +400,10 @@ impl Drill {
         }
     }
 
+    fn held_secs(&self) -> Option<f64> {
+        self.holding_since.map(|t| (self.held_until - t).num_milliseconds() as f64 / 1000.0)
+    }
+
     fn blocked_reason(&self, step: usize) -> Option<String> {
         if self.checks.is_empty() {
             return Some("waiting for the first observation".into());
@@ -465,30 +415,15 @@ impl Drill {
                 Truth::Unknown(why) => return Some(format!("{}: unknown, {why}", c.label)),
             }
         }
-        if let Some(item) = self.plan.steps[step]
-            .checklist
-            .iter()
-            .zip(&self.confirmed[step])
-            .find(|(_, c)| c.is_none())
+        if let Some(item) = self.plan.steps[step].checklist.iter().zip(&self.confirmed[step]).find(|(_, c)| c.is_none())
         {
             return Some(format!("awaiting confirmation: {}", item.0));
         }
-        let held = self
-            .holding_since
-            .map_or(0.0, |t| (self.now - t).num_milliseconds() as f64 / 1000.0);
-        Some(format!(
-            "holding {:.0} s of {:.0} s",
-            held,
-            self.hold.num_milliseconds() as f64 / 1000.0
-        ))
+        let held = self.held_secs().unwrap_or(0.0);
+        Some(format!("holding {:.0} s of {:.0} s", held, self.hold.num_milliseconds() as f64 / 1000.0))
     }
 }
 
 fn evidence_check(e: &Evidence) -> Check {
-    Check {
-        label: e.label.clone(),
-        truth: Truth::Yes,
-        observed: e.observed.clone(),
-        at: e.at,
-    }
+    Check { label: e.label.clone(), truth: Truth::Yes, observed: e.observed.clone(), at: e.at }
 }

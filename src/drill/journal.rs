@@ -32,23 +32,13 @@ impl Journal {
             std::fs::create_dir_all(dir)
                 .wrap_err_with(|| format!("cannot create journal directory {}", dir.display()))?;
         }
-        let recovered = if path.exists() {
-            read(path)?
-        } else {
-            Recovered::default()
-        };
+        let recovered = if path.exists() { read(path)? } else { Recovered::default() };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .wrap_err_with(|| format!("cannot open journal {}", path.display()))?;
-        Ok((
-            Journal {
-                path: path.to_owned(),
-                file,
-            },
-            recovered,
-        ))
+        Ok((Journal { path: path.to_owned(), file }, recovered))
     }
 
     pub fn append(&mut self, ev: &DrillEvent) -> Result<()> {
@@ -57,16 +47,13 @@ impl Journal {
         self.file
             .write_all(line.as_bytes())
             .wrap_err_with(|| format!("cannot write journal {}", self.path.display()))?;
-        self.file
-            .sync_data()
-            .wrap_err_with(|| format!("cannot sync journal {}", self.path.display()))
+        self.file.sync_data().wrap_err_with(|| format!("cannot sync journal {}", self.path.display()))
     }
 
     /// Starts a new journal for a new drill, keeping the old one beside it.
     pub fn rotate(&mut self, stamp: &str) -> Result<()> {
         let old = self.path.with_extension(format!("{stamp}.jsonl"));
-        std::fs::rename(&self.path, &old)
-            .wrap_err_with(|| format!("cannot move {} aside", self.path.display()))?;
+        std::fs::rename(&self.path, &old).wrap_err_with(|| format!("cannot move {} aside", self.path.display()))?;
         self.file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -82,8 +69,7 @@ impl Journal {
 
 /// Reads every event of a journal file, skipping lines it cannot parse.
 pub fn read(path: &Path) -> Result<Recovered> {
-    let file =
-        File::open(path).wrap_err_with(|| format!("cannot read journal {}", path.display()))?;
+    let file = File::open(path).wrap_err_with(|| format!("cannot read journal {}", path.display()))?;
     let mut out = Recovered::default();
     for (i, line) in BufReader::new(file).lines().enumerate() {
         let line = line.wrap_err_with(|| format!("cannot read journal {}", path.display()))?;

@@ -55,28 +55,19 @@ impl Plan {
     pub fn new(kind: PlanKind, infra_checklist: &[String]) -> Plan {
         let from = kind.from();
         let to = from.other();
-        let out = Flow {
-            source: from,
-            target: to,
-        };
+        let out = Flow { source: from, target: to };
         let back = out.reversed();
         let quiet = Condition::NoAppClients(from);
-        let step =
-            |title: String, action, checklist: Vec<String>, done_when: Vec<Condition>| Step {
-                title,
-                action,
-                checklist,
-                done_when,
-            };
+        let step = |title: String, action, checklist: Vec<String>, done_when: Vec<Condition>| Step {
+            title,
+            action,
+            checklist,
+            done_when,
+        };
         Plan {
             kind,
             steps: vec![
-                step(
-                    format!("Stop applications on {from}"),
-                    Some(Action::StopApps(from)),
-                    vec![],
-                    vec![quiet.clone()],
-                ),
+                step(format!("Stop applications on {from}"), Some(Action::StopApps(from)), vec![], vec![quiet.clone()]),
                 step(
                     format!("Let replication {out} drain"),
                     None,
@@ -99,21 +90,13 @@ impl Plan {
                     format!("Start applications on {to}"),
                     Some(Action::StartApps(to)),
                     vec![],
-                    vec![
-                        Condition::AppsActive(to),
-                        Condition::NoMm2Running,
-                        quiet.clone(),
-                    ],
+                    vec![Condition::AppsActive(to), Condition::NoMm2Running, quiet.clone()],
                 ),
                 step(
                     format!("Start MM2 on {from} ({back})"),
                     Some(Action::StartMm2(back)),
                     vec![],
-                    vec![
-                        Condition::Mm2Flowing(back),
-                        Condition::AppsActive(to),
-                        quiet,
-                    ],
+                    vec![Condition::Mm2Flowing(back), Condition::AppsActive(to), quiet],
                 ),
             ],
         }

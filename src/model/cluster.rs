@@ -49,11 +49,7 @@ pub enum Link {
     /// The last poll succeeded.
     Up { last_ok: Ts },
     /// The last poll failed; `last_ok` is when data was last good, if ever.
-    Down {
-        since: Ts,
-        last_ok: Option<Ts>,
-        error: String,
-    },
+    Down { since: Ts, last_ok: Option<Ts>, error: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

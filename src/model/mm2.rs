@@ -10,28 +10,16 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub const DC_TO_DR: Flow = Flow {
-        source: Side::Dc,
-        target: Side::Dr,
-    };
-    pub const DR_TO_DC: Flow = Flow {
-        source: Side::Dr,
-        target: Side::Dc,
-    };
+    pub const DC_TO_DR: Flow = Flow { source: Side::Dc, target: Side::Dr };
+    pub const DR_TO_DC: Flow = Flow { source: Side::Dr, target: Side::Dc };
 
     /// The flow that replicates out of `side`.
     pub fn from(side: Side) -> Flow {
-        Flow {
-            source: side,
-            target: side.other(),
-        }
+        Flow { source: side, target: side.other() }
     }
 
     pub fn reversed(self) -> Flow {
-        Flow {
-            source: self.target,
-            target: self.source,
-        }
+        Flow { source: self.target, target: self.source }
     }
 }
 

@@ -8,12 +8,11 @@ pub mod naming;
 mod observed;
 
 pub use cluster::{
-    Broker, Checkpoint, Cluster, Committed, Group, GroupProtocol, Heartbeat, Link, Member,
-    Partition, Topic,
+    Broker, Checkpoint, Cluster, Committed, Group, GroupProtocol, Heartbeat, Link, Member, Partition, Topic,
 };
 pub use mm2::{
-    ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, ReplicatedOffset, TargetState,
-    Task, Worker, WorkerKind,
+    ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, ReplicatedOffset, TargetState, Task, Worker,
+    WorkerKind,
 };
 pub use observed::{Observed, Ts, age_secs};
 
@@ -72,10 +71,7 @@ impl Snapshot {
     pub fn empty(taken_at: Ts, dc_alias: &str, dr_alias: &str) -> Self {
         Snapshot {
             taken_at,
-            clusters: [
-                Cluster::new(Side::Dc, dc_alias),
-                Cluster::new(Side::Dr, dr_alias),
-            ],
+            clusters: [Cluster::new(Side::Dc, dc_alias), Cluster::new(Side::Dr, dr_alias)],
             mm2: Vec::new(),
         }
     }

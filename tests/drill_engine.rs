@@ -1,0 +1,366 @@
+//! Pure tests of assessment and of the drill state machine, on hand-built
+//! snapshots stepped one virtual second at a time: gates open only after
+//! their preconditions held for the hold window, stale data closes them,
+//! and rule violations during a drill are raised.
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use kdrill::assess::{Assessment, Assessor, Condition, Role, Rule, Truth, evaluate};
+use kdrill::config::Settings;
+use kdrill::dispatch::Action;
+use kdrill::drill::{Drill, DrillEvent, PlanKind, StepState};
+use kdrill::model::*;
+
+/// A tiny world: one app topic, an app group, and MM2 deployments both ways.
+struct Fixture {
+    t: Ts,
+    /// Whether apps produce and consume, per side.
+    apps: [bool; 2],
+    /// Whether MM2 runs, per flow source side (DC→DR, DR→DC).
+    mm2: [bool; 2],
+    /// Records MM2 is behind, per flow.
+    lag: [i64; 2],
+    end: [i64; 2],
+    /// Sides whose observations stopped (their stamps freeze).
+    frozen: [Option<Ts>; 2],
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let t = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).single().unwrap_or_default();
+        Fixture { t, apps: [true, false], mm2: [true, false], lag: [0, 0], end: [1_000, 1_000], frozen: [None, None] }
+    }
+
+    fn step(&mut self) -> Snapshot {
+        self.t += TimeDelta::seconds(1);
+        for side in Side::BOTH {
+            let i = side.index();
+            if self.apps[i] {
+                self.end[i] += 100;
+            }
+            // What MM2 replicates into this side grows it too.
+            let inbound = side.other().index();
+            if self.mm2[inbound] && self.apps[inbound] {
+                self.end[i] += 100;
+            }
+        }
+        self.snapshot()
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let mut s = Snapshot::empty(self.t, "dc", "dr");
+        for side in Side::BOTH {
+            let i = side.index();
+            let at = self.frozen[i].unwrap_or(self.t);
+            let c = s.cluster_mut(side);
+            c.link = match self.frozen[i] {
+                None => Link::Up { last_ok: at },
+                Some(since) => Link::Down { since, last_ok: Some(since), error: "timed out".into() },
+            };
+            c.brokers = Some(Observed::new(vec![Broker { id: 0, host: "b".into(), port: 9092, up: true }], at));
+            let partitions = vec![Partition { id: 0, leader: Some(0), end_offset: Some(self.end[i]) }];
+            let topic = Topic {
+                name: "orders".into(),
+                partitions,
+                replication_factor: Some(3),
+                min_insync_replicas: Some(2),
+                cleanup_policy: None,
+            };
+            c.topics = Some(Observed::new(vec![topic], at));
+            let members = if self.apps[i] {
+                (0..2)
+                    .map(|m| Member {
+                        member_id: format!("m{m}"),
+                        client_id: format!("orders-{m}"),
+                        host: "/10.0.0.1".into(),
+                        assignment: vec![],
+                    })
+                    .collect()
+            } else {
+                vec![]
+            };
+            let state = if members.is_empty() { "Empty" } else { "Stable" };
+            let group = Group {
+                id: "orders-app".into(),
+                state: state.into(),
+                protocol_type: "consumer".into(),
+                protocol: GroupProtocol::Classic,
+                members,
+                committed: None,
+            };
+            c.groups = Some(Observed::new(vec![group], at));
+            let source = side.other();
+            let hb = if self.mm2[source.index()] {
+                vec![Heartbeat {
+                    topic: format!("{}.heartbeats", if source == Side::Dc { "dc" } else { "dr" }),
+                    source_alias: "x".into(),
+                    target_alias: "y".into(),
+                    emitted_at: self.t,
+                }]
+            } else {
+                vec![]
+            };
+            c.heartbeats = Some(Observed::new(hb, at));
+        }
+        for source in Side::BOTH {
+            let flow = Flow::from(source);
+            let i = source.index();
+            let running = self.mm2[i];
+            let workers = if running {
+                vec![Worker { id: "w".into(), host: "h".into(), kind: WorkerKind::GroupMember }]
+            } else {
+                vec![]
+            };
+            let task = Task { id: 0, state: ConnectState::Running, worker_id: "w".into(), trace: None };
+            let connector = Connector {
+                name: format!("{flow}.MirrorSourceConnector"),
+                kind: ConnectorKind::Source,
+                state: ConnectState::Running,
+                target_state: None,
+                worker_id: "w".into(),
+                trace: None,
+                tasks: vec![task],
+            };
+            let at = self.frozen[i].unwrap_or(self.t);
+            let replicated = vec![ReplicatedOffset {
+                topic: "orders".into(),
+                partition: 0,
+                upstream_offset: self.end[i] - 1 - self.lag[i],
+            }];
+            s.mm2.push(Mm2Deployment {
+                name: "mm2".into(),
+                flow,
+                runs_on: flow.target,
+                connectors: Some(Observed::new(vec![connector], self.t)),
+                workers: Some(Observed::new(workers, self.t)),
+                replicated: Some(Observed::new(replicated, at)),
+                cr_ready: None,
+            });
+        }
+        s
+    }
+}
+
+fn settings() -> Settings {
+    Settings { hold_window: TimeDelta::seconds(10), rate_window: TimeDelta::seconds(5), ..Settings::default() }
+}
+
+/// Steps the fixture `n` seconds, feeding the drill; returns the last assessment.
+fn run(
+    fx: &mut Fixture,
+    assessor: &mut Assessor,
+    drill: &mut Drill,
+    n: usize,
+    events: &mut Vec<DrillEvent>,
+) -> Assessment {
+    let mut last = None;
+    for _ in 0..n {
+        let snap = fx.step();
+        let a = assessor.assess(&snap, fx.t);
+        events.extend(drill.observe(&a));
+        last = Some(a);
+    }
+    last.unwrap_or_else(|| assessor.assess(&fx.snapshot(), fx.t))
+}
+
+fn completed(events: &[DrillEvent]) -> Vec<usize> {
+    events
+        .iter()
+        .filter_map(|e| if let DrillEvent::StepCompleted { step, .. } = e { Some(*step) } else { None })
+        .collect()
+}
+
+#[test]
+fn steady_state_roles_and_no_violations() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut a = assessor.assess(&fx.step(), fx.t);
+    for _ in 0..6 {
+        a = assessor.assess(&fx.step(), fx.t);
+    }
+    assert_eq!(a.side(Side::Dc).role, Role::Active);
+    assert_eq!(a.side(Side::Dr).role, Role::Passive, "growth on DR is all MM2's, so DR is passive");
+    assert!(a.violations.is_empty(), "{:?}", a.violations);
+    assert_eq!(a.lag_of(Flow::DC_TO_DR).and_then(|l| l.total), Some(0));
+}
+
+#[test]
+fn rates_are_unknown_until_history_exists() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let a = assessor.assess(&fx.step(), fx.t);
+    assert!(matches!(a.side(Side::Dc).producing, Truth::Unknown(_)), "one sample cannot show a rate");
+    assert_eq!(a.side(Side::Dc).role, Role::Active, "consumers alone already show DC active");
+}
+
+#[test]
+fn gate_opens_only_after_the_hold_window() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
+    assert!(completed(&events).is_empty(), "apps still run on DC");
+
+    fx.apps[Side::Dc.index()] = false;
+    // The rate window (5 s) must pass before "no producers" is observed,
+    // then the hold window (10 s) before the step completes.
+    let a = run(&mut fx, &mut assessor, &mut drill, 14, &mut events);
+    assert!(completed(&events).is_empty(), "step 1 completed before its hold window: {events:?}");
+    assert!(evaluate(&Condition::NoAppClients(Side::Dc), &a).truth.is_yes());
+    run(&mut fx, &mut assessor, &mut drill, 2, &mut events);
+    assert_eq!(completed(&events), vec![0]);
+}
+
+#[test]
+fn a_flicker_restarts_the_hold() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    fx.apps[0] = false;
+    run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
+    // A consumer comes back for one observation.
+    fx.apps[0] = true;
+    let snap = fx.snapshot();
+    let a = assessor.assess(&snap, fx.t);
+    drill.observe(&a);
+    fx.apps[0] = false;
+    run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
+    assert!(completed(&events).is_empty(), "the hold must restart after a flicker");
+    run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
+    assert_eq!(completed(&events), vec![0]);
+}
+
+#[test]
+fn stale_observations_close_the_gate() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    fx.apps[0] = false;
+    run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
+    // DC stops answering: its last data said "no clients", but it ages.
+    fx.frozen[0] = Some(fx.t);
+    let a = run(&mut fx, &mut assessor, &mut drill, 40, &mut events);
+    assert!(completed(&events).is_empty(), "a gate must not open on stale data: {events:?}");
+    let check = evaluate(&Condition::NoAppClients(Side::Dc), &a);
+    assert!(matches!(check.truth, Truth::Unknown(ref why) if why.contains("stale")), "{check:?}");
+    assert_eq!(a.side(Side::Dc).role, Role::Unknown);
+    let view = drill.view();
+    assert!(view.blocked.as_deref().is_some_and(|b| b.contains("stale")), "{:?}", view.blocked);
+}
+
+#[test]
+fn drain_gate_needs_zero_lag_and_flowing_mm2() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    fx.apps[0] = false;
+    fx.lag[0] = 250;
+    let mut a = assessor.assess(&fx.step(), fx.t);
+    for _ in 0..3 {
+        a = assessor.assess(&fx.step(), fx.t);
+    }
+    let check = evaluate(&Condition::LagDrained(Flow::DC_TO_DR), &a);
+    assert_eq!(check.truth, Truth::No);
+    assert!(check.observed.contains("250 rec"), "{check:?}");
+    fx.lag[0] = 0;
+    a = assessor.assess(&fx.step(), fx.t);
+    assert!(evaluate(&Condition::LagDrained(Flow::DC_TO_DR), &a).truth.is_yes());
+    // Zero lag with MM2 stopped proves nothing about what is still to come.
+    fx.mm2[0] = false;
+    a = assessor.assess(&fx.step(), fx.t);
+    assert!(matches!(evaluate(&Condition::LagDrained(Flow::DC_TO_DR), &a).truth, Truth::Unknown(_)));
+    assert!(evaluate(&Condition::NoMm2Running, &a).truth.is_yes());
+}
+
+#[test]
+fn violations_during_a_drill_are_raised_once() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    run(&mut fx, &mut assessor, &mut drill, 3, &mut events);
+    fx.apps[1] = true; // split brain: apps on DR too
+    run(&mut fx, &mut assessor, &mut drill, 5, &mut events);
+    let raised: Vec<Rule> = events
+        .iter()
+        .filter_map(|e| if let DrillEvent::RuleViolated { rule, .. } = e { Some(*rule) } else { None })
+        .collect();
+    assert!(raised.contains(&Rule::AppsOnBothSides), "{events:?}");
+    assert!(raised.contains(&Rule::Mm2OnActiveSide), "MM2 writes into DR, now active: {events:?}");
+    assert_eq!(raised.iter().filter(|r| **r == Rule::AppsOnBothSides).count(), 1, "raised once per streak");
+}
+
+#[test]
+fn mm2_started_before_apps_is_a_violation_but_found_running_is_not() {
+    let mut fx = Fixture::new();
+    fx.apps = [false, false];
+    let mut assessor = Assessor::new(settings());
+    // MM2 DC→DR already running when kdrill starts: not judged as a start.
+    for _ in 0..3 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    let a = assessor.assess(&fx.step(), fx.t);
+    assert!(!a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps));
+    // DR→DC starts while DR has no apps.
+    fx.mm2[1] = true;
+    let a = assessor.assess(&fx.step(), fx.t);
+    assert!(a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps), "{:?}", a.violations);
+    assert!(a.violations.iter().any(|v| v.rule == Rule::Mm2Bidirectional));
+}
+
+#[test]
+fn action_is_refused_while_the_previous_step_no_longer_holds() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &[], fx.t);
+    // Step 1's action is always available.
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    assert!(matches!(drill.request_action(&a), Ok((Action::StopApps(Side::Dc), _))));
+    fx.apps[0] = false;
+    let mut a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    while completed(&events).is_empty() && fx.t < Fixture::new().t + TimeDelta::seconds(30) {
+        a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    }
+    assert_eq!(completed(&events), vec![0]);
+    // Step 2 (drain) has no action.
+    assert!(drill.request_action(&a).is_err());
+    run(&mut fx, &mut assessor, &mut drill, 4, &mut events);
+    assert_eq!(completed(&events), vec![0, 1]);
+    // Step 3 (stop MM2) is refused once apps reappear on DC.
+    fx.apps[0] = true;
+    let a = run(&mut fx, &mut assessor, &mut drill, 2, &mut events);
+    let refused = drill.request_action(&a);
+    assert!(matches!(&refused, Err(why) if why.contains("no app clients on DC")), "{refused:?}");
+}
+
+#[test]
+fn replaying_the_journal_gives_back_the_same_drill() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let checklist = vec!["DB".to_owned(), "DNS".to_owned()];
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &checklist, fx.t);
+    fx.apps[0] = false;
+    run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
+    fx.mm2[0] = false;
+    run(&mut fx, &mut assessor, &mut drill, 5, &mut events);
+    assert_eq!(completed(&events), vec![0, 1, 2]);
+    assert!(drill.confirm_next(fx.t).is_ok());
+
+    let replayed = Drill::replay(drill.events());
+    let replayed = match replayed {
+        Ok(d) => d,
+        Err(e) => panic!("replay failed: {e}"),
+    };
+    assert_eq!(replayed.current(), Some(3));
+    let view = replayed.view();
+    assert!(matches!(view.steps[0].state, StepState::Done { .. }));
+    assert_eq!(view.steps[3].checklist.iter().filter(|(_, at)| at.is_some()).count(), 1);
+    // Through JSON, as the journal stores it.
+    let lines: Vec<String> = drill.events().iter().filter_map(|e| serde_json::to_string(e).ok()).collect();
+    let parsed: Vec<DrillEvent> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(parsed, drill.events());
+    assert!(Drill::replay(&parsed[1..]).is_err(), "a journal without its start is refused");
+}
