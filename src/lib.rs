@@ -7,6 +7,7 @@
 //! state only). The `demo` world sits behind the same seam as real clusters.
 
 pub mod assess;
+pub mod check;
 pub mod collect;
 pub mod config;
 pub mod dispatch;

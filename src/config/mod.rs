@@ -1,5 +1,30 @@
-//! Configuration: the settings that steer judgement.
+//! Configuration: the file (clusters, MM2 deployments, classification,
+//! timing) and the judgement settings derived from it.
 
+mod file;
+mod secret;
 mod settings;
 
+pub use file::{ClusterConfig, Config, ConfigError, Mm2Config, Mm2Flavour, Timing, load, parse};
+pub use secret::{Secret, SecretRef};
 pub use settings::{Classification, HeartbeatMode, Settings};
+
+use std::path::PathBuf;
+
+/// `$XDG_CONFIG_HOME/kdrill/kdrill.toml`, else `~/.config/kdrill/kdrill.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("kdrill").join("kdrill.toml"))
+}
+
+/// `$XDG_STATE_HOME/kdrill`, else `~/.local/state/kdrill`: where journals live.
+pub fn state_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))?;
+    Some(base.join("kdrill"))
+}

@@ -1,0 +1,365 @@
+//! The configuration file: the two clusters, MM2 deployments, what counts as
+//! an application, and timing. Every error names the file and the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::model::naming::ReplicationPolicy;
+use crate::model::{Flow, Side};
+
+use super::secret::{Secret, SecretRef};
+use super::settings::{Classification, HeartbeatMode, Settings};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    clusters: RawClusters,
+    #[serde(default)]
+    mm2: Vec<RawMm2>,
+    #[serde(default)]
+    replication: RawReplication,
+    #[serde(default)]
+    apps: RawApps,
+    #[serde(default)]
+    timing: RawTiming,
+    #[serde(default)]
+    drill: RawDrill,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClusters {
+    dc: RawCluster,
+    dr: RawCluster,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    alias: Option<String>,
+    bootstrap: String,
+    #[serde(default)]
+    declared_role: Option<DeclaredRole>,
+    /// librdkafka properties by their own names.
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+    /// librdkafka properties whose values are secrets.
+    #[serde(default)]
+    secrets: BTreeMap<String, SecretRef>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum DeclaredRole {
+    Active,
+    Passive,
+}
+
+/// How the MM2 deployment runs, which decides its default names.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mm2Flavour {
+    /// Strimzi `KafkaMirrorMaker2` (v1beta2 defaults).
+    #[default]
+    Strimzi,
+    /// `connect-mirror-maker.sh` dedicated mode.
+    Dedicated,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMm2 {
+    name: Option<String>,
+    source: Side,
+    target: Side,
+    runs_on: Option<Side>,
+    #[serde(default)]
+    flavour: Mm2Flavour,
+    group_id: Option<String>,
+    config_topic: Option<String>,
+    offsets_topic: Option<String>,
+    status_topic: Option<String>,
+    connect_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawReplication {
+    policy: Option<PolicyName>,
+    separator: Option<String>,
+    heartbeats: Option<HeartbeatMode>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum PolicyName {
+    Identity,
+    Default,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApps {
+    #[serde(default)]
+    topics: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    plumbing_groups: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTiming {
+    #[serde(default, with = "humantime_serde")]
+    poll_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    topic_configs_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    hold_window: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    stale_after: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    heartbeat_stale_after: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    rate_window: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    request_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDrill {
+    infra_checklist: Option<Vec<String>>,
+    lag_alarm_records: Option<i64>,
+    journal: Option<PathBuf>,
+}
+
+/// One cluster as kdrill connects to it. `Debug` never shows secret values.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub side: Side,
+    pub alias: String,
+    pub bootstrap: String,
+    pub properties: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+/// One MM2 deployment and where its Connect cluster keeps its state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mm2Config {
+    pub name: String,
+    pub flow: Flow,
+    pub runs_on: Side,
+    pub flavour: Mm2Flavour,
+    pub group_id: String,
+    pub config_topic: String,
+    pub offsets_topic: String,
+    pub status_topic: String,
+    pub connect_url: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Timing {
+    pub poll_interval: Duration,
+    pub topic_configs_interval: Duration,
+    pub request_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub clusters: [ClusterConfig; 2],
+    pub mm2: Vec<Mm2Config>,
+    pub settings: Settings,
+    pub timing: Timing,
+    pub journal: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn cluster(&self, side: Side) -> &ClusterConfig {
+        &self.clusters[side.index()]
+    }
+}
+
+/// A configuration problem: the file, the key, and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub message: String,
+}
+
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let err = |message: String| ConfigError { file: path.display().to_string(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    parse(&text, path)
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let err = |message: String| ConfigError { file: path.display().to_string(), message };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| err(describe_toml_error(&e)))?;
+    let defaults = Settings::default();
+
+    let cluster = |side: Side, raw: &RawCluster| -> Result<ClusterConfig, ConfigError> {
+        let key = format!("clusters.{}", side.label().to_lowercase());
+        if raw.bootstrap.trim().is_empty() {
+            return Err(err(format!("{key}.bootstrap: expected host:port[,host:port...], found an empty string")));
+        }
+        for (k, _) in raw.properties.iter().filter(|(k, _)| looks_secret(k)) {
+            return Err(err(format!(
+                "{key}.properties.\"{k}\": secrets must not be written inline; use {key}.secrets.\"{k}\" = {{ env = \"VAR\" }} or {{ file = \"/path\" }}"
+            )));
+        }
+        if raw.properties.contains_key("bootstrap.servers") {
+            return Err(err(format!("{key}.properties.\"bootstrap.servers\": set {key}.bootstrap instead")));
+        }
+        let mut secrets = BTreeMap::new();
+        for (k, r) in &raw.secrets {
+            let value = r.resolve().map_err(|e| err(format!("{key}.secrets.\"{k}\": {e}")))?;
+            secrets.insert(k.clone(), value);
+        }
+        Ok(ClusterConfig {
+            side,
+            alias: raw.alias.clone().unwrap_or_else(|| side.label().to_lowercase()),
+            bootstrap: raw.bootstrap.clone(),
+            properties: raw.properties.clone(),
+            secrets,
+        })
+    };
+    let clusters = [cluster(Side::Dc, &raw.clusters.dc)?, cluster(Side::Dr, &raw.clusters.dr)?];
+    let declared_active = match (raw.clusters.dc.declared_role, raw.clusters.dr.declared_role) {
+        (Some(a), Some(b)) if a == b => {
+            return Err(err(format!(
+                "clusters.dc.declared_role and clusters.dr.declared_role: both are {a:?}; expected one active and one passive"
+            )));
+        }
+        (Some(DeclaredRole::Active), _) | (_, Some(DeclaredRole::Passive)) => Some(Side::Dc),
+        (_, Some(DeclaredRole::Active)) | (Some(DeclaredRole::Passive), _) => Some(Side::Dr),
+        (None, None) => None,
+    };
+
+    let mut mm2 = Vec::new();
+    for (i, m) in raw.mm2.iter().enumerate() {
+        let key = format!("mm2[{i}]");
+        if m.source == m.target {
+            return Err(err(format!("{key}: source and target are both {}; expected two different sides", m.source)));
+        }
+        let flow = Flow { source: m.source, target: m.target };
+        let src = &clusters[m.source.index()].alias;
+        let (group, cfg, off, status) = match m.flavour {
+            Mm2Flavour::Strimzi => (
+                "mirrormaker2-cluster".to_owned(),
+                "mirrormaker2-cluster-configs".to_owned(),
+                "mirrormaker2-cluster-offsets".to_owned(),
+                "mirrormaker2-cluster-status".to_owned(),
+            ),
+            Mm2Flavour::Dedicated => (
+                format!("{src}-mm2"),
+                format!("mm2-configs.{src}.internal"),
+                format!("mm2-offsets.{src}.internal"),
+                format!("mm2-status.{src}.internal"),
+            ),
+        };
+        if let Some(url) = &m.connect_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(err(format!("{key}.connect_url: expected an http:// or https:// URL, found \"{url}\"")));
+        }
+        mm2.push(Mm2Config {
+            name: m.name.clone().unwrap_or_else(|| "mm2".into()),
+            flow,
+            runs_on: m.runs_on.unwrap_or(m.target),
+            flavour: m.flavour,
+            group_id: m.group_id.clone().unwrap_or(group),
+            config_topic: m.config_topic.clone().unwrap_or(cfg),
+            offsets_topic: m.offsets_topic.clone().unwrap_or(off),
+            status_topic: m.status_topic.clone().unwrap_or(status),
+            connect_url: m.connect_url.clone(),
+        });
+    }
+    if mm2.iter().filter(|m| m.flow == Flow::DC_TO_DR).count() > 1
+        || mm2.iter().filter(|m| m.flow == Flow::DR_TO_DC).count() > 1
+    {
+        return Err(err("mm2: at most one deployment per direction".into()));
+    }
+
+    let policy = match (raw.replication.policy, &raw.replication.separator) {
+        (Some(PolicyName::Identity) | None, None) => ReplicationPolicy::Identity,
+        (Some(PolicyName::Identity) | None, Some(_)) => {
+            return Err(err("replication.separator: only used with policy = \"default\"".into()));
+        }
+        (Some(PolicyName::Default), sep) => {
+            ReplicationPolicy::Default { separator: sep.clone().unwrap_or_else(|| ".".into()) }
+        }
+    };
+    let regexes = |key: &str, pats: &[String]| -> Result<Vec<Regex>, ConfigError> {
+        pats.iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Regex::new(&format!("^(?:{p})$"))
+                    .map_err(|e| err(format!("{key}[{i}]: \"{p}\" is not a valid regex: {e}")))
+            })
+            .collect()
+    };
+    let classification = Classification {
+        app_topics: regexes("apps.topics", &raw.apps.topics)?,
+        app_groups: regexes("apps.groups", &raw.apps.groups)?,
+        plumbing_groups: regexes("apps.plumbing_groups", &raw.apps.plumbing_groups)?,
+    };
+    let t = &raw.timing;
+    let delta = |key: &str, d: Option<Duration>, default: TimeDelta| -> Result<TimeDelta, ConfigError> {
+        match d {
+            None => Ok(default),
+            Some(d) if d.is_zero() => Err(err(format!("timing.{key}: expected a positive duration like \"10s\""))),
+            Some(d) => TimeDelta::from_std(d).map_err(|_| err(format!("timing.{key}: duration too large"))),
+        }
+    };
+    let settings = Settings {
+        hold_window: delta("hold_window", t.hold_window, defaults.hold_window)?,
+        stale_after: delta("stale_after", t.stale_after, defaults.stale_after)?,
+        heartbeat_stale_after: delta("heartbeat_stale_after", t.heartbeat_stale_after, defaults.heartbeat_stale_after)?,
+        rate_window: delta("rate_window", t.rate_window, defaults.rate_window)?,
+        classification,
+        policy,
+        heartbeats: raw.replication.heartbeats.unwrap_or(defaults.heartbeats),
+        lag_alarm_records: raw.drill.lag_alarm_records.unwrap_or(defaults.lag_alarm_records),
+        infra_checklist: raw.drill.infra_checklist.clone().unwrap_or(defaults.infra_checklist),
+        declared_active,
+    };
+    let poll_interval = t.poll_interval.unwrap_or(Duration::from_secs(2));
+    if poll_interval.is_zero() {
+        return Err(err("timing.poll_interval: expected a positive duration like \"2s\"".into()));
+    }
+    if settings.stale_after.to_std().is_ok_and(|s| s <= poll_interval) {
+        return Err(err(
+            "timing.stale_after: must be longer than timing.poll_interval, or every poll looks stale".into()
+        ));
+    }
+    let timing = Timing {
+        poll_interval,
+        topic_configs_interval: t.topic_configs_interval.unwrap_or(Duration::from_secs(60)),
+        request_timeout: t.request_timeout.unwrap_or(Duration::from_secs(5)),
+    };
+    Ok(Config { path: path.to_owned(), clusters, mm2, settings, timing, journal: raw.drill.journal.clone() })
+}
+
+/// Property names whose values are secrets in librdkafka.
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("password") || k.contains("secret") || k.ends_with(".token") || k.contains("sasl.oauthbearer.config")
+}
+
+/// toml's messages already name the key and position; keep them on one line.
+fn describe_toml_error(e: &toml::de::Error) -> String {
+    let msg = e.message().trim();
+    match e.span() {
+        Some(span) => format!("{msg} (at byte {}..{})", span.start, span.end),
+        None => msg.to_owned(),
+    }
+}
