@@ -52,3 +52,5 @@ impl WorldLink {
         Dispatcher::new(read_only, self.actions.clone())
     }
 }
+
+pub mod kafka;

@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::model::naming::ReplicationPolicy;
+use crate::model::naming::{DEFAULT_SEPARATOR, ReplicationPolicy};
 use crate::model::{Flow, Side};
 
 use super::secret::{Secret, SecretRef};
@@ -203,7 +203,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let err = |message: String| ConfigError { file: path.display().to_string(), message };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| err(describe_toml_error(&e)))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| err(describe_toml_error(&e, text)))?;
     let defaults = Settings::default();
 
     let cluster = |side: Side, raw: &RawCluster| -> Result<ClusterConfig, ConfigError> {
@@ -211,7 +211,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         if raw.bootstrap.trim().is_empty() {
             return Err(err(format!("{key}.bootstrap: expected host:port[,host:port...], found an empty string")));
         }
-        for (k, _) in raw.properties.iter().filter(|(k, _)| looks_secret(k)) {
+        if let Some(k) = raw.properties.keys().find(|k| looks_secret(k)) {
             return Err(err(format!(
                 "{key}.properties.\"{k}\": secrets must not be written inline; use {key}.secrets.\"{k}\" = {{ env = \"VAR\" }} or {{ file = \"/path\" }}"
             )));
@@ -290,13 +290,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
 
     let policy = match (raw.replication.policy, &raw.replication.separator) {
-        (Some(PolicyName::Identity) | None, None) => ReplicationPolicy::Identity,
+        (Some(PolicyName::Identity) | None, None) => ReplicationPolicy::identity(),
         (Some(PolicyName::Identity) | None, Some(_)) => {
             return Err(err("replication.separator: only used with policy = \"default\"".into()));
         }
-        (Some(PolicyName::Default), sep) => {
-            ReplicationPolicy::Default { separator: sep.clone().unwrap_or_else(|| ".".into()) }
-        }
+        (Some(PolicyName::Default), sep) => ReplicationPolicy::Default {
+            separator: sep.clone().unwrap_or_else(|| DEFAULT_SEPARATOR.into()),
+            internal_topic_separator_enabled: true,
+        },
     };
     let regexes = |key: &str, pats: &[String]| -> Result<Vec<Regex>, ConfigError> {
         pats.iter()
@@ -355,11 +356,16 @@ fn looks_secret(key: &str) -> bool {
     k.contains("password") || k.contains("secret") || k.ends_with(".token") || k.contains("sasl.oauthbearer.config")
 }
 
-/// toml's messages already name the key and position; keep them on one line.
-fn describe_toml_error(e: &toml::de::Error) -> String {
+/// One line: where (line number and the line itself, which shows the key)
+/// and what toml expected there.
+fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim();
     match e.span() {
-        Some(span) => format!("{msg} (at byte {}..{})", span.start, span.end),
+        Some(span) => {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} `{line}`: {msg}")
+        }
         None => msg.to_owned(),
     }
 }

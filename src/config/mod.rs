@@ -4,6 +4,8 @@
 mod file;
 mod secret;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 pub use file::{ClusterConfig, Config, ConfigError, Mm2Config, Mm2Flavour, Timing, load, parse};
 pub use secret::{Secret, SecretRef};

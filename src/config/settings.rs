@@ -98,7 +98,7 @@ impl Default for Settings {
                 app_groups: Vec::new(),
                 plumbing_groups: Vec::new(),
             },
-            policy: ReplicationPolicy::Identity,
+            policy: ReplicationPolicy::identity(),
             heartbeats: HeartbeatMode::Mirrored,
             lag_alarm_records: 10_000,
             infra_checklist: vec![

@@ -1,0 +1,77 @@
+//! Config parsing: valid files load, and every kind of mistake names the
+//! file and the key.
+
+use std::path::Path;
+
+use super::{Mm2Flavour, parse};
+use crate::model::{Flow, Side};
+
+fn err(text: &str) -> String {
+    match parse(text, Path::new("bad.toml")) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const MINIMAL: &str = r#"
+[clusters.dc]
+bootstrap = "127.0.0.1:19092"
+[clusters.dr]
+bootstrap = "127.0.0.1:29092"
+"#;
+
+#[test]
+fn the_examples_parse() {
+    let text = std::fs::read_to_string("examples/lab.toml").unwrap_or_default();
+    let c = parse(&text, Path::new("examples/lab.toml"));
+    assert!(c.is_ok(), "examples/lab.toml: {:?}", c.err());
+    // The production example reads its secrets from the environment.
+    let text = std::fs::read_to_string("examples/kdrill.toml").unwrap_or_default();
+    let e = parse(&text, Path::new("examples/kdrill.toml")).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("clusters.dc.secrets.\"sasl.password\": environment variable KDRILL_DC_PASSWORD"), "{e}");
+}
+
+#[test]
+fn defaults_follow_strimzi_and_the_target() {
+    let text = format!(
+        "{MINIMAL}\n[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n[[mm2]]\nsource = \"dr\"\ntarget = \"dc\"\nflavour = \"dedicated\"\n"
+    );
+    let c = parse(&text, Path::new("ok.toml")).map_err(|e| e.to_string());
+    let c = match c {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(c.cluster(Side::Dc).alias, "dc");
+    assert_eq!(c.mm2[0].flow, Flow::DC_TO_DR);
+    assert_eq!(c.mm2[0].runs_on, Side::Dr);
+    assert_eq!(c.mm2[0].flavour, Mm2Flavour::Strimzi);
+    assert_eq!(c.mm2[0].status_topic, "mirrormaker2-cluster-status");
+    assert_eq!(c.mm2[1].group_id, "dr-mm2");
+    assert_eq!(c.mm2[1].offsets_topic, "mm2-offsets.dr.internal");
+    assert_eq!(c.settings.hold_window.num_seconds(), 10);
+}
+
+#[test]
+fn mistakes_name_the_key() {
+    let cases = [
+        (format!("{MINIMAL}[timing]\nhold_window = \"ten seconds\"\n"), "hold_window"),
+        (format!("{MINIMAL}[timing]\nhold_windw = \"10s\"\n"), "hold_windw"),
+        (format!("{MINIMAL}[apps]\ntopics = [\"orders\", \"(\"]\n"), "apps.topics[1]"),
+        (format!("{MINIMAL}[[mm2]]\nsource = \"dc\"\ntarget = \"dc\"\n"), "mm2[0]"),
+        (format!("{MINIMAL}[[mm2]]\nsource = \"dc\"\ntarget = \"mars\"\n"), "mars"),
+        (format!("{MINIMAL}[replication]\nseparator = \"_\"\n"), "replication.separator"),
+        (format!("{MINIMAL}[timing]\npoll_interval = \"20s\"\n"), "timing.stale_after"),
+        ("[clusters.dc]\nbootstrap = \"x:1\"\n".to_owned(), "dr"),
+        (MINIMAL.replace("127.0.0.1:19092", ""), "clusters.dc.bootstrap"),
+        (
+            format!("{MINIMAL}[clusters.dc.properties]\n\"sasl.password\" = \"hunter2\"\n"),
+            "clusters.dc.properties.\"sasl.password\"",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert!(e.starts_with("bad.toml: "), "{e}");
+        assert!(e.contains(key), "error should name `{key}`: {e}");
+        assert!(!e.contains("hunter2"), "a secret leaked into an error: {e}");
+    }
+}
