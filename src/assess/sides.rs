@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::model::{Cluster, Link, Side, Snapshot, Ts};
 
-use super::history::History;
+use super::history::{History, Series};
 use super::mm2::Mm2View;
 use super::truth::{Freshness, Truth};
 
@@ -175,26 +175,37 @@ fn topic_views(cluster: &Cluster, history: &History, inbound: &[&Mm2View], setti
         .iter()
         .map(|topic| {
             let app = settings.classification.is_app_topic(&topic.name, &settings.policy);
-            let rate = growth_rate(history, cluster.side, &topic.name, topic.partitions.len(), t0, t1);
-            let app_rate = if app { app_rate(rate, history, inbound, &topic.name, settings, t0, t1) } else { None };
+            let own = series_of(history.end_offsets[cluster.side.index()].get(&topic.name), topic.partitions.len());
+            let rate = own.as_deref().and_then(|own| growth(own, t0, t1).and_then(|(g, from)| rate_over(g, from, t1)));
+            let app_rate = match (app, own) {
+                (true, Some(own)) => app_rate(&own, history, inbound, &topic.name, settings, t0, t1),
+                _ => None,
+            };
             TopicView { name: topic.name.clone(), partitions: topic.partitions.len(), app, rate, app_rate }
         })
         .collect()
 }
 
-/// Records per second a topic grew over `[t0, t1]`, from its own history.
-/// `None` until at least two seconds of history exist.
-fn growth_rate(history: &History, side: Side, topic: &str, partitions: usize, t0: Ts, t1: Ts) -> Option<f64> {
-    let mut first = t1;
-    let mut grown = 0.0;
-    for p in 0..partitions {
-        let series = history.end_series(side, topic, p as i32)?;
-        let (start, _) = series.first()?;
-        let from = start.max(t0);
-        first = first.min(from);
-        grown += series.value_at(t1)? - series.value_at(from)?;
-    }
-    rate_over(grown, first, t1)
+/// The series of every partition, or `None` if any partition has none yet.
+fn series_of(parts: Option<&Vec<Series>>, partitions: usize) -> Option<Vec<&Series>> {
+    let parts = parts?;
+    (parts.len() >= partitions).then(|| parts.iter().take(partitions).collect())
+}
+
+/// The latest first-observation among `series`: the start of the interval
+/// over which all of them can be compared.
+fn common_start<'a>(series: impl IntoIterator<Item = &'a Series>, t0: Ts) -> Option<Ts> {
+    series.into_iter().try_fold(t0, |acc, s| s.first().map(|(t, _)| acc.max(t)))
+}
+
+/// Records the series grew by over `[from, t1]`, with `from` their common start.
+fn growth(series: &[&Series], t0: Ts, t1: Ts) -> Option<(f64, Ts)> {
+    let from = common_start(series.iter().copied(), t0)?;
+    grown_between(series, from, t1).map(|g| (g, from))
+}
+
+fn grown_between(series: &[&Series], from: Ts, t1: Ts) -> Option<f64> {
+    series.iter().try_fold(0.0, |acc, s| Some(acc + s.value_at(t1)? - s.value_at(from)?))
 }
 
 fn rate_over(grown: f64, t0: Ts, t1: Ts) -> Option<f64> {
@@ -205,8 +216,9 @@ fn rate_over(grown: f64, t0: Ts, t1: Ts) -> Option<f64> {
 /// Growth not explained by MM2 replicating into this side. Under
 /// IdentityReplicationPolicy a mirrored topic has the same name on both
 /// sides, so only the excess over what MM2 replicated betrays a producer.
+/// Both growths are measured over the same interval.
 fn app_rate(
-    rate: Option<f64>,
+    own: &[&Series],
     history: &History,
     inbound: &[&Mm2View],
     topic: &str,
@@ -214,31 +226,24 @@ fn app_rate(
     t0: Ts,
     t1: Ts,
 ) -> Option<f64> {
-    let rate = rate?;
     let upstream = settings.policy.original_topic(topic);
-    let mut explained = 0.0;
+    let mut replicated: Vec<&Series> = Vec::new();
     for m in inbound {
         // A flow that is certainly not running replicates nothing; one whose
         // state is unknown makes the whole figure unknown.
-        if m.running.is_no() {
-            continue;
+        match &m.running {
+            Truth::No => continue,
+            Truth::Unknown(_) => return None,
+            Truth::Yes => {}
         }
-        let by_flow = history.replicated.get(&m.flow);
-        let parts = by_flow.and_then(|t| t.get(upstream));
-        let Some(parts) = parts else {
-            if m.running.is_yes() && by_flow.is_none() {
-                return None;
-            }
-            continue;
-        };
-        let mut grown = 0.0;
-        for s in parts {
-            if let (Some(a), Some(b)) = (s.value_at(t0.max(s.first()?.0)), s.value_at(t1)) {
-                grown += b - a;
-            }
+        match history.replicated.get(&m.flow) {
+            None => return None,
+            Some(topics) => replicated.extend(topics.get(upstream).into_iter().flatten()),
         }
-        explained += rate_over(grown, t0, t1).unwrap_or(0.0);
     }
+    let from = common_start(own.iter().copied().chain(replicated.iter().copied()), t0)?;
+    let rate = rate_over(grown_between(own, from, t1)?, from, t1)?;
+    let explained = rate_over(grown_between(&replicated, from, t1)?, from, t1).unwrap_or(0.0);
     // MM2 commits its progress in steps; tolerate a quarter of the flow.
     let excess = rate - explained;
     Some(if excess > rate * 0.25 { excess } else { 0.0 })
