@@ -1,0 +1,206 @@
+//! librdkafka clients for observing one cluster: built from the cluster's
+//! configuration, read-only by construction (no group ever joined, nothing
+//! ever committed, no topic auto-created), and with errors that can never
+//! carry a secret.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+
+use crate::config::{ClusterConfig, Timing};
+
+/// The client id kdrill presents unless the configuration sets another.
+pub const CLIENT_ID: &str = "kdrill";
+
+/// Properties kdrill removes whatever the configuration says: any of them
+/// would make the client join or identify as a consumer group member.
+const NEVER: &[&str] = &["group.id", "group.instance.id", "group.protocol", "group.remote.assignor"];
+
+/// Routes librdkafka's logs and errors to `tracing` (target `librdkafka`):
+/// the terminal belongs to the UI, and an unreachable cluster is reported
+/// as `Link::Down`, not as a stream of log lines.
+#[derive(Clone, Debug, Default)]
+pub struct KdrillContext;
+
+impl ClientContext for KdrillContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::warn!(target: "librdkafka", "{fac} {message}")
+            }
+            RDKafkaLogLevel::Warning | RDKafkaLogLevel::Notice => {
+                tracing::info!(target: "librdkafka", "{fac} {message}")
+            }
+            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", "{fac} {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", "{error}: {reason}");
+    }
+}
+
+impl ConsumerContext for KdrillContext {}
+
+/// The observing client of one cluster: a consumer-type handle (so
+/// `isolation.level` applies to ListOffsets) that never subscribes, never
+/// assigns and has no `group.id`.
+pub type Observer = BaseConsumer<KdrillContext>;
+
+fn clamp_ms(d: Duration, min: u64, max: u64) -> String {
+    (d.as_millis().min(u128::from(max)) as u64).max(min).to_string()
+}
+
+/// The librdkafka configuration kdrill observes `cluster` with.
+///
+/// Order matters: kdrill's defaults first, then the cluster's pass-through
+/// `properties` (which may change timeouts, security, client id...), then
+/// the secrets, then what kdrill enforces (read-only, read-uncommitted).
+pub fn observer_config(cluster: &ClusterConfig, timing: &Timing) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    let request = clamp_ms(timing.request_timeout, 1_000, 300_000);
+    c.set("bootstrap.servers", &cluster.bootstrap)
+        .set("client.id", CLIENT_ID)
+        .set("socket.timeout.ms", &request)
+        .set("socket.connection.setup.timeout.ms", &request)
+        .set("reconnect.backoff.ms", "100")
+        .set("reconnect.backoff.max.ms", "5000")
+        .set("log.connection.close", "false");
+    for (k, v) in &cluster.properties {
+        c.set(k, v);
+    }
+    for (k, s) in &cluster.secrets {
+        c.set(k, s.expose());
+    }
+    for k in NEVER {
+        if c.get(k).is_some() {
+            tracing::warn!("clusters.{}.properties.\"{k}\" ignored: kdrill never joins a group", cluster.alias);
+            c.remove(k);
+        }
+    }
+    c.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("allow.auto.create.topics", "false")
+        .set("enable.partition.eof", "false")
+        .set("isolation.level", "read_uncommitted");
+    c
+}
+
+/// Creates the observing client of `cluster`. Creating does not connect;
+/// an error here is a configuration problem (its text never has a secret).
+pub fn observer(cluster: &ClusterConfig, timing: &Timing) -> Result<Observer, String> {
+    observer_config(cluster, timing).create_with_context(KdrillContext).map_err(|e| describe(&e, cluster))
+}
+
+/// A client error as kdrill shows it: config errors name the property but
+/// never its value, and any secret value is masked wherever it appears.
+pub fn describe(e: &KafkaError, cluster: &ClusterConfig) -> String {
+    let text = match e {
+        KafkaError::ClientConfig(_, desc, key, _value) => format!("client property \"{key}\": {desc}"),
+        other => other.to_string(),
+    };
+    redact(&text, cluster)
+}
+
+/// Replaces every occurrence of any of `cluster`'s secret values with `***`.
+pub fn redact(text: &str, cluster: &ClusterConfig) -> String {
+    let mut out = text.to_owned();
+    for s in cluster.secrets.values() {
+        let v = s.expose();
+        if !v.is_empty() && out.contains(v) {
+            out = out.replace(v, "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::SecretRef;
+    use crate::model::Side;
+
+    fn cluster(props: &[(&str, &str)], secret: Option<&str>) -> ClusterConfig {
+        let mut secrets = BTreeMap::new();
+        if let Some(v) = secret {
+            // Secrets only come from an env var or a file; a file keeps the
+            // process environment untouched.
+            let path = std::env::temp_dir().join(format!("kdrill-client-rs-{}-{v}", std::process::id()));
+            std::fs::write(&path, v).unwrap_or_else(|e| panic!("{e}"));
+            let secret = SecretRef::File(path.clone()).resolve().unwrap_or_else(|e| panic!("{e}"));
+            let _ = std::fs::remove_file(&path);
+            secrets.insert("sasl.password".to_owned(), secret);
+        }
+        ClusterConfig {
+            side: Side::Dc,
+            alias: "dc".into(),
+            bootstrap: "127.0.0.1:1".into(),
+            properties: props.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            secrets,
+        }
+    }
+
+    fn timing() -> Timing {
+        Timing {
+            poll_interval: Duration::from_secs(2),
+            topic_configs_interval: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn read_only_settings_win_over_properties() {
+        let c = cluster(
+            &[
+                ("group.id", "sneaky"),
+                ("group.protocol", "consumer"),
+                ("enable.auto.commit", "true"),
+                ("isolation.level", "read_committed"),
+                ("client.id", "kdrill-prod"),
+                ("security.protocol", "SASL_SSL"),
+            ],
+            Some("s3cr3t-value"),
+        );
+        let cfg = observer_config(&c, &timing());
+        assert_eq!(cfg.get("group.id"), None);
+        assert_eq!(cfg.get("group.protocol"), None);
+        assert_eq!(cfg.get("enable.auto.commit"), Some("false"));
+        assert_eq!(cfg.get("isolation.level"), Some("read_uncommitted"));
+        assert_eq!(cfg.get("allow.auto.create.topics"), Some("false"));
+        assert_eq!(cfg.get("client.id"), Some("kdrill-prod"), "pass-through may rename the client");
+        assert_eq!(cfg.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(cfg.get("sasl.password"), Some("s3cr3t-value"));
+        assert_eq!(cfg.get("socket.timeout.ms"), Some("5000"));
+        assert_eq!(observer_config(&cluster(&[], None), &timing()).get("client.id"), Some(CLIENT_ID));
+    }
+
+    #[test]
+    fn errors_never_show_secret_values() {
+        let c = cluster(&[], Some("hunter2-hunter2"));
+        let e = KafkaError::ClientConfig(
+            rdkafka::types::RDKafkaConfRes::RD_KAFKA_CONF_INVALID,
+            "Invalid value".into(),
+            "sasl.password".into(),
+            "hunter2-hunter2".into(),
+        );
+        let text = describe(&e, &c);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("sasl.password"), "{text}");
+        assert_eq!(redact("auth failed for hunter2-hunter2!", &c), "auth failed for ***!");
+    }
+
+    #[test]
+    fn creating_a_client_does_not_connect() {
+        // Nothing listens on port 1; creation must still succeed.
+        assert!(observer(&cluster(&[], None), &timing()).is_ok());
+        let bad = cluster(&[("no.such.property", "x")], None);
+        let err = observer(&bad, &timing()).err().unwrap_or_default();
+        assert!(err.contains("no.such.property"), "{err}");
+    }
+}

@@ -1,0 +1,436 @@
+//! One poll of one cluster, blocking (run it on a blocking thread), bounded
+//! by `timing.request_timeout`:
+//!
+//! 1. metadata: brokers, topics, partitions, leaders (1 request);
+//! 2. end offsets of every led partition in one `offsets_for_times(END)`
+//!    call (1 ListOffsets per leader broker);
+//! 3. groups, members, assignments, committed offsets (`groups`);
+//! 4. every `topic_configs_interval` (or for new topics), `min.insync.replicas`
+//!    and `cleanup.policy` in one DescribeConfigs; reused in between.
+//!
+//! Sections fail separately: a failed section keeps its last good value and
+//! stamp. Metadata is the cluster's heartbeat: when it fails the cluster is
+//! `Link::Down` and the poller backs off exponentially (1 s doubling to
+//! 30 s) while keeping the same client, which librdkafka reconnects; the
+//! first good poll brings it back `Up`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rdkafka::consumer::Consumer;
+
+use crate::config::{Classification, ClusterConfig, Timing};
+use crate::model::{Broker, Cluster, Link, Observed, Partition, Topic, Ts};
+
+use super::client::{self, Observer};
+use super::ffi::{self, Metadata};
+use super::groups::{self, GroupStats};
+
+/// First retry delay after a failed poll; doubles per failure.
+pub const BACKOFF_START: Duration = Duration::from_secs(1);
+/// Longest delay between two attempts on an unreachable cluster.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+const CONFIG_KEYS: [&str; 2] = ["min.insync.replicas", "cleanup.policy"];
+
+/// What one poll did, for logs and measurement.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PollStats {
+    pub elapsed: Duration,
+    pub brokers: usize,
+    pub topics: usize,
+    pub partitions: usize,
+    /// Partitions asked for in the one ListOffsets round (leaderless ones are not asked).
+    pub end_offsets_asked: usize,
+    pub groups: GroupStats,
+    /// Topics whose configs were described in this poll (0 between refreshes).
+    pub configs_described: usize,
+    /// Per-section failures of this poll (`section: error`).
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct TopicConfig {
+    min_insync_replicas: Option<u16>,
+    cleanup_policy: Option<String>,
+}
+
+/// Polls one cluster; owns its client and what it remembers between polls.
+pub struct ClusterPoller {
+    cfg: ClusterConfig,
+    timing: Timing,
+    classification: Classification,
+    client: Option<Observer>,
+    /// Every broker ever seen, so one that vanishes shows `up: false`.
+    known_brokers: BTreeMap<i32, (String, u16)>,
+    configs: HashMap<String, TopicConfig>,
+    configs_refreshed: Option<Instant>,
+    /// The last good state of every section, and the link.
+    state: Cluster,
+    failures: u32,
+}
+
+impl ClusterPoller {
+    pub fn new(cfg: ClusterConfig, timing: Timing, classification: Classification) -> ClusterPoller {
+        let state = Cluster::new(cfg.side, &cfg.alias);
+        ClusterPoller::resume(cfg, timing, classification, state)
+    }
+
+    /// A poller that carries on from `state` (e.g. after its thread died).
+    pub fn resume(cfg: ClusterConfig, timing: Timing, classification: Classification, state: Cluster) -> ClusterPoller {
+        let known_brokers = state
+            .brokers
+            .as_ref()
+            .map(|b| b.value.iter().map(|b| (b.id, (b.host.clone(), b.port))).collect())
+            .unwrap_or_default();
+        ClusterPoller {
+            cfg,
+            timing,
+            classification,
+            client: None,
+            known_brokers,
+            configs: HashMap::new(),
+            configs_refreshed: None,
+            state,
+            failures: 0,
+        }
+    }
+
+    /// The last observed state (sections keep their own stamps).
+    pub fn cluster(&self) -> &Cluster {
+        &self.state
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.cfg
+    }
+
+    /// How long to wait before the next poll: the poll interval while the
+    /// cluster answers, an exponential backoff capped at 30 s while it does not.
+    pub fn next_delay(&self) -> Duration {
+        if self.failures == 0 {
+            return self.timing.poll_interval;
+        }
+        let shift = (self.failures - 1).min(16);
+        BACKOFF_START.saturating_mul(1 << shift).min(BACKOFF_MAX).max(self.timing.poll_interval.min(BACKOFF_MAX))
+    }
+
+    /// One poll. Never panics on anything from the network; every call is
+    /// bounded by the request timeout.
+    pub fn poll(&mut self) -> PollStats {
+        let started = Instant::now();
+        let deadline = started + self.timing.request_timeout;
+        let mut stats = PollStats::default();
+        if self.client.is_none() {
+            match client::observer(&self.cfg, &self.timing) {
+                Ok(c) => self.client = Some(c),
+                Err(e) => {
+                    self.fail(format!("cannot create a Kafka client: {e}"), &mut stats);
+                    stats.elapsed = started.elapsed();
+                    return stats;
+                }
+            }
+        }
+        let Some(observer) = self.client.take() else {
+            return stats;
+        };
+        self.poll_with(&observer, deadline, &mut stats);
+        drain_events(&observer);
+        self.client = Some(observer);
+        stats.elapsed = started.elapsed();
+        stats
+    }
+
+    fn poll_with(&mut self, observer: &Observer, deadline: Instant, stats: &mut PollStats) {
+        let client = observer.client();
+        let md = match ffi::metadata(client, deadline) {
+            Ok(md) => md,
+            Err(e) => return self.fail(format!("metadata: {e}"), stats),
+        };
+        let md_at = Utc::now();
+        self.state.link = Link::Up { last_ok: md_at };
+        self.failures = 0;
+        stats.brokers = md.brokers.len();
+        self.state.brokers = Some(Observed::new(self.brokers(&md), md_at));
+
+        let mut topics = topics_of(&md);
+        stats.topics = topics.len();
+        stats.partitions = topics.iter().map(|t| t.partitions.len()).sum();
+        match self.fill_end_offsets(client, &mut topics, deadline, stats) {
+            Ok(at) => {
+                self.fill_configs(client, &mut topics, deadline, stats);
+                self.state.topics = Some(Observed::new(topics, at));
+            }
+            Err(e) => self.section_error(format!("end offsets: {e}"), stats),
+        }
+
+        match groups::poll_groups(client, &self.classification, deadline) {
+            Ok((groups, g)) => {
+                stats.groups = g;
+                self.state.groups = Some(Observed::new(groups, Utc::now()));
+            }
+            Err(e) => self.section_error(format!("groups: {e}"), stats),
+        }
+    }
+
+    fn brokers(&mut self, md: &Metadata) -> Vec<Broker> {
+        for b in &md.brokers {
+            self.known_brokers.insert(b.id, (b.host.clone(), u16::try_from(b.port).unwrap_or(0)));
+        }
+        self.known_brokers
+            .iter()
+            .map(|(&id, (host, port))| Broker {
+                id,
+                host: host.clone(),
+                port: *port,
+                up: md.brokers.iter().any(|b| b.id == id),
+            })
+            .collect()
+    }
+
+    /// Fills `end_offset` of every partition that has a leader, in one call.
+    /// Returns when the offsets were observed.
+    fn fill_end_offsets(
+        &self,
+        client: &rdkafka::client::Client<client::KdrillContext>,
+        topics: &mut [Topic],
+        deadline: Instant,
+        stats: &mut PollStats,
+    ) -> Result<Ts, String> {
+        let asked: Vec<(usize, usize)> = topics
+            .iter()
+            .enumerate()
+            .flat_map(|(ti, t)| {
+                t.partitions.iter().enumerate().filter(|(_, p)| p.leader.is_some()).map(move |(pi, _)| (ti, pi))
+            })
+            .collect();
+        stats.end_offsets_asked = asked.len();
+        let names: Vec<(&str, i32)> =
+            asked.iter().map(|&(ti, pi)| (topics[ti].name.as_str(), topics[ti].partitions[pi].id)).collect();
+        let offsets = ffi::end_offsets(client, &names, deadline).map_err(|e| e.to_string())?;
+        let at = Utc::now();
+        let mut failed = 0usize;
+        for (&(ti, pi), r) in asked.iter().zip(offsets) {
+            match r {
+                Ok(o) if o >= 0 => topics[ti].partitions[pi].end_offset = Some(o),
+                _ => failed += 1,
+            }
+        }
+        if failed > 0 {
+            tracing::debug!("{}: end offsets of {failed} partition(s) unreadable", self.cfg.alias);
+        }
+        Ok(at)
+    }
+
+    /// Applies cached topic configs; refreshes them when due or when a topic
+    /// is new. A failed refresh keeps the cached values and retries next poll.
+    fn fill_configs(
+        &mut self,
+        client: &rdkafka::client::Client<client::KdrillContext>,
+        topics: &mut [Topic],
+        deadline: Instant,
+        stats: &mut PollStats,
+    ) {
+        let due = self.configs_refreshed.is_none_or(|t| t.elapsed() >= self.timing.topic_configs_interval);
+        let wanted: Vec<String> =
+            topics.iter().filter(|t| due || !self.configs.contains_key(&t.name)).map(|t| t.name.clone()).collect();
+        if !wanted.is_empty() {
+            match ffi::topic_configs(client, &wanted, &CONFIG_KEYS, deadline) {
+                Ok(found) => {
+                    stats.configs_described = wanted.len();
+                    for (name, r) in found {
+                        match r {
+                            Ok(values) => {
+                                let c = TopicConfig {
+                                    min_insync_replicas: values.get(CONFIG_KEYS[0]).and_then(|v| v.trim().parse().ok()),
+                                    cleanup_policy: values.get(CONFIG_KEYS[1]).cloned(),
+                                };
+                                self.configs.insert(name, c);
+                            }
+                            Err(e) => tracing::debug!("{}: configs of topic {name}: {e}", self.cfg.alias),
+                        }
+                    }
+                    if due {
+                        self.configs_refreshed = Some(Instant::now());
+                        self.configs.retain(|name, _| topics.iter().any(|t| &t.name == name));
+                    }
+                }
+                Err(e) => self.section_error(format!("topic configs: {e}"), stats),
+            }
+        }
+        for t in topics.iter_mut() {
+            if let Some(c) = self.configs.get(&t.name) {
+                t.min_insync_replicas = c.min_insync_replicas;
+                t.cleanup_policy = c.cleanup_policy.clone();
+            }
+        }
+    }
+
+    fn section_error(&self, error: String, stats: &mut PollStats) {
+        let error = client::redact(&error, &self.cfg);
+        tracing::debug!("{}: {error}", self.cfg.alias);
+        stats.errors.push(error);
+    }
+
+    /// The cluster did not answer: `Down`, keeping every section as it was.
+    fn fail(&mut self, error: String, stats: &mut PollStats) {
+        let error = client::redact(&error, &self.cfg);
+        let now = Utc::now();
+        self.failures = self.failures.saturating_add(1);
+        self.state.link = match &self.state.link {
+            Link::Down { since, last_ok, .. } => Link::Down { since: *since, last_ok: *last_ok, error: error.clone() },
+            Link::Up { last_ok } => Link::Down { since: now, last_ok: Some(*last_ok), error: error.clone() },
+            Link::Connecting => Link::Down { since: now, last_ok: None, error: error.clone() },
+        };
+        tracing::debug!("{}: {error}", self.cfg.alias);
+        stats.errors.push(error);
+    }
+}
+
+/// Topics and partitions from metadata, sorted, without offsets or configs.
+/// Topics the broker reported with an error (e.g. a topic being deleted) are
+/// left out; partitions with an error keep their id with no leader.
+fn topics_of(md: &Metadata) -> Vec<Topic> {
+    let mut topics: Vec<Topic> = md
+        .topics
+        .iter()
+        .filter(|t| t.err == ffi::NO_ERROR && !t.name.is_empty())
+        .map(|t| {
+            let mut partitions: Vec<Partition> = t
+                .partitions
+                .iter()
+                .map(|p| Partition {
+                    id: p.id,
+                    leader: (p.leader >= 0 && p.err == ffi::NO_ERROR).then_some(p.leader),
+                    end_offset: None,
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.id);
+            let rf = t.partitions.iter().map(|p| p.replicas).max();
+            Topic {
+                name: t.name.clone(),
+                partitions,
+                replication_factor: rf.and_then(|r| u16::try_from(r).ok()),
+                min_insync_replicas: None,
+                cleanup_policy: None,
+            }
+        })
+        .collect();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    topics
+}
+
+/// Serves log and error events librdkafka queued on the client's main queue
+/// (bounded, never blocking), so they cannot pile up between polls.
+fn drain_events(observer: &Observer) {
+    for _ in 0..10_000 {
+        if observer.poll(Duration::ZERO).is_none() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::model::Side;
+    use ffi::{MetaBroker, MetaPartition, MetaTopic};
+
+    fn poller(poll: Duration) -> ClusterPoller {
+        let cfg = ClusterConfig {
+            side: Side::Dr,
+            alias: "dr".into(),
+            // Nothing listens on port 1 of loopback: every poll fails fast.
+            bootstrap: "127.0.0.1:1".into(),
+            properties: Default::default(),
+            secrets: Default::default(),
+        };
+        let timing = Timing {
+            poll_interval: poll,
+            topic_configs_interval: Duration::from_secs(60),
+            request_timeout: Duration::from_millis(300),
+        };
+        ClusterPoller::new(cfg, timing, Settings::default().classification)
+    }
+
+    #[test]
+    fn backoff_doubles_to_thirty_seconds_then_resets() {
+        let mut p = poller(Duration::from_millis(500));
+        assert_eq!(p.next_delay(), Duration::from_millis(500));
+        let delays: Vec<u64> = (0..8)
+            .map(|_| {
+                p.failures += 1;
+                p.next_delay().as_secs()
+            })
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30, 30]);
+        p.failures = 0;
+        assert_eq!(p.next_delay(), Duration::from_millis(500));
+        let mut slow = poller(Duration::from_secs(10));
+        slow.failures = 1;
+        assert_eq!(slow.next_delay(), Duration::from_secs(10), "never poll faster than configured");
+    }
+
+    #[test]
+    fn an_unreachable_cluster_is_down_and_keeps_its_last_good_sections() {
+        let mut p = poller(Duration::from_secs(1));
+        let old = Utc::now() - chrono::TimeDelta::minutes(5);
+        p.state.link = Link::Up { last_ok: old };
+        p.state.brokers = Some(Observed::new(vec![Broker { id: 1, host: "h".into(), port: 9092, up: true }], old));
+        let started = Instant::now();
+        let stats = p.poll();
+        assert!(started.elapsed() < Duration::from_secs(3), "bounded by the request timeout");
+        assert!(!stats.errors.is_empty());
+        match &p.cluster().link {
+            Link::Down { last_ok, error, .. } => {
+                assert_eq!(*last_ok, Some(old));
+                assert!(error.starts_with("metadata:"), "{error}");
+            }
+            other => panic!("expected Down, got {other:?}"),
+        }
+        assert_eq!(p.cluster().brokers.as_ref().map(|b| b.at), Some(old), "last good section kept with its stamp");
+        let since = match &p.cluster().link {
+            Link::Down { since, .. } => *since,
+            _ => old,
+        };
+        p.poll();
+        assert!(matches!(&p.cluster().link, Link::Down { since: s, .. } if *s == since), "since is the streak start");
+        assert_eq!(p.failures, 2);
+    }
+
+    #[test]
+    fn vanished_brokers_stay_listed_as_down() {
+        let mut p = poller(Duration::from_secs(1));
+        let md = |ids: &[i32]| Metadata {
+            brokers: ids.iter().map(|&id| MetaBroker { id, host: format!("b{id}"), port: 9092 }).collect(),
+            topics: vec![],
+        };
+        assert_eq!(p.brokers(&md(&[1, 2, 3])).iter().filter(|b| b.up).count(), 3);
+        let now = p.brokers(&md(&[1, 3]));
+        assert_eq!(now.iter().map(|b| (b.id, b.up)).collect::<Vec<_>>(), vec![(1, true), (2, false), (3, true)]);
+    }
+
+    #[test]
+    fn topics_from_metadata() {
+        let md = Metadata {
+            brokers: vec![],
+            topics: vec![
+                MetaTopic {
+                    name: "b".into(),
+                    err: 0,
+                    partitions: vec![
+                        MetaPartition { id: 1, err: 0, leader: -1, replicas: 3 },
+                        MetaPartition { id: 0, err: 0, leader: 2, replicas: 3 },
+                    ],
+                },
+                MetaTopic { name: "a".into(), err: 3, partitions: vec![] },
+            ],
+        };
+        let t = topics_of(&md);
+        assert_eq!(t.len(), 1, "topics reported with an error are left out");
+        assert_eq!(t[0].partitions.iter().map(|p| (p.id, p.leader)).collect::<Vec<_>>(), vec![(0, Some(2)), (1, None)]);
+        assert_eq!(t[0].replication_factor, Some(3));
+    }
+}

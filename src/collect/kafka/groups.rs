@@ -1,0 +1,504 @@
+//! Consumer groups of one cluster: every group of every protocol type
+//! (classic `consumer`, KIP-848 `consumer`, Kafka Connect's `connect`,
+//! simple offset-only groups), their members with decoded assignments, and
+//! the committed offsets of the groups that matter.
+//!
+//! librdkafka has no single call that sees them all, so one poll combines:
+//!
+//! | call | requests | gives |
+//! |---|---|---|
+//! | `ListConsumerGroups` (admin) | 1 ListGroups v5 per broker | consumer + simple groups, their type (classic/KIP-848); per-broker errors |
+//! | `rd_kafka_list_groups` | 1 ListGroups + 1 DescribeGroups per broker | every classic-protocol group of every protocol type (`connect` too), members, raw assignments |
+//! | `DescribeConsumerGroups` (admin) | 1 ConsumerGroupDescribe per KIP-848 group | KIP-848 members with decoded assignments |
+//! | `ListConsumerGroupOffsets` (admin) | 1 OffsetFetch per group that matters | committed offsets |
+//!
+//! Why: `ListConsumerGroups` drops groups whose protocol type is neither
+//! `consumer` nor empty, and `DescribeConsumerGroups` answers "not a consumer
+//! group" for them (librdkafka `rdkafka_admin.c`), so Connect worker groups
+//! are only visible through the classic path; and `DescribeConsumerGroups`
+//! costs one ConsumerGroupDescribe (plus, for classic groups, a fallback
+//! DescribeGroups) per group, so classic groups come from the batched
+//! classic path. Requests grow with brokers and groups, never partitions.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use rdkafka::client::{Client, ClientContext};
+
+use crate::config::Classification;
+use crate::model::{Cluster, Committed, Group, GroupProtocol, Member};
+
+use super::ffi::{self, ClassicGroup, Described, GroupType, Listing, RawError};
+
+/// How many OffsetFetch requests one cluster poll keeps outstanding.
+pub const OFFSET_FETCH_IN_FLIGHT: usize = 64;
+
+/// What one groups poll cost, for measurement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    pub groups: usize,
+    /// Groups described through `DescribeConsumerGroups` (KIP-848 and
+    /// stragglers the classic path could not describe).
+    pub described: usize,
+    /// OffsetFetch requests sent.
+    pub offset_fetches: usize,
+    /// Of those, how many failed (their group keeps `committed: None`).
+    pub offset_failures: usize,
+}
+
+/// Polls every group of the cluster, with committed offsets for the groups
+/// `classification` says matter. Fails as a whole (so the caller keeps the
+/// last good groups) when a broker did not list its groups or a listed
+/// group could not be described: a group must never vanish silently, since
+/// "no application consumes here" is judged from this list.
+pub fn poll_groups<C: ClientContext>(
+    client: &Client<C>,
+    classification: &Classification,
+    deadline: Instant,
+) -> Result<(Vec<Group>, GroupStats), String> {
+    let listing = ffi::list_consumer_groups(client, deadline).map_err(|e| format!("listing consumer groups: {e}"))?;
+    let classic = ffi::classic_groups(client, deadline).map_err(|e| format!("describing groups: {e}"))?;
+    let plan = plan(&listing, classic)?;
+    let described = ffi::describe_consumer_groups(client, &plan.describe, deadline)
+        .map_err(|e| format!("describing consumer groups: {e}"))?;
+    let mut stats = GroupStats { described: plan.describe.len(), ..GroupStats::default() };
+    let mut groups = plan.ready;
+    for d in described {
+        if let Some(g) = from_described(d)? {
+            groups.push(g);
+        }
+    }
+
+    let wanted: Vec<usize> = (0..groups.len()).filter(|&i| wants_offsets(&groups[i], classification)).collect();
+    let ids: Vec<String> = wanted.iter().map(|&i| groups[i].id.clone()).collect();
+    let results = ffi::committed_offsets(client, &ids, OFFSET_FETCH_IN_FLIGHT, deadline);
+    stats.offset_fetches = ids.len();
+    for (&i, r) in wanted.iter().zip(results) {
+        match r {
+            Ok(parts) => {
+                let mut committed: Vec<Committed> = parts
+                    .into_iter()
+                    .map(|p| Committed { topic: p.topic, partition: p.partition, offset: p.offset })
+                    .collect();
+                committed.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+                groups[i].committed = Some(committed);
+            }
+            Err(e) => {
+                stats.offset_failures += 1;
+                tracing::debug!("committed offsets of group {}: {e}", groups[i].id);
+            }
+        }
+    }
+    for g in &mut groups {
+        for m in &mut g.members {
+            m.assignment.sort();
+        }
+        g.members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+    }
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
+    stats.groups = groups.len();
+    Ok((groups, stats))
+}
+
+/// Whether kdrill fetches a group's committed offsets: application groups
+/// (even empty: a stopped application's position matters in a drill) and
+/// every group with members. Connect groups commit nothing to Kafka's
+/// offsets and are skipped.
+pub fn wants_offsets(g: &Group, classification: &Classification) -> bool {
+    g.protocol_type != "connect" && (!g.members.is_empty() || classification.is_app_group(&g.id, &g.protocol_type))
+}
+
+/// The classic path's groups that are complete, and the ids that need
+/// `DescribeConsumerGroups`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    pub ready: Vec<Group>,
+    pub describe: Vec<String>,
+}
+
+/// Decides, per group id, which call's answer to use:
+/// * KIP-848 groups (type `Consumer` in the listing) → `DescribeConsumerGroups`;
+/// * groups the classic path described without error → the classic answer;
+/// * consumer/simple groups the classic path missed or could not describe
+///   → `DescribeConsumerGroups` (which falls back to classic DescribeGroups);
+/// * any other group the classic path could not describe (a `connect`
+///   group whose coordinator is loading, say) → the whole poll fails.
+pub fn plan(listing: &[Listing], classic: Vec<ClassicGroup>) -> Result<Plan, String> {
+    let types: HashMap<&str, GroupType> = listing.iter().map(|l| (l.id.as_str(), l.kind)).collect();
+    let mut plan = Plan::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut describe: HashSet<String> = HashSet::new();
+    for g in classic {
+        if !seen.insert(g.id.clone()) {
+            continue;
+        }
+        let kip848 = types.get(g.id.as_str()) == Some(&GroupType::Consumer);
+        let consumerish = g.protocol_type.is_empty() || g.protocol_type == "consumer";
+        if kip848 || (g.err != ffi::NO_ERROR && (consumerish || types.contains_key(g.id.as_str()))) {
+            describe.insert(g.id);
+        } else if g.err != ffi::NO_ERROR {
+            return Err(format!("describing group {}: {}", g.id, ffi::err_name(g.err)));
+        } else {
+            plan.ready.push(from_classic(g));
+        }
+    }
+    for l in listing {
+        if !seen.contains(&l.id) {
+            describe.insert(l.id.clone());
+        }
+    }
+    plan.describe = describe.into_iter().collect();
+    plan.describe.sort();
+    Ok(plan)
+}
+
+/// A group as the classic path described it.
+pub fn from_classic(g: ClassicGroup) -> Group {
+    let decode = g.protocol_type == "consumer";
+    let members = g
+        .members
+        .into_iter()
+        .map(|m| {
+            let assignment = if decode {
+                decode_assignment(&m.assignment).unwrap_or_else(|e| {
+                    tracing::debug!("group {}: member {}: assignment: {e}", g.id, m.member_id);
+                    Vec::new()
+                })
+            } else {
+                Vec::new()
+            };
+            Member { member_id: m.member_id, client_id: m.client_id, host: m.host, assignment }
+        })
+        .collect();
+    Group {
+        id: g.id,
+        state: g.state,
+        protocol_type: g.protocol_type,
+        protocol: GroupProtocol::Classic,
+        members,
+        committed: None,
+    }
+}
+
+/// A group as `DescribeConsumerGroups` described it; `None` when the group
+/// is gone (deleted between listing and describing).
+pub fn from_described(d: Described) -> Result<Option<Group>, String> {
+    if let Some(e) = d.error {
+        return if e.code == ffi::GROUP_ID_NOT_FOUND {
+            Ok(None)
+        } else {
+            Err(format!("describing consumer group {}: {}", d.id, describe_error(&e)))
+        };
+    }
+    let protocol = if d.kind == GroupType::Consumer { GroupProtocol::Consumer } else { GroupProtocol::Classic };
+    let protocol_type = if d.simple && protocol == GroupProtocol::Classic { "" } else { "consumer" };
+    Ok(Some(Group {
+        id: d.id,
+        state: d.state,
+        protocol_type: protocol_type.to_owned(),
+        protocol,
+        members: d
+            .members
+            .into_iter()
+            .map(|m| Member { member_id: m.member_id, client_id: m.client_id, host: m.host, assignment: m.assignment })
+            .collect(),
+        committed: None,
+    }))
+}
+
+fn describe_error(e: &RawError) -> String {
+    e.message.clone()
+}
+
+/// Decodes a classic `consumer` protocol member assignment
+/// (`ConsumerProtocolAssignment`, versions 0–3, not flexible): INT16
+/// version, then an INT32-counted array of (STRING topic, INT32-counted
+/// array of INT32 partition); user data and later fields are ignored.
+/// Empty bytes (a member between rebalances) decode to no partitions.
+pub fn decode_assignment(bytes: &[u8]) -> Result<Vec<(String, i32)>, String> {
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut r = Reader { buf: bytes, at: 0 };
+    let version = r.i16("version")?;
+    if version < 0 {
+        return Err(format!("negative version {version}"));
+    }
+    let topics = r.i32("topic count")?;
+    let mut out = Vec::new();
+    for _ in 0..topics.max(0) {
+        let len = r.i16("topic name length")?;
+        if len < 0 {
+            return Err("null topic name".into());
+        }
+        let name = r.take(len as usize, "topic name")?;
+        let topic = String::from_utf8_lossy(name).into_owned();
+        let n = r.i32("partition count")?;
+        // Every partition takes 4 bytes: a count beyond what is left is corrupt.
+        if n > 0 && (n as usize) > r.left() / 4 {
+            return Err(format!("partition count {n} exceeds the {} bytes left", r.left()));
+        }
+        for _ in 0..n.max(0) {
+            out.push((topic.clone(), r.i32("partition")?));
+        }
+    }
+    Ok(out)
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn left(&self) -> usize {
+        self.buf.len() - self.at
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        if self.left() < n {
+            return Err(format!("{what} truncated at byte {}", self.at));
+        }
+        let s = &self.buf[self.at..self.at + n];
+        self.at += n;
+        Ok(s)
+    }
+
+    fn i16(&mut self, what: &str) -> Result<i16, String> {
+        let b = self.take(2, what)?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn i32(&mut self, what: &str) -> Result<i32, String> {
+        let b = self.take(4, what)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+/// Consumer lag of one partition of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    /// The partition's log-end offset, when observed.
+    pub end: Option<i64>,
+    /// `end - committed` (never negative), as Kafka's
+    /// `kafka-consumer-groups --describe` prints it in its LAG column.
+    pub lag: Option<i64>,
+}
+
+/// A group's consumer lag per committed partition, from what `cluster` last
+/// observed; `None` when the group or its committed offsets are unknown.
+pub fn consumer_lag(cluster: &Cluster, group: &str) -> Option<Vec<PartitionLag>> {
+    let g = cluster.groups.as_ref()?.value.iter().find(|g| g.id == group)?;
+    let committed = g.committed.as_ref()?;
+    let ends: HashMap<(&str, i32), Option<i64>> = cluster
+        .topics
+        .as_ref()
+        .map(|t| {
+            t.value
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(move |p| ((t.name.as_str(), p.id), p.end_offset)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(
+        committed
+            .iter()
+            .map(|c| {
+                let end = ends.get(&(c.topic.as_str(), c.partition)).copied().flatten();
+                PartitionLag {
+                    topic: c.topic.clone(),
+                    partition: c.partition,
+                    committed: c.offset,
+                    end,
+                    lag: end.map(|e| (e - c.offset).max(0)),
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::model::Observed;
+    use crate::model::{Partition, Side, Topic};
+
+    fn string(s: &str) -> Vec<u8> {
+        let mut v = (s.len() as i16).to_be_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    /// Built field by field as Kafka's `ConsumerProtocolAssignment` v0..3
+    /// writes it (the Java schema in `clients/src/main/resources/common/
+    /// message/ConsumerProtocolAssignment.json`).
+    fn assignment(version: i16, topics: &[(&str, &[i32])], user_data: Option<&[u8]>) -> Vec<u8> {
+        let mut v = version.to_be_bytes().to_vec();
+        v.extend((topics.len() as i32).to_be_bytes());
+        for (t, ps) in topics {
+            v.extend(string(t));
+            v.extend((ps.len() as i32).to_be_bytes());
+            for p in *ps {
+                v.extend(p.to_be_bytes());
+            }
+        }
+        match user_data {
+            Some(d) => {
+                v.extend((d.len() as i32).to_be_bytes());
+                v.extend_from_slice(d);
+            }
+            None => v.extend((-1i32).to_be_bytes()),
+        }
+        v
+    }
+
+    #[test]
+    fn decodes_consumer_protocol_assignments() {
+        for version in 0..=3 {
+            let bytes = assignment(version, &[("orders", &[0, 3, 5]), ("redis-writes", &[11])], Some(b"ud"));
+            assert_eq!(
+                decode_assignment(&bytes),
+                Ok(vec![("orders".into(), 0), ("orders".into(), 3), ("orders".into(), 5), ("redis-writes".into(), 11)]),
+                "version {version}"
+            );
+        }
+        assert_eq!(decode_assignment(&assignment(1, &[], None)), Ok(vec![]));
+        assert_eq!(decode_assignment(&[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn corrupt_assignments_are_errors_not_panics() {
+        let good = assignment(0, &[("orders", &[0, 1])], None);
+        for cut in 1..good.len() - 4 {
+            assert!(decode_assignment(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut huge = 0i16.to_be_bytes().to_vec();
+        huge.extend(1i32.to_be_bytes());
+        huge.extend(string("t"));
+        huge.extend(i32::MAX.to_be_bytes());
+        assert!(decode_assignment(&huge).is_err());
+        assert!(decode_assignment(&[0xff, 0xff, 0, 0, 0, 0]).is_err(), "negative version");
+    }
+
+    fn classic(id: &str, protocol_type: &str, err: i32) -> ClassicGroup {
+        ClassicGroup {
+            id: id.into(),
+            err,
+            state: if err == 0 { "Stable".into() } else { String::new() },
+            protocol_type: protocol_type.into(),
+            protocol: "range".into(),
+            members: vec![ffi::ClassicMember {
+                member_id: format!("{id}-m1"),
+                client_id: "c".into(),
+                host: "/127.0.0.1".into(),
+                assignment: if protocol_type == "consumer" { assignment(0, &[("t", &[2])], None) } else { vec![1, 2] },
+            }],
+        }
+    }
+
+    fn listing(id: &str, kind: GroupType) -> Listing {
+        Listing { id: id.into(), state: "Stable".into(), kind, simple: false }
+    }
+
+    #[test]
+    fn plan_routes_each_group_to_the_call_that_can_describe_it() {
+        let listed = [
+            listing("classic-app", GroupType::Classic),
+            listing("kip848-app", GroupType::Consumer),
+            listing("late-app", GroupType::Classic),
+        ];
+        let found = vec![
+            classic("classic-app", "consumer", 0),
+            classic("kip848-app", "consumer", ffi::GROUP_ID_NOT_FOUND),
+            classic("mirrormaker2-cluster", "connect", 0),
+            classic("offsets-only", "", 0),
+        ];
+        let p = plan(&listed, found).unwrap_or_default();
+        assert_eq!(p.describe, vec!["kip848-app".to_owned(), "late-app".to_owned()]);
+        let ids: Vec<&str> = p.ready.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["classic-app", "mirrormaker2-cluster", "offsets-only"]);
+        assert_eq!(p.ready[0].members[0].assignment, vec![("t".to_owned(), 2)]);
+        assert_eq!(p.ready[1].protocol_type, "connect");
+        assert!(p.ready[1].members[0].assignment.is_empty(), "Connect assignments are not topic partitions");
+    }
+
+    #[test]
+    fn an_undescribable_connect_group_fails_the_poll() {
+        let e = plan(&[], vec![classic("mirrormaker2-cluster", "connect", 14)]);
+        assert!(matches!(e, Err(m) if m.contains("mirrormaker2-cluster")));
+        // A consumer group with the same trouble gets a second chance.
+        let p = plan(&[], vec![classic("app", "consumer", 14)]).unwrap_or_default();
+        assert_eq!(p.describe, vec!["app".to_owned()]);
+    }
+
+    #[test]
+    fn described_groups_map_to_the_model() {
+        let d = Described {
+            id: "g".into(),
+            error: None,
+            state: "Stable".into(),
+            kind: GroupType::Consumer,
+            simple: false,
+            members: vec![ffi::DescribedMember {
+                member_id: "m".into(),
+                client_id: "c".into(),
+                host: "/h".into(),
+                assignment: vec![("t".into(), 1)],
+            }],
+        };
+        let g = from_described(d.clone()).ok().flatten();
+        assert_eq!(g.as_ref().map(|g| g.protocol), Some(GroupProtocol::Consumer));
+        assert_eq!(g.as_ref().map(|g| g.protocol_type.as_str()), Some("consumer"));
+        let gone = Described { error: Some(RawError::from_code(ffi::GROUP_ID_NOT_FOUND)), ..d.clone() };
+        assert_eq!(from_described(gone), Ok(None));
+        let failing = Described { error: Some(RawError::from_code(15)), ..d };
+        assert!(from_described(failing).is_err());
+    }
+
+    #[test]
+    fn offsets_are_fetched_for_app_groups_and_groups_with_members() {
+        let c = Settings::default().classification;
+        let mut g = from_classic(classic("orders-app", "consumer", 0));
+        assert!(wants_offsets(&g, &c));
+        g.members.clear();
+        assert!(wants_offsets(&g, &c), "an empty app group still matters");
+        let connect = from_classic(classic("mirrormaker2-cluster", "connect", 0));
+        assert!(!wants_offsets(&connect, &c));
+        let mut mm2 = from_classic(classic("connect-mm2", "consumer", 0));
+        assert!(wants_offsets(&mm2, &c), "members make any group matter");
+        mm2.members.clear();
+        assert!(!wants_offsets(&mm2, &c));
+    }
+
+    #[test]
+    fn lag_is_end_minus_committed() {
+        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let mut cluster = Cluster::new(Side::Dc, "dc");
+        cluster.topics = Some(Observed::new(
+            vec![Topic {
+                name: "t".into(),
+                partitions: vec![
+                    Partition { id: 0, leader: Some(1), end_offset: Some(100) },
+                    Partition { id: 1, leader: Some(1), end_offset: None },
+                ],
+                replication_factor: Some(1),
+                min_insync_replicas: None,
+                cleanup_policy: None,
+            }],
+            at,
+        ));
+        let mut g = from_classic(classic("g", "consumer", 0));
+        g.committed = Some(vec![
+            Committed { topic: "t".into(), partition: 0, offset: 60 },
+            Committed { topic: "t".into(), partition: 1, offset: 5 },
+        ]);
+        cluster.groups = Some(Observed::new(vec![g], at));
+        let lag = consumer_lag(&cluster, "g").unwrap_or_default();
+        assert_eq!(lag.iter().map(|l| l.lag).collect::<Vec<_>>(), vec![Some(40), None]);
+        assert_eq!(consumer_lag(&cluster, "other"), None);
+    }
+}
