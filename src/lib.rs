@@ -13,3 +13,4 @@ pub mod config;
 pub mod dispatch;
 pub mod drill;
 pub mod model;
+pub mod ui;

@@ -1,0 +1,500 @@
+//! The console's state and its `update`: terminal keys, snapshots, ticks and
+//! action outcomes come in as messages; state changes; effects (journal
+//! appends, quit) go out for the runtime to carry out. `draw` (in `view`)
+//! only reads this state.
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
+use tui_input::Input;
+
+use crate::assess::{Assessment, Assessor, Truth, evaluate};
+use crate::collect::Outcome;
+use crate::config::Settings;
+use crate::dispatch::{Dispatcher, Fault};
+use crate::drill::{Drill, DrillEvent, DrillView};
+use crate::model::{Snapshot, Ts};
+
+use super::eventlog::{EventLog, Tone};
+use super::keymap::{Availability, KeyContext, View};
+use super::layout::Pane;
+use super::prepared::{Filter, LagQuery, Prepared};
+use super::theme::Theme;
+
+/// How the console is started.
+#[derive(Clone, Debug, Default)]
+pub struct UiOptions {
+    /// Display hint only: the dispatcher enforces read-only.
+    pub read_only: bool,
+    /// Start in the wall layout.
+    pub wall: bool,
+    pub theme: Theme,
+    /// The world is the demo world: fault keys are offered.
+    pub demo: bool,
+    /// Events read back from the journal; an unfinished drill resumes.
+    pub recovered: Vec<DrillEvent>,
+}
+
+/// What the runtime must do after an update.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Append to the journal (synced) before anything else happens.
+    Journal(DrillEvent),
+    Quit,
+}
+
+/// A question awaiting y/n.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirm {
+    Quit,
+    Abort,
+}
+
+#[derive(Clone, Debug)]
+pub enum Mode {
+    Normal,
+    Command(Input),
+    /// Editing the filter; `before` is restored by Esc.
+    Filter {
+        input: Input,
+        before: Option<Filter>,
+    },
+    Help {
+        scroll: usize,
+    },
+    Confirm(Confirm),
+}
+
+/// A one-line message in the status line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub tone: Tone,
+    pub text: String,
+    pub at: Option<Ts>,
+}
+
+/// How long a message stays in the status line (it stays in the log).
+const MESSAGE_SECS: i64 = 20;
+
+/// What the panes show while the live display is paused.
+#[derive(Clone, Debug)]
+pub struct Frozen {
+    pub assessment: Assessment,
+    pub snapshot: Arc<Snapshot>,
+    pub at: Ts,
+}
+
+/// Availability of the drill keys, worked out once per assessment.
+#[derive(Clone, Debug)]
+pub struct Gates {
+    pub run_step: Availability,
+    pub confirm: Availability,
+    pub abort: Availability,
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        let none = || Availability::Disabled("no drill running: start one with :switchover or :failback".into());
+        Gates { run_step: none(), confirm: none(), abort: none() }
+    }
+}
+
+pub struct App {
+    pub(crate) assessor: Assessor,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) theme: Theme,
+    pub(crate) demo: bool,
+    pub(crate) view: View,
+    pub(crate) mode: Mode,
+    pub(crate) focus: Pane,
+    pub(crate) now: Option<Ts>,
+    pub(crate) snapshot: Option<Arc<Snapshot>>,
+    /// The latest assessment: the drill, the header and alarms use it.
+    pub(crate) live: Option<Assessment>,
+    /// Set while paused: the detail panes keep showing this.
+    pub(crate) frozen: Option<Frozen>,
+    pub(crate) prepared: Prepared,
+    pub(crate) query: LagQuery,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) filter_error: Option<String>,
+    pub(crate) drill: Option<Drill>,
+    pub(crate) drill_view: Option<DrillView>,
+    pub(crate) gates: Gates,
+    pub(crate) log: EventLog,
+    pub(crate) message: Option<Message>,
+    /// Demo faults the world reported switched on.
+    pub(crate) faults_on: Vec<Fault>,
+    pub(crate) journal: Option<PathBuf>,
+    /// First visible line per pane (index = `Pane::index`).
+    pub(crate) scroll: [usize; Pane::ALL.len()],
+    /// (content lines, visible lines) per pane, as last drawn: lets
+    /// scrolling stop at the end without the update knowing the layout.
+    pub(crate) extent: [Cell<(usize, usize)>; Pane::ALL.len()],
+    effects: Vec<Effect>,
+    dirty: bool,
+}
+
+impl App {
+    pub fn new(settings: Settings, opts: UiOptions, dispatcher: Dispatcher) -> App {
+        let mut app = App {
+            assessor: Assessor::new(settings),
+            dispatcher,
+            theme: opts.theme,
+            demo: opts.demo,
+            view: if opts.wall { View::Wall } else { View::Console },
+            mode: Mode::Normal,
+            focus: Pane::Drill,
+            now: None,
+            snapshot: None,
+            live: None,
+            frozen: None,
+            prepared: Prepared::default(),
+            query: LagQuery::default(),
+            filter: None,
+            filter_error: None,
+            drill: None,
+            drill_view: None,
+            gates: Gates::default(),
+            log: EventLog::default(),
+            message: None,
+            faults_on: Vec::new(),
+            journal: None,
+            scroll: [0; Pane::ALL.len()],
+            extent: Default::default(),
+            effects: Vec::new(),
+            dirty: true,
+        };
+        if opts.read_only {
+            app.note(Tone::Info, "read-only: every action will be refused by the dispatcher");
+        }
+        app.resume(&opts.recovered);
+        app
+    }
+
+    fn resume(&mut self, events: &[DrillEvent]) {
+        let Some(first) = events.first() else { return };
+        let at = first.at();
+        match Drill::replay(events) {
+            Ok(d) if d.is_over() => {
+                let how = if d.is_finished() { "finished" } else { "aborted" };
+                self.log.push(at, Tone::Info, format!("journal: the last drill ({}) {how}", d.kind().title()));
+            }
+            Ok(d) => {
+                let step = d.current().map_or(0, |s| s + 1);
+                let text = format!(
+                    "resumed from the journal: {}, step {step} of {} ({} events); hold timers restart",
+                    d.kind().title(),
+                    d.plan().steps.len(),
+                    events.len()
+                );
+                self.log.push(at, Tone::Warn, text.clone());
+                self.message = Some(Message { tone: Tone::Warn, text, at: None });
+                self.drill_view = Some(d.view());
+                self.drill = Some(d);
+                self.refresh_gates();
+            }
+            Err(why) => {
+                let text = format!("journal not resumed: {why}");
+                self.log.push(at, Tone::Alarm, text.clone());
+                self.message = Some(Message { tone: Tone::Alarm, text, at: None });
+            }
+        }
+    }
+
+    /// Where the runtime journals drill events, for the quit question.
+    pub fn set_journal(&mut self, path: Option<PathBuf>) {
+        self.journal = path;
+    }
+
+    pub fn on_snapshot(&mut self, snap: Arc<Snapshot>, now: Ts) {
+        self.snapshot = Some(snap);
+        self.reassess(now);
+    }
+
+    /// Re-judges the last snapshot at `now`: ages grow, hold timers advance.
+    pub fn on_tick(&mut self, now: Ts) {
+        if self.message.as_ref().and_then(|m| m.at).is_some_and(|at| (now - at).num_seconds() >= MESSAGE_SECS) {
+            self.message = None;
+        }
+        self.reassess(now);
+    }
+
+    pub fn on_outcome(&mut self, o: Outcome) {
+        if let (Ok(_), crate::dispatch::Action::Fault(f)) = (&o.result, &o.action) {
+            match self.faults_on.iter().position(|x| x == f) {
+                Some(i) => {
+                    self.faults_on.remove(i);
+                }
+                None => self.faults_on.push(*f),
+            }
+        }
+        match self.drill.as_mut().and_then(|d| d.record_outcome(&o)) {
+            // The drill's own entry says it, with the step.
+            Some(ev) => {
+                self.journal_event(ev);
+                let text = match &o.result {
+                    Ok(detail) => format!("done: {}: {detail}", o.action.label()),
+                    Err(e) => format!("FAILED: {}: {e}", o.action.label()),
+                };
+                let tone = if o.result.is_ok() { Tone::Ok } else { Tone::Alarm };
+                self.message = Some(Message { tone, text, at: Some(o.at) });
+                self.after_drill_change();
+            }
+            None => match &o.result {
+                Ok(detail) => self.say(Tone::Ok, format!("done: {}: {detail}", o.action.label()), o.at),
+                Err(e) => self.say(Tone::Alarm, format!("FAILED: {}: {e}", o.action.label()), o.at),
+            },
+        }
+        self.dirty = true;
+    }
+
+    /// The source stopped sending snapshots: figures will age into stale.
+    pub fn on_source_closed(&mut self, now: Ts) {
+        self.say(Tone::Alarm, "the world source stopped: no new observations; figures will turn stale".into(), now);
+    }
+
+    /// The runtime could not append to the journal.
+    pub fn on_journal_error(&mut self, error: String) {
+        let at = self.now;
+        let text = format!("JOURNAL WRITE FAILED: {error} — the drill is not being recorded");
+        if let Some(at) = at {
+            self.log.push(at, Tone::Alarm, text.clone());
+        }
+        self.message = Some(Message { tone: Tone::Alarm, text, at: None });
+        self.dirty = true;
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) {
+        super::input::handle_key(self, key);
+        self.dirty = true;
+    }
+
+    /// The terminal changed size.
+    pub fn on_resize(&mut self) {
+        self.dirty = true;
+    }
+
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub fn needs_redraw(&self) -> bool {
+        self.dirty
+    }
+
+    /// The runtime drew the current state.
+    pub fn mark_drawn(&mut self) {
+        self.dirty = false;
+    }
+
+    pub fn draw(&self, frame: &mut Frame) {
+        super::view::draw(self, frame);
+    }
+
+    // ---- read access for the runtime and tests ----
+
+    pub fn drill(&self) -> Option<&Drill> {
+        self.drill.as_ref()
+    }
+
+    pub fn assessment(&self) -> Option<&Assessment> {
+        self.live.as_ref()
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.assessor.settings
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.dispatcher.read_only()
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    pub fn view_kind(&self) -> View {
+        self.view
+    }
+
+    /// A drill is running and not over.
+    pub fn drill_in_progress(&self) -> bool {
+        self.drill.as_ref().is_some_and(|d| !d.is_over())
+    }
+
+    pub fn key_context(&self) -> KeyContext<'_> {
+        KeyContext {
+            view: self.view,
+            demo: self.demo,
+            read_only: self.dispatcher.read_only(),
+            filtering: self.filter.is_some() || !matches!(self.mode, Mode::Normal),
+            flows: self.live.as_ref().map_or(0, |a| a.lag.len()),
+            paused: self.frozen.is_some(),
+            run_step: &self.gates.run_step,
+            confirm: &self.gates.confirm,
+            abort: &self.gates.abort,
+        }
+    }
+
+    /// The assessment and snapshot the detail panes show.
+    pub(crate) fn shown(&self) -> Option<(&Assessment, &Snapshot)> {
+        match &self.frozen {
+            Some(f) => Some((&f.assessment, &f.snapshot)),
+            None => Some((self.live.as_ref()?, self.snapshot.as_deref()?)),
+        }
+    }
+
+    // ---- update internals, used by `input` and `commands` ----
+
+    fn reassess(&mut self, now: Ts) {
+        self.now = Some(self.now.map_or(now, |t| t.max(now)));
+        self.dirty = true;
+        let Some(snap) = self.snapshot.clone() else { return };
+        let a = self.assessor.assess(&snap, now);
+        if let Some(drill) = self.drill.as_mut() {
+            let events = drill.observe(&a);
+            let plan = drill.plan().clone();
+            for ev in events {
+                if !matches!(ev, DrillEvent::RuleViolated { .. }) {
+                    self.log.drill(&plan, &ev);
+                }
+                self.effects.push(Effect::Journal(ev));
+            }
+            self.drill_view = Some(drill.view());
+        }
+        self.log.compare(self.live.as_ref(), &a);
+        self.live = Some(a);
+        self.refresh_gates();
+        if self.frozen.is_none() {
+            self.prepare();
+        }
+    }
+
+    /// Rebuilds the prepared view data of the shown assessment.
+    pub(crate) fn prepare(&mut self) {
+        let prepared = match self.shown() {
+            Some((a, snap)) => Prepared::build(a, snap, &self.assessor.history, &self.query, self.filter.as_ref()),
+            None => Prepared::default(),
+        };
+        if let Some(f) = prepared.lag_flow {
+            self.query.flow = f;
+        }
+        self.prepared = prepared;
+        self.dirty = true;
+    }
+
+    /// Re-evaluates what the drill keys may do, from the live assessment.
+    pub(crate) fn refresh_gates(&mut self) {
+        self.gates = match (&self.drill, &self.live) {
+            (None, _) => Gates::default(),
+            (Some(d), live) => gates(d, self.drill_view.as_ref(), live.as_ref()),
+        };
+    }
+
+    /// A drill event: to the journal and the log.
+    pub(crate) fn journal_event(&mut self, ev: DrillEvent) {
+        if let Some(d) = &self.drill {
+            self.log.drill(d.plan(), &ev);
+        }
+        self.effects.push(Effect::Journal(ev));
+    }
+
+    /// The drill changed outside an observation: observe again so the view
+    /// and gates follow at once.
+    pub(crate) fn after_drill_change(&mut self) {
+        if let (Some(d), Some(a)) = (self.drill.as_mut(), self.live.as_ref()) {
+            let events = d.observe(a);
+            for ev in events {
+                if let Some(d) = &self.drill {
+                    if !matches!(ev, DrillEvent::RuleViolated { .. }) {
+                        self.log.drill(d.plan(), &ev);
+                    }
+                }
+                self.effects.push(Effect::Journal(ev));
+            }
+        }
+        self.drill_view = self.drill.as_ref().map(Drill::view);
+        self.refresh_gates();
+        self.dirty = true;
+    }
+
+    pub(crate) fn push_effect(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+
+    /// A message in the status line and the log.
+    pub(crate) fn say(&mut self, tone: Tone, text: String, at: Ts) {
+        self.log.push(at, tone, text.clone());
+        self.message = Some(Message { tone, text, at: Some(at) });
+        self.dirty = true;
+    }
+
+    /// A message in the status line only (answers to keys).
+    pub(crate) fn note(&mut self, tone: Tone, text: impl Into<String>) {
+        self.message = Some(Message { tone, text: text.into(), at: self.now });
+        self.dirty = true;
+    }
+}
+
+fn gates(d: &Drill, view: Option<&DrillView>, live: Option<&Assessment>) -> Gates {
+    let over = if d.is_finished() {
+        Some("the drill is finished: start another with :switchover or :failback".to_owned())
+    } else if d.is_over() {
+        Some("the drill was aborted: start another with :switchover or :failback".to_owned())
+    } else {
+        None
+    };
+    if let Some(why) = over {
+        return Gates {
+            run_step: Availability::Disabled(why.clone()),
+            confirm: Availability::Disabled(why.clone()),
+            abort: Availability::Disabled(why),
+        };
+    }
+    let Some(step) = d.current() else { return Gates::default() };
+    let plan_step = &d.plan().steps[step];
+    let run_step = match (&plan_step.action, live) {
+        (None, _) => {
+            let why = view.and_then(|v| v.blocked.clone()).unwrap_or_default();
+            Availability::Disabled(format!("step {} has no action: it completes when observed ({why})", step + 1))
+        }
+        (Some(_), None) => Availability::Disabled("nothing observed yet".into()),
+        (Some(_), Some(a)) => {
+            // The same gate `Drill::request_action` applies: the previous
+            // step's preconditions must still hold.
+            let prev = step.checked_sub(1).map(|p| d.plan().steps[p].done_when.as_slice()).unwrap_or_default();
+            prev.iter()
+                .map(|c| evaluate(c, a))
+                .find_map(|c| match c.truth {
+                    Truth::Yes => None,
+                    Truth::No => Some(Availability::Disabled(format!("blocked: {}: {}", c.label, c.observed))),
+                    Truth::Unknown(why) => {
+                        Some(Availability::Disabled(format!("blocked: {}: unknown, {why}", c.label)))
+                    }
+                })
+                .unwrap_or(Availability::Enabled)
+        }
+    };
+    let pending = view.and_then(|v| v.steps.get(step)).is_some_and(|s| s.checklist.iter().any(|(_, at)| at.is_none()));
+    let confirm = if pending {
+        Availability::Enabled
+    } else {
+        Availability::Disabled(format!("nothing to confirm in step {}", step + 1))
+    };
+    Gates { run_step, confirm, abort: Availability::Enabled }
+}

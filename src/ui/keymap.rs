@@ -1,0 +1,412 @@
+//! Key bindings as data. One list drives three things: which command a key
+//! runs, the `?` help screen and the hint bar. Each binding can be asked
+//! whether it is available now; when not, it says why, and the screen shows
+//! it greyed with that reason instead of hiding it.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::dispatch::Fault;
+
+/// A key as bindings name it: a code plus whether Ctrl is held. Shift is
+/// folded into the character (`A`, `?`, `O`), as terminals report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+impl Key {
+    pub const fn ch(c: char) -> Key {
+        Key { code: KeyCode::Char(c), ctrl: false }
+    }
+
+    pub const fn ctrl(c: char) -> Key {
+        Key { code: KeyCode::Char(c), ctrl: true }
+    }
+
+    pub const fn code(code: KeyCode) -> Key {
+        Key { code, ctrl: false }
+    }
+
+    /// The binding key of a terminal event; `None` for releases.
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        if ev.kind == KeyEventKind::Release {
+            return None;
+        }
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let code = match ev.code {
+            KeyCode::Char(c) if ctrl => KeyCode::Char(c.to_ascii_lowercase()),
+            other => other,
+        };
+        Some(Key { code, ctrl })
+    }
+
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_owned(),
+            KeyCode::Char(c) if self.ctrl => c.to_ascii_uppercase().to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "S-Tab".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            other => format!("{other}"),
+        };
+        if self.ctrl { format!("Ctrl-{base}") } else { base }
+    }
+}
+
+/// What a key asks for. The app's `update` gives each its meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    Help,
+    CommandMode,
+    Filter,
+    FocusNext,
+    FocusPrev,
+    Back,
+    Quit,
+    RunStep,
+    Confirm,
+    Abort,
+    SortNext,
+    SortPrev,
+    NextFlow,
+    Pause,
+    Wall,
+    /// Toggle `Fault::ALL[i]` in the demo world.
+    Fault(usize),
+    ScrollUp,
+    ScrollDown,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+}
+
+/// Where a binding applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every view.
+    Global,
+    /// The full console, not the wall layout.
+    Console,
+    /// Every view, in demo mode only.
+    Demo,
+}
+
+/// The two layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Console,
+    Wall,
+}
+
+#[derive(Clone, Debug)]
+pub struct Binding {
+    pub keys: Vec<Key>,
+    pub command: Command,
+    pub description: Cow<'static, str>,
+    /// A few words for the hint bar; `None` keeps it out of the bar.
+    pub hint: Option<&'static str>,
+    pub scope: Scope,
+    /// Sends an action to the world (through the dispatcher, which refuses
+    /// it in read-only mode: the screen says so in advance).
+    pub acts: bool,
+}
+
+/// Whether a binding can run now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Availability {
+    Enabled,
+    Disabled(String),
+}
+
+impl Availability {
+    pub fn is_enabled(&self) -> bool {
+        matches!(self, Availability::Enabled)
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Availability::Enabled => None,
+            Availability::Disabled(why) => Some(why),
+        }
+    }
+}
+
+/// The state availability depends on, gathered by the app (the drill's
+/// figures are prepared when an assessment arrives, not per key or frame).
+#[derive(Clone, Debug)]
+pub struct KeyContext<'a> {
+    pub view: View,
+    pub demo: bool,
+    pub read_only: bool,
+    pub filtering: bool,
+    pub flows: usize,
+    pub paused: bool,
+    /// `n`: the current step's action.
+    pub run_step: &'a Availability,
+    /// `c`: the next manual checklist item.
+    pub confirm: &'a Availability,
+    /// `A`: whether a drill is in progress.
+    pub abort: &'a Availability,
+}
+
+fn b(keys: &[Key], command: Command, description: &'static str, hint: Option<&'static str>, scope: Scope) -> Binding {
+    Binding { keys: keys.to_vec(), command, description: Cow::Borrowed(description), hint, scope, acts: false }
+}
+
+static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
+    use Command as C;
+    use Scope::{Console, Global};
+    let mut v = vec![
+        b(&[Key::ch('?')], C::Help, "show the keys of this view", Some("help"), Global),
+        b(
+            &[Key::ch(':')],
+            C::CommandMode,
+            "command: switchover, failback, abort, theme, wall, fault, quit",
+            Some("command"),
+            Global,
+        ),
+        b(&[Key::ch('/')], C::Filter, "filter lag rows and groups by regex (!regex inverts)", Some("filter"), Console),
+        b(&[Key::code(KeyCode::Tab)], C::FocusNext, "focus the next pane", Some("focus"), Console),
+        b(&[Key::code(KeyCode::BackTab)], C::FocusPrev, "focus the previous pane", None, Console),
+        Binding {
+            acts: true,
+            ..b(&[Key::ch('n')], C::RunStep, "run the current drill step's action", Some("run step"), Console)
+        },
+        b(&[Key::ch('c')], C::Confirm, "confirm the next manual checklist item", Some("confirm"), Console),
+        b(&[Key::ch('A')], C::Abort, "abort the drill (asks first)", Some("abort"), Console),
+        b(&[Key::ch('o')], C::SortNext, "lag sort: records, seconds, topic/partition", Some("sort"), Console),
+        b(&[Key::ch('O')], C::SortPrev, "lag sort: reverse the order", None, Console),
+        b(&[Key::ch('f')], C::NextFlow, "lag of the other MM2 flow", None, Console),
+        b(&[Key::code(KeyCode::Up), Key::ch('k')], C::ScrollUp, "scroll the focused pane up", None, Console),
+        b(&[Key::code(KeyCode::Down), Key::ch('j')], C::ScrollDown, "scroll the focused pane down", None, Console),
+        b(&[Key::code(KeyCode::PageUp)], C::PageUp, "page the focused pane up", None, Console),
+        b(&[Key::code(KeyCode::PageDown)], C::PageDown, "page the focused pane down", None, Console),
+        b(&[Key::code(KeyCode::Home), Key::ch('g')], C::Top, "focused pane: to the top", None, Console),
+        b(&[Key::code(KeyCode::End), Key::ch('G')], C::Bottom, "focused pane: to the end", None, Console),
+        b(&[Key::ch('p')], C::Pause, "pause the live display (gates keep evaluating)", Some("pause"), Global),
+        b(&[Key::ch('w')], C::Wall, "wall layout on/off", Some("wall"), Global),
+        b(&[Key::code(KeyCode::Esc)], C::Back, "back out of a mode or popup; clear the filter", None, Global),
+        b(
+            &[Key::ch('q'), Key::ctrl('c')],
+            C::Quit,
+            "quit (asks first while a drill is in progress)",
+            Some("quit"),
+            Global,
+        ),
+    ];
+    for (i, fault) in Fault::ALL.iter().enumerate() {
+        let digit = char::from(b'1' + i as u8);
+        v.push(Binding {
+            keys: vec![Key::ch(digit)],
+            command: C::Fault(i),
+            description: Cow::Owned(format!("demo: toggle fault \"{}\"", fault.label())),
+            hint: None,
+            scope: Scope::Demo,
+            acts: true,
+        });
+    }
+    v
+});
+
+/// Every binding, in help order.
+pub fn bindings() -> &'static [Binding] {
+    &BINDINGS
+}
+
+impl Binding {
+    pub fn in_scope(&self, ctx: &KeyContext) -> bool {
+        match self.scope {
+            Scope::Global => true,
+            Scope::Console => ctx.view == View::Console,
+            Scope::Demo => ctx.demo,
+        }
+    }
+
+    /// Whether the command can run now. Read-only is not judged here: the
+    /// dispatcher alone enforces it, and refuses visibly.
+    pub fn availability(&self, ctx: &KeyContext) -> Availability {
+        match self.command {
+            Command::RunStep => ctx.run_step.clone(),
+            Command::Confirm => ctx.confirm.clone(),
+            Command::Abort => ctx.abort.clone(),
+            Command::NextFlow if ctx.flows < 2 => Availability::Disabled("only one MM2 flow is configured".into()),
+            Command::Back if !ctx.filtering => Availability::Disabled("nothing to back out of".into()),
+            _ => Availability::Enabled,
+        }
+    }
+
+    /// What the screen shows: `availability`, plus a read-only warning for
+    /// bindings that would send an action.
+    pub fn shown(&self, ctx: &KeyContext) -> Availability {
+        match self.availability(ctx) {
+            Availability::Enabled if self.acts && ctx.read_only => {
+                Availability::Disabled("read-only: the dispatcher refuses actions".into())
+            }
+            a => a,
+        }
+    }
+
+    pub fn keys_label(&self) -> String {
+        self.keys.iter().map(Key::label).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The description, adjusted to state (pause becomes resume).
+    pub fn describe(&self, ctx: &KeyContext) -> Cow<'static, str> {
+        match self.command {
+            Command::Pause if ctx.paused => Cow::Borrowed("resume the live display"),
+            Command::Wall if ctx.view == View::Wall => Cow::Borrowed("back to the full console"),
+            _ => self.description.clone(),
+        }
+    }
+
+    pub fn hint_label(&self, ctx: &KeyContext) -> Option<&'static str> {
+        match self.command {
+            Command::Pause if ctx.paused => Some("resume"),
+            Command::Wall if ctx.view == View::Wall => Some("console"),
+            _ => self.hint,
+        }
+    }
+}
+
+/// The binding a key runs in this context, if any.
+pub fn lookup(ctx: &KeyContext, key: Key) -> Option<&'static Binding> {
+    bindings().iter().find(|b| b.in_scope(ctx) && b.keys.contains(&key))
+}
+
+/// The bindings of this context with what the screen shows for each.
+pub fn entries<'c>(ctx: &'c KeyContext<'c>) -> impl Iterator<Item = (&'static Binding, Availability)> + 'c {
+    bindings().iter().filter(|b| b.in_scope(ctx)).map(|b| (b, b.shown(ctx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx<'a>(run: &'a Availability, confirm: &'a Availability, abort: &'a Availability) -> KeyContext<'a> {
+        KeyContext {
+            view: View::Console,
+            demo: false,
+            read_only: false,
+            filtering: false,
+            flows: 2,
+            paused: false,
+            run_step: run,
+            confirm,
+            abort,
+        }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_a_scope() {
+        let all = bindings();
+        for (i, a) in all.iter().enumerate() {
+            for b2 in &all[i + 1..] {
+                for k in &a.keys {
+                    assert!(!b2.keys.contains(k), "{} bound to {:?} and {:?}", k.label(), a.command, b2.command);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keys_fold_shift_into_characters() {
+        let ev = KeyEvent::new(KeyCode::Char('A'), KeyModifiers::SHIFT);
+        assert_eq!(Key::from_event(&ev), Some(Key::ch('A')));
+        let ev = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(Key::from_event(&ev), Some(Key::ctrl('c')));
+        let ev = KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT);
+        assert_eq!(Key::from_event(&ev), Some(Key::code(KeyCode::BackTab)));
+        let mut ev = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE);
+        ev.kind = KeyEventKind::Release;
+        assert_eq!(Key::from_event(&ev), None);
+    }
+
+    #[test]
+    fn the_runbook_keys_are_bound() {
+        let (e, d) = (Availability::Enabled, Availability::Disabled("x".into()));
+        let c = ctx(&e, &d, &d);
+        for (key, cmd) in [
+            (Key::ch('?'), Command::Help),
+            (Key::ch(':'), Command::CommandMode),
+            (Key::ch('/'), Command::Filter),
+            (Key::code(KeyCode::Tab), Command::FocusNext),
+            (Key::code(KeyCode::BackTab), Command::FocusPrev),
+            (Key::code(KeyCode::Esc), Command::Back),
+            (Key::ch('q'), Command::Quit),
+            (Key::ctrl('c'), Command::Quit),
+            (Key::ch('n'), Command::RunStep),
+            (Key::ch('c'), Command::Confirm),
+            (Key::ch('A'), Command::Abort),
+            (Key::ch('o'), Command::SortNext),
+            (Key::ch('O'), Command::SortPrev),
+            (Key::ch('p'), Command::Pause),
+            (Key::ch('w'), Command::Wall),
+        ] {
+            assert_eq!(lookup(&c, key).map(|b| b.command), Some(cmd), "{}", key.label());
+        }
+    }
+
+    #[test]
+    fn fault_keys_exist_only_in_demo_mode_in_fault_order() {
+        let e = Availability::Enabled;
+        let mut c = ctx(&e, &e, &e);
+        assert!(lookup(&c, Key::ch('1')).is_none(), "no fault keys outside demo mode");
+        c.demo = true;
+        for (i, fault) in Fault::ALL.iter().enumerate() {
+            let key = Key::ch(char::from(b'1' + i as u8));
+            let binding = lookup(&c, key);
+            assert_eq!(binding.map(|b| b.command), Some(Command::Fault(i)));
+            assert!(binding.is_some_and(|b| b.description.contains(fault.label())));
+        }
+    }
+
+    #[test]
+    fn disabled_entries_say_why() {
+        let blocked = Availability::Disabled("blocked: no app clients on DC: 2 app consumers".into());
+        let none = Availability::Disabled("nothing to confirm in this step".into());
+        let c = KeyContext { flows: 1, ..ctx(&blocked, &none, &none) };
+        let why = |key| lookup(&c, key).map(|b| b.shown(&c)).and_then(|a| a.reason().map(str::to_owned));
+        assert_eq!(why(Key::ch('n')).as_deref(), Some("blocked: no app clients on DC: 2 app consumers"));
+        assert_eq!(why(Key::ch('c')).as_deref(), Some("nothing to confirm in this step"));
+        assert_eq!(why(Key::ch('f')).as_deref(), Some("only one MM2 flow is configured"));
+        assert_eq!(why(Key::code(KeyCode::Esc)).as_deref(), Some("nothing to back out of"));
+        assert_eq!(why(Key::ch('?')), None);
+    }
+
+    #[test]
+    fn read_only_greys_actions_but_leaves_enforcement_to_the_dispatcher() {
+        let e = Availability::Enabled;
+        let c = KeyContext { read_only: true, demo: true, ..ctx(&e, &e, &e) };
+        for key in [Key::ch('n'), Key::ch('3')] {
+            let binding = lookup(&c, key);
+            assert_eq!(binding.map(|b| b.availability(&c)), Some(Availability::Enabled), "the key still runs");
+            let shown = binding.map(|b| b.shown(&c));
+            assert!(shown.is_some_and(|a| a.reason().is_some_and(|r| r.starts_with("read-only"))));
+        }
+        let confirm = lookup(&c, Key::ch('c')).map(|b| b.shown(&c));
+        assert_eq!(confirm, Some(Availability::Enabled), "confirming is not an action on the world");
+    }
+
+    #[test]
+    fn wall_view_keeps_only_global_keys() {
+        let e = Availability::Enabled;
+        let c = KeyContext { view: View::Wall, ..ctx(&e, &e, &e) };
+        assert!(lookup(&c, Key::ch('n')).is_none());
+        assert!(lookup(&c, Key::ch('w')).is_some());
+        assert!(lookup(&c, Key::ch('q')).is_some());
+        assert!(entries(&c).all(|(b, _)| b.scope != Scope::Console));
+    }
+}

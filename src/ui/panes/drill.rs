@@ -1,0 +1,188 @@
+//! The drill wizard: every step with ✓ done / ▶ current / · locked; for the
+//! current step its live preconditions (✓ ✗ ? with what was observed and
+//! when), the hold progress, manual items, and why it is blocked.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Stylize;
+use ratatui::text::{Line, Span};
+
+use crate::assess::Truth;
+use crate::drill::{DrillView, StepState, StepView};
+use crate::model::{Ts, age_secs};
+
+use super::super::app::App;
+use super::super::fmt;
+use super::super::keymap::Availability;
+use super::super::layout::Pane;
+use super::super::theme::Slot;
+use super::{frame_block, list, pad, truth_mark};
+
+pub fn wanted_rows(app: &App) -> u16 {
+    (lines(app).len() + 2).min(30) as u16
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let (title, note) = match &app.drill_view {
+        Some(v) => (v.kind.title(), status(v)),
+        None => ("Drill", "none running".to_owned()),
+    };
+    let block = frame_block(
+        app,
+        Pane::Drill,
+        vec![app.span(Slot::Accent, title)],
+        Some(Line::from(app.span(Slot::Muted, format!(" {note} ")))),
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let lines = lines(app);
+    list(app, frame, Pane::Drill, inner, lines.len(), |i| lines[i].clone());
+}
+
+fn status(v: &DrillView) -> String {
+    if let Some(why) = &v.aborted {
+        return format!("ABORTED: {}", fmt::clip(why, 40));
+    }
+    match v.current {
+        Some(i) => format!("step {} of {}", i + 1, v.steps.len()),
+        None => "finished".into(),
+    }
+}
+
+fn lines<'a>(app: &App) -> Vec<Line<'a>> {
+    let Some(v) = &app.drill_view else { return idle(app) };
+    let now = app.now.unwrap_or(v.started_at);
+    let mut out = vec![Line::from(vec![app.span(
+        Slot::Muted,
+        format!("started {} · every gate must hold {:.0} s", fmt::clock(v.started_at), v.hold_secs),
+    )])];
+    for (i, s) in v.steps.iter().enumerate() {
+        match &s.state {
+            StepState::Done { at } => out.push(Line::from(vec![
+                app.span(Slot::Ok, format!("✓ {} ", i + 1)),
+                app.span(Slot::Text, s.title.clone()),
+                app.span(Slot::Muted, format!("  done {}", fmt::clock(*at))),
+            ])),
+            StepState::Current { held } if v.current == Some(i) => {
+                out.push(Line::from(vec![
+                    app.span(Slot::Focus, format!("▶ {} ", i + 1)),
+                    app.span(Slot::Focus, s.title.clone()).bold(),
+                ]));
+                current(app, v, s, *held, now, &mut out);
+            }
+            StepState::Current { .. } | StepState::Locked => out.push(Line::from(vec![
+                app.span(Slot::Muted, format!("· {} ", i + 1)),
+                app.span(Slot::Muted, s.title.clone()),
+            ])),
+        }
+    }
+    if let Some(why) = &v.aborted {
+        out.push(Line::from(app.span(Slot::Warn, format!("Aborted: {why}. The journal keeps what was done."))));
+    } else if v.current.is_none() {
+        let at =
+            v.steps.iter().filter_map(|s| if let StepState::Done { at } = s.state { Some(at) } else { None }).max();
+        let when = at.map(fmt::clock).unwrap_or_default();
+        out.push(Line::from(
+            app.span(Slot::Ok, format!("✓ Drill finished at {when}: the journal holds the evidence.")),
+        ));
+    }
+    out
+}
+
+fn idle<'a>(app: &App) -> Vec<Line<'a>> {
+    vec![
+        Line::from(app.span(Slot::Text, "No drill running. Start one with a command:")),
+        Line::from(vec![
+            app.span(Slot::Accent, "  :switchover "),
+            app.span(
+                Slot::Muted,
+                "DC→DR, runbook steps 1–5: stop apps, drain, stop MM2, switch, apps on DR, MM2 on DC",
+            ),
+        ]),
+        Line::from(vec![
+            app.span(Slot::Accent, "  :failback   "),
+            app.span(Slot::Muted, "DR→DC, runbook steps 6–10, the same six steps the other way"),
+        ]),
+    ]
+}
+
+fn current<'a>(app: &App, v: &DrillView, s: &StepView, held: Option<f64>, now: Ts, out: &mut Vec<Line<'a>>) {
+    if let Some(action) = &s.action {
+        let mut spans = vec![app.span(Slot::Muted, "    action  ")];
+        match &app.gates.run_step {
+            Availability::Enabled if app.read_only() => {
+                spans.push(app.span(Slot::Muted, format!("n → {} (read-only: will be refused)", action.label())));
+            }
+            Availability::Enabled => {
+                spans.push(app.span(Slot::Accent, "n"));
+                spans.push(app.span(Slot::Text, format!(" → {}", action.label())));
+            }
+            Availability::Disabled(why) => {
+                spans.push(app.span(Slot::Muted, format!("n → {} — {why}", action.label())));
+            }
+        }
+        if let Some(at) = s.requested_at {
+            spans.push(app.span(Slot::Muted, format!(" · requested {}", fmt::clock(at))));
+        }
+        match &s.outcome {
+            Some((true, detail)) => spans.push(app.span(Slot::Ok, format!(" · ✓ {detail}"))),
+            Some((false, detail)) => spans.push(app.span(Slot::Alarm, format!(" · ✗ {detail}"))),
+            None if s.requested_at.is_some() => spans.push(app.span(Slot::Stale, " · waiting for the outcome")),
+            None => {}
+        }
+        out.push(Line::from(spans));
+    } else {
+        out.push(Line::from(app.span(Slot::Muted, "    no action here: the step completes when observed")));
+    }
+    let label_w = s.checks.iter().map(|c| c.label.chars().count()).max().unwrap_or(0).min(40);
+    for c in &s.checks {
+        let (mark, slot) = truth_mark(&c.truth);
+        let age =
+            c.at.map_or("never observed".to_owned(), |at| format!("{} ago", crate::assess::fmt_age(age_secs(at, now))));
+        let mut spans = vec![
+            Span::raw("    "),
+            app.span(slot, format!("{mark} ")),
+            app.span(Slot::Text, pad(&c.label, label_w)),
+            app.span(
+                if matches!(c.truth, Truth::Unknown(_)) { Slot::Stale } else { Slot::Text },
+                format!("  {}", c.observed),
+            ),
+            app.span(Slot::Muted, format!(" · {age}")),
+        ];
+        if let Truth::Unknown(why) = &c.truth {
+            spans.push(app.span(Slot::Stale, format!(" · unknown: {why}")));
+        }
+        out.push(Line::from(spans));
+    }
+    if s.checks.is_empty() {
+        out.push(Line::from(app.span(Slot::Stale, "    ? waiting for the first observation")));
+    }
+    for (item, at) in &s.checklist {
+        out.push(Line::from(match at {
+            Some(at) => vec![
+                app.span(Slot::Ok, "    ☑ "),
+                app.span(Slot::Text, item.clone()),
+                app.span(Slot::Muted, format!("  confirmed {}", fmt::clock(*at))),
+            ],
+            None => vec![
+                app.span(Slot::Warn, "    ☐ "),
+                app.span(Slot::Text, item.clone()),
+                app.span(Slot::Muted, "  — c confirms, once done"),
+            ],
+        }));
+    }
+    let all_yes = !s.checks.is_empty() && s.checks.iter().all(|c| c.truth.is_yes());
+    let confirmed = s.checklist.iter().all(|(_, at)| at.is_some());
+    if all_yes && confirmed {
+        let held = held.unwrap_or(0.0).max(0.0);
+        let frac = if v.hold_secs > 0.0 { (held / v.hold_secs).min(1.0) } else { 1.0 };
+        let filled = (frac * 10.0).round() as usize;
+        out.push(Line::from(vec![
+            app.span(Slot::Ok, format!("    holding {held:.0} s of {:.0} s  ", v.hold_secs)),
+            app.span(Slot::Ok, "█".repeat(filled)),
+            app.span(Slot::Muted, "░".repeat(10 - filled)),
+        ]));
+    } else if let Some(why) = &v.blocked {
+        out.push(Line::from(app.span(Slot::Warn, format!("    ⛔ blocked: {why}"))));
+    }
+}

@@ -1,0 +1,161 @@
+//! The header: which side is active (the largest element), the verdict,
+//! the clock, data freshness per side and the mode badges; below it, a
+//! banner for every broken runbook rule.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Stylize;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use crate::assess::{Role, SideView, fmt_age};
+use crate::model::{Side, age_secs};
+
+use super::super::app::App;
+use super::super::fmt;
+use super::super::theme::Slot;
+use super::{figure_slot, level_slot, level_symbol, role_slot};
+
+pub const HEIGHT: u16 = 3;
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    if area.width < 44 {
+        return compact(app, frame, area);
+    }
+    let box_w = if area.width >= 100 { 22 } else { 16 };
+    let [dc, dr, info] =
+        Layout::horizontal([Constraint::Length(box_w), Constraint::Length(box_w + 1), Constraint::Min(0)])
+            .spacing(1)
+            .areas(area);
+    role_box(app, frame, dc, Side::Dc);
+    role_box(app, frame, dr.inner(ratatui::layout::Margin::new(0, 0)), Side::Dr);
+    info_lines(app, frame, info);
+}
+
+fn side(app: &App, side: Side) -> Option<&SideView> {
+    app.live.as_ref().map(|a| a.side(side))
+}
+
+fn role_box(app: &App, frame: &mut Frame, area: Rect, s: Side) {
+    let view = side(app, s);
+    let role = view.map_or(Role::Unknown, |v| v.role);
+    let style = app.style(role_slot(role));
+    let declared = view.and_then(|v| v.declared);
+    let third = match declared {
+        Some(d) if d != role => Line::from(app.span(Slot::Warn, format!("⚠ declared {}", d.label()))),
+        Some(d) => Line::from(format!("declared {}", d.label())),
+        None => Line::from(match view {
+            Some(v) => fmt::freshness(v.freshness),
+            None => "waiting for data".into(),
+        }),
+    };
+    let lines =
+        vec![Line::from(format!("{} · observed", s.label())), Line::from(Span::from(role.label()).bold()), third];
+    let p = Paragraph::new(lines).alignment(Alignment::Center).block(Block::new()).style(style);
+    frame.render_widget(p, area);
+}
+
+fn info_lines(app: &App, frame: &mut Frame, area: Rect) {
+    let clock = match app.now {
+        Some(t) => format!(" {} UTC", fmt::clock(t)),
+        None => " --:--:-- UTC".into(),
+    };
+    let [verdict_area, clock_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(clock.chars().count() as u16)])
+            .areas(Rect { height: 1, ..area });
+    let verdict = match &app.live {
+        Some(a) => Line::from(vec![
+            app.span(level_slot(a.verdict.level), format!("{} {}", level_symbol(a.verdict.level), a.verdict.text)),
+        ]),
+        None => Line::from(app.span(Slot::Stale, "? nothing observed yet")),
+    };
+    frame.render_widget(Paragraph::new(verdict), verdict_area);
+    frame.render_widget(Paragraph::new(Line::from(app.span(Slot::Text, clock).bold())), clock_area);
+
+    let mut fresh = vec![app.span(Slot::Muted, "data ")];
+    for s in Side::BOTH {
+        if s == Side::Dr {
+            fresh.push(app.span(Slot::Muted, "  ·  "));
+        }
+        fresh.push(app.span(Slot::Text, format!("{} ", s.label())));
+        match side(app, s) {
+            Some(v) => {
+                fresh.push(app.span(figure_slot(v.freshness, Slot::Ok), fmt::freshness(v.freshness)));
+                if let crate::model::Link::Down { since, .. } = &v.link {
+                    let age = app.now.map(|n| fmt_age(age_secs(*since, n))).unwrap_or_default();
+                    fresh.push(app.span(Slot::Alarm, format!(" unreachable {age}")));
+                }
+            }
+            None => fresh.push(app.span(Slot::Stale, "never observed")),
+        }
+    }
+    let mut badges: Vec<Span> = Vec::new();
+    let mut badge = |slot: Slot, text: String| {
+        badges.push(app.span(slot, format!(" {text} ")));
+        badges.push(Span::raw(" "));
+    };
+    if app.read_only() {
+        badge(Slot::Badge, "READ-ONLY".into());
+    }
+    if let Some(f) = &app.frozen {
+        let age = app.now.map(|n| fmt_age(age_secs(f.at, n))).unwrap_or_default();
+        badge(Slot::Badge, format!("PAUSED at {} ({age}) · p resumes", fmt::clock(f.at)));
+    }
+    if app.demo {
+        let faults: Vec<String> = app.faults_on.iter().map(|f| super::super::commands::fault_name(*f)).collect();
+        let text = if faults.is_empty() { "DEMO".to_owned() } else { format!("DEMO · faults: {}", faults.join(", ")) };
+        badge(Slot::Badge, text);
+    }
+    if badges.is_empty() {
+        badges.push(app.span(Slot::Muted, format!("theme {}", app.theme.name())));
+    }
+    let rest = Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(1), ..area };
+    frame.render_widget(Paragraph::new(vec![Line::from(fresh), Line::from(badges)]), rest);
+}
+
+/// One line for very narrow terminals.
+fn compact(app: &App, frame: &mut Frame, area: Rect) {
+    let mut roles = Vec::new();
+    for s in Side::BOTH {
+        let role = side(app, s).map_or(Role::Unknown, |v| v.role);
+        roles.push(app.span(role_slot(role), format!("{} {}", s.label(), role.label())));
+        roles.push(Span::raw(" "));
+    }
+    let verdict = match &app.live {
+        Some(a) => app.span(level_slot(a.verdict.level), a.verdict.text.clone()),
+        None => app.span(Slot::Stale, "? nothing observed yet"),
+    };
+    let mut lines = vec![Line::from(roles), Line::from(verdict)];
+    if app.read_only() {
+        lines.push(Line::from(app.span(Slot::Badge, "READ-ONLY")));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Rows the rule banner needs.
+pub fn banner_height(app: &App) -> u16 {
+    let n = app.live.as_ref().map_or(0, |a| a.violations.len());
+    match n {
+        0 => 0,
+        1..=3 => n as u16,
+        _ => 4,
+    }
+}
+
+pub fn banner(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(a) = &app.live else { return };
+    let style = app.style(Slot::Alarm);
+    let mut lines: Vec<Line> = a
+        .violations
+        .iter()
+        .take(3)
+        .map(|v| {
+            let since = format!("since {} ({})", fmt::clock(v.since), fmt_age(age_secs(v.since, a.now)));
+            Line::from(format!(" ⚠ RULE BROKEN · {} — {} · {since}", v.rule.statement(), v.detail))
+        })
+        .collect();
+    if a.violations.len() > 3 {
+        lines.push(Line::from(format!(" ⚠ and {} more rule(s) broken: see the event log", a.violations.len() - 3)));
+    }
+    frame.render_widget(Paragraph::new(lines).style(style), area);
+}

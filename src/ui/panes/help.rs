@@ -1,0 +1,58 @@
+//! The `?` popup, generated from the keymap of the current view: every key
+//! that works here, greyed with the reason when it cannot run now.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+
+use super::super::app::App;
+use super::super::commands::COMMANDS;
+use super::super::keymap::{self, View};
+use super::super::theme::Slot;
+use super::pad;
+use super::popup::centered;
+
+pub fn lines<'a>(app: &App) -> Vec<Line<'a>> {
+    let ctx = app.key_context();
+    let mut out = Vec::new();
+    for (b, shown) in keymap::entries(&ctx) {
+        let keys = pad(&b.keys_label(), 13);
+        let desc = b.describe(&ctx).into_owned();
+        out.push(match shown.reason() {
+            None => Line::from(vec![app.span(Slot::Accent, keys), app.span(Slot::Text, desc)]),
+            Some(why) => Line::from(vec![
+                app.span(Slot::Muted, keys),
+                app.span(Slot::Muted, desc),
+                app.span(Slot::Muted, format!(" — {why}")),
+            ]),
+        });
+    }
+    out.push(Line::default());
+    out.push(Line::from(app.span(Slot::Muted, "Commands after :")));
+    for (name, what) in COMMANDS {
+        if name == "fault" && !app.demo {
+            continue;
+        }
+        out.push(Line::from(vec![app.span(Slot::Accent, pad(&format!(":{name}"), 13)), app.span(Slot::Text, what)]));
+    }
+    out
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
+    let lines = lines(app);
+    let view = match app.view {
+        View::Console => format!("console view · focus: {}", app.focus.name()),
+        View::Wall => "wall view".to_owned(),
+    };
+    let r = centered(area, 100, lines.len() as u16 + 2);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(app.style(Slot::Focus))
+        .title(format!(" Keys · {view} "))
+        .title_bottom(Line::from(" Esc or ? closes · ↑↓ scroll ").right_aligned());
+    let inner_h = r.height.saturating_sub(2) as usize;
+    let scroll = scroll.min(lines.len().saturating_sub(inner_h));
+    frame.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)).block(block), r);
+}

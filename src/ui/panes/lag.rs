@@ -1,0 +1,166 @@
+//! Replication lag of one flow: the total with its age and a sparkline of
+//! the total over time, then one row per mirrored partition, records and
+//! seconds behind. Only the visible rows are formatted; unknown is `?`.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Stylize;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+
+use crate::assess::{FlowLag, LagRow};
+
+use super::super::app::App;
+use super::super::fmt;
+use super::super::layout::Pane;
+use super::super::theme::Slot;
+use super::{figure_slot, frame_block, list, pad, rpad};
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let flow = app.shown().and_then(|(a, _)| app.prepared.lag_flow.and_then(|i| a.lag.get(i)));
+    let title = match flow {
+        Some(f) => {
+            vec![app.span(Slot::Accent, format!("Lag {} ", f.flow)), app.span(Slot::Muted, f.deployment.clone())]
+        }
+        None => vec![app.span(Slot::Accent, "Lag")],
+    };
+    let order = if app.query.reversed { "↑" } else { "↓" };
+    let mut note = vec![app.span(Slot::Muted, format!(" sort {} {order} ", app.query.sort.label()))];
+    if let Some(f) = &app.filter {
+        note.push(app.span(Slot::Accent, format!("/{}/ ", f.text)));
+    }
+    let block = frame_block(app, Pane::Lag, title, Some(Line::from(note)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(flow) = flow else {
+        let text = if app.shown().is_some() { "no MM2 deployment configured" } else { "? never observed" };
+        frame.render_widget(Line::from(app.span(Slot::Stale, text)), inner);
+        return;
+    };
+    let summary_h = if inner.height >= 6 { 2 } else { 1 };
+    let [top, table] = Layout::vertical([Constraint::Length(summary_h), Constraint::Min(0)]).areas(inner);
+    summary(app, frame, top, flow);
+    rows(app, frame, table, flow);
+}
+
+fn summary(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
+    let spark_w = if area.width >= 60 { (area.width / 3).min(60) } else { 0 };
+    let [text, spark] = Layout::horizontal([Constraint::Min(0), Constraint::Length(spark_w)]).spacing(1).areas(area);
+    let fresh = flow.freshness;
+    let total_slot = match flow.total {
+        None => Slot::Stale,
+        Some(_) if !fresh.is_fresh() => Slot::Stale,
+        Some(n) if n as i64 > app.settings().lag_alarm_records => Slot::Warn,
+        Some(0) => Slot::Ok,
+        Some(_) => Slot::Text,
+    };
+    let total = match flow.total {
+        Some(n) => fmt::records(Some(n as i64)),
+        None => format!("? rec ({} of {} partitions unknown)", flow.unknown_rows, flow.rows.len()),
+    };
+    let now = app.shown().map(|(a, _)| a.now);
+    let observed = now.map(|n| fmt::ago(flow.at, n)).unwrap_or_default();
+    let line0 = Line::from(vec![
+        app.span(Slot::Muted, "total behind "),
+        app.span(total_slot, total).bold(),
+        app.span(Slot::Muted, " · oldest "),
+        app.span(
+            if flow.max_seconds.is_some() { figure_slot(fresh, Slot::Text) } else { Slot::Stale },
+            fmt::seconds(flow.max_seconds),
+        ),
+        app.span(Slot::Muted, " · observed "),
+        app.span(figure_slot(fresh, Slot::Text), observed),
+    ]);
+    let mut line1 =
+        vec![app.span(Slot::Muted, format!("{} partitions, {} shown", flow.rows.len(), app.prepared.lag_rows.len()))];
+    if app.key_context().flows > 1 {
+        line1.push(app.span(Slot::Muted, " · f: other flow"));
+    }
+    if spark_w > 0 {
+        line1.push(app.span(Slot::Muted, format!(" · trend: last {} samples →", app.prepared.spark.len())));
+    }
+    frame.render_widget(Paragraph::new(vec![line0, Line::from(line1)]), text);
+    if spark_w > 0 && !app.prepared.spark.is_empty() {
+        let data = &app.prepared.spark;
+        let from = data.len().saturating_sub(spark_w as usize);
+        let bars: Vec<Option<u64>> = data[from..].to_vec();
+        let s = Sparkline::default()
+            .data(bars.iter())
+            .style(app.style(figure_slot(fresh, Slot::Accent)))
+            .absent_value_symbol("?")
+            .absent_value_style(app.style(Slot::Stale));
+        frame.render_widget(s, spark);
+    }
+}
+
+fn wide(w: usize) -> bool {
+    w >= 80
+}
+
+fn topic_width(w: usize) -> usize {
+    let fixed = if wide(w) { 6 + 14 + 14 + 13 + 10 } else { 6 + 13 + 10 };
+    w.saturating_sub(fixed).max(6)
+}
+
+fn rows(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
+    if area.height == 0 {
+        return;
+    }
+    let w = area.width as usize;
+    let tw = topic_width(w);
+    let header = if wide(w) {
+        format!(
+            "{}{}{}{}{}{}",
+            pad("topic", tw),
+            rpad("part", 6),
+            rpad("source end", 14),
+            rpad("replicated", 14),
+            rpad("lag", 13),
+            rpad("lag time", 10)
+        )
+    } else {
+        format!("{}{}{}{}", pad("topic", tw), rpad("part", 6), rpad("lag", 13), rpad("lag time", 10))
+    };
+    frame.render_widget(Line::from(app.span(Slot::Muted, header)), Rect { height: 1, ..area });
+    let body = Rect { y: area.y + 1, height: area.height - 1, ..area };
+    let idx = &app.prepared.lag_rows;
+    if idx.is_empty() {
+        let text = match (&app.filter, flow.rows.is_empty()) {
+            (_, true) => "no mirrored partitions observed".to_owned(),
+            (Some(f), false) => format!("no partition matches the filter /{}/", f.text),
+            (None, false) => String::new(),
+        };
+        frame.render_widget(Line::from(app.span(Slot::Muted, text)), body);
+        return;
+    }
+    let fig = figure_slot(flow.freshness, Slot::Text);
+    list(app, frame, Pane::Lag, body, idx.len(), |i| row(app, &flow.rows[idx[i]], w, tw, fig));
+}
+
+fn row<'a>(app: &App, r: &LagRow, w: usize, tw: usize, fig: Slot) -> Line<'a> {
+    let offset = |o: Option<i64>| match o {
+        Some(o) if o >= 0 => fmt::thousands(o as u64),
+        Some(o) => o.to_string(),
+        None => "?".into(),
+    };
+    let lag_slot = match r.records {
+        None => Slot::Stale,
+        Some(0) => figure_slot_muted(fig),
+        Some(_) => fig,
+    };
+    let secs_slot = if r.seconds.is_none() { Slot::Stale } else { lag_slot };
+    let mut spans: Vec<Span> =
+        vec![app.span(Slot::Text, pad(&r.topic, tw)), app.span(Slot::Muted, rpad(&r.partition.to_string(), 6))];
+    if wide(w) {
+        spans.push(app.span(if r.source_end.is_some() { fig } else { Slot::Stale }, rpad(&offset(r.source_end), 14)));
+        spans.push(app.span(if r.replicated.is_some() { fig } else { Slot::Stale }, rpad(&offset(r.replicated), 14)));
+    }
+    spans.push(app.span(lag_slot, rpad(&fmt::records(r.records), 13)));
+    spans.push(app.span(secs_slot, rpad(&fmt::seconds(r.seconds), 10)));
+    Line::from(spans)
+}
+
+/// Zero lag is calm (muted) when fresh, stale otherwise.
+fn figure_slot_muted(fig: Slot) -> Slot {
+    if fig == Slot::Stale { Slot::Stale } else { Slot::Muted }
+}

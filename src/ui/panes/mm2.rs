@@ -1,0 +1,135 @@
+//! MM2 deployments: where each runs, its direction and health, workers,
+//! connectors and tasks (FAILED stands out, and so does a custom resource
+//! that says Ready while a task has failed), heartbeat and checkpoint ages.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::assess::mm2::short_name;
+use crate::assess::{Freshness, Health, Mm2View};
+use crate::model::{ConnectState, Ts};
+
+use super::super::app::App;
+use super::super::fmt;
+use super::super::layout::Pane;
+use super::super::theme::Slot;
+use super::{figure_slot, frame_block, health_slot, list, pad};
+
+pub fn wanted_rows(app: &App) -> u16 {
+    let Some((a, _)) = app.shown() else { return 3 };
+    let rows: usize = a
+        .mm2
+        .iter()
+        .map(|m| if m.health == Health::Stopped { 1 } else { 2 + m.connectors.len() + m.problems.len().min(3) })
+        .sum();
+    (rows.max(1) + 2).min(30) as u16
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let count = app.shown().map_or(0, |(a, _)| a.mm2.len());
+    let note = Line::from(app.span(Slot::Muted, format!(" {count} deployment(s) ")));
+    let block = frame_block(app, Pane::Mm2, vec![app.span(Slot::Accent, "MirrorMaker 2")], Some(note));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let lines = match app.shown() {
+        None => vec![Line::from(app.span(Slot::Stale, "? never observed"))],
+        Some((a, _)) if a.mm2.is_empty() => vec![Line::from(app.span(Slot::Muted, "no MM2 deployment configured"))],
+        Some((a, _)) => {
+            let stale = app.settings().stale_after;
+            a.mm2
+                .iter()
+                .enumerate()
+                .flat_map(|(k, m)| {
+                    let fresh = Freshness::of(m.connectors_at.max(m.workers_at), a.now, stale);
+                    deployment(app, m, app.prepared.workers_total.get(k).copied().flatten(), fresh, a.now)
+                })
+                .collect()
+        }
+    };
+    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone());
+}
+
+fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness, now: Ts) -> Vec<Line<'a>> {
+    let fig = figure_slot(fresh, Slot::Text);
+    let workers = match (m.workers_alive, total) {
+        (Some(a), Some(t)) => format!("{a}/{t} workers alive"),
+        (Some(a), None) => format!("{a} workers alive"),
+        _ => "? workers".into(),
+    };
+    let cr = match m.cr_ready {
+        Some(true) => "CR Ready=True",
+        Some(false) => "CR Ready=False",
+        None => "no CR",
+    };
+    let mut head = vec![
+        app.span(Slot::Text, format!("{} ", m.name)),
+        app.span(Slot::Accent, format!("{} ", m.flow)),
+        app.span(Slot::Muted, format!("on {} ", m.runs_on)),
+        app.span(health_slot(m.health), format!(" {} ", m.health.label().to_uppercase())),
+        app.span(fig, format!(" {workers}")),
+        app.span(Slot::Muted, format!(" · {cr} · seen {}", fmt::ago(m.connectors_at.max(m.workers_at), now))),
+    ];
+    if !fresh.is_fresh() {
+        head.push(app.span(Slot::Stale, " (stale)"));
+    }
+    let mut out = vec![Line::from(head)];
+    if m.health == Health::Stopped {
+        return out;
+    }
+    let failed: usize = m
+        .connectors
+        .iter()
+        .map(|c| {
+            c.tasks.iter().filter(|t| t.state == ConnectState::Failed).count()
+                + usize::from(c.state == ConnectState::Failed)
+        })
+        .sum();
+    if m.cr_ready == Some(true) && failed > 0 {
+        out.push(Line::from(app.span(
+            Slot::Alarm,
+            format!("  ⚠ CR says Ready=True, but {failed} connector/task(s) FAILED: replication is broken"),
+        )));
+    }
+    for c in &m.connectors {
+        let mut spans = vec![
+            Span::raw("  "),
+            app.span(Slot::Text, pad(short_name(&c.name), 26)),
+            state_span(app, &c.state, fig),
+            app.span(Slot::Muted, " tasks"),
+        ];
+        if c.tasks.is_empty() {
+            spans.push(app.span(Slot::Muted, " none"));
+        }
+        for t in &c.tasks {
+            spans.push(app.span(Slot::Muted, format!(" #{} ", t.id)));
+            spans.push(state_span(app, &t.state, fig));
+        }
+        out.push(Line::from(spans));
+    }
+    let hb = |label: &str, age: Option<f64>| {
+        let slot = if age.is_none() { Slot::Stale } else { fig };
+        vec![app.span(Slot::Muted, format!("{label} ")), app.span(slot, fmt::age(age))]
+    };
+    let mut spans = vec![Span::raw("  ")];
+    spans.extend(hb("heartbeat local", m.heartbeat_local_age));
+    spans.push(app.span(Slot::Muted, " · "));
+    spans.extend(hb("mirrored", m.heartbeat_mirrored_age));
+    spans.push(app.span(Slot::Muted, " · "));
+    spans.extend(hb("last checkpoint", m.last_checkpoint_age));
+    out.push(Line::from(spans));
+    for p in m.problems.iter().take(3) {
+        out.push(Line::from(app.span(Slot::Warn, format!("  ▲ {p}"))));
+    }
+    out
+}
+
+fn state_span<'a>(app: &App, s: &ConnectState, fig: Slot) -> Span<'a> {
+    let slot = match s {
+        ConnectState::Running => fig,
+        ConnectState::Failed => Slot::Alarm,
+        _ => Slot::Warn,
+    };
+    let text = if matches!(s, ConnectState::Failed) { format!("✗ {}", s.label()) } else { s.label().to_owned() };
+    app.span(slot, text)
+}

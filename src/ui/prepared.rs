@@ -1,0 +1,238 @@
+//! View data prepared once per assessment (or per sort/filter change), never
+//! per frame: which lag rows, topics and groups are shown and in what order,
+//! the sparkline samples, MM2 worker totals. Panes index into the shown
+//! assessment with these and format only the rows that are visible.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use regex::{Regex, RegexBuilder};
+
+use crate::assess::{Assessment, GroupClass, GroupView, History, LagRow};
+use crate::model::Snapshot;
+
+/// A `/` filter: a case-insensitive regex; a leading `!` inverts it.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub text: String,
+    regex: Regex,
+    invert: bool,
+}
+
+impl Filter {
+    /// `Ok(None)` for an empty filter; `Err` says what is wrong with the regex.
+    pub fn parse(text: &str) -> Result<Option<Filter>, String> {
+        let (invert, pattern) = match text.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        if pattern.is_empty() {
+            return Ok(None);
+        }
+        let regex = RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("bad regex: {}", last_line(&e.to_string())))?;
+        Ok(Some(Filter { text: text.to_owned(), regex, invert }))
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        self.regex.is_match(s) != self.invert
+    }
+
+    fn matches_group(&self, g: &GroupView) -> bool {
+        let hit = self.regex.is_match(&g.id)
+            || g.clients.iter().any(|c| self.regex.is_match(c))
+            || g.hosts.iter().any(|h| self.regex.is_match(h));
+        hit != self.invert
+    }
+}
+
+fn last_line(s: &str) -> &str {
+    s.lines().rev().find(|l| !l.trim().is_empty()).map_or(s, str::trim)
+}
+
+/// The lag table's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LagSort {
+    /// Most records behind first (unknown first of all).
+    #[default]
+    Records,
+    /// Oldest unreplicated record first (unknown first of all).
+    Seconds,
+    /// By topic, then partition.
+    TopicPartition,
+}
+
+impl LagSort {
+    pub fn next(self) -> LagSort {
+        match self {
+            LagSort::Records => LagSort::Seconds,
+            LagSort::Seconds => LagSort::TopicPartition,
+            LagSort::TopicPartition => LagSort::Records,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LagSort::Records => "records",
+            LagSort::Seconds => "seconds",
+            LagSort::TopicPartition => "topic/partition",
+        }
+    }
+}
+
+/// How the lag table is asked to look.
+#[derive(Clone, Debug, Default)]
+pub struct LagQuery {
+    pub sort: LagSort,
+    pub reversed: bool,
+    /// Index into `Assessment::lag` of the flow shown.
+    pub flow: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prepared {
+    /// Index into `Assessment::lag` of the flow shown, if any flow exists.
+    pub lag_flow: Option<usize>,
+    /// Indices into that flow's rows, filtered and sorted.
+    pub lag_rows: Vec<usize>,
+    /// Lag totals of the shown flow, oldest first (None = unknown then).
+    pub spark: Vec<Option<u64>>,
+    /// Per side: indices of application topics, busiest first.
+    pub topics: [Vec<usize>; 2],
+    /// Per side: indices of groups, applications first.
+    pub groups: [Vec<usize>; 2],
+    /// Per MM2 view: total workers (alive or not) when observed.
+    pub workers_total: Vec<Option<usize>>,
+}
+
+impl Prepared {
+    pub fn build(
+        a: &Assessment,
+        snap: &Snapshot,
+        history: &History,
+        query: &LagQuery,
+        filter: Option<&Filter>,
+    ) -> Prepared {
+        let lag_flow = (!a.lag.is_empty()).then(|| query.flow.min(a.lag.len() - 1));
+        let (lag_rows, spark) = match lag_flow.and_then(|i| a.lag.get(i)) {
+            Some(flow) => {
+                let rows = lag_rows(&flow.rows, query, filter);
+                let spark = history.lag_totals.get(&flow.flow).map(|r| r.iter().copied().collect()).unwrap_or_default();
+                (rows, spark)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let topics = a.sides.each_ref().map(|s| {
+            let mut idx: Vec<usize> = (0..s.topics.len())
+                .filter(|&i| s.topics[i].app && filter.is_none_or(|f| f.matches(&s.topics[i].name)))
+                .collect();
+            idx.sort_by(|&x, &y| {
+                let (x, y) = (&s.topics[x], &s.topics[y]);
+                desc_unknown_first(x.rate, y.rate).then_with(|| x.name.cmp(&y.name))
+            });
+            idx
+        });
+        let groups = a.sides.each_ref().map(|s| {
+            let mut idx: Vec<usize> =
+                (0..s.groups.len()).filter(|&i| filter.is_none_or(|f| f.matches_group(&s.groups[i]))).collect();
+            idx.sort_by(|&x, &y| {
+                let (x, y) = (&s.groups[x], &s.groups[y]);
+                class_rank(x.class).cmp(&class_rank(y.class)).then_with(|| x.id.cmp(&y.id))
+            });
+            idx
+        });
+        let workers_total = a
+            .mm2
+            .iter()
+            .map(|m| {
+                let dep = snap.mm2.iter().find(|d| d.name == m.name && d.flow == m.flow)?;
+                dep.workers.as_ref().map(|w| w.value.len())
+            })
+            .collect();
+        Prepared { lag_flow, lag_rows, spark, topics, groups, workers_total }
+    }
+}
+
+fn class_rank(c: GroupClass) -> u8 {
+    match c {
+        GroupClass::App => 0,
+        GroupClass::Plumbing => 1,
+        GroupClass::Mm2 => 2,
+        GroupClass::Other => 3,
+    }
+}
+
+/// Larger first, unknown before any known value.
+fn desc_unknown_first<T: PartialOrd>(x: Option<T>, y: Option<T>) -> Ordering {
+    match (x, y) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
+    }
+}
+
+fn lag_rows(rows: &[LagRow], query: &LagQuery, filter: Option<&Filter>) -> Vec<usize> {
+    // The regex runs once per topic, not once per partition.
+    let mut topic_hit: HashMap<&str, bool> = HashMap::new();
+    let mut idx: Vec<usize> = (0..rows.len())
+        .filter(|&i| match filter {
+            None => true,
+            Some(f) => *topic_hit.entry(rows[i].topic.as_str()).or_insert_with(|| f.matches(&rows[i].topic)),
+        })
+        .collect();
+    let by_topic = |x: &LagRow, y: &LagRow| x.topic.cmp(&y.topic).then(x.partition.cmp(&y.partition));
+    idx.sort_unstable_by(|&x, &y| {
+        let (x, y) = (&rows[x], &rows[y]);
+        match query.sort {
+            LagSort::Records => desc_unknown_first(x.records, y.records).then_with(|| by_topic(x, y)),
+            LagSort::Seconds => desc_unknown_first(x.seconds, y.seconds).then_with(|| by_topic(x, y)),
+            LagSort::TopicPartition => by_topic(x, y),
+        }
+    });
+    if query.reversed {
+        idx.reverse();
+    }
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(topic: &str, partition: i32, records: Option<i64>, seconds: Option<f64>) -> LagRow {
+        LagRow { topic: topic.into(), partition, source_end: None, replicated: None, records, seconds }
+    }
+
+    #[test]
+    fn unknown_lag_sorts_first_and_filters_apply_per_topic() {
+        let rows = vec![
+            row("orders", 0, Some(5), Some(1.0)),
+            row("orders", 1, None, None),
+            row("payments", 0, Some(50), Some(0.5)),
+            row("audit", 0, Some(0), Some(0.0)),
+        ];
+        let q = LagQuery::default();
+        assert_eq!(lag_rows(&rows, &q, None), vec![1, 2, 0, 3]);
+        let q = LagQuery { sort: LagSort::Seconds, ..LagQuery::default() };
+        assert_eq!(lag_rows(&rows, &q, None), vec![1, 0, 2, 3]);
+        let q = LagQuery { sort: LagSort::TopicPartition, reversed: true, ..LagQuery::default() };
+        assert_eq!(lag_rows(&rows, &q, None), vec![2, 1, 0, 3]);
+        let f = Filter::parse("^ORD").ok().flatten();
+        assert_eq!(lag_rows(&rows, &LagQuery::default(), f.as_ref()), vec![1, 0]);
+        let f = Filter::parse("!orders").ok().flatten();
+        assert_eq!(lag_rows(&rows, &LagQuery::default(), f.as_ref()), vec![2, 3]);
+    }
+
+    #[test]
+    fn bad_regex_is_an_error_not_a_panic() {
+        let e = Filter::parse("orders(").err().unwrap_or_default();
+        assert!(e.starts_with("bad regex"), "{e}");
+        assert!(!e.contains('\n'));
+        assert!(matches!(Filter::parse(""), Ok(None)));
+        assert!(matches!(Filter::parse("!"), Ok(None)));
+    }
+}

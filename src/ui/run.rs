@@ -1,0 +1,237 @@
+//! The runtime: one `select!` over terminal events (read on their own
+//! thread), new snapshots, action outcomes, a one-second tick and signals.
+//! Each message updates the app; effects are carried out here: journal
+//! events go to a writer thread that appends and syncs each one, off the
+//! key path. The screen is redrawn only when the app says something
+//! changed, at most ~30 times a second, so an idle console sleeps.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use ratatui::crossterm::event::{self, Event};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::collect::WorldLink;
+use crate::drill::DrillEvent;
+use crate::drill::journal::Journal;
+use crate::model::Ts;
+
+use super::app::{App, Effect};
+use super::terminal::TerminalGuard;
+
+/// At most this often.
+const FRAME: Duration = Duration::from_millis(33);
+const TICK: Duration = Duration::from_secs(1);
+
+pub async fn run(mut link: WorldLink, mut app: App, journal: Option<Journal>) -> Result<()> {
+    app.set_journal(journal.as_ref().map(|j| j.path().to_owned()));
+    let (err_tx, mut journal_errors) = mpsc::unbounded_channel();
+    let mut writer = JournalWriter::spawn(journal, err_tx)?;
+    let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
+    let mut sigint = signal(SignalKind::interrupt()).wrap_err("cannot watch SIGINT")?;
+
+    let mut guard = TerminalGuard::enter().wrap_err("cannot set up the terminal")?;
+    let (key_tx, mut keys) = mpsc::unbounded_channel();
+    let input = InputThread::spawn(key_tx)?;
+
+    let first = link.snapshots.borrow_and_update().clone();
+    let mut clock = SourceClock::new(first.taken_at);
+    app.on_snapshot(first, clock.now());
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (mut snapshots_open, mut outcomes_open) = (true, true);
+    let mut last_draw: Option<Instant> = None;
+
+    let result: Result<()> = loop {
+        let frame_due = last_draw.map(|t| t + FRAME).filter(|_| app.needs_redraw());
+        tokio::select! {
+            ev = keys.recv() => match ev {
+                Some(Ok(ev)) => on_event(&mut app, ev),
+                Some(Err(e)) => break Err(eyre!(e).wrap_err("cannot read the terminal")),
+                None => break Err(eyre!("terminal input stopped")),
+            },
+            changed = link.snapshots.changed(), if snapshots_open => match changed {
+                Ok(()) => {
+                    let snap = link.snapshots.borrow_and_update().clone();
+                    clock.observe(snap.taken_at);
+                    app.on_snapshot(snap, clock.now());
+                }
+                Err(_) => {
+                    snapshots_open = false;
+                    app.on_source_closed(clock.now());
+                }
+            },
+            outcome = link.outcomes.recv(), if outcomes_open => match outcome {
+                Some(o) => app.on_outcome(o),
+                None => outcomes_open = false,
+            },
+            _ = tick.tick() => app.on_tick(clock.now()),
+            Some(e) = journal_errors.recv() => app.on_journal_error(e),
+            _ = sigterm.recv() => break Ok(()),
+            _ = sighup.recv() => break Ok(()),
+            _ = sigint.recv() => break Ok(()),
+            _ = sleep_until(frame_due), if frame_due.is_some() => {}
+        }
+        // Coalesce keys already queued before drawing.
+        while let Ok(Ok(ev)) = keys.try_recv() {
+            on_event(&mut app, ev);
+        }
+        let mut quit = false;
+        for effect in app.take_effects() {
+            match effect {
+                Effect::Journal(ev) => writer.send(ev),
+                Effect::Quit => quit = true,
+            }
+        }
+        if quit {
+            break Ok(());
+        }
+        if app.needs_redraw() && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
+            if let Err(e) = guard.terminal.draw(|f| app.draw(f)) {
+                break Err(eyre!(e).wrap_err("cannot draw"));
+            }
+            app.mark_drawn();
+            last_draw = Some(Instant::now());
+        }
+    };
+    // Whatever the way out: every journal event is on disk before we return.
+    for effect in app.take_effects() {
+        if let Effect::Journal(ev) = effect {
+            writer.send(ev);
+        }
+    }
+    input.stop();
+    let flushed = writer.finish().await;
+    drop(guard);
+    result.and(flushed)
+}
+
+fn on_event(app: &mut App, ev: Event) {
+    match ev {
+        Event::Key(k) => app.on_key(k),
+        Event::Resize(..) => app.on_resize(),
+        _ => {}
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// The source's clock, carried forward by the local monotonic clock: a
+/// demo world on a virtual clock and a real one are judged alike, and when
+/// snapshots stop coming, figures still age.
+struct SourceClock {
+    base: Ts,
+    at: Instant,
+}
+
+impl SourceClock {
+    fn new(base: Ts) -> Self {
+        SourceClock { base, at: Instant::now() }
+    }
+
+    fn now(&self) -> Ts {
+        self.base + TimeDelta::from_std(self.at.elapsed()).unwrap_or_default()
+    }
+
+    fn observe(&mut self, taken_at: Ts) {
+        if taken_at > self.now() {
+            *self = SourceClock::new(taken_at);
+        }
+    }
+}
+
+/// Reads terminal events on its own thread (crossterm's reads block).
+struct InputThread {
+    stop: Arc<AtomicBool>,
+}
+
+impl InputThread {
+    fn spawn(tx: mpsc::UnboundedSender<std::io::Result<Event>>) -> Result<InputThread> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("kdrill-input".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let ev = match event::poll(Duration::from_millis(250)) {
+                        Ok(false) => continue,
+                        Ok(true) => event::read(),
+                        Err(e) => Err(e),
+                    };
+                    let failed = ev.is_err();
+                    if tx.send(ev).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .wrap_err("cannot start the input thread")?;
+        Ok(InputThread { stop })
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Appends journal events on its own thread, syncing each; a new drill's
+/// `Started` moves the previous journal aside first.
+struct JournalWriter {
+    tx: Option<std::sync::mpsc::Sender<DrillEvent>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl JournalWriter {
+    fn spawn(journal: Option<Journal>, errors: mpsc::UnboundedSender<String>) -> Result<JournalWriter> {
+        let Some(mut journal) = journal else { return Ok(JournalWriter { tx: None, handle: None }) };
+        let (tx, rx) = std::sync::mpsc::channel::<DrillEvent>();
+        let handle = std::thread::Builder::new()
+            .name("kdrill-journal".into())
+            .spawn(move || {
+                for ev in rx {
+                    if let Err(e) = write(&mut journal, &ev) {
+                        let _ = errors.send(format!("{e:#}"));
+                    }
+                }
+            })
+            .wrap_err("cannot start the journal writer")?;
+        Ok(JournalWriter { tx: Some(tx), handle: Some(handle) })
+    }
+
+    fn send(&mut self, ev: DrillEvent) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(ev);
+        }
+    }
+
+    /// Waits until every event sent is written.
+    async fn finish(&mut self) -> Result<()> {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            tokio::task::spawn_blocking(move || h.join())
+                .await
+                .map_err(|e| eyre!("journal writer: {e}"))?
+                .map_err(|_| eyre!("the journal writer panicked"))?;
+        }
+        Ok(())
+    }
+}
+
+fn write(journal: &mut Journal, ev: &DrillEvent) -> Result<()> {
+    if matches!(ev, DrillEvent::Started { .. }) {
+        let used = std::fs::metadata(journal.path()).map(|m| m.len() > 0).unwrap_or(false);
+        if used {
+            journal.rotate(&ev.at().format("%Y%m%dT%H%M%SZ").to_string())?;
+        }
+    }
+    journal.append(ev)
+}

@@ -1,0 +1,132 @@
+//! The whole screen, from state only: the console (header, rule banner,
+//! panes, status line, hint bar) or the wall, then any popup on top.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::model::Side;
+
+use super::app::{App, Mode};
+use super::keymap::View;
+use super::layout::{Claim, Pane, stack};
+use super::panes::{cluster, drill, header, help, hints, lag, log, mm2, popup, wall};
+use super::theme::Slot;
+
+/// Below this the console shows a few lines of text instead of panes.
+const MIN_W: u16 = 40;
+const MIN_H: u16 = 12;
+
+pub fn draw(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_W || area.height < MIN_H {
+        tiny(app, frame, area);
+    } else {
+        match app.view {
+            View::Console => console(app, frame, area),
+            View::Wall => wall::draw(app, frame, area),
+        }
+    }
+    match &app.mode {
+        Mode::Help { scroll } => help::draw(app, frame, area, *scroll),
+        Mode::Confirm(what) => popup::confirm(app, frame, area, *what),
+        _ => {}
+    }
+}
+
+fn console(app: &App, frame: &mut Frame, area: Rect) {
+    let [head, banner, body, status, bar] = Layout::vertical([
+        Constraint::Length(header::HEIGHT),
+        Constraint::Length(header::banner_height(app)),
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw(app, frame, head);
+    header::banner(app, frame, banner);
+    panes(app, frame, body);
+    hints::status(app, frame, status);
+    hints::bar(app, frame, bar);
+}
+
+fn draw_pane(app: &App, frame: &mut Frame, pane: Pane, r: Rect) {
+    match pane {
+        Pane::Drill => drill::draw(app, frame, r),
+        Pane::Mm2 => mm2::draw(app, frame, r),
+        Pane::Lag => lag::draw(app, frame, r),
+        Pane::Dc => cluster::draw(app, frame, r, Side::Dc),
+        Pane::Dr => cluster::draw(app, frame, r, Side::Dr),
+        Pane::Log => log::draw(app, frame, r),
+    }
+}
+
+fn panes(app: &App, frame: &mut Frame, area: Rect) {
+    let claim = |pane, min, want| Claim { pane, min, want };
+    if area.width >= 100 {
+        let [left, right] = Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(area);
+        let left_claims = [
+            claim(Pane::Dc, 4, cluster::wanted_rows(app, Side::Dc)),
+            claim(Pane::Dr, 4, cluster::wanted_rows(app, Side::Dr)),
+            claim(Pane::Log, 3, u16::MAX),
+        ];
+        let right_claims = [
+            claim(Pane::Drill, 4, drill::wanted_rows(app)),
+            claim(Pane::Mm2, 3, mm2::wanted_rows(app)),
+            claim(Pane::Lag, 5, u16::MAX),
+        ];
+        let shown = stack(left, &left_claims, &[Pane::Dc, Pane::Dr, Pane::Log], app.focus).into_iter().chain(stack(
+            right,
+            &right_claims,
+            &[Pane::Drill, Pane::Mm2, Pane::Lag],
+            app.focus,
+        ));
+        for (pane, r) in shown {
+            draw_pane(app, frame, pane, r);
+        }
+        return;
+    }
+    // One column; DC and DR share a row. The drill pane only while a drill
+    // exists (or is focused): otherwise the hint line says how to start one.
+    let sides_focus = if app.focus == Pane::Dr { Pane::Dc } else { app.focus };
+    let mut claims = Vec::new();
+    if app.drill_view.is_some() || app.focus == Pane::Drill {
+        claims.push(claim(Pane::Drill, 4, drill::wanted_rows(app)));
+    }
+    claims.push(claim(Pane::Mm2, 3, mm2::wanted_rows(app)));
+    claims.push(claim(Pane::Lag, 5, 12));
+    let sides = cluster::wanted_rows(app, Side::Dc).max(cluster::wanted_rows(app, Side::Dr));
+    claims.push(claim(Pane::Dc, 4, sides));
+    claims.push(claim(Pane::Log, 3, u16::MAX));
+    let prio = [Pane::Drill, Pane::Mm2, Pane::Lag, Pane::Dc, Pane::Log];
+    for (pane, r) in stack(area, &claims, &prio, sides_focus) {
+        if pane == Pane::Dc {
+            let [dc, dr] = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(r);
+            draw_pane(app, frame, Pane::Dc, dc);
+            draw_pane(app, frame, Pane::Dr, dr);
+        } else {
+            draw_pane(app, frame, pane, r);
+        }
+    }
+}
+
+/// Very small terminals: the essentials as wrapped text, never a panic.
+fn tiny(app: &App, frame: &mut Frame, area: Rect) {
+    let mut lines = Vec::new();
+    for s in Side::BOTH {
+        let role = app.live.as_ref().map_or(crate::assess::Role::Unknown, |a| a.side(s).role);
+        lines.push(Line::from(app.span(super::panes::role_slot(role), format!("{} {}", s.label(), role.label()))));
+    }
+    match &app.live {
+        Some(a) => {
+            if !a.violations.is_empty() {
+                lines.push(Line::from(app.span(Slot::Alarm, format!("⚠ {} RULE(S) BROKEN", a.violations.len()))));
+            }
+            lines.push(Line::from(app.span(super::panes::level_slot(a.verdict.level), a.verdict.text.clone())));
+        }
+        None => lines.push(Line::from(app.span(Slot::Stale, "? nothing observed yet"))),
+    }
+    lines.push(Line::from(app.span(Slot::Muted, format!("enlarge to {MIN_W}×{MIN_H} for panes"))));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+}
