@@ -1,0 +1,276 @@
+//! The Kafka collector against real brokers (the lab of `scripts/lab`):
+//! what kdrill reports is checked against what real clients did and against
+//! Kafka's own `kafka-consumer-groups`. Each scenario uses its own topics
+//! and groups; the broker-outage scenario holds the lab exclusively.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kdrill::collect::kafka::cluster::ClusterPoller;
+use kdrill::collect::kafka::{ffi, groups, workers_of};
+use kdrill::config::{Config, parse};
+use kdrill::model::{Cluster, Group, GroupProtocol, Link, Side};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use support::{GroupMember, Protocol, lab, unique, wait_for};
+
+fn config() -> Config {
+    let l = lab();
+    let text = format!(
+        r#"
+[clusters.dc]
+bootstrap = "{}"
+[clusters.dr]
+bootstrap = "{}"
+[[mm2]]
+source = "dc"
+target = "dr"
+[timing]
+poll_interval = "1s"
+request_timeout = "5s"
+stale_after = "10s"
+"#,
+        l.dc, l.dr
+    );
+    parse(&text, Path::new("lab_cluster.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn poller(side: Side) -> ClusterPoller {
+    let c = config();
+    ClusterPoller::new(c.cluster(side).clone(), c.timing.clone(), c.settings.classification.clone())
+}
+
+/// Polls until `check` accepts the cluster, bounded.
+fn poll_until<T>(p: &mut ClusterPoller, what: &str, mut check: impl FnMut(&Cluster) -> Result<T, String>) -> T {
+    wait_for(what, Duration::from_secs(60), || {
+        let stats = p.poll();
+        check(p.cluster()).map_err(|e| format!("{e} (poll errors: {:?})", stats.errors))
+    })
+}
+
+fn group<'a>(c: &'a Cluster, id: &str) -> Result<&'a Group, String> {
+    c.groups.as_ref().ok_or("groups never observed")?.value.iter().find(|g| g.id == id).ok_or(format!("no group {id}"))
+}
+
+#[test]
+fn end_offsets_and_topic_facts_match_what_was_produced() {
+    let _lab = support::shared();
+    let topic = unique("kdrill-t-offsets");
+    let counts = [400usize, 0, 250, 1, 349];
+    support::create_topic(&lab().dc, &topic, counts.len() as i32);
+    support::produce(&lab().dc, &topic, &counts);
+
+    let mut p = poller(Side::Dc);
+    let t = poll_until(&mut p, "the topic with its end offsets", |c| {
+        let t = c.topic(&topic).ok_or("topic not listed")?;
+        if t.partitions.iter().any(|p| p.end_offset.is_none()) {
+            return Err("an end offset is unknown".into());
+        }
+        Ok(t.clone())
+    });
+    let ends: Vec<i64> = t.partitions.iter().map(|p| p.end_offset.unwrap_or(-1)).collect();
+    assert_eq!(
+        ends,
+        counts.iter().map(|&n| n as i64).collect::<Vec<_>>(),
+        "end offset = records produced, per partition"
+    );
+    assert_eq!(ends.iter().sum::<i64>(), 1000);
+    assert!(t.partitions.iter().all(|p| p.leader == Some(1)), "{:?}", t.partitions);
+    assert_eq!(t.replication_factor, Some(1));
+    assert_eq!(t.min_insync_replicas, Some(1), "broker default, read through DescribeConfigs");
+    assert_eq!(t.cleanup_policy.as_deref(), Some("delete"));
+    let c = p.cluster();
+    assert!(matches!(c.link, Link::Up { .. }), "{:?}", c.link);
+    let brokers = &c.brokers.as_ref().map(|b| b.value.clone()).unwrap_or_default();
+    assert_eq!(brokers.len(), 1);
+    assert!(brokers[0].up && brokers[0].id == 1 && brokers[0].port == 19092, "{brokers:?}");
+    // The internal and MM2 topics are observed too; compacted ones say so.
+    assert_eq!(c.topic("__consumer_offsets").and_then(|t| t.cleanup_policy.clone()).as_deref(), Some("compact"));
+
+    // More records later: the next poll sees exactly the growth.
+    support::produce(&lab().dc, &topic, &[10, 20, 0, 0, 5]);
+    let t = poll_until(&mut p, "the new end offsets", |c| {
+        let t = c.topic(&topic).ok_or("topic not listed")?;
+        let sum: i64 = t.partitions.iter().filter_map(|p| p.end_offset).sum();
+        if sum == 1035 { Ok(t.clone()) } else { Err(format!("sum {sum}")) }
+    });
+    assert_eq!(t.partitions.iter().map(|p| p.end_offset).collect::<Vec<_>>()[..2], [Some(410), Some(20)]);
+}
+
+#[test]
+fn classic_and_kip848_groups_appear_with_members_and_assignments() {
+    let _lab = support::shared();
+    let topic = unique("kdrill-t-groups");
+    support::create_topic(&lab().dc, &topic, 3);
+    let classic = GroupMember::join(&lab().dc, &unique("kdrill-g-classic"), &topic, Protocol::Classic, &unique("cc"));
+    let modern = GroupMember::join(&lab().dc, &unique("kdrill-g-kip848"), &topic, Protocol::Consumer, &unique("cn"));
+
+    let mut p = poller(Side::Dc);
+    let all: Vec<(String, i32)> = (0..3).map(|i| (topic.clone(), i)).collect();
+    let (gc, gm) = poll_until(&mut p, "both groups stable with the whole topic assigned", |c| {
+        let gc = group(c, &classic.group)?.clone();
+        let gm = group(c, &modern.group)?.clone();
+        for g in [&gc, &gm] {
+            if g.members.len() != 1 || g.members[0].assignment != all || g.state != "Stable" {
+                return Err(format!("{} {} {:?}", g.id, g.state, g.members));
+            }
+        }
+        Ok((gc, gm))
+    });
+    assert_eq!(gc.protocol, GroupProtocol::Classic);
+    assert_eq!(gm.protocol, GroupProtocol::Consumer);
+    for (g, m) in [(&gc, &classic), (&gm, &modern)] {
+        assert_eq!(g.protocol_type, "consumer");
+        assert_eq!(g.members[0].client_id, m.client_id);
+        assert_eq!(g.members[0].host, "/127.0.0.1");
+        assert!(!g.members[0].member_id.is_empty());
+        assert_eq!(g.committed.as_deref(), Some(&[][..]), "fetched, nothing committed yet");
+    }
+    // kdrill itself never shows up as a member of anything.
+    let everyone = p.cluster().groups.as_ref().map(|g| g.value.clone()).unwrap_or_default();
+    assert!(everyone.iter().flat_map(|g| &g.members).all(|m| m.client_id != "kdrill"));
+
+    // Cross-check the classic path's own ConsumerProtocol decoding with
+    // librdkafka's DescribeConsumerGroups for the same classic group.
+    let observer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &lab().dc).create().unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let described = ffi::describe_consumer_groups(observer.client(), std::slice::from_ref(&classic.group), deadline)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(described.len(), 1);
+    let mut theirs = described[0].members.iter().map(|m| m.assignment.clone()).collect::<Vec<_>>();
+    theirs.iter_mut().for_each(|a| a.sort());
+    let ours = gc.members.iter().map(|m| m.assignment.clone()).collect::<Vec<_>>();
+    assert_eq!(ours, theirs, "our decoder and librdkafka's agree");
+    assert_eq!(described[0].kind, ffi::GroupType::Classic);
+}
+
+/// Commits known offsets with a real member, then compares kdrill's
+/// committed offsets and lag with the CURRENT-OFFSET and LAG columns of
+/// Kafka's own `kafka-consumer-groups --describe`.
+fn committed_and_lag_match_kafka_tool(protocol: Protocol) {
+    let _lab = support::shared();
+    let topic = unique("kdrill-t-lag");
+    support::create_topic(&lab().dc, &topic, 3);
+    support::produce(&lab().dc, &topic, &[50, 30, 20]);
+    let m = GroupMember::join(&lab().dc, &unique("kdrill-g-lag"), &topic, protocol, &unique("lag"));
+    let mut p = poller(Side::Dc);
+    poll_until(&mut p, "the member owning all partitions", |c| {
+        let g = group(c, &m.group)?;
+        match g.members.first() {
+            Some(mem) if mem.assignment.len() == 3 => Ok(()),
+            _ => Err(format!("{g:?}")),
+        }
+    });
+    wait_for("the commit", Duration::from_secs(30), || m.commit(&[(&topic, 0, 10), (&topic, 1, 30), (&topic, 2, 5)]));
+    let lag = poll_until(&mut p, "the committed offsets", |c| {
+        let lag = groups::consumer_lag(c, &m.group).ok_or("no committed offsets")?;
+        if lag.len() == 3 { Ok(lag) } else { Err(format!("{lag:?}")) }
+    });
+    let ours: BTreeMap<i32, (i64, Option<i64>)> = lag.iter().map(|l| (l.partition, (l.committed, l.lag))).collect();
+    assert_eq!(ours, BTreeMap::from([(0, (10, Some(40))), (1, (30, Some(0))), (2, (5, Some(15)))]));
+
+    let rows = support::describe_group_with_kafka_tool(&lab().dc, &m.group).unwrap_or_else(|e| panic!("{e}"));
+    let theirs: BTreeMap<i32, (i64, Option<i64>)> =
+        rows.iter().filter(|r| r.topic == topic).map(|r| (r.partition, (r.current.unwrap_or(-1), r.lag))).collect();
+    assert_eq!(ours, theirs, "kdrill and kafka-consumer-groups agree on committed offsets and LAG");
+    let total: i64 = lag.iter().filter_map(|l| l.lag).sum();
+    assert_eq!(total, rows.iter().filter_map(|r| r.lag).sum::<i64>());
+}
+
+#[test]
+fn classic_group_committed_offsets_and_lag_match_kafka_consumer_groups() {
+    committed_and_lag_match_kafka_tool(Protocol::Classic);
+}
+
+#[test]
+fn kip848_group_committed_offsets_and_lag_match_kafka_consumer_groups() {
+    committed_and_lag_match_kafka_tool(Protocol::Consumer);
+}
+
+#[test]
+fn mm2_connect_group_on_dr_is_listed_with_its_workers() {
+    let _lab = support::shared();
+    // The lab's default state; another scenario may have stopped MM2.
+    lab().run(&["mm2", "start", "dc-dr"], Duration::from_secs(300)).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config();
+    let group_id = cfg.mm2[0].group_id.clone();
+    assert_eq!(group_id, "mirrormaker2-cluster");
+    let mut p = poller(Side::Dr);
+    let g = poll_until(&mut p, "the Connect group with a member", |c| {
+        let g = group(c, &group_id)?;
+        if g.members.is_empty() { Err("no members".into()) } else { Ok(g.clone()) }
+    });
+    assert_eq!(g.protocol_type, "connect");
+    assert_eq!(g.protocol, GroupProtocol::Classic);
+    assert!(g.committed.is_none(), "Connect groups commit nothing to Kafka");
+    assert!(g.members.iter().all(|m| !m.client_id.is_empty() && m.host == "/127.0.0.1"), "{:?}", g.members);
+    let workers = workers_of(p.cluster(), &group_id).map(|w| w.value).unwrap_or_default();
+    assert_eq!(workers.len(), g.members.len());
+}
+
+/// Stopping dc's only broker: the poller reports `Down` with the last good
+/// sections kept at their old stamps, then recovers by itself after the
+/// broker restarts. Holds the lab exclusively (other scenarios wait).
+#[test]
+fn zz_a_stopped_broker_is_down_with_last_good_data_then_recovers() {
+    let _lab = support::exclusive();
+    let topic = unique("kdrill-t-outage");
+    support::create_topic(&lab().dc, &topic, 2);
+    support::produce(&lab().dc, &topic, &[7, 3]);
+    let mut p = poller(Side::Dc);
+    poll_until(&mut p, "the topic's offsets", |c| {
+        let t = c.topic(&topic).ok_or("no topic")?;
+        if t.partitions.iter().filter_map(|p| p.end_offset).sum::<i64>() == 10 { Ok(()) } else { Err("not yet".into()) }
+    });
+    let good = p.cluster().clone();
+    let good_at = |c: &Cluster| {
+        (c.brokers.as_ref().map(|s| s.at), c.topics.as_ref().map(|s| s.at), c.groups.as_ref().map(|s| s.at))
+    };
+
+    let stopped = lab().run(&["broker", "stop", "dc"], Duration::from_secs(120));
+    // Whatever happens next, bring the broker (and MM2, which reads from it) back.
+    struct Restart;
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            let _ = lab().run(&["broker", "start", "dc"], Duration::from_secs(300));
+            let _ = lab().run(&["mm2", "start", "dc-dr"], Duration::from_secs(300));
+        }
+    }
+    let _restart = Restart;
+    stopped.unwrap_or_else(|e| panic!("{e}"));
+
+    let down = poll_until(&mut p, "Link::Down", |c| match &c.link {
+        Link::Down { .. } => Ok(c.clone()),
+        other => Err(format!("{other:?}")),
+    });
+    let Link::Down { since, last_ok, error } = &down.link else { unreachable!() };
+    assert!(last_ok.is_some() && *since >= last_ok.unwrap_or(*since), "{:?}", down.link);
+    assert!(error.starts_with("metadata:"), "{error}");
+    assert_eq!(good_at(&down), good_at(&good), "last good sections keep their old stamps");
+    assert_eq!(down.topics, good.topics, "never replaced by empty or zero");
+    assert_eq!(down.groups, good.groups);
+    assert!(p.next_delay() >= Duration::from_secs(1), "backing off");
+
+    lab().run(&["broker", "start", "dc"], Duration::from_secs(300)).unwrap_or_else(|e| panic!("{e}"));
+    let (b0, t0, _) = good_at(&good);
+    let up = wait_for("recovery without restart", Duration::from_secs(120), || {
+        p.poll();
+        let c = p.cluster();
+        let fresh = c.topics.as_ref().map(|t| t.at) > t0;
+        match (&c.link, c.topic(&topic)) {
+            (Link::Up { .. }, Some(t))
+                if fresh && t.partitions.iter().filter_map(|p| p.end_offset).sum::<i64>() == 10 =>
+            {
+                Ok(c.clone())
+            }
+            (l, _) => Err(format!("{l:?}, topics fresh: {fresh}")),
+        }
+    });
+    let (b1, t1, _) = good_at(&up);
+    assert!(b1 > b0 && t1 > t0, "fresh stamps after recovery");
+}
