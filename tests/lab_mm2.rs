@@ -1,0 +1,292 @@
+//! The MM2 reader against a real lab: two Kafka clusters and MirrorMaker 2
+//! (dc→dr) running as a Strimzi-style Kafka Connect cluster on dr
+//! (`scripts/lab up`). Every scenario is bounded in time, talks to 127.0.0.1
+//! only, and uses its own uniquely named topics and groups: other test
+//! binaries share the lab and run in parallel.
+//!
+//! Observing scenarios hold the shared lab lock; the one that pauses and
+//! stops the shared source connector holds it exclusively, and resumes the
+//! connector when it ends, also on failure.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use kdrill::collect::kafka::mm2::{DeploymentFootprint, Mm2Footprint, Mm2Reader};
+use kdrill::config::{self, Config};
+use kdrill::model::{ConnectState, Connector, ConnectorKind, Side, TargetState, age_secs};
+
+use support::{GroupMember, Protocol, lab, note, unique};
+
+/// The Connect REST listener of MM2 dc→dr (`scripts/lab`).
+const REST: &str = "127.0.0.1:28083";
+const SOURCE: &str = "dc->dr.MirrorSourceConnector";
+const CONNECTORS: [&str; 4] = [
+    "dc->dr.MirrorCheckpointConnector",
+    "dc->dr.MirrorHeartbeatConnector",
+    SOURCE,
+    "dc->dr.upstream.MirrorHeartbeatConnector",
+];
+
+/// The lab as kdrill's config file describes it (Strimzi defaults, identity naming).
+fn lab_config() -> Config {
+    let l = lab();
+    let text = format!(
+        r#"
+[clusters.dc]
+bootstrap = "{}"
+[clusters.dr]
+bootstrap = "{}"
+
+[[mm2]]
+name = "lab"
+source = "dc"
+target = "dr"
+
+[replication]
+policy = "identity"
+"#,
+        l.dc, l.dr
+    );
+    config::parse(&text, Path::new("lab_mm2.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn reader() -> Mm2Reader {
+    let c = lab_config();
+    let aliases = [c.cluster(Side::Dc).alias.clone(), c.cluster(Side::Dr).alias.clone()];
+    let deployments = c.mm2.iter().filter(|d| d.runs_on == Side::Dr).cloned().collect();
+    Mm2Reader::new(c.cluster(Side::Dr), &c.timing, aliases, deployments, c.settings.policy.clone())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Polls until `done` holds, for at most `limit`; panics with the last footprint.
+fn poll_until(
+    reader: &mut Mm2Reader,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Mm2Footprint) -> bool,
+) -> Mm2Footprint {
+    let start = Instant::now();
+    loop {
+        let fp = reader.poll(Duration::from_secs(5));
+        if done(&fp) {
+            return fp;
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}; last footprint: {fp:#?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn deployment(fp: &Mm2Footprint) -> &DeploymentFootprint {
+    fp.deployments.iter().find(|d| d.name == "lab").unwrap_or_else(|| panic!("no deployment `lab` in {fp:#?}"))
+}
+
+fn connector<'a>(fp: &'a Mm2Footprint, name: &str) -> Option<&'a Connector> {
+    deployment(fp).connectors.as_ref()?.iter().find(|c| c.name == name)
+}
+
+/// The end offsets of `topic`'s partitions, from the broker.
+fn end_offsets(bootstrap: &str, topic: &str, partitions: i32) -> Vec<i64> {
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap_or_else(|e| panic!("{e}"));
+    (0..partitions)
+        .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}")).1)
+        .collect()
+}
+
+/// Minimal Connect REST call; returns the status code and the body.
+fn rest(method: &str, path: &str) -> Result<(u16, String), String> {
+    let addr = REST.parse().map_err(|e| format!("{e}"))?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {REST}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {REST}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;
+    let mut response = String::new();
+    s.read_to_string(&mut response).map_err(|e| format!("read: {e}"))?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP response: {response:?}"))?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((code, body))
+}
+
+/// `PUT /connectors/<name>/<verb>`, retried while Connect rebalances (409/5xx).
+fn connector_verb(name: &str, verb: &str, limit: Duration) -> Result<u16, String> {
+    let path = format!("/connectors/{}/{verb}", name.replace('>', "%3E"));
+    let start = Instant::now();
+    loop {
+        let last = match rest("PUT", &path) {
+            Ok((code @ 200..=299, _)) => return Ok(code),
+            Ok((code, body)) => format!("HTTP {code}: {body}"),
+            Err(e) => e,
+        };
+        if start.elapsed() > limit {
+            return Err(format!("PUT {path}: {last}"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Resumes the connector when dropped, whatever happened.
+struct Resume(&'static str);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        if let Err(e) = connector_verb(self.0, "resume", Duration::from_secs(30)) {
+            eprintln!("could not resume {}: {e}", self.0);
+        }
+    }
+}
+
+fn all_running(c: &Connector) -> bool {
+    c.state == ConnectState::Running && c.tasks.iter().all(|t| t.state == ConnectState::Running)
+}
+
+#[test]
+fn connectors_and_tasks_running_from_the_status_topic() {
+    let _lab = support::shared();
+    let start = Instant::now();
+    let mut r = reader();
+    let fp = poll_until(&mut r, Duration::from_secs(90), "all four connectors RUNNING", |fp| {
+        CONNECTORS.iter().all(|n| {
+            connector(fp, n).is_some_and(|c| {
+                // The checkpoint connector has no task until a group exists.
+                all_running(c) && (c.kind == ConnectorKind::Checkpoint || !c.tasks.is_empty())
+            })
+        })
+    });
+    let cs = deployment(&fp).connectors.as_deref().unwrap_or_default();
+    let names: Vec<&str> = cs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, CONNECTORS, "exactly the lab's connectors, sorted");
+    let kinds: Vec<ConnectorKind> = cs.iter().map(|c| c.kind).collect();
+    use ConnectorKind::*;
+    assert_eq!(kinds, [Checkpoint, Heartbeat, Source, Heartbeat]);
+    for c in cs {
+        assert_eq!(c.target_state, Some(TargetState::Started), "{}", c.name);
+        assert_eq!(c.worker_id, REST, "{}: the worker's advertised REST address", c.name);
+        assert!(c.tasks.iter().all(|t| t.worker_id == REST), "{c:?}");
+    }
+    assert_eq!(fp.malformed_total, 0, "{:?}", fp.error);
+    note(&format!("connectors RUNNING in {:?}: {cs:#?}", start.elapsed()));
+}
+
+#[test]
+fn replicated_offset_reaches_the_source_end() {
+    let _lab = support::shared();
+    let start = Instant::now();
+    let topic = unique("kdrill-mm2-repl");
+    let counts = [20, 35, 1];
+    support::create_topic(&lab().dc, &topic, counts.len() as i32);
+    support::produce(&lab().dc, &topic, &counts);
+    let ends = end_offsets(&lab().dc, &topic, counts.len() as i32);
+    assert_eq!(ends, [20, 35, 1]);
+    let mut r = reader();
+    let fp = poll_until(&mut r, Duration::from_secs(90), "replicated offsets of the new topic", |fp| {
+        let replicated = deployment(fp).replicated.as_deref().unwrap_or_default();
+        ends.iter().enumerate().all(|(p, &end)| {
+            replicated.iter().any(|o| o.topic == topic && o.partition as usize == p && o.upstream_offset + 1 >= end)
+        })
+    });
+    let mine: Vec<_> = deployment(&fp).replicated.iter().flatten().filter(|o| o.topic == topic).collect();
+    assert_eq!(mine.len(), ends.len(), "{mine:?}");
+    for o in mine {
+        let end = ends[o.partition as usize];
+        assert_eq!(o.upstream_offset, end - 1, "{o:?}");
+        assert_eq!(end - (o.upstream_offset + 1), 0, "replication lag of {}/{}", o.topic, o.partition);
+    }
+    note(&format!("replicated {topic} up to its end offsets {ends:?} in {:?}", start.elapsed()));
+}
+
+#[test]
+fn heartbeats_mirrored_and_local_are_fresh() {
+    let _lab = support::shared();
+    let start = Instant::now();
+    let mut r = reader();
+    let fresh = |fp: &Mm2Footprint, topic: &str, src: &str, tgt: &str| {
+        fp.heartbeats.as_deref().unwrap_or_default().iter().any(|h| {
+            h.topic == topic
+                && h.source_alias == src
+                && h.target_alias == tgt
+                && age_secs(h.emitted_at, Utc::now()) < 10.0
+        })
+    };
+    // Local: dc->dr.MirrorHeartbeatConnector writes (dc, dr) into dr's `heartbeats`.
+    // Mirrored: dc->dr.upstream.MirrorHeartbeatConnector writes (dr, dc) into
+    // dc's `heartbeats`, which the source connector copies to dr as `dc.heartbeats`.
+    let fp = poll_until(&mut r, Duration::from_secs(60), "fresh heartbeats", |fp| {
+        fresh(fp, "heartbeats", "dc", "dr") && fresh(fp, "dc.heartbeats", "dr", "dc")
+    });
+    note(&format!("fresh heartbeats in {:?}: {:#?}", start.elapsed(), fp.heartbeats));
+}
+
+#[test]
+fn checkpoint_for_a_group_that_committed_on_dc() {
+    let _lab = support::shared();
+    let start = Instant::now();
+    let topic = unique("kdrill-mm2-cp");
+    support::create_topic(&lab().dc, &topic, 1);
+    support::produce(&lab().dc, &topic, &[10]);
+    // A real classic consumer group on dc (outside MM2's groups.exclude).
+    let member = GroupMember::join(&lab().dc, &unique("kdrill-mm2-cp-group"), &topic, Protocol::Classic, "mm2-cp");
+    member.commit(&[(&topic, 0, 7)]).unwrap_or_else(|e| panic!("commit: {e}"));
+
+    let mut r = reader();
+    let fp = poll_until(&mut r, Duration::from_secs(120), "a checkpoint for the group", |fp| {
+        fp.checkpoints.iter().flatten().any(|c| c.group == member.group && c.upstream_offset == 7)
+    });
+    let cp = fp.checkpoints.iter().flatten().find(|c| c.group == member.group).cloned();
+    let cp = cp.unwrap_or_else(|| panic!("no checkpoint for {}", member.group));
+    assert_eq!((cp.source_alias.as_str(), cp.topic.as_str(), cp.partition), ("dc", topic.as_str(), 0));
+    // Translated through the sparse offset syncs: never past the replica's end.
+    assert!((0..=10).contains(&cp.downstream_offset), "{cp:?}");
+    assert!(age_secs(cp.written_at, Utc::now()) < 120.0, "{cp:?}");
+    note(&format!("checkpoint in {:?}: {cp:?}", start.elapsed()));
+}
+
+#[test]
+fn paused_then_stopped_then_resumed() {
+    let _lab = support::exclusive();
+    let start = Instant::now();
+    let mut r = reader();
+    poll_until(&mut r, Duration::from_secs(90), "source connector RUNNING", |fp| {
+        connector(fp, SOURCE).is_some_and(|c| all_running(c) && !c.tasks.is_empty())
+    });
+    let _resume = Resume(SOURCE);
+
+    assert_eq!(connector_verb(SOURCE, "pause", Duration::from_secs(30)), Ok(202));
+    let fp = poll_until(&mut r, Duration::from_secs(60), "source connector PAUSED", |fp| {
+        connector(fp, SOURCE).is_some_and(|c| {
+            c.state == ConnectState::Paused
+                && c.target_state == Some(TargetState::Paused)
+                && !c.tasks.is_empty()
+                && c.tasks.iter().all(|t| t.state == ConnectState::Paused)
+        })
+    });
+    note(&format!("paused: {:#?}", connector(&fp, SOURCE)));
+
+    assert_eq!(connector_verb(SOURCE, "stop", Duration::from_secs(30)), Ok(204));
+    // Connect writes the task UNASSIGNED, then a tombstone: a stopped connector has no tasks.
+    let fp = poll_until(&mut r, Duration::from_secs(60), "source connector STOPPED", |fp| {
+        connector(fp, SOURCE).is_some_and(|c| {
+            c.state == ConnectState::Stopped && c.target_state == Some(TargetState::Stopped) && c.tasks.is_empty()
+        })
+    });
+    note(&format!("stopped: {:#?}", connector(&fp, SOURCE)));
+
+    assert_eq!(connector_verb(SOURCE, "resume", Duration::from_secs(30)), Ok(202));
+    let fp = poll_until(&mut r, Duration::from_secs(90), "source connector RUNNING again", |fp| {
+        connector(fp, SOURCE)
+            .is_some_and(|c| all_running(c) && !c.tasks.is_empty() && c.target_state == Some(TargetState::Started))
+    });
+    note(&format!("resumed in {:?}: {:#?}", start.elapsed(), connector(&fp, SOURCE)));
+}
