@@ -58,6 +58,9 @@ pub struct Mm2Footprint {
     pub error: Option<String>,
     /// Malformed records skipped since the reader started.
     pub malformed_total: u64,
+    /// Records read in this poll: after the first, only what was written
+    /// since the previous poll.
+    pub records: u64,
 }
 
 /// One MM2 deployment as its Connect topics show it.
@@ -101,6 +104,7 @@ pub struct Mm2Reader {
 #[derive(Default)]
 struct Notes {
     lines: Vec<String>,
+    records: u64,
     consume_errors: u64,
     first_consume_error: Option<String>,
     malformed: u64,
@@ -380,6 +384,7 @@ impl Mm2Reader {
                         continue; // already applied (a re-fetch after reassignment)
                     }
                     progress.next = msg.offset() + 1;
+                    notes.records += 1;
                     let record = Record {
                         topic: msg.topic(),
                         partition: msg.partition(),
@@ -440,6 +445,7 @@ impl Mm2Reader {
                 replicated: (complete(&d.offsets_topic) && complete(&d.config_topic)).then(|| self.state.replicated(d)),
             })
             .collect();
+        let records = notes.records;
         Mm2Footprint {
             heartbeats,
             checkpoints,
@@ -447,6 +453,7 @@ impl Mm2Reader {
             at,
             error: notes.into_error(),
             malformed_total: self.malformed_total,
+            records,
         }
     }
 }
