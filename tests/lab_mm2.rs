@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use kdrill::collect::kafka::mm2::{DeploymentFootprint, Mm2Footprint, Mm2Reader};
+use kdrill::collect::kafka::wire;
 use kdrill::config::{self, Config};
 use kdrill::model::{ConnectState, Connector, ConnectorKind, Side, TargetState, age_secs};
 
@@ -238,7 +240,8 @@ fn checkpoint_for_a_group_that_committed_on_dc() {
     support::produce(&lab().dc, &topic, &[10]);
     // A real classic consumer group on dc (outside MM2's groups.exclude).
     let member = GroupMember::join(&lab().dc, &unique("kdrill-mm2-cp-group"), &topic, Protocol::Classic, "mm2-cp");
-    member.commit(&[(&topic, 0, 7)]).unwrap_or_else(|e| panic!("commit: {e}"));
+    // A commit is refused while the member's first rebalance is under way: retry.
+    support::wait_for("the group's commit", Duration::from_secs(30), || member.commit(&[(&topic, 0, 7)]));
 
     let mut r = reader();
     let fp = poll_until(&mut r, Duration::from_secs(120), "a checkpoint for the group", |fp| {
@@ -289,4 +292,67 @@ fn paused_then_stopped_then_resumed() {
             .is_some_and(|c| all_running(c) && !c.tasks.is_empty() && c.target_state == Some(TargetState::Started))
     });
     note(&format!("resumed in {:?}: {:#?}", start.elapsed(), connector(&fp, SOURCE)));
+}
+
+/// Deletes the topics when dropped, whatever happened.
+struct DeleteTopics(String, Vec<String>);
+
+impl Drop for DeleteTopics {
+    fn drop(&mut self) {
+        support::delete_topics(&self.0, &self.1);
+    }
+}
+
+#[test]
+fn reads_incrementally_and_follows_topics_that_appear_and_vanish() {
+    let _lab = support::shared();
+    let start = Instant::now();
+    let mut r = reader();
+    let first = poll_until(&mut r, Duration::from_secs(60), "every section known", |fp| {
+        fp.heartbeats.is_some() && fp.checkpoints.is_some() && deployment(fp).connectors.is_some()
+    });
+    let again = r.poll(Duration::from_secs(5));
+    assert!(again.heartbeats.is_some() && deployment(&again).replicated.is_some(), "{again:#?}");
+    // Only what MM2 wrote in between (heartbeats, offsets commits), never the history again.
+    assert!(again.records < first.records, "first poll {} records, second {}", first.records, again.records);
+
+    // A checkpoints topic of a source alias nobody uses, created after the reader started.
+    let alias = unique("kdrill-mm2-src");
+    let topic = format!("{alias}.checkpoints.internal");
+    support::create_topic(&lab().dr, &topic, 1);
+    let _cleanup = DeleteTopics(lab().dr.clone(), vec![topic.clone()]);
+    let cp = wire::Checkpoint {
+        group: unique("kdrill-mm2-g"),
+        topic: "orders".into(),
+        partition: 4,
+        upstream_offset: 120,
+        downstream_offset: 118,
+        metadata: String::new(),
+    };
+    let (key, value) = (cp.encode_key().unwrap_or_default(), cp.encode_value().unwrap_or_default());
+    let producer: BaseProducer =
+        ClientConfig::new().set("bootstrap.servers", &lab().dr).create().unwrap_or_else(|e| panic!("{e}"));
+    producer.send(BaseRecord::to(&topic).key(&key).payload(&value)).unwrap_or_else(|(e, _)| panic!("{e}"));
+    producer.flush(Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}"));
+
+    let fp = poll_until(&mut r, Duration::from_secs(60), "the new topic's checkpoint", |fp| {
+        fp.checkpoints.iter().flatten().any(|c| c.source_alias == alias)
+    });
+    let seen = fp.checkpoints.iter().flatten().find(|c| c.source_alias == alias).cloned();
+    let seen = seen.unwrap_or_else(|| panic!("no checkpoint of {alias}"));
+    assert_eq!(
+        (seen.group.as_str(), seen.topic.as_str(), seen.partition, seen.upstream_offset, seen.downstream_offset),
+        (cp.group.as_str(), "orders", 4, 120, 118)
+    );
+
+    support::delete_topics(&lab().dr, std::slice::from_ref(&topic));
+    poll_until(&mut r, Duration::from_secs(60), "the deleted topic's checkpoint forgotten", |fp| {
+        fp.checkpoints.as_ref().is_some_and(|cs| cs.iter().all(|c| c.source_alias != alias))
+    });
+    note(&format!(
+        "first poll {} records, second {}; topic appeared and vanished; in {:?}",
+        first.records,
+        again.records,
+        start.elapsed()
+    ));
 }
