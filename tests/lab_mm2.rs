@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 use kdrill::collect::kafka::mm2::{DeploymentFootprint, Mm2Footprint, Mm2Reader};
 use kdrill::collect::kafka::wire;
@@ -355,4 +355,127 @@ fn reads_incrementally_and_follows_topics_that_appear_and_vanish() {
         again.records,
         start.elapsed()
     ));
+}
+
+/// Writes records to the given topics inside one transaction, committed or aborted.
+fn transaction(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    records: &[(&str, &str, Option<&str>)],
+    commit: bool,
+) {
+    let t = Duration::from_secs(30);
+    producer.begin_transaction().unwrap_or_else(|e| panic!("begin: {e}"));
+    for (topic, key, value) in records {
+        let mut record = BaseRecord::<str, str>::to(topic).key(*key);
+        if let Some(v) = value {
+            record = record.payload(*v);
+        }
+        producer.send(record).unwrap_or_else(|(e, _)| panic!("send: {e}"));
+    }
+    if commit {
+        producer.commit_transaction(t).unwrap_or_else(|e| panic!("commit: {e}"));
+    } else {
+        producer.abort_transaction(t).unwrap_or_else(|e| panic!("abort: {e}"));
+    }
+}
+
+/// Connect topics of a deployment nobody else reads, written by hand in
+/// transactions (as Connect does with exactly-once support): aborted and
+/// still-open records are never seen, a poll still completes with
+/// transaction markers at the ends of the partitions, and a malformed
+/// record is counted and skipped.
+#[test]
+fn hand_written_connect_topics_in_transactions() {
+    let _lab = support::shared();
+    let start = Instant::now();
+    let l = lab();
+    let [status, configs, offsets] = ["status", "configs", "offsets"].map(|t| unique(&format!("kdrill-mm2-hand-{t}")));
+    support::create_topic(&l.dr, &status, 3);
+    support::create_topic(&l.dr, &configs, 1);
+    support::create_topic(&l.dr, &offsets, 2);
+    let _cleanup = DeleteTopics(l.dr.clone(), vec![status.clone(), configs.clone(), offsets.clone()]);
+    let text = format!(
+        r#"
+[clusters.dc]
+bootstrap = "{}"
+[clusters.dr]
+bootstrap = "{}"
+[[mm2]]
+name = "hand"
+source = "dc"
+target = "dr"
+status_topic = "{status}"
+config_topic = "{configs}"
+offsets_topic = "{offsets}"
+"#,
+        l.dc, l.dr
+    );
+    let c = config::parse(&text, Path::new("hand.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let aliases = [c.cluster(Side::Dc).alias.clone(), c.cluster(Side::Dr).alias.clone()];
+    let mut r = Mm2Reader::new(c.cluster(Side::Dr), &c.timing, aliases, c.mm2.clone(), c.settings.policy.clone())
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &l.dr)
+        .set("transactional.id", unique("kdrill-mm2-hand-tx"))
+        .create()
+        .unwrap_or_else(|e| panic!("{e}"));
+    producer.init_transactions(Duration::from_secs(30)).unwrap_or_else(|e| panic!("init: {e}"));
+    let name = "dc->dr.MirrorSourceConnector";
+    let config_key = format!("connector-{name}");
+    let config_value = r#"{"properties":{"connector.class":"org.apache.kafka.connect.mirror.MirrorSourceConnector","source.cluster.alias":"dc","target.cluster.alias":"dr"}}"#;
+    let conn_key = format!("status-connector-{name}");
+    let task_key = format!("status-task-{name}-0");
+    let running = r#"{"state":"RUNNING","trace":null,"worker_id":"w:1","generation":1}"#;
+    let failed = r#"{"state":"FAILED","trace":"boom","worker_id":"w:1","generation":2}"#;
+    let offset_key = format!(r#"["{name}",{{"cluster":"dc","partition":0,"topic":"orders"}}]"#);
+    transaction(
+        &producer,
+        &[
+            (&configs, &config_key, Some(config_value)),
+            (&status, &conn_key, Some(running)),
+            (&status, &task_key, Some(running)),
+            (&status, "status-connector-garbage", Some("{not json")),
+            (&offsets, &offset_key, Some(r#"{"offset":41}"#)),
+        ],
+        true,
+    );
+    transaction(
+        &producer,
+        &[(&status, &conn_key, Some(failed)), (&offsets, &offset_key, Some(r#"{"offset":99}"#))],
+        false,
+    );
+    // An open transaction holds the last stable offset back: invisible until committed.
+    producer.begin_transaction().unwrap_or_else(|e| panic!("begin: {e}"));
+    let paused = r#"{"state":"PAUSED","state.v2":"STOPPED"}"#;
+    let target_key = format!("target-state-{name}");
+    producer
+        .send(BaseRecord::<str, str>::to(&configs).key(&target_key).payload(paused))
+        .unwrap_or_else(|(e, _)| panic!("{e}"));
+    producer.flush(Duration::from_secs(20)).unwrap_or_else(|e| panic!("flush: {e}"));
+
+    let hand = |fp: &Mm2Footprint| fp.deployments.iter().find(|d| d.name == "hand").cloned();
+    let fp = poll_until(&mut r, Duration::from_secs(60), "the hand-written deployment", |fp| {
+        hand(fp).is_some_and(|d| d.connectors.is_some() && d.replicated.is_some())
+    });
+    let d = hand(&fp).unwrap_or_else(|| panic!("no deployment"));
+    let cs = d.connectors.unwrap_or_default();
+    assert_eq!(cs.len(), 1, "{cs:#?}");
+    assert_eq!((&cs[0].state, cs[0].target_state), (&ConnectState::Running, Some(TargetState::Started)));
+    assert_eq!(cs[0].tasks.len(), 1);
+    let replicated: Vec<(String, i32, i64)> =
+        d.replicated.unwrap_or_default().into_iter().map(|o| (o.topic, o.partition, o.upstream_offset)).collect();
+    assert_eq!(replicated, [("orders".to_owned(), 0, 41)]);
+    assert_eq!(fp.malformed_total, 1, "{:?}", fp.error);
+
+    producer.commit_transaction(Duration::from_secs(30)).unwrap_or_else(|e| panic!("commit: {e}"));
+    // Tombstones, committed: the task status goes, the connector stays.
+    transaction(&producer, &[(&status, &task_key, None)], true);
+    let fp = poll_until(&mut r, Duration::from_secs(60), "the committed target state and tombstone", |fp| {
+        hand(fp)
+            .and_then(|d| d.connectors)
+            .is_some_and(|cs| cs.iter().any(|c| c.target_state == Some(TargetState::Stopped) && c.tasks.is_empty()))
+    });
+    assert_eq!(fp.malformed_total, 1, "the malformed record is not read twice: {:?}", fp.error);
+    note(&format!("hand-written Connect topics read in {:?}", start.elapsed()));
 }
