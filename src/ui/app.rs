@@ -97,7 +97,7 @@ pub struct Gates {
 
 impl Default for Gates {
     fn default() -> Self {
-        let none = || Availability::Disabled("no drill running: start one with :switchover or :failback".into());
+        let none = || Availability::Disabled("no drill running".into());
         Gates { run_step: none(), confirm: none(), abort: none() }
     }
 }
@@ -146,7 +146,7 @@ impl App {
             demo: opts.demo,
             view: if opts.wall { View::Wall } else { View::Console },
             mode: Mode::Normal,
-            focus: Pane::Drill,
+            focus: Pane::Lag,
             now: None,
             snapshot: None,
             live: None,

@@ -132,7 +132,7 @@ impl EventLog {
                 let what = plan.steps.get(*step).and_then(|s| s.checklist.get(*item)).map_or("?", String::as_str);
                 (Tone::Info, format!("step {}: confirmed \"{what}\"", step + 1))
             }
-            DrillEvent::StepCompleted { step, .. } => (Tone::Ok, format!("✓ step {} done: {}", step + 1, title(*step))),
+            DrillEvent::StepCompleted { step, .. } => (Tone::Ok, format!("step {} done: {}", step + 1, title(*step))),
             DrillEvent::RuleViolated { rule, .. } => {
                 (Tone::Alarm, format!("drill journal: rule broken during the drill: {}", rule.short()))
             }

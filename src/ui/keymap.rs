@@ -122,6 +122,8 @@ pub struct Binding {
     /// Sends an action to the world (through the dispatcher, which refuses
     /// it in read-only mode: the screen says so in advance).
     pub acts: bool,
+    /// Bindings sharing a group are one line in help: (keys, description).
+    pub group: Option<(&'static str, &'static str)>,
 }
 
 /// Whether a binding can run now.
@@ -163,8 +165,26 @@ pub struct KeyContext<'a> {
 }
 
 fn b(keys: &[Key], command: Command, description: &'static str, hint: Option<&'static str>, scope: Scope) -> Binding {
-    Binding { keys: keys.to_vec(), command, description: Cow::Borrowed(description), hint, scope, acts: false }
+    Binding {
+        keys: keys.to_vec(),
+        command,
+        description: Cow::Borrowed(description),
+        hint,
+        scope,
+        acts: false,
+        group: None,
+    }
 }
+
+impl Binding {
+    fn in_group(self, group: (&'static str, &'static str)) -> Binding {
+        Binding { group: Some(group), ..self }
+    }
+}
+
+const FOCUS: (&str, &str) = ("Tab S-Tab", "focus the next / previous pane");
+const SORT: (&str, &str) = ("o O", "lag sort: records, seconds, topic/partition; O reverses");
+const SCROLL: (&str, &str) = ("↑↓ PgUp PgDn", "scroll the focused pane; Home End to the ends (also j k g G)");
 
 static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
     use Command as C;
@@ -179,23 +199,28 @@ static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
             Global,
         ),
         b(&[Key::ch('/')], C::Filter, "filter lag rows and groups by regex (!regex inverts)", Some("filter"), Console),
-        b(&[Key::code(KeyCode::Tab)], C::FocusNext, "focus the next pane", Some("focus"), Console),
-        b(&[Key::code(KeyCode::BackTab)], C::FocusPrev, "focus the previous pane", None, Console),
+        b(&[Key::code(KeyCode::Tab)], C::FocusNext, "focus the next pane", Some("focus"), Console).in_group(FOCUS),
+        b(&[Key::code(KeyCode::BackTab)], C::FocusPrev, "focus the previous pane", None, Console).in_group(FOCUS),
         Binding {
             acts: true,
             ..b(&[Key::ch('n')], C::RunStep, "run the current drill step's action", Some("run step"), Console)
         },
         b(&[Key::ch('c')], C::Confirm, "confirm the next manual checklist item", Some("confirm"), Console),
         b(&[Key::ch('A')], C::Abort, "abort the drill (asks first)", Some("abort"), Console),
-        b(&[Key::ch('o')], C::SortNext, "lag sort: records, seconds, topic/partition", Some("sort"), Console),
-        b(&[Key::ch('O')], C::SortPrev, "lag sort: reverse the order", None, Console),
+        b(&[Key::ch('o')], C::SortNext, "lag sort: records, seconds, topic/partition", Some("sort"), Console)
+            .in_group(SORT),
+        b(&[Key::ch('O')], C::SortPrev, "lag sort: reverse the order", None, Console).in_group(SORT),
         b(&[Key::ch('f')], C::NextFlow, "lag of the other MM2 flow", None, Console),
-        b(&[Key::code(KeyCode::Up), Key::ch('k')], C::ScrollUp, "scroll the focused pane up", None, Console),
-        b(&[Key::code(KeyCode::Down), Key::ch('j')], C::ScrollDown, "scroll the focused pane down", None, Console),
-        b(&[Key::code(KeyCode::PageUp)], C::PageUp, "page the focused pane up", None, Console),
-        b(&[Key::code(KeyCode::PageDown)], C::PageDown, "page the focused pane down", None, Console),
-        b(&[Key::code(KeyCode::Home), Key::ch('g')], C::Top, "focused pane: to the top", None, Console),
-        b(&[Key::code(KeyCode::End), Key::ch('G')], C::Bottom, "focused pane: to the end", None, Console),
+        b(&[Key::code(KeyCode::Up), Key::ch('k')], C::ScrollUp, "scroll the focused pane up", None, Console)
+            .in_group(SCROLL),
+        b(&[Key::code(KeyCode::Down), Key::ch('j')], C::ScrollDown, "scroll the focused pane down", None, Console)
+            .in_group(SCROLL),
+        b(&[Key::code(KeyCode::PageUp)], C::PageUp, "page the focused pane up", None, Console).in_group(SCROLL),
+        b(&[Key::code(KeyCode::PageDown)], C::PageDown, "page the focused pane down", None, Console).in_group(SCROLL),
+        b(&[Key::code(KeyCode::Home), Key::ch('g')], C::Top, "focused pane: to the top", None, Console)
+            .in_group(SCROLL),
+        b(&[Key::code(KeyCode::End), Key::ch('G')], C::Bottom, "focused pane: to the end", None, Console)
+            .in_group(SCROLL),
         b(&[Key::ch('p')], C::Pause, "pause the live display (gates keep evaluating)", Some("pause"), Global),
         b(&[Key::ch('w')], C::Wall, "wall layout on/off", Some("wall"), Global),
         b(&[Key::code(KeyCode::Esc)], C::Back, "back out of a mode or popup; clear the filter", None, Global),
@@ -216,6 +241,7 @@ static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
             hint: None,
             scope: Scope::Demo,
             acts: true,
+            group: None,
         });
     }
     v

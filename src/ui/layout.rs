@@ -51,9 +51,9 @@ pub struct Claim {
     pub want: u16,
 }
 
-/// Stacks claims top to bottom in `area`, in the order given. Rows go to
-/// the focused pane first, then in the order of `priority`; the last pane
-/// shown takes what is left.
+/// Stacks claims top to bottom in `area`, in the order given. Minimums go
+/// to the focused pane first, then in the order of `priority`; wishes are
+/// then served in priority order; the last pane shown takes what is left.
 pub fn stack(area: Rect, claims: &[Claim], priority: &[Pane], focus: Pane) -> Vec<(Pane, Rect)> {
     let mut order: Vec<usize> = Vec::with_capacity(claims.len());
     let rank = |p: Pane| if p == focus { 0 } else { 1 + priority.iter().position(|&q| q == p).unwrap_or(99) };
@@ -68,6 +68,9 @@ pub fn stack(area: Rect, claims: &[Claim], priority: &[Pane], focus: Pane) -> Ve
             left -= claims[i].min;
         }
     }
+    // Beyond the minimums, rows go in priority order: focus only decides
+    // what is shown, not what grows.
+    order.sort_by_key(|&i| 1 + priority.iter().position(|&q| q == claims[i].pane).unwrap_or(99));
     for &i in &order {
         if rows[i] > 0 {
             let more = claims[i].want.saturating_sub(rows[i]).min(left);
@@ -99,7 +102,7 @@ mod tests {
         let got = stack(area, &claims, &prio, Pane::Drill);
         assert_eq!(got.iter().map(|(p, r)| (*p, r.height)).collect::<Vec<_>>(), [(Pane::Drill, 6), (Pane::Mm2, 4)]);
         let got = stack(area, &claims, &prio, Pane::Lag);
-        assert_eq!(got.iter().map(|(p, r)| (*p, r.height)).collect::<Vec<_>>(), [(Pane::Drill, 4), (Pane::Lag, 6)]);
+        assert_eq!(got.iter().map(|(p, r)| (*p, r.height)).collect::<Vec<_>>(), [(Pane::Drill, 6), (Pane::Lag, 4)]);
         assert!(stack(Rect::new(0, 0, 5, 1), &claims, &prio, Pane::Log).is_empty());
     }
 }

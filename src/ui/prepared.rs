@@ -106,6 +106,11 @@ pub struct Prepared {
     pub groups: [Vec<usize>; 2],
     /// Per MM2 view: total workers (alive or not) when observed.
     pub workers_total: Vec<Option<usize>>,
+    /// Longest topic name among the lag rows shown (for column widths).
+    pub lag_topic_width: usize,
+    /// Per side: longest topic name and group id shown.
+    pub topic_width: [usize; 2],
+    pub group_width: [usize; 2],
 }
 
 impl Prepared {
@@ -152,7 +157,26 @@ impl Prepared {
                 dep.workers.as_ref().map(|w| w.value.len())
             })
             .collect();
-        Prepared { lag_flow, lag_rows, spark, topics, groups, workers_total }
+        let longest = |names: &mut dyn Iterator<Item = &str>| names.map(|n| n.chars().count()).max().unwrap_or(0);
+        let lag_topic_width = match lag_flow.and_then(|i| a.lag.get(i)) {
+            // Rows of one topic are many; measure each topic once.
+            Some(flow) => {
+                let mut seen: Option<&str> = None;
+                let mut w = 0;
+                for &i in &lag_rows {
+                    let t = flow.rows[i].topic.as_str();
+                    if seen != Some(t) {
+                        w = w.max(t.chars().count());
+                        seen = Some(t);
+                    }
+                }
+                w
+            }
+            None => 0,
+        };
+        let topic_width = [0, 1].map(|i| longest(&mut topics[i].iter().map(|&t| a.sides[i].topics[t].name.as_str())));
+        let group_width = [0, 1].map(|i| longest(&mut groups[i].iter().map(|&g| a.sides[i].groups[g].id.as_str())));
+        Prepared { lag_flow, lag_rows, spark, topics, groups, workers_total, lag_topic_width, topic_width, group_width }
     }
 }
 

@@ -38,7 +38,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
 fn console(app: &App, frame: &mut Frame, area: Rect) {
     let [head, banner, body, status, bar] = Layout::vertical([
         Constraint::Length(header::HEIGHT),
-        Constraint::Length(header::banner_height(app)),
+        Constraint::Length(header::banner_height(app, area.width)),
         Constraint::Min(0),
         Constraint::Length(1),
         Constraint::Length(1),
@@ -65,14 +65,14 @@ fn draw_pane(app: &App, frame: &mut Frame, pane: Pane, r: Rect) {
 fn panes(app: &App, frame: &mut Frame, area: Rect) {
     let claim = |pane, min, want| Claim { pane, min, want };
     if area.width >= 100 {
-        let [left, right] = Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(area);
+        let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
         let left_claims = [
             claim(Pane::Dc, 4, cluster::wanted_rows(app, Side::Dc)),
             claim(Pane::Dr, 4, cluster::wanted_rows(app, Side::Dr)),
             claim(Pane::Log, 3, u16::MAX),
         ];
         let right_claims = [
-            claim(Pane::Drill, 4, drill::wanted_rows(app)),
+            claim(Pane::Drill, 4, drill::wanted_rows(app, right.width)),
             claim(Pane::Mm2, 3, mm2::wanted_rows(app)),
             claim(Pane::Lag, 5, u16::MAX),
         ];
@@ -88,11 +88,11 @@ fn panes(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     // One column; DC and DR share a row. The drill pane only while a drill
-    // exists (or is focused): otherwise the hint line says how to start one.
+    // exists: otherwise the status line says how to start one.
     let sides_focus = if app.focus == Pane::Dr { Pane::Dc } else { app.focus };
     let mut claims = Vec::new();
-    if app.drill_view.is_some() || app.focus == Pane::Drill {
-        claims.push(claim(Pane::Drill, 4, drill::wanted_rows(app)));
+    if app.drill_view.is_some() {
+        claims.push(claim(Pane::Drill, 4, drill::wanted_rows(app, area.width)));
     }
     claims.push(claim(Pane::Mm2, 3, mm2::wanted_rows(app)));
     claims.push(claim(Pane::Lag, 5, 12));

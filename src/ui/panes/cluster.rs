@@ -57,27 +57,29 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
     let total = 1 + 1 + n_topics + 1 + n_groups;
     let w = inner.width as usize;
     let fig = figure_slot(v.freshness, Slot::Text);
+    let nw = TopicCols::new(w, app.prepared.topic_width[i]);
+    let iw = id_width(w, app.prepared.group_width[i]);
     list(app, frame, p, inner, total, |row| {
         if row == 0 {
-            return status(app, v, a.now);
+            return status(app, v, a.now, w);
         }
         let row = row - 1;
         if row == 0 {
-            return Line::from(app.span(Slot::Muted, topic_header(w)));
+            return Line::from(app.span(Slot::Muted, topic_header(w, nw)));
         }
         let row = row - 1;
         if row < n_topics {
             return match topics.get(row) {
-                Some(&t) => topic_line(app, &v.topics[t], w, fig),
+                Some(&t) => topic_line(app, &v.topics[t], w, nw, fig),
                 None => Line::from(app.span(Slot::Muted, "no application topics observed")),
             };
         }
         let row = row - n_topics;
         if row == 0 {
-            return Line::from(app.span(Slot::Muted, group_header(w)));
+            return Line::from(app.span(Slot::Muted, group_header(w, iw)));
         }
         match groups.get(row - 1) {
-            Some(&g) => group_line(app, v, g, w, fig),
+            Some(&g) => group_line(app, v, g, w, iw, fig),
             None => Line::from(app.span(
                 Slot::Muted,
                 if v.observed_at.is_some() { "no consumer groups" } else { "? consumer groups never observed" },
@@ -86,7 +88,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
     });
 }
 
-fn status<'a>(app: &App, v: &SideView, now: crate::model::Ts) -> Line<'a> {
+fn status<'a>(app: &App, v: &SideView, now: crate::model::Ts, w: usize) -> Line<'a> {
     let mut spans: Vec<Span> = Vec::new();
     match &v.link {
         Link::Up { .. } => spans.push(app.span(Slot::Ok, "link up")),
@@ -101,16 +103,16 @@ fn status<'a>(app: &App, v: &SideView, now: crate::model::Ts) -> Line<'a> {
             ),
         )),
     }
-    spans.push(app.span(Slot::Muted, " · brokers "));
+    spans.push(app.span(Slot::Muted, if wide(w) { " · brokers " } else { " · " }));
     match v.brokers_up {
         Some((up, all)) => {
             let slot = if up < all { Slot::Warn } else { figure_slot(v.freshness, Slot::Text) };
-            spans.push(app.span(slot, format!("{up}/{all} up")));
+            spans.push(app.span(slot, if wide(w) { format!("{up}/{all} up") } else { format!("{up}/{all} brokers") }));
         }
         None => spans.push(app.span(Slot::Stale, "? up")),
     }
     let apps = v.app_groups().map(|g| g.members).sum::<usize>();
-    spans.push(app.span(Slot::Muted, " · app consumers "));
+    spans.push(app.span(Slot::Muted, if wide(w) { " · app consumers " } else { " · consumers " }));
     spans.push(app.span(figure_slot(v.freshness, Slot::Text), apps.to_string()));
     Line::from(spans)
 }
@@ -119,22 +121,35 @@ fn wide(w: usize) -> bool {
     w >= 50
 }
 
-fn name_width(w: usize) -> usize {
-    let fixed = if wide(w) { 6 + 3 * 12 } else { 2 * 12 };
-    w.saturating_sub(fixed).max(8)
+/// The topic columns: the name as wide as the longest shown, then the
+/// partition count if it still fits beside the rates.
+#[derive(Clone, Copy)]
+struct TopicCols {
+    name: usize,
+    parts: bool,
 }
 
-fn topic_header(w: usize) -> String {
-    let nw = name_width(w);
-    if wide(w) {
-        format!("{}{} {:>11} {:>11} {:>11}", pad("topic", nw), rpad("parts", 6), "written", "by apps", "by MM2")
-    } else {
-        format!("{} {:>11} {:>11}", pad("topic", nw), "written", "by apps")
+impl TopicCols {
+    fn new(w: usize, longest: usize) -> TopicCols {
+        let rates = 12 * if wide(w) { 3 } else { 2 };
+        let name = w.saturating_sub(rates).max(8).min(longest.max(5) + 1);
+        TopicCols { name, parts: name + rates + 6 <= w }
     }
 }
 
-fn topic_line<'a>(app: &App, t: &TopicView, w: usize, fig: Slot) -> Line<'a> {
-    let nw = name_width(w);
+fn topic_header(w: usize, c: TopicCols) -> String {
+    let mut h = pad("topic", c.name);
+    if c.parts {
+        h.push_str(&rpad("parts", 6));
+    }
+    h.push_str(&format!(" {:>11} {:>11}", "written", "by apps"));
+    if wide(w) {
+        h.push_str(&format!(" {:>11}", "by MM2"));
+    }
+    h
+}
+
+fn topic_line<'a>(app: &App, t: &TopicView, w: usize, c: TopicCols, fig: Slot) -> Line<'a> {
     let mm2 = match (t.rate, t.app_rate) {
         (Some(r), Some(a)) => Some((r - a).max(0.0)),
         _ => None,
@@ -143,8 +158,8 @@ fn topic_line<'a>(app: &App, t: &TopicView, w: usize, fig: Slot) -> Line<'a> {
         let slot = if r.is_none() { Slot::Stale } else { fig };
         app.span(slot, format!(" {:>11}", fmt::rate(r)))
     };
-    let mut spans = vec![app.span(Slot::Text, pad(&t.name, nw))];
-    if wide(w) {
+    let mut spans = vec![app.span(Slot::Text, pad(&t.name, c.name))];
+    if c.parts {
         spans.push(app.span(fig, rpad(&t.partitions.to_string(), 6)));
     }
     spans.push(cell(t.rate));
@@ -155,43 +170,48 @@ fn topic_line<'a>(app: &App, t: &TopicView, w: usize, fig: Slot) -> Line<'a> {
     Line::from(spans)
 }
 
-fn id_width(w: usize) -> usize {
-    let fixed = if wide(w) { 9 + 12 + 4 + 3 } else { 9 + 4 + 2 };
-    (w.saturating_sub(fixed) / 2).clamp(8, 26)
+/// Columns right of the group id: class, state (when wide), members.
+fn group_fixed(w: usize) -> usize {
+    9 + if wide(w) { 9 } else { 0 } + 5
 }
 
-fn group_header(w: usize) -> String {
-    let iw = id_width(w);
-    if wide(w) {
-        format!("{} {} {} {:>4} clients @ hosts", pad("group", iw), pad("class", 8), pad("state", 11), "mem")
-    } else {
-        format!("{} {} {:>4} clients", pad("group", iw), pad("class", 8), "mem")
+/// The group column: the longest id shown, leaving the clients 16.
+fn id_width(w: usize, longest: usize) -> usize {
+    w.saturating_sub(group_fixed(w) + 16).max(8).min(longest.max(5) + 1)
+}
+
+fn group_header(w: usize, iw: usize) -> String {
+    let state = if wide(w) { pad("state", 9) } else { String::new() };
+    format!("{}{}{state}{:>4} clients @ hosts", pad("group", iw), pad("class", 9), "mem")
+}
+
+/// `orders-1 +1 @ 10.0.0.5 +1`: the first of each, and how many more.
+fn who(clients: &[String], hosts: &[String]) -> String {
+    let first = |v: &[String]| match v {
+        [] => String::new(),
+        [one] => one.clone(),
+        [one, rest @ ..] => format!("{one} +{}", rest.len()),
+    };
+    match (first(clients), first(hosts)) {
+        (c, h) if h.is_empty() => c,
+        (c, h) => format!("{c} @ {h}"),
     }
 }
 
-fn group_line<'a>(app: &App, v: &SideView, g: usize, w: usize, fig: Slot) -> Line<'a> {
+fn group_line<'a>(app: &App, v: &SideView, g: usize, w: usize, iw: usize, fig: Slot) -> Line<'a> {
     let g = &v.groups[g];
-    let iw = id_width(w);
     let (class, slot) = match g.class {
         GroupClass::App => ("app", Slot::Text),
         GroupClass::Plumbing => ("plumbing", Slot::Muted),
         GroupClass::Mm2 => ("MM2", Slot::Accent),
         GroupClass::Other => ("other", Slot::Muted),
     };
-    let who = if g.hosts.is_empty() {
-        g.clients.join(", ")
-    } else if wide(w) {
-        format!("{} @ {}", g.clients.join(", "), g.hosts.join(", "))
-    } else {
-        g.clients.join(", ")
-    };
-    let mut spans = vec![app.span(Slot::Text, pad(&g.id, iw)), Span::raw(" "), app.span(slot, pad(class, 8))];
+    let mut spans = vec![app.span(Slot::Text, pad(&g.id, iw)), app.span(slot, pad(class, 9))];
     if wide(w) {
-        spans.push(Span::raw(" "));
-        spans.push(app.span(fig, pad(&g.state, 11)));
+        spans.push(app.span(fig, pad(&g.state, 9)));
     }
-    spans.push(app.span(fig, format!(" {:>4} ", g.members)));
-    let used = iw + 1 + 8 + if wide(w) { 12 } else { 0 } + 6;
-    spans.push(app.span(Slot::Muted, fmt::clip(&who, w.saturating_sub(used))));
+    spans.push(app.span(fig, format!("{:>4} ", g.members)));
+    let room = w.saturating_sub(iw + group_fixed(w));
+    spans.push(app.span(Slot::Muted, fmt::clip(&who(&g.clients, &g.hosts), room)));
     Line::from(spans)
 }

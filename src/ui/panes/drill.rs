@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Stylize;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 
 use crate::assess::Truth;
 use crate::drill::{DrillView, StepState, StepView};
@@ -16,10 +16,11 @@ use super::super::fmt;
 use super::super::keymap::Availability;
 use super::super::layout::Pane;
 use super::super::theme::Slot;
-use super::{frame_block, list, pad, truth_mark};
+use super::{frame_block, list, truth_mark, wrap};
 
-pub fn wanted_rows(app: &App) -> u16 {
-    (lines(app).len() + 2).min(30) as u16
+/// Rows the pane would like at `width` columns (borders included).
+pub fn wanted_rows(app: &App, width: u16) -> u16 {
+    (lines(app, width.saturating_sub(2) as usize).len() + 2).min(40) as u16
 }
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -35,7 +36,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = lines(app);
+    let lines = lines(app, inner.width as usize);
     list(app, frame, Pane::Drill, inner, lines.len(), |i| lines[i].clone());
 }
 
@@ -49,7 +50,7 @@ fn status(v: &DrillView) -> String {
     }
 }
 
-fn lines<'a>(app: &App) -> Vec<Line<'a>> {
+fn lines<'a>(app: &App, width: usize) -> Vec<Line<'a>> {
     let Some(v) = &app.drill_view else { return idle(app) };
     let now = app.now.unwrap_or(v.started_at);
     let mut out = vec![Line::from(vec![app.span(
@@ -68,7 +69,7 @@ fn lines<'a>(app: &App) -> Vec<Line<'a>> {
                     app.span(Slot::Focus, format!("▶ {} ", i + 1)),
                     app.span(Slot::Focus, s.title.clone()).bold(),
                 ]));
-                current(app, v, s, *held, now, &mut out);
+                current(app, v, s, *held, now, width, &mut out);
             }
             StepState::Current { .. } | StepState::Locked => out.push(Line::from(vec![
                 app.span(Slot::Muted, format!("· {} ", i + 1)),
@@ -92,82 +93,83 @@ fn lines<'a>(app: &App) -> Vec<Line<'a>> {
 fn idle<'a>(app: &App) -> Vec<Line<'a>> {
     vec![
         Line::from(app.span(Slot::Text, "No drill running. Start one with a command:")),
-        Line::from(vec![
-            app.span(Slot::Accent, "  :switchover "),
-            app.span(
-                Slot::Muted,
-                "DC→DR, runbook steps 1–5: stop apps, drain, stop MM2, switch, apps on DR, MM2 on DC",
-            ),
-        ]),
-        Line::from(vec![
-            app.span(Slot::Accent, "  :failback   "),
-            app.span(Slot::Muted, "DR→DC, runbook steps 6–10, the same six steps the other way"),
-        ]),
+        Line::from(vec![app.span(Slot::Accent, "  :switchover  "), app.span(Slot::Muted, "DC→DR, runbook steps 1–5")]),
+        Line::from(vec![app.span(Slot::Accent, "  :failback    "), app.span(Slot::Muted, "DR→DC, runbook steps 6–10")]),
     ]
 }
 
-fn current<'a>(app: &App, v: &DrillView, s: &StepView, held: Option<f64>, now: Ts, out: &mut Vec<Line<'a>>) {
+/// `text` wrapped under a 4-column indent, each line in `slot`.
+fn wrapped<'a>(app: &App, out: &mut Vec<Line<'a>>, text: &str, width: usize, indent: &str, slot: Slot) {
+    for l in wrap(text, width, indent) {
+        out.push(Line::from(app.span(slot, l)));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn current<'a>(
+    app: &App,
+    v: &DrillView,
+    s: &StepView,
+    held: Option<f64>,
+    now: Ts,
+    width: usize,
+    out: &mut Vec<Line<'a>>,
+) {
+    const IN: &str = "    ";
+    const IN2: &str = "        ";
     if let Some(action) = &s.action {
-        let mut spans = vec![app.span(Slot::Muted, "    action  ")];
-        match &app.gates.run_step {
+        let (slot, what) = match &app.gates.run_step {
             Availability::Enabled if app.read_only() => {
-                spans.push(app.span(Slot::Muted, format!("n → {} (read-only: will be refused)", action.label())));
+                (Slot::Muted, format!("n → {} (read-only: the dispatcher will refuse it)", action.label()))
             }
-            Availability::Enabled => {
-                spans.push(app.span(Slot::Accent, "n"));
-                spans.push(app.span(Slot::Text, format!(" → {}", action.label())));
-            }
-            Availability::Disabled(why) => {
-                spans.push(app.span(Slot::Muted, format!("n → {} — {why}", action.label())));
-            }
-        }
+            Availability::Enabled => (Slot::Text, format!("n → {}", action.label())),
+            Availability::Disabled(why) => (Slot::Muted, format!("n → {} — {why}", action.label())),
+        };
+        let mut text = format!("{IN}action: {what}");
         if let Some(at) = s.requested_at {
-            spans.push(app.span(Slot::Muted, format!(" · requested {}", fmt::clock(at))));
+            text.push_str(&format!(" · requested {}", fmt::clock(at)));
         }
+        wrapped(app, out, &text, width, IN2, slot);
         match &s.outcome {
-            Some((true, detail)) => spans.push(app.span(Slot::Ok, format!(" · ✓ {detail}"))),
-            Some((false, detail)) => spans.push(app.span(Slot::Alarm, format!(" · ✗ {detail}"))),
-            None if s.requested_at.is_some() => spans.push(app.span(Slot::Stale, " · waiting for the outcome")),
+            Some((true, detail)) => wrapped(app, out, &format!("{IN}✓ done: {detail}"), width, IN2, Slot::Ok),
+            Some((false, detail)) => wrapped(app, out, &format!("{IN}✗ FAILED: {detail}"), width, IN2, Slot::Alarm),
+            None if s.requested_at.is_some() => {
+                out.push(Line::from(app.span(Slot::Stale, format!("{IN}… waiting for the outcome"))))
+            }
             None => {}
         }
-        out.push(Line::from(spans));
     } else {
-        out.push(Line::from(app.span(Slot::Muted, "    no action here: the step completes when observed")));
+        out.push(Line::from(app.span(Slot::Muted, format!("{IN}no action here: the step completes when observed"))));
     }
-    let label_w = s.checks.iter().map(|c| c.label.chars().count()).max().unwrap_or(0).min(40);
     for c in &s.checks {
         let (mark, slot) = truth_mark(&c.truth);
         let age =
             c.at.map_or("never observed".to_owned(), |at| format!("{} ago", crate::assess::fmt_age(age_secs(at, now))));
-        let mut spans = vec![
-            Span::raw("    "),
-            app.span(slot, format!("{mark} ")),
-            app.span(Slot::Text, pad(&c.label, label_w)),
-            app.span(
-                if matches!(c.truth, Truth::Unknown(_)) { Slot::Stale } else { Slot::Text },
-                format!("  {}", c.observed),
-            ),
+        out.push(Line::from(vec![
+            app.span(slot, format!("{IN}{mark} ")),
+            app.span(Slot::Text, c.label.clone()),
             app.span(Slot::Muted, format!(" · {age}")),
-        ];
-        if let Truth::Unknown(why) = &c.truth {
-            spans.push(app.span(Slot::Stale, format!(" · unknown: {why}")));
-        }
-        out.push(Line::from(spans));
+        ]));
+        let (text, slot) = match &c.truth {
+            Truth::Unknown(why) => (format!("{IN2}unknown: {why} (seen: {})", c.observed), Slot::Stale),
+            _ => (format!("{IN2}observed {}", c.observed), Slot::Muted),
+        };
+        wrapped(app, out, &text, width, IN2, slot);
     }
     if s.checks.is_empty() {
-        out.push(Line::from(app.span(Slot::Stale, "    ? waiting for the first observation")));
+        out.push(Line::from(app.span(Slot::Stale, format!("{IN}? waiting for the first observation"))));
     }
     for (item, at) in &s.checklist {
         out.push(Line::from(match at {
             Some(at) => vec![
-                app.span(Slot::Ok, "    ☑ "),
+                app.span(Slot::Ok, format!("{IN}☑ ")),
                 app.span(Slot::Text, item.clone()),
                 app.span(Slot::Muted, format!("  confirmed {}", fmt::clock(*at))),
             ],
             None => vec![
-                app.span(Slot::Warn, "    ☐ "),
+                app.span(Slot::Warn, format!("{IN}☐ ")),
                 app.span(Slot::Text, item.clone()),
-                app.span(Slot::Muted, "  — c confirms, once done"),
+                app.span(Slot::Muted, "  — c confirms once done"),
             ],
         }));
     }
@@ -178,11 +180,11 @@ fn current<'a>(app: &App, v: &DrillView, s: &StepView, held: Option<f64>, now: T
         let frac = if v.hold_secs > 0.0 { (held / v.hold_secs).min(1.0) } else { 1.0 };
         let filled = (frac * 10.0).round() as usize;
         out.push(Line::from(vec![
-            app.span(Slot::Ok, format!("    holding {held:.0} s of {:.0} s  ", v.hold_secs)),
+            app.span(Slot::Ok, format!("{IN}holding {held:.0} s of {:.0} s  ", v.hold_secs)),
             app.span(Slot::Ok, "█".repeat(filled)),
             app.span(Slot::Muted, "░".repeat(10 - filled)),
         ]));
     } else if let Some(why) = &v.blocked {
-        out.push(Line::from(app.span(Slot::Warn, format!("    ⛔ blocked: {why}"))));
+        wrapped(app, out, &format!("{IN}▲ blocked: {why}"), width, IN2, Slot::Warn);
     }
 }

@@ -132,30 +132,34 @@ fn compact(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// Rows the rule banner needs.
-pub fn banner_height(app: &App) -> u16 {
-    let n = app.live.as_ref().map_or(0, |a| a.violations.len());
-    match n {
-        0 => 0,
-        1..=3 => n as u16,
-        _ => 4,
+/// The rule banner's lines at `width`: each broken rule, since when, the
+/// runbook's words and the detail, in at most two lines; at most five.
+fn banner_lines(app: &App, width: u16) -> Vec<String> {
+    let Some(a) = &app.live else { return Vec::new() };
+    let mut out = Vec::new();
+    for v in &a.violations {
+        let since = format!("{} ({})", fmt::clock(v.since), fmt_age(age_secs(v.since, a.now)));
+        let text = format!(" ⚠ RULE BROKEN since {since} · {} — {}", v.rule.statement(), v.detail);
+        let mut lines = super::wrap(&text, width as usize, "   ");
+        if lines.len() > 2 {
+            lines.truncate(2);
+            lines[1] = fmt::clip(&format!("{}…", lines[1]), width as usize);
+        }
+        out.extend(lines);
     }
+    if out.len() > 5 {
+        out.truncate(4);
+        out.push(format!(" ⚠ {} rules broken in all: see the event log", a.violations.len()));
+    }
+    out
+}
+
+/// Rows the rule banner needs at `width`.
+pub fn banner_height(app: &App, width: u16) -> u16 {
+    banner_lines(app, width).len() as u16
 }
 
 pub fn banner(app: &App, frame: &mut Frame, area: Rect) {
-    let Some(a) = &app.live else { return };
-    let style = app.style(Slot::Alarm);
-    let mut lines: Vec<Line> = a
-        .violations
-        .iter()
-        .take(3)
-        .map(|v| {
-            let since = format!("since {} ({})", fmt::clock(v.since), fmt_age(age_secs(v.since, a.now)));
-            Line::from(format!(" ⚠ RULE BROKEN · {} — {} · {since}", v.rule.statement(), v.detail))
-        })
-        .collect();
-    if a.violations.len() > 3 {
-        lines.push(Line::from(format!(" ⚠ and {} more rule(s) broken: see the event log", a.violations.len() - 3)));
-    }
-    frame.render_widget(Paragraph::new(lines).style(style), area);
+    let lines: Vec<Line> = banner_lines(app, area.width).into_iter().map(Line::from).collect();
+    frame.render_widget(Paragraph::new(lines).style(app.style(Slot::Alarm)), area);
 }

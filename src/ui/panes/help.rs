@@ -8,33 +8,47 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 use super::super::app::App;
 use super::super::commands::COMMANDS;
-use super::super::keymap::{self, View};
+use super::super::keymap::{self, Availability, View};
 use super::super::theme::Slot;
 use super::pad;
 use super::popup::centered;
 
 pub fn lines<'a>(app: &App) -> Vec<Line<'a>> {
     let ctx = app.key_context();
-    let mut out = Vec::new();
+    // Bindings of one group (scrolling, focus, sort) share a line.
+    let mut rows: Vec<(String, String, Availability)> = Vec::new();
+    let mut last_group = None;
     for (b, shown) in keymap::entries(&ctx) {
-        let keys = pad(&b.keys_label(), 13);
-        let desc = b.describe(&ctx).into_owned();
-        out.push(match shown.reason() {
-            None => Line::from(vec![app.span(Slot::Accent, keys), app.span(Slot::Text, desc)]),
+        match (b.group, rows.last_mut()) {
+            (Some(g), Some((_, _, avail))) if last_group == Some(g) => {
+                if !shown.is_enabled() {
+                    *avail = shown;
+                }
+            }
+            (Some((keys, desc)), _) => rows.push((keys.to_owned(), desc.to_owned(), shown)),
+            (None, _) => rows.push((b.keys_label(), b.describe(&ctx).into_owned(), shown)),
+        }
+        last_group = b.group;
+    }
+    let key_w = rows.iter().map(|(k, _, _)| k.chars().count()).max().unwrap_or(0).min(20) + 2;
+    let mut out: Vec<Line> = rows
+        .into_iter()
+        .map(|(keys, desc, shown)| match shown.reason() {
+            None => Line::from(vec![app.span(Slot::Accent, pad(&keys, key_w)), app.span(Slot::Text, desc)]),
             Some(why) => Line::from(vec![
-                app.span(Slot::Muted, keys),
+                app.span(Slot::Muted, pad(&keys, key_w)),
                 app.span(Slot::Muted, desc),
                 app.span(Slot::Muted, format!(" — {why}")),
             ]),
-        });
-    }
+        })
+        .collect();
     out.push(Line::default());
     out.push(Line::from(app.span(Slot::Muted, "Commands after :")));
     for (name, what) in COMMANDS {
         if name == "fault" && !app.demo {
             continue;
         }
-        out.push(Line::from(vec![app.span(Slot::Accent, pad(&format!(":{name}"), 13)), app.span(Slot::Text, what)]));
+        out.push(Line::from(vec![app.span(Slot::Accent, pad(&format!(":{name}"), key_w)), app.span(Slot::Text, what)]));
     }
     out
 }

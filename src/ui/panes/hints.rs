@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Mode};
-use super::super::keymap::{self, Availability};
+use super::super::keymap::{self, Availability, Command};
 use super::super::theme::Slot;
 use super::tone_slot;
 
@@ -60,6 +60,19 @@ fn message<'a>(app: &App) -> Line<'a> {
     }
 }
 
+/// Bar entries dropped first when the line is too narrow.
+const DROP_ORDER: [Command; 9] = [
+    Command::SortNext,
+    Command::FocusNext,
+    Command::Wall,
+    Command::Pause,
+    Command::Filter,
+    Command::CommandMode,
+    Command::Abort,
+    Command::Confirm,
+    Command::Help,
+];
+
 pub fn bar(app: &App, frame: &mut Frame, area: Rect) {
     let fixed: &[(&str, &str)] = match &app.mode {
         Mode::Help { .. } => &[("Esc", "close"), ("↑↓", "scroll")],
@@ -67,29 +80,31 @@ pub fn bar(app: &App, frame: &mut Frame, area: Rect) {
         Mode::Command(_) | Mode::Filter { .. } => &[("Enter", "apply"), ("Esc", "cancel")],
         Mode::Normal => &[],
     };
-    let mut spans: Vec<Span> = Vec::new();
-    let mut used = 0usize;
-    let mut push = |spans: &mut Vec<Span>, key: String, label: &str, enabled: bool| {
-        let w = key.chars().count() + label.chars().count() + 3;
-        if used + w > area.width as usize {
-            return;
-        }
-        used += w;
-        let (k, l) = if enabled { (Slot::Accent, Slot::Text) } else { (Slot::Muted, Slot::Muted) };
-        spans.push(app.span(k, key));
-        spans.push(app.span(l, format!(" {label}   ")));
-    };
+    // (command, key, label, enabled)
+    let mut items: Vec<(Option<Command>, String, &str, bool)> =
+        fixed.iter().map(|(k, l)| (None, (*k).to_owned(), *l, true)).collect();
     if fixed.is_empty() {
         let ctx = app.key_context();
         for (b, shown) in keymap::entries(&ctx) {
             if let (Some(label), Some(key)) = (b.hint_label(&ctx), b.keys.first()) {
-                push(&mut spans, key.label(), label, shown.is_enabled());
+                items.push((Some(b.command), key.label(), label, shown.is_enabled()));
             }
         }
-    } else {
-        for (k, l) in fixed {
-            push(&mut spans, (*k).to_owned(), l, true);
+    }
+    let width = |items: &[(Option<Command>, String, &str, bool)]| -> usize {
+        items.iter().map(|(_, k, l, _)| k.chars().count() + l.chars().count() + 4).sum()
+    };
+    for drop in DROP_ORDER {
+        if width(&items) <= area.width as usize {
+            break;
         }
+        items.retain(|(c, ..)| *c != Some(drop));
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    for (_, key, label, enabled) in items {
+        let (k, l) = if enabled { (Slot::Accent, Slot::Text) } else { (Slot::Muted, Slot::Muted) };
+        spans.push(app.span(k, key));
+        spans.push(app.span(l, format!(" {label}   ")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -44,7 +44,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn summary(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
-    let spark_w = if area.width >= 60 { (area.width / 3).min(60) } else { 0 };
+    let text_w = if area.height >= 2 { 40 } else { 62 };
+    let spark_w = match area.width.saturating_sub(text_w) {
+        w if w >= 10 => w.min(60),
+        _ => 0,
+    };
     let [text, spark] = Layout::horizontal([Constraint::Min(0), Constraint::Length(spark_w)]).spacing(1).areas(area);
     let fresh = flow.freshness;
     let total_slot = match flow.total {
@@ -61,25 +65,35 @@ fn summary(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
     let now = app.shown().map(|(a, _)| a.now);
     let observed = now.map(|n| fmt::ago(flow.at, n)).unwrap_or_default();
     let line0 = Line::from(vec![
-        app.span(Slot::Muted, "total behind "),
+        app.span(Slot::Muted, "behind "),
         app.span(total_slot, total).bold(),
         app.span(Slot::Muted, " · oldest "),
         app.span(
             if flow.max_seconds.is_some() { figure_slot(fresh, Slot::Text) } else { Slot::Stale },
             fmt::seconds(flow.max_seconds),
         ),
-        app.span(Slot::Muted, " · observed "),
-        app.span(figure_slot(fresh, Slot::Text), observed),
     ]);
-    let mut line1 =
-        vec![app.span(Slot::Muted, format!("{} partitions, {} shown", flow.rows.len(), app.prepared.lag_rows.len()))];
-    if app.key_context().flows > 1 {
-        line1.push(app.span(Slot::Muted, " · f: other flow"));
-    }
-    if spark_w > 0 {
-        line1.push(app.span(Slot::Muted, format!(" · trend: last {} samples →", app.prepared.spark.len())));
-    }
-    frame.render_widget(Paragraph::new(vec![line0, Line::from(line1)]), text);
+    let shown = app.prepared.lag_rows.len();
+    let parts = if shown == flow.rows.len() {
+        format!(" · {} partitions", flow.rows.len())
+    } else {
+        format!(" · {shown} of {} partitions", flow.rows.len())
+    };
+    let line1 = vec![
+        app.span(Slot::Muted, "observed "),
+        app.span(figure_slot(fresh, Slot::Text), observed),
+        app.span(Slot::Muted, parts),
+    ];
+    // One line only: the total and its age, nothing else.
+    let lines = if area.height >= 2 {
+        vec![line0, Line::from(line1)]
+    } else {
+        let mut one = line0;
+        one.spans.push(app.span(Slot::Muted, " · "));
+        one.spans.extend(line1.into_iter().take(2));
+        vec![one]
+    };
+    frame.render_widget(Paragraph::new(lines), text);
     if spark_w > 0 && !app.prepared.spark.is_empty() {
         let data = &app.prepared.spark;
         let from = data.len().saturating_sub(spark_w as usize);
@@ -93,13 +107,21 @@ fn summary(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
     }
 }
 
-fn wide(w: usize) -> bool {
-    w >= 80
+/// Columns right of the topic when offsets are shown, and when not.
+const WIDE_FIXED: usize = 5 + 12 + 12 + 12 + 10;
+const NARROW_FIXED: usize = 5 + 12 + 10;
+
+/// Room for the source and replicated offsets beside the lag, with the
+/// topic names still readable.
+fn wide(w: usize, longest: usize) -> bool {
+    w >= WIDE_FIXED + (longest + 1).min(14)
 }
 
-fn topic_width(w: usize) -> usize {
-    let fixed = if wide(w) { 6 + 14 + 14 + 13 + 10 } else { 6 + 13 + 10 };
-    w.saturating_sub(fixed).max(6)
+/// The topic column: as wide as the longest name shown, within what the
+/// other columns leave.
+fn topic_width(w: usize, longest: usize) -> usize {
+    let fixed = if wide(w, longest) { WIDE_FIXED } else { NARROW_FIXED };
+    w.saturating_sub(fixed).max(6).min(longest.max(5) + 1)
 }
 
 fn rows(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
@@ -107,19 +129,19 @@ fn rows(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
         return;
     }
     let w = area.width as usize;
-    let tw = topic_width(w);
-    let header = if wide(w) {
+    let tw = topic_width(w, app.prepared.lag_topic_width);
+    let header = if wide(w, app.prepared.lag_topic_width) {
         format!(
             "{}{}{}{}{}{}",
             pad("topic", tw),
-            rpad("part", 6),
-            rpad("source end", 14),
-            rpad("replicated", 14),
-            rpad("lag", 13),
+            rpad("part", 5),
+            rpad("source end", 12),
+            rpad("replicated", 12),
+            rpad("lag", 12),
             rpad("lag time", 10)
         )
     } else {
-        format!("{}{}{}{}", pad("topic", tw), rpad("part", 6), rpad("lag", 13), rpad("lag time", 10))
+        format!("{}{}{}{}", pad("topic", tw), rpad("part", 5), rpad("lag", 12), rpad("lag time", 10))
     };
     frame.render_widget(Line::from(app.span(Slot::Muted, header)), Rect { height: 1, ..area });
     let body = Rect { y: area.y + 1, height: area.height - 1, ..area };
@@ -150,12 +172,12 @@ fn row<'a>(app: &App, r: &LagRow, w: usize, tw: usize, fig: Slot) -> Line<'a> {
     };
     let secs_slot = if r.seconds.is_none() { Slot::Stale } else { lag_slot };
     let mut spans: Vec<Span> =
-        vec![app.span(Slot::Text, pad(&r.topic, tw)), app.span(Slot::Muted, rpad(&r.partition.to_string(), 6))];
-    if wide(w) {
-        spans.push(app.span(if r.source_end.is_some() { fig } else { Slot::Stale }, rpad(&offset(r.source_end), 14)));
-        spans.push(app.span(if r.replicated.is_some() { fig } else { Slot::Stale }, rpad(&offset(r.replicated), 14)));
+        vec![app.span(Slot::Text, pad(&r.topic, tw)), app.span(Slot::Muted, rpad(&r.partition.to_string(), 5))];
+    if wide(w, app.prepared.lag_topic_width) {
+        spans.push(app.span(if r.source_end.is_some() { fig } else { Slot::Stale }, rpad(&offset(r.source_end), 12)));
+        spans.push(app.span(if r.replicated.is_some() { fig } else { Slot::Stale }, rpad(&offset(r.replicated), 12)));
     }
-    spans.push(app.span(lag_slot, rpad(&fmt::records(r.records), 13)));
+    spans.push(app.span(lag_slot, rpad(&fmt::records(r.records), 12)));
     spans.push(app.span(secs_slot, rpad(&fmt::seconds(r.seconds), 10)));
     Line::from(spans)
 }

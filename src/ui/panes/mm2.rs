@@ -27,8 +27,16 @@ pub fn wanted_rows(app: &App) -> u16 {
 }
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let count = app.shown().map_or(0, |(a, _)| a.mm2.len());
-    let note = Line::from(app.span(Slot::Muted, format!(" {count} deployment(s) ")));
+    // The pane's age is its oldest deployment's; a stale one also says so
+    // on its own line.
+    let note = match app.shown() {
+        Some((a, _)) if !a.mm2.is_empty() => {
+            let oldest = a.mm2.iter().map(observed_at).min().flatten();
+            let fresh = Freshness::of(oldest, a.now, app.settings().stale_after);
+            Line::from(app.span(figure_slot(fresh, Slot::Muted), format!(" seen {} ", fmt::ago(oldest, a.now))))
+        }
+        _ => Line::default(),
+    };
     let block = frame_block(app, Pane::Mm2, vec![app.span(Slot::Accent, "MirrorMaker 2")], Some(note));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -41,8 +49,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 .iter()
                 .enumerate()
                 .flat_map(|(k, m)| {
-                    let fresh = Freshness::of(m.connectors_at.max(m.workers_at), a.now, stale);
-                    deployment(app, m, app.prepared.workers_total.get(k).copied().flatten(), fresh, a.now)
+                    let fresh = Freshness::of(observed_at(m), a.now, stale);
+                    deployment(app, m, app.prepared.workers_total.get(k).copied().flatten(), fresh)
                 })
                 .collect()
         }
@@ -50,17 +58,26 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone());
 }
 
-fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness, now: Ts) -> Vec<Line<'a>> {
+/// When the deployment was observed: the older of its workers and
+/// connectors, the weaker of the two facts.
+fn observed_at(m: &Mm2View) -> Option<Ts> {
+    match (m.workers_at, m.connectors_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness) -> Vec<Line<'a>> {
     let fig = figure_slot(fresh, Slot::Text);
     let workers = match (m.workers_alive, total) {
-        (Some(a), Some(t)) => format!("{a}/{t} workers alive"),
-        (Some(a), None) => format!("{a} workers alive"),
+        (Some(a), Some(t)) => format!("{a}/{t} workers"),
+        (Some(a), None) => format!("{a} workers"),
         _ => "? workers".into(),
     };
     let cr = match m.cr_ready {
-        Some(true) => "CR Ready=True",
-        Some(false) => "CR Ready=False",
-        None => "no CR",
+        Some(true) => " · CR Ready",
+        Some(false) => " · CR not Ready",
+        None => "",
     };
     let mut head = vec![
         app.span(Slot::Text, format!("{} ", m.name)),
@@ -68,10 +85,10 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
         app.span(Slot::Muted, format!("on {} ", m.runs_on)),
         app.span(health_slot(m.health), format!(" {} ", m.health.label().to_uppercase())),
         app.span(fig, format!(" {workers}")),
-        app.span(Slot::Muted, format!(" · {cr} · seen {}", fmt::ago(m.connectors_at.max(m.workers_at), now))),
+        app.span(Slot::Muted, cr),
     ];
     if !fresh.is_fresh() {
-        head.push(app.span(Slot::Stale, " (stale)"));
+        head.push(app.span(Slot::Stale, format!(" · {}", fmt::freshness(fresh))));
     }
     let mut out = vec![Line::from(head)];
     if m.health == Health::Stopped {
@@ -92,18 +109,17 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
         )));
     }
     for c in &m.connectors {
+        let running = c.tasks.iter().filter(|t| t.state == ConnectState::Running).count();
         let mut spans = vec![
             Span::raw("  "),
             app.span(Slot::Text, pad(short_name(&c.name), 26)),
-            state_span(app, &c.state, fig),
-            app.span(Slot::Muted, " tasks"),
+            state_span(app, &c.state, fig, 10),
         ];
-        if c.tasks.is_empty() {
-            spans.push(app.span(Slot::Muted, " none"));
-        }
-        for t in &c.tasks {
-            spans.push(app.span(Slot::Muted, format!(" #{} ", t.id)));
-            spans.push(state_span(app, &t.state, fig));
+        let slot = if running == c.tasks.len() && !c.tasks.is_empty() { fig } else { Slot::Warn };
+        spans.push(app.span(slot, format!("  tasks {running}/{} running", c.tasks.len())));
+        for t in c.tasks.iter().filter(|t| t.state != ConnectState::Running) {
+            spans.push(app.span(Slot::Muted, format!(" · #{} ", t.id)));
+            spans.push(state_span(app, &t.state, fig, 0));
         }
         out.push(Line::from(spans));
     }
@@ -116,7 +132,7 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
     spans.push(app.span(Slot::Muted, " · "));
     spans.extend(hb("mirrored", m.heartbeat_mirrored_age));
     spans.push(app.span(Slot::Muted, " · "));
-    spans.extend(hb("last checkpoint", m.last_checkpoint_age));
+    spans.extend(hb("checkpoint", m.last_checkpoint_age));
     out.push(Line::from(spans));
     for p in m.problems.iter().take(3) {
         out.push(Line::from(app.span(Slot::Warn, format!("  ▲ {p}"))));
@@ -124,12 +140,12 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
     out
 }
 
-fn state_span<'a>(app: &App, s: &ConnectState, fig: Slot) -> Span<'a> {
+fn state_span<'a>(app: &App, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
     let slot = match s {
         ConnectState::Running => fig,
         ConnectState::Failed => Slot::Alarm,
         _ => Slot::Warn,
     };
     let text = if matches!(s, ConnectState::Failed) { format!("✗ {}", s.label()) } else { s.label().to_owned() };
-    app.span(slot, text)
+    app.span(slot, if width == 0 { text } else { pad(&text, width) })
 }

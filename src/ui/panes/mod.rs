@@ -124,9 +124,11 @@ pub fn figure_slot(fresh: Freshness, otherwise: Slot) -> Slot {
     if fresh.is_fresh() { otherwise } else { Slot::Stale }
 }
 
-/// Left-aligns `s` in `w` columns (cutting with `…`).
+/// Left-aligns `s` in `w` columns; a longer `s` is cut with `…` one
+/// column short, so the next column never touches it.
 pub fn pad(s: &str, w: usize) -> String {
-    let s = super::fmt::clip(s, w);
+    let fits = s.chars().count() < w;
+    let s = if fits { s.to_owned() } else { super::fmt::clip(s, w.saturating_sub(1)) };
     let n = s.chars().count();
     format!("{s}{}", " ".repeat(w.saturating_sub(n)))
 }
@@ -136,4 +138,54 @@ pub fn rpad(s: &str, w: usize) -> String {
     let s = super::fmt::clip(s, w);
     let n = s.chars().count();
     format!("{}{s}", " ".repeat(w.saturating_sub(n)))
+}
+
+/// Greedy word wrap of `text` to `width` columns; the first line keeps the
+/// text's own leading spaces, continuation lines start with `indent`. A
+/// word longer than a line is cut.
+pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let width = width.max(indent.chars().count() + 8);
+    let body = text.trim_start_matches(' ');
+    let mut line = text[..text.len() - body.len()].to_owned();
+    let mut len = line.chars().count();
+    let mut lines = Vec::new();
+    let mut started = false;
+    for word in body.split(' ') {
+        let w = word.chars().count();
+        if started && len + 1 + w > width {
+            lines.push(std::mem::take(&mut line));
+            line.push_str(indent);
+            len = indent.chars().count();
+        } else if started {
+            line.push(' ');
+            len += 1;
+        }
+        started = true;
+        let room = width.saturating_sub(len);
+        if w > room {
+            line.push_str(&super::fmt::clip(word, room));
+            len = width;
+        } else {
+            line.push_str(word);
+            len += w;
+        }
+    }
+    if !body.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wrap_keeps_words_and_indents() {
+        let got = super::wrap("blocked: no app clients on DC: observed 6 app consumers", 24, "  ");
+        assert_eq!(got, ["blocked: no app clients", "  on DC: observed 6 app", "  consumers"]);
+        assert!(super::wrap("", 10, "").is_empty());
+        assert_eq!(super::wrap("    ✗ a b", 40, "  "), ["    ✗ a b"]);
+        for l in super::wrap("averyveryverylongwordthatdoesnotfit and more", 12, "  ") {
+            assert!(l.chars().count() <= 12, "{l}");
+        }
+    }
 }

@@ -55,10 +55,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         (Size::Small, false)
     };
     let lag_rows = if big_lag { bigtext::HEIGHT as u16 + 1 } else { 1 };
+    // The role banner takes every spare row: from across a room, the
+    // colour of each half is the first thing read.
     let [title, roles, gap, mm2_area, lag, drill_area, alarm_area, verdict] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(size.rows()),
-        Constraint::Min(0),
+        Constraint::Min(size.rows()),
+        Constraint::Length(1),
         Constraint::Length(mm2),
         Constraint::Length(lag_rows),
         Constraint::Length(drill),
@@ -109,7 +111,9 @@ fn role(app: &App, frame: &mut Frame, area: Rect, side: Side, size: Size) {
     frame.render_widget(Paragraph::new("").style(style), area);
     let cols = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let big = |text: &str, lines: &mut Vec<Line>| match bigtext::fit(text, cols) {
+    // One scale for both words, so the banner reads as one piece.
+    let scale = bigtext::fit(r.label(), cols).or(bigtext::fit("PASSIVE", cols));
+    let big = |text: &str, lines: &mut Vec<Line>| match scale.filter(|&s| bigtext::width(text, s) <= cols) {
         Some(scale) => lines.extend(bigtext::render(text, scale).into_iter().map(Line::from)),
         None => lines.push(Line::from(Span::from(text.to_owned()).bold())),
     };
@@ -143,27 +147,26 @@ fn mm2_lines(app: &App, frame: &mut Frame, area: Rect) {
     let Some(a) = &app.live else {
         return frame.render_widget(Line::from(app.span(Slot::Stale, "MM2 ? never observed")), area);
     };
-    let running: Vec<_> = a.mm2.iter().filter(|m| m.health != Health::Stopped).collect();
+    let running: Vec<_> = a.mm2.iter().enumerate().filter(|(_, m)| m.health != Health::Stopped).collect();
     let lines: Vec<Line> = if running.is_empty() {
         vec![Line::from(vec![app.span(Slot::Text, "MM2 ").bold(), app.span(Slot::Muted, "stopped everywhere")])]
     } else {
         running
             .iter()
-            .map(|m| {
+            .map(|&(k, m)| {
                 let hb = m.heartbeat_mirrored_age.or(m.heartbeat_local_age);
+                let total = app.prepared.workers_total.get(k).copied().flatten();
+                let workers = match (m.workers_alive, total) {
+                    (Some(n), Some(t)) => format!("{n}/{t}"),
+                    (Some(n), None) => n.to_string(),
+                    _ => "?".into(),
+                };
                 Line::from(vec![
                     app.span(Slot::Text, "MM2 ").bold(),
                     app.span(Slot::Accent, format!("{} ", m.flow)).bold(),
                     app.span(Slot::Muted, format!("runs on {}  ", m.runs_on)),
                     app.span(health_slot(m.health), format!(" {} ", m.health.label().to_uppercase())).bold(),
-                    app.span(
-                        Slot::Muted,
-                        format!(
-                            "  workers {}  ·  heartbeat {}",
-                            m.workers_alive.map_or("?".into(), |n| n.to_string()),
-                            fmt::age(hb)
-                        ),
-                    ),
+                    app.span(Slot::Muted, format!("  workers {workers}  ·  heartbeat {}", fmt::age(hb))),
                     app.span(Slot::Warn, m.problems.first().map(|p| format!("  ▲ {p}")).unwrap_or_default()),
                 ])
             })
@@ -232,7 +235,7 @@ fn alarm_lines(app: &App, frame: &mut Frame, area: Rect) {
         .take(area.height as usize)
         .map(|v| {
             let age = fmt_age(age_secs(v.since, a.now));
-            Line::from(format!(" ⚠ RULE BROKEN: {} — {} ({age}) ", v.rule.statement(), v.detail)).centered()
+            Line::from(format!(" ⚠ RULE BROKEN: {} · for {age} ", v.rule.statement())).centered()
         })
         .collect();
     if a.violations.len() > lines.len() {
@@ -244,6 +247,8 @@ fn alarm_lines(app: &App, frame: &mut Frame, area: Rect) {
 
 fn verdict_line(app: &App, frame: &mut Frame, area: Rect) {
     let line = match &app.live {
+        // The alarms above already say it.
+        Some(a) if !a.violations.is_empty() => Line::from(app.span(Slot::Muted, "details on the console: w")),
         Some(a) => Line::from(
             app.span(level_slot(a.verdict.level), format!("{} {}", level_symbol(a.verdict.level), a.verdict.text)),
         ),
