@@ -10,6 +10,7 @@ pub mod assess;
 pub mod check;
 pub mod collect;
 pub mod config;
+pub mod demo;
 pub mod dispatch;
 pub mod drill;
 pub mod model;

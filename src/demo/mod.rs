@@ -1,0 +1,168 @@
+//! The embedded demo: a simulated DC–DR pair replicated by MirrorMaker 2,
+//! the default world of `kdrill demo`. It sits behind the same seam as real
+//! clusters (`collect::link`), so the console cannot tell it apart.
+//!
+//! The world is deterministic: a seed and a virtual clock decide everything
+//! (no system clock, no entropy), so a seed and a script of actions always
+//! give the same snapshots. It starts in the runbook's steady state —
+//! applications on DC, Strimzi `KafkaMirrorMaker2` `mm2` on DR replicating
+//! DC→DR, its DR→DC twin on DC scaled to zero — and reacts to the console's
+//! actions with realistic, seeded delays. Faults toggle what goes wrong in
+//! real drills. See `setup` for the figures.
+
+mod apps;
+mod faults;
+mod mm2;
+mod rng;
+mod setup;
+mod view;
+mod world;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use regex::Regex;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::collect::{self, Outcome, SourceEnd, WorldLink};
+use crate::config::{Classification, Settings};
+use crate::dispatch::{Action, Fault};
+use crate::model::{Snapshot, Ts};
+
+pub use world::DemoWorld;
+
+impl DemoWorld {
+    /// The runbook's steady state, with three applications on DC.
+    pub fn new(seed: u64, start: Ts) -> Self {
+        setup::build(seed, start, setup::STANDARD_PARTITIONS, setup::STANDARD_GROUPS)
+    }
+
+    /// The same world grown for benchmarks: extra 50-partition topics (one
+    /// producing service each) up to `partitions_per_cluster` application
+    /// partitions, and extra consumer groups up to `groups`.
+    pub fn scaled(seed: u64, start: Ts, partitions_per_cluster: usize, groups: usize) -> Self {
+        setup::build(seed, start, partitions_per_cluster, groups)
+    }
+
+    /// The world's virtual time.
+    pub fn now(&self) -> Ts {
+        self.now
+    }
+
+    /// Moves virtual time forward by `dt` (negative is ignored). The world
+    /// changes in fixed 100 ms steps, so the result does not depend on how
+    /// time is chopped.
+    pub fn advance(&mut self, dt: TimeDelta) {
+        self.advance_by(dt);
+    }
+
+    /// What a collector polling both sides and both MM2 deployments would
+    /// see now.
+    pub fn observe(&self) -> Snapshot {
+        self.snapshot()
+    }
+
+    /// Carries out an action: `Ok` says what was done (or that nothing was
+    /// needed), `Err` why it could not be.
+    pub fn apply(&mut self, action: &Action) -> Result<String, String> {
+        match action {
+            Action::StopApps(side) => self.stop_apps(*side),
+            Action::StartApps(side) => self.start_apps(*side),
+            Action::StopMm2(flow) => self.stop_mm2(mm2::index(*flow)?),
+            Action::StartMm2(flow) => self.start_mm2(mm2::index(*flow)?),
+            Action::Fault(fault) => self.toggle(*fault),
+        }
+    }
+
+    /// Whether a fault is currently on (a ProduceBurst ends by itself).
+    pub fn fault_active(&self, fault: Fault) -> bool {
+        self.fault_on(fault)
+    }
+
+    /// Records per second one MM2 flow can replicate.
+    pub fn mm2_capacity(&self) -> f64 {
+        self.capacity
+    }
+}
+
+/// Judgement settings that fit the demo's names. The rate window is 10 s
+/// (ten polls) so that stopped producers stop counting within the drill's
+/// pace; everything else is the default.
+pub fn demo_settings() -> Settings {
+    let res = |patterns: &[&str]| patterns.iter().filter_map(|p| Regex::new(p).ok()).collect();
+    Settings {
+        rate_window: TimeDelta::seconds(10),
+        classification: Classification {
+            app_topics: res(&[r"^(redis-writes|orders|payments|svc\d{3}-events)$"]),
+            app_groups: res(&[r"^(orders-service|payments-service|cache-invalidator|.+-consumer-\d+)$"]),
+            plumbing_groups: res(&[r"^redis-applier$"]),
+        },
+        declared_active: None,
+        ..Settings::default()
+    }
+}
+
+/// How often the task wakes to move the world on, in real time.
+const WAKE: Duration = Duration::from_millis(200);
+
+/// Runs `world` as a live source on a Tokio task (call from within a Tokio
+/// runtime): virtual time follows real elapsed time, a snapshot is published
+/// at each whole virtual second (the poll interval), and actions are applied
+/// as they arrive, each answered by an `Outcome` stamped with world time.
+/// The task ends when the link is dropped.
+pub fn spawn(world: DemoWorld) -> WorldLink {
+    let (link, end) = collect::link(world.observe());
+    tokio::spawn(run(world, end));
+    link
+}
+
+async fn run(mut world: DemoWorld, mut end: SourceEnd) {
+    let mut ticker = tokio::time::interval(WAKE);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let clock = Clock { began: Instant::now(), origin: world.now() };
+    let mut polled = world.now();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            action = end.actions.recv() => {
+                let Some(action) = action else { break };
+                clock.catch_up(&mut world, &mut polled, &end);
+                let result = world.apply(&action);
+                if end.outcomes.send(Outcome { action, result, at: world.now() }).is_err() {
+                    break;
+                }
+            }
+        }
+        if !clock.catch_up(&mut world, &mut polled, &end) || end.outcomes.is_closed() {
+            break;
+        }
+    }
+}
+
+/// Maps real elapsed time onto the world's clock.
+struct Clock {
+    began: Instant,
+    origin: Ts,
+}
+
+impl Clock {
+    /// Advances the world to the present, publishing the snapshot of the
+    /// last whole virtual second passed (MM2's offset flush and the consumer
+    /// commits happen on whole seconds, as a real poll would find them).
+    /// False once nobody listens.
+    fn catch_up(&self, world: &mut DemoWorld, polled: &mut Ts, end: &SourceEnd) -> bool {
+        let elapsed = TimeDelta::from_std(self.began.elapsed()).unwrap_or_default();
+        let target = self.origin + elapsed;
+        let whole = self.origin + TimeDelta::seconds((target - self.origin).num_seconds());
+        if whole > *polled {
+            world.advance(whole - world.now());
+            *polled = whole;
+            if end.snapshots.send(Arc::new(world.observe())).is_err() {
+                return false;
+            }
+        }
+        world.advance(target - world.now());
+        true
+    }
+}
