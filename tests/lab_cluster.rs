@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kdrill::collect::kafka::cluster::ClusterPoller;
-use kdrill::collect::kafka::{ffi, groups, workers_of};
+use kdrill::collect::kafka::{ffi, groups, spawn, workers_of};
 use kdrill::config::{Config, parse};
 use kdrill::model::{Cluster, Group, GroupProtocol, Link, Side};
 use rdkafka::ClientConfig;
@@ -211,6 +211,67 @@ fn mm2_connect_group_on_dr_is_listed_with_its_workers() {
     assert!(g.members.iter().all(|m| !m.client_id.is_empty() && m.host == "/127.0.0.1"), "{:?}", g.members);
     let workers = workers_of(p.cluster(), &group_id).map(|w| w.value).unwrap_or_default();
     assert_eq!(workers.len(), g.members.len());
+
+    // The same members as Kafka's own Admin#describeClassicGroups reports
+    // them (kafka-consumer-groups refuses `connect` groups).
+    wait_for("kdrill and describeClassicGroups to agree", Duration::from_secs(60), || {
+        let out = lab().run(
+            &["tool", "describe-classic-groups", "--bootstrap-server", &lab().dr, &group_id],
+            Duration::from_secs(120),
+        )?;
+        let mut theirs: Vec<(String, String, String)> = out
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                match f.as_slice() {
+                    ["member", g, id, client, host] if *g == group_id => Some((
+                        (*id).to_owned(),
+                        client.strip_prefix("client=")?.to_owned(),
+                        host.strip_prefix("host=")?.to_owned(),
+                    )),
+                    _ => None,
+                }
+            })
+            .collect();
+        theirs.sort();
+        p.poll();
+        let g = group(p.cluster(), &group_id)?;
+        let ours: Vec<(String, String, String)> =
+            g.members.iter().map(|m| (m.member_id.clone(), m.client_id.clone(), m.host.clone())).collect();
+        if ours == theirs && !ours.is_empty() { Ok(()) } else { Err(format!("ours {ours:?} theirs {theirs:?}")) }
+    });
+}
+
+#[test]
+fn spawn_publishes_snapshots_with_both_clusters_and_mm2() {
+    let _lab = support::shared();
+    lab().run(&["mm2", "start", "dc-dr"], Duration::from_secs(300)).unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async {
+        let mut world = spawn(config());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let snap = world.snapshots.borrow_and_update().clone();
+            let both_up = snap.clusters.iter().all(|c| matches!(c.link, Link::Up { .. }) && c.groups.is_some());
+            let d = &snap.mm2[0];
+            let workers = d.workers.as_ref().map_or(0, |w| w.value.len());
+            let connectors = d.connectors.as_ref().map_or(0, |c| c.value.len());
+            let heartbeats = snap.cluster(Side::Dr).heartbeats.as_ref().map_or(0, |h| h.value.len());
+            if both_up && workers > 0 && connectors > 0 && heartbeats > 0 {
+                break;
+            }
+            let last = format!("both_up {both_up} workers {workers} connectors {connectors} heartbeats {heartbeats}");
+            tokio::select! {
+                r = world.snapshots.changed() => if r.is_err() { panic!("the collector stopped") },
+                _ = tokio::time::sleep_until(deadline) => panic!("no complete snapshot in 90 s; last: {last}"),
+            }
+        }
+        // Actions are answered, never silently dropped.
+        let d = world.dispatcher(false);
+        d.dispatch(kdrill::dispatch::Action::StopApps(Side::Dc)).unwrap_or_else(|e| panic!("{e}"));
+        let o = tokio::time::timeout(Duration::from_secs(5), world.outcomes.recv()).await.ok().flatten();
+        assert!(matches!(o.map(|o| o.result), Some(Err(m)) if m.starts_with("kdrill cannot stop applications on DC")));
+    });
 }
 
 /// Stopping dc's only broker: the poller reports `Down` with the last good

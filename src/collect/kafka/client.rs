@@ -3,6 +3,8 @@
 //! ever committed, no topic auto-created), and with errors that can never
 //! carry a secret.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -42,6 +44,33 @@ impl ClientContext for KdrillContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!(target: "librdkafka", "{error}: {reason}");
     }
+
+    /// Keeps the latest statistics of each client (emitted only when the
+    /// cluster's properties set `statistics.interval.ms`), for measurement:
+    /// see [`last_statistics`].
+    fn stats_raw(&self, statistics: &[u8]) {
+        let Ok(text) = std::str::from_utf8(statistics) else { return };
+        let name = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned));
+        if let (Some(name), Ok(mut map)) = (name, STATISTICS.lock()) {
+            if map.len() >= 64 && !map.contains_key(&name) {
+                map.clear();
+            }
+            map.insert(name, text.to_owned());
+        }
+    }
+}
+
+/// Latest librdkafka statistics JSON per client instance name.
+static STATISTICS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The latest statistics JSON librdkafka emitted for the client named
+/// `client_name` (`rd_kafka_name`, e.g. `kdrill#consumer-3`), if that client
+/// was configured with `statistics.interval.ms` and has served its events
+/// since. Its `brokers.*.req` objects count requests sent, by API.
+pub fn last_statistics(client_name: &str) -> Option<String> {
+    STATISTICS.lock().ok()?.get(client_name).cloned()
 }
 
 impl ConsumerContext for KdrillContext {}

@@ -106,6 +106,20 @@ impl ClusterPoller {
         &self.cfg
     }
 
+    /// librdkafka's name of the current client, once created (the key of
+    /// `client::last_statistics`).
+    pub fn client_name(&self) -> Option<String> {
+        self.client.as_ref().map(|c| ffi::client_name(c.client()))
+    }
+
+    /// Serves queued client events (logs, errors, statistics) now; polls do
+    /// this at their end.
+    pub fn serve_events(&self) {
+        if let Some(c) = &self.client {
+            drain_events(c);
+        }
+    }
+
     /// How long to wait before the next poll: the poll interval while the
     /// cluster answers, an exponential backoff capped at 30 s while it does not.
     pub fn next_delay(&self) -> Duration {

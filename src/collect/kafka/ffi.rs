@@ -189,6 +189,12 @@ fn handle<C: ClientContext>(client: &Client<C>) -> *mut rd::rd_kafka_t {
     client.native_ptr()
 }
 
+/// librdkafka's instance name of the client (`<client.id>#consumer-<n>`).
+pub fn client_name<C: ClientContext>(client: &Client<C>) -> String {
+    // SAFETY: rk live; the name is owned by the handle and copied.
+    unsafe { cstr(rd::rd_kafka_name(handle(client))) }
+}
+
 // ---------------------------------------------------------------- owners
 
 /// Owns an `rd_kafka_AdminOptions_t`.

@@ -24,10 +24,11 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, Mm2Config};
 use crate::dispatch::Action;
-use crate::model::{Cluster, Mm2Deployment, Observed, Side, Snapshot, Worker, WorkerKind};
+use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, Snapshot, Worker, WorkerKind};
 
 use super::{Outcome, SourceEnd, WorldLink, link};
 use cluster::ClusterPoller;
+use mm2::{Mm2Footprint, Mm2Reader};
 
 /// What one cluster's task reports after each poll.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,11 +119,16 @@ fn blank_deployment(m: &Mm2Config) -> Mm2Deployment {
 }
 
 /// Everything one side observes: the cluster (through `ClusterPoller`) and
-/// the MM2 deployments running on it (workers from its Connect group).
+/// MM2's footprint in its topics (through the `Mm2Reader` of the
+/// deployments running on it, created lazily), polled in parallel, with the
+/// last good MM2 sections kept when a read is incomplete.
 struct SidePoller {
     side: Side,
     config: Config,
     cluster: ClusterPoller,
+    reader: Option<Mm2Reader>,
+    heartbeats: Option<Observed<Vec<Heartbeat>>>,
+    checkpoints: Option<Observed<Vec<Checkpoint>>>,
     /// Last good connectors and replicated offsets per deployment (by index
     /// among the deployments running on this side).
     deployments: Vec<Mm2Deployment>,
@@ -143,6 +149,9 @@ impl SidePoller {
             side,
             config: config.clone(),
             cluster,
+            reader: None,
+            heartbeats: None,
+            checkpoints: None,
             deployments: config.mm2.iter().filter(|m| m.runs_on == side).map(blank_deployment).collect(),
         }
     }
@@ -156,6 +165,8 @@ impl SidePoller {
             Cluster { heartbeats: None, checkpoints: None, ..last.cluster.clone() },
         );
         let mut p = SidePoller::with(config, side, cluster);
+        p.heartbeats = last.cluster.heartbeats.clone();
+        p.checkpoints = last.cluster.checkpoints.clone();
         p.deployments = last.deployments.clone();
         p
     }
@@ -164,14 +175,67 @@ impl SidePoller {
         self.cluster.next_delay()
     }
 
-    /// One blocking poll of the cluster.
+    /// One blocking poll of the cluster and of MM2's topics, in parallel.
     fn poll(&mut self) -> Report {
-        self.cluster.poll();
+        let timeout = self.config.timing.request_timeout;
+        if self.reader.is_none() {
+            let aliases = Side::BOTH.map(|s| self.config.cluster(s).alias.clone());
+            let mine = self.config.mm2.iter().filter(|m| m.runs_on == self.side).cloned().collect();
+            match Mm2Reader::new(
+                self.config.cluster(self.side),
+                &self.config.timing,
+                aliases,
+                mine,
+                self.config.settings.policy.clone(),
+            ) {
+                Ok(r) => self.reader = Some(r),
+                Err(e) => tracing::warn!("{}: cannot read MM2 topics: {e}", self.side),
+            }
+        }
+        let cluster = &mut self.cluster;
+        let footprint = std::thread::scope(|s| {
+            let reading = self.reader.as_mut().map(|r| s.spawn(move || r.poll(timeout)));
+            cluster.poll();
+            reading.map(|h| h.join())
+        });
+        match footprint {
+            Some(Ok(f)) => self.absorb(f),
+            Some(Err(_)) => {
+                tracing::error!("{}: the MM2 reader panicked; starting a new one", self.side);
+                self.reader = None;
+            }
+            None => {}
+        }
         self.report()
     }
 
+    fn absorb(&mut self, f: Mm2Footprint) {
+        if let Some(e) = &f.error {
+            tracing::debug!("{}: MM2 topics: {e}", self.side);
+        }
+        if let Some(h) = f.heartbeats {
+            self.heartbeats = Some(Observed::new(h, f.at));
+        }
+        if let Some(c) = f.checkpoints {
+            self.checkpoints = Some(Observed::new(c, f.at));
+        }
+        for d in f.deployments {
+            let Some(slot) = self.deployments.iter_mut().find(|s| s.name == d.name && s.flow == d.flow) else {
+                continue;
+            };
+            if let Some(c) = d.connectors {
+                slot.connectors = Some(Observed::new(c, f.at));
+            }
+            if let Some(r) = d.replicated {
+                slot.replicated = Some(Observed::new(r, f.at));
+            }
+        }
+    }
+
     fn report(&self) -> Report {
-        let cluster = self.cluster.cluster().clone();
+        let mut cluster = self.cluster.cluster().clone();
+        cluster.heartbeats = self.heartbeats.clone();
+        cluster.checkpoints = self.checkpoints.clone();
         let deployments = self
             .deployments
             .iter()
