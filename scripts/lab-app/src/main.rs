@@ -25,10 +25,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::error::KafkaError;
 use tokio::sync::watch;
 
 const TOPICS: [(&str, &str); 2] = [("orders", "orders-app"), ("redis-writes", "writes-app")];
@@ -60,6 +60,11 @@ fn parse_args() -> Result<Args, String> {
             "--group-protocol" => a.group_protocol = val()?,
             "--wait-topics-secs" => {
                 a.wait_topics = Duration::from_secs(val()?.parse().map_err(|e| format!("--wait-topics-secs: {e}"))?)
+            }
+            // Ignored: scripts/lab passes it so that it can recognise this
+            // process by its command line before signalling a pid.
+            "--marker" => {
+                val()?;
             }
             "-h" | "--help" => return Err("help".into()),
             other => return Err(format!("unknown argument {other}")),
@@ -98,7 +103,7 @@ impl ProducerContext for Delivery {
             Ok(_) => self.ok.fetch_add(1, Ordering::Relaxed),
             Err((e, _)) => {
                 // Expected while a broker is killed in a test; keep it visible but short.
-                if self.failed.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+                if self.failed.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
                     say!("delivery failed: {e}");
                 }
                 0
@@ -127,14 +132,19 @@ async fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}\nusage: kdrill-lab-app --bootstrap HOST:PORT --side NAME [--rate N] [--group-protocol classic|consumer] [--wait-topics-secs N]");
+            eprintln!(
+                "{e}\nusage: kdrill-lab-app --bootstrap HOST:PORT --side NAME [--rate N] [--group-protocol classic|consumer] [--wait-topics-secs N]"
+            );
             std::process::exit(2);
         }
     };
     let args = Arc::new(args);
     say!(
         "starting side={} bootstrap={} rate={}/s/topic group.protocol={}",
-        args.side, args.bootstrap, args.rate, args.group_protocol
+        args.side,
+        args.bootstrap,
+        args.rate,
+        args.group_protocol
     );
 
     let producer: ThreadedProducer<Delivery> = ClientConfig::new()
@@ -152,10 +162,7 @@ async fn main() {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let consumed: Arc<Vec<(String, AtomicU64)>> = Arc::new(
-        TOPICS
-            .iter()
-            .flat_map(|(_, g)| (1..=2).map(move |i| (format!("{g}-{i}"), AtomicU64::new(0))))
-            .collect(),
+        TOPICS.iter().flat_map(|(_, g)| (1..=2).map(move |i| (format!("{g}-{i}"), AtomicU64::new(0)))).collect(),
     );
 
     let mut members = Vec::new();
@@ -236,7 +243,9 @@ async fn wait_for_topics(producer: &ThreadedProducer<Delivery>, args: &Args) {
     }
     fatal(&format!(
         "topics {:?} did not appear on {} within {}s (on dr they are created by MM2 dc->dr)",
-        last_missing, args.bootstrap, args.wait_topics.as_secs()
+        last_missing,
+        args.bootstrap,
+        args.wait_topics.as_secs()
     ));
 }
 
@@ -277,7 +286,7 @@ async fn run_member(
                 Ok(_) => { consumed[idx].1.fetch_add(1, Ordering::Relaxed); }
                 Err(e) => {
                     errors += 1;
-                    if errors % 100 == 1 { say!("{name} consume error: {e}"); }
+                    if (errors - 1).is_multiple_of(100) { say!("{name} consume error: {e}"); }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -320,7 +329,10 @@ async fn run_producer(
                 let key = format!("{}-{:04}", topic, seq[i] % KEYS_PER_TOPIC);
                 let value = format!(
                     "{{\"side\":\"{}\",\"topic\":\"{}\",\"seq\":{},\"ts_ms\":{}}}",
-                    args.side, topic, seq[i], now_ms()
+                    args.side,
+                    topic,
+                    seq[i],
+                    now_ms()
                 );
                 match producer.send(BaseRecord::to(topic).key(&key).payload(&value)) {
                     Ok(()) => {
