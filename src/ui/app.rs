@@ -117,6 +117,9 @@ pub struct App {
     /// Set while paused: the detail panes keep showing this.
     pub(crate) frozen: Option<Frozen>,
     pub(crate) prepared: Prepared,
+    /// The snapshot `prepared` was built from: re-judging the same snapshot
+    /// later only ages figures, which changes no order, so it is not redone.
+    prepared_for: Option<Ts>,
     pub(crate) query: LagQuery,
     pub(crate) filter: Option<Filter>,
     pub(crate) filter_error: Option<String>,
@@ -152,6 +155,7 @@ impl App {
             live: None,
             frozen: None,
             prepared: Prepared::default(),
+            prepared_for: None,
             query: LagQuery::default(),
             filter: None,
             filter_error: None,
@@ -367,11 +371,9 @@ impl App {
         let Some(snap) = self.snapshot.clone() else { return };
         let a = self.assessor.assess(&snap, now);
         if let Some(drill) = self.drill.as_mut() {
-            let events = drill.observe(&a);
-            let plan = drill.plan().clone();
-            for ev in events {
+            for ev in drill.observe(&a) {
                 if !matches!(ev, DrillEvent::RuleViolated { .. }) {
-                    self.log.drill(&plan, &ev);
+                    self.log.drill(drill.plan(), &ev);
                 }
                 self.effects.push(Effect::Journal(ev));
             }
@@ -380,7 +382,7 @@ impl App {
         self.log.compare(self.live.as_ref(), &a);
         self.live = Some(a);
         self.refresh_gates();
-        if self.frozen.is_none() {
+        if self.frozen.is_none() && self.prepared_for != Some(snap.taken_at) {
             self.prepare();
         }
     }
@@ -394,6 +396,7 @@ impl App {
         if let Some(f) = prepared.lag_flow {
             self.query.flow = f;
         }
+        self.prepared_for = self.shown().map(|(_, s)| s.taken_at);
         self.prepared = prepared;
         self.dirty = true;
     }
