@@ -171,7 +171,7 @@ pub fn report(a: &Assessment, lag_alarm_records: i64) -> Report {
                     .iter()
                     .take(5)
                     .map(|r| PartitionLag {
-                        topic: r.topic.clone(),
+                        topic: r.topic.to_string(),
                         partition: r.partition,
                         records: r.records,
                         seconds: r.seconds,

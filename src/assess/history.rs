@@ -57,21 +57,20 @@ impl Series {
         prev.map(|(_, v)| v as f64)
     }
 
-    /// When the series first reached `value`, interpolated; `None` if it
-    /// has not, or the history does not go back far enough to tell.
+    /// When the series last crossed up to `value`, interpolated; `None` if
+    /// it has not reached it, or history does not go back far enough to
+    /// tell. Scans from the newest point: a partition that is behind is
+    /// usually behind by moments.
     pub fn time_reached(&self, value: i64) -> Option<Ts> {
-        let mut prev: Option<(Ts, i64)> = None;
-        for &(pt, pv) in self.points.iter().chain(self.last.iter()) {
-            if pv >= value {
-                let (qt, qv) = prev?;
-                if qv >= value {
-                    return Some(qt);
-                }
-                let frac = (value - qv) as f64 / (pv - qv) as f64;
-                let span = (pt - qt).num_milliseconds() as f64;
-                return Some(qt + TimeDelta::milliseconds((span * frac) as i64));
+        let mut newer: Option<(Ts, i64)> = None;
+        for &(pt, pv) in self.last.iter().chain(self.points.iter().rev()) {
+            if pv < value {
+                let (nt, nv) = newer?;
+                let frac = (value - pv) as f64 / (nv - pv) as f64;
+                let span = (nt - pt).num_milliseconds() as f64;
+                return Some(pt + TimeDelta::milliseconds((span * frac) as i64));
             }
-            prev = Some((pt, pv));
+            newer = Some((pt, pv));
         }
         None
     }
@@ -107,15 +106,26 @@ fn push_partition(map: &mut TopicSeries, topic: &str, partition: i32, at: Ts, va
     parts[idx].push(at, value);
 }
 
+fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64) {
+    match map.get_mut(topic) {
+        Some(s) => s.push(at, value),
+        None => map.entry(topic.to_owned()).or_default().push(at, value),
+    }
+}
+
 /// Totals sampled over time for sparklines, newest last.
 pub const SPARK_POINTS: usize = 120;
 
 #[derive(Clone, Debug, Default)]
 pub struct History {
-    /// End offsets per side (index = `Side::index`).
+    /// End offsets per partition, per side (index = `Side::index`): for
+    /// time lag, read only for partitions that are behind.
     pub end_offsets: [TopicSeries; 2],
-    /// MM2's replicated upstream offsets per flow.
-    pub replicated: HashMap<Flow, TopicSeries>,
+    /// Sum of a topic's end offsets, per side: for produce rates, so a pass
+    /// costs a lookup per topic, not per partition.
+    pub topic_totals: [HashMap<String, Series>; 2],
+    /// Sum of MM2's replicated upstream offsets per upstream topic, per flow.
+    pub replicated_totals: HashMap<Flow, HashMap<String, Series>>,
     /// Total replication lag per flow, one sample per snapshot (None = unknown).
     pub lag_totals: HashMap<Flow, VecDeque<Option<u64>>>,
     /// When each flow was first seen running in its current run, and
@@ -142,20 +152,33 @@ impl History {
             let Some(topics) = &cluster.topics else {
                 continue;
             };
-            let series = &mut self.end_offsets[cluster.side.index()];
+            let side = cluster.side.index();
             for topic in &topics.value {
+                let mut total = Some(0);
                 for p in &topic.partitions {
-                    if let Some(end) = p.end_offset {
-                        push_partition(series, &topic.name, p.id, topics.at, end);
+                    match p.end_offset {
+                        Some(end) => {
+                            push_partition(&mut self.end_offsets[side], &topic.name, p.id, topics.at, end);
+                            total = total.map(|t| t + end);
+                        }
+                        None => total = None,
                     }
+                }
+                // A partly unknown total would look like a drop: skip it.
+                if let Some(total) = total {
+                    push_total(&mut self.topic_totals[side], &topic.name, topics.at, total);
                 }
             }
         }
         for dep in &snap.mm2 {
             let Some(rep) = &dep.replicated else { continue };
-            let series = self.replicated.entry(dep.flow).or_default();
+            let mut totals: HashMap<&str, i64> = HashMap::new();
             for r in &rep.value {
-                push_partition(series, &r.topic, r.partition, rep.at, r.upstream_offset);
+                *totals.entry(r.topic.as_str()).or_default() += r.upstream_offset;
+            }
+            let series = self.replicated_totals.entry(dep.flow).or_default();
+            for (topic, total) in totals {
+                push_total(series, topic, rep.at, total);
             }
         }
         self.last_snapshot = Some(snap.taken_at);
@@ -171,10 +194,6 @@ impl History {
 
     pub fn end_series(&self, side: crate::model::Side, topic: &str, partition: i32) -> Option<&Series> {
         self.end_offsets[side.index()].get(topic)?.get(usize::try_from(partition).ok()?)
-    }
-
-    pub fn replicated_series(&self, flow: Flow, topic: &str, partition: i32) -> Option<&Series> {
-        self.replicated.get(&flow)?.get(topic)?.get(usize::try_from(partition).ok()?)
     }
 }
 

@@ -2,16 +2,18 @@
 //! committed progress) and seconds (interpolated from the source's history).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::model::{Flow, Mm2Deployment, Snapshot, Ts, age_secs};
 
-use super::history::History;
+use super::history::{History, Series};
 use super::truth::Freshness;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LagRow {
-    pub topic: String,
+    /// Shared by every row of the topic: one allocation per topic, not per row.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub source_end: Option<i64>,
     /// Last upstream offset MM2 committed as replicated.
@@ -81,15 +83,19 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
 
     let mut rows = Vec::new();
     if let Some(topics) = &source.topics {
+        let source_series = &history.end_offsets[d.flow.source.index()];
         for topic in topics.value.iter().filter(|t| mirrored(&t.name)) {
             let reps = replicated.get(topic.name.as_str());
             // A topic MM2 has never touched only counts if applications use it.
             if reps.is_none() && !settings.classification.is_app_topic(&topic.name, policy) {
                 continue;
             }
+            let name: Arc<str> = Arc::from(topic.name.as_str());
+            let series = source_series.get(&topic.name);
             for p in &topic.partitions {
                 let rep = reps.and_then(|r| r.get(p.id as usize).copied().flatten());
-                rows.push(lag_row(history, d.flow, &topic.name, p.id, p.end_offset, rep, now));
+                let history = series.and_then(|s| s.get(usize::try_from(p.id).ok()?));
+                rows.push(lag_row(history, name.clone(), p.id, p.end_offset, rep, now));
             }
         }
     }
@@ -114,9 +120,8 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
 }
 
 fn lag_row(
-    history: &History,
-    flow: Flow,
-    topic: &str,
+    history: Option<&Series>,
+    topic: Arc<str>,
     partition: i32,
     end: Option<i64>,
     rep: Option<i64>,
@@ -130,11 +135,10 @@ fn lag_row(
     };
     let seconds = match (records, rep) {
         (Some(0), _) => Some(0.0),
-        (Some(_), Some(r)) => history
-            .end_series(flow.source, topic, partition)
-            .and_then(|s| s.time_reached(r + 2))
-            .map(|t| age_secs(t, now)),
+        // The oldest unreplicated record (r + 1) was written when the end
+        // offset passed r + 2.
+        (Some(_), Some(r)) => history.and_then(|s| s.time_reached(r + 2)).map(|t| age_secs(t, now)),
         _ => None,
     };
-    LagRow { topic: topic.to_owned(), partition, source_end: end, replicated: rep, records, seconds }
+    LagRow { topic, partition, source_end: end, replicated: rep, records, seconds }
 }

@@ -175,21 +175,15 @@ fn topic_views(cluster: &Cluster, history: &History, inbound: &[&Mm2View], setti
         .iter()
         .map(|topic| {
             let app = settings.classification.is_app_topic(&topic.name, &settings.policy);
-            let own = series_of(history.end_offsets[cluster.side.index()].get(&topic.name), topic.partitions.len());
-            let rate = own.as_deref().and_then(|own| growth(own, t0, t1).and_then(|(g, from)| rate_over(g, from, t1)));
+            let own = history.topic_totals[cluster.side.index()].get(&topic.name);
+            let rate = own.and_then(|own| growth(&[own], t0, t1).and_then(|(g, from)| rate_over(g, from, t1)));
             let app_rate = match (app, own) {
-                (true, Some(own)) => app_rate(&own, history, inbound, &topic.name, settings, t0, t1),
+                (true, Some(own)) => app_rate(own, history, inbound, &topic.name, settings, t0, t1),
                 _ => None,
             };
             TopicView { name: topic.name.clone(), partitions: topic.partitions.len(), app, rate, app_rate }
         })
         .collect()
-}
-
-/// The series of every partition, or `None` if any partition has none yet.
-fn series_of(parts: Option<&Vec<Series>>, partitions: usize) -> Option<Vec<&Series>> {
-    let parts = parts?;
-    (parts.len() >= partitions).then(|| parts.iter().take(partitions).collect())
 }
 
 /// The latest first-observation among `series`: the start of the interval
@@ -218,7 +212,7 @@ fn rate_over(grown: f64, t0: Ts, t1: Ts) -> Option<f64> {
 /// sides, so only the excess over what MM2 replicated betrays a producer.
 /// Both growths are measured over the same interval.
 fn app_rate(
-    own: &[&Series],
+    own: &Series,
     history: &History,
     inbound: &[&Mm2View],
     topic: &str,
@@ -236,13 +230,13 @@ fn app_rate(
             Truth::Unknown(_) => return None,
             Truth::Yes => {}
         }
-        match history.replicated.get(&m.flow) {
+        match history.replicated_totals.get(&m.flow) {
             None => return None,
-            Some(topics) => replicated.extend(topics.get(upstream).into_iter().flatten()),
+            Some(topics) => replicated.extend(topics.get(upstream)),
         }
     }
-    let from = common_start(own.iter().copied().chain(replicated.iter().copied()), t0)?;
-    let rate = rate_over(grown_between(own, from, t1)?, from, t1)?;
+    let from = common_start(std::iter::once(own).chain(replicated.iter().copied()), t0)?;
+    let rate = rate_over(grown_between(&[own], from, t1)?, from, t1)?;
     let explained = rate_over(grown_between(&replicated, from, t1)?, from, t1).unwrap_or(0.0);
     // MM2 commits its progress in steps; tolerate a quarter of the flow.
     let excess = rate - explained;

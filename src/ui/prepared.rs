@@ -164,7 +164,7 @@ impl Prepared {
                 let mut seen: Option<&str> = None;
                 let mut w = 0;
                 for &i in &lag_rows {
-                    let t = flow.rows[i].topic.as_str();
+                    let t = &*flow.rows[i].topic;
                     if seen != Some(t) {
                         w = w.max(t.chars().count());
                         seen = Some(t);
@@ -205,7 +205,7 @@ fn lag_rows(rows: &[LagRow], query: &LagQuery, filter: Option<&Filter>) -> Vec<u
     let mut idx: Vec<usize> = (0..rows.len())
         .filter(|&i| match filter {
             None => true,
-            Some(f) => *topic_hit.entry(rows[i].topic.as_str()).or_insert_with(|| f.matches(&rows[i].topic)),
+            Some(f) => *topic_hit.entry(&*rows[i].topic).or_insert_with(|| f.matches(&rows[i].topic)),
         })
         .collect();
     let by_topic = |x: &LagRow, y: &LagRow| x.topic.cmp(&y.topic).then(x.partition.cmp(&y.partition));
