@@ -79,12 +79,22 @@ pub struct Message {
 /// How long a message stays in the status line (it stays in the log).
 const MESSAGE_SECS: i64 = 20;
 
-/// What the panes show while the live display is paused.
+/// What the panes show while the live display is paused: the snapshot of
+/// the moment of pausing, re-judged at each tick by a copy of the assessor
+/// taken then, so its figures keep the same rows but their ages keep
+/// growing (a paused screen must not claim its data is fresh).
 #[derive(Clone, Debug)]
 pub struct Frozen {
+    pub assessor: Assessor,
     pub assessment: Assessment,
     pub snapshot: Arc<Snapshot>,
     pub at: Ts,
+}
+
+impl Frozen {
+    pub fn new(assessor: Assessor, assessment: Assessment, snapshot: Arc<Snapshot>, at: Ts) -> Frozen {
+        Frozen { assessor, assessment, snapshot, at }
+    }
 }
 
 /// Availability of the drill keys, worked out once per assessment.
@@ -382,8 +392,10 @@ impl App {
         self.log.compare(self.live.as_ref(), &a);
         self.live = Some(a);
         self.refresh_gates();
-        if self.frozen.is_none() && self.prepared_for != Some(snap.taken_at) {
-            self.prepare();
+        match self.frozen.as_mut() {
+            Some(f) => f.assessment = f.assessor.assess(&f.snapshot, now),
+            None if self.prepared_for != Some(snap.taken_at) => self.prepare(),
+            None => {}
         }
     }
 

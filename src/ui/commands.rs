@@ -98,7 +98,7 @@ fn toggle_pause(app: &mut App) {
         app.note(Tone::Warn, "nothing observed yet to pause on");
         return;
     };
-    app.frozen = Some(Frozen { assessment: a, snapshot: s, at: now });
+    app.frozen = Some(Frozen::new(app.assessor.clone(), a, s, now));
     app.note(Tone::Info, "display paused: panes keep the figures of now; gates, alarms and the drill stay live");
 }
 

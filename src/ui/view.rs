@@ -92,7 +92,9 @@ fn panes(app: &App, frame: &mut Frame, area: Rect) {
     let sides_focus = if app.focus == Pane::Dr { Pane::Dc } else { app.focus };
     let mut claims = Vec::new();
     if app.drill_view.is_some() {
-        claims.push(claim(Pane::Drill, 4, drill::wanted_rows(app, area.width)));
+        // During a drill its pane comes first: half the height at least.
+        let want = drill::wanted_rows(app, area.width);
+        claims.push(claim(Pane::Drill, want.min((area.height / 2).max(4)), want));
     }
     claims.push(claim(Pane::Mm2, 3, mm2::wanted_rows(app)));
     claims.push(claim(Pane::Lag, 5, 12));

@@ -16,11 +16,11 @@ use super::super::fmt;
 use super::super::keymap::Availability;
 use super::super::layout::Pane;
 use super::super::theme::Slot;
-use super::{frame_block, list, truth_mark, wrap};
+use super::{frame_block, list_following, truth_mark, wrap};
 
 /// Rows the pane would like at `width` columns (borders included).
 pub fn wanted_rows(app: &App, width: u16) -> u16 {
-    (lines(app, width.saturating_sub(2) as usize).len() + 2).min(40) as u16
+    (lines(app, width.saturating_sub(2) as usize).0.len() + 2).min(40) as u16
 }
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -36,8 +36,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = lines(app, inner.width as usize);
-    list(app, frame, Pane::Drill, inner, lines.len(), |i| lines[i].clone());
+    // Until scrolled by hand, the view follows the current step.
+    let (lines, current) = lines(app, inner.width as usize);
+    list_following(app, frame, Pane::Drill, inner, lines.len(), current.saturating_sub(1), |i| lines[i].clone());
 }
 
 fn status(v: &DrillView) -> String {
@@ -50,8 +51,10 @@ fn status(v: &DrillView) -> String {
     }
 }
 
-fn lines<'a>(app: &App, width: usize) -> Vec<Line<'a>> {
-    let Some(v) = &app.drill_view else { return idle(app) };
+/// The pane's lines, and the index of the current step's line.
+fn lines<'a>(app: &App, width: usize) -> (Vec<Line<'a>>, usize) {
+    let Some(v) = &app.drill_view else { return (idle(app), 0) };
+    let mut at = 0;
     let now = app.now.unwrap_or(v.started_at);
     let mut out = vec![Line::from(vec![app.span(
         Slot::Muted,
@@ -65,6 +68,7 @@ fn lines<'a>(app: &App, width: usize) -> Vec<Line<'a>> {
                 app.span(Slot::Muted, format!("  done {}", fmt::clock(*at))),
             ])),
             StepState::Current { held } if v.current == Some(i) => {
+                at = out.len();
                 out.push(Line::from(vec![
                     app.span(Slot::Focus, format!("▶ {} ", i + 1)),
                     app.span(Slot::Focus, s.title.clone()).bold(),
@@ -87,7 +91,7 @@ fn lines<'a>(app: &App, width: usize) -> Vec<Line<'a>> {
             app.span(Slot::Ok, format!("✓ Drill finished at {when}: the journal holds the evidence.")),
         ));
     }
-    out
+    (out, at)
 }
 
 fn idle<'a>(app: &App) -> Vec<Line<'a>> {

@@ -17,13 +17,7 @@ use super::super::theme::Slot;
 use super::{figure_slot, frame_block, health_slot, list, pad};
 
 pub fn wanted_rows(app: &App) -> u16 {
-    let Some((a, _)) = app.shown() else { return 3 };
-    let rows: usize = a
-        .mm2
-        .iter()
-        .map(|m| if m.health == Health::Stopped { 1 } else { 2 + m.connectors.len() + m.problems.len().min(3) })
-        .sum();
-    (rows.max(1) + 2).min(30) as u16
+    (lines(app).len() + 2).min(30) as u16
 }
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -40,7 +34,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let block = frame_block(app, Pane::Mm2, vec![app.span(Slot::Accent, "MirrorMaker 2")], Some(note));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = match app.shown() {
+    let lines = lines(app);
+    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone());
+}
+
+fn lines<'a>(app: &App) -> Vec<Line<'a>> {
+    match app.shown() {
         None => vec![Line::from(app.span(Slot::Stale, "? never observed"))],
         Some((a, _)) if a.mm2.is_empty() => vec![Line::from(app.span(Slot::Muted, "no MM2 deployment configured"))],
         Some((a, _)) => {
@@ -54,8 +53,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 })
                 .collect()
         }
-    };
-    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone());
+    }
 }
 
 /// When the deployment was observed: the older of its workers and
@@ -83,7 +81,7 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
         app.span(Slot::Text, format!("{} ", m.name)),
         app.span(Slot::Accent, format!("{} ", m.flow)),
         app.span(Slot::Muted, format!("on {} ", m.runs_on)),
-        app.span(health_slot(m.health), format!(" {} ", m.health.label().to_uppercase())),
+        app.span(health_slot(m.health), m.health.label().to_uppercase()),
         app.span(fig, format!(" {workers}")),
         app.span(Slot::Muted, cr),
     ];
@@ -103,25 +101,27 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
         })
         .sum();
     if m.cr_ready == Some(true) && failed > 0 {
-        out.push(Line::from(app.span(
-            Slot::Alarm,
-            format!("  ⚠ CR says Ready=True, but {failed} connector/task(s) FAILED: replication is broken"),
-        )));
+        out.push(Line::from(app.span(Slot::Alarm, format!("  ⚠ CR says Ready=True, but {failed} FAILED"))));
     }
     for c in &m.connectors {
         let running = c.tasks.iter().filter(|t| t.state == ConnectState::Running).count();
-        let mut spans = vec![
+        let slot = if running == c.tasks.len() && !c.tasks.is_empty() { fig } else { Slot::Warn };
+        out.push(Line::from(vec![
             Span::raw("  "),
             app.span(Slot::Text, pad(short_name(&c.name), 26)),
-            state_span(app, &c.state, fig, 10),
-        ];
-        let slot = if running == c.tasks.len() && !c.tasks.is_empty() { fig } else { Slot::Warn };
-        spans.push(app.span(slot, format!("  tasks {running}/{} running", c.tasks.len())));
+            state_span(app, &c.state, fig, 11),
+            app.span(slot, format!("{running}/{} tasks running", c.tasks.len())),
+        ]));
+        // Tasks not running, each on its own line with the first line of
+        // its trace: the reason is what the on-call needs next.
         for t in c.tasks.iter().filter(|t| t.state != ConnectState::Running) {
-            spans.push(app.span(Slot::Muted, format!(" · #{} ", t.id)));
-            spans.push(state_span(app, &t.state, fig, 0));
+            let why = t.trace.as_deref().and_then(|s| s.lines().next()).unwrap_or_default();
+            out.push(Line::from(vec![
+                app.span(Slot::Muted, format!("    task #{} ", t.id)),
+                state_span(app, &t.state, fig, 0),
+                app.span(Slot::Muted, format!(" {why}")),
+            ]));
         }
-        out.push(Line::from(spans));
     }
     let hb = |label: &str, age: Option<f64>| {
         let slot = if age.is_none() { Slot::Stale } else { fig };
@@ -134,7 +134,15 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
     spans.push(app.span(Slot::Muted, " · "));
     spans.extend(hb("checkpoint", m.last_checkpoint_age));
     out.push(Line::from(spans));
-    for p in m.problems.iter().take(3) {
+    // Connector and task states are on their own lines already.
+    let mut shown = Vec::new();
+    for c in &m.connectors {
+        shown.push(format!("{} is {}", short_name(&c.name), c.state.label()));
+        for t in &c.tasks {
+            shown.push(format!("{} task {} is {}", short_name(&c.name), t.id, t.state.label()));
+        }
+    }
+    for p in m.problems.iter().filter(|p| !shown.contains(p)).take(3) {
         out.push(Line::from(app.span(Slot::Warn, format!("  ▲ {p}"))));
     }
     out

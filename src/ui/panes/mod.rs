@@ -58,8 +58,23 @@ pub fn frame_block<'a>(app: &App, pane: Pane, title: Vec<Span<'a>>, note: Option
 /// Draws lines `offset..` of a list of `total`, building only those that
 /// fit, and records the extent so scrolling stops at the end.
 pub fn list<'a>(app: &App, frame: &mut Frame, pane: Pane, area: Rect, total: usize, line: impl Fn(usize) -> Line<'a>) {
+    list_following(app, frame, pane, area, total, 0, line);
+}
+
+/// Like `list`; until the user scrolls the pane, the view starts at line
+/// `follow` (as far as the content allows).
+pub fn list_following<'a>(
+    app: &App,
+    frame: &mut Frame,
+    pane: Pane,
+    area: Rect,
+    total: usize,
+    follow: usize,
+    line: impl Fn(usize) -> Line<'a>,
+) {
     let visible = area.height as usize;
-    let offset = app.scroll[pane.index()].min(total.saturating_sub(visible));
+    let scrolled = app.scroll[pane.index()];
+    let offset = if scrolled == 0 { follow } else { scrolled }.min(total.saturating_sub(visible));
     app.extent[pane.index()].set((total, visible));
     let lines: Vec<Line> = (offset..total.min(offset + visible)).map(line).collect();
     frame.render_widget(Paragraph::new(lines), area);

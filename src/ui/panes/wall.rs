@@ -161,14 +161,21 @@ fn mm2_lines(app: &App, frame: &mut Frame, area: Rect) {
                     (Some(n), None) => n.to_string(),
                     _ => "?".into(),
                 };
-                Line::from(vec![
+                let mut line = Line::from(vec![
                     app.span(Slot::Text, "MM2 ").bold(),
                     app.span(Slot::Accent, format!("{} ", m.flow)).bold(),
                     app.span(Slot::Muted, format!("runs on {}  ", m.runs_on)),
                     app.span(health_slot(m.health), format!(" {} ", m.health.label().to_uppercase())).bold(),
                     app.span(Slot::Muted, format!("  workers {workers}  ·  heartbeat {}", fmt::age(hb))),
-                    app.span(Slot::Warn, m.problems.first().map(|p| format!("  ▲ {p}")).unwrap_or_default()),
-                ])
+                ]);
+                // The first problem, if the line has room for it.
+                if let Some(p) = m.problems.first() {
+                    let extra = format!("  ▲ {p}");
+                    if line.width() + extra.chars().count() <= area.width as usize {
+                        line.spans.push(app.span(Slot::Warn, extra));
+                    }
+                }
+                line
             })
             .collect()
     };
@@ -226,8 +233,15 @@ fn drill_line(app: &App, frame: &mut Frame, area: Rect) {
 fn alarm_lines(app: &App, frame: &mut Frame, area: Rect) {
     let Some(a) = &app.live else { return };
     if a.violations.is_empty() {
-        let line = Line::from(app.span(Slot::Ok, "✓ every runbook rule is kept")).centered();
-        return frame.render_widget(line, area);
+        // Rules break only on fresh evidence: without it, say so, not "kept".
+        let blind: Vec<String> =
+            a.sides.iter().filter_map(|s| s.freshness.problem(&format!("{} data", s.side))).collect();
+        let line = if blind.is_empty() {
+            Line::from(app.span(Slot::Ok, "✓ every runbook rule is kept"))
+        } else {
+            Line::from(app.span(Slot::Stale, format!("? runbook rules cannot be checked: {}", blind.join(", "))))
+        };
+        return frame.render_widget(line.centered(), area);
     }
     let mut lines: Vec<Line> = a
         .violations
