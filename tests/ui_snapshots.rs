@@ -1,0 +1,462 @@
+//! Whole-app snapshot tests: the console on ratatui's `TestBackend`, driven
+//! by keys and by the demo world on its virtual clock (one snapshot per
+//! virtual second, a fixed start), so every frame is deterministic. Actions
+//! leave through a real `collect::link`; the test plays the source's part
+//! and applies them to the world.
+
+use std::sync::Arc;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use insta::assert_snapshot;
+use kdrill::collect::{self, Outcome, SourceEnd};
+use kdrill::demo::{DemoWorld, demo_settings};
+use kdrill::dispatch::{Action, Fault};
+use kdrill::drill::{DrillEvent, PlanKind, StepState};
+use kdrill::model::{Side, Ts};
+use kdrill::ui::{App, Effect, Theme, UiOptions, keymap};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn start() -> Ts {
+    Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).single().unwrap_or_default()
+}
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The console wired to a demo world through a real link.
+struct Console {
+    world: DemoWorld,
+    app: App,
+    source: SourceEnd,
+    /// Every effect the app asked for, in order.
+    journal: Vec<DrillEvent>,
+    quit: bool,
+}
+
+#[derive(Default)]
+struct Opts {
+    read_only: bool,
+    wall: bool,
+    recovered: Vec<DrillEvent>,
+}
+
+impl Console {
+    fn new(o: Opts) -> Console {
+        let world = DemoWorld::new(7, start());
+        let (link, source) = collect::link(world.observe());
+        let theme = ok(Theme::load("dark", None, false));
+        let opts = UiOptions { read_only: o.read_only, wall: o.wall, theme, demo: true, recovered: o.recovered };
+        let app = App::new(demo_settings(), opts, link.dispatcher(o.read_only));
+        // The link's receivers are not needed: the test feeds the app itself.
+        drop(link);
+        let mut c = Console { world, app, source, journal: Vec::new(), quit: false };
+        c.app.on_snapshot(Arc::new(c.world.observe()), c.world.now());
+        c
+    }
+
+    /// Steady state: long enough for rates and time lag to be measurable.
+    fn warmed(o: Opts) -> Console {
+        let mut c = Console::new(o);
+        c.seconds(30);
+        c
+    }
+
+    /// Moves virtual time on, one poll per second, applying actions sent.
+    fn seconds(&mut self, n: u32) {
+        for _ in 0..n {
+            self.world.advance(TimeDelta::seconds(1));
+            self.app.on_snapshot(Arc::new(self.world.observe()), self.world.now());
+            self.pump();
+        }
+    }
+
+    /// Plays the source: applies queued actions and reports outcomes.
+    fn pump(&mut self) {
+        while let Ok(action) = self.source.actions.try_recv() {
+            let result = self.world.apply(&action);
+            self.app.on_outcome(Outcome { action, result, at: self.world.now() });
+        }
+        for e in self.app.take_effects() {
+            match e {
+                Effect::Journal(ev) => self.journal.push(ev),
+                Effect::Quit => self.quit = true,
+            }
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        let mods = match code {
+            KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
+            _ => KeyModifiers::NONE,
+        };
+        self.app.on_key(KeyEvent::new(code, mods));
+        self.pump();
+    }
+
+    fn ctrl(&mut self, c: char) {
+        self.app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+        self.pump();
+    }
+
+    fn typed(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    /// `:` + command + Enter.
+    fn command(&mut self, cmd: &str) {
+        self.key(KeyCode::Char(':'));
+        self.typed(cmd);
+        self.key(KeyCode::Enter);
+    }
+
+    fn frame(&self, w: u16, h: u16) -> String {
+        let mut t = ok(Terminal::new(TestBackend::new(w, h)));
+        ok(t.draw(|f| self.app.draw(f)));
+        text(t.backend().buffer())
+    }
+}
+
+/// The buffer as plain text, one line per row, trailing blanks trimmed.
+fn text(b: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..b.area.height {
+        let mut line = String::new();
+        let mut skip = 0usize;
+        for x in 0..b.area.width {
+            let cell = &b[(x, y)];
+            if skip == 0 {
+                line.push_str(cell.symbol());
+            }
+            skip = skip.max(unicode_width(cell.symbol())).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn unicode_width(s: &str) -> usize {
+    ratatui::text::Span::raw(s).width()
+}
+
+#[test]
+fn steady_state() {
+    let c = Console::warmed(Opts::default());
+    let a = c.app.assessment().map(|a| (a.side(Side::Dc).role, a.side(Side::Dr).role, a.violations.len()));
+    assert_eq!(a.map(|(dc, dr, v)| (dc.label(), dr.label(), v)), Some(("ACTIVE", "PASSIVE", 0)));
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("DC active · MM2 DC→DR healthy"), "{frame}");
+    assert_snapshot!("steady_state_120x36", frame);
+    assert_snapshot!("steady_state_80x24", c.frame(80, 24));
+}
+
+#[test]
+fn blocked_gate_shows_why() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    c.seconds(2);
+    assert!(matches!(c.journal.first(), Some(DrillEvent::Started { plan: PlanKind::Switchover, .. })));
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("✗ no app clients on DC"), "{frame}");
+    assert!(frame.contains("blocked: no app clients on DC: observed"), "{frame}");
+    assert_snapshot!("blocked_gate_120x36", frame);
+
+    // Stop the apps: the step completes only after the hold window.
+    c.key(KeyCode::Char('n'));
+    c.seconds(3);
+    let step0 = c.app.drill().map(|d| d.view().steps[0].state.clone());
+    assert!(matches!(step0, Some(StepState::Current { .. })), "not done before the hold: {step0:?}");
+    c.seconds(20);
+    let step0 = c.app.drill().map(|d| d.view().steps[0].state.clone());
+    assert!(matches!(step0, Some(StepState::Done { .. })), "{step0:?}");
+    assert_snapshot!("drill_step_done_120x36", c.frame(120, 36));
+}
+
+#[test]
+fn split_brain_alarm() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('2'));
+    c.seconds(15);
+    let broken: Vec<String> = c
+        .app
+        .assessment()
+        .map(|a| a.violations.iter().map(|v| v.rule.short().to_owned()).collect())
+        .unwrap_or_default();
+    assert!(broken.iter().any(|r| r == "apps on both sides"), "{broken:?}");
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("Applications must never run on DC and DR together —"), "{frame}");
+    assert_snapshot!("split_brain_120x36", frame);
+    assert_snapshot!("split_brain_wall_120x36", {
+        c.key(KeyCode::Char('w'));
+        c.frame(120, 36)
+    });
+}
+
+#[test]
+fn read_only_refuses_visibly_and_sends_nothing() {
+    let mut c = Console::warmed(Opts { read_only: true, ..Opts::default() });
+    c.command("switchover");
+    c.seconds(1);
+    c.key(KeyCode::Char('n'));
+    assert!(c.source.actions.try_recv().is_err(), "a read-only console must send no action");
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("REFUSED: read-only: stop applications on DC refused"), "{frame}");
+    assert!(frame.contains("READ-ONLY"), "{frame}");
+    assert!(c.app.log().iter().any(|e| e.text.contains("REFUSED: read-only: stop applications on DC")));
+    // The journal records the request and its refusal as a failed outcome.
+    assert!(c.journal.iter().any(|e| matches!(e, DrillEvent::ActionOutcome { ok: false, .. })), "{:?}", c.journal);
+    assert_snapshot!("read_only_refusal_120x36", frame);
+    // Demo faults are actions too.
+    c.key(KeyCode::Char('1'));
+    assert!(c.source.actions.try_recv().is_err());
+}
+
+#[test]
+fn help_screen() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('?'));
+    let frame = c.frame(120, 36);
+    for key in ["switchover", "run the current drill step's action", "toggle fault \"stray consumer"] {
+        assert!(frame.contains(key), "{key} missing:\n{frame}");
+    }
+    assert_snapshot!("help_120x36", frame);
+    c.key(KeyCode::Esc);
+    assert!(!c.frame(120, 36).contains("Keys · console view"));
+}
+
+#[test]
+fn wall_layout() {
+    let c = Console::warmed(Opts { wall: true, ..Opts::default() });
+    assert_snapshot!("wall_120x36", c.frame(120, 36));
+    assert_snapshot!("wall_80x24", c.frame(80, 24));
+}
+
+#[test]
+fn quit_asks_during_a_drill() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('q'));
+    assert!(c.quit, "no drill: q quits at once");
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    c.ctrl('c');
+    assert!(!c.quit, "a drill is in progress: ask first");
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("Quit during a drill?"), "{frame}");
+    c.key(KeyCode::Esc);
+    assert!(!c.quit);
+    c.key(KeyCode::Char('q'));
+    c.key(KeyCode::Char('y'));
+    assert!(c.quit);
+}
+
+#[test]
+fn filter_and_sort_keys() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('/'));
+    c.typed("pay(");
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("bad regex"), "{frame}");
+    c.key(KeyCode::Backspace);
+    c.key(KeyCode::Enter);
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("/pay/"), "{frame}");
+    assert!(!frame.contains("orders-service"), "groups are filtered too:\n{frame}");
+    c.key(KeyCode::Char('o'));
+    c.key(KeyCode::Char('o'));
+    assert!(c.frame(120, 36).contains("sort topic/partition ↓"), "{}", c.frame(120, 36));
+    c.key(KeyCode::Esc);
+    assert!(c.frame(120, 36).contains("orders-service"), "Esc clears the filter");
+}
+
+#[test]
+fn resumes_an_unfinished_drill_from_the_journal() {
+    let mut first = Console::warmed(Opts::default());
+    first.command("switchover");
+    first.key(KeyCode::Char('n'));
+    first.seconds(25);
+    let recovered = first.journal.clone();
+    assert!(recovered.iter().any(|e| matches!(e, DrillEvent::StepCompleted { step: 0, .. })));
+    let c = Console::warmed(Opts { recovered, ..Opts::default() });
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(1), "resumed at step 2");
+    assert!(c.app.log().iter().any(|e| e.text.contains("resumed from the journal")));
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    c.key(KeyCode::Char('2'));
+    c.seconds(12);
+    let sizes =
+        [(0, 0), (1, 1), (10, 5), (20, 3), (39, 11), (40, 12), (44, 14), (60, 20), (80, 24), (99, 30), (100, 16)];
+    for _view in 0..2 {
+        for popup in [None, Some('?'), Some('A')] {
+            if let Some(k) = popup {
+                c.key(KeyCode::Char(k));
+            }
+            for (w, h) in sizes {
+                let _ = c.frame(w, h);
+            }
+            c.key(KeyCode::Esc);
+        }
+        c.key(KeyCode::Char('w'));
+    }
+    assert_snapshot!("tiny_10x5", c.frame(10, 5));
+}
+
+#[test]
+fn demo_faults_are_only_offered_in_demo_mode() {
+    let world = DemoWorld::new(7, start());
+    let (link, mut source) = collect::link(world.observe());
+    let theme = ok(Theme::load("dark", None, false));
+    let opts = UiOptions { read_only: false, wall: false, theme, demo: false, recovered: Vec::new() };
+    let mut app = App::new(demo_settings(), opts, link.dispatcher(false));
+    app.on_snapshot(Arc::new(world.observe()), world.now());
+    app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE));
+    assert!(source.actions.try_recv().is_err());
+    app.on_key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE));
+    for ch in "fault stray-consumer".chars() {
+        app.on_key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(source.actions.try_recv().is_err());
+    assert!(app.message().is_some_and(|m| m.text.contains("only in demo mode")));
+    let _ = Action::Fault(Fault::StrayConsumer);
+}
+
+#[test]
+fn every_binding_of_the_view_is_in_help_and_hints_come_from_the_keymap() {
+    for wall in [false, true] {
+        let mut c = Console::warmed(Opts { wall, ..Opts::default() });
+        c.command("switchover");
+        let bar = c.frame(160, 50);
+        c.key(KeyCode::Char('?'));
+        let help = c.frame(160, 50);
+        let ctx = c.app.key_context();
+        let mut in_scope = 0;
+        for b in keymap::bindings().iter().filter(|b| b.in_scope(&ctx)) {
+            in_scope += 1;
+            let (keys, desc) = match b.group {
+                Some((k, d)) => (k.to_owned(), d.to_owned()),
+                None => (b.keys_label(), b.describe(&ctx).into_owned()),
+            };
+            let line = help.lines().find(|l| l.contains(&desc));
+            assert!(line.is_some_and(|l| l.contains(&keys)), "{keys} {desc} missing from help:\n{help}");
+            if let (Some(hint), false) = (b.hint_label(&ctx), wall) {
+                let key = b.keys.first().map(|k| k.label()).unwrap_or_default();
+                assert!(bar.contains(&format!("{key} {hint}")), "{key} {hint} missing from the hint bar:\n{bar}");
+            }
+        }
+        assert!(in_scope > if wall { 8 } else { 20 });
+        // Keys of other views are not offered.
+        assert_eq!(help.contains("run the current drill step"), !wall);
+    }
+}
+
+#[test]
+fn a_blocked_action_key_says_why_and_sends_nothing() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    c.key(KeyCode::Char('n'));
+    c.seconds(25);
+    // Step 2 (drain) has no action of its own.
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(1));
+    while c.source.actions.try_recv().is_ok() {}
+    c.key(KeyCode::Char('n'));
+    assert!(c.source.actions.try_recv().is_err());
+    let msg = c.app.message().map(|m| m.text.clone()).unwrap_or_default();
+    assert!(msg.starts_with("n: run the current drill step's action — step 2 has no action"), "{msg}");
+}
+
+#[test]
+fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
+    let mut world = DemoWorld::scaled(7, start(), 10_000, 500);
+    let (link, _source) = collect::link(world.observe());
+    let theme = ok(Theme::load("dark", None, false));
+    let opts = UiOptions { read_only: false, wall: false, theme, demo: true, recovered: Vec::new() };
+    let mut app = App::new(demo_settings(), opts, link.dispatcher(false));
+    for _ in 0..15 {
+        world.advance(TimeDelta::seconds(1));
+        app.on_snapshot(Arc::new(world.observe()), world.now());
+    }
+    let rows = app.assessment().map_or(0, |a| a.lag.iter().map(|l| l.rows.len()).max().unwrap_or(0));
+    assert!(rows >= 10_000, "{rows} lag rows");
+    let mut t = ok(Terminal::new(TestBackend::new(120, 36)));
+    let frames = 20;
+    let began = std::time::Instant::now();
+    for _ in 0..frames {
+        ok(t.draw(|f| app.draw(f)));
+    }
+    let per_frame = began.elapsed() / frames;
+    println!("120x36 frame with {rows} lag rows: {per_frame:?} (this build's profile)");
+    // A loose bound for unoptimised test builds; release is measured by the
+    // `render` bench against the 2 ms budget.
+    assert!(per_frame < std::time::Duration::from_millis(40), "{per_frame:?}");
+}
+
+#[test]
+fn failed_task_under_a_ready_custom_resource_is_evident() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('1'));
+    c.seconds(5);
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("CR says Ready=True, but"), "{frame}");
+    assert!(frame.contains("✗ FAILED"), "{frame}");
+    assert_snapshot!("failed_task_120x36", frame);
+}
+
+#[test]
+fn a_cut_off_side_ages_into_stale_never_zero() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('5'));
+    c.seconds(40);
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("STALE"), "{frame}");
+    assert!(frame.contains("UNREACHABLE since"), "{frame}");
+    assert_snapshot!("dc_cut_off_120x36", frame);
+    assert_snapshot!("dc_cut_off_wall_80x24", {
+        c.key(KeyCode::Char('w'));
+        c.frame(80, 24)
+    });
+}
+
+#[test]
+fn pause_freezes_the_panes_but_not_the_alarms_or_the_drill() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('p'));
+    let before = c.frame(120, 36);
+    assert!(before.contains("PAUSED at 09:00:30"), "{before}");
+    c.key(KeyCode::Char('2'));
+    c.seconds(15);
+    let frame = c.frame(120, 36);
+    // The alarm is live even though the panes are not.
+    assert!(frame.contains("RULE BROKEN since"), "{frame}");
+    assert!(frame.contains("PAUSED at 09:00:30 (15 s)"), "{frame}");
+    // Group rows of `orders-service`: one on DC; the stray one on DR
+    // appears only once the display runs live again.
+    let groups = |f: &str| f.lines().filter(|l| l.starts_with("│orders-service ")).count();
+    assert_eq!(groups(&before), 1);
+    assert_eq!(groups(&frame), 1, "the panes stay as they were:\n{frame}");
+    assert_snapshot!("paused_with_alarm_120x36", frame);
+    c.key(KeyCode::Char('p'));
+    let live = c.frame(120, 36);
+    assert!(!live.contains("PAUSED"));
+    assert_eq!(groups(&live), 2, "{live}");
+}
+
+#[test]
+fn a_drill_on_a_small_terminal() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    c.seconds(2);
+    assert_snapshot!("blocked_gate_80x24", c.frame(80, 24));
+}
