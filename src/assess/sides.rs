@@ -170,6 +170,7 @@ fn topic_views(cluster: &Cluster, history: &History, inbound: &[&Mm2View], setti
     };
     let t1 = topics.at;
     let t0 = t1 - settings.rate_window;
+    let recent = t1 - settings.activity_window;
     topics
         .value
         .iter()
@@ -178,7 +179,7 @@ fn topic_views(cluster: &Cluster, history: &History, inbound: &[&Mm2View], setti
             let own = history.topic_totals[cluster.side.index()].get(&topic.name);
             let rate = own.and_then(|own| growth(&[own], t0, t1).and_then(|(g, from)| rate_over(g, from, t1)));
             let app_rate = match (app, own) {
-                (true, Some(own)) => app_rate(own, history, inbound, &topic.name, settings, t0, t1),
+                (true, Some(own)) => app_rate(own, history, inbound, &topic.name, settings, recent, t1),
                 _ => None,
             };
             TopicView { name: topic.name.clone(), partitions: topic.partitions.len(), app, rate, app_rate }
@@ -207,10 +208,14 @@ fn rate_over(grown: f64, t0: Ts, t1: Ts) -> Option<f64> {
     if secs < 2.0 { None } else { Some((grown / secs).max(0.0)) }
 }
 
-/// Growth not explained by MM2 replicating into this side. Under
+/// Records per second applications appended recently (over the activity
+/// window): growth not explained by MM2 replicating into this side. Under
 /// IdentityReplicationPolicy a mirrored topic has the same name on both
-/// sides, so only the excess over what MM2 replicated betrays a producer.
-/// Both growths are measured over the same interval.
+/// sides, so only an excess betrays a producer. What MM2 brought in is
+/// taken as the larger of the source topic's growth and MM2's committed
+/// progress over the same interval: committed progress moves in steps (each
+/// `offset.flush.interval.ms`), the source's growth does not, and a drain
+/// after a burst shows in committed progress.
 fn app_rate(
     own: &Series,
     history: &History,
@@ -221,7 +226,7 @@ fn app_rate(
     t1: Ts,
 ) -> Option<f64> {
     let upstream = settings.policy.original_topic(topic);
-    let mut replicated: Vec<&Series> = Vec::new();
+    let mut feeds: Vec<[Option<&Series>; 2]> = Vec::new();
     for m in inbound {
         // A flow that is certainly not running replicates nothing; one whose
         // state is unknown makes the whole figure unknown.
@@ -230,15 +235,20 @@ fn app_rate(
             Truth::Unknown(_) => return None,
             Truth::Yes => {}
         }
-        match history.replicated_totals.get(&m.flow) {
-            None => return None,
-            Some(topics) => replicated.extend(topics.get(upstream)),
-        }
+        let source = history.topic_totals[m.flow.source.index()].get(upstream);
+        let committed = history.replicated_totals.get(&m.flow).and_then(|t| t.get(upstream));
+        feeds.push([source, committed]);
     }
-    let from = common_start(std::iter::once(own).chain(replicated.iter().copied()), t0)?;
+    let all = std::iter::once(own).chain(feeds.iter().flatten().flatten().copied());
+    let from = common_start(all, t0)?;
     let rate = rate_over(grown_between(&[own], from, t1)?, from, t1)?;
-    let explained = rate_over(grown_between(&replicated, from, t1)?, from, t1).unwrap_or(0.0);
-    // MM2 commits its progress in steps; tolerate a quarter of the flow.
+    let mut explained = 0.0;
+    for feed in &feeds {
+        let by =
+            |s: Option<&Series>| s.and_then(|s| rate_over(grown_between(&[s], from, t1)?, from, t1)).unwrap_or(0.0);
+        explained += by(feed[0]).max(by(feed[1]));
+    }
+    // Tolerate a quarter of the flow for timing differences between sides.
     let excess = rate - explained;
     Some(if excess > rate * 0.25 { excess } else { 0.0 })
 }

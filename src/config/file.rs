@@ -129,6 +129,8 @@ struct RawTiming {
     #[serde(default, with = "humantime_serde")]
     rate_window: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    activity_window: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
     request_timeout: Option<Duration>,
 }
 
@@ -326,6 +328,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         stale_after: delta("stale_after", t.stale_after, defaults.stale_after)?,
         heartbeat_stale_after: delta("heartbeat_stale_after", t.heartbeat_stale_after, defaults.heartbeat_stale_after)?,
         rate_window: delta("rate_window", t.rate_window, defaults.rate_window)?,
+        activity_window: delta("activity_window", t.activity_window, defaults.activity_window)?,
         classification,
         policy,
         heartbeats: raw.replication.heartbeats.unwrap_or(defaults.heartbeats),

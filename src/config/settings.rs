@@ -75,6 +75,9 @@ pub struct Settings {
     pub heartbeat_stale_after: TimeDelta,
     /// How far back produce rates and "apps producing" are judged.
     pub rate_window: TimeDelta,
+    /// How far back "applications are producing" is judged: short, so a
+    /// stop shows within a few polls.
+    pub activity_window: TimeDelta,
     pub classification: Classification,
     pub policy: ReplicationPolicy,
     pub heartbeats: HeartbeatMode,
@@ -93,6 +96,7 @@ impl Default for Settings {
             stale_after: TimeDelta::seconds(15),
             heartbeat_stale_after: TimeDelta::seconds(30),
             rate_window: TimeDelta::seconds(20),
+            activity_window: TimeDelta::seconds(6),
             classification: Classification {
                 app_topics: Vec::new(),
                 app_groups: Vec::new(),

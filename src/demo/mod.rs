@@ -86,13 +86,11 @@ impl DemoWorld {
     }
 }
 
-/// Judgement settings that fit the demo's names. The rate window is 10 s
-/// (ten polls) so that stopped producers stop counting within the drill's
-/// pace; everything else is the default.
+/// Judgement settings that fit the demo's names; everything else is the
+/// default.
 pub fn demo_settings() -> Settings {
     let res = |patterns: &[&str]| patterns.iter().filter_map(|p| Regex::new(p).ok()).collect();
     Settings {
-        rate_window: TimeDelta::seconds(10),
         classification: Classification {
             app_topics: res(&[r"^(redis-writes|orders|payments|svc\d{3}-events)$"]),
             app_groups: res(&[r"^(orders-service|payments-service|cache-invalidator|.+-consumer-\d+)$"]),

@@ -58,6 +58,10 @@ impl Plan {
         let out = Flow { source: from, target: to };
         let back = out.reversed();
         let quiet = Condition::NoAppClients(from);
+        // With same-name topics, a flow that resumes from old offsets copies
+        // back what the other flow wrote meanwhile: duplicates (seeds 001–003).
+        let mut checklist = infra_checklist.to_vec();
+        checklist.push(format!("MM2 {back} will start at the end of {to}'s topics (offsets reset or {from} re-seeded): nothing is copied back"));
         let step = |title: String, action, checklist: Vec<String>, done_when: Vec<Condition>| Step {
             title,
             action,
@@ -83,7 +87,7 @@ impl Plan {
                 step(
                     "Switch infrastructure (DB, routing, DNS)".into(),
                     None,
-                    infra_checklist.to_vec(),
+                    checklist,
                     vec![Condition::NoMm2Running, quiet.clone()],
                 ),
                 step(

@@ -162,10 +162,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker counts as alive unless it is a pod that is not running.
+    /// A worker counts as alive while its pod exists and has not finished:
+    /// a `Terminating` pod may still be committing offsets.
     pub fn is_alive(&self) -> bool {
         match &self.kind {
-            WorkerKind::Pod { phase, .. } => phase == "Running" || phase == "Pending",
+            WorkerKind::Pod { phase, .. } => phase != "Succeeded" && phase != "Failed",
             WorkerKind::GroupMember => true,
         }
     }
