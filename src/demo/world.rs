@@ -254,7 +254,7 @@ impl DemoWorld {
                 self.handle(event);
             }
         }
-        if self.tick % STEPS_PER_SEC == 0 {
+        if self.tick.is_multiple_of(STEPS_PER_SEC) {
             self.jitter();
             self.expire_burst();
             self.commit_groups();
