@@ -460,3 +460,54 @@ fn a_drill_on_a_small_terminal() {
     c.seconds(2);
     assert_snapshot!("blocked_gate_80x24", c.frame(80, 24));
 }
+
+/// Drives a whole drill by keys the way an operator would: `n` when the
+/// step's action is offered and not yet requested, `c` while an item
+/// awaits confirmation, otherwise wait a second.
+fn drive(c: &mut Console, limit_secs: u32) {
+    drive_until(c, limit_secs, |_| false);
+}
+
+/// `drive`, stopping early when `done` says so.
+fn drive_until(c: &mut Console, limit_secs: u32, done: impl Fn(&Console) -> bool) {
+    for _ in 0..limit_secs {
+        if done(c) {
+            return;
+        }
+        let Some(v) = c.app.drill().map(|d| d.view()) else { return };
+        let Some(step) = v.current.and_then(|i| v.steps.get(i)) else { return };
+        let ctx = c.app.key_context();
+        if ctx.confirm.is_enabled() {
+            c.key(KeyCode::Char('c'));
+        } else if ctx.run_step.is_enabled() && step.requested_at.is_none() {
+            c.key(KeyCode::Char('n'));
+        }
+        c.seconds(1);
+    }
+}
+
+#[test]
+fn a_whole_switchover_and_failback_by_keys() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    // The manual step, one item confirmed.
+    drive_until(&mut c, 300, |c| c.journal.iter().any(|e| matches!(e, DrillEvent::Confirmed { .. })));
+    assert_snapshot!("switchover_checklist_120x36", c.frame(120, 36));
+    drive(&mut c, 300);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.frame(120, 36));
+    let roles = c.app.assessment().map(|a| (a.side(Side::Dc).role.label(), a.side(Side::Dr).role.label()));
+    assert_eq!(roles, Some(("PASSIVE", "ACTIVE")));
+    let confirmed = c.journal.iter().filter(|e| matches!(e, DrillEvent::Confirmed { .. })).count();
+    let items: usize = c.app.drill().map_or(0, |d| d.plan().steps.iter().map(|s| s.checklist.len()).sum());
+    assert!(items >= 3, "the infrastructure items at least");
+    assert_eq!(confirmed, items, "every manual item confirmed once");
+    assert_snapshot!("switchover_finished_120x36", c.frame(120, 36));
+    assert!(c.app.log().iter().all(|e| !e.text.contains("RULE BROKEN")), "no rule broken on the way");
+
+    c.command("failback");
+    drive(&mut c, 300);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished() && d.kind() == PlanKind::Failback));
+    let roles = c.app.assessment().map(|a| (a.side(Side::Dc).role.label(), a.side(Side::Dr).role.label()));
+    assert_eq!(roles, Some(("ACTIVE", "PASSIVE")));
+    assert!(c.app.log().iter().all(|e| !e.text.contains("RULE BROKEN")), "no rule broken on the way back");
+}

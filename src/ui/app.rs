@@ -208,6 +208,7 @@ impl App {
                 self.message = Some(Message { tone: Tone::Warn, text, at: None });
                 self.drill_view = Some(d.view());
                 self.drill = Some(d);
+                self.focus = Pane::Drill;
                 self.refresh_gates();
             }
             Err(why) => {
@@ -381,12 +382,7 @@ impl App {
         let Some(snap) = self.snapshot.clone() else { return };
         let a = self.assessor.assess(&snap, now);
         if let Some(drill) = self.drill.as_mut() {
-            for ev in drill.observe(&a) {
-                if !matches!(ev, DrillEvent::RuleViolated { .. }) {
-                    self.log.drill(drill.plan(), &ev);
-                }
-                self.effects.push(Effect::Journal(ev));
-            }
+            observe(drill, &a, &mut self.log, &mut self.effects);
             self.drill_view = Some(drill.view());
         }
         self.log.compare(self.live.as_ref(), &a);
@@ -433,15 +429,7 @@ impl App {
     /// and gates follow at once.
     pub(crate) fn after_drill_change(&mut self) {
         if let (Some(d), Some(a)) = (self.drill.as_mut(), self.live.as_ref()) {
-            let events = d.observe(a);
-            for ev in events {
-                if let Some(d) = &self.drill {
-                    if !matches!(ev, DrillEvent::RuleViolated { .. }) {
-                        self.log.drill(d.plan(), &ev);
-                    }
-                }
-                self.effects.push(Effect::Journal(ev));
-            }
+            observe(d, a, &mut self.log, &mut self.effects);
         }
         self.drill_view = self.drill.as_ref().map(Drill::view);
         self.refresh_gates();
@@ -463,6 +451,17 @@ impl App {
     pub(crate) fn note(&mut self, tone: Tone, text: impl Into<String>) {
         self.message = Some(Message { tone, text: text.into(), at: self.now });
         self.dirty = true;
+    }
+}
+
+/// Feeds an assessment to the drill; what it records goes to the journal,
+/// and to the log except broken rules (the log has those already).
+fn observe(drill: &mut Drill, a: &Assessment, log: &mut EventLog, effects: &mut Vec<Effect>) {
+    for ev in drill.observe(a) {
+        if !matches!(ev, DrillEvent::RuleViolated { .. }) {
+            log.drill(drill.plan(), &ev);
+        }
+        effects.push(Effect::Journal(ev));
     }
 }
 

@@ -57,6 +57,7 @@ pub fn run(app: &mut App, command: Command) {
         Command::NextFlow => {
             let flows = app.shown().map_or(0, |(a, _)| a.lag.len());
             app.query.flow = if flows == 0 { 0 } else { (app.query.flow + 1) % flows };
+            app.query.pinned = true;
             resort(app);
         }
         Command::Pause => toggle_pause(app),

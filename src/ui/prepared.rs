@@ -90,6 +90,9 @@ pub struct LagQuery {
     pub reversed: bool,
     /// Index into `Assessment::lag` of the flow shown.
     pub flow: usize,
+    /// Set once the operator picks a flow (`f`); until then the table
+    /// follows the flow whose MM2 runs, so a switchover moves it along.
+    pub pinned: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -121,7 +124,13 @@ impl Prepared {
         query: &LagQuery,
         filter: Option<&Filter>,
     ) -> Prepared {
-        let lag_flow = (!a.lag.is_empty()).then(|| query.flow.min(a.lag.len() - 1));
+        let running =
+            a.mm2.iter().filter(|m| m.running.is_yes()).find_map(|m| a.lag.iter().position(|l| l.flow == m.flow));
+        let lag_flow = match (a.lag.len(), running) {
+            (0, _) => None,
+            (_, Some(i)) if !query.pinned => Some(i),
+            (n, _) => Some(query.flow.min(n - 1)),
+        };
         let (lag_rows, spark) = match lag_flow.and_then(|i| a.lag.get(i)) {
             Some(flow) => {
                 let rows = lag_rows(&flow.rows, query, filter);

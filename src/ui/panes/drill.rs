@@ -62,9 +62,10 @@ fn lines<'a>(app: &App, width: usize) -> (Vec<Line<'a>>, usize) {
     )])];
     for (i, s) in v.steps.iter().enumerate() {
         match &s.state {
+            // The time stays whole; the title gives way.
             StepState::Done { at } => out.push(Line::from(vec![
                 app.span(Slot::Ok, format!("✓ {} ", i + 1)),
-                app.span(Slot::Text, s.title.clone()),
+                app.span(Slot::Text, fmt::clip(&s.title, width.saturating_sub(4 + 15))),
                 app.span(Slot::Muted, format!("  done {}", fmt::clock(*at))),
             ])),
             StepState::Current { held } if v.current == Some(i) => {
@@ -87,9 +88,8 @@ fn lines<'a>(app: &App, width: usize) -> (Vec<Line<'a>>, usize) {
         let at =
             v.steps.iter().filter_map(|s| if let StepState::Done { at } = s.state { Some(at) } else { None }).max();
         let when = at.map(fmt::clock).unwrap_or_default();
-        out.push(Line::from(
-            app.span(Slot::Ok, format!("✓ Drill finished at {when}: the journal holds the evidence.")),
-        ));
+        let text = format!("✓ Drill finished at {when}: the journal holds the evidence.");
+        wrapped(app, &mut out, &text, width, "  ", Slot::Ok);
     }
     (out, at)
 }
@@ -164,18 +164,20 @@ fn current<'a>(
         out.push(Line::from(app.span(Slot::Stale, format!("{IN}? waiting for the first observation"))));
     }
     for (item, at) in &s.checklist {
-        out.push(Line::from(match at {
-            Some(at) => vec![
-                app.span(Slot::Ok, format!("{IN}☑ ")),
-                app.span(Slot::Text, item.clone()),
-                app.span(Slot::Muted, format!("  confirmed {}", fmt::clock(*at))),
-            ],
-            None => vec![
-                app.span(Slot::Warn, format!("{IN}☐ ")),
-                app.span(Slot::Text, item.clone()),
-                app.span(Slot::Muted, "  — c confirms once done"),
-            ],
-        }));
+        let (mark, mark_slot, note) = match at {
+            Some(at) => ("☑", Slot::Ok, format!("  confirmed {}", fmt::clock(*at))),
+            None => ("☐", Slot::Warn, "  — c confirms once done".to_owned()),
+        };
+        let text = format!("{IN}{mark} {item}{note}");
+        for (k, l) in wrap(&text, width, IN2).into_iter().enumerate() {
+            out.push(Line::from(match k {
+                0 => vec![
+                    app.span(mark_slot, format!("{IN}{mark} ")),
+                    app.span(Slot::Text, l.chars().skip(IN.len() + 2).collect::<String>()),
+                ],
+                _ => vec![app.span(Slot::Text, l)],
+            }));
+        }
     }
     let all_yes = !s.checks.is_empty() && s.checks.iter().all(|c| c.truth.is_yes());
     let confirmed = s.checklist.iter().all(|(_, at)| at.is_some());

@@ -20,10 +20,18 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let flow = app.shown().and_then(|(a, _)| app.prepared.lag_flow.and_then(|i| a.lag.get(i)));
     let title = match flow {
         Some(f) => {
-            vec![app.span(Slot::Accent, format!("Lag {} ", f.flow)), app.span(Slot::Muted, f.deployment.clone())]
+            let mut t =
+                vec![app.span(Slot::Accent, format!("Lag {} ", f.flow)), app.span(Slot::Muted, f.deployment.clone())];
+            // A flow whose MM2 is not running has lag that means little.
+            let health = app.shown().and_then(|(a, _)| a.mm2.iter().find(|m| m.flow == f.flow)).map(|m| m.health);
+            if let Some(h) = health.filter(|h| *h != crate::assess::Health::Healthy) {
+                t.push(app.span(super::health_slot(h), format!(" · MM2 {}", h.label())));
+            }
+            t
         }
         None => vec![app.span(Slot::Accent, "Lag")],
     };
+
     let order = if app.query.reversed { "↑" } else { "↓" };
     let mut note = vec![app.span(Slot::Muted, format!(" sort {} {order} ", app.query.sort.label()))];
     if let Some(f) = &app.filter {
