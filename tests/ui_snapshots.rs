@@ -18,6 +18,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::{Color, Modifier};
 
 fn start() -> Ts {
     Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).single().unwrap_or_default()
@@ -44,6 +45,7 @@ struct Console {
 struct Opts {
     read_only: bool,
     wall: bool,
+    no_color: bool,
     recovered: Vec<DrillEvent>,
 }
 
@@ -51,7 +53,7 @@ impl Console {
     fn new(o: Opts) -> Console {
         let world = DemoWorld::new(7, start());
         let (link, source) = collect::link(world.observe());
-        let theme = ok(Theme::load("dark", None, false));
+        let theme = ok(Theme::load("dark", None, o.no_color));
         let opts = UiOptions { read_only: o.read_only, wall: o.wall, theme, demo: true, recovered: o.recovered };
         let app = App::new(demo_settings(), opts, link.dispatcher(o.read_only));
         // The link's receivers are not needed: the test feeds the app itself.
@@ -119,9 +121,13 @@ impl Console {
     }
 
     fn frame(&self, w: u16, h: u16) -> String {
+        text(&self.buffer(w, h))
+    }
+
+    fn buffer(&self, w: u16, h: u16) -> Buffer {
         let mut t = ok(Terminal::new(TestBackend::new(w, h)));
         ok(t.draw(|f| self.app.draw(f)));
-        text(t.backend().buffer())
+        t.backend().buffer().clone()
     }
 }
 
@@ -270,6 +276,7 @@ fn filter_and_sort_keys() {
     let frame = c.frame(120, 36);
     assert!(frame.contains("/pay/"), "{frame}");
     assert!(!frame.contains("orders-service"), "groups are filtered too:\n{frame}");
+    assert!(frame.contains("/pay/ 1 of 3 groups"), "a filtered group list says so:\n{frame}");
     c.key(KeyCode::Char('o'));
     c.key(KeyCode::Char('o'));
     assert!(c.frame(120, 36).contains("sort topic/partition ↓"), "{}", c.frame(120, 36));
@@ -510,4 +517,37 @@ fn a_whole_switchover_and_failback_by_keys() {
     let roles = c.app.assessment().map(|a| (a.side(Side::Dc).role.label(), a.side(Side::Dr).role.label()));
     assert_eq!(roles, Some(("ACTIVE", "PASSIVE")));
     assert!(c.app.log().iter().all(|e| !e.text.contains("RULE BROKEN")), "no rule broken on the way back");
+}
+
+#[test]
+fn no_color_means_no_colour_anywhere_on_screen() {
+    // Widgets take styles from theme slots only: with NO_COLOR not one cell
+    // may carry a colour, in any view, with alarms, popups and a drill.
+    let mut c = Console::warmed(Opts { no_color: true, ..Opts::default() });
+    c.command("switchover");
+    c.key(KeyCode::Char('1'));
+    c.key(KeyCode::Char('2'));
+    c.seconds(12);
+    let mut checked = 0;
+    for _view in 0..2 {
+        for popup in [None, Some('?'), Some('A')] {
+            if let Some(k) = popup {
+                c.key(KeyCode::Char(k));
+            }
+            for (w, h) in [(120, 36), (80, 24), (30, 8)] {
+                let b = c.buffer(w, h);
+                for cell in &b.content {
+                    assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "coloured {:?}", cell.symbol());
+                    checked += 1;
+                }
+            }
+            c.key(KeyCode::Esc);
+        }
+        c.key(KeyCode::Char('w'));
+    }
+    assert!(checked > 10_000);
+    // Meaning survives as modifiers: the alarm banner is reversed.
+    let b = c.buffer(120, 36);
+    let alarm = (0..120).map(|x| &b[(x, 3)]).find(|cell| cell.symbol() == "⚠");
+    assert!(alarm.is_some_and(|cell| cell.modifier.contains(Modifier::REVERSED)));
 }

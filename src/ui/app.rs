@@ -238,12 +238,15 @@ impl App {
     }
 
     pub fn on_outcome(&mut self, o: Outcome) {
+        // The badge lists faults the world said it switched on; a produce
+        // burst ends by itself, so it is not kept there.
         if let (Ok(_), crate::dispatch::Action::Fault(f)) = (&o.result, &o.action) {
             match self.faults_on.iter().position(|x| x == f) {
                 Some(i) => {
                     self.faults_on.remove(i);
                 }
-                None => self.faults_on.push(*f),
+                None if *f != Fault::ProduceBurst => self.faults_on.push(*f),
+                None => {}
             }
         }
         match self.drill.as_mut().and_then(|d| d.record_outcome(&o)) {

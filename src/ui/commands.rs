@@ -168,13 +168,12 @@ fn run_step(app: &mut App) {
         Err(refusal) => {
             let text = refusal.to_string();
             app.say(Tone::Alarm, format!("REFUSED: {text}"), now);
+            // The journal keeps the refusal as the step's failed outcome;
+            // the log line above already says it.
             let outcome = Outcome { action, result: Err(text), at: now };
             if let Some(ev) = app.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
-                app.journal_event(ev);
+                app.push_effect(Effect::Journal(ev));
             }
-            // Keep the refusal, not the journal line, in the status line.
-            app.message =
-                Some(super::app::Message { tone: Tone::Alarm, text: format!("REFUSED: {refusal}"), at: Some(now) });
         }
     }
     app.after_drill_change();

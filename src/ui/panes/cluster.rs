@@ -39,10 +39,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
         return;
     };
     let v = a.side(side);
-    let title = vec![
+    let mut title = vec![
         app.span(Slot::Accent, format!("{} · {} ", side.label(), v.alias)),
         app.span(role_slot(v.role), format!(" {} ", v.role.label())),
     ];
+    // A filter may hide a group: say so where the groups are.
+    if let Some(f) = &app.filter {
+        let shown = app.prepared.groups[side.index()].len();
+        title.push(app.span(Slot::Warn, format!(" /{}/ {shown} of {} groups", f.text, v.groups.len())));
+    }
     let note =
         Line::from(app.span(figure_slot(v.freshness, Slot::Muted), format!(" {} ", fmt::freshness(v.freshness))));
     let block = frame_block(app, p, title, Some(note));
