@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::assess::{GroupClass, SideView, TopicView, fmt_age};
+use crate::assess::{GroupClass, SideView, TopicView, Truth, fmt_age};
 use crate::model::{Link, Side, age_secs};
 
 use super::super::app::App;
@@ -63,6 +63,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
     let w = inner.width as usize;
     let fig = figure_slot(v.freshness, Slot::Text);
     let nw = TopicCols::new(w, app.prepared.topic_width[i]);
+    let inbound = mm2_writes_here(a, side);
     let iw = id_width(w, app.prepared.group_width[i]);
     list(app, frame, p, inner, total, |row| {
         if row == 0 {
@@ -75,7 +76,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
         let row = row - 1;
         if row < n_topics {
             return match topics.get(row) {
-                Some(&t) => topic_line(app, &v.topics[t], w, nw, fig),
+                Some(&t) => topic_line(app, &v.topics[t], w, nw, &inbound, fig),
                 None => Line::from(app.span(Slot::Muted, "no application topics observed")),
             };
         }
@@ -154,14 +155,23 @@ fn topic_header(w: usize, c: TopicCols) -> String {
     h
 }
 
-fn topic_line<'a>(app: &App, t: &TopicView, w: usize, c: TopicCols, fig: Slot) -> Line<'a> {
-    let mm2 = match (t.rate, t.app_rate) {
-        (Some(r), Some(a)) => Some((r - a).max(0.0)),
-        _ => None,
-    };
+/// Whether MM2 writes into this side: a flow into it runs (Yes), none
+/// can (No), or that is not known.
+fn mm2_writes_here(a: &crate::assess::Assessment, side: Side) -> Truth {
+    a.mm2.iter().filter(|m| m.flow.target == side).fold(Truth::No, |acc, m| acc.or(m.running.clone()))
+}
+
+fn topic_line<'a>(app: &App, t: &TopicView, w: usize, c: TopicCols, inbound: &Truth, fig: Slot) -> Line<'a> {
     let cell = |r: Option<f64>| {
         let slot = if r.is_none() { Slot::Stale } else { fig };
         app.span(slot, format!(" {:>11}", fmt::rate(r)))
+    };
+    // MM2's share is what the applications do not explain, and only where
+    // an MM2 flow writes into this side; elsewhere there is none to show.
+    let mm2 = match (inbound, t.rate, t.app_rate) {
+        (Truth::No, ..) => app.span(Slot::Muted, format!(" {:>11}", "—")),
+        (Truth::Yes, Some(r), Some(a)) => cell(Some((r - a).max(0.0))),
+        _ => cell(None),
     };
     let mut spans = vec![app.span(Slot::Text, pad(&t.name, c.name))];
     if c.parts {
@@ -170,7 +180,7 @@ fn topic_line<'a>(app: &App, t: &TopicView, w: usize, c: TopicCols, fig: Slot) -
     spans.push(cell(t.rate));
     spans.push(cell(t.app_rate));
     if wide(w) {
-        spans.push(cell(mm2));
+        spans.push(mm2);
     }
     Line::from(spans)
 }
