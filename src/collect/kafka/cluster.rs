@@ -222,7 +222,28 @@ impl ClusterPoller {
         stats.end_offsets_asked = asked.len();
         let names: Vec<(&str, i32)> =
             asked.iter().map(|&(ti, pi)| (topics[ti].name.as_str(), topics[ti].partitions[pi].id)).collect();
-        let offsets = ffi::end_offsets(client, &names, deadline).map_err(|e| e.to_string())?;
+        let offsets = match ffi::end_offsets(client, &names, deadline) {
+            Ok(o) => o,
+            // librdkafka fails the whole batch when any one partition errs
+            // (`rd_kafka_parse_ListOffsets` returns the first partition
+            // error; `rd_kafka_offsets_for_times` then updates nothing), as
+            // during a leader election. Retry topic by topic, so only the
+            // topics with a troubled partition stay unknown this poll.
+            Err(e) => {
+                let mut out = Vec::with_capacity(names.len());
+                for chunk in names.chunk_by(|a, b| a.0 == b.0) {
+                    match ffi::end_offsets(client, chunk, deadline) {
+                        Ok(o) => out.extend(o),
+                        Err(_) => out.extend(chunk.iter().map(|_| Err(-1))),
+                    }
+                }
+                if !out.iter().any(|r| r.is_ok()) {
+                    return Err(e.to_string());
+                }
+                self.section_error(format!("end offsets: batch failed ({e}); read topic by topic"), stats);
+                out
+            }
+        };
         let at = Utc::now();
         let mut failed = 0usize;
         for (&(ti, pi), r) in asked.iter().zip(offsets) {
@@ -338,10 +359,14 @@ fn topics_of(md: &Metadata) -> Vec<Topic> {
 /// Serves log and error events librdkafka queued on the client's main queue
 /// (bounded, never blocking), so they cannot pile up between polls.
 fn drain_events(observer: &Observer) {
+    // `poll(ZERO)` serves one event at most (it answers `None` both for an
+    // empty queue and for a consumed log or statistics event), so ask the
+    // queue how much is waiting.
     for _ in 0..10_000 {
-        if observer.poll(Duration::ZERO).is_none() {
+        if ffi::main_queue_len(observer.client()) == 0 {
             break;
         }
+        let _ = observer.poll(Duration::ZERO);
     }
 }
 

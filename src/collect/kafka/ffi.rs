@@ -189,6 +189,20 @@ fn handle<C: ClientContext>(client: &Client<C>) -> *mut rd::rd_kafka_t {
     client.native_ptr()
 }
 
+/// Events waiting on the client's main queue (logs, errors, statistics).
+pub fn main_queue_len<C: ClientContext>(client: &Client<C>) -> usize {
+    // SAFETY: rk live; rd_kafka_queue_get_main returns a new reference that
+    // `Queue` destroys (a non-owner handle: destroying it only drops the
+    // reference, the main queue lives on with the client).
+    let q = unsafe { rd::rd_kafka_queue_get_main(handle(client)) };
+    if q.is_null() {
+        return 0;
+    }
+    let q = Queue(q);
+    // SAFETY: q live until dropped.
+    unsafe { rd::rd_kafka_queue_length(q.0) }
+}
+
 /// librdkafka's instance name of the client (`<client.id>#consumer-<n>`).
 pub fn client_name<C: ClientContext>(client: &Client<C>) -> String {
     // SAFETY: rk live; the name is owned by the handle and copied.
