@@ -1,0 +1,295 @@
+//! What one poll costs on real brokers, at scale.
+//!
+//! Needs the lab: run `scripts/lab up` first. Without it (nothing answers on
+//! 127.0.0.1:19092 and :29092) the bench prints why and exits successfully.
+//!
+//! ```text
+//! scripts/lab up
+//! cargo bench --bench poll
+//! ```
+//!
+//! It creates, on EACH cluster, 100 topics × 100 partitions (10,000) named
+//! `kdrill-bench-tNNN-internal` and 500 consumer groups with committed
+//! offsets named `__kdrill-bench-gNNN` (MM2 excludes `.*[-.]internal` topics
+//! and `__.*` groups by default, so nothing is mirrored; Kafka refuses new
+//! topics named `__*`), unless they are already there; it deletes them at the end unless `KDRILL_BENCH_KEEP=1`.
+//! Then it prints:
+//!
+//! * requests sent per poll, by Kafka API, from librdkafka's own counters
+//!   (`statistics.interval.ms`, `brokers.*.req`), on the bare lab, with the
+//!   10,000 partitions, and with the 500 groups as well: requests grow with
+//!   brokers and groups, not with partitions;
+//! * the time to read 10,000 end offsets with one batched
+//!   `offsets_for_times(END)` against per-partition `fetch_watermarks`, and
+//!   the ratio;
+//! * with criterion, the wall time of one full poll of both clusters (the
+//!   two pollers in parallel, as the collector runs them).
+
+// Until Cargo.toml declares this bench with `harness = false`, it is built
+// with the test harness, which ignores `main`.
+#![cfg_attr(test, allow(dead_code, unused_imports))]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use kdrill::collect::kafka::cluster::ClusterPoller;
+use kdrill::collect::kafka::{client, ffi};
+use kdrill::config::{Config, parse};
+use kdrill::model::Side;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+const TOPICS: usize = 100;
+const PARTITIONS: i32 = 100;
+const GROUPS: usize = 500;
+const TOPIC_PREFIX: &str = "kdrill-bench-t";
+const GROUP_PREFIX: &str = "__kdrill-bench-g";
+const BOOTSTRAPS: [&str; 2] = ["127.0.0.1:19092", "127.0.0.1:29092"];
+
+fn lab_answers() -> bool {
+    BOOTSTRAPS
+        .iter()
+        .all(|b| b.parse::<SocketAddr>().is_ok_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok()))
+}
+
+fn config(stats: bool) -> Config {
+    let props = if stats { "properties = { \"statistics.interval.ms\" = \"100\" }\n" } else { "" };
+    let text = format!(
+        "[clusters.dc]\nbootstrap = \"{}\"\n{props}[clusters.dr]\nbootstrap = \"{}\"\n{props}[timing]\nrequest_timeout = \"30s\"\n",
+        BOOTSTRAPS[0], BOOTSTRAPS[1]
+    );
+    parse(&text, Path::new("bench.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn poller(cfg: &Config, side: Side) -> ClusterPoller {
+    ClusterPoller::new(cfg.cluster(side).clone(), cfg.timing.clone(), cfg.settings.classification.clone())
+}
+
+fn topic_names() -> Vec<String> {
+    (0..TOPICS).map(|i| format!("{TOPIC_PREFIX}{i:03}-internal")).collect()
+}
+
+fn group_names() -> Vec<String> {
+    (0..GROUPS).map(|i| format!("{GROUP_PREFIX}{i:03}")).collect()
+}
+
+/// Which fixture parts exist on a cluster, from a plain metadata/groups poll.
+fn existing(bootstrap_side: Side) -> (usize, usize) {
+    let cfg = config(false);
+    let mut p = poller(&cfg, bootstrap_side);
+    p.poll();
+    let c = p.cluster();
+    let topics = c.topics.as_ref().map_or(0, |t| t.value.iter().filter(|t| t.name.starts_with(TOPIC_PREFIX)).count());
+    let groups = c.groups.as_ref().map_or(0, |g| g.value.iter().filter(|g| g.id.starts_with(GROUP_PREFIX)).count());
+    (topics, groups)
+}
+
+/// Commits offset 0..3 on partitions 0..3 of the first bench topic for every
+/// bench group, without joining (simple groups), 8 threads.
+fn create_groups(bootstrap: &str) {
+    let names = group_names();
+    let topic = topic_names()[0].clone();
+    std::thread::scope(|s| {
+        for chunk in names.chunks(names.len().div_ceil(8)) {
+            let topic = &topic;
+            s.spawn(move || {
+                for g in chunk {
+                    let c: BaseConsumer = ClientConfig::new()
+                        .set("bootstrap.servers", bootstrap)
+                        .set("group.id", g)
+                        .set("enable.auto.commit", "false")
+                        .create()
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let mut tpl = TopicPartitionList::new();
+                    for p in 0..4 {
+                        tpl.add_partition_offset(topic, p, Offset::Offset(0)).unwrap_or_else(|e| panic!("{e}"));
+                    }
+                    support::wait_for(&format!("commit of {g}"), Duration::from_secs(60), || {
+                        c.commit(&tpl, CommitMode::Sync).map_err(|e| e.to_string())
+                    });
+                }
+            });
+        }
+    });
+}
+
+/// Requests sent per API between two statistics samples around one poll.
+fn requests_of_one_poll(p: &mut ClusterPoller) -> BTreeMap<String, u64> {
+    let sample = |p: &ClusterPoller| -> BTreeMap<String, u64> {
+        std::thread::sleep(Duration::from_millis(400));
+        p.serve_events();
+        let name = p.client_name().unwrap_or_default();
+        let json = client::last_statistics(&name).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let mut out = BTreeMap::new();
+        if let Some(brokers) = v.get("brokers").and_then(|b| b.as_object()) {
+            for b in brokers.values() {
+                for (api, n) in b.get("req").and_then(|r| r.as_object()).into_iter().flatten() {
+                    *out.entry(api.clone()).or_insert(0) += n.as_u64().unwrap_or(0);
+                }
+            }
+        }
+        out
+    };
+    p.poll(); // warm: connections, topic configs
+    let before = sample(p);
+    p.poll();
+    let after = sample(p);
+    after
+        .into_iter()
+        .map(|(k, v)| {
+            let d = v.saturating_sub(before.get(&k).copied().unwrap_or(0));
+            (k, d)
+        })
+        .filter(|(_, d)| *d > 0)
+        .collect()
+}
+
+fn print_requests(label: &str) {
+    let cfg = config(true);
+    let mut p = poller(&cfg, Side::Dc);
+    let req = requests_of_one_poll(&mut p);
+    let total: u64 = req.values().sum();
+    let c = p.cluster();
+    let partitions: usize = c.topics.as_ref().map_or(0, |t| t.value.iter().map(|t| t.partitions.len()).sum());
+    let groups = c.groups.as_ref().map_or(0, |g| g.value.len());
+    let brokers = c.brokers.as_ref().map_or(0, |b| b.value.len());
+    println!(
+        "requests per poll of dc, {label}: {brokers} broker(s), {partitions} partitions, {groups} groups -> {total} requests {req:?}"
+    );
+}
+
+/// Waits (bounded) until both clusters answer end offsets of every bench
+/// partition: new partitions need their leaders elected first.
+fn wait_for_bench_offsets() {
+    let cfg = config(false);
+    for side in [Side::Dc, Side::Dr] {
+        let mut p = poller(&cfg, side);
+        support::wait_for("end offsets of every bench partition", Duration::from_secs(180), || {
+            p.poll();
+            let n = p.cluster().topics.as_ref().map_or(0, |t| {
+                t.value
+                    .iter()
+                    .filter(|t| t.name.starts_with(TOPIC_PREFIX))
+                    .flat_map(|t| &t.partitions)
+                    .filter(|p| p.end_offset.is_some())
+                    .count()
+            });
+            if n == TOPICS * PARTITIONS as usize { Ok(()) } else { Err(format!("{n} readable")) }
+        });
+    }
+}
+
+fn compare_with_fetch_watermarks() {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", BOOTSTRAPS[0])
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names = topic_names();
+    let parts: Vec<(&str, i32)> = names.iter().flat_map(|t| (0..PARTITIONS).map(move |p| (t.as_str(), p))).collect();
+    // Warm the connection and the metadata cache.
+    let _ = ffi::end_offsets(consumer.client(), &parts, Instant::now() + Duration::from_secs(30));
+    let t = Instant::now();
+    let batched = ffi::end_offsets(consumer.client(), &parts, Instant::now() + Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let batched_time = t.elapsed();
+    assert!(batched.iter().all(|r| r.is_ok()), "every end offset read");
+    let t = Instant::now();
+    for (topic, p) in &parts {
+        consumer.fetch_watermarks(topic, *p, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let naive_time = t.elapsed();
+    println!(
+        "end offsets of {} partitions on one broker: batched offsets_for_times {:?}, per-partition fetch_watermarks {:?}, ratio {:.0}x",
+        parts.len(),
+        batched_time,
+        naive_time,
+        naive_time.as_secs_f64() / batched_time.as_secs_f64().max(1e-9)
+    );
+}
+
+fn main() {
+    if !lab_answers() {
+        println!("poll bench skipped: no lab answers on {BOOTSTRAPS:?}; start it with `scripts/lab up`");
+        return;
+    }
+    // Thousands of partitions slow every broker request: keep lab tests out.
+    let _lab = support::exclusive();
+    let keep = std::env::var("KDRILL_BENCH_KEEP").is_ok_and(|v| v == "1");
+    let sides = [Side::Dc, Side::Dr];
+    let before: Vec<(usize, usize)> = sides.iter().map(|&s| existing(s)).collect();
+    let fresh = before.iter().all(|&(t, g)| t == 0 && g == 0);
+    if fresh {
+        print_requests("bare lab");
+    }
+    for (i, &(topics, _)) in before.iter().enumerate() {
+        if topics < TOPICS {
+            let t = Instant::now();
+            // KRaft bounds one controller batch to 10,000 records (a record per
+            // partition, plus topic records): create 10 topics at a time.
+            for chunk in topic_names().chunks(10) {
+                support::create_topics(BOOTSTRAPS[i], chunk, PARTITIONS);
+            }
+            println!("created {TOPICS}x{PARTITIONS} partitions on {} in {:?}", BOOTSTRAPS[i], t.elapsed());
+        }
+    }
+    wait_for_bench_offsets();
+    if fresh {
+        print_requests("+10,000 partitions");
+    }
+    for (i, &(_, groups)) in before.iter().enumerate() {
+        if groups < GROUPS {
+            let t = Instant::now();
+            create_groups(BOOTSTRAPS[i]);
+            println!("created {GROUPS} groups on {} in {:?}", BOOTSTRAPS[i], t.elapsed());
+        }
+    }
+    print_requests("+10,000 partitions and 500 groups");
+    compare_with_fetch_watermarks();
+
+    let cfg = config(false);
+    let mut pollers: Vec<ClusterPoller> = sides.iter().map(|&s| poller(&cfg, s)).collect();
+    let first = Instant::now();
+    std::thread::scope(|s| {
+        for p in pollers.iter_mut() {
+            s.spawn(move || p.poll());
+        }
+    });
+    println!("first full poll of both clusters (with topic configs): {:?}", first.elapsed());
+    for p in &pollers {
+        let c = p.cluster();
+        let parts: usize = c.topics.as_ref().map_or(0, |t| t.value.iter().map(|t| t.partitions.len()).sum());
+        let groups = c.groups.as_ref().map_or(0, |g| g.value.len());
+        let committed = c.groups.as_ref().map_or(0, |g| g.value.iter().filter(|g| g.committed.is_some()).count());
+        println!(
+            "  {}: {parts} partitions, {groups} groups, {committed} with committed offsets, link {:?}",
+            c.alias, c.link
+        );
+    }
+    let mut crit = Criterion::default().configure_from_args().sample_size(10);
+    crit.bench_function("full poll of both clusters (10k partitions + 500 groups each)", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for p in pollers.iter_mut() {
+                    s.spawn(move || p.poll());
+                }
+            })
+        })
+    });
+    crit.final_summary();
+
+    if !keep {
+        for b in BOOTSTRAPS {
+            support::delete_topics(b, &topic_names());
+        }
+        println!("deleted the bench topics (KDRILL_BENCH_KEEP=1 keeps them)");
+    }
+}
