@@ -38,7 +38,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use kdrill::collect::kafka::cluster::ClusterPoller;
+use kdrill::collect::kafka::cluster::{self, ClusterPoller};
 use kdrill::collect::kafka::{client, ffi};
 use kdrill::config::{Config, parse};
 use kdrill::model::Side;
@@ -200,17 +200,25 @@ fn compare_with_fetch_watermarks() {
     let t = Instant::now();
     let batched = ffi::end_offsets(consumer.client(), &parts, Instant::now() + Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("{e}"));
-    let batched_time = t.elapsed();
+    let one_call_time = t.elapsed();
     assert!(batched.iter().all(|r| r.is_ok()), "every end offset read");
+    let t = Instant::now();
+    for chunk in parts.chunks(cluster::END_OFFSETS_BATCH) {
+        ffi::end_offsets(consumer.client(), chunk, Instant::now() + Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let batched_time = t.elapsed();
     let t = Instant::now();
     for (topic, p) in &parts {
         consumer.fetch_watermarks(topic, *p, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
     }
     let naive_time = t.elapsed();
     println!(
-        "end offsets of {} partitions on one broker: batched offsets_for_times {:?}, per-partition fetch_watermarks {:?}, ratio {:.0}x",
+        "end offsets of {} partitions on one broker: offsets_for_times in batches of {} (the collector) {:?}, in one call {:?}, per-partition fetch_watermarks {:?}; ratio fetch_watermarks/collector {:.0}x",
         parts.len(),
+        cluster::END_OFFSETS_BATCH,
         batched_time,
+        one_call_time,
         naive_time,
         naive_time.as_secs_f64() / batched_time.as_secs_f64().max(1e-9)
     );
@@ -264,6 +272,11 @@ fn main() {
         }
     });
     println!("first full poll of both clusters (with topic configs): {:?}", first.elapsed());
+    for p in pollers.iter_mut() {
+        let t = Instant::now();
+        let stats = p.poll();
+        println!("  one steady poll of {} alone: {:?} {stats:?}", p.cluster().alias, t.elapsed());
+    }
     for p in &pollers {
         let c = p.cluster();
         let parts: usize = c.topics.as_ref().map_or(0, |t| t.value.iter().map(|t| t.partitions.len()).sum());
