@@ -242,15 +242,37 @@ fn app_rate(
     let all = std::iter::once(own).chain(feeds.iter().flatten().flatten().copied());
     let from = common_start(all, t0)?;
     let rate = rate_over(grown_between(&[own], from, t1)?, from, t1)?;
-    let mut explained = 0.0;
-    for feed in &feeds {
-        let by =
-            |s: Option<&Series>| s.and_then(|s| rate_over(grown_between(&[s], from, t1)?, from, t1)).unwrap_or(0.0);
-        explained += by(feed[0]).max(by(feed[1]));
+    // MM2 runs into this side but has not committed progress for this topic
+    // yet (it has just started): growth cannot be attributed either way.
+    if rate > 0.0 && feeds.iter().any(|[_, committed]| committed.is_none()) {
+        return None;
     }
+    // What MM2 provably wrote (the larger of the source's growth and its
+    // committed progress), and the most it could have written (the source's
+    // growth plus the backlog it had at the start of the interval).
+    let mut proven = 0.0;
+    let mut possible = 0.0;
+    for [source, committed] in &feeds {
+        let grown = |s: &Option<&Series>| s.and_then(|s| grown_between(&[s], from, t1)).unwrap_or(0.0);
+        let (by_source, by_commits) = (grown(source), grown(committed));
+        proven += by_source.max(by_commits);
+        let backlog = match (source, committed) {
+            (Some(s), Some(c)) => (s.value_at(from).unwrap_or(0.0) - c.value_at(from).unwrap_or(0.0)).max(0.0),
+            _ => 0.0,
+        };
+        possible += by_source.max(by_commits) + backlog;
+    }
+    let secs = (t1 - from).num_milliseconds() as f64 / 1000.0;
+    let grown = rate * secs;
     // Tolerate a quarter of the flow for timing differences between sides.
-    let excess = rate - explained;
-    Some(if excess > rate * 0.25 { excess } else { 0.0 })
+    if grown <= proven * 1.25 {
+        Some(0.0)
+    } else if grown <= possible * 1.25 {
+        // MM2 is catching up and commits lag its writes: cannot tell.
+        None
+    } else {
+        Some((grown - possible) / secs)
+    }
 }
 
 fn group_views(cluster: &Cluster, settings: &Settings) -> Vec<GroupView> {

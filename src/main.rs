@@ -1,0 +1,208 @@
+//! kdrill: the console for Kafka DC–DR drills. See `kdrill --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use kdrill::assess::Assessor;
+use kdrill::collect::WorldLink;
+use kdrill::config::{self, Config, Settings};
+use kdrill::drill::journal::Journal;
+use kdrill::ui::{App, Theme, UiOptions};
+
+/// A terminal console for Kafka active/passive DC–DR pairs replicated by
+/// MirrorMaker 2: shows which side is active, who is connected where, MM2's
+/// health and per-partition replication lag, and guides switchover (DC→DR)
+/// and failback (DR→DC) drills step by step, opening each step only when its
+/// preconditions are observed.
+#[derive(Parser, Debug)]
+#[command(name = "kdrill", version, about, long_about = None, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Configuration file [default: ~/.config/kdrill/kdrill.toml]
+    #[arg(short, long, global = true, env = "KDRILL_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Observe only: every action is refused (for wall screens and observers)
+    #[arg(long, global = true)]
+    read_only: bool,
+
+    /// Wall-screen layout: large role banner, MM2 health and lag
+    #[arg(long, global = true)]
+    wall: bool,
+
+    /// Colour theme: dark, light or high-contrast
+    #[arg(long, global = true, default_value = "dark", value_name = "NAME")]
+    theme: String,
+
+    /// A theme file overlaid on the chosen theme (only the keys it sets)
+    #[arg(long, global = true, value_name = "PATH")]
+    theme_file: Option<PathBuf>,
+
+    /// Drill journal (one JSON event per line; a drill resumes from it)
+    #[arg(long, global = true, value_name = "PATH")]
+    journal: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the console on the embedded demo world (no cluster needed)
+    Demo {
+        /// Seed of the simulated world
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Run the console against the clusters of the configuration (the default)
+    Watch,
+    /// Observe once, print a summary (or JSON), exit 0 rules hold, 1 a rule is
+    /// broken or lag is above threshold, 2 a cluster could not be observed
+    Check {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+        /// Keep observing and print a report every poll
+        #[arg(long)]
+        watch: bool,
+        /// Observe the embedded demo world instead of the configured clusters
+        #[arg(long)]
+        demo: bool,
+        /// How long to observe before judging (rates and lag need history)
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        settle: Duration,
+    },
+}
+
+const EXAMPLES: &str = "Examples:
+  kdrill demo                              rehearse a drill on the demo world
+  kdrill --config examples/lab.toml        the console against the local lab
+  kdrill --read-only --wall                the operations-room wall screen
+  kdrill check --json                      one headless judgement, for cron and CI";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = color_eyre::install() {
+        eprintln!("kdrill: {e}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kdrill: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kdrill: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Some(Command::Demo { seed }) => {
+            let start = chrono::Utc::now();
+            let link = kdrill::demo::spawn(kdrill::demo::DemoWorld::new(*seed, start));
+            let journal = cli.journal.clone().or_else(|| config::state_dir().map(|d| d.join("demo-journal.jsonl")));
+            console(&cli, link, kdrill::demo::demo_settings(), journal, true).await
+        }
+        None | Some(Command::Watch) => {
+            let cfg = load_config(&cli)?;
+            let journal = cli
+                .journal
+                .clone()
+                .or(cfg.journal.clone())
+                .or_else(|| config::state_dir().map(|d| d.join("journal.jsonl")));
+            let link = kdrill::collect::kafka::spawn(cfg.clone());
+            console(&cli, link, cfg.settings, journal, false).await
+        }
+        Some(Command::Check { json, watch, demo, settle }) => check(&cli, *json, *watch, *demo, *settle).await,
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let path = cli
+        .config
+        .clone()
+        .or_else(config::default_path)
+        .ok_or_else(|| eyre!("no --config given and no home directory"))?;
+    if !path.exists() {
+        return Err(eyre!(
+            "{}: no such configuration file (give --config PATH; examples/kdrill.toml documents every key)",
+            path.display()
+        ));
+    }
+    Ok(config::load(&path)?)
+}
+
+async fn console(
+    cli: &Cli,
+    link: WorldLink,
+    settings: Settings,
+    journal: Option<PathBuf>,
+    demo: bool,
+) -> Result<ExitCode> {
+    let theme = Theme::load(&cli.theme, cli.theme_file.as_deref(), Theme::no_color_from_env())?;
+    let (journal, recovered) = match (&journal, cli.read_only) {
+        // A read-only console never writes; it may still show a drill in progress.
+        (Some(path), true) if path.exists() => (None, kdrill::drill::journal::read(path)?.events),
+        (Some(path), false) => {
+            let (j, r) = Journal::open(path)?;
+            for (line, why) in &r.skipped {
+                tracing::warn!("journal {} line {line} skipped: {why}", path.display());
+            }
+            (Some(j), r.events)
+        }
+        _ => (None, Vec::new()),
+    };
+    let dispatcher = link.dispatcher(cli.read_only);
+    let opts = UiOptions { read_only: cli.read_only, wall: cli.wall, theme, demo, recovered };
+    let app = App::new(settings, opts, dispatcher);
+    kdrill::ui::run(link, app, journal).await.wrap_err("the console stopped")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration) -> Result<ExitCode> {
+    let (mut link, settings, poll) = if demo {
+        let world = kdrill::demo::DemoWorld::new(7, chrono::Utc::now());
+        (kdrill::demo::spawn(world), kdrill::demo::demo_settings(), Duration::from_secs(1))
+    } else {
+        let cfg = load_config(cli)?;
+        let poll = cfg.timing.poll_interval;
+        (kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings, poll)
+    };
+    let mut assessor = Assessor::new(settings);
+    let lag_alarm = assessor.settings.lag_alarm_records;
+    let deadline = tokio::time::Instant::now() + settle;
+    // Feed every snapshot so history (rates, time lag) builds up while settling.
+    loop {
+        tokio::select! {
+            changed = link.snapshots.changed() => {
+                if changed.is_err() { break; }
+                let snap = link.snapshots.borrow_and_update().clone();
+                assessor.assess(&snap, snap.taken_at);
+            }
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    loop {
+        let snap = link.snapshots.borrow().clone();
+        let a = assessor.assess(&snap, chrono::Utc::now());
+        let report = kdrill::check::report(&a, lag_alarm);
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{}", kdrill::check::human(&report, &a));
+        }
+        if !watch {
+            return Ok(ExitCode::from(report.exit_code as u8));
+        }
+        tokio::time::sleep(poll).await;
+    }
+}

@@ -1,0 +1,221 @@
+//! The runbook played on real Kafka: two real KRaft clusters, a real
+//! MirrorMaker 2 on Kafka Connect and a real application (`scripts/lab`),
+//! observed by kdrill's real collector, judged by its assessment and gated by
+//! its drill engine. Each step is performed the way an operator would (with
+//! `scripts/lab`), and the test asserts that kdrill's gates open only after
+//! what they need was observed for the hold window — and close when a broker
+//! dies.
+//!
+//! One test, run in order under the exclusive lab lock: it moves the
+//! applications and MM2 between sides, which every other lab scenario
+//! would notice.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use kdrill::assess::{Assessment, Assessor, Condition, Health, Role, Rule, Truth, evaluate};
+use kdrill::collect::WorldLink;
+use kdrill::config::{self, Config};
+use kdrill::drill::{Drill, DrillEvent, PlanKind};
+use kdrill::model::{Flow, Link, Side};
+
+/// kdrill's collector and judgement, stepped by the test.
+struct Observer {
+    /// Runs the collector; kept alive for the test's length.
+    _rt: tokio::runtime::Runtime,
+    link: WorldLink,
+    assessor: Assessor,
+    drill: Option<Drill>,
+    events: Vec<DrillEvent>,
+    last: Option<Assessment>,
+    hold: chrono::TimeDelta,
+}
+
+impl Observer {
+    fn start(cfg: Config) -> Observer {
+        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => panic!("cannot start a runtime: {e}"),
+        };
+        let hold = cfg.settings.hold_window;
+        let assessor = Assessor::new(cfg.settings.clone());
+        let link = {
+            let _guard = rt.enter();
+            kdrill::collect::kafka::spawn(cfg)
+        };
+        Observer { _rt: rt, link, assessor, drill: None, events: Vec::new(), last: None, hold }
+    }
+
+    /// One observation: the latest snapshot judged now, fed to the drill.
+    fn step(&mut self) -> &Assessment {
+        std::thread::sleep(Duration::from_millis(250));
+        let snap = self.link.snapshots.borrow().clone();
+        let a = self.assessor.assess(&snap, Utc::now());
+        if let Some(d) = &mut self.drill {
+            self.events.extend(d.observe(&a));
+        }
+        self.last.insert(a)
+    }
+
+    /// Steps until `pred` holds, or fails naming `what` and the last verdict.
+    fn wait(&mut self, what: &str, secs: u64, pred: impl Fn(&Assessment, &[DrillEvent]) -> bool) -> Assessment {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.step();
+            if let Some(a) = &self.last {
+                if pred(a, &self.events) {
+                    return a.clone();
+                }
+                if std::time::Instant::now() >= deadline {
+                    let blocked = self.drill.as_ref().and_then(|d| d.view().blocked);
+                    panic!(
+                        "timed out after {secs} s waiting for {what}\nverdict: {}\ndrill: {blocked:?}",
+                        a.verdict.text
+                    );
+                }
+            }
+        }
+    }
+
+    fn start_drill(&mut self, kind: PlanKind) {
+        let d = Drill::start(kind, self.hold, &self.assessor.settings.infra_checklist, Utc::now());
+        self.events = d.events().to_vec();
+        self.drill = Some(d);
+    }
+
+    /// Waits for step `n` (0-based) to complete; returns when it did.
+    fn step_done(&mut self, n: usize, secs: u64) -> chrono::DateTime<Utc> {
+        let title = self.drill.as_ref().map(|d| d.plan().steps[n].title.clone()).unwrap_or_default();
+        self.wait(&format!("step {} ({title}) to complete", n + 1), secs, |_, ev| completed_at(ev, n).is_some());
+        completed_at(&self.events, n).unwrap_or_else(Utc::now)
+    }
+
+    fn confirm_all(&mut self) {
+        if let Some(d) = &mut self.drill {
+            while let Ok(ev) = d.confirm_next(Utc::now()) {
+                self.events.push(ev);
+            }
+        }
+    }
+}
+
+fn completed_at(events: &[DrillEvent], n: usize) -> Option<chrono::DateTime<Utc>> {
+    events.iter().find_map(|e| match e {
+        DrillEvent::StepCompleted { step, at, .. } if *step == n => Some(*at),
+        _ => None,
+    })
+}
+
+fn holds(a: &Assessment, c: Condition) -> bool {
+    evaluate(&c, a).truth.is_yes()
+}
+
+fn lab_cmd(lab: &support::Lab, args: &[&str]) {
+    if let Err(e) = lab.run(args, Duration::from_secs(180)) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn switchover_alarms_broker_loss_and_failback_on_real_kafka() {
+    let lab = support::lab();
+    let _lock = support::exclusive();
+    let cfg = match config::load(Path::new("examples/lab.toml")) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    // The steady state of the runbook: apps on DC, MM2 on DR (DC→DR).
+    lab_cmd(lab, &["apps", "stop", "dr"]);
+    lab_cmd(lab, &["mm2", "stop", "dr-dc"]);
+    lab_cmd(lab, &["mm2", "start", "dc-dr"]);
+    lab_cmd(lab, &["apps", "start", "dc"]);
+    let mut o = Observer::start(cfg);
+
+    let a = o.wait("the steady state", 180, |a, _| {
+        a.side(Side::Dc).role == Role::Active
+            && a.side(Side::Dr).role == Role::Passive
+            && a.mm2.iter().any(|m| m.flow == Flow::DC_TO_DR && m.health == Health::Healthy)
+            && a.violations.is_empty()
+    });
+    let m = a.mm2.iter().find(|m| m.flow == Flow::DC_TO_DR);
+    assert!(m.is_some_and(|m| m.heartbeat_mirrored_age.is_some_and(|age| age < 10.0)), "mirrored heartbeats fresh");
+    assert!(m.is_some_and(|m| m.connectors.len() >= 3), "connectors read from the real status topic");
+    o.wait("the sample app's two-member groups on DC", 60, |a, _| {
+        a.side(Side::Dc).app_groups().filter(|g| g.members == 2 && g.state == "Stable").count() == 2
+    });
+    o.wait("a checkpoint for an app group", 60, |a, _| {
+        a.mm2.iter().any(|m| m.flow == Flow::DC_TO_DR && m.last_checkpoint_age.is_some())
+    });
+
+    // ---- Switchover DC→DR
+    o.start_drill(PlanKind::Switchover);
+    lab_cmd(lab, &["apps", "stop", "dc"]);
+    let quiet = o.wait("DC observed without app clients", 60, |a, _| holds(a, Condition::NoAppClients(Side::Dc))).now;
+    let done = o.step_done(0, 60);
+    assert!(done - quiet >= o.hold - chrono::TimeDelta::seconds(1), "step 1 opened {} after quiet", done - quiet);
+    o.step_done(1, 90); // replication drained to 0 with heartbeats flowing
+    let a = o.last.clone();
+    assert!(a.as_ref().and_then(|a| a.lag_of(Flow::DC_TO_DR)).is_some_and(|l| l.total == Some(0)));
+    lab_cmd(lab, &["mm2", "stop", "dc-dr"]);
+    o.step_done(2, 60); // no Connect worker in either MM2 group
+    o.confirm_all();
+    o.step_done(3, 30);
+    lab_cmd(lab, &["apps", "start", "dr"]);
+    o.step_done(4, 120);
+    lab_cmd(lab, &["mm2", "start", "dr-dc"]);
+    o.step_done(5, 180);
+    assert!(o.drill.as_ref().is_some_and(Drill::is_finished));
+    let broken: Vec<_> = o.events.iter().filter(|e| matches!(e, DrillEvent::RuleViolated { .. })).collect();
+    assert!(broken.is_empty(), "the runbook followed breaks no rule: {broken:?}");
+    o.drill = None;
+    o.wait("DR active, DC passive", 60, |a, _| {
+        a.side(Side::Dr).role == Role::Active && a.side(Side::Dc).role == Role::Passive && a.violations.is_empty()
+    });
+
+    // ---- Alarms: a client on the passive side, MM2 in both directions
+    lab_cmd(lab, &["apps", "start", "dc"]);
+    o.wait("the split-brain alarm", 60, |a, _| a.violations.iter().any(|v| v.rule == Rule::AppsOnBothSides));
+    lab_cmd(lab, &["apps", "stop", "dc"]);
+    o.wait("the split brain to clear", 60, |a, _| !a.violations.iter().any(|v| v.rule == Rule::AppsOnBothSides));
+    lab_cmd(lab, &["mm2", "start", "dc-dr"]);
+    o.wait("the bidirectional alarm", 90, |a, _| a.violations.iter().any(|v| v.rule == Rule::Mm2Bidirectional));
+    lab_cmd(lab, &["mm2", "stop", "dc-dr"]);
+    o.wait("bidirectional to clear", 60, |a, _| !a.violations.iter().any(|v| v.rule == Rule::Mm2Bidirectional));
+
+    // ---- A broker dies mid-drill: gates close, nothing panics, it recovers
+    o.start_drill(PlanKind::Failback);
+    lab_cmd(lab, &["broker", "kill", "dr"]);
+    let a = o.wait("DR unreachable and its data stale", 90, |a, _| {
+        matches!(a.side(Side::Dr).link, Link::Down { .. }) && !a.side(Side::Dr).freshness.is_fresh()
+    });
+    let check = evaluate(&Condition::NoAppClients(Side::Dr), &a);
+    assert!(matches!(check.truth, Truth::Unknown(_)), "a dead broker's side is unknown, never quiet: {check:?}");
+    assert_eq!(a.side(Side::Dr).role, Role::Unknown);
+    assert!(completed_at(&o.events, 0).is_none(), "no step completes on an unreachable side");
+    lab_cmd(lab, &["broker", "start", "dr"]);
+    o.wait("DR back and active", 120, |a, _| {
+        matches!(a.side(Side::Dr).link, Link::Up { .. }) && a.side(Side::Dr).role == Role::Active
+    });
+
+    // ---- Failback DR→DC, back to the steady state
+    lab_cmd(lab, &["apps", "stop", "dr"]);
+    o.step_done(0, 60);
+    o.step_done(1, 120);
+    lab_cmd(lab, &["mm2", "stop", "dr-dc"]);
+    o.step_done(2, 60);
+    o.confirm_all();
+    o.step_done(3, 30);
+    lab_cmd(lab, &["apps", "start", "dc"]);
+    o.step_done(4, 120);
+    lab_cmd(lab, &["mm2", "start", "dc-dr"]);
+    o.step_done(5, 180);
+    assert!(o.drill.as_ref().is_some_and(Drill::is_finished));
+    o.wait("the steady state again", 60, |a, _| {
+        a.side(Side::Dc).role == Role::Active && a.side(Side::Dr).role == Role::Passive && a.violations.is_empty()
+    });
+    // Leave the lab as `scripts/lab up` made it: MM2 DC→DR, no apps.
+    lab_cmd(lab, &["apps", "stop", "dc"]);
+}
