@@ -132,7 +132,8 @@ impl Fixture {
                 runs_on: flow.target,
                 connectors: Some(Observed::new(vec![connector], self.t)),
                 workers: Some(Observed::new(workers, self.t)),
-                replicated: Some(Observed::new(replicated, at)),
+                // A flow that is not running commits no progress.
+                replicated: running.then(|| Observed::new(replicated, at)),
                 cr_ready: None,
             });
         }

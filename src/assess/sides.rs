@@ -55,10 +55,15 @@ pub struct TopicView {
     pub name: String,
     pub partitions: usize,
     pub app: bool,
-    /// Records per second appended over the rate window (all writers).
+    /// Records per second appended by all writers: over the same interval as
+    /// `app_rate` and `mm2_rate` where those are known, else the rate window.
     pub rate: Option<f64>,
-    /// Records per second not explained by MM2 replicating into this side.
+    /// Records per second applications wrote recently: growth not
+    /// explained by MM2 replicating into this side.
     pub app_rate: Option<f64>,
+    /// Records per second MM2 provably wrote into this side over the same
+    /// interval; `None` where no flow writes in (or it is unknown).
+    pub mm2_rate: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -178,11 +183,14 @@ fn topic_views(cluster: &Cluster, history: &History, inbound: &[&Mm2View], setti
             let app = settings.classification.is_app_topic(&topic.name, &settings.policy);
             let own = history.topic_totals[cluster.side.index()].get(&topic.name);
             let rate = own.and_then(|own| growth(&[own], t0, t1).and_then(|(g, from)| rate_over(g, from, t1)));
-            let app_rate = match (app, own) {
-                (true, Some(own)) => app_rate(own, history, inbound, &topic.name, settings, recent, t1),
-                _ => None,
+            let (recent_rate, app_rate, mm2_rate) = match own {
+                Some(own) => attribute(own, history, inbound, &topic.name, settings, recent, t1),
+                None => (None, None, None),
             };
-            TopicView { name: topic.name.clone(), partitions: topic.partitions.len(), app, rate, app_rate }
+            // Shown beside its split, the total is measured over the same interval.
+            let rate = recent_rate.or(rate);
+            let app_rate = if app { app_rate } else { None };
+            TopicView { name: topic.name.clone(), partitions: topic.partitions.len(), app, rate, app_rate, mm2_rate }
         })
         .collect()
 }
@@ -208,44 +216,59 @@ fn rate_over(grown: f64, t0: Ts, t1: Ts) -> Option<f64> {
     if secs < 2.0 { None } else { Some((grown / secs).max(0.0)) }
 }
 
-/// Records per second applications appended recently (over the activity
-/// window): growth not explained by MM2 replicating into this side. Under
+/// Splits a topic's recent growth between applications and MM2. Under
 /// IdentityReplicationPolicy a mirrored topic has the same name on both
-/// sides, so only an excess betrays a producer. What MM2 brought in is
-/// taken as the larger of the source topic's growth and MM2's committed
-/// progress over the same interval: committed progress moves in steps (each
-/// `offset.flush.interval.ms`), the source's growth does not, and a drain
-/// after a burst shows in committed progress.
-fn app_rate(
+/// sides, so only growth MM2 cannot account for betrays a producer:
+/// - what MM2 *provably* wrote is the larger of the source topic's growth
+///   and MM2's committed progress over the interval (commits move in steps
+///   of `offset.flush.interval.ms`; the source's growth does not);
+/// - what it *could* have written adds the backlog it had at the start.
+///
+/// Growth within the proven share is MM2's; beyond what MM2 could have
+/// written it is the applications'; in between (MM2 catching up, commits
+/// lagging its writes) it is unknown.
+/// Returns (all writers, applications, MM2) in records per second, all over
+/// the same interval, so the three add up.
+fn attribute(
     own: &Series,
     history: &History,
     inbound: &[&Mm2View],
     topic: &str,
     settings: &Settings,
-    t0: Ts,
+    recent: Ts,
     t1: Ts,
-) -> Option<f64> {
+) -> (Option<f64>, Option<f64>, Option<f64>) {
     let upstream = settings.policy.original_topic(topic);
     let mut feeds: Vec<[Option<&Series>; 2]> = Vec::new();
+    let mut replicating = false;
     for m in inbound {
-        // A flow that is certainly not running replicates nothing; one whose
-        // state is unknown makes the whole figure unknown.
-        match &m.running {
-            Truth::No => continue,
-            Truth::Unknown(_) => return None,
-            Truth::Yes => {}
-        }
-        let source = history.topic_totals[m.flow.source.index()].get(upstream);
         let committed = history.replicated_totals.get(&m.flow).and_then(|t| t.get(upstream));
-        feeds.push([source, committed]);
+        match &m.running {
+            // A flow whose state is unknown makes the whole figure unknown.
+            Truth::Unknown(_) => return (None, None, None),
+            // A stopped flow transfers nothing new, but what it committed
+            // before it stopped still explains growth inside the window.
+            Truth::No => feeds.push([None, committed]),
+            Truth::Yes => {
+                replicating = true;
+                feeds.push([history.topic_totals[m.flow.source.index()].get(upstream), committed]);
+            }
+        }
     }
+    // Where MM2 writes in, attribution compares two clusters sampled at
+    // different moments and progress committed in steps: judge it over the
+    // long window, where those errors are small. Elsewhere all growth is
+    // the applications' and the short window shows a stop quickly.
+    let t0 = if replicating { t1 - settings.rate_window } else { recent };
     let all = std::iter::once(own).chain(feeds.iter().flatten().flatten().copied());
-    let from = common_start(all, t0)?;
-    let rate = rate_over(grown_between(&[own], from, t1)?, from, t1)?;
+    let Some(from) = common_start(all, t0) else { return (None, None, None) };
+    let Some(rate) = grown_between(&[own], from, t1).and_then(|g| rate_over(g, from, t1)) else {
+        return (None, None, None);
+    };
     // MM2 runs into this side but has not committed progress for this topic
     // yet (it has just started): growth cannot be attributed either way.
-    if rate > 0.0 && feeds.iter().any(|[_, committed]| committed.is_none()) {
-        return None;
+    if rate > 0.0 && feeds.iter().any(|[source, committed]| source.is_some() && committed.is_none()) {
+        return (None, None, None);
     }
     // What MM2 provably wrote (the larger of the source's growth and its
     // committed progress), and the most it could have written (the source's
@@ -265,13 +288,15 @@ fn app_rate(
     let secs = (t1 - from).num_milliseconds() as f64 / 1000.0;
     let grown = rate * secs;
     // Tolerate a quarter of the flow for timing differences between sides.
+    let mm2 = replicating.then(|| (proven / secs).min(rate));
     if grown <= proven * 1.25 {
-        Some(0.0)
+        (Some(rate), Some(0.0), mm2.map(|_| rate))
     } else if grown <= possible * 1.25 {
         // MM2 is catching up and commits lag its writes: cannot tell.
-        None
+        (Some(rate), None, None)
     } else {
-        Some((grown - possible) / secs)
+        let apps = (grown - possible) / secs;
+        (Some(rate), Some(apps), mm2.map(|_| rate - apps))
     }
 }
 

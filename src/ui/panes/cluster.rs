@@ -166,12 +166,10 @@ fn topic_line<'a>(app: &App, t: &TopicView, w: usize, c: TopicCols, inbound: &Tr
         let slot = if r.is_none() { Slot::Stale } else { fig };
         app.span(slot, format!(" {:>11}", fmt::rate(r)))
     };
-    // MM2's share is what the applications do not explain, and only where
-    // an MM2 flow writes into this side; elsewhere there is none to show.
-    let mm2 = match (inbound, t.rate, t.app_rate) {
-        (Truth::No, ..) => app.span(Slot::Muted, format!(" {:>11}", "—")),
-        (Truth::Yes, Some(r), Some(a)) => cell(Some((r - a).max(0.0))),
-        _ => cell(None),
+    // MM2's share only where an MM2 flow writes into this side.
+    let mm2 = match inbound {
+        Truth::No => app.span(Slot::Muted, format!(" {:>11}", "—")),
+        _ => cell(t.mm2_rate),
     };
     let mut spans = vec![app.span(Slot::Text, pad(&t.name, c.name))];
     if c.parts {
