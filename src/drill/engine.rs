@@ -303,9 +303,10 @@ impl Drill {
         out
     }
 
-    /// Asks for the current step's action. It is enabled only while the
-    /// previous step's preconditions still hold, observed now.
-    pub fn request_action(&mut self, a: &Assessment) -> Result<(Action, DrillEvent), String> {
+    /// Whether the current step's action may run now, without recording
+    /// anything: it is enabled only while the previous step's
+    /// preconditions still hold, observed now.
+    pub fn action_gate(&self, a: &Assessment) -> Result<Action, String> {
         if let Some(why) = &self.aborted {
             return Err(format!("the drill was aborted: {why}"));
         }
@@ -317,15 +318,19 @@ impl Drill {
                 let check = evaluate(cond, a);
                 match check.truth {
                     Truth::Yes => {}
-                    Truth::No => {
-                        return Err(format!("blocked: {} no longer holds ({})", check.label, check.observed));
-                    }
-                    Truth::Unknown(why) => {
-                        return Err(format!("blocked: {} unknown ({why})", check.label));
-                    }
+                    Truth::No => return Err(format!("blocked: {} no longer holds ({})", check.label, check.observed)),
+                    Truth::Unknown(why) => return Err(format!("blocked: {} unknown ({why})", check.label)),
                 }
             }
         }
+        Ok(action)
+    }
+
+    /// Asks for the current step's action, if `action_gate` allows it, and
+    /// records the request.
+    pub fn request_action(&mut self, a: &Assessment) -> Result<(Action, DrillEvent), String> {
+        let action = self.action_gate(a)?;
+        let step = self.current().ok_or("the drill is finished")?;
         let ev = self.record(DrillEvent::ActionRequested { step, action: action.clone(), at: a.now });
         Ok((action, ev))
     }

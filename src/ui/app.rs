@@ -11,7 +11,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use tui_input::Input;
 
-use crate::assess::{Assessment, Assessor, Truth, evaluate};
+use crate::assess::{Assessment, Assessor};
 use crate::collect::Outcome;
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, Fault};
@@ -491,21 +491,10 @@ fn gates(d: &Drill, view: Option<&DrillView>, live: Option<&Assessment>) -> Gate
             Availability::Disabled(format!("step {} has no action: it completes when observed ({why})", step + 1))
         }
         (Some(_), None) => Availability::Disabled("nothing observed yet".into()),
-        (Some(_), Some(a)) => {
-            // The same gate `Drill::request_action` applies: the previous
-            // step's preconditions must still hold.
-            let prev = step.checked_sub(1).map(|p| d.plan().steps[p].done_when.as_slice()).unwrap_or_default();
-            prev.iter()
-                .map(|c| evaluate(c, a))
-                .find_map(|c| match c.truth {
-                    Truth::Yes => None,
-                    Truth::No => Some(Availability::Disabled(format!("blocked: {}: {}", c.label, c.observed))),
-                    Truth::Unknown(why) => {
-                        Some(Availability::Disabled(format!("blocked: {}: unknown, {why}", c.label)))
-                    }
-                })
-                .unwrap_or(Availability::Enabled)
-        }
+        (Some(_), Some(a)) => match d.action_gate(a) {
+            Ok(_) => Availability::Enabled,
+            Err(why) => Availability::Disabled(why),
+        },
     };
     let pending = view.and_then(|v| v.steps.get(step)).is_some_and(|s| s.checklist.iter().any(|(_, at)| at.is_none()));
     let confirm = if pending {
