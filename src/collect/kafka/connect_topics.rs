@@ -210,51 +210,10 @@ pub fn parse_status_key(key: &str) -> Result<Option<StatusKey>, ConnectTopicErro
     }
 }
 
-/// A connector's or task's state (`AbstractStatus.State`). Unknown names are
-/// kept, so a newer Connect cannot make kdrill drop a status.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ConnectState {
-    Unassigned,
-    Running,
-    Paused,
-    Failed,
-    Restarting,
-    /// Connectors only (since Kafka 3.5); tasks of a stopped connector are deleted.
-    Stopped,
-    Other(String),
-}
-
-impl ConnectState {
-    pub fn parse(name: &str) -> Self {
-        match name {
-            "UNASSIGNED" => Self::Unassigned,
-            "RUNNING" => Self::Running,
-            "PAUSED" => Self::Paused,
-            "FAILED" => Self::Failed,
-            "RESTARTING" => Self::Restarting,
-            "STOPPED" => Self::Stopped,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Unassigned => "UNASSIGNED",
-            Self::Running => "RUNNING",
-            Self::Paused => "PAUSED",
-            Self::Failed => "FAILED",
-            Self::Restarting => "RESTARTING",
-            Self::Stopped => "STOPPED",
-            Self::Other(name) => name,
-        }
-    }
-}
-
-impl fmt::Display for ConnectState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A connector's or task's state (`AbstractStatus.State`): the model's own
+/// type. Unknown names are kept, so a newer Connect cannot make kdrill drop
+/// a status.
+pub use crate::model::ConnectState;
 
 /// The value of a `status-connector-*` or `status-task-*` record:
 /// `{"state":..,"trace":..,"worker_id":..,"generation":..,"version":..}`.
@@ -346,22 +305,15 @@ const TASK_PREFIX: &str = "task-";
 const COMMIT_TASKS_PREFIX: &str = "commit-";
 
 /// What the user asked a connector to be (`TargetState`), as opposed to what
-/// it is (`ConnectState`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TargetState {
-    Started,
-    Paused,
-    Stopped,
-}
+/// it is (`ConnectState`): the model's own type.
+pub use crate::model::TargetState;
 
-impl TargetState {
-    fn parse(name: &str) -> Option<Self> {
-        match name {
-            "STARTED" => Some(Self::Started),
-            "PAUSED" => Some(Self::Paused),
-            "STOPPED" => Some(Self::Stopped),
-            _ => None,
-        }
+fn parse_target_state(name: &str) -> Option<TargetState> {
+    match name {
+        "STARTED" => Some(TargetState::Started),
+        "PAUSED" => Some(TargetState::Paused),
+        "STOPPED" => Some(TargetState::Stopped),
+        _ => None,
     }
 }
 
@@ -446,7 +398,7 @@ fn target_state(ctx: &Ctx<'_>, value: Option<&[u8]>) -> Result<Option<TargetStat
         (_, Some(Value::String(v1))) => v1,
         (_, other) => return Err(ctx.bad_value(expected, other)),
     };
-    TargetState::parse(name).map(Some).ok_or_else(|| ctx.bad_value(expected, Some(&Value::String(name.clone()))))
+    parse_target_state(name).map(Some).ok_or_else(|| ctx.bad_value(expected, Some(&Value::String(name.clone()))))
 }
 
 fn connector_config(ctx: &Ctx<'_>, value: Option<&[u8]>) -> Result<Option<ConnectorConfig>, ConnectTopicError> {
@@ -736,7 +688,7 @@ mod tests {
                 panic!("{json}");
             };
             assert_eq!(s.state, state);
-            assert_eq!(s.state.as_str(), name);
+            assert_eq!(s.state.label(), name);
         }
 
         let err =

@@ -19,9 +19,7 @@ use crate::collect::kafka::connect_topics::{
 use crate::collect::kafka::wire;
 use crate::config::Mm2Config;
 use crate::model::naming::ReplicationPolicy;
-use crate::model::{
-    Checkpoint, ConnectState, Connector, ConnectorKind, Flow, Heartbeat, ReplicatedOffset, Side, TargetState, Task,
-};
+use crate::model::{Checkpoint, ConnectState, Connector, ConnectorKind, Flow, Heartbeat, ReplicatedOffset, Side, Task};
 
 /// One consumed record, as far as the stores care.
 #[derive(Clone, Copy, Debug)]
@@ -333,7 +331,7 @@ impl Mm2State {
                             .iter()
                             .map(|(&id, t)| Task {
                                 id,
-                                state: model_state(&t.state),
+                                state: t.state.clone(),
                                 worker_id: t.worker_id.clone(),
                                 trace: t.trace.clone(),
                             })
@@ -348,8 +346,8 @@ impl Mm2State {
                 Connector {
                     name: name.clone(),
                     kind,
-                    state: own.map_or(ConnectState::Unassigned, |s| model_state(&s.state)),
-                    target_state: Some(model_target(target)),
+                    state: own.map_or(ConnectState::Unassigned, |s| s.state.clone()),
+                    target_state: Some(target),
                     worker_id: own.map(|s| s.worker_id.clone()).unwrap_or_default(),
                     trace: own.and_then(|s| s.trace.clone()),
                     tasks,
@@ -431,24 +429,13 @@ fn describe(e: &ConnectTopicError) -> String {
     }
 }
 
-fn model_state(s: &connect_topics::ConnectState) -> ConnectState {
-    ConnectState::parse(s.as_str())
-}
-
-fn model_target(t: connect_topics::TargetState) -> TargetState {
-    match t {
-        connect_topics::TargetState::Started => TargetState::Started,
-        connect_topics::TargetState::Paused => TargetState::Paused,
-        connect_topics::TargetState::Stopped => TargetState::Stopped,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
     use crate::config::Mm2Flavour;
+    use crate::model::TargetState;
     use crate::model::Ts;
 
     const STATUS: &str = "mirrormaker2-cluster-status";
