@@ -102,7 +102,7 @@ impl DemoWorld {
                 "the produce burst ends".into()
             }
         };
-        Ok(format!("{} {}: {text}", fault.label(), if on { "on" } else { "off" }))
+        Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }
 
     pub(super) fn expire_burst(&mut self) {
