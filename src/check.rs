@@ -154,9 +154,15 @@ pub fn report(a: &Assessment, lag_alarm_records: i64) -> Report {
             problems: m.problems.clone(),
         })
         .collect();
+    // A flow that is stopped and never committed progress has no lag to
+    // report; one that ran keeps its last figures (what would be lost).
+    let relevant = |l: &&crate::assess::FlowLag| {
+        l.rows.iter().any(|r| r.replicated.is_some()) || a.mm2.iter().any(|m| m.flow == l.flow && !m.running.is_no())
+    };
     let lag = a
         .lag
         .iter()
+        .filter(relevant)
         .map(|l| {
             let mut rows: Vec<_> = l.rows.iter().collect();
             // Unknown first (they are the worst news), then by records.
