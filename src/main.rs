@@ -88,6 +88,9 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("kdrill: {e}");
     }
+    if let Err(e) = init_logging() {
+        eprintln!("kdrill: logging disabled: {e}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -102,6 +105,24 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Diagnostics go to a file, never to the terminal the console draws on:
+/// `KDRILL_LOG=debug` (any tracing filter) writes `kdrill.log` in the state
+/// directory (`~/.local/state/kdrill`). Off by default.
+fn init_logging() -> Result<()> {
+    let Ok(filter) = std::env::var("KDRILL_LOG") else { return Ok(()) };
+    let dir = config::state_dir().ok_or_else(|| eyre!("no home directory for the log file"))?;
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("kdrill.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .wrap_err_with(|| format!("cannot open {}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).wrap_err("KDRILL_LOG is not a valid filter")?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(file)).with_ansi(false).init();
+    Ok(())
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
