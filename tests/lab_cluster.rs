@@ -6,12 +6,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kdrill::collect::kafka::cluster::ClusterPoller;
 use kdrill::collect::kafka::{ffi, groups, spawn, workers_of};
-use kdrill::config::{Config, parse};
+use kdrill::config::Config;
 use kdrill::model::{Cluster, Group, GroupProtocol, Link, Side};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -19,13 +18,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use support::{GroupMember, Protocol, lab, unique, wait_for};
 
 fn config() -> Config {
-    let l = lab();
-    let text = format!(
+    support::lab_config(
         r#"
-[clusters.dc]
-bootstrap = "{}"
-[clusters.dr]
-bootstrap = "{}"
 [[mm2]]
 source = "dc"
 target = "dr"
@@ -34,9 +28,7 @@ poll_interval = "1s"
 request_timeout = "5s"
 stale_after = "10s"
 "#,
-        l.dc, l.dr
-    );
-    parse(&text, Path::new("lab_cluster.toml")).unwrap_or_else(|e| panic!("{e}"))
+    )
 }
 
 fn poller(side: Side) -> ClusterPoller {

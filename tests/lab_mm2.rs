@@ -12,7 +12,6 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -22,7 +21,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Produc
 
 use kdrill::collect::kafka::mm2::{DeploymentFootprint, Mm2Footprint, Mm2Reader};
 use kdrill::collect::kafka::wire;
-use kdrill::config::{self, Config};
+use kdrill::config::Config;
 use kdrill::model::{ConnectState, Connector, ConnectorKind, Side, TargetState, age_secs};
 
 use support::{GroupMember, Protocol, lab, note, unique};
@@ -39,25 +38,16 @@ const CONNECTORS: [&str; 4] = [
 
 /// The lab as kdrill's config file describes it (Strimzi defaults, identity naming).
 fn lab_config() -> Config {
-    let l = lab();
-    let text = format!(
+    support::lab_config(
         r#"
-[clusters.dc]
-bootstrap = "{}"
-[clusters.dr]
-bootstrap = "{}"
-
 [[mm2]]
 name = "lab"
 source = "dc"
 target = "dr"
-
 [replication]
 policy = "identity"
 "#,
-        l.dc, l.dr
-    );
-    config::parse(&text, Path::new("lab_mm2.toml")).unwrap_or_else(|e| panic!("{e}"))
+    )
 }
 
 fn reader() -> Mm2Reader {
@@ -394,23 +384,10 @@ fn hand_written_connect_topics_in_transactions() {
     support::create_topic(&l.dr, &configs, 1);
     support::create_topic(&l.dr, &offsets, 2);
     let _cleanup = DeleteTopics(l.dr.clone(), vec![status.clone(), configs.clone(), offsets.clone()]);
-    let text = format!(
-        r#"
-[clusters.dc]
-bootstrap = "{}"
-[clusters.dr]
-bootstrap = "{}"
-[[mm2]]
-name = "hand"
-source = "dc"
-target = "dr"
-status_topic = "{status}"
-config_topic = "{configs}"
-offsets_topic = "{offsets}"
-"#,
-        l.dc, l.dr
-    );
-    let c = config::parse(&text, Path::new("hand.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let c = support::lab_config(&format!(
+        "[[mm2]]\nname = \"hand\"\nsource = \"dc\"\ntarget = \"dr\"\n\
+         status_topic = \"{status}\"\nconfig_topic = \"{configs}\"\noffsets_topic = \"{offsets}\"\n"
+    ));
     let aliases = [c.cluster(Side::Dc).alias.clone(), c.cluster(Side::Dr).alias.clone()];
     let mut r = Mm2Reader::new(c.cluster(Side::Dr), &c.timing, aliases, c.mm2.clone(), c.settings.policy.clone())
         .unwrap_or_else(|e| panic!("{e}"));

@@ -3,9 +3,7 @@
 
 use crate::config::{HeartbeatMode, Settings};
 use crate::model::naming::HEARTBEATS_TOPIC;
-use crate::model::{
-    ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, Side, Snapshot, TargetState, Ts, age_secs,
-};
+use crate::model::{ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, Side, Snapshot, Ts, age_secs};
 
 use super::truth::{Freshness, Truth};
 
@@ -170,9 +168,4 @@ fn age_problem(age: Option<f64>, max: f64, topic: &str) -> Option<String> {
 /// `dc->dr.MirrorSourceConnector` → `MirrorSourceConnector`.
 pub fn short_name(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(_, tail)| tail)
-}
-
-/// Whether a connector was asked to pause or stop (as opposed to failing).
-pub fn is_held(c: &Connector) -> bool {
-    matches!(c.target_state, Some(TargetState::Paused | TargetState::Stopped))
 }

@@ -13,7 +13,7 @@
 mod apps;
 mod faults;
 mod mm2;
-mod rng;
+pub(crate) mod rng;
 mod setup;
 mod view;
 mod world;
@@ -78,11 +78,6 @@ impl DemoWorld {
     /// Whether a fault is currently on (a ProduceBurst ends by itself).
     pub fn fault_active(&self, fault: Fault) -> bool {
         self.fault_on(fault)
-    }
-
-    /// Records per second one MM2 flow can replicate.
-    pub fn mm2_capacity(&self) -> f64 {
-        self.capacity
     }
 }
 

@@ -93,6 +93,14 @@ pub fn lab() -> &'static Lab {
     })
 }
 
+/// kdrill's configuration for this lab: its two clusters, then `rest`
+/// (MM2 deployments, timing...) as TOML.
+pub fn lab_config(rest: &str) -> kdrill::config::Config {
+    let l = lab();
+    let text = format!("[clusters.dc]\nbootstrap = \"{}\"\n[clusters.dr]\nbootstrap = \"{}\"\n{rest}", l.dc, l.dr);
+    kdrill::config::parse(&text, std::path::Path::new("lab-test.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Runs a command with a deadline; stdout on success, stdout+stderr tail otherwise.
 pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<String, String> {
     let out_path = std::env::temp_dir().join(format!("kdrill-test-cmd-{}.out", unique("o")));

@@ -561,6 +561,7 @@ pub fn parse_offset_record(key: &[u8], value: Option<&[u8]>) -> Result<Option<Mi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::rng::SplitMix64;
 
     // Golden JSON: printed by Kafka 4.2.0's own code from a single-file
     // `Gen.java` (`java -cp <kafka 4.2.0 jars> Gen.java`): KafkaStatusBackingStore
@@ -881,18 +882,6 @@ mod tests {
         assert!(value(Some("12")).is_err());
     }
 
-    /// A tiny deterministic generator (xorshift64*), so the fuzz test needs no crate.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
-
     #[test]
     fn never_panics_on_mangled_records() {
         let samples = [
@@ -907,7 +896,7 @@ mod tests {
             (OFFSETS_SOURCE_KEY, OFFSETS_SOURCE_VALUE),
             (OFFSETS_CHECKPOINT_KEY, OFFSETS_ZERO_VALUE),
         ];
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut rng = SplitMix64::new(0x2545_f491_4f6c_dd1d);
         for (key, value) in samples {
             for cut in 0..=key.len().max(value.len()) {
                 let k = key.get(..cut.min(key.len())).unwrap_or(key);
@@ -922,9 +911,9 @@ mod tests {
                 let mut v = value.as_bytes().to_vec();
                 for buf in [&mut k, &mut v] {
                     if let Some(len) = u64::try_from(buf.len()).ok().filter(|l| *l > 0) {
-                        let at = usize::try_from(rng.next() % len).unwrap_or(0);
+                        let at = usize::try_from(rng.next_u64() % len).unwrap_or(0);
                         if let Some(b) = buf.get_mut(at) {
-                            *b = rng.next().to_le_bytes()[0];
+                            *b = rng.next_u64().to_le_bytes()[0];
                         }
                     }
                 }

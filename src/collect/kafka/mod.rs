@@ -5,8 +5,8 @@
 //! the cluster does not answer); a publisher merges the two clusters' latest
 //! reports into a [`Snapshot`] and sends it only when it differs from the
 //! last one sent. Actions are answered by an executor that, for now, says
-//! what kdrill cannot do on real clusters. [`observe_once`] is the headless
-//! variant for `kdrill check`.
+//! what kdrill cannot do on real clusters. `kdrill check` runs the same
+//! [`spawn`] for a settling period.
 
 pub mod client;
 pub mod cluster;
@@ -56,48 +56,6 @@ pub fn spawn(config: Config) -> WorldLink {
     tokio::spawn(publish(initial, report_rx, snapshots));
     tokio::spawn(execute(actions, outcomes));
     world
-}
-
-/// Observes both clusters twice, `settle` apart, and returns both snapshots
-/// (oldest first). Judging rates and lag needs history: feed each snapshot
-/// to the `Assessor` in order, then judge the last. One snapshot alone
-/// could only say "not yet measurable". (A caller that wants more history
-/// can equally run [`spawn`] for a while and feed every snapshot it sends.)
-pub async fn observe_once(config: &Config, settle: Duration) -> Vec<Snapshot> {
-    let mut pollers: Vec<Option<SidePoller>> = Side::BOTH.iter().map(|&s| Some(SidePoller::new(config, s))).collect();
-    let mut out = Vec::with_capacity(2);
-    for round in 0..2 {
-        if round > 0 {
-            tokio::time::sleep(settle).await;
-        }
-        let mut handles = Vec::new();
-        for (i, slot) in pollers.iter_mut().enumerate() {
-            let Some(mut p) = slot.take() else { continue };
-            handles.push((
-                i,
-                tokio::task::spawn_blocking(move || {
-                    let report = p.poll();
-                    (p, report)
-                }),
-            ));
-        }
-        let mut snap = empty_snapshot(config);
-        for (i, h) in handles {
-            match h.await {
-                Ok((p, report)) => {
-                    merge(&mut snap, report);
-                    pollers[i] = Some(p);
-                }
-                Err(e) => {
-                    tracing::error!("poll thread failed: {e}");
-                    pollers[i] = Some(SidePoller::new(config, Side::BOTH[i]));
-                }
-            }
-        }
-        snap.taken_at = Utc::now();
-        out.push(snap);
-    }
-    out
 }
 
 fn empty_snapshot(config: &Config) -> Snapshot {

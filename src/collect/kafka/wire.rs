@@ -369,6 +369,7 @@ impl OffsetSync {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::rng::SplitMix64;
 
     fn hex(s: &str) -> Vec<u8> {
         let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b'_').collect();
@@ -557,21 +558,10 @@ mod tests {
         assert_eq!(err, WireError::TrailingBytes { kind: RecordKind::OffsetSync, part: Part::Value, at: 16, extra: 1 });
     }
 
-    /// A tiny deterministic generator (xorshift64*), so the fuzz test needs no crate.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn bytes(&mut self, max_len: u64) -> Vec<u8> {
-            let len = self.next() % (max_len + 1);
-            (0..len).map(|_| self.next().to_le_bytes()[0]).collect()
-        }
+    /// Up to `max_len` pseudo-random bytes from the demo world's generator.
+    fn random_bytes(rng: &mut SplitMix64, max_len: u64) -> Vec<u8> {
+        let len = rng.next_u64() % (max_len + 1);
+        (0..len).map(|_| rng.next_u64().to_le_bytes()[0]).collect()
     }
 
     fn decode_any(key: &[u8], value: &[u8]) -> [bool; 3] {
@@ -601,13 +591,13 @@ mod tests {
             }
         }
 
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = SplitMix64::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
-            let (k, v) = (rng.bytes(40), rng.bytes(40));
+            let (k, v) = (random_bytes(&mut rng, 40), random_bytes(&mut rng, 40));
             decode_any(&k, &v);
             // Valid-looking length prefixes reach deeper than pure noise.
-            let mut k2 = vec![0, (rng.next() % 8) as u8];
-            k2.extend(rng.bytes(24));
+            let mut k2 = vec![0, (rng.next_u64() % 8) as u8];
+            k2.extend(random_bytes(&mut rng, 24));
             decode_any(&k2, &v);
         }
     }
