@@ -6,6 +6,7 @@
 //! (pure state machine over an append-only event journal) → `ui` (draws
 //! state only). The `demo` world sits behind the same seam as real clusters.
 
+pub mod action;
 pub mod assess;
 pub mod check;
 pub mod collect;

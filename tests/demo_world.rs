@@ -4,10 +4,10 @@
 //! Time is virtual: each `tick` is one poll, one second.
 
 use chrono::{TimeDelta, TimeZone, Utc};
+use kdrill::action::Outcome;
+use kdrill::action::{Action, Fault};
 use kdrill::assess::{Assessment, Assessor, Condition, Health, Mm2View, Role, Rule, Truth, evaluate};
-use kdrill::collect::Outcome;
 use kdrill::demo::{DemoWorld, demo_settings};
-use kdrill::dispatch::{Action, Fault};
 use kdrill::drill::{Drill, PlanKind};
 use kdrill::model::{ConnectState, ConnectorKind, Flow, Link, Side, Snapshot, Ts, WorkerKind};
 

@@ -4,9 +4,9 @@
 //! and rule violations during a drill are raised.
 
 use chrono::{TimeDelta, TimeZone, Utc};
+use kdrill::action::Action;
 use kdrill::assess::{Assessment, Assessor, Condition, Role, Rule, Truth, evaluate};
 use kdrill::config::Settings;
-use kdrill::dispatch::Action;
 use kdrill::drill::{Drill, DrillEvent, PlanKind, StepState};
 use kdrill::model::*;
 

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use insta::assert_snapshot;
-use kdrill::collect::{self, Outcome, SourceEnd};
+use kdrill::action::Outcome;
+use kdrill::action::{Action, Fault};
+use kdrill::collect::{self, SourceEnd};
 use kdrill::demo::{DemoWorld, demo_settings};
-use kdrill::dispatch::{Action, Fault};
 use kdrill::drill::{DrillEvent, PlanKind, StepState};
 use kdrill::model::{Side, Ts};
 use kdrill::ui::{App, Effect, Theme, UiOptions, keymap};

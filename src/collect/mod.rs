@@ -8,17 +8,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::dispatch::{Action, Dispatcher};
-use crate::model::{Snapshot, Ts};
-
-/// What happened to an action a backend was asked to carry out.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Outcome {
-    pub action: Action,
-    /// A short description of what was done, or why it failed.
-    pub result: Result<String, String>,
-    pub at: Ts,
-}
+use crate::action::{Action, Outcome};
+use crate::dispatch::Dispatcher;
+use crate::model::Snapshot;
 
 /// The console's end of a source: the latest snapshot, action outcomes, and
 /// the channel actions go out on (reachable only through a `Dispatcher`).

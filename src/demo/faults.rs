@@ -1,7 +1,7 @@
 //! The demo's faults, each a toggle: what goes wrong in real DR drills, so
 //! the console's rules and health judgements can be seen firing.
 
-use crate::dispatch::Fault;
+use crate::action::Fault;
 use crate::model::{Cluster, Mm2Deployment, Side, Ts};
 
 use super::mm2::SOURCE_TASKS;

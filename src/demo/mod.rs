@@ -25,9 +25,10 @@ use chrono::TimeDelta;
 use regex::Regex;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::collect::{self, Outcome, SourceEnd, WorldLink};
+use crate::action::Outcome;
+use crate::action::{Action, Fault};
+use crate::collect::{self, SourceEnd, WorldLink};
 use crate::config::{Classification, Settings};
-use crate::dispatch::{Action, Fault};
 use crate::model::{Snapshot, Ts};
 
 pub use world::DemoWorld;

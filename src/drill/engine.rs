@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
+use crate::action::Action;
+use crate::action::Outcome;
 use crate::assess::rules::violation_key;
 use crate::assess::{Assessment, Check, Rule, Truth, evaluate};
-use crate::collect::Outcome;
-use crate::dispatch::Action;
 use crate::model::Ts;
 
 use super::plan::{Plan, PlanKind};

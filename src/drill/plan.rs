@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::Action;
 use crate::assess::Condition;
-use crate::dispatch::Action;
 use crate::model::{Flow, Side};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

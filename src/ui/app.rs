@@ -11,10 +11,11 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use tui_input::Input;
 
+use crate::action::Fault;
+use crate::action::Outcome;
 use crate::assess::{Assessment, Assessor};
-use crate::collect::Outcome;
 use crate::config::Settings;
-use crate::dispatch::{Dispatcher, Fault};
+use crate::dispatch::Dispatcher;
 use crate::drill::{Drill, DrillEvent, DrillView};
 use crate::model::{Snapshot, Ts};
 
@@ -240,7 +241,7 @@ impl App {
     pub fn on_outcome(&mut self, o: Outcome) {
         // The badge lists faults the world said it switched on; a produce
         // burst ends by itself, so it is not kept there.
-        if let (Ok(_), crate::dispatch::Action::Fault(f)) = (&o.result, &o.action) {
+        if let (Ok(_), crate::action::Action::Fault(f)) = (&o.result, &o.action) {
             match self.faults_on.iter().position(|x| x == f) {
                 Some(i) => {
                     self.faults_on.remove(i);

@@ -4,8 +4,8 @@
 
 use tui_input::Input;
 
-use crate::collect::Outcome;
-use crate::dispatch::{Action, Fault};
+use crate::action::Outcome;
+use crate::action::{Action, Fault};
 use crate::drill::{Drill, PlanKind};
 
 use super::app::{App, Confirm, Effect, Frozen, Mode};

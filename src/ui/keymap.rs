@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::dispatch::Fault;
+use crate::action::Fault;
 
 /// A key as bindings name it: a code plus whether Ctrl is held. Shift is
 /// folded into the character (`A`, `?`, `O`), as terminals report it.

@@ -22,11 +22,12 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
+use crate::action::Action;
 use crate::config::{Config, Mm2Config};
-use crate::dispatch::Action;
 use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, Snapshot, Worker, WorkerKind};
 
-use super::{Outcome, SourceEnd, WorldLink, link};
+use super::{SourceEnd, WorldLink, link};
+use crate::action::Outcome;
 use cluster::ClusterPoller;
 use mm2::{Mm2Footprint, Mm2Reader};
 

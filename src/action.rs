@@ -1,0 +1,81 @@
+//! What kdrill can ask of the world, and what the world answers: the
+//! actions a drill step (or the demo's fault keys) requests and the outcome
+//! a backend reports for each. Plain data; sending one is the dispatcher's
+//! job (`dispatch.rs`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Flow, Side, Ts};
+
+/// A fault the demo world can be told to simulate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Fault {
+    /// An MM2 task goes FAILED while the custom resource still says Ready.
+    FailMm2Task,
+    /// A stray application consumer joins on the passive side.
+    StrayConsumer,
+    /// MM2 is started in the reverse direction too.
+    Bidirectional,
+    /// One broker of DR goes down.
+    BrokerDown,
+    /// DC cannot be reached at all.
+    CutOffDc,
+    /// Applications on the active side burst-produce for a while.
+    ProduceBurst,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 6] = [
+        Fault::FailMm2Task,
+        Fault::StrayConsumer,
+        Fault::Bidirectional,
+        Fault::BrokerDown,
+        Fault::CutOffDc,
+        Fault::ProduceBurst,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Fault::FailMm2Task => "fail an MM2 task",
+            Fault::StrayConsumer => "stray consumer on passive side",
+            Fault::Bidirectional => "start MM2 in both directions",
+            Fault::BrokerDown => "take a DR broker down",
+            Fault::CutOffDc => "cut DC off",
+            Fault::ProduceBurst => "produce burst",
+        }
+    }
+}
+
+/// A request to change the world.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    StopApps(Side),
+    StartApps(Side),
+    /// Stop the MM2 deployment replicating `flow`.
+    StopMm2(Flow),
+    /// Start (or scale up) the MM2 deployment replicating `flow`.
+    StartMm2(Flow),
+    /// Toggle a simulated fault (demo world only).
+    Fault(Fault),
+}
+
+impl Action {
+    pub fn label(&self) -> String {
+        match self {
+            Action::StopApps(s) => format!("stop applications on {s}"),
+            Action::StartApps(s) => format!("start applications on {s}"),
+            Action::StopMm2(f) => format!("stop MM2 {f} (on {})", f.target),
+            Action::StartMm2(f) => format!("start MM2 {f} (on {})", f.target),
+            Action::Fault(f) => format!("demo fault: {}", f.label()),
+        }
+    }
+}
+
+/// What happened to an action a backend was asked to carry out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub action: Action,
+    /// A short description of what was done, or why it failed.
+    pub result: Result<String, String>,
+    pub at: Ts,
+}
