@@ -46,3 +46,4 @@ impl WorldLink {
 }
 
 pub mod kafka;
+pub mod kube;

@@ -10,7 +10,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::model::naming::{DEFAULT_SEPARATOR, ReplicationPolicy};
-use crate::model::{Flow, Side};
+use crate::model::{Flow, Side, WorkloadKind};
 
 use super::secret::{Secret, SecretRef};
 use super::settings::{Classification, HeartbeatMode, Settings};
@@ -51,6 +51,26 @@ struct RawCluster {
     /// librdkafka properties whose values are secrets.
     #[serde(default)]
     secrets: BTreeMap<String, SecretRef>,
+    /// The kubeconfig context of this side's Kubernetes (`in-cluster` for
+    /// the service account kdrill runs as); absent: no Kubernetes.
+    kube_context: Option<String>,
+    /// The kubeconfig file (default: `$KUBECONFIG`, then `~/.kube/config`).
+    kubeconfig: Option<PathBuf>,
+    /// Where MM2's `KafkaMirrorMaker2` and its pods live.
+    namespace: Option<String>,
+    /// The applications' workloads on this side.
+    #[serde(default)]
+    workloads: Vec<RawWorkload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    kind: WorkloadKind,
+    namespace: Option<String>,
+    name: Option<String>,
+    /// A label selector (`app=orders,tier=web`) instead of a name.
+    selector: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +170,35 @@ pub struct ClusterConfig {
     pub bootstrap: String,
     pub properties: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, Secret>,
+    pub kube: Option<KubeConfig>,
+}
+
+/// Where a side's Kubernetes is and what kdrill reads there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KubeConfig {
+    /// A kubeconfig context, or `in-cluster`.
+    pub context: String,
+    pub kubeconfig: Option<PathBuf>,
+    pub namespace: String,
+    pub workloads: Vec<WorkloadRef>,
+}
+
+impl KubeConfig {
+    pub const IN_CLUSTER: &str = "in-cluster";
+}
+
+/// An application workload, by name or by label selector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadRef {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub pick: WorkloadPick,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkloadPick {
+    Name(String),
+    Selector(String),
 }
 
 /// One MM2 deployment and where its Connect cluster keeps its state.
@@ -232,6 +281,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             bootstrap: raw.bootstrap.clone(),
             properties: raw.properties.clone(),
             secrets,
+            kube: kube_config(&key, raw).map_err(err)?,
         })
     };
     let clusters = [cluster(Side::Dc, &raw.clusters.dc)?, cluster(Side::Dr, &raw.clusters.dr)?];
@@ -371,4 +421,47 @@ fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
         }
         None => msg.to_owned(),
     }
+}
+
+/// The Kubernetes keys of one cluster table (`key` = `clusters.dc`).
+fn kube_config(key: &str, raw: &RawCluster) -> Result<Option<KubeConfig>, String> {
+    let Some(context) = raw.kube_context.clone() else {
+        if raw.namespace.is_some() || raw.kubeconfig.is_some() || !raw.workloads.is_empty() {
+            return Err(format!(
+                "{key}.kube_context: missing; namespace, kubeconfig and workloads need the Kubernetes context to read them from"
+            ));
+        }
+        return Ok(None);
+    };
+    if context.trim().is_empty() {
+        return Err(format!(
+            "{key}.kube_context: expected a kubeconfig context or \"in-cluster\", found an empty string"
+        ));
+    }
+    let namespace = raw.namespace.clone().unwrap_or_else(|| "kafka".to_owned());
+    let mut workloads = Vec::new();
+    for (i, w) in raw.workloads.iter().enumerate() {
+        let wkey = format!("{key}.workloads[{i}]");
+        let pick = match (&w.name, &w.selector) {
+            (Some(n), None) if !n.trim().is_empty() => WorkloadPick::Name(n.clone()),
+            (None, Some(s)) if valid_selector(s) => WorkloadPick::Selector(s.clone()),
+            (None, Some(s)) => {
+                return Err(format!("{wkey}.selector: expected key=value[,key=value...], found {s:?}"));
+            }
+            (Some(_), Some(_)) => return Err(format!("{wkey}: give name or selector, not both")),
+            _ => return Err(format!("{wkey}: expected name = \"...\" or selector = \"key=value\"")),
+        };
+        workloads.push(WorkloadRef {
+            kind: w.kind,
+            namespace: w.namespace.clone().unwrap_or_else(|| namespace.clone()),
+            pick,
+        });
+    }
+    Ok(Some(KubeConfig { context, kubeconfig: raw.kubeconfig.clone(), namespace, workloads }))
+}
+
+/// Equality selectors only: `a=b,c=d` (what kdrill matches pods with).
+fn valid_selector(s: &str) -> bool {
+    !s.trim().is_empty()
+        && s.split(',').all(|kv| kv.split_once('=').is_some_and(|(k, v)| !k.trim().is_empty() && !v.contains('=')))
 }

@@ -7,7 +7,10 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use file::{ClusterConfig, Config, ConfigError, Mm2Config, Mm2Flavour, Timing, load, parse};
+pub use file::{
+    ClusterConfig, Config, ConfigError, KubeConfig, Mm2Config, Mm2Flavour, Timing, WorkloadPick, WorkloadRef, load,
+    parse,
+};
 pub use secret::{Secret, SecretRef};
 pub use settings::{Classification, HeartbeatMode, Settings};
 

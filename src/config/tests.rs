@@ -75,3 +75,53 @@ fn mistakes_name_the_key() {
         assert!(!e.contains("hunter2"), "a secret leaked into an error: {e}");
     }
 }
+
+#[test]
+fn kubernetes_keys_per_side() {
+    let text = r#"
+[clusters.dc]
+bootstrap = "127.0.0.1:19092"
+[clusters.dr]
+bootstrap = "127.0.0.1:29092"
+kube_context = "dr"
+kubeconfig = "/tmp/kubeconfig"
+[[clusters.dr.workloads]]
+kind = "Deployment"
+namespace = "apps"
+name = "orders"
+[[clusters.dr.workloads]]
+kind = "StatefulSet"
+selector = "app=billing,tier=web"
+"#;
+    let c = parse(text, Path::new("ok.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.cluster(Side::Dc).kube.is_none(), "a side without kube_context is observed through Kafka alone");
+    let k = c.cluster(Side::Dr).kube.clone().unwrap_or_else(|| panic!("dr has Kubernetes"));
+    assert_eq!((k.context.as_str(), k.namespace.as_str()), ("dr", "kafka"), "namespace defaults to kafka");
+    assert_eq!(k.workloads.len(), 2);
+    assert_eq!(k.workloads[0].pick, super::WorkloadPick::Name("orders".into()));
+    assert_eq!(k.workloads[1].namespace, "kafka", "a workload's namespace defaults to the side's");
+    assert_eq!(k.workloads[1].pick, super::WorkloadPick::Selector("app=billing,tier=web".into()));
+}
+
+#[test]
+fn kubernetes_mistakes_name_the_key() {
+    let e = err(&format!("{MINIMAL}")
+        .replace("bootstrap = \"127.0.0.1:29092\"", "bootstrap = \"127.0.0.1:29092\"\nnamespace = \"kafka\""));
+    assert!(e.contains("clusters.dr.kube_context: missing"), "{e}");
+    let with = |extra: &str| {
+        MINIMAL.replace(
+            "bootstrap = \"127.0.0.1:29092\"",
+            &format!("bootstrap = \"127.0.0.1:29092\"\nkube_context = \"dr\"\n{extra}"),
+        )
+    };
+    let e = err(&with("[[clusters.dr.workloads]]\nkind = \"Deployment\"\nname = \"a\"\nselector = \"app=a\""));
+    assert!(e.contains("clusters.dr.workloads[0]: give name or selector, not both"), "{e}");
+    let e = err(&with("[[clusters.dr.workloads]]\nkind = \"Deployment\"\nselector = \"app\""));
+    assert!(e.contains("clusters.dr.workloads[0].selector: expected key=value"), "{e}");
+    let e = err(&with("[[clusters.dr.workloads]]\nkind = \"Pod\"\nname = \"a\""));
+    assert!(e.contains("kind"), "{e}");
+    let e =
+        err(&MINIMAL
+            .replace("bootstrap = \"127.0.0.1:29092\"", "bootstrap = \"127.0.0.1:29092\"\nkube_context = \" \""));
+    assert!(e.contains("clusters.dr.kube_context: expected a kubeconfig context"), "{e}");
+}

@@ -34,7 +34,7 @@ impl DemoWorld {
                 frozen.map_or_else(|| self.deployment_view(dep), |(_, v)| v.clone())
             })
             .collect();
-        Snapshot { taken_at: self.now, clusters, mm2 }
+        Snapshot { taken_at: self.now, clusters, mm2, platforms: [None, None] }
     }
 
     pub(super) fn cluster_view(&self, side: Side) -> Cluster {

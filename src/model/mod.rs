@@ -6,6 +6,7 @@ mod cluster;
 mod mm2;
 pub mod naming;
 mod observed;
+mod platform;
 
 pub use cluster::{
     Broker, Checkpoint, Cluster, Committed, Group, GroupProtocol, Heartbeat, Link, Member, Partition, Topic,
@@ -15,6 +16,9 @@ pub use mm2::{
     WorkerKind,
 };
 pub use observed::{Observed, Ts, age_secs};
+pub use platform::{
+    AutoRestart, Condition, DesiredConnector, MirrorMaker, Platform, Pod, Refusal, Section, Workload, WorkloadKind,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +69,9 @@ pub struct Snapshot {
     pub taken_at: Ts,
     pub clusters: [Cluster; 2],
     pub mm2: Vec<Mm2Deployment>,
+    /// Each side's Kubernetes, where one is configured (`None`: the side is
+    /// observed through Kafka alone).
+    pub platforms: [Option<Platform>; 2],
 }
 
 impl Snapshot {
@@ -73,11 +80,16 @@ impl Snapshot {
             taken_at,
             clusters: [Cluster::new(Side::Dc, dc_alias), Cluster::new(Side::Dr, dr_alias)],
             mm2: Vec::new(),
+            platforms: [None, None],
         }
     }
 
     pub fn cluster(&self, side: Side) -> &Cluster {
         &self.clusters[side.index()]
+    }
+
+    pub fn platform(&self, side: Side) -> Option<&Platform> {
+        self.platforms[side.index()].as_ref()
     }
 
     pub fn cluster_mut(&mut self, side: Side) -> &mut Cluster {

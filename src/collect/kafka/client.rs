@@ -172,6 +172,7 @@ mod tests {
             bootstrap: "127.0.0.1:1".into(),
             properties: props.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             secrets,
+            kube: None,
         }
     }
 

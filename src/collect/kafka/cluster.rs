@@ -398,6 +398,7 @@ mod tests {
             bootstrap: "127.0.0.1:1".into(),
             properties: Default::default(),
             secrets: Default::default(),
+            kube: None,
         };
         let timing = Timing {
             poll_interval: poll,

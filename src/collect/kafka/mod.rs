@@ -24,7 +24,9 @@ use tokio::sync::mpsc;
 
 use crate::action::Action;
 use crate::config::{Config, Mm2Config};
-use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, Snapshot, Worker, WorkerKind};
+use crate::model::{
+    Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Platform, Side, Snapshot, Worker, WorkerKind,
+};
 
 use super::{SourceEnd, WorldLink, link};
 use crate::action::Outcome;
@@ -54,7 +56,21 @@ pub fn spawn(config: Config) -> WorldLink {
         tokio::spawn(async move { cluster_task(side, config, tx).await });
     }
     drop(report_tx);
-    tokio::spawn(publish(initial, report_rx, snapshots));
+    let (platform_tx, platform_rx) = mpsc::channel::<Platform>(8);
+    for side in Side::BOTH {
+        if let Some(kube) = config.cluster(side).kube.clone() {
+            let (tx, timing) = (platform_tx.clone(), config.timing.clone());
+            tokio::spawn(crate::collect::kube::watch_side(
+                side,
+                kube,
+                timing.poll_interval,
+                timing.request_timeout,
+                tx,
+            ));
+        }
+    }
+    drop(platform_tx);
+    tokio::spawn(publish(initial, report_rx, platform_rx, snapshots));
     tokio::spawn(execute(actions, outcomes));
     world
 }
@@ -62,6 +78,10 @@ pub fn spawn(config: Config) -> WorldLink {
 fn empty_snapshot(config: &Config) -> Snapshot {
     let mut snap = Snapshot::empty(Utc::now(), &config.cluster(Side::Dc).alias, &config.cluster(Side::Dr).alias);
     snap.mm2 = config.mm2.iter().map(blank_deployment).collect();
+    snap.platforms = Side::BOTH.map(|side| {
+        let kube = config.cluster(side).kube.as_ref()?;
+        Some(Platform::new(side, &kube.context, &kube.namespace))
+    });
     snap
 }
 
@@ -279,16 +299,26 @@ async fn cluster_task(side: Side, config: Config, tx: mpsc::Sender<Report>) {
 async fn publish(
     mut current: Snapshot,
     mut reports: mpsc::Receiver<Report>,
+    mut platforms: mpsc::Receiver<Platform>,
     tx: tokio::sync::watch::Sender<Arc<Snapshot>>,
 ) {
+    let mut platforms_open = true;
     loop {
-        let report = tokio::select! {
-            r = reports.recv() => r,
-            _ = tx.closed() => return,
-        };
-        let Some(report) = report else { return };
         let mut next = current.clone();
-        merge(&mut next, report);
+        tokio::select! {
+            r = reports.recv() => match r {
+                Some(report) => merge(&mut next, report),
+                None => return,
+            },
+            p = platforms.recv(), if platforms_open => match p {
+                Some(p) => {
+                    let side = p.side;
+                    next.platforms[side.index()] = Some(p);
+                }
+                None => platforms_open = false,
+            },
+            _ = tx.closed() => return,
+        }
         if same_content(&next, &current) {
             continue;
         }
@@ -301,7 +331,7 @@ async fn publish(
 }
 
 fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
-    a.clusters == b.clusters && a.mm2 == b.mm2
+    a.clusters == b.clusters && a.mm2 == b.mm2 && a.platforms == b.platforms
 }
 
 /// What kdrill answers to an action on real clusters until real backends
