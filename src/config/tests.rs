@@ -105,8 +105,9 @@ selector = "app=billing,tier=web"
 
 #[test]
 fn kubernetes_mistakes_name_the_key() {
-    let e = err(&format!("{MINIMAL}")
-        .replace("bootstrap = \"127.0.0.1:29092\"", "bootstrap = \"127.0.0.1:29092\"\nnamespace = \"kafka\""));
+    let e =
+        err(&MINIMAL
+            .replace("bootstrap = \"127.0.0.1:29092\"", "bootstrap = \"127.0.0.1:29092\"\nnamespace = \"kafka\""));
     assert!(e.contains("clusters.dr.kube_context: missing"), "{e}");
     let with = |extra: &str| {
         MINIMAL.replace(
