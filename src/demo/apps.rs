@@ -1,11 +1,17 @@
-//! Applications and consumer groups: producers writing their topics at a
-//! jittered rate, consumer groups joining, rebalancing, committing and
-//! leaving, and the `redis-applier` plumbing consumer that follows MM2's
-//! target. Stopping and starting happen with realistic, seeded delays.
+//! Applications: deployments producing their topics at a jittered rate,
+//! their consumer groups on the side they run on, and the `redis-applier`
+//! plumbing consumer that follows MM2's target. Starting and stopping take
+//! realistic, seeded delays.
 
 use crate::model::{GroupProtocol, Side};
 
-use super::world::{DemoWorld, Event, GroupKind, GroupState, Guard, Member, STEPS_PER_SEC, net};
+use super::cluster::{Clusters, net};
+use super::groups::{GroupKind, GroupSpec, Member};
+use super::rng::SplitMix64;
+use super::timeline::{Event, Guard, STEPS_PER_SEC, Timeline};
+
+/// Rates wander this much around their steady value, second by second.
+const JITTER: f64 = 0.1;
 
 /// An application deployment: the topic it produces and its pods' name.
 pub(super) struct AppDef {
@@ -28,267 +34,219 @@ pub(super) struct GroupDef {
     pub client: [String; 2],
 }
 
-pub(super) struct Apps {
-    pub defs: Vec<AppDef>,
-    /// App groups, then the plumbing group last.
-    pub groups: Vec<GroupDef>,
-    /// Whether the operator wants applications up on each side.
-    pub up: [bool; 2],
-    /// Bumped by every start or stop, voiding the other's pending joins.
-    pub epoch: [u64; 2],
-    pub producing: [Vec<bool>; 2],
-    /// Per-app rate factor, redrawn every second.
-    pub factor: Vec<f64>,
-    /// Where `redis-applier` runs (MM2's target), once it has run.
-    pub applier: Option<Side>,
-    pub applier_epoch: u64,
-}
-
-/// Produce-rate multiplier of the ProduceBurst fault.
-pub(super) const BURST: f64 = 10.0;
-/// Rates wander this much around their steady value, second by second.
-const JITTER: f64 = 0.1;
-
-impl Apps {
-    /// Index of the plumbing group definition.
-    pub fn applier_def(&self) -> Option<usize> {
-        self.groups.iter().position(|g| g.kind == GroupKind::Plumbing)
+impl GroupDef {
+    fn spec(&self) -> GroupSpec<'_> {
+        GroupSpec { id: &self.id, kind: self.kind, protocol: self.protocol, topic: Some(self.topic) }
     }
 }
 
-impl DemoWorld {
-    pub(super) fn start_apps(&mut self, side: Side) -> Result<String, String> {
-        if !self.reachable(side) {
-            return Err(Self::unreachable(side));
+pub(super) struct Apps {
+    defs: Vec<AppDef>,
+    /// App groups, then the plumbing group last.
+    groups: Vec<GroupDef>,
+    /// Whether the operator wants applications up on each side.
+    up: [bool; 2],
+    /// Bumped by every start or stop, voiding the other's pending joins.
+    epoch: [u64; 2],
+    producing: [Vec<bool>; 2],
+    /// Per-app rate factor, redrawn every second.
+    factor: Vec<f64>,
+    /// Where `redis-applier` runs (MM2's target), once it has run.
+    applier: Option<Side>,
+    applier_epoch: u64,
+}
+
+impl Apps {
+    /// Applications up and producing on `active`, `redis-applier` on
+    /// `applier`; nobody has joined a group yet (see `seat`).
+    pub fn new(defs: Vec<AppDef>, groups: Vec<GroupDef>, active: Side, applier: Side) -> Self {
+        let n = defs.len();
+        let on = |side: Side| side == active;
+        Apps {
+            defs,
+            groups,
+            up: Side::BOTH.map(on),
+            epoch: [0, 0],
+            producing: Side::BOTH.map(|side| vec![on(side); n]),
+            factor: vec![1.0; n],
+            applier: Some(applier),
+            applier_epoch: 0,
         }
+    }
+
+    /// Every consumer joins where it runs: application groups on the side
+    /// applications are up, `redis-applier` where it applies.
+    pub fn seat(&self, clusters: &mut Clusters, timeline: &mut Timeline) {
+        let active = Side::BOTH.into_iter().find(|s| self.up[s.index()]);
+        for g in 0..self.groups.len() {
+            let side = match self.groups[g].kind {
+                GroupKind::App => active,
+                _ => self.applier,
+            };
+            let Some(side) = side else { continue };
+            for n in 1..=self.groups[g].members {
+                let member = self.new_member(side, g, n, false, timeline.rng());
+                self.join(side, g, member, clusters, timeline);
+            }
+        }
+    }
+
+    pub fn is_up(&self, side: Side) -> bool {
+        self.up[side.index()]
+    }
+
+    /// The side without applications, when they run on exactly one.
+    pub fn passive_side(&self) -> Option<Side> {
+        match self.up {
+            [true, false] => Some(Side::Dr),
+            [false, true] => Some(Side::Dc),
+            _ => None,
+        }
+    }
+
+    /// Whether `epoch` is the latest start or stop on `side`.
+    pub fn is_current(&self, side: Side, epoch: u64) -> bool {
+        self.epoch[side.index()] == epoch
+    }
+
+    /// Whether `epoch` is the latest move of `redis-applier`.
+    pub fn applier_is_current(&self, epoch: u64) -> bool {
+        self.applier_epoch == epoch
+    }
+
+    pub fn start(&mut self, side: Side, timeline: &mut Timeline) -> String {
         let s = side.index();
-        if self.apps.up[s] {
-            return Ok(format!("applications on {side} already running"));
+        if self.up[s] {
+            return format!("applications on {side} already running");
         }
-        self.apps.up[s] = true;
-        self.apps.epoch[s] += 1;
-        let guard = Guard::Apps(side, self.apps.epoch[s]);
-        for app in 0..self.apps.defs.len() {
-            let d = self.delay(1_500, 2_500);
-            self.schedule(d, guard, Event::Producer { side, app, on: true });
+        self.up[s] = true;
+        self.epoch[s] += 1;
+        let guard = Guard::Apps(side, self.epoch[s]);
+        for app in 0..self.defs.len() {
+            let d = timeline.delay(1_500, 2_500);
+            timeline.schedule(d, guard, Event::Producer { side, app, on: true });
         }
         let mut joining = 0;
-        for g in 0..self.apps.groups.len() {
-            if self.apps.groups[g].kind != GroupKind::App {
+        for g in 0..self.groups.len() {
+            if self.groups[g].kind != GroupKind::App {
                 continue;
             }
-            for n in 1..=self.apps.groups[g].members {
-                let member = self.new_member(side, g, n, false);
-                let d = self.delay(2_000, 5_000);
-                self.schedule(d, guard, Event::Join { side, group: g, member });
+            for n in 1..=self.groups[g].members {
+                let member = self.new_member(side, g, n, false, timeline.rng());
+                let d = timeline.delay(2_000, 5_000);
+                timeline.schedule(d, guard, Event::Join { side, group: g, member });
                 joining += 1;
             }
         }
-        Ok(format!(
+        format!(
             "starting {} applications on {side}: {joining} consumers joining over 2–5 s, producers in ~2 s",
-            self.apps.defs.len()
-        ))
+            self.defs.len()
+        )
     }
 
-    pub(super) fn stop_apps(&mut self, side: Side) -> Result<String, String> {
-        if !self.reachable(side) {
-            return Err(Self::unreachable(side));
-        }
+    pub fn stop(&mut self, side: Side, clusters: &Clusters, timeline: &mut Timeline) -> String {
         let s = side.index();
-        if !self.apps.up[s] {
-            return Ok(format!("applications on {side} already stopped"));
+        if !self.up[s] {
+            return format!("applications on {side} already stopped");
         }
-        self.apps.up[s] = false;
-        self.apps.epoch[s] += 1;
-        for app in 0..self.apps.defs.len() {
-            let d = self.delay(200, 1_000);
-            self.schedule(d, Guard::Always, Event::Producer { side, app, on: false });
+        self.up[s] = false;
+        self.epoch[s] += 1;
+        for app in 0..self.defs.len() {
+            let d = timeline.delay(200, 1_000);
+            timeline.schedule(d, Guard::Always, Event::Producer { side, app, on: false });
         }
         // Killed pods stop heartbeating; the coordinator notices within the
         // session timeout, so members drop out one by one.
-        let mut groups = Vec::new();
-        let mut leaving = Vec::new();
-        for g in self.clusters[s].groups.iter().filter(|g| g.kind == GroupKind::App && !g.members.is_empty()) {
-            groups.push(g.id.clone());
-            leaving.extend(g.members.iter().filter(|m| !m.stray).map(|m| (g.id.clone(), m.member_id.clone())));
+        let groups = clusters.side(side).groups().app_members();
+        for (group, _) in &groups {
+            let d = timeline.delay(500, 1_500);
+            timeline.schedule(d, Guard::Always, Event::Rebalance { side, group: group.clone() });
         }
-        for group in groups {
-            let d = self.delay(500, 1_500);
-            self.schedule(d, Guard::Always, Event::Rebalance { side, group });
+        let mut n = 0;
+        for (group, members) in groups {
+            for member_id in members {
+                let d = timeline.delay(3_000, 10_000);
+                timeline.schedule(
+                    d,
+                    Guard::Always,
+                    Event::Leave { side, group: group.clone(), member_id, settle: false },
+                );
+                n += 1;
+            }
         }
-        let n = leaving.len();
-        for (group, member_id) in leaving {
-            let d = self.delay(3_000, 10_000);
-            self.schedule(d, Guard::Always, Event::Leave { side, group, member_id, settle: false });
-        }
-        Ok(format!(
+        format!(
             "stopping {} applications on {side}: producers stop within 1 s, {n} consumers leave over 3–10 s",
-            self.apps.defs.len()
-        ))
+            self.defs.len()
+        )
     }
 
-    /// A new consumer instance of group definition `g` on `side`.
-    pub(super) fn new_member(&mut self, side: Side, g: usize, n: usize, stray: bool) -> Member {
-        let client_id = format!("{}-{n}", self.apps.groups[g].client[side.index()]);
-        let member_id = format!("{client_id}-{}", self.rng.uuid());
-        let host = format!("/{}", self.rng.ip(net(side)));
+    pub fn set_producing(&mut self, side: Side, app: usize, on: bool) {
+        if let Some(p) = self.producing[side.index()].get_mut(app) {
+            *p = on;
+        }
+    }
+
+    /// One step of production on both sides, at `factor` times the rate.
+    pub fn produce(&self, clusters: &mut Clusters, factor: f64) {
+        for side in Side::BOTH {
+            for (i, app) in self.defs.iter().enumerate() {
+                if !self.producing[side.index()].get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                let n = app.rate * self.factor[i] * factor / STEPS_PER_SEC as f64;
+                clusters.side_mut(side).produce(app.topic, n);
+            }
+        }
+    }
+
+    /// Redraws every app's rate factor (once a second).
+    pub fn jitter(&mut self, rng: &mut SplitMix64) {
+        for f in &mut self.factor {
+            *f = rng.between(1.0 - JITTER, 1.0 + JITTER);
+        }
+    }
+
+    /// A new consumer instance, the `n`th, of group definition `g` on `side`.
+    pub fn new_member(&self, side: Side, g: usize, n: usize, stray: bool, rng: &mut SplitMix64) -> Member {
+        let client_id = format!("{}-{n}", self.groups[g].client[side.index()]);
+        let member_id = format!("{client_id}-{}", rng.uuid());
+        let host = format!("/{}", rng.ip(net(side)));
         Member { member_id, client_id, host, stray }
     }
 
-    /// One step of production on both sides.
-    pub(super) fn produce(&mut self) {
-        let burst = if self.faults.burst_until.is_some() { BURST } else { 1.0 };
-        for side in Side::BOTH {
-            let s = side.index();
-            for (i, app) in self.apps.defs.iter().enumerate() {
-                if !self.apps.producing[s].get(i).copied().unwrap_or(false) {
-                    continue;
-                }
-                let n = app.rate * self.apps.factor[i] * burst / STEPS_PER_SEC as f64;
-                let Some(topic) = self.clusters[s].apps.get_mut(app.topic) else {
-                    continue;
-                };
-                for p in &mut topic.parts {
-                    p.carry += n * p.share;
-                    let whole = p.carry.floor();
-                    p.carry -= whole;
-                    p.end += whole as i64;
-                }
-            }
-        }
+    /// The id of group definition `g`.
+    pub fn group_id(&self, g: usize) -> &str {
+        &self.groups[g].id
     }
 
-    pub(super) fn jitter(&mut self) {
-        for f in &mut self.apps.factor {
-            *f = self.rng.between(1.0 - JITTER, 1.0 + JITTER);
-        }
-    }
-
-    /// Consumers with members commit their position (caught up) each second.
-    pub(super) fn commit_groups(&mut self) {
-        for c in &mut self.clusters {
-            let mut commits = Vec::new();
-            for g in &mut c.groups {
-                let Some(t) = g.topic else { continue };
-                if g.members.is_empty() {
-                    continue;
-                }
-                let Some(topic) = c.apps.get(t) else { continue };
-                g.committed.clear();
-                g.committed.extend(topic.parts.iter().map(|p| Some(p.end)));
-                commits.push((g.offsets_partition, topic.parts.len() as i64));
-            }
-            for (p, n) in commits {
-                c.bump("__consumer_offsets", p, n);
-            }
-        }
-    }
-
-    pub(super) fn on_join(&mut self, side: Side, g: usize, member: Member) {
-        let Some(def) = self.apps.groups.get(g) else { return };
-        let c = &mut self.clusters[side.index()];
-        let idx = match c.group(&def.id) {
-            Some(i) => i,
-            None => {
-                let offsets_partition = (fnv(&def.id) % 50) as usize;
-                c.groups.push(GroupState {
-                    id: def.id.clone(),
-                    kind: def.kind,
-                    protocol: def.protocol,
-                    state: "Empty",
-                    members: Vec::new(),
-                    topic: Some(def.topic),
-                    committed: Vec::new(),
-                    generation: 0,
-                    offsets_partition,
-                });
-                c.groups.len() - 1
-            }
-        };
-        let group = &mut c.groups[idx];
-        group.members.push(member);
-        self.rebalance(side, idx, true);
-    }
-
-    pub(super) fn on_leave(&mut self, side: Side, group: &str, member_id: &str, settle: bool) {
-        let c = &mut self.clusters[side.index()];
-        let Some(idx) = c.group(group) else { return };
-        let g = &mut c.groups[idx];
-        let before = g.members.len();
-        g.members.retain(|m| m.member_id != member_id);
-        // A group left with only live (stray) members completes its rebalance.
-        let settle = settle || g.members.iter().all(|m| m.stray);
-        if g.members.len() != before {
-            self.rebalance(side, idx, settle);
-        }
-    }
-
-    pub(super) fn on_rebalance(&mut self, side: Side, group: &str) {
-        if let Some(idx) = self.clusters[side.index()].group(group) {
-            self.rebalance(side, idx, false);
-        }
-    }
-
-    /// Membership changed: the group rebalances and, if `settle`, becomes
-    /// Stable a second later unless it changes again meanwhile.
-    fn rebalance(&mut self, side: Side, idx: usize, settle: bool) {
-        let g = &mut self.clusters[side.index()].groups[idx];
-        g.generation += 1;
-        if g.members.is_empty() {
-            g.state = "Empty";
-            return;
-        }
-        g.state = "PreparingRebalance";
-        if settle {
-            let (group, generation) = (g.id.clone(), g.generation);
-            self.schedule(STEPS_PER_SEC, Guard::Always, Event::Settle { side, group, generation });
-        }
-    }
-
-    pub(super) fn on_settle(&mut self, side: Side, group: &str, generation: u64) {
-        let c = &mut self.clusters[side.index()];
-        let Some(idx) = c.group(group) else { return };
-        let g = &mut c.groups[idx];
-        if g.generation == generation {
-            g.state = if g.members.is_empty() { "Empty" } else { "Stable" };
-        }
+    /// `member` joins group definition `g` on `side`.
+    pub fn join(&self, side: Side, g: usize, member: Member, clusters: &mut Clusters, timeline: &mut Timeline) {
+        let Some(def) = self.groups.get(g) else { return };
+        clusters.side_mut(side).groups_mut().join(side, &def.spec(), member, timeline);
     }
 
     /// `redis-applier` applies the mirrored journal wherever MM2 writes:
     /// when a flow starts into `to`, it leaves the other side and joins there.
-    pub(super) fn move_applier(&mut self, to: Side) {
-        let Some(def) = self.apps.applier_def() else { return };
-        if self.apps.applier == Some(to) {
+    pub fn move_applier(&mut self, to: Side, clusters: &Clusters, timeline: &mut Timeline) {
+        let Some(def) = self.groups.iter().position(|g| g.kind == GroupKind::Plumbing) else { return };
+        if self.applier == Some(to) {
             return;
         }
-        if let Some(from) = self.apps.applier {
-            let c = &self.clusters[from.index()];
-            let id = self.apps.groups[def].id.clone();
-            let leaving: Vec<String> = c
-                .group(&id)
-                .map(|i| c.groups[i].members.iter().map(|m| m.member_id.clone()).collect())
-                .unwrap_or_default();
-            for member_id in leaving {
-                let d = self.delay(1_000, 3_000);
-                self.schedule(
-                    d,
-                    Guard::Always,
-                    Event::Leave { side: from, group: id.clone(), member_id, settle: true },
-                );
+        if let Some(from) = self.applier {
+            let id = &self.groups[def].id;
+            for member_id in clusters.side(from).groups().member_ids(id) {
+                let d = timeline.delay(1_000, 3_000);
+                let leave = Event::Leave { side: from, group: id.clone(), member_id, settle: true };
+                timeline.schedule(d, Guard::Always, leave);
             }
         }
-        self.apps.applier = Some(to);
-        self.apps.applier_epoch += 1;
-        let guard = Guard::Applier(self.apps.applier_epoch);
-        for n in 1..=self.apps.groups[def].members {
-            let member = self.new_member(to, def, n, false);
-            let d = self.delay(2_000, 5_000);
-            self.schedule(d, guard, Event::Join { side: to, group: def, member });
+        self.applier = Some(to);
+        self.applier_epoch += 1;
+        let guard = Guard::Applier(self.applier_epoch);
+        for n in 1..=self.groups[def].members {
+            let member = self.new_member(to, def, n, false, timeline.rng());
+            let d = timeline.delay(2_000, 5_000);
+            timeline.schedule(d, guard, Event::Join { side: to, group: def, member });
         }
     }
-}
-
-/// FNV-1a, to place a group's commits in a `__consumer_offsets` partition.
-pub(super) fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

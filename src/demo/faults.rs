@@ -1,166 +1,182 @@
 //! The demo's faults, each a toggle: what goes wrong in real DR drills, so
-//! the console's rules and health judgements can be seen firing.
+//! the console's rules and health judgements can be seen firing. This part
+//! keeps which faults are on and does what only they decide; the world
+//! turns them on and off (see `DemoWorld::toggle`).
 
-use crate::action::Fault;
-use crate::model::{Cluster, Mm2Deployment, Side, Ts};
+use crate::model::{Cluster, Link, Mm2Deployment, Side, Ts};
 
-use super::mm2::SOURCE_TASKS;
-use super::world::{DemoWorld, Event, Guard, STEPS_PER_SEC, alias};
+use super::apps::Apps;
+use super::cluster::{BROKERS, Clusters};
+use super::rng::SplitMix64;
+use super::timeline::{Event, Guard, STEPS_PER_SEC, Timeline};
 
 /// How long a ProduceBurst lasts unless toggled off first.
 const BURST_SECS: u64 = 20;
+/// Produce-rate multiplier of the ProduceBurst fault.
+const BURST: f64 = 10.0;
+/// The application group a stray consumer joins (`orders-service`).
+const STRAY_GROUP: usize = 0;
+/// The stray is its group's third instance, after the two that ran there.
+const STRAY_INSTANCE: usize = 3;
 
 /// DC as last seen before it was cut off: kdrill keeps showing these
 /// observations with their old stamps, so they age into staleness.
-pub(super) struct Cut {
-    pub since: Ts,
-    pub dc: Cluster,
+struct Cut {
+    since: Ts,
+    dc: Cluster,
     /// Deployments running on DC (observed through DC's Kubernetes API).
-    pub deployments: Vec<(usize, Mm2Deployment)>,
+    deployments: Vec<(usize, Mm2Deployment)>,
 }
 
 #[derive(Default)]
 pub(super) struct Faults {
     /// The side and member id of the stray consumer.
-    pub stray: Option<(Side, String)>,
-    pub stray_epoch: u64,
+    stray: Option<(Side, String)>,
+    stray_epoch: u64,
     /// The reverse deployment the Bidirectional fault started.
-    pub bidirectional: Option<usize>,
+    bidirectional: Option<usize>,
     /// The DR broker taken down.
-    pub broker_down: Option<usize>,
-    pub cut: Option<Box<Cut>>,
+    broker_down: Option<usize>,
+    cut: Option<Box<Cut>>,
     /// The step at which a ProduceBurst ends.
-    pub burst_until: Option<u64>,
+    burst_until: Option<u64>,
 }
 
-impl DemoWorld {
-    pub(super) fn fault_on(&self, fault: Fault) -> bool {
-        let f = &self.faults;
-        match fault {
-            Fault::FailMm2Task => self.mm2.iter().any(|d| d.failed_task.is_some()),
-            Fault::StrayConsumer => f.stray.is_some(),
-            Fault::Bidirectional => f.bidirectional.is_some_and(|d| self.mm2[d].desired),
-            Fault::BrokerDown => f.broker_down.is_some(),
-            Fault::CutOffDc => f.cut.is_some(),
-            Fault::ProduceBurst => f.burst_until.is_some(),
-        }
+impl Faults {
+    /// Whether DC is cut off (CutOffDc).
+    pub fn dc_cut(&self) -> bool {
+        self.cut.is_some()
     }
 
-    /// Turns `fault` on if it is off, off if it is on.
-    pub(super) fn toggle(&mut self, fault: Fault) -> Result<String, String> {
-        let on = !self.fault_on(fault);
-        let text = match (fault, on) {
-            (Fault::FailMm2Task, true) => self.fail_mm2_task()?,
-            (Fault::FailMm2Task, false) => {
-                let dep = self.mm2.iter().position(|d| d.failed_task.is_some());
-                if let Some(dep) = dep {
-                    self.restart_task(dep);
-                }
-                "the failed MirrorSourceConnector task is restarted; its partitions catch up".into()
-            }
-            (Fault::StrayConsumer, true) => self.stray_on()?,
-            (Fault::StrayConsumer, false) => self.stray_off(),
-            (Fault::Bidirectional, true) => self.bidirectional_on()?,
-            (Fault::Bidirectional, false) => match self.faults.bidirectional.take() {
-                Some(dep) => self.stop_mm2(dep)?,
-                None => "nothing to stop".into(),
-            },
-            (Fault::BrokerDown, true) => {
-                let id = self.rng.range(0, 2) as usize;
-                self.clusters[Side::Dr.index()].brokers_up[id] = false;
-                self.faults.broker_down = Some(id);
-                format!("broker {id} of DR (dr-kafka-{id}.kafka.svc) is down; its partition leaderships moved")
-            }
-            (Fault::BrokerDown, false) => {
-                let id = self.faults.broker_down.take().unwrap_or_default();
-                self.clusters[Side::Dr.index()].brokers_up[id] = true;
-                format!("broker {id} of DR is back; preferred leaders restored")
-            }
-            (Fault::CutOffDc, true) => {
-                let deployments = (0..self.mm2.len())
-                    .filter(|&d| self.mm2[d].flow.target == Side::Dc)
-                    .map(|d| (d, self.deployment_view(d)))
-                    .collect();
-                self.faults.cut = Some(Box::new(Cut { since: self.now, dc: self.cluster_view(Side::Dc), deployments }));
-                "DC is cut off: neither kdrill nor MM2 can reach it".into()
-            }
-            (Fault::CutOffDc, false) => {
-                self.faults.cut = None;
-                "DC is reachable again".into()
-            }
-            (Fault::ProduceBurst, true) => {
-                let sides: Vec<String> =
-                    Side::BOTH.iter().filter(|s| self.apps.up[s.index()]).map(|s| s.to_string()).collect();
-                if sides.is_empty() {
-                    return Err("no applications are running: nothing to burst".into());
-                }
-                self.faults.burst_until = Some(self.tick + BURST_SECS * STEPS_PER_SEC);
-                format!("producers on {} write 10× for {BURST_SECS} s", sides.join(" and "))
-            }
-            (Fault::ProduceBurst, false) => {
-                self.faults.burst_until = None;
-                "the produce burst ends".into()
-            }
-        };
-        Ok(format!("{}: {text}", if on { "on" } else { "off" }))
+    /// Whether kdrill (and MM2) can reach `side` at all; `Err` says why not.
+    pub fn reach(&self, side: Side) -> Result<(), String> {
+        if side == Side::Dc && self.dc_cut() {
+            return Err(format!("{side} is unreachable: its Kafka and Kubernetes API time out"));
+        }
+        Ok(())
     }
 
-    pub(super) fn expire_burst(&mut self) {
-        if self.faults.burst_until.is_some_and(|t| self.tick >= t) {
-            self.faults.burst_until = None;
-        }
+    /// Whether `epoch` is the latest StrayConsumer toggle.
+    pub fn stray_is_current(&self, epoch: u64) -> bool {
+        self.stray_epoch == epoch
     }
 
-    fn fail_mm2_task(&mut self) -> Result<String, String> {
-        let dep = self.mm2.iter().position(|d| d.flowing).ok_or("no MirrorSourceConnector is RUNNING")?;
-        if !self.reachable(self.mm2[dep].flow.target) {
-            return Err(Self::unreachable(self.mm2[dep].flow.target));
-        }
-        // Task 0 also carries the heartbeats topic; another task fails.
-        let task = self.rng.range(1, SOURCE_TASKS as u64 - 1) as usize;
-        self.fail_task(dep, task);
-        let name = self.mm2[dep].connector_name(crate::model::ConnectorKind::Source);
-        Ok(format!("{name} task {task} FAILED (RecordTooLargeException); the CR still reports Ready"))
+    pub fn has_stray(&self) -> bool {
+        self.stray.is_some()
+    }
+
+    /// The reverse deployment of the Bidirectional fault, if on.
+    pub fn bidirectional(&self) -> Option<usize> {
+        self.bidirectional
+    }
+
+    pub fn set_bidirectional(&mut self, dep: Option<usize>) {
+        self.bidirectional = dep;
+    }
+
+    pub fn has_broker_down(&self) -> bool {
+        self.broker_down.is_some()
+    }
+
+    pub fn has_burst(&self) -> bool {
+        self.burst_until.is_some()
+    }
+
+    /// What producers write, as a multiple of their rate.
+    pub fn produce_factor(&self) -> f64 {
+        if self.has_burst() { BURST } else { 1.0 }
     }
 
     /// Someone left a consumer of an app group running on the passive side.
-    fn stray_on(&mut self) -> Result<String, String> {
-        let passive = match self.apps.up {
-            [true, false] => Side::Dr,
-            [false, true] => Side::Dc,
-            _ => return Err("no single active side: applications must run on exactly one side".into()),
-        };
-        if !self.reachable(passive) {
-            return Err(Self::unreachable(passive));
-        }
-        let member = self.new_member(passive, 0, 3, true);
-        let (client, group) = (member.client_id.clone(), self.apps.groups[0].id.clone());
-        self.faults.stray_epoch += 1;
-        self.faults.stray = Some((passive, member.member_id.clone()));
-        let d = self.delay(1_000, 3_000);
-        self.schedule(d, Guard::Stray(self.faults.stray_epoch), Event::Join { side: passive, group: 0, member });
-        Ok(format!("consumer {client} joins group {group} on {passive}, the passive side"))
+    pub fn stray_on(&mut self, apps: &Apps, timeline: &mut Timeline) -> Result<String, String> {
+        let passive = apps.passive_side().ok_or("no single active side: applications must run on exactly one side")?;
+        self.reach(passive)?;
+        let member = apps.new_member(passive, STRAY_GROUP, STRAY_INSTANCE, true, timeline.rng());
+        let client = member.client_id.clone();
+        self.stray_epoch += 1;
+        self.stray = Some((passive, member.member_id.clone()));
+        let d = timeline.delay(1_000, 3_000);
+        let join = Event::Join { side: passive, group: STRAY_GROUP, member };
+        timeline.schedule(d, Guard::Stray(self.stray_epoch), join);
+        Ok(format!("consumer {client} joins group {} on {passive}, the passive side", apps.group_id(STRAY_GROUP)))
     }
 
-    fn stray_off(&mut self) -> String {
-        self.faults.stray_epoch += 1;
-        let Some((side, member_id)) = self.faults.stray.take() else {
+    pub fn stray_off(&mut self, apps: &Apps, timeline: &mut Timeline) -> String {
+        self.stray_epoch += 1;
+        let Some((side, member_id)) = self.stray.take() else {
             return "no stray consumer".into();
         };
-        let group = self.apps.groups[0].id.clone();
-        let d = self.delay(500, 1_000);
-        self.schedule(d, Guard::Always, Event::Leave { side, group, member_id, settle: true });
+        let group = apps.group_id(STRAY_GROUP).to_owned();
+        let d = timeline.delay(500, 1_000);
+        timeline.schedule(d, Guard::Always, Event::Leave { side, group, member_id, settle: true });
         format!("the stray consumer leaves {side}")
     }
 
-    fn bidirectional_on(&mut self) -> Result<String, String> {
-        let running: Vec<usize> = (0..self.mm2.len()).filter(|&d| self.mm2[d].desired).collect();
-        let [one] = running[..] else {
-            return Err("MM2 must run in exactly one direction to start the reverse one".into());
+    pub fn broker_down(&mut self, clusters: &mut Clusters, rng: &mut SplitMix64) -> String {
+        let id = rng.range(0, BROKERS as u64 - 1) as usize;
+        clusters.side_mut(Side::Dr).set_broker_up(id, false);
+        self.broker_down = Some(id);
+        format!("broker {id} of DR (dr-kafka-{id}.kafka.svc) is down; its partition leaderships moved")
+    }
+
+    pub fn broker_up(&mut self, clusters: &mut Clusters) -> String {
+        let id = self.broker_down.take().unwrap_or_default();
+        clusters.side_mut(Side::Dr).set_broker_up(id, true);
+        format!("broker {id} of DR is back; preferred leaders restored")
+    }
+
+    /// DC is cut off at `since`; `dc` and `deployments` (those running on
+    /// DC) are what was last seen of it.
+    pub fn cut_off(&mut self, since: Ts, dc: Cluster, deployments: Vec<(usize, Mm2Deployment)>) -> String {
+        self.cut = Some(Box::new(Cut { since, dc, deployments }));
+        "DC is cut off: neither kdrill nor MM2 can reach it".into()
+    }
+
+    pub fn reconnect(&mut self) -> String {
+        self.cut = None;
+        "DC is reachable again".into()
+    }
+
+    /// DC as kdrill still shows it while cut off: the last observations,
+    /// behind a link that times out.
+    pub fn frozen_dc(&self) -> Option<Cluster> {
+        let cut = self.cut.as_deref()?;
+        let mut c = cut.dc.clone();
+        c.link = Link::Down {
+            since: cut.since,
+            last_ok: Some(cut.since),
+            error: "dc-kafka-0.kafka.svc:9093/0: Connect to ipv4#10.20.0.11:9093 failed: \
+                    Operation timed out (after 30012ms in state CONNECT)"
+                .into(),
         };
-        let reverse = 1 - one;
-        let text = self.start_mm2(reverse)?;
-        self.faults.bidirectional = Some(reverse);
-        Ok(format!("{text}; {} and {} now replicate into each other", alias(Side::Dc), alias(Side::Dr)))
+        Some(c)
+    }
+
+    /// Deployment `dep` as last seen, if it runs on a cut-off DC.
+    pub fn frozen_deployment(&self, dep: usize) -> Option<Mm2Deployment> {
+        let cut = self.cut.as_deref()?;
+        cut.deployments.iter().find(|(d, _)| *d == dep).map(|(_, v)| v.clone())
+    }
+
+    /// Producers on every side with applications write 10× from `tick`.
+    pub fn burst_on(&mut self, apps: &Apps, tick: u64) -> Result<String, String> {
+        let sides: Vec<String> = Side::BOTH.iter().filter(|s| apps.is_up(**s)).map(|s| s.to_string()).collect();
+        if sides.is_empty() {
+            return Err("no applications are running: nothing to burst".into());
+        }
+        self.burst_until = Some(tick + BURST_SECS * STEPS_PER_SEC);
+        Ok(format!("producers on {} write 10× for {BURST_SECS} s", sides.join(" and ")))
+    }
+
+    pub fn burst_off(&mut self) -> String {
+        self.burst_until = None;
+        "the produce burst ends".into()
+    }
+
+    /// A ProduceBurst ends by itself once its time is up.
+    pub fn expire_burst(&mut self, tick: u64) {
+        if self.burst_until.is_some_and(|t| tick >= t) {
+            self.burst_until = None;
+        }
     }
 }

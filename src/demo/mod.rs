@@ -9,13 +9,19 @@
 //! DC→DR, its DR→DC twin on DC scaled to zero — and reacts to the console's
 //! actions with realistic, seeded delays. Faults toggle what goes wrong in
 //! real drills. See `setup` for the figures.
+//!
+//! The parts: `timeline` (clock, RNG, delayed events), `cluster` and
+//! `groups` (each Kafka cluster), `apps`, `mm2` and `faults`, composed and
+//! stepped by `world`.
 
 mod apps;
+mod cluster;
 mod faults;
+mod groups;
 mod mm2;
 pub(crate) mod rng;
 mod setup;
-mod view;
+mod timeline;
 mod world;
 
 use std::sync::Arc;
@@ -26,61 +32,11 @@ use regex::Regex;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::action::Outcome;
-use crate::action::{Action, Fault};
 use crate::collect::{self, SourceEnd, WorldLink};
 use crate::config::{Classification, Settings};
-use crate::model::{Snapshot, Ts};
+use crate::model::Ts;
 
 pub use world::DemoWorld;
-
-impl DemoWorld {
-    /// The runbook's steady state, with three applications on DC.
-    pub fn new(seed: u64, start: Ts) -> Self {
-        setup::build(seed, start, setup::STANDARD_PARTITIONS, setup::STANDARD_GROUPS)
-    }
-
-    /// The same world grown for benchmarks: extra 50-partition topics (one
-    /// producing service each) up to `partitions_per_cluster` application
-    /// partitions, and extra consumer groups up to `groups`.
-    pub fn scaled(seed: u64, start: Ts, partitions_per_cluster: usize, groups: usize) -> Self {
-        setup::build(seed, start, partitions_per_cluster, groups)
-    }
-
-    /// The world's virtual time.
-    pub fn now(&self) -> Ts {
-        self.now
-    }
-
-    /// Moves virtual time forward by `dt` (negative is ignored). The world
-    /// changes in fixed 100 ms steps, so the result does not depend on how
-    /// time is chopped.
-    pub fn advance(&mut self, dt: TimeDelta) {
-        self.advance_by(dt);
-    }
-
-    /// What a collector polling both sides and both MM2 deployments would
-    /// see now.
-    pub fn observe(&self) -> Snapshot {
-        self.snapshot()
-    }
-
-    /// Carries out an action: `Ok` says what was done (or that nothing was
-    /// needed), `Err` why it could not be.
-    pub fn apply(&mut self, action: &Action) -> Result<String, String> {
-        match action {
-            Action::StopApps(side) => self.stop_apps(*side),
-            Action::StartApps(side) => self.start_apps(*side),
-            Action::StopMm2(flow) => self.stop_mm2(mm2::index(*flow)?),
-            Action::StartMm2(flow) => self.start_mm2(mm2::index(*flow)?),
-            Action::Fault(fault) => self.toggle(*fault),
-        }
-    }
-
-    /// Whether a fault is currently on (a ProduceBurst ends by itself).
-    pub fn fault_active(&self, fault: Fault) -> bool {
-        self.fault_on(fault)
-    }
-}
 
 /// Judgement settings that fit the demo's names; everything else is the
 /// default.

@@ -2,15 +2,16 @@
 //! DC→DR and long since caught up, the DR→DC deployment scaled to zero.
 //! Offsets look like a month of traffic, so nothing starts suspiciously at 0.
 
-use std::collections::BTreeMap;
-
-use crate::model::{ConnectState, Flow, GroupProtocol, Side, Ts};
+use crate::model::naming::ReplicationPolicy;
+use crate::model::{GroupProtocol, Side, Ts};
 
 use super::apps::{AppDef, Apps, GroupDef};
-use super::faults::Faults;
-use super::mm2::{Deployment, PODS, Pod, connect_group};
+use super::cluster::{CONSUMER_OFFSETS, CONSUMER_OFFSETS_PARTITIONS, ClusterState, Clusters, TopicState, alias};
+use super::groups::GroupKind;
+use super::mm2::{CONNECT_CONFIGS, CONNECT_OFFSETS, CONNECT_STATUS, Mm2};
 use super::rng::SplitMix64;
-use super::world::{Beat, ClusterState, DemoWorld, GroupKind, Member, Part, TopicState, net};
+use super::timeline::Timeline;
+use super::world::DemoWorld;
 
 /// Partitions of the three standard application topics.
 pub(super) const STANDARD_PARTITIONS: usize = 24;
@@ -37,6 +38,8 @@ fn spec(topic: &str, partitions: usize, rate: f64, skew: f64, app: &str) -> Spec
 }
 
 pub(super) fn build(seed: u64, start: Ts, partitions: usize, groups: usize) -> DemoWorld {
+    let policy = ReplicationPolicy::identity();
+    let (dc, dr) = (alias(Side::Dc), alias(Side::Dr));
     let mut rng = SplitMix64::new(seed);
     let mut specs = vec![
         spec("redis-writes", 12, 150.0, 0.5, "redis-journal"),
@@ -64,53 +67,45 @@ pub(super) fn build(seed: u64, start: Ts, partitions: usize, groups: usize) -> D
             let end = (s.rate * 86_400.0 * days * share) as i64;
             let e0 = (end as f64 * since) as i64;
             first_start.push(e0);
-            dc_parts.push(Part { end, share, carry: 0.0 });
-            dr_parts.push(Part { end: end - e0, share, carry: 0.0 });
+            dc_parts.push((end, share));
+            dr_parts.push((end - e0, share));
         }
         // MM2 does not sync min.insync.replicas: DR's copies have the default.
-        dc_topics.push(TopicState { name: s.topic.clone(), parts: dc_parts, rf: 3, min_isr: 2, compact: false });
-        dr_topics.push(TopicState { name: s.topic.clone(), parts: dr_parts, rf: 3, min_isr: 1, compact: false });
-    }
-    let mirrored: Vec<(usize, usize)> =
-        specs.iter().enumerate().flat_map(|(t, s)| (0..s.partitions).map(move |p| (t, p))).collect();
-    let mut flat_start = Vec::new();
-    let mut n = 0;
-    for s in &specs {
-        flat_start.push(n);
-        n += s.partitions;
+        dc_topics.push(TopicState::app(s.topic.clone(), dc_parts, 2));
+        dr_topics.push(TopicState::app(policy.remote_topic(dc, &s.topic), dr_parts, 1));
     }
 
     let uptime = rng.range(1_500_000, 3_000_000) as i64;
-    let internal = |rng: &mut SplitMix64, names: &[(&str, usize, bool)]| -> Vec<TopicState> {
+    // Heartbeats have been written once a second since the clusters started.
+    let internal = |rng: &mut SplitMix64, names: &[(&str, usize)]| -> Vec<TopicState> {
         names
             .iter()
-            .map(|&(name, parts, compact)| {
-                let ends = (0..parts).map(|_| rng.range(10_000, 900_000) as i64).collect();
-                TopicState::new(name.into(), ends, 3, 2, compact)
+            .map(|&(name, parts)| {
+                let mut ends: Vec<i64> = (0..parts).map(|_| rng.range(10_000, 900_000) as i64).collect();
+                if policy.is_heartbeats_topic(name)
+                    && let Some(end) = ends.first_mut()
+                {
+                    *end = uptime;
+                }
+                TopicState::internal(name.into(), ends, true)
             })
             .collect()
     };
-    let mut dc_internal = internal(
-        &mut rng,
-        &[("__consumer_offsets", 50, true), ("heartbeats", 1, true), ("mm2-offset-syncs.dr.internal", 1, true)],
-    );
-    let mut dr_internal = internal(
+    let offsets = (CONSUMER_OFFSETS, CONSUMER_OFFSETS_PARTITIONS as usize);
+    let heartbeats = policy.heartbeats_topic();
+    let dc_internal = internal(&mut rng, &[offsets, (heartbeats, 1), (&policy.offset_syncs_topic(dr), 1)]);
+    let dr_internal = internal(
         &mut rng,
         &[
-            ("__consumer_offsets", 50, true),
-            ("heartbeats", 1, true),
-            ("dc.heartbeats", 1, true),
-            ("dc.checkpoints.internal", 1, true),
-            ("mirrormaker2-cluster-configs", 1, true),
-            ("mirrormaker2-cluster-offsets", 25, true),
-            ("mirrormaker2-cluster-status", 5, true),
+            offsets,
+            (heartbeats, 1),
+            (&policy.remote_topic(dc, heartbeats), 1),
+            (&policy.checkpoints_topic(dc), 1),
+            CONNECT_CONFIGS,
+            CONNECT_OFFSETS,
+            CONNECT_STATUS,
         ],
     );
-    for t in dc_internal.iter_mut().chain(dr_internal.iter_mut()).filter(|t| t.name.ends_with("heartbeats")) {
-        if let Some(p) = t.parts.first_mut() {
-            p.end = uptime;
-        }
-    }
 
     let hash = |rng: &mut SplitMix64| [rng.hex(5), rng.hex(5)];
     let defs: Vec<AppDef> = specs
@@ -150,97 +145,25 @@ pub(super) fn build(seed: u64, start: Ts, partitions: usize, groups: usize) -> D
     });
 
     let total_rate: f64 = specs.iter().map(|s| s.rate).sum();
-    let n_apps = defs.len();
-    let apps = Apps {
-        defs,
-        groups: group_defs,
-        up: [true, false],
-        epoch: [0, 0],
-        producing: [vec![true; n_apps], vec![false; n_apps]],
-        factor: vec![1.0; n_apps],
-        applier: Some(Side::Dr),
-        applier_epoch: 0,
-    };
-    let cluster =
-        |apps, internal| ClusterState { brokers_up: [true; 3], apps, internal, groups: Vec::new(), beats: Vec::new() };
-    let dc_to_dr = Deployment::idle(Flow::DC_TO_DR, rng.hex(10), mirrored.len());
-    let dr_to_dc = Deployment::idle(Flow::DR_TO_DC, rng.hex(10), mirrored.len());
-    let mut world = DemoWorld {
-        start,
-        now: start,
-        tick: 0,
-        rng,
-        clusters: [cluster(dc_topics, dc_internal), cluster(dr_topics, dr_internal)],
-        apps,
-        mm2: [dc_to_dr, dr_to_dc],
-        faults: Faults::default(),
-        mirrored,
-        flat_start,
-        capacity: total_rate * CAPACITY_FACTOR,
-        queue: BTreeMap::new(),
-        seq: 0,
-    };
-    world.settle_steady_state(&first_start);
-    world
-}
+    let apps = Apps::new(defs, group_defs, Side::Dc, Side::Dr);
+    let partitions: Vec<usize> = specs.iter().map(|s| s.partitions).collect();
+    let hashes = [rng.hex(10), rng.hex(10)];
+    let mut mm2 = Mm2::new(policy, &partitions, total_rate * CAPACITY_FACTOR, hashes);
+    let mut clusters =
+        Clusters::new(ClusterState::new(dc_topics, dc_internal), ClusterState::new(dr_topics, dr_internal));
+    let mut timeline = Timeline::new(start, rng);
 
-impl DemoWorld {
-    /// Seats every consumer and brings MM2 DC→DR up as if long running.
-    fn settle_steady_state(&mut self, first_start: &[i64]) {
-        for g in 0..self.apps.groups.len() {
-            let side = match self.apps.groups[g].kind {
-                GroupKind::App => Side::Dc,
-                _ => Side::Dr,
-            };
-            for n in 1..=self.apps.groups[g].members {
-                let m = self.new_member(side, g, n, false);
-                self.on_join(side, g, m);
-            }
-        }
-        let dr = Side::Dr.index();
-        let pods: Vec<(String, String)> = (0..PODS)
-            .map(|i| (format!("mm2-mirrormaker2-{}-{i}", self.mm2[0].hash), self.rng.ip(net(Side::Dr))))
-            .collect();
-        let mut connect = connect_group();
-        for (i, (_, ip)) in pods.iter().enumerate() {
-            connect.members.push(Member {
-                member_id: format!("connect-{}-{}", i + 1, self.rng.uuid()),
-                client_id: format!("connect-{}", i + 1),
-                host: format!("/{ip}"),
-                stray: false,
-            });
-        }
-        self.clusters[dr].groups.push(connect);
-        for c in &mut self.clusters {
-            for g in &mut c.groups {
-                g.state = "Stable";
-            }
-        }
-        self.commit_groups();
-
-        let d = &mut self.mm2[0];
-        d.desired = true;
-        d.generation = 1;
-        d.pods = pods.into_iter().map(|(name, ip)| Pod { name, ip, phase: "Running", ready: true }).collect();
-        d.assign_connectors(ConnectState::Running);
-        d.flowing = true;
-        d.ever_ran = true;
-        for (i, &(t, p)) in self.mirrored.iter().enumerate() {
-            let end = self.clusters[Side::Dc.index()].apps[t].parts[p].end;
-            d.position[i] = end;
-            d.committed[i] = Some(end - 1);
-            d.base[i] = (first_start.get(i).copied().unwrap_or(end), 0);
-        }
-        let at = self.now;
-        let prev = at - chrono::TimeDelta::seconds(1);
-        let beat = |topic: &str, at| Beat { topic: topic.into(), source: Side::Dc, target: Side::Dr, at };
-        self.clusters[Side::Dc.index()].beats.push(beat("heartbeats", at));
-        self.clusters[dr].beats.push(beat("heartbeats", at));
-        self.clusters[dr].beats.push(beat("dc.heartbeats", prev));
-        self.mm2[0].pending_beats = vec![beat("heartbeats", at)];
-        // Seating consumers queued rebalance settles; the world starts settled.
-        self.queue.clear();
-        // The checkpoint connector's first pass, so DR starts with checkpoints.
-        self.write_checkpoints(0, at);
+    // Every consumer seated, MM2 DC→DR up as if long running.
+    apps.seat(&mut clusters, &mut timeline);
+    let dc_to_dr = 0;
+    mm2.run_steady(dc_to_dr, &first_start, start, &mut clusters, timeline.rng());
+    for side in Side::BOTH {
+        clusters.side_mut(side).groups_mut().settle_all();
     }
+    clusters.commit_groups();
+    // Seating consumers queued rebalance settles; the world starts settled.
+    timeline.forget_pending();
+    // The checkpoint connector's first pass, so DR starts with checkpoints.
+    mm2.write_checkpoints(dc_to_dr, start, &mut clusters);
+    DemoWorld::compose(timeline, clusters, apps, mm2)
 }

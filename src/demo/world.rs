@@ -1,314 +1,228 @@
-//! The demo world's state, clock and event queue. Time moves in fixed
-//! 100 ms steps counted from `start`, so how a caller chops time into
-//! `advance` calls never changes what happens: delayed reactions are events
-//! on a queue keyed by step, and per-second work (Connect's offset flush,
+//! The simulated pair as one world: it composes the parts (clusters,
+//! applications, MM2, faults) on a timeline, moves them through each
+//! 100 ms step, hands each due event to the part it concerns, and carries
+//! out the console's actions. Per-second work (Connect's offset flush,
 //! consumer commits, heartbeats, checkpoints) runs on whole seconds, which
 //! is also when the world is polled.
 
-use std::collections::BTreeMap;
-
 use chrono::TimeDelta;
 
-use crate::model::{GroupProtocol, Side, Ts};
+use crate::action::{Action, Fault};
+use crate::model::{Side, Snapshot, Ts};
 
 use super::apps::Apps;
+use super::cluster::{Clusters, alias};
 use super::faults::Faults;
-use super::mm2::Deployment;
-use super::rng::SplitMix64;
-
-pub(super) const STEP_MS: i64 = 100;
-pub(super) const STEPS_PER_SEC: u64 = 10;
-
-/// The MM2 cluster alias of a side, as used in remote topic names.
-pub(super) fn alias(side: Side) -> &'static str {
-    match side {
-        Side::Dc => "dc",
-        Side::Dr => "dr",
-    }
-}
-
-/// The second octet of a side's pod network (`10.20/16` DC, `10.30/16` DR).
-pub(super) fn net(side: Side) -> u8 {
-    match side {
-        Side::Dc => 20,
-        Side::Dr => 30,
-    }
-}
-
-/// One partition's log. For application topics, `share` is the fraction of
-/// the topic's records that land here (keys hash unevenly) and `carry` the
-/// fractional record not yet written.
-pub(super) struct Part {
-    pub end: i64,
-    pub share: f64,
-    pub carry: f64,
-}
-
-pub(super) struct TopicState {
-    pub name: String,
-    pub parts: Vec<Part>,
-    pub rf: u16,
-    pub min_isr: u16,
-    pub compact: bool,
-}
-
-impl TopicState {
-    pub fn new(name: String, ends: Vec<i64>, rf: u16, min_isr: u16, compact: bool) -> Self {
-        let n = ends.len().max(1) as f64;
-        let parts = ends.into_iter().map(|end| Part { end, share: 1.0 / n, carry: 0.0 }).collect();
-        TopicState { name, parts, rf, min_isr, compact }
-    }
-}
-
-pub(super) struct Member {
-    pub member_id: String,
-    pub client_id: String,
-    pub host: String,
-    /// Joined by the StrayConsumer fault, not by the side's applications.
-    pub stray: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum GroupKind {
-    App,
-    Plumbing,
-    /// Kafka Connect's worker group (`protocol_type` `connect`).
-    Connect,
-}
-
-pub(super) struct GroupState {
-    pub id: String,
-    pub kind: GroupKind,
-    pub protocol: GroupProtocol,
-    pub state: &'static str,
-    pub members: Vec<Member>,
-    /// The application topic consumed (index into `ClusterState::apps`).
-    pub topic: Option<usize>,
-    /// Committed offset per partition of `topic`, once committed.
-    pub committed: Vec<Option<i64>>,
-    /// Bumped by every membership change, so a pending settle of an older
-    /// rebalance is ignored.
-    pub generation: u64,
-    /// The `__consumer_offsets` partition the group's commits land in.
-    pub offsets_partition: usize,
-}
-
-/// The newest heartbeat of one alias pair in one topic.
-#[derive(Clone)]
-pub(super) struct Beat {
-    pub topic: String,
-    pub source: Side,
-    pub target: Side,
-    pub at: Ts,
-}
-
-pub(super) struct ClusterState {
-    pub brokers_up: [bool; 3],
-    /// Application topics: mirrored, so the same names in the same order on
-    /// both sides (IdentityReplicationPolicy).
-    pub apps: Vec<TopicState>,
-    /// Every other topic, in creation order.
-    pub internal: Vec<TopicState>,
-    pub groups: Vec<GroupState>,
-    pub beats: Vec<Beat>,
-}
-
-impl ClusterState {
-    pub fn group(&self, id: &str) -> Option<usize> {
-        self.groups.iter().position(|g| g.id == id)
-    }
-
-    /// Appends `n` records to an internal topic, if it exists.
-    pub fn bump(&mut self, topic: &str, partition: usize, n: i64) {
-        if let Some(t) = self.internal.iter_mut().find(|t| t.name == topic) {
-            let len = t.parts.len().max(1);
-            if let Some(p) = t.parts.get_mut(partition % len) {
-                p.end += n;
-            }
-        }
-    }
-
-    /// Creates an internal topic unless it exists (MM2 and Connect create
-    /// theirs on first start).
-    pub fn ensure(&mut self, name: &str, partitions: usize, compact: bool) {
-        if !self.internal.iter().any(|t| t.name == name) {
-            self.internal.push(TopicState::new(name.to_owned(), vec![0; partitions], 3, 2, compact));
-        }
-    }
-
-    /// Records the newest heartbeat for its (topic, source, target) key.
-    pub fn beat(&mut self, b: Beat) {
-        self.bump(&b.topic, 0, 1);
-        match self.beats.iter_mut().find(|x| x.topic == b.topic && x.source == b.source && x.target == b.target) {
-            Some(x) => x.at = x.at.max(b.at),
-            None => self.beats.push(b),
-        }
-    }
-}
-
-/// A delayed reaction of the world to an action or a fault.
-pub(super) enum Event {
-    Producer {
-        side: Side,
-        app: usize,
-        on: bool,
-    },
-    Join {
-        side: Side,
-        group: usize,
-        member: Member,
-    },
-    Leave {
-        side: Side,
-        group: String,
-        member_id: String,
-        settle: bool,
-    },
-    /// Applications are stopping: their groups stop settling.
-    Rebalance {
-        side: Side,
-        group: String,
-    },
-    Settle {
-        side: Side,
-        group: String,
-        generation: u64,
-    },
-    PodRunning {
-        dep: usize,
-        pod: usize,
-    },
-    PodReady {
-        dep: usize,
-        pod: usize,
-    },
-    PodGone {
-        dep: usize,
-        pod: usize,
-    },
-    ConnectorsRunning {
-        dep: usize,
-    },
-}
-
-/// Which intent an event belongs to; a newer intent voids older events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Guard {
-    Always,
-    Apps(Side, u64),
-    Mm2(usize, u64),
-    Applier(u64),
-    Stray(u64),
-}
+use super::mm2::Mm2;
+use super::setup;
+use super::timeline::{Event, Guard, Timeline};
 
 /// The simulated DC–DR pair. See the module docs of `demo` for what it does.
 pub struct DemoWorld {
-    pub(super) start: Ts,
-    pub(super) now: Ts,
-    /// Steps completed; the world's state is as of `start + tick × 100 ms`.
-    pub(super) tick: u64,
-    pub(super) rng: SplitMix64,
-    pub(super) clusters: [ClusterState; 2],
-    pub(super) apps: Apps,
-    /// Index 0 replicates DC→DR (runs on DR), index 1 DR→DC (runs on DC).
-    pub(super) mm2: [Deployment; 2],
-    pub(super) faults: Faults,
-    /// Flat list of mirrored (app topic, partition), the unit MM2 tasks own.
-    pub(super) mirrored: Vec<(usize, usize)>,
-    /// Index in `mirrored` of each app topic's partition 0.
-    pub(super) flat_start: Vec<usize>,
-    /// Records per second one MM2 flow can replicate.
-    pub(super) capacity: f64,
-    pub(super) queue: BTreeMap<(u64, u64), (Guard, Event)>,
-    pub(super) seq: u64,
+    timeline: Timeline,
+    clusters: Clusters,
+    apps: Apps,
+    mm2: Mm2,
+    faults: Faults,
 }
 
 impl DemoWorld {
-    /// The time of the last completed step.
-    pub(super) fn step_time(&self) -> Ts {
-        self.start + TimeDelta::milliseconds(self.tick as i64 * STEP_MS)
+    /// The runbook's steady state, with three applications on DC.
+    pub fn new(seed: u64, start: Ts) -> Self {
+        setup::build(seed, start, setup::STANDARD_PARTITIONS, setup::STANDARD_GROUPS)
     }
 
-    pub(super) fn advance_by(&mut self, dt: TimeDelta) {
-        if dt <= TimeDelta::zero() {
-            return;
-        }
-        self.now += dt;
-        while self.start + TimeDelta::milliseconds((self.tick as i64 + 1) * STEP_MS) <= self.now {
+    /// The same world grown for benchmarks: extra 50-partition topics (one
+    /// producing service each) up to `partitions_per_cluster` application
+    /// partitions, and extra consumer groups up to `groups`.
+    pub fn scaled(seed: u64, start: Ts, partitions_per_cluster: usize, groups: usize) -> Self {
+        setup::build(seed, start, partitions_per_cluster, groups)
+    }
+
+    pub(super) fn compose(timeline: Timeline, clusters: Clusters, apps: Apps, mm2: Mm2) -> Self {
+        DemoWorld { timeline, clusters, apps, mm2, faults: Faults::default() }
+    }
+
+    /// The world's virtual time.
+    pub fn now(&self) -> Ts {
+        self.timeline.now()
+    }
+
+    /// Moves virtual time forward by `dt` (negative is ignored). The world
+    /// changes in fixed 100 ms steps, so the result does not depend on how
+    /// time is chopped.
+    pub fn advance(&mut self, dt: TimeDelta) {
+        self.timeline.forward(dt);
+        while self.timeline.step_due() {
             self.step();
+        }
+    }
+
+    /// What a collector polling both sides and both MM2 deployments would
+    /// see now. A cut-off DC is shown as it was last seen, with its old
+    /// stamps, never as zeros.
+    pub fn observe(&self) -> Snapshot {
+        let now = self.now();
+        let clusters = Side::BOTH.map(|side| match self.faults.frozen_dc() {
+            Some(dc) if side == Side::Dc => dc,
+            _ => self.observe_cluster(side),
+        });
+        let mm2 = (0..2)
+            .map(|dep| self.faults.frozen_deployment(dep).unwrap_or_else(|| self.mm2.observe(dep, now, &self.clusters)))
+            .collect();
+        Snapshot { taken_at: now, clusters, mm2, platforms: [None, None] }
+    }
+
+    fn observe_cluster(&self, side: Side) -> crate::model::Cluster {
+        let checkpoints = self.mm2.checkpoints_into(side, &self.clusters);
+        self.clusters.side(side).observe(side, self.now(), checkpoints)
+    }
+
+    /// Carries out an action: `Ok` says what was done (or that nothing was
+    /// needed), `Err` why it could not be.
+    pub fn apply(&mut self, action: &Action) -> Result<String, String> {
+        match action {
+            Action::StopApps(side) => self.stop_apps(*side),
+            Action::StartApps(side) => self.start_apps(*side),
+            Action::StopMm2(flow) => self.stop_mm2(Mm2::index(*flow)?),
+            Action::StartMm2(flow) => self.start_mm2(Mm2::index(*flow)?),
+            Action::Fault(fault) => self.toggle(*fault),
+        }
+    }
+
+    /// Whether a fault is currently on (a ProduceBurst ends by itself).
+    pub fn fault_active(&self, fault: Fault) -> bool {
+        let f = &self.faults;
+        match fault {
+            Fault::FailMm2Task => self.mm2.has_failed_task(),
+            Fault::StrayConsumer => f.has_stray(),
+            Fault::Bidirectional => f.bidirectional().is_some_and(|d| self.mm2.is_desired(d)),
+            Fault::BrokerDown => f.has_broker_down(),
+            Fault::CutOffDc => f.dc_cut(),
+            Fault::ProduceBurst => f.has_burst(),
         }
     }
 
     /// One 100 ms step. MM2 replicates what existed before the step (its
     /// fetch latency), then producers write, then due reactions happen.
     fn step(&mut self) {
-        self.replicate();
-        self.produce();
-        self.tick += 1;
-        while let Some(entry) = self.queue.first_entry() {
-            if entry.key().0 > self.tick {
-                break;
-            }
-            let (guard, event) = entry.remove();
-            if self.valid(guard) {
+        if !self.faults.dc_cut() {
+            // Every flow has DC at one end: while it is cut, nothing crosses.
+            self.mm2.replicate(&mut self.clusters);
+        }
+        self.apps.produce(&mut self.clusters, self.faults.produce_factor());
+        let whole_second = self.timeline.end_step();
+        while let Some((guard, event)) = self.timeline.next_due() {
+            if self.is_current(guard) {
                 self.handle(event);
             }
         }
-        if self.tick.is_multiple_of(STEPS_PER_SEC) {
-            self.jitter();
-            self.expire_burst();
-            self.commit_groups();
-            for dep in 0..self.mm2.len() {
-                self.mm2_second(dep);
-            }
+        if whole_second {
+            self.apps.jitter(self.timeline.rng());
+            self.faults.expire_burst(self.timeline.tick());
+            self.clusters.commit_groups();
+            self.mm2.second(self.timeline.step_time(), &mut self.clusters, self.faults.dc_cut());
         }
     }
 
-    fn valid(&self, guard: Guard) -> bool {
+    /// Whether the intent an event belongs to still holds.
+    fn is_current(&self, guard: Guard) -> bool {
         match guard {
             Guard::Always => true,
-            Guard::Apps(side, epoch) => self.apps.epoch[side.index()] == epoch,
-            Guard::Mm2(dep, generation) => self.mm2[dep].generation == generation,
-            Guard::Applier(epoch) => self.apps.applier_epoch == epoch,
-            Guard::Stray(epoch) => self.faults.stray_epoch == epoch,
+            Guard::Apps(side, epoch) => self.apps.is_current(side, epoch),
+            Guard::Mm2(dep, generation) => self.mm2.is_current(dep, generation),
+            Guard::Applier(epoch) => self.apps.applier_is_current(epoch),
+            Guard::Stray(epoch) => self.faults.stray_is_current(epoch),
         }
     }
 
     fn handle(&mut self, event: Event) {
+        let DemoWorld { timeline, clusters, apps, mm2, .. } = self;
         match event {
-            Event::Producer { side, app, on } => {
-                if let Some(p) = self.apps.producing[side.index()].get_mut(app) {
-                    *p = on;
+            Event::Producer { side, app, on } => apps.set_producing(side, app, on),
+            Event::Join { side, group, member } => apps.join(side, group, member, clusters, timeline),
+            Event::Leave { side, group, member_id, settle } => {
+                clusters.side_mut(side).groups_mut().leave(side, &group, &member_id, settle, timeline);
+            }
+            Event::Rebalance { side, group } => clusters.side_mut(side).groups_mut().rebalance(side, &group, timeline),
+            Event::Settle { side, group, generation } => {
+                clusters.side_mut(side).groups_mut().settle(&group, generation)
+            }
+            Event::PodRunning { dep, pod } => mm2.on_pod_running(dep, pod, clusters, timeline.rng()),
+            Event::PodReady { dep, pod } => mm2.on_pod_ready(dep, pod),
+            Event::PodGone { dep, pod } => mm2.on_pod_gone(dep, pod),
+            Event::ConnectorsRunning { dep } => {
+                if let Some(target) = mm2.on_connectors_running(dep, clusters) {
+                    apps.move_applier(target, clusters, timeline);
                 }
             }
-            Event::Join { side, group, member } => self.on_join(side, group, member),
-            Event::Leave { side, group, member_id, settle } => self.on_leave(side, &group, &member_id, settle),
-            Event::Rebalance { side, group } => self.on_rebalance(side, &group),
-            Event::Settle { side, group, generation } => self.on_settle(side, &group, generation),
-            Event::PodRunning { dep, pod } => self.on_pod_running(dep, pod),
-            Event::PodReady { dep, pod } => self.on_pod_ready(dep, pod),
-            Event::PodGone { dep, pod } => self.on_pod_gone(dep, pod),
-            Event::ConnectorsRunning { dep } => self.on_connectors_running(dep),
         }
     }
 
-    /// Queues `event` `delay` steps from now (at least one).
-    pub(super) fn schedule(&mut self, delay: u64, guard: Guard, event: Event) {
-        self.seq += 1;
-        self.queue.insert((self.tick + delay.max(1), self.seq), (guard, event));
+    fn start_apps(&mut self, side: Side) -> Result<String, String> {
+        self.faults.reach(side)?;
+        Ok(self.apps.start(side, &mut self.timeline))
     }
 
-    /// A seeded delay in steps, between `lo_ms` and `hi_ms`.
-    pub(super) fn delay(&mut self, lo_ms: u64, hi_ms: u64) -> u64 {
-        self.rng.range(lo_ms / STEP_MS as u64, hi_ms / STEP_MS as u64).max(1)
+    fn stop_apps(&mut self, side: Side) -> Result<String, String> {
+        self.faults.reach(side)?;
+        Ok(self.apps.stop(side, &self.clusters, &mut self.timeline))
     }
 
-    /// Whether kdrill (and MM2) can reach `side` at all.
-    pub(super) fn reachable(&self, side: Side) -> bool {
-        side != Side::Dc || self.faults.cut.is_none()
+    fn start_mm2(&mut self, dep: usize) -> Result<String, String> {
+        self.faults.reach(self.mm2.flow(dep).target)?;
+        Ok(self.mm2.start(dep, &mut self.timeline))
     }
 
-    pub(super) fn unreachable(side: Side) -> String {
-        format!("{side} is unreachable: its Kafka and Kubernetes API time out")
+    fn stop_mm2(&mut self, dep: usize) -> Result<String, String> {
+        self.faults.reach(self.mm2.flow(dep).target)?;
+        Ok(self.mm2.stop(dep, &mut self.clusters, &mut self.timeline, self.faults.dc_cut()))
+    }
+
+    /// Turns `fault` on if it is off, off if it is on.
+    fn toggle(&mut self, fault: Fault) -> Result<String, String> {
+        let on = !self.fault_active(fault);
+        let text = match (fault, on) {
+            (Fault::FailMm2Task, true) => {
+                let dep = self.mm2.flowing().ok_or("no MirrorSourceConnector is RUNNING")?;
+                self.faults.reach(self.mm2.flow(dep).target)?;
+                self.mm2.fail_task(dep, self.timeline.rng())
+            }
+            (Fault::FailMm2Task, false) => {
+                self.mm2.restart_failed_task();
+                "the failed MirrorSourceConnector task is restarted; its partitions catch up".into()
+            }
+            (Fault::StrayConsumer, true) => self.faults.stray_on(&self.apps, &mut self.timeline)?,
+            (Fault::StrayConsumer, false) => self.faults.stray_off(&self.apps, &mut self.timeline),
+            (Fault::Bidirectional, true) => {
+                let one =
+                    self.mm2.sole_desired().ok_or("MM2 must run in exactly one direction to start the reverse one")?;
+                let reverse = 1 - one;
+                let text = self.start_mm2(reverse)?;
+                self.faults.set_bidirectional(Some(reverse));
+                format!("{text}; {} and {} now replicate into each other", alias(Side::Dc), alias(Side::Dr))
+            }
+            (Fault::Bidirectional, false) => {
+                let reverse = self.faults.bidirectional();
+                self.faults.set_bidirectional(None);
+                match reverse {
+                    Some(dep) => self.stop_mm2(dep)?,
+                    None => "nothing to stop".into(),
+                }
+            }
+            (Fault::BrokerDown, true) => self.faults.broker_down(&mut self.clusters, self.timeline.rng()),
+            (Fault::BrokerDown, false) => self.faults.broker_up(&mut self.clusters),
+            (Fault::CutOffDc, true) => {
+                let now = self.now();
+                let deployments =
+                    self.mm2.on(Side::Dc).map(|dep| (dep, self.mm2.observe(dep, now, &self.clusters))).collect();
+                let dc = self.observe_cluster(Side::Dc);
+                self.faults.cut_off(now, dc, deployments)
+            }
+            (Fault::CutOffDc, false) => self.faults.reconnect(),
+            (Fault::ProduceBurst, true) => self.faults.burst_on(&self.apps, self.timeline.tick())?,
+            (Fault::ProduceBurst, false) => self.faults.burst_off(),
+        };
+        Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }
 }
