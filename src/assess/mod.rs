@@ -7,6 +7,7 @@ pub mod conditions;
 pub mod history;
 pub mod lag;
 pub mod mm2;
+pub mod platform;
 pub mod rules;
 pub mod sides;
 pub mod truth;
