@@ -9,7 +9,7 @@ use kdrill::assess::{Assessment, Assessor, Level, Standing};
 use kdrill::check;
 use kdrill::config::Settings;
 use kdrill::demo::{DemoWorld, demo_settings};
-use kdrill::model::{Flow, Ts};
+use kdrill::model::{Flow, Side, Ts};
 use serde_json::Value;
 
 fn start() -> Ts {
@@ -177,4 +177,26 @@ fn check_json_carries_the_typed_facts_under_stable_names() {
     assert_eq!(json["exit_code"], 2);
     let dr_to_dc = json["mm2"].as_array().and_then(|m| m.iter().find(|m| m["flow"] == Flow::DR_TO_DC.to_string()));
     assert_eq!(dr_to_dc.map(|m| m["stale"].clone()), Some(Value::Bool(true)), "MM2 on DC ages into stale");
+}
+
+#[test]
+fn the_live_flow_follows_running_mm2_then_the_active_side() {
+    let mut s = Sim::warm(52, demo_settings());
+    assert_eq!(s.a.live_flow, Some(Flow::DC_TO_DR), "MM2 DC→DR runs");
+    let act = |s: &mut Sim, action: Action, secs: u32| {
+        if let Err(why) = s.world.apply(&action) {
+            panic!("{action:?} refused: {why}");
+        }
+        for _ in 0..secs {
+            s.tick();
+        }
+    };
+    act(&mut s, Action::StopApps(Side::Dc), 15);
+    act(&mut s, Action::StopMm2(Flow::DC_TO_DR), 15);
+    assert!(s.a.mm2.iter().all(|m| m.running.is_no()), "{:?}", s.a.verdict);
+    assert_eq!(s.a.live_flow, Some(Flow::DC_TO_DR), "nothing runs, nothing active: the first flow");
+    act(&mut s, Action::StartApps(Side::Dr), 15);
+    assert_eq!(s.a.active_side(), Some(Side::Dr));
+    assert_eq!(s.a.live_flow, Some(Flow::DR_TO_DC), "MM2 stopped: the flow leaving the active side");
+    assert_eq!(s.json()["live_flow"], Flow::DR_TO_DC.to_string());
 }
