@@ -199,7 +199,6 @@ async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration)
         (kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings, poll)
     };
     let mut assessor = Assessor::new(settings);
-    let lag_alarm = assessor.settings.lag_alarm_records;
     let deadline = tokio::time::Instant::now() + settle;
     // Feed every snapshot so history (rates, time lag) builds up while settling.
     loop {
@@ -215,7 +214,7 @@ async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration)
     loop {
         let snap = link.snapshots.borrow().clone();
         let a = assessor.assess(&snap, chrono::Utc::now());
-        let report = kdrill::check::report(&a, lag_alarm);
+        let report = kdrill::check::report(&a);
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

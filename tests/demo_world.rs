@@ -314,7 +314,7 @@ fn a_failed_task_degrades_mm2_while_the_cr_stays_ready() {
     let m = s.mm2(Flow::DC_TO_DR);
     assert_eq!(m.health, Health::Degraded);
     assert_eq!(m.cr_ready, Some(true));
-    assert!(m.problems.iter().any(|p| p.contains("FAILED")), "{:?}", m.problems);
+    assert!(m.problems.iter().any(|p| p.text.contains("FAILED")), "{:?}", m.problems);
     let before = s.lag(Flow::DC_TO_DR).unwrap_or_default();
     s.run(10);
     let after = s.lag(Flow::DC_TO_DR).unwrap_or_default();

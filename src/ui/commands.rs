@@ -255,21 +255,14 @@ pub fn execute(app: &mut App, line: &str) {
 
 /// `StrayConsumer` → `stray-consumer`.
 pub fn fault_name(f: Fault) -> String {
-    let mut out = String::new();
-    for (i, c) in format!("{f:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    f.as_str().to_owned()
 }
 
 fn fault_named(name: &str) -> Option<Fault> {
     if let Ok(n) = name.parse::<usize>() {
         return n.checked_sub(1).and_then(|i| Fault::ALL.get(i).copied());
     }
-    Fault::ALL.into_iter().find(|f| fault_name(*f) == name)
+    Fault::ALL.into_iter().find(|f| f.as_str() == name)
 }
 
 /// Completes the command word when exactly one command starts with it.

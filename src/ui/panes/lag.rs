@@ -8,7 +8,7 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
-use crate::assess::{FlowLag, LagRow};
+use crate::assess::{FlowLag, LagLevel, LagRow};
 
 use super::super::app::App;
 use super::super::fmt;
@@ -59,12 +59,11 @@ fn summary(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
     };
     let [text, spark] = Layout::horizontal([Constraint::Min(0), Constraint::Length(spark_w)]).spacing(1).areas(area);
     let fresh = flow.freshness;
-    let total_slot = match flow.total {
-        None => Slot::Stale,
-        Some(_) if !fresh.is_fresh() => Slot::Stale,
-        Some(n) if n as i64 > app.settings().lag_alarm_records => Slot::Warn,
-        Some(0) => Slot::Ok,
-        Some(_) => Slot::Text,
+    let total_slot = match (&flow.level, flow.total) {
+        (LagLevel::Unknown(_), _) | (_, None) => Slot::Stale,
+        (LagLevel::Above { .. }, _) => Slot::Warn,
+        (LagLevel::Within, Some(0)) => Slot::Ok,
+        (LagLevel::Within, Some(_)) => Slot::Text,
     };
     let total = match flow.total {
         Some(n) => fmt::records(Some(n as i64)),

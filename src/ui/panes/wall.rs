@@ -8,7 +8,7 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::assess::{Health, Role, fmt_age};
+use crate::assess::{Health, LagLevel, Role, fmt_age};
 use crate::model::{Side, age_secs};
 
 use super::super::app::App;
@@ -184,15 +184,13 @@ fn mm2_lines(app: &App, frame: &mut Frame, area: Rect) {
 
 fn lag_total(app: &App, frame: &mut Frame, area: Rect, big: bool) {
     let Some(a) = &app.live else { return };
-    let running = a.mm2.iter().find(|m| m.running.is_yes()).map(|m| m.flow);
-    let Some(l) = running.and_then(|f| a.lag_of(f)).or(a.lag.first()) else {
+    let Some(l) = a.live_lag() else {
         return frame.render_widget(Line::from(app.span(Slot::Muted, "no MM2 deployment configured")).centered(), area);
     };
-    let slot = match l.total {
-        None => Slot::Stale,
-        Some(_) if !l.freshness.is_fresh() => Slot::Stale,
-        Some(n) if n as i64 > app.settings().lag_alarm_records => Slot::Warn,
-        Some(_) => Slot::Text,
+    let slot = match (&l.level, l.total) {
+        (LagLevel::Unknown(_), _) | (_, None) => Slot::Stale,
+        (LagLevel::Above { .. }, _) => Slot::Warn,
+        (LagLevel::Within, Some(_)) => Slot::Text,
     };
     let number = l.total.map_or("?".to_owned(), fmt::thousands);
     let caption = format!(
