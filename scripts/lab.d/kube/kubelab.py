@@ -358,7 +358,6 @@ def setup(cfg, apis):
 class Bridge:
     def __init__(self, cfg, apis):
         self.cfg, self.apis, self.world = cfg, apis, World(cfg)
-        self.logf = open(os.path.join(cfg["logs"], "kube-bridge.log"), "a", buffering=1)
         self.actions_log = os.path.join(cfg["logs"], "kube-bridge-actions.log")
         self.inflight = {}        # key -> (Popen, description, started)
         self.handled = {}         # key -> generation carried out
@@ -371,7 +370,8 @@ class Bridge:
         self.pending_gen = {}     # key -> generation an in-flight action serves
 
     def log(self, msg):
-        self.logf.write(f"{utcnow()} {msg}\n")
+        # stdout is logs/kube-bridge.log (scripts/lab spawn).
+        print(f"{utcnow()} {msg}", flush=True)
 
     # -------------------------------------------------------------- actions
     def run_lab(self, key, args, why):
@@ -413,7 +413,7 @@ class Bridge:
             self.faults = faults
 
     # -------------------------------------------------------------- pods
-    def sync_pods(self, api, ns, key, selector, want, make_pod):
+    def sync_pods(self, api, ns, key, selector, want, make_pod, why_gone="its process is gone"):
         """want: {pod name: (phase, ready, pid)}; pods not in want terminate, then vanish."""
         lst = api.get(f"/api/v1/namespaces/{ns}/pods?labelSelector={urllib.parse.quote(selector)}")
         have = {p["metadata"]["name"]: p for p in (lst or {}).get("items", [])}
@@ -425,8 +425,7 @@ class Bridge:
                 continue
             if not meta.get("deletionTimestamp"):
                 api.delete(path)
-                self.log(f"{key}: pod {ns}/{name} Terminating (its process is gone)" if name not in want
-                         else f"{key}: pod {ns}/{name} Terminating")
+                self.log(f"{key}: pod {ns}/{name} Terminating ({why_gone})")
                 self.pod_pids.pop((api.side, ns, name), None)
                 continue
             # Terminating: after a moment the "kubelet" confirms, and it goes.
@@ -542,7 +541,8 @@ class Bridge:
             running = statuses is not None
             want_pods[f"{CR_NAME}-mirrormaker2-0"] = ("Running" if running else "Pending", running, pid)
         self.sync_pods(api, KAFKA_NS, key, LABEL_SELECTOR, want_pods,
-                       lambda name: mm2_pod(name, side, flow, pid))
+                       lambda name: mm2_pod(name, side, flow, pid),
+                       "fault delete-pods" if pid and "delete-pods" in self.faults else "its process is gone")
 
         # Status, the way Strimzi writes it.
         connectors = []

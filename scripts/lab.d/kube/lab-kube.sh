@@ -280,7 +280,7 @@ apiserver_start() {
 bridge_start() {
   alive kube-bridge && { kube_wait kube-bridge bridge_ready; return 0; }
   rm -f "$BRIDGE_HEARTBEAT"
-  # The bridge log is kept across restarts (appended): it is what the world did.
+  # Its stdout, logs/kube-bridge.log, is one line per action: what the world did.
   spawn kube-bridge python3 -u "$KUBE_DIR_SRC/kubelab.py" --config "$KSTATE/lab-kube.json" \
     --marker "$(marker kube-bridge)" bridge
   log "started kube-bridge (pid $(cat "$RUN/kube-bridge.pid")), actions in $LOGS/kube-bridge.log"
