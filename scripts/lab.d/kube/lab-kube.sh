@@ -288,8 +288,17 @@ bridge_start() {
 }
 
 # ---------------------------------------------------------------- commands
+# kube up/down serialise on their own lock, not the lab's: the bridge runs
+# `scripts/lab mm2|apps ...` (which take the lab lock) and must never wait
+# for, or hold up, a `kube down`.
+with_kube_lock() {
+  mkdir -p "$(dirname "$LOCK_FILE")"
+  exec 6>>"${STATE%/}.kube.lock"
+  flock -w "$WAIT_LOCK" 6 || die "another scripts/lab kube still holds ${STATE%/}.kube.lock after ${WAIT_LOCK}s"
+}
+
 kube_up() {
-  with_lock
+  with_kube_lock
   local t0 side pids=() p; t0=$(now)
   ensure_kube_bins
   ensure_crds
@@ -313,7 +322,7 @@ kube_up() {
 kube_down() {
   local purge=0
   [[ "${1:-}" == --purge ]] && purge=1
-  with_lock
+  with_kube_lock
   stop_proc kube-bridge TERM
   stop_proc kube-apiserver-dc TERM & stop_proc kube-apiserver-dr TERM & wait
   stop_proc kube-etcd TERM
