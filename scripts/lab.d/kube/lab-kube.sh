@@ -349,12 +349,26 @@ kube_status() {
       || { line="no (no heartbeat for 10s; log $LOGS/kube-bridge.log)"; ok=1; }
   else pid=-; line="no (stopped)"; ok=1; fi
   printf '%-18s %-8s %-6s %-24s %s\n' bridge "$pid" "$([[ $pid == - ]] && echo no || echo yes)" "-" "$line"
+  # What the objects say (as the lab's admin), when the API servers answer.
+  for side in dc dr; do
+    apiserver_ready "$side" || continue
+    kube_get "$side" /apis/kafka.strimzi.io/v1beta2/namespaces/kafka/kafkamirrormaker2s/mm2 2>/dev/null \
+      | python3 -c 'import json,sys
+try: o = json.load(sys.stdin)
+except ValueError: sys.exit()
+st = o.get("status") or {}
+c = ",".join("%s=%s" % (x["type"], x["status"]) + ("(%s)" % x["reason"] if x.get("reason") else "") for x in st.get("conditions", []))
+n = sum(1 for x in st.get("connectors", []) if x["connector"]["state"] == "RUNNING")
+print("%-18s spec.replicas=%s status: %s replicas=%s connectors RUNNING %d/%d generation %s observed %s" % (
+    sys.argv[1] + "/kafka/mm2", o["spec"].get("replicas"), c or "-", st.get("replicas"), n,
+    len(st.get("connectors", [])), o["metadata"].get("generation"), st.get("observedGeneration")))' "$side" || true
+  done
   echo "kubeconfig: $KUBECONFIG_FILE"
   return $ok
 }
 
 kube_fault() {
-  [[ $# -eq 1 ]] || die "usage: scripts/lab kube fault ${KUBE_FAULTS[*]// /|}|clear|list"
+  [[ $# -eq 1 ]] || die "usage: scripts/lab kube fault NAME|clear|list (NAME: ${KUBE_FAULTS[*]})"
   mkdir -p "$KSTATE"
   case "$1" in
     clear) : >"$FAULTS_FILE"; log "faults cleared" ;;
