@@ -329,7 +329,13 @@ def setup(cfg, apis):
             crd = api.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/kafkamirrormaker2s.kafka.strimzi.io")
             est = any(c["type"] == "Established" and c["status"] == "True"
                       for c in (crd or {}).get("status", {}).get("conditions", []))
-            if est and api.get(MM2_PATH) is not None:
+            try:
+                served = est and api.get(MM2_PATH) is not None
+            except ApiError as e:      # 429 "storage is (re)initializing" for a moment
+                if e.code not in (429, 503):
+                    raise
+                served = False
+            if served:
                 break
             if time.time() > deadline:
                 sys.exit(f"kubelab: CRD kafkamirrormaker2s not served by API server {side} after 60s")
