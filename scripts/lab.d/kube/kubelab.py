@@ -161,6 +161,8 @@ class World:
     def rest(self, flow, method="GET", path="/connectors?expand=status", timeout=3):
         url = f"http://127.0.0.1:{self.cfg['rest'][flow]}{path}"
         r = urllib.request.Request(url, method=method, data=b"" if method in ("PUT", "POST") else None)
+        if method in ("PUT", "POST"):      # else urllib sends a form type: Connect answers 415
+            r.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(r, timeout=timeout) as resp:
                 raw = resp.read()

@@ -345,7 +345,8 @@ kube_status() {
     printf '%-18s %-8s %-6s %-24s %s\n' "apiserver $side" "$pid" "$([[ $pid == - ]] && echo no || echo yes)" "https://127.0.0.1:${KPORT[$side]}" "$line"
   done
   if pid="$(pid_of kube-bridge)"; then
-    bridge_ready && line="yes (faults: $(tr '\n' ' ' <"$FAULTS_FILE" 2>/dev/null | sed 's/ *$//;s/^$/none/'))" \
+    local faults; faults="$(tr '\n' ' ' <"$FAULTS_FILE" 2>/dev/null | sed 's/ *$//')"
+    bridge_ready && line="yes (faults: ${faults:-none})" \
       || { line="no (no heartbeat for 10s; log $LOGS/kube-bridge.log)"; ok=1; }
   else pid=-; line="no (stopped)"; ok=1; fi
   printf '%-18s %-8s %-6s %-24s %s\n' bridge "$pid" "$([[ $pid == - ]] && echo no || echo yes)" "-" "$line"
