@@ -375,6 +375,7 @@ class Bridge:
         self.errors = {}          # key -> last error text (logged once)
         self.pod_pids = {}        # pod key -> pid the pod stands for
         self.terminating = {}     # pod key -> when the bridge saw it Terminating
+        self.seen_running = set() # (side, worker pid) that once served REST
         self.pending_gen = {}     # key -> generation an in-flight action serves
 
     def log(self, msg):
@@ -547,7 +548,12 @@ class Bridge:
         want_pods = {}
         if pid and "delete-pods" not in self.faults:
             running = statuses is not None
-            want_pods[f"{CR_NAME}-mirrormaker2-0"] = ("Running" if running else "Pending", running, pid)
+            if running:
+                self.seen_running.add((side, pid))
+            # Pending until the worker first serves REST; after that a silent
+            # REST (e.g. while it shuts down) is Running but not Ready.
+            phase = "Running" if (side, pid) in self.seen_running else "Pending"
+            want_pods[f"{CR_NAME}-mirrormaker2-0"] = (phase, running, pid)
         self.sync_pods(api, KAFKA_NS, key, LABEL_SELECTOR, want_pods,
                        lambda name: mm2_pod(name, side, flow, pid),
                        "fault delete-pods" if pid and "delete-pods" in self.faults else "its process is gone")
@@ -572,14 +578,14 @@ class Bridge:
         want = int(spec.get("replicas", 1) or 0)
         failed = [s["name"] for s in connectors if (s.get("connector") or {}).get("state") == "FAILED"]
         if key in self.inflight:
-            cond = ("NotReady", "False", "Reconciling", f"scripts/lab {self.inflight[key][1]} in progress")
+            cond = ("NotReady", "True", "Reconciling", f"scripts/lab {self.inflight[key][1]} in progress")
         elif want > 0 and not pid:
-            cond = ("NotReady", "False", "PodsNotRunning",
+            cond = ("NotReady", "True", "PodsNotRunning",
                     f"spec.replicas={want} but the lab's Connect worker of flow {flow} is not running")
         elif want > 0 and statuses is None:
-            cond = ("NotReady", "False", "ConnectRestUnavailable", f"Connect REST of flow {flow} is not answering yet")
+            cond = ("NotReady", "True", "ConnectRestUnavailable", f"Connect REST of flow {flow} is not answering yet")
         elif failed and not fault_note:
-            cond = ("NotReady", "False", "ConnectorFailed", f"Connector(s) in FAILED state: {', '.join(failed)}")
+            cond = ("NotReady", "True", "ConnectorFailed", f"Connector(s) in FAILED state: {', '.join(failed)}")
         else:
             cond = ("Ready", "True", None, None)
         ready_pods = 1 if (pid and statuses is not None) else 0
