@@ -11,6 +11,8 @@
 pub mod client;
 pub mod cluster;
 pub mod connect_topics;
+// The crate's only unsafe code: librdkafka's C API behind safe functions.
+#[allow(unsafe_code)]
 pub mod ffi;
 pub mod groups;
 pub mod mm2;
