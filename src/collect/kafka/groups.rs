@@ -28,6 +28,7 @@ use rdkafka::client::{Client, ClientContext};
 use crate::config::Classification;
 use crate::model::{Cluster, Committed, Group, GroupProtocol, Member};
 
+use super::bytes::{ByteReader, ReadError};
 use super::ffi::{self, ClassicGroup, Described, GroupType, Listing, RawError};
 
 /// How many OffsetFetch requests one cluster poll keeps outstanding.
@@ -219,60 +220,26 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<Vec<(String, i32)>, String> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut r = Reader { buf: bytes, at: 0 };
-    let version = r.i16("version")?;
+    let text = |e: ReadError| e.to_string();
+    let mut r = ByteReader::new(bytes);
+    let version = r.i16("version").map_err(text)?;
     if version < 0 {
         return Err(format!("negative version {version}"));
     }
-    let topics = r.i32("topic count")?;
+    let topics = r.i32("topic count").map_err(text)?;
     let mut out = Vec::new();
     for _ in 0..topics.max(0) {
-        let len = r.i16("topic name length")?;
-        if len < 0 {
-            return Err("null topic name".into());
-        }
-        let name = r.take(len as usize, "topic name")?;
-        let topic = String::from_utf8_lossy(name).into_owned();
-        let n = r.i32("partition count")?;
+        let topic = String::from_utf8_lossy(r.string_bytes("topic").map_err(text)?).into_owned();
+        let n = r.i32("partition count").map_err(text)?;
         // Every partition takes 4 bytes: a count beyond what is left is corrupt.
-        if n > 0 && (n as usize) > r.left() / 4 {
-            return Err(format!("partition count {n} exceeds the {} bytes left", r.left()));
+        if n > 0 && (n as usize) > r.remaining() / 4 {
+            return Err(format!("partition count {n} exceeds the {} bytes left", r.remaining()));
         }
         for _ in 0..n.max(0) {
-            out.push((topic.clone(), r.i32("partition")?));
+            out.push((topic.clone(), r.i32("partition").map_err(text)?));
         }
     }
     Ok(out)
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn left(&self) -> usize {
-        self.buf.len() - self.at
-    }
-
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        if self.left() < n {
-            return Err(format!("{what} truncated at byte {}", self.at));
-        }
-        let s = &self.buf[self.at..self.at + n];
-        self.at += n;
-        Ok(s)
-    }
-
-    fn i16(&mut self, what: &str) -> Result<i16, String> {
-        let b = self.take(2, what)?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn i32(&mut self, what: &str) -> Result<i32, String> {
-        let b = self.take(4, what)?;
-        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
 }
 
 /// Consumer lag of one partition of a group.

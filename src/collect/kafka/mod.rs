@@ -8,6 +8,7 @@
 //! what kdrill cannot do on real clusters. `kdrill check` runs the same
 //! [`spawn`] for a settling period.
 
+pub mod bytes;
 pub mod client;
 pub mod cluster;
 pub mod connect_topics;
