@@ -29,12 +29,6 @@ pub fn main_queue_len<C: ClientContext>(client: &Client<C>) -> usize {
     unsafe { rd::rd_kafka_queue_length(q.0) }
 }
 
-/// librdkafka's instance name of the client (`<client.id>#consumer-<n>`).
-pub fn client_name<C: ClientContext>(client: &Client<C>) -> String {
-    // SAFETY: rk live; the name is owned by the handle and copied.
-    unsafe { cstr(rd::rd_kafka_name(native(client))) }
-}
-
 /// Owns an `rd_kafka_AdminOptions_t`.
 pub(super) struct Options(pub(super) *mut rd::rd_kafka_AdminOptions_t);
 
