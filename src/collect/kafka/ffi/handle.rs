@@ -25,7 +25,8 @@ pub fn main_queue_len<C: ClientContext>(client: &Client<C>) -> usize {
         return 0;
     }
     let q = Queue(q);
-    // SAFETY: q live until dropped.
+    // SAFETY: `q` is a live queue reference until it drops at the end of
+    // this function; the call only reads its length.
     unsafe { rd::rd_kafka_queue_length(q.0) }
 }
 
@@ -108,12 +109,14 @@ pub(super) struct Event(pub(super) *mut rd::rd_kafka_event_t);
 impl Event {
     /// Checks the type and the request-level error.
     pub(super) fn check(&self, expected: c_int) -> Result<(), RawError> {
-        // SAFETY: self.0 is live until drop.
+        // SAFETY: `Event` owns a live event until it drops; reading its
+        // type has no other precondition.
         let ty = unsafe { rd::rd_kafka_event_type(self.0) };
         if ty != expected {
             return Err(RawError::new(-1, format!("unexpected librdkafka event type {ty} (wanted {expected})")));
         }
-        // SAFETY: as above.
+        // SAFETY: the event is live (as above); the code is read as `c_int`
+        // (invariant 4), so an unknown code is just a number.
         let code = unsafe { raw::rd_kafka_event_error(self.0) };
         if code != NO_ERROR {
             // SAFETY: the string lives as long as the event and is copied.

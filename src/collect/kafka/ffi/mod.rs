@@ -16,7 +16,7 @@
 //! 1. **The handle outlives the call.** Every function takes `&Client<C>`, so
 //!    the `rd_kafka_t` it uses cannot be destroyed while the call runs.
 //! 2. **We destroy exactly what we create.** `Options`, `Queue`, `Event`,
-//!    `Tpl`, `Metadata`, `GroupList` and `ConfigResources` own one librdkafka
+//!    `Tpl`, `MetadataPtr`, `GroupList` and `ConfigResources` own one librdkafka
 //!    object each and destroy it in `Drop`, on every path including early
 //!    returns. librdkafka copies the options, group names, topic-partition
 //!    lists and config resources it is given (`rd_kafka_admin_request_op_new`
@@ -145,7 +145,8 @@ unsafe fn cstr(p: *const c_char) -> String {
 /// live and unmodified for `'a`.
 unsafe fn slice<'a, T>(p: *const T, n: impl TryInto<usize>) -> &'a [T] {
     match n.try_into() {
-        // SAFETY: per the caller.
+        // SAFETY: the caller guarantees `n` initialised `T`s at the non-null
+        // `p`, live and unmodified for `'a`; `n > 0` was checked.
         Ok(n) if !p.is_null() && n > 0 => unsafe { std::slice::from_raw_parts(p, n) },
         _ => &[],
     }

@@ -24,7 +24,8 @@ pub fn end_offsets<C: ClientContext>(
         return Ok(Vec::new());
     }
     let n = c_int::try_from(partitions.len()).map_err(|_| RawError::new(-1, "too many partitions"))?;
-    // SAFETY: creates a list we own (`Tpl`).
+    // SAFETY: no precondition beyond a non-negative size; the new list is
+    // owned by `Tpl`, which destroys it once.
     let tpl = Tpl(unsafe { rd::rd_kafka_topic_partition_list_new(n) });
     if tpl.0.is_null() {
         return Err(RawError::new(-1, "librdkafka refused to create a partition list"));
@@ -50,7 +51,8 @@ pub fn end_offsets<C: ClientContext>(
     if err != NO_ERROR {
         return Err(RawError::from_code(err));
     }
-    // SAFETY: tpl live until dropped below.
+    // SAFETY: `tpl` owns a live list, which librdkafka has finished
+    // updating; its elements are copied before `tpl` drops.
     let read = unsafe { read_tpl(tpl.0) };
     if read.len() != partitions.len() {
         return Err(RawError::new(-1, "librdkafka changed the partition list length"));
