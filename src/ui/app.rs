@@ -484,21 +484,19 @@ fn gates(d: &Drill, view: Option<&DrillView>, live: Option<&Assessment>) -> Gate
             abort: Availability::Disabled(why),
         };
     }
-    let Some(step) = d.current() else { return Gates::default() };
-    let plan_step = &d.plan().steps[step];
-    let run_step = match (&plan_step.action, live) {
-        (None, _) => {
+    let Some((step, current)) = view.and_then(DrillView::current_step) else { return Gates::default() };
+    let run_step = match live {
+        _ if current.completes_when_observed() => {
             let why = view.and_then(|v| v.blocked.clone()).unwrap_or_default();
             Availability::Disabled(format!("step {} has no action: it completes when observed ({why})", step + 1))
         }
-        (Some(_), None) => Availability::Disabled("nothing observed yet".into()),
-        (Some(_), Some(a)) => match d.action_gate(a) {
+        None => Availability::Disabled("nothing observed yet".into()),
+        Some(a) => match d.action_gate(a) {
             Ok(_) => Availability::Enabled,
             Err(why) => Availability::Disabled(why),
         },
     };
-    let pending = view.and_then(|v| v.steps.get(step)).is_some_and(|s| s.checklist.iter().any(|(_, at)| at.is_none()));
-    let confirm = if pending {
+    let confirm = if current.awaits_confirmation() {
         Availability::Enabled
     } else {
         Availability::Disabled(format!("nothing to confirm in step {}", step + 1))

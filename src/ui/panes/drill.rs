@@ -68,13 +68,13 @@ fn lines<'a>(app: &App, width: usize) -> (Vec<Line<'a>>, usize) {
                 app.span(Slot::Text, fmt::clip(&s.title, width.saturating_sub(4 + 15))),
                 app.span(Slot::Muted, format!("  done {}", fmt::clock(*at))),
             ])),
-            StepState::Current { held } if v.current == Some(i) => {
+            StepState::Current { .. } if v.current == Some(i) => {
                 at = out.len();
                 out.push(Line::from(vec![
                     app.span(Slot::Focus, format!("▶ {} ", i + 1)),
                     app.span(Slot::Focus, s.title.clone()).bold(),
                 ]));
-                current(app, v, s, *held, now, width, &mut out);
+                current(app, v, s, now, width, &mut out);
             }
             StepState::Current { .. } | StepState::Locked => out.push(Line::from(vec![
                 app.span(Slot::Muted, format!("· {} ", i + 1)),
@@ -109,16 +109,7 @@ fn wrapped<'a>(app: &App, out: &mut Vec<Line<'a>>, text: &str, width: usize, ind
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn current<'a>(
-    app: &App,
-    v: &DrillView,
-    s: &StepView,
-    held: Option<f64>,
-    now: Ts,
-    width: usize,
-    out: &mut Vec<Line<'a>>,
-) {
+fn current<'a>(app: &App, v: &DrillView, s: &StepView, now: Ts, width: usize, out: &mut Vec<Line<'a>>) {
     const IN: &str = "    ";
     const IN2: &str = "        ";
     if let Some(action) = &s.action {
@@ -179,10 +170,7 @@ fn current<'a>(
             }));
         }
     }
-    let all_yes = !s.checks.is_empty() && s.checks.iter().all(|c| c.truth.is_yes());
-    let confirmed = s.checklist.iter().all(|(_, at)| at.is_some());
-    if all_yes && confirmed {
-        let held = held.unwrap_or(0.0).max(0.0);
+    if let Some(held) = v.holding {
         let frac = if v.hold_secs > 0.0 { (held / v.hold_secs).min(1.0) } else { 1.0 };
         let filled = (frac * 10.0).round() as usize;
         out.push(Line::from(vec![
