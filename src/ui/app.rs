@@ -11,11 +11,12 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use tui_input::Input;
 
+use crate::action::Action;
 use crate::action::Fault;
 use crate::action::Outcome;
 use crate::assess::{Assessment, Assessor};
 use crate::config::Settings;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Refusal;
 use crate::drill::{Drill, DrillEvent, DrillView};
 use crate::model::{Snapshot, Ts};
 
@@ -28,7 +29,7 @@ use super::theme::Theme;
 /// How the console is started.
 #[derive(Clone, Debug, Default)]
 pub struct UiOptions {
-    /// Display hint only: the dispatcher enforces read-only.
+    /// Display hint only: a read-only console has no dispatcher at all.
     pub read_only: bool,
     /// Start in the wall layout.
     pub wall: bool,
@@ -44,6 +45,8 @@ pub struct UiOptions {
 pub enum Effect {
     /// Append to the journal (synced) before anything else happens.
     Journal(DrillEvent),
+    /// Send an action to the world; a refusal comes back as `on_refused`.
+    Dispatch(Action),
     Quit,
 }
 
@@ -115,7 +118,7 @@ impl Default for Gates {
 
 pub struct App {
     pub(crate) assessor: Assessor,
-    pub(crate) dispatcher: Dispatcher,
+    pub(crate) read_only: bool,
     pub(crate) theme: Theme,
     pub(crate) demo: bool,
     pub(crate) view: View,
@@ -152,10 +155,10 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(settings: Settings, opts: UiOptions, dispatcher: Dispatcher) -> App {
+    pub fn new(settings: Settings, opts: UiOptions) -> App {
         let mut app = App {
             assessor: Assessor::new(settings),
-            dispatcher,
+            read_only: opts.read_only,
             theme: opts.theme,
             demo: opts.demo,
             view: if opts.wall { View::Wall } else { View::Console },
@@ -270,6 +273,20 @@ impl App {
         self.dirty = true;
     }
 
+    /// The runtime could not send an action (a read-only console never can).
+    /// A drill step's refused action is journaled as its failed outcome.
+    pub fn on_refused(&mut self, action: Action, refusal: Refusal) {
+        let Some(now) = self.now else { return };
+        let text = refusal.to_string();
+        self.say(Tone::Alarm, format!("REFUSED: {text}"), now);
+        // The log line above already says it; the journal keeps it too.
+        let outcome = Outcome { action, result: Err(text), at: now };
+        if let Some(ev) = self.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
+            self.effects.push(Effect::Journal(ev));
+            self.after_drill_change();
+        }
+    }
+
     /// The source stopped sending snapshots: figures will age into stale.
     pub fn on_source_closed(&mut self, now: Ts) {
         self.say(Tone::Alarm, "the world source stopped: no new observations; figures will turn stale".into(), now);
@@ -340,7 +357,7 @@ impl App {
     }
 
     pub fn read_only(&self) -> bool {
-        self.dispatcher.read_only()
+        self.read_only
     }
 
     pub fn is_paused(&self) -> bool {
@@ -360,7 +377,7 @@ impl App {
         KeyContext {
             view: self.view,
             demo: self.demo,
-            read_only: self.dispatcher.read_only(),
+            read_only: self.read_only,
             filtering: self.filter.is_some() || !matches!(self.mode, Mode::Normal),
             flows: self.live.as_ref().map_or(0, |a| a.lag.len()),
             paused: self.frozen.is_some(),

@@ -1,10 +1,8 @@
-//! What commands do. Everything that changes the world goes through the
-//! dispatcher; a refusal is shown and logged, and a drill step's refused
-//! action is journaled as a failed outcome.
+//! What commands do. Everything that changes the world leaves as a
+//! `Dispatch` effect; the runtime answers a refusal with `on_refused`.
 
 use tui_input::Input;
 
-use crate::action::Outcome;
 use crate::action::{Action, Fault};
 use crate::drill::{Drill, PlanKind};
 
@@ -139,15 +137,15 @@ pub fn confirmed(app: &mut App, what: Confirm) {
 
 /// Sends an action that is not a drill step (a demo fault).
 fn send(app: &mut App, action: Action) {
-    let Some(now) = app.now else { return };
-    match app.dispatcher.dispatch(action.clone()) {
-        Ok(()) => app.note(Tone::Info, format!("sent: {}", action.label())),
-        Err(refusal) => app.say(Tone::Alarm, format!("REFUSED: {refusal}"), now),
+    if app.now.is_none() {
+        return;
     }
+    app.note(Tone::Info, format!("sent: {}", action.label()));
+    app.push_effect(Effect::Dispatch(action));
 }
 
 fn run_step(app: &mut App) {
-    let (Some(now), Some(a)) = (app.now, app.live.as_ref()) else {
+    let (Some(_), Some(a)) = (app.now, app.live.as_ref()) else {
         app.note(Tone::Warn, "nothing observed yet");
         return;
     };
@@ -163,19 +161,8 @@ fn run_step(app: &mut App) {
         }
     };
     app.journal_event(ev);
-    match app.dispatcher.dispatch(action.clone()) {
-        Ok(()) => app.note(Tone::Info, format!("sent: {} — waiting for the outcome", action.label())),
-        Err(refusal) => {
-            let text = refusal.to_string();
-            app.say(Tone::Alarm, format!("REFUSED: {text}"), now);
-            // The journal keeps the refusal as the step's failed outcome;
-            // the log line above already says it.
-            let outcome = Outcome { action, result: Err(text), at: now };
-            if let Some(ev) = app.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
-                app.push_effect(Effect::Journal(ev));
-            }
-        }
-    }
+    app.note(Tone::Info, format!("sent: {} — waiting for the outcome", action.label()));
+    app.push_effect(Effect::Dispatch(action));
     app.after_drill_change();
 }
 
