@@ -31,7 +31,13 @@ fn render(c: &mut Criterion) {
             Err(e) => panic!("a test terminal: {e}"),
         };
         c.bench_function(&format!("render {name} 160x48, 10k partitions, 500 groups"), |b| {
-            b.iter(|| terminal.draw(|f| app.draw(f)).map(|_| ()))
+            b.iter(|| {
+                terminal
+                    .draw(|f| {
+                        let _ = app.draw(f);
+                    })
+                    .map(|_| ())
+            })
         });
     }
 }

@@ -143,7 +143,9 @@ impl Console {
 
     fn buffer(&self, w: u16, h: u16) -> Buffer {
         let mut t = ok(Terminal::new(TestBackend::new(w, h)));
-        ok(t.draw(|f| self.app.draw(f)));
+        ok(t.draw(|f| {
+            let _ = self.app.draw(f);
+        }));
         t.backend().buffer().clone()
     }
 }
@@ -430,7 +432,9 @@ fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
     let frames = 20;
     let began = std::time::Instant::now();
     for _ in 0..frames {
-        ok(t.draw(|f| app.draw(f)));
+        ok(t.draw(|f| {
+            let _ = app.draw(f);
+        }));
     }
     let per_frame = began.elapsed() / frames;
     println!("120x36 frame with {rows} lag rows: {per_frame:?} (this build's profile)");

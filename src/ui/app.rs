@@ -3,13 +3,11 @@
 //! appends, quit) go out for the runtime to carry out. `draw` (in `view`)
 //! only reads this state.
 
-use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
-use tui_input::Input;
 
 use crate::action::Action;
 use crate::action::Fault;
@@ -24,6 +22,8 @@ use super::eventlog::{EventLog, Tone};
 use super::keymap::{Availability, KeyContext, View};
 use super::layout::Pane;
 use super::prepared::{Filter, LagQuery, Prepared};
+use super::screen::{Extents, Screen};
+pub use super::state::{Confirm, Frozen, Gates, Message, Mode};
 use super::theme::Theme;
 
 /// How the console is started.
@@ -50,71 +50,8 @@ pub enum Effect {
     Quit,
 }
 
-/// A question awaiting y/n.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Confirm {
-    Quit,
-    Abort,
-}
-
-#[derive(Clone, Debug)]
-pub enum Mode {
-    Normal,
-    Command(Input),
-    /// Editing the filter; `before` is restored by Esc.
-    Filter {
-        input: Input,
-        before: Option<Filter>,
-    },
-    Help {
-        scroll: usize,
-    },
-    Confirm(Confirm),
-}
-
-/// A one-line message in the status line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub tone: Tone,
-    pub text: String,
-    pub at: Option<Ts>,
-}
-
 /// How long a message stays in the status line (it stays in the log).
 const MESSAGE_SECS: i64 = 20;
-
-/// What the panes show while the live display is paused: the snapshot of
-/// the moment of pausing, re-judged at each tick by a copy of the assessor
-/// taken then, so its figures keep the same rows but their ages keep
-/// growing (a paused screen must not claim its data is fresh).
-#[derive(Clone, Debug)]
-pub struct Frozen {
-    pub assessor: Assessor,
-    pub assessment: Assessment,
-    pub snapshot: Arc<Snapshot>,
-    pub at: Ts,
-}
-
-impl Frozen {
-    pub fn new(assessor: Assessor, assessment: Assessment, snapshot: Arc<Snapshot>, at: Ts) -> Frozen {
-        Frozen { assessor, assessment, snapshot, at }
-    }
-}
-
-/// Availability of the drill keys, worked out once per assessment.
-#[derive(Clone, Debug)]
-pub struct Gates {
-    pub run_step: Availability,
-    pub confirm: Availability,
-    pub abort: Availability,
-}
-
-impl Default for Gates {
-    fn default() -> Self {
-        let none = || Availability::Disabled("no drill running".into());
-        Gates { run_step: none(), confirm: none(), abort: none() }
-    }
-}
 
 pub struct App {
     pub(crate) assessor: Assessor,
@@ -147,9 +84,9 @@ pub struct App {
     pub(crate) journal: Option<PathBuf>,
     /// First visible line per pane (index = `Pane::index`).
     pub(crate) scroll: [usize; Pane::ALL.len()],
-    /// (content lines, visible lines) per pane, as last drawn: lets
-    /// scrolling stop at the end without the update knowing the layout.
-    pub(crate) extent: [Cell<(usize, usize)>; Pane::ALL.len()],
+    /// What the panes measured when last drawn: lets scrolling stop at the
+    /// end without the update knowing the layout.
+    pub(crate) extents: Extents,
     effects: Vec<Effect>,
     dirty: bool,
 }
@@ -181,7 +118,7 @@ impl App {
             faults_on: Vec::new(),
             journal: None,
             scroll: [0; Pane::ALL.len()],
-            extent: Default::default(),
+            extents: Extents::default(),
             effects: Vec::new(),
             dirty: true,
         };
@@ -313,6 +250,11 @@ impl App {
         self.dirty = true;
     }
 
+    /// What the last frame measured. Changes nothing on screen.
+    pub fn on_measured(&mut self, extents: Extents) {
+        self.extents.update(extents);
+    }
+
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
@@ -326,8 +268,39 @@ impl App {
         self.dirty = false;
     }
 
-    pub fn draw(&self, frame: &mut Frame) {
-        super::view::draw(self, frame);
+    /// Draws the current state; returns what the panes measured, for
+    /// `on_measured`.
+    pub fn draw(&self, frame: &mut Frame) -> Extents {
+        super::view::draw(&self.screen(), frame)
+    }
+
+    /// The read-only view the panes draw from.
+    fn screen(&self) -> Screen<'_> {
+        Screen {
+            theme: &self.theme,
+            settings: &self.assessor.settings,
+            demo: self.demo,
+            read_only: self.read_only,
+            view: self.view,
+            mode: &self.mode,
+            focus: self.focus,
+            now: self.now,
+            snapshot: self.snapshot.as_deref(),
+            live: &self.live,
+            frozen: &self.frozen,
+            prepared: &self.prepared,
+            query: &self.query,
+            filter: &self.filter,
+            filter_error: &self.filter_error,
+            drill_view: &self.drill_view,
+            drill_in_progress: self.drill_in_progress(),
+            gates: &self.gates,
+            log: &self.log,
+            message: &self.message,
+            faults_on: &self.faults_on,
+            journal: &self.journal,
+            scroll: self.scroll,
+        }
     }
 
     // ---- read access for the runtime and tests ----

@@ -82,9 +82,9 @@ fn resort(app: &mut App) {
 
 fn scroll(app: &mut App, f: impl Fn(usize, usize) -> usize) {
     let i = app.focus.index();
-    let (content, visible) = app.extent[i].get();
-    let max = content.saturating_sub(visible);
-    app.scroll[i] = f(app.scroll[i].min(max), visible).min(max);
+    let extent = app.extents.of(app.focus);
+    let max = extent.max_scroll();
+    app.scroll[i] = f(app.scroll[i].min(max), extent.visible).min(max);
 }
 
 fn toggle_pause(app: &mut App) {

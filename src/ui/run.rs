@@ -111,8 +111,12 @@ pub async fn run(
             break Ok(());
         }
         if app.needs_redraw() && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
-            if let Err(e) = guard.terminal.draw(|f| app.draw(f)) {
+            let mut measured = None;
+            if let Err(e) = guard.terminal.draw(|f| measured = Some(app.draw(f))) {
                 break Err(eyre!(e).wrap_err("cannot draw"));
+            }
+            if let Some(m) = measured {
+                app.on_measured(m);
             }
             app.mark_drawn();
             last_draw = Some(Instant::now());
