@@ -8,20 +8,8 @@ use crate::drill::{Drill, PlanKind};
 
 use super::app::{App, Confirm, Effect, Frozen, Mode};
 use super::eventlog::Tone;
-use super::keymap::{Command, View};
+use super::keymap::{COMMANDS, Command, View};
 use super::layout::Pane;
-
-/// The `:` commands, for help and completion.
-pub const COMMANDS: [(&str, &str); 8] = [
-    ("switchover", "start the DC→DR switchover drill (runbook steps 1–5)"),
-    ("failback", "start the DR→DC failback drill (runbook steps 6–10)"),
-    ("abort", "abort the drill in progress (asks first)"),
-    ("theme", "theme dark | light | high-contrast"),
-    ("wall", "wall layout on/off"),
-    ("fault", "fault <name>: toggle a demo fault (demo mode)"),
-    ("help", "show the keys of this view"),
-    ("quit", "quit (asks first while a drill is in progress)"),
-];
 
 pub fn run(app: &mut App, command: Command) {
     match command {

@@ -6,8 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
-use super::super::commands::COMMANDS;
-use super::super::keymap::{self, Availability, View};
+use super::super::keymap::{self, Availability, COMMANDS, View};
 use super::super::screen::Screen;
 use super::super::theme::Slot;
 use super::pad;
