@@ -182,10 +182,13 @@ async fn console(
         }
         _ => (None, Vec::new()),
     };
-    let dispatcher = link.dispatcher(cli.read_only);
+    // The one split of the link: a read-only console drops the dispatcher,
+    // so it holds no action sender at all.
+    let (observation, dispatcher) = link.split();
+    let dispatcher = (!cli.read_only).then_some(dispatcher);
     let opts = UiOptions { read_only: cli.read_only, wall: cli.wall, theme, demo, recovered };
-    let app = App::new(settings, opts, dispatcher);
-    kdrill::ui::run(link, app, journal).await.wrap_err("the console stopped")?;
+    let app = App::new(settings, opts);
+    kdrill::ui::run(observation, dispatcher, app, journal).await.wrap_err("the console stopped")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -507,9 +507,9 @@ async fn spawn_publishes_snapshots_and_answers_actions() {
     assert!(matches!(changed, Ok(Ok(()))), "a snapshot within a poll interval");
     let second = snaps.borrow().taken_at;
     assert_eq!(second - first, TimeDelta::seconds(1), "one snapshot per virtual second, on the second");
-    let mut link = link;
-    assert!(link.dispatcher(false).dispatch(Action::StopApps(Side::Dc)).is_ok());
-    let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), link.outcomes.recv()).await;
+    let (mut observation, dispatcher) = link.split();
+    assert!(dispatcher.dispatch(Action::StopApps(Side::Dc)).is_ok());
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), observation.outcomes.recv()).await;
     let outcome = outcome.ok().flatten().expect("an outcome");
     assert_eq!(outcome.action, Action::StopApps(Side::Dc));
     assert!(outcome.result.is_ok_and(|t| t.contains("stopping")));

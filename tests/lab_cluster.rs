@@ -317,9 +317,9 @@ fn spawn_publishes_snapshots_with_both_clusters_and_mm2() {
             }
         }
         // Actions are answered, never silently dropped.
-        let d = world.dispatcher(false);
+        let (mut observation, d) = world.split();
         d.dispatch(kdrill::action::Action::StopApps(Side::Dc)).unwrap_or_else(|e| panic!("{e}"));
-        let o = tokio::time::timeout(Duration::from_secs(5), world.outcomes.recv()).await.ok().flatten();
+        let o = tokio::time::timeout(Duration::from_secs(5), observation.outcomes.recv()).await.ok().flatten();
         assert!(matches!(o.map(|o| o.result), Some(Err(m)) if m.starts_with("kdrill cannot stop applications on DC")));
     });
 }

@@ -10,17 +10,17 @@ use crate::assess::mm2::short_name;
 use crate::assess::{Freshness, Health, Mm2Problem, Mm2ProblemKind, Mm2View};
 use crate::model::ConnectState;
 
-use super::super::app::App;
 use super::super::fmt;
 use super::super::layout::Pane;
+use super::super::screen::{Extent, Screen};
 use super::super::theme::Slot;
 use super::{figure_slot, frame_block, health_slot, list, pad};
 
-pub fn wanted_rows(app: &App) -> u16 {
+pub fn wanted_rows(app: &Screen) -> u16 {
     (lines(app).len() + 2).min(30) as u16
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Extent {
     // The pane's age is its oldest deployment's; a stale one also says so
     // on its own line.
     let note = match app.shown() {
@@ -35,10 +35,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let lines = lines(app);
-    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone());
+    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone())
 }
 
-fn lines<'a>(app: &App) -> Vec<Line<'a>> {
+fn lines<'a>(app: &Screen) -> Vec<Line<'a>> {
     match app.shown() {
         None => vec![Line::from(app.span(Slot::Stale, "? never observed"))],
         Some((a, _)) if a.mm2.is_empty() => vec![Line::from(app.span(Slot::Muted, "no MM2 deployment configured"))],
@@ -51,7 +51,7 @@ fn lines<'a>(app: &App) -> Vec<Line<'a>> {
     }
 }
 
-fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness) -> Vec<Line<'a>> {
+fn deployment<'a>(app: &Screen, m: &Mm2View, total: Option<usize>, fresh: Freshness) -> Vec<Line<'a>> {
     let fig = figure_slot(fresh, Slot::Text);
     let workers = match (m.workers_alive, total) {
         (Some(a), Some(t)) => format!("{a}/{t} workers"),
@@ -121,7 +121,7 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
     out
 }
 
-fn state_span<'a>(app: &App, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
+fn state_span<'a>(app: &Screen, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
     let slot = match s {
         ConnectState::Running => fig,
         ConnectState::Failed => Slot::Alarm,
