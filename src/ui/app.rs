@@ -278,7 +278,6 @@ impl App {
     fn screen(&self) -> Screen<'_> {
         Screen {
             theme: &self.theme,
-            settings: &self.assessor.settings,
             demo: self.demo,
             read_only: self.read_only,
             view: self.view,

@@ -9,7 +9,6 @@ use ratatui::text::Span;
 
 use crate::action::Fault;
 use crate::assess::Assessment;
-use crate::config::Settings;
 use crate::drill::DrillView;
 use crate::model::{Snapshot, Ts};
 
@@ -22,7 +21,6 @@ use super::theme::{Slot, Theme};
 
 pub struct Screen<'a> {
     pub theme: &'a Theme,
-    pub settings: &'a Settings,
     pub demo: bool,
     pub read_only: bool,
     pub view: View,
@@ -57,10 +55,6 @@ impl Screen<'_> {
 
     pub fn span<'s>(&self, slot: Slot, text: impl Into<std::borrow::Cow<'s, str>>) -> Span<'s> {
         Span::styled(text, self.theme.get(slot))
-    }
-
-    pub fn settings(&self) -> &Settings {
-        self.settings
     }
 
     pub fn read_only(&self) -> bool {
