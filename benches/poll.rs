@@ -35,11 +35,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use kdrill::collect::kafka::cluster::{self, ClusterPoller};
-use kdrill::collect::kafka::{client, ffi};
+use kdrill::collect::kafka::ffi;
 use kdrill::config::{Config, parse};
 use kdrill::model::Side;
 use rdkafka::ClientConfig;
@@ -120,13 +121,13 @@ fn create_groups(bootstrap: &str) {
     });
 }
 
-/// Requests sent per API between two statistics samples around one poll.
-fn requests_of_one_poll(p: &mut ClusterPoller) -> BTreeMap<String, u64> {
+/// Requests sent per API between two statistics samples around one poll;
+/// `latest` is where the poller's statistics sink keeps the newest JSON.
+fn requests_of_one_poll(p: &mut ClusterPoller, latest: &Mutex<String>) -> BTreeMap<String, u64> {
     let sample = |p: &ClusterPoller| -> BTreeMap<String, u64> {
         std::thread::sleep(Duration::from_millis(400));
         p.serve_events();
-        let name = p.client_name().unwrap_or_default();
-        let json = client::last_statistics(&name).unwrap_or_default();
+        let json = latest.lock().map(|j| j.clone()).unwrap_or_default();
         let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
         let mut out = BTreeMap::new();
         if let Some(brokers) = v.get("brokers").and_then(|b| b.as_object()) {
@@ -154,8 +155,14 @@ fn requests_of_one_poll(p: &mut ClusterPoller) -> BTreeMap<String, u64> {
 
 fn print_requests(label: &str) {
     let cfg = config(true);
-    let mut p = poller(&cfg, Side::Dc);
-    let req = requests_of_one_poll(&mut p);
+    let latest = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&latest);
+    let mut p = poller(&cfg, Side::Dc).with_statistics(Arc::new(move |json: &str| {
+        if let Ok(mut l) = sink.lock() {
+            json.clone_into(&mut l);
+        }
+    }));
+    let req = requests_of_one_poll(&mut p, &latest);
     let total: u64 = req.values().sum();
     let c = p.cluster();
     let partitions: usize = c.topics.as_ref().map_or(0, |t| t.value.iter().map(|t| t.partitions.len()).sum());

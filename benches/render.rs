@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use kdrill::collect;
 use kdrill::demo::{DemoWorld, demo_settings};
 use kdrill::ui::{App, Theme, UiOptions};
 use ratatui::Terminal;
@@ -16,14 +15,13 @@ use ratatui::backend::TestBackend;
 fn render(c: &mut Criterion) {
     let start = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).single().unwrap_or_default();
     let mut world = DemoWorld::scaled(7, start, 10_000, 500);
-    let (link, _source) = collect::link(world.observe());
     let theme = match Theme::load("dark", None, false) {
         Ok(t) => t,
         Err(e) => panic!("the built-in theme must load: {e}"),
     };
     for (name, wall) in [("console", false), ("wall", true)] {
         let opts = UiOptions { read_only: true, wall, theme: theme.clone(), demo: true, recovered: Vec::new() };
-        let mut app = App::new(demo_settings(), opts, link.dispatcher(true));
+        let mut app = App::new(demo_settings(), opts);
         for _ in 0..30 {
             world.advance(TimeDelta::seconds(1));
             app.on_snapshot(Arc::new(world.observe()), world.now());
@@ -33,7 +31,13 @@ fn render(c: &mut Criterion) {
             Err(e) => panic!("a test terminal: {e}"),
         };
         c.bench_function(&format!("render {name} 160x48, 10k partitions, 500 groups"), |b| {
-            b.iter(|| terminal.draw(|f| app.draw(f)).map(|_| ()))
+            b.iter(|| {
+                terminal
+                    .draw(|f| {
+                        let _ = app.draw(f);
+                    })
+                    .map(|_| ())
+            })
         });
     }
 }

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Flow, Side, Ts};
 
-/// A fault the demo world can be told to simulate.
+/// A fault the demo world can be told to simulate. Its name (`as_str`, and
+/// the same in serde) is what `:fault` takes and the console shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Fault {
     /// An MM2 task goes FAILED while the custom resource still says Ready.
     FailMm2Task,
@@ -33,6 +35,18 @@ impl Fault {
         Fault::CutOffDc,
         Fault::ProduceBurst,
     ];
+
+    /// The fault's stable name, as typed after `:fault`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::FailMm2Task => "fail-mm2-task",
+            Fault::StrayConsumer => "stray-consumer",
+            Fault::Bidirectional => "bidirectional",
+            Fault::BrokerDown => "broker-down",
+            Fault::CutOffDc => "cut-off-dc",
+            Fault::ProduceBurst => "produce-burst",
+        }
+    }
 
     pub fn label(self) -> &'static str {
         match self {

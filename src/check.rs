@@ -1,18 +1,26 @@
 //! `kdrill check`: one headless judgement of the pair, for cron, CI gates
-//! and monitoring. Prints a summary or JSON; the exit code says whether the
-//! runbook's rules hold (0), are broken or lag is too high (1), or the pair
-//! could not be observed (2).
+//! and monitoring. Prints a summary or JSON; the exit code is the verdict's
+//! standing: the runbook's rules hold (0), are broken or lag is too high or
+//! unknown (1), or the pair could not be observed (2). Nothing is judged
+//! here: every figure and verdict comes from the assessment.
 
 use serde::Serialize;
 
-use crate::assess::{Assessment, Freshness, Health, Truth, fmt_age};
+use crate::assess::{Assessment, Freshness, Health, Standing, Truth, fmt_age};
 use crate::model::{Link, Ts, age_secs};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub observed_at: Ts,
     pub verdict: String,
+    /// `ok`, `unknown`, `warn` or `alarm`, as the console's header shows it.
+    pub level: &'static str,
+    /// `holds`, `fails` or `unobserved`: what the exit code says.
+    pub standing: &'static str,
     pub exit_code: i32,
+    /// The flow whose lag the console shows first (its MM2 runs, or it
+    /// leaves the active side).
+    pub live_flow: Option<String>,
     pub sides: Vec<SideReport>,
     pub mm2: Vec<Mm2Report>,
     pub lag: Vec<LagReport>,
@@ -56,8 +64,19 @@ pub struct Mm2Report {
     pub workers_observed_at: Option<Ts>,
     pub connectors: Vec<ConnectorReport>,
     pub connectors_observed_at: Option<Ts>,
+    /// The older of the workers' and connectors' observations.
+    pub observed_at: Option<Ts>,
+    pub stale: bool,
+    pub cr_ready: Option<bool>,
     pub heartbeat_age_secs: Option<f64>,
-    pub problems: Vec<String>,
+    pub problems: Vec<ProblemReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProblemReport {
+    /// A stable name for the kind of problem (`task-not-running`...).
+    pub kind: &'static str,
+    pub text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +89,11 @@ pub struct ConnectorReport {
 #[derive(Debug, Serialize)]
 pub struct LagReport {
     pub flow: String,
+    pub live: bool,
+    /// `within`, `above` or `unknown` the alarm threshold.
+    pub level: &'static str,
+    /// Why the level is unknown.
+    pub unknown_because: Option<String>,
     pub total_records: Option<u64>,
     pub unknown_partitions: usize,
     pub max_seconds: Option<f64>,
@@ -87,6 +111,8 @@ pub struct PartitionLag {
 
 #[derive(Debug, Serialize)]
 pub struct ViolationReport {
+    /// The rule's stable name (`apps-on-both-sides`...).
+    pub id: &'static str,
     pub rule: String,
     pub detail: String,
     pub since: Ts,
@@ -100,7 +126,7 @@ fn truth(t: &Truth) -> String {
     }
 }
 
-pub fn report(a: &Assessment, lag_alarm_records: i64) -> Report {
+pub fn report(a: &Assessment) -> Report {
     let sides = a
         .sides
         .iter()
@@ -121,7 +147,7 @@ pub fn report(a: &Assessment, lag_alarm_records: i64) -> Report {
                 .iter()
                 .map(|g| GroupReport {
                     group: g.id.clone(),
-                    class: format!("{:?}", g.class).to_lowercase(),
+                    class: g.class.as_str().into(),
                     state: g.state.clone(),
                     members: g.members,
                     clients: g.clients.clone(),
@@ -150,25 +176,31 @@ pub fn report(a: &Assessment, lag_alarm_records: i64) -> Report {
                 })
                 .collect(),
             connectors_observed_at: m.connectors_at,
+            observed_at: m.observed_at,
+            stale: !m.freshness.is_fresh(),
+            cr_ready: m.cr_ready,
             heartbeat_age_secs: m.heartbeat_mirrored_age.or(m.heartbeat_local_age),
-            problems: m.problems.clone(),
+            problems: m
+                .problems
+                .iter()
+                .map(|p| ProblemReport { kind: p.kind.as_str(), text: p.text.clone() })
+                .collect(),
         })
         .collect();
-    // A flow that is stopped and never committed progress has no lag to
-    // report; one that ran keeps its last figures (what would be lost).
-    let relevant = |l: &&crate::assess::FlowLag| {
-        l.rows.iter().any(|r| r.replicated.is_some()) || a.mm2.iter().any(|m| m.flow == l.flow && !m.running.is_no())
-    };
     let lag = a
-        .lag
-        .iter()
-        .filter(relevant)
+        .lag_that_matters()
         .map(|l| {
             let mut rows: Vec<_> = l.rows.iter().collect();
             // Unknown first (they are the worst news), then by records.
             rows.sort_by_key(|r| std::cmp::Reverse(r.records.map_or(i64::MAX, |n| n)));
             LagReport {
                 flow: l.flow.to_string(),
+                live: a.live_flow == Some(l.flow),
+                level: l.level.as_str(),
+                unknown_because: match &l.level {
+                    crate::assess::LagLevel::Unknown(why) => Some(why.clone()),
+                    _ => None,
+                },
                 total_records: l.total,
                 unknown_partitions: l.unknown_rows,
                 max_seconds: l.max_seconds,
@@ -189,12 +221,20 @@ pub fn report(a: &Assessment, lag_alarm_records: i64) -> Report {
     let violations: Vec<ViolationReport> = a
         .violations
         .iter()
-        .map(|v| ViolationReport { rule: v.rule.statement().into(), detail: v.detail.clone(), since: v.since })
+        .map(|v| ViolationReport {
+            id: v.rule.as_str(),
+            rule: v.rule.statement().into(),
+            detail: v.detail.clone(),
+            since: v.since,
+        })
         .collect();
     Report {
         observed_at: a.now,
         verdict: a.verdict.text.clone(),
-        exit_code: exit_code(a, lag_alarm_records),
+        level: a.verdict.level.as_str(),
+        standing: a.verdict.standing.as_str(),
+        exit_code: exit_code(a),
+        live_flow: a.live_flow.map(|f| f.to_string()),
         sides,
         mm2,
         lag,
@@ -202,21 +242,14 @@ pub fn report(a: &Assessment, lag_alarm_records: i64) -> Report {
     }
 }
 
-/// 2 if either side or an MM2 deployment could not be observed, else 1 if
-/// a rule is broken or the lag of a running flow is above the threshold (or
-/// unknown), else 0.
-pub fn exit_code(a: &Assessment, lag_alarm_records: i64) -> i32 {
-    let unobserved = a.sides.iter().any(|s| !s.freshness.is_fresh() || !matches!(s.link, Link::Up { .. }))
-        || a.mm2.iter().any(|m| matches!(m.running, Truth::Unknown(_)));
-    if unobserved {
-        return 2;
+/// The verdict's standing as an exit code: 0 holds, 1 fails (a rule broken,
+/// lag above the threshold or unknown), 2 could not be observed.
+pub fn exit_code(a: &Assessment) -> i32 {
+    match a.verdict.standing {
+        Standing::Holds => 0,
+        Standing::Fails => 1,
+        Standing::Unobserved => 2,
     }
-    let lag_bad = a
-        .mm2
-        .iter()
-        .filter(|m| m.running.is_yes())
-        .any(|m| a.lag_of(m.flow).is_none_or(|l| l.total.is_none_or(|t| t > lag_alarm_records.max(0) as u64)));
-    if !a.violations.is_empty() || lag_bad { 1 } else { 0 }
 }
 
 /// The report as a person reads it in a terminal.
@@ -247,7 +280,7 @@ pub fn human(r: &Report, a: &Assessment) -> String {
             out.push_str(&format!(
                 "  group {:<24} {:<9} {:<10} {} members  {}\n",
                 g.id,
-                format!("{:?}", g.class).to_lowercase(),
+                g.class.as_str(),
                 g.state,
                 g.members,
                 g.hosts.join(" ")

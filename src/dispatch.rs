@@ -1,7 +1,8 @@
 //! The one place actions leave kdrill. Every request to change the world —
 //! stop or start applications, stop or start MM2, inject a demo fault —
-//! passes through `Dispatcher::dispatch`, which is where read-only mode is
-//! enforced. Nothing else holds the sender.
+//! passes through `dispatch`. Read-only is enforced by construction: a
+//! read-only console has no `Dispatcher` (its link's sender was dropped at
+//! start), so every action it asks for is refused here.
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -16,30 +17,31 @@ pub enum Refusal {
     Disconnected(String),
 }
 
-/// Sends actions to the world backend, unless read-only.
+/// Sends actions to the world backend; only a read-write console has one.
 #[derive(Clone, Debug)]
 pub struct Dispatcher {
-    read_only: bool,
     tx: UnboundedSender<Action>,
 }
 
 impl Dispatcher {
-    pub fn new(read_only: bool, tx: UnboundedSender<Action>) -> Self {
-        Dispatcher { read_only, tx }
-    }
-
-    pub fn read_only(&self) -> bool {
-        self.read_only
+    pub(crate) fn new(tx: UnboundedSender<Action>) -> Self {
+        Dispatcher { tx }
     }
 
     /// Never blocks: the backend executes asynchronously and reports an
     /// outcome through the world link.
     pub fn dispatch(&self, action: Action) -> Result<(), Refusal> {
-        if self.read_only {
-            return Err(Refusal::ReadOnly(action.label()));
-        }
         let label = action.label();
         self.tx.send(action).map_err(|_| Refusal::Disconnected(label))
+    }
+}
+
+/// Sends `action` through the console's dispatcher; a console without one
+/// is read-only, and the action is refused.
+pub fn dispatch(dispatcher: Option<&Dispatcher>, action: Action) -> Result<(), Refusal> {
+    match dispatcher {
+        Some(d) => d.dispatch(action),
+        None => Err(Refusal::ReadOnly(action.label())),
     }
 }
 
@@ -51,19 +53,21 @@ mod tests {
 
     #[test]
     fn read_only_sends_nothing() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let d = Dispatcher::new(true, tx);
+        let (link, mut source) = crate::collect::link(crate::model::Snapshot::empty(Default::default(), "dc", "dr"));
+        // A read-only console keeps the observation and drops the dispatcher.
+        let (_observation, dispatcher) = link.split();
+        drop(dispatcher);
         for a in [Action::StopApps(Side::Dc), Action::StartMm2(Flow::DR_TO_DC), Action::Fault(Fault::CutOffDc)] {
-            assert!(matches!(d.dispatch(a), Err(Refusal::ReadOnly(_))));
+            assert!(matches!(dispatch(None, a), Err(Refusal::ReadOnly(_))));
         }
-        assert!(rx.try_recv().is_err(), "a read-only dispatcher must send nothing");
+        assert!(source.actions.try_recv().is_err(), "a read-only console must send nothing");
     }
 
     #[test]
     fn read_write_sends_in_order() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let d = Dispatcher::new(false, tx);
-        assert_eq!(d.dispatch(Action::StopApps(Side::Dc)), Ok(()));
+        let d = Dispatcher::new(tx);
+        assert_eq!(dispatch(Some(&d), Action::StopApps(Side::Dc)), Ok(()));
         assert_eq!(d.dispatch(Action::StopMm2(Flow::DC_TO_DR)), Ok(()));
         assert_eq!(rx.try_recv().ok(), Some(Action::StopApps(Side::Dc)));
         assert_eq!(rx.try_recv().ok(), Some(Action::StopMm2(Flow::DC_TO_DR)));

@@ -182,10 +182,13 @@ async fn console(
         }
         _ => (None, Vec::new()),
     };
-    let dispatcher = link.dispatcher(cli.read_only);
+    // The one split of the link: a read-only console drops the dispatcher,
+    // so it holds no action sender at all.
+    let (observation, dispatcher) = link.split();
+    let dispatcher = (!cli.read_only).then_some(dispatcher);
     let opts = UiOptions { read_only: cli.read_only, wall: cli.wall, theme, demo, recovered };
-    let app = App::new(settings, opts, dispatcher);
-    kdrill::ui::run(link, app, journal).await.wrap_err("the console stopped")?;
+    let app = App::new(settings, opts);
+    kdrill::ui::run(observation, dispatcher, app, journal).await.wrap_err("the console stopped")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -199,7 +202,6 @@ async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration)
         (kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings, poll)
     };
     let mut assessor = Assessor::new(settings);
-    let lag_alarm = assessor.settings.lag_alarm_records;
     let deadline = tokio::time::Instant::now() + settle;
     // Feed every snapshot so history (rates, time lag) builds up while settling.
     loop {
@@ -215,7 +217,7 @@ async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration)
     loop {
         let snap = link.snapshots.borrow().clone();
         let a = assessor.assess(&snap, chrono::Utc::now());
-        let report = kdrill::check::report(&a, lag_alarm);
+        let report = kdrill::check::report(&a);
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

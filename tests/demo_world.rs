@@ -314,7 +314,7 @@ fn a_failed_task_degrades_mm2_while_the_cr_stays_ready() {
     let m = s.mm2(Flow::DC_TO_DR);
     assert_eq!(m.health, Health::Degraded);
     assert_eq!(m.cr_ready, Some(true));
-    assert!(m.problems.iter().any(|p| p.contains("FAILED")), "{:?}", m.problems);
+    assert!(m.problems.iter().any(|p| p.text.contains("FAILED")), "{:?}", m.problems);
     let before = s.lag(Flow::DC_TO_DR).unwrap_or_default();
     s.run(10);
     let after = s.lag(Flow::DC_TO_DR).unwrap_or_default();
@@ -507,9 +507,9 @@ async fn spawn_publishes_snapshots_and_answers_actions() {
     assert!(matches!(changed, Ok(Ok(()))), "a snapshot within a poll interval");
     let second = snaps.borrow().taken_at;
     assert_eq!(second - first, TimeDelta::seconds(1), "one snapshot per virtual second, on the second");
-    let mut link = link;
-    assert!(link.dispatcher(false).dispatch(Action::StopApps(Side::Dc)).is_ok());
-    let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), link.outcomes.recv()).await;
+    let (mut observation, dispatcher) = link.split();
+    assert!(dispatcher.dispatch(Action::StopApps(Side::Dc)).is_ok());
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), observation.outcomes.recv()).await;
     let outcome = outcome.ok().flatten().expect("an outcome");
     assert_eq!(outcome.action, Action::StopApps(Side::Dc));
     assert!(outcome.result.is_ok_and(|t| t.contains("stopping")));

@@ -365,3 +365,27 @@ fn replaying_the_journal_gives_back_the_same_drill() {
     assert_eq!(parsed, drill.events());
     assert!(Drill::replay(&parsed[1..]).is_err(), "a journal without its start is refused");
 }
+
+#[test]
+fn the_view_says_what_the_current_step_offers_and_whether_its_hold_runs() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let checklist = vec!["DB".to_owned()];
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &checklist, fx.t);
+    run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
+    let view = drill.view();
+    let step = view.current_step().map(|(i, s)| (i, s.completes_when_observed(), s.awaits_confirmation()));
+    assert_eq!(step, Some((0, false, false)), "step 1 has an action and no manual items");
+    assert_eq!(view.holding, None, "apps still run on DC: no hold");
+
+    fx.apps[0] = false;
+    run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
+    let view = drill.view();
+    assert!(view.holding.is_some_and(|held| held < 10.0), "the hold runs: {:?}", view.holding);
+
+    run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
+    let view = drill.view();
+    let drain = view.current_step().map(|(i, s)| (i, s.completes_when_observed()));
+    assert_eq!(drain, Some((1, true)), "step 2 (drain) completes when observed");
+}

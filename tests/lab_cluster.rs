@@ -6,16 +6,17 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kdrill::collect::kafka::cluster::ClusterPoller;
-use kdrill::collect::kafka::{ffi, groups, spawn, workers_of};
+use kdrill::collect::kafka::{ffi, spawn, workers_of};
 use kdrill::config::Config;
-use kdrill::model::{Cluster, Group, GroupProtocol, Link, Side};
+use kdrill::model::{Cluster, Committed, Group, GroupProtocol, Link, Observed, Partition, Side, Topic};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use support::{GroupMember, Protocol, lab, unique, wait_for};
+use support::{GroupMember, Protocol, lab, lag, unique, wait_for};
 
 fn config() -> Config {
     support::lab_config(
@@ -160,7 +161,7 @@ fn committed_and_lag_match_kafka_tool(protocol: Protocol) {
     });
     wait_for("the commit", Duration::from_secs(30), || m.commit(&[(&topic, 0, 10), (&topic, 1, 30), (&topic, 2, 5)]));
     let lag = poll_until(&mut p, "the committed offsets", |c| {
-        let lag = groups::consumer_lag(c, &m.group).ok_or("no committed offsets")?;
+        let lag = lag::consumer_lag(c, &m.group).ok_or("no committed offsets")?;
         if lag.len() == 3 { Ok(lag) } else { Err(format!("{lag:?}")) }
     });
     let ours: BTreeMap<i32, (i64, Option<i64>)> = lag.iter().map(|l| (l.partition, (l.committed, l.lag))).collect();
@@ -179,9 +180,66 @@ fn classic_group_committed_offsets_and_lag_match_kafka_consumer_groups() {
     committed_and_lag_match_kafka_tool(Protocol::Classic);
 }
 
+/// The lag arithmetic itself, without the lab.
+#[test]
+fn lag_is_end_minus_committed() {
+    let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let mut cluster = Cluster::new(Side::Dc, "dc");
+    cluster.topics = Some(Observed::new(
+        vec![Topic {
+            name: "t".into(),
+            partitions: vec![
+                Partition { id: 0, leader: Some(1), end_offset: Some(100) },
+                Partition { id: 1, leader: Some(1), end_offset: None },
+            ],
+            replication_factor: Some(1),
+            min_insync_replicas: None,
+            cleanup_policy: None,
+        }],
+        at,
+    ));
+    let g = Group {
+        id: "g".into(),
+        state: "Stable".into(),
+        protocol_type: "consumer".into(),
+        protocol: GroupProtocol::Classic,
+        members: vec![],
+        committed: Some(vec![
+            Committed { topic: "t".into(), partition: 0, offset: 60 },
+            Committed { topic: "t".into(), partition: 1, offset: 5 },
+        ]),
+    };
+    cluster.groups = Some(Observed::new(vec![g], at));
+    let lag = lag::consumer_lag(&cluster, "g").unwrap_or_default();
+    assert_eq!(lag.iter().map(|l| l.lag).collect::<Vec<_>>(), vec![Some(40), None]);
+    assert_eq!(lag::consumer_lag(&cluster, "other"), None);
+}
+
 #[test]
 fn kip848_group_committed_offsets_and_lag_match_kafka_consumer_groups() {
     committed_and_lag_match_kafka_tool(Protocol::Consumer);
+}
+
+/// The statistics hook the poll bench counts requests with: a poller's
+/// client hands librdkafka's statistics JSON to the poller's sink.
+#[test]
+fn statistics_reach_the_pollers_sink() {
+    let _lab = support::shared();
+    let c = support::lab_config("[clusters.dc.properties]\n\"statistics.interval.ms\" = \"100\"\n");
+    let latest = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&latest);
+    let mut p = ClusterPoller::new(c.cluster(Side::Dc).clone(), c.timing.clone(), c.settings.classification.clone())
+        .with_statistics(Arc::new(move |json: &str| {
+            if let Ok(mut l) = sink.lock() {
+                json.clone_into(&mut l);
+            }
+        }));
+    p.poll();
+    wait_for("statistics with broker request counts", Duration::from_secs(10), || {
+        p.serve_events();
+        let json = latest.lock().map(|j| j.clone()).unwrap_or_default();
+        if json.contains("\"brokers\"") { Ok(()) } else { Err(format!("latest statistics: {json:?}")) }
+    });
 }
 
 #[test]
@@ -259,9 +317,9 @@ fn spawn_publishes_snapshots_with_both_clusters_and_mm2() {
             }
         }
         // Actions are answered, never silently dropped.
-        let d = world.dispatcher(false);
+        let (mut observation, d) = world.split();
         d.dispatch(kdrill::action::Action::StopApps(Side::Dc)).unwrap_or_else(|e| panic!("{e}"));
-        let o = tokio::time::timeout(Duration::from_secs(5), world.outcomes.recv()).await.ok().flatten();
+        let o = tokio::time::timeout(Duration::from_secs(5), observation.outcomes.recv()).await.ok().flatten();
         assert!(matches!(o.map(|o| o.result), Some(Err(m)) if m.starts_with("kdrill cannot stop applications on DC")));
     });
 }

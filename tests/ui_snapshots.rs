@@ -12,6 +12,7 @@ use kdrill::action::Outcome;
 use kdrill::action::{Action, Fault};
 use kdrill::collect::{self, SourceEnd};
 use kdrill::demo::{DemoWorld, demo_settings};
+use kdrill::dispatch::{Dispatcher, dispatch};
 use kdrill::drill::{DrillEvent, PlanKind, StepState};
 use kdrill::model::{Side, Ts};
 use kdrill::ui::{App, Effect, Theme, UiOptions, keymap};
@@ -36,6 +37,8 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
 struct Console {
     world: DemoWorld,
     app: App,
+    /// `None` for a read-only console, as `main` wires it.
+    dispatcher: Option<Dispatcher>,
     source: SourceEnd,
     /// Every effect the app asked for, in order.
     journal: Vec<DrillEvent>,
@@ -56,10 +59,11 @@ impl Console {
         let (link, source) = collect::link(world.observe());
         let theme = ok(Theme::load("dark", None, o.no_color));
         let opts = UiOptions { read_only: o.read_only, wall: o.wall, theme, demo: true, recovered: o.recovered };
-        let app = App::new(demo_settings(), opts, link.dispatcher(o.read_only));
-        // The link's receivers are not needed: the test feeds the app itself.
-        drop(link);
-        let mut c = Console { world, app, source, journal: Vec::new(), quit: false };
+        let app = App::new(demo_settings(), opts);
+        // The observation side is not needed: the test feeds the app itself.
+        let (_observation, dispatcher) = link.split();
+        let dispatcher = (!o.read_only).then_some(dispatcher);
+        let mut c = Console { world, app, dispatcher, source, journal: Vec::new(), quit: false };
         c.app.on_snapshot(Arc::new(c.world.observe()), c.world.now());
         c
     }
@@ -80,16 +84,28 @@ impl Console {
         }
     }
 
-    /// Plays the source: applies queued actions and reports outcomes.
+    /// Plays the runtime and the source: carries out the app's effects,
+    /// applies the actions sent and reports their outcomes.
     fn pump(&mut self) {
-        while let Ok(action) = self.source.actions.try_recv() {
-            let result = self.world.apply(&action);
-            self.app.on_outcome(Outcome { action, result, at: self.world.now() });
-        }
-        for e in self.app.take_effects() {
-            match e {
-                Effect::Journal(ev) => self.journal.push(ev),
-                Effect::Quit => self.quit = true,
+        loop {
+            let effects = self.app.take_effects();
+            if effects.is_empty() {
+                break;
+            }
+            for e in effects {
+                match e {
+                    Effect::Journal(ev) => self.journal.push(ev),
+                    Effect::Dispatch(action) => {
+                        if let Err(refusal) = dispatch(self.dispatcher.as_ref(), action.clone()) {
+                            self.app.on_refused(action, refusal);
+                        }
+                    }
+                    Effect::Quit => self.quit = true,
+                }
+            }
+            while let Ok(action) = self.source.actions.try_recv() {
+                let result = self.world.apply(&action);
+                self.app.on_outcome(Outcome { action, result, at: self.world.now() });
             }
         }
     }
@@ -127,7 +143,9 @@ impl Console {
 
     fn buffer(&self, w: u16, h: u16) -> Buffer {
         let mut t = ok(Terminal::new(TestBackend::new(w, h)));
-        ok(t.draw(|f| self.app.draw(f)));
+        ok(t.draw(|f| {
+            let _ = self.app.draw(f);
+        }));
         t.backend().buffer().clone()
     }
 }
@@ -327,15 +345,26 @@ fn demo_faults_are_only_offered_in_demo_mode() {
     let (link, mut source) = collect::link(world.observe());
     let theme = ok(Theme::load("dark", None, false));
     let opts = UiOptions { read_only: false, wall: false, theme, demo: false, recovered: Vec::new() };
-    let mut app = App::new(demo_settings(), opts, link.dispatcher(false));
+    let mut app = App::new(demo_settings(), opts);
+    let (_observation, dispatcher) = link.split();
+    // Carries out what the app asks for, as the runtime does.
+    let carry_out = |app: &mut App| {
+        for e in app.take_effects() {
+            if let Effect::Dispatch(action) = e {
+                let _ = dispatch(Some(&dispatcher), action);
+            }
+        }
+    };
     app.on_snapshot(Arc::new(world.observe()), world.now());
     app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE));
+    carry_out(&mut app);
     assert!(source.actions.try_recv().is_err());
     app.on_key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE));
     for ch in "fault stray-consumer".chars() {
         app.on_key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE));
     }
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    carry_out(&mut app);
     assert!(source.actions.try_recv().is_err());
     assert!(app.message().is_some_and(|m| m.text.contains("only in demo mode")));
     let _ = Action::Fault(Fault::StrayConsumer);
@@ -391,7 +420,8 @@ fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
     let (link, _source) = collect::link(world.observe());
     let theme = ok(Theme::load("dark", None, false));
     let opts = UiOptions { read_only: false, wall: false, theme, demo: true, recovered: Vec::new() };
-    let mut app = App::new(demo_settings(), opts, link.dispatcher(false));
+    let mut app = App::new(demo_settings(), opts);
+    drop(link);
     for _ in 0..15 {
         world.advance(TimeDelta::seconds(1));
         app.on_snapshot(Arc::new(world.observe()), world.now());
@@ -402,7 +432,9 @@ fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
     let frames = 20;
     let began = std::time::Instant::now();
     for _ in 0..frames {
-        ok(t.draw(|f| app.draw(f)));
+        ok(t.draw(|f| {
+            let _ = app.draw(f);
+        }));
     }
     let per_frame = began.elapsed() / frames;
     println!("120x36 frame with {rows} lag rows: {per_frame:?} (this build's profile)");

@@ -25,6 +25,40 @@ pub struct LagRow {
     pub seconds: Option<f64>,
 }
 
+/// A flow's lag against the alarm threshold (`lag_alarm_records`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LagLevel {
+    Within,
+    Above {
+        threshold: u64,
+    },
+    /// The lag cannot be judged: figures stale, or partitions unknown.
+    Unknown(String),
+}
+
+impl LagLevel {
+    /// The level's stable name, as `check` reports it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LagLevel::Within => "within",
+            LagLevel::Above { .. } => "above",
+            LagLevel::Unknown(_) => "unknown",
+        }
+    }
+
+    fn judge(total: Option<u64>, unknown_rows: usize, freshness: Freshness, threshold: i64) -> LagLevel {
+        if let Some(why) = freshness.problem("lag figures") {
+            return LagLevel::Unknown(why);
+        }
+        let threshold = threshold.max(0) as u64;
+        match total {
+            None => LagLevel::Unknown(format!("{unknown_rows} partition(s) with unknown lag")),
+            Some(n) if n > threshold => LagLevel::Above { threshold },
+            Some(_) => LagLevel::Within,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowLag {
     pub flow: Flow,
@@ -37,6 +71,7 @@ pub struct FlowLag {
     /// The older of the two observations the figures rest on.
     pub at: Option<Ts>,
     pub freshness: Freshness,
+    pub level: LagLevel,
 }
 
 impl FlowLag {
@@ -107,6 +142,7 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
     let unknown_rows = rows.iter().filter(|r| r.records.is_none()).count();
     let total = (unknown_rows == 0).then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
     let max_seconds = rows.iter().filter_map(|r| r.seconds).reduce(f64::max);
+    let freshness = Freshness::of(at, now, settings.stale_after);
     FlowLag {
         flow: d.flow,
         deployment: d.name.clone(),
@@ -115,7 +151,8 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         unknown_rows,
         max_seconds,
         at,
-        freshness: Freshness::of(at, now, settings.stale_after),
+        freshness,
+        level: LagLevel::judge(total, unknown_rows, freshness, settings.lag_alarm_records),
     }
 }
 

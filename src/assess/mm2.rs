@@ -30,6 +30,67 @@ impl Health {
     }
 }
 
+/// What kind of problem an MM2 deployment has; `as_str` is its stable
+/// name in `check --json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mm2ProblemKind {
+    /// Connector states stale or never observed.
+    ConnectorsUnobserved,
+    /// The deployment does not run on the cluster it writes into.
+    RunsOffTarget,
+    ConnectorNotRunning,
+    TaskNotRunning,
+    /// A running source connector with no tasks.
+    NoTasks,
+    NoSourceConnector,
+    /// The heartbeats topic could not be read freshly.
+    HeartbeatsUnobserved,
+    /// No heartbeat, or the newest is too old.
+    HeartbeatLate,
+    /// The custom resource says Ready while a connector or task FAILED.
+    ReadyWhileFailed,
+}
+
+impl Mm2ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mm2ProblemKind::ConnectorsUnobserved => "connectors-unobserved",
+            Mm2ProblemKind::RunsOffTarget => "runs-off-target",
+            Mm2ProblemKind::ConnectorNotRunning => "connector-not-running",
+            Mm2ProblemKind::TaskNotRunning => "task-not-running",
+            Mm2ProblemKind::NoTasks => "no-tasks",
+            Mm2ProblemKind::NoSourceConnector => "no-source-connector",
+            Mm2ProblemKind::HeartbeatsUnobserved => "heartbeats-unobserved",
+            Mm2ProblemKind::HeartbeatLate => "heartbeat-late",
+            Mm2ProblemKind::ReadyWhileFailed => "ready-while-failed",
+        }
+    }
+
+    /// Connector and task states are listed one per line wherever MM2 is
+    /// shown in detail; problems of these kinds repeat them.
+    pub fn restates_a_state(self) -> bool {
+        matches!(self, Mm2ProblemKind::ConnectorNotRunning | Mm2ProblemKind::TaskNotRunning)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mm2Problem {
+    pub kind: Mm2ProblemKind,
+    pub text: String,
+}
+
+impl Mm2Problem {
+    fn new(kind: Mm2ProblemKind, text: impl Into<String>) -> Mm2Problem {
+        Mm2Problem { kind, text: text.into() }
+    }
+}
+
+impl std::fmt::Display for Mm2Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mm2View {
     pub name: String,
@@ -42,9 +103,13 @@ pub struct Mm2View {
     pub running: Truth,
     pub connectors: Vec<Connector>,
     pub connectors_at: Option<Ts>,
+    /// When the deployment was observed: the older of its workers and
+    /// connectors, the weaker of the two facts.
+    pub observed_at: Option<Ts>,
+    pub freshness: Freshness,
     pub health: Health,
     /// Why the deployment is not healthy, most important first.
-    pub problems: Vec<String>,
+    pub problems: Vec<Mm2Problem>,
     /// Age of the newest heartbeat written on the target by this flow.
     pub heartbeat_local_age: Option<f64>,
     /// Age of the newest heartbeat mirrored from the source (proves flow).
@@ -69,6 +134,10 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     };
     let connectors = d.connectors.as_ref().map(|c| c.value.clone()).unwrap_or_default();
     let connectors_at = d.connectors.as_ref().map(|c| c.at);
+    let observed_at = match (workers_at, connectors_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
 
     let target = snap.cluster(d.flow.target);
     let source_alias = &snap.cluster(d.flow.source).alias;
@@ -84,33 +153,39 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         c.value.iter().filter(|c| &c.source_alias == source_alias).map(|c| age_secs(c.written_at, now)).reduce(f64::min)
     });
 
+    use Mm2ProblemKind as Kind;
     let mut problems = Vec::new();
     if let Some(why) = Freshness::of(connectors_at, now, settings.stale_after).problem("connector states") {
-        problems.push(why);
+        problems.push(Mm2Problem::new(Kind::ConnectorsUnobserved, why));
     }
     if d.runs_on != d.flow.target {
-        problems.push(format!("runs on {} but writes into {}", d.runs_on, d.flow.target));
+        problems.push(Mm2Problem::new(
+            Kind::RunsOffTarget,
+            format!("runs on {} but writes into {}", d.runs_on, d.flow.target),
+        ));
     }
     for c in &connectors {
         if c.state != ConnectState::Running {
-            problems.push(format!("{} is {}", short_name(&c.name), c.state.label()));
+            let text = format!("{} is {}", short_name(&c.name), c.state.label());
+            problems.push(Mm2Problem::new(Kind::ConnectorNotRunning, text));
         }
         for t in &c.tasks {
             if t.state != ConnectState::Running {
-                problems.push(format!("{} task {} is {}", short_name(&c.name), t.id, t.state.label()));
+                let text = format!("{} task {} is {}", short_name(&c.name), t.id, t.state.label());
+                problems.push(Mm2Problem::new(Kind::TaskNotRunning, text));
             }
         }
         if c.kind == ConnectorKind::Source && c.tasks.is_empty() && c.state == ConnectState::Running {
-            problems.push(format!("{} has no tasks", short_name(&c.name)));
+            problems.push(Mm2Problem::new(Kind::NoTasks, format!("{} has no tasks", short_name(&c.name))));
         }
     }
     if !connectors.iter().any(|c| c.kind == ConnectorKind::Source) && connectors_at.is_some() {
-        problems.push("no MirrorSourceConnector".into());
+        problems.push(Mm2Problem::new(Kind::NoSourceConnector, "no MirrorSourceConnector"));
     }
     let max_hb = settings.heartbeat_stale_after.num_milliseconds() as f64 / 1000.0;
     let hb_problem = match (settings.heartbeats, hb_fresh.is_fresh()) {
         (HeartbeatMode::None, _) => None,
-        (_, false) => hb_fresh.problem("heartbeats"),
+        (_, false) => hb_fresh.problem("heartbeats").map(|p| Mm2Problem::new(Kind::HeartbeatsUnobserved, p)),
         (HeartbeatMode::Mirrored, true) => age_problem(heartbeat_mirrored_age, max_hb, &mirrored_topic),
         (HeartbeatMode::Local, true) => age_problem(heartbeat_local_age, max_hb, HEARTBEATS_TOPIC),
     };
@@ -120,7 +195,7 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         Truth::Unknown(why) => Truth::Unknown(why.clone()),
         Truth::Yes if connectors_at.is_none() => Truth::Unknown("connector states never observed".into()),
         Truth::Yes => match problems.first().or(hb_problem.as_ref()) {
-            Some(p) => Truth::Unknown(p.clone()),
+            Some(p) => Truth::Unknown(p.text.clone()),
             None => Truth::Yes,
         },
     };
@@ -133,6 +208,18 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         (Truth::Yes, true) => Health::Healthy,
         (Truth::Yes, false) => Health::Degraded,
     };
+    let cr_ready = d.cr_ready.as_ref().map(|r| r.value);
+    // Last: the FAILED states it points at come first.
+    let failed: usize = connectors
+        .iter()
+        .map(|c| {
+            c.tasks.iter().filter(|t| t.state == ConnectState::Failed).count()
+                + usize::from(c.state == ConnectState::Failed)
+        })
+        .sum();
+    if cr_ready == Some(true) && failed > 0 {
+        problems.push(Mm2Problem::new(Kind::ReadyWhileFailed, format!("CR says Ready=True, but {failed} FAILED")));
+    }
     // A stopped deployment's leftover states are history, not problems.
     if health == Health::Stopped {
         problems.clear();
@@ -147,22 +234,25 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         running,
         connectors,
         connectors_at,
+        observed_at,
+        freshness: Freshness::of(observed_at, now, settings.stale_after),
         health,
         problems,
         heartbeat_local_age,
         heartbeat_mirrored_age,
         last_checkpoint_age,
-        cr_ready: d.cr_ready.as_ref().map(|r| r.value),
+        cr_ready,
         flowing,
     }
 }
 
-fn age_problem(age: Option<f64>, max: f64, topic: &str) -> Option<String> {
-    match age {
-        None => Some(format!("no heartbeat in {topic}")),
-        Some(a) if a > max => Some(format!("last heartbeat in {topic} {} ago", super::truth::fmt_age(a))),
-        Some(_) => None,
-    }
+fn age_problem(age: Option<f64>, max: f64, topic: &str) -> Option<Mm2Problem> {
+    let text = match age {
+        None => format!("no heartbeat in {topic}"),
+        Some(a) if a > max => format!("last heartbeat in {topic} {} ago", super::truth::fmt_age(a)),
+        Some(_) => return None,
+    };
+    Some(Mm2Problem::new(Mm2ProblemKind::HeartbeatLate, text))
 }
 
 /// `dc->dr.MirrorSourceConnector` → `MirrorSourceConnector`.

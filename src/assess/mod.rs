@@ -19,8 +19,8 @@ use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
 pub use conditions::{Check, Condition, evaluate};
 pub use history::{FlowStart, History};
-pub use lag::{FlowLag, LagRow};
-pub use mm2::{Health, Mm2View};
+pub use lag::{FlowLag, LagLevel, LagRow};
+pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
 pub use rules::{Rule, Violation};
 pub use sides::{GroupClass, GroupView, Role, SideView, TopicView};
 pub use truth::{Freshness, Truth, fmt_age};
@@ -34,9 +34,46 @@ pub enum Level {
     Alarm,
 }
 
+impl Level {
+    /// The level's stable name, as `check` reports it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Unknown => "unknown",
+            Level::Warn => "warn",
+            Level::Alarm => "alarm",
+        }
+    }
+}
+
+/// Whether the runbook holds, decided with the verdict: what `check`'s exit
+/// code reports. The header calls the pair fine (`Ok` or `Warn`) exactly
+/// when it `Holds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Every rule kept, and the lag of every running flow known and within
+    /// the alarm threshold.
+    Holds,
+    /// A rule broken, or a running flow's lag above the threshold or unknown.
+    Fails,
+    /// A side or an MM2 deployment could not be observed.
+    Unobserved,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Holds => "holds",
+            Standing::Fails => "fails",
+            Standing::Unobserved => "unobserved",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
     pub level: Level,
+    pub standing: Standing,
     pub text: String,
 }
 
@@ -47,6 +84,8 @@ pub struct Assessment {
     pub sides: [SideView; 2],
     pub mm2: Vec<Mm2View>,
     pub lag: Vec<FlowLag>,
+    /// The flow whose lag is shown first: see `live_flow`.
+    pub live_flow: Option<Flow>,
     pub violations: Vec<Violation>,
     pub verdict: Verdict,
 }
@@ -67,6 +106,21 @@ impl Assessment {
 
     pub fn lag_of(&self, flow: Flow) -> Option<&FlowLag> {
         self.lag.iter().find(|l| l.flow == flow)
+    }
+
+    /// The lag of the live flow, if any flow is configured.
+    pub fn live_lag(&self) -> Option<&FlowLag> {
+        self.live_flow.and_then(|f| self.lag_of(f))
+    }
+
+    /// Flows whose lag means something: their MM2 runs (or may), or it
+    /// committed progress once (what a stop leaves behind). A flow stopped
+    /// that never replicated has no lag to speak of.
+    pub fn lag_that_matters(&self) -> impl Iterator<Item = &FlowLag> {
+        self.lag.iter().filter(|l| {
+            l.rows.iter().any(|r| r.replicated.is_some())
+                || self.mm2.iter().any(|m| m.flow == l.flow && !m.running.is_no())
+        })
     }
 }
 
@@ -109,7 +163,8 @@ impl Assessor {
         let found = rules::check_rules(&sides, &mm2, &self.history);
         let violations = self.stamp(found, now);
         let verdict = verdict(&sides, &mm2, &lag, &violations, now);
-        Assessment { now, sides, mm2, lag, violations, verdict }
+        let live_flow = live_flow(&sides, &mm2, &lag, self.settings.declared_active);
+        Assessment { now, sides, mm2, lag, live_flow, violations, verdict }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {
@@ -152,22 +207,41 @@ impl Assessor {
     }
 }
 
+/// The flow whose lag is shown and judged first: the first whose MM2 runs,
+/// else the one leaving the active side (observed, else declared), else
+/// the first configured.
+fn live_flow(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], declared: Option<Side>) -> Option<Flow> {
+    let has_lag = |f: &Flow| lag.iter().any(|l| l.flow == *f);
+    let running = mm2.iter().filter(|m| m.running.is_yes()).map(|m| m.flow).find(has_lag);
+    let active = sides.iter().find(|s| s.role == Role::Active).map(|s| s.side).or(declared);
+    running.or(active.map(Flow::from).filter(has_lag)).or(lag.first().map(|l| l.flow))
+}
+
 fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: &[Violation], now: Ts) -> Verdict {
+    let say = |level, standing, text| Verdict { level, standing, text };
+    // A rule breaks only on fresh, positive evidence: it stands even when
+    // something else could not be observed.
     if let Some(v) = violations.first() {
         let more = if violations.len() > 1 { format!(" (+{} more)", violations.len() - 1) } else { String::new() };
-        return Verdict { level: Level::Alarm, text: format!("RULE BROKEN: {}{more}", v.detail) };
+        return say(Level::Alarm, Standing::Fails, format!("RULE BROKEN: {}{more}", v.detail));
     }
     for s in sides {
         if let Link::Down { since, .. } = &s.link {
-            return Verdict {
-                level: Level::Alarm,
-                text: format!("{} unreachable for {}", s.side, fmt_age(age_secs(*since, now))),
-            };
+            let text = format!("{} unreachable for {}", s.side, fmt_age(age_secs(*since, now)));
+            return say(Level::Alarm, Standing::Unobserved, text);
         }
     }
     for s in sides {
         if let Some(why) = s.freshness.problem(&format!("{} data", s.side)) {
-            return Verdict { level: Level::Unknown, text: why };
+            return say(Level::Unknown, Standing::Unobserved, why);
+        }
+        if s.link == Link::Connecting {
+            return say(Level::Unknown, Standing::Unobserved, format!("{} connecting", s.side));
+        }
+    }
+    for m in mm2 {
+        if let Truth::Unknown(why) = &m.running {
+            return say(Level::Unknown, Standing::Unobserved, why.clone());
         }
     }
     let active: Vec<&SideView> = sides.iter().filter(|s| s.role == Role::Active).collect();
@@ -178,6 +252,7 @@ fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: 
     }
     let running: Vec<&Mm2View> = mm2.iter().filter(|m| m.running.is_yes()).collect();
     let mut level = if active.len() == 1 { Level::Ok } else { Level::Warn };
+    let mut standing = Standing::Holds;
     match running.as_slice() {
         [] => parts.push("MM2 stopped".into()),
         ms => {
@@ -190,15 +265,24 @@ fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: 
         }
     }
     for m in &running {
-        if let Some(l) = lag.iter().find(|l| l.flow == m.flow) {
-            parts.push(match l.total {
-                Some(n) => format!("lag {n} rec"),
-                None => "lag unknown".into(),
-            });
+        // Every running flow is judged; one without figures fails closed.
+        let (text, ok) = match lag.iter().find(|l| l.flow == m.flow) {
+            None => (format!("lag {} not observed", m.flow), false),
+            Some(l) => match (&l.level, l.total) {
+                (LagLevel::Within, Some(n)) => (format!("lag {n} rec"), true),
+                (LagLevel::Above { threshold }, Some(n)) => (format!("lag {n} rec above {threshold}"), false),
+                (LagLevel::Within | LagLevel::Above { .. }, None) => ("lag unknown".into(), false),
+                (LagLevel::Unknown(why), _) => (format!("lag unknown: {why}"), false),
+            },
+        };
+        parts.push(text);
+        if !ok {
+            level = Level::Alarm;
+            standing = Standing::Fails;
         }
     }
     if let Some(p) = running.iter().flat_map(|m| m.problems.first()).next() {
-        parts.push(p.clone());
+        parts.push(p.text.clone());
     }
-    Verdict { level, text: parts.join(" · ") }
+    say(level, standing, parts.join(" · "))
 }

@@ -9,11 +9,17 @@ use super::history::History;
 use super::mm2::Mm2View;
 use super::sides::{Role, SideView};
 
+/// Serde names are pinned: drill journals record them, so renaming a
+/// variant must not change what old journals say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Rule {
+    #[serde(rename = "AppsOnBothSides")]
     AppsOnBothSides,
+    #[serde(rename = "Mm2Bidirectional")]
     Mm2Bidirectional,
+    #[serde(rename = "Mm2OnActiveSide")]
     Mm2OnActiveSide,
+    #[serde(rename = "Mm2StartedBeforeApps")]
     Mm2StartedBeforeApps,
 }
 
@@ -28,6 +34,16 @@ impl Rule {
             Rule::Mm2Bidirectional => "MM2 must never run bidirectionally",
             Rule::Mm2OnActiveSide => "MM2 must never run on the ACTIVE cluster",
             Rule::Mm2StartedBeforeApps => "MM2 starts after the applications on the ACTIVE side",
+        }
+    }
+
+    /// The rule's stable name: part of violation keys and `check --json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::AppsOnBothSides => "apps-on-both-sides",
+            Rule::Mm2Bidirectional => "mm2-bidirectional",
+            Rule::Mm2OnActiveSide => "mm2-on-active-side",
+            Rule::Mm2StartedBeforeApps => "mm2-started-before-apps",
         }
     }
 
@@ -60,7 +76,7 @@ impl Violation {
 }
 
 pub fn violation_key(rule: Rule, subject: &str) -> String {
-    format!("{rule:?}:{subject}")
+    format!("{}:{subject}", rule.as_str())
 }
 
 /// A broken rule as found: (rule, subject, detail).

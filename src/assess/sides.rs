@@ -40,6 +40,18 @@ pub enum GroupClass {
     Other,
 }
 
+impl GroupClass {
+    /// The class's stable name, as `check` reports it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupClass::App => "app",
+            GroupClass::Plumbing => "plumbing",
+            GroupClass::Mm2 => "mm2",
+            GroupClass::Other => "other",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupView {
     pub id: String,

@@ -13,11 +13,17 @@ use crate::dispatch::Dispatcher;
 use crate::model::Snapshot;
 
 /// The console's end of a source: the latest snapshot, action outcomes, and
-/// the channel actions go out on (reachable only through a `Dispatcher`).
+/// the channel actions go out on (reachable only through `split`).
 pub struct WorldLink {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub outcomes: mpsc::UnboundedReceiver<Outcome>,
     actions: mpsc::UnboundedSender<Action>,
+}
+
+/// What the console observes of the world: snapshots and action outcomes.
+pub struct Observation {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub outcomes: mpsc::UnboundedReceiver<Outcome>,
 }
 
 /// The source's end of the link.
@@ -39,9 +45,12 @@ pub fn link(initial: Snapshot) -> (WorldLink, SourceEnd) {
 }
 
 impl WorldLink {
-    /// The only way to obtain the action sender.
-    pub fn dispatcher(&self, read_only: bool) -> Dispatcher {
-        Dispatcher::new(read_only, self.actions.clone())
+    /// Splits the link, once, into what is observed and the only holder of
+    /// the action sender. A read-only console drops the dispatcher: with no
+    /// sender left, nothing it does can reach the world.
+    pub fn split(self) -> (Observation, Dispatcher) {
+        let WorldLink { snapshots, outcomes, actions } = self;
+        (Observation { snapshots, outcomes }, Dispatcher::new(actions))
     }
 }
 

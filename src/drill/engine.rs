@@ -115,6 +115,29 @@ pub struct DrillView {
     /// Why the current step cannot complete yet, in one line.
     pub blocked: Option<String>,
     pub aborted: Option<String>,
+    /// Seconds the current step has held so far, while its hold runs: every
+    /// precondition observed true and every manual item confirmed.
+    pub holding: Option<f64>,
+}
+
+impl DrillView {
+    /// The current step, with its index.
+    pub fn current_step(&self) -> Option<(usize, &StepView)> {
+        let i = self.current?;
+        Some((i, self.steps.get(i)?))
+    }
+}
+
+impl StepView {
+    /// The step has no action of its own: it completes when observed.
+    pub fn completes_when_observed(&self) -> bool {
+        self.action.is_none()
+    }
+
+    /// Some manual checklist item still awaits confirmation.
+    pub fn awaits_confirmation(&self) -> bool {
+        self.checklist.iter().any(|(_, at)| at.is_none())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -402,7 +425,14 @@ impl Drill {
             current,
             blocked: current.and_then(|i| self.blocked_reason(i)),
             aborted: self.aborted.clone(),
+            holding: current.filter(|&i| self.hold_runs(i)).map(|_| self.held_secs().unwrap_or(0.0).max(0.0)),
         }
+    }
+
+    /// The hold of `step` runs: its checks all hold and its items are confirmed.
+    fn hold_runs(&self, step: usize) -> bool {
+        let all_yes = !self.checks.is_empty() && self.checks.iter().all(|c| c.truth.is_yes());
+        all_yes && self.confirmed[step].iter().all(Option::is_some)
     }
 
     fn held_secs(&self) -> Option<f64> {

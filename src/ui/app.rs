@@ -3,19 +3,18 @@
 //! appends, quit) go out for the runtime to carry out. `draw` (in `view`)
 //! only reads this state.
 
-use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
-use tui_input::Input;
 
+use crate::action::Action;
 use crate::action::Fault;
 use crate::action::Outcome;
 use crate::assess::{Assessment, Assessor};
 use crate::config::Settings;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Refusal;
 use crate::drill::{Drill, DrillEvent, DrillView};
 use crate::model::{Snapshot, Ts};
 
@@ -23,12 +22,14 @@ use super::eventlog::{EventLog, Tone};
 use super::keymap::{Availability, KeyContext, View};
 use super::layout::Pane;
 use super::prepared::{Filter, LagQuery, Prepared};
+use super::screen::{Extents, Screen};
+pub use super::state::{Confirm, Frozen, Gates, Message, Mode};
 use super::theme::Theme;
 
 /// How the console is started.
 #[derive(Clone, Debug, Default)]
 pub struct UiOptions {
-    /// Display hint only: the dispatcher enforces read-only.
+    /// Display hint only: a read-only console has no dispatcher at all.
     pub read_only: bool,
     /// Start in the wall layout.
     pub wall: bool,
@@ -44,78 +45,17 @@ pub struct UiOptions {
 pub enum Effect {
     /// Append to the journal (synced) before anything else happens.
     Journal(DrillEvent),
+    /// Send an action to the world; a refusal comes back as `on_refused`.
+    Dispatch(Action),
     Quit,
-}
-
-/// A question awaiting y/n.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Confirm {
-    Quit,
-    Abort,
-}
-
-#[derive(Clone, Debug)]
-pub enum Mode {
-    Normal,
-    Command(Input),
-    /// Editing the filter; `before` is restored by Esc.
-    Filter {
-        input: Input,
-        before: Option<Filter>,
-    },
-    Help {
-        scroll: usize,
-    },
-    Confirm(Confirm),
-}
-
-/// A one-line message in the status line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub tone: Tone,
-    pub text: String,
-    pub at: Option<Ts>,
 }
 
 /// How long a message stays in the status line (it stays in the log).
 const MESSAGE_SECS: i64 = 20;
 
-/// What the panes show while the live display is paused: the snapshot of
-/// the moment of pausing, re-judged at each tick by a copy of the assessor
-/// taken then, so its figures keep the same rows but their ages keep
-/// growing (a paused screen must not claim its data is fresh).
-#[derive(Clone, Debug)]
-pub struct Frozen {
-    pub assessor: Assessor,
-    pub assessment: Assessment,
-    pub snapshot: Arc<Snapshot>,
-    pub at: Ts,
-}
-
-impl Frozen {
-    pub fn new(assessor: Assessor, assessment: Assessment, snapshot: Arc<Snapshot>, at: Ts) -> Frozen {
-        Frozen { assessor, assessment, snapshot, at }
-    }
-}
-
-/// Availability of the drill keys, worked out once per assessment.
-#[derive(Clone, Debug)]
-pub struct Gates {
-    pub run_step: Availability,
-    pub confirm: Availability,
-    pub abort: Availability,
-}
-
-impl Default for Gates {
-    fn default() -> Self {
-        let none = || Availability::Disabled("no drill running".into());
-        Gates { run_step: none(), confirm: none(), abort: none() }
-    }
-}
-
 pub struct App {
     pub(crate) assessor: Assessor,
-    pub(crate) dispatcher: Dispatcher,
+    pub(crate) read_only: bool,
     pub(crate) theme: Theme,
     pub(crate) demo: bool,
     pub(crate) view: View,
@@ -144,18 +84,18 @@ pub struct App {
     pub(crate) journal: Option<PathBuf>,
     /// First visible line per pane (index = `Pane::index`).
     pub(crate) scroll: [usize; Pane::ALL.len()],
-    /// (content lines, visible lines) per pane, as last drawn: lets
-    /// scrolling stop at the end without the update knowing the layout.
-    pub(crate) extent: [Cell<(usize, usize)>; Pane::ALL.len()],
+    /// What the panes measured when last drawn: lets scrolling stop at the
+    /// end without the update knowing the layout.
+    pub(crate) extents: Extents,
     effects: Vec<Effect>,
     dirty: bool,
 }
 
 impl App {
-    pub fn new(settings: Settings, opts: UiOptions, dispatcher: Dispatcher) -> App {
+    pub fn new(settings: Settings, opts: UiOptions) -> App {
         let mut app = App {
             assessor: Assessor::new(settings),
-            dispatcher,
+            read_only: opts.read_only,
             theme: opts.theme,
             demo: opts.demo,
             view: if opts.wall { View::Wall } else { View::Console },
@@ -178,7 +118,7 @@ impl App {
             faults_on: Vec::new(),
             journal: None,
             scroll: [0; Pane::ALL.len()],
-            extent: Default::default(),
+            extents: Extents::default(),
             effects: Vec::new(),
             dirty: true,
         };
@@ -270,6 +210,20 @@ impl App {
         self.dirty = true;
     }
 
+    /// The runtime could not send an action (a read-only console never can).
+    /// A drill step's refused action is journaled as its failed outcome.
+    pub fn on_refused(&mut self, action: Action, refusal: Refusal) {
+        let Some(now) = self.now else { return };
+        let text = refusal.to_string();
+        self.say(Tone::Alarm, format!("REFUSED: {text}"), now);
+        // The log line above already says it; the journal keeps it too.
+        let outcome = Outcome { action, result: Err(text), at: now };
+        if let Some(ev) = self.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
+            self.effects.push(Effect::Journal(ev));
+            self.after_drill_change();
+        }
+    }
+
     /// The source stopped sending snapshots: figures will age into stale.
     pub fn on_source_closed(&mut self, now: Ts) {
         self.say(Tone::Alarm, "the world source stopped: no new observations; figures will turn stale".into(), now);
@@ -296,6 +250,11 @@ impl App {
         self.dirty = true;
     }
 
+    /// What the last frame measured. Changes nothing on screen.
+    pub fn on_measured(&mut self, extents: Extents) {
+        self.extents.update(extents);
+    }
+
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
@@ -309,8 +268,38 @@ impl App {
         self.dirty = false;
     }
 
-    pub fn draw(&self, frame: &mut Frame) {
-        super::view::draw(self, frame);
+    /// Draws the current state; returns what the panes measured, for
+    /// `on_measured`.
+    pub fn draw(&self, frame: &mut Frame) -> Extents {
+        super::view::draw(&self.screen(), frame)
+    }
+
+    /// The read-only view the panes draw from.
+    fn screen(&self) -> Screen<'_> {
+        Screen {
+            theme: &self.theme,
+            demo: self.demo,
+            read_only: self.read_only,
+            view: self.view,
+            mode: &self.mode,
+            focus: self.focus,
+            now: self.now,
+            snapshot: self.snapshot.as_deref(),
+            live: &self.live,
+            frozen: &self.frozen,
+            prepared: &self.prepared,
+            query: &self.query,
+            filter: &self.filter,
+            filter_error: &self.filter_error,
+            drill_view: &self.drill_view,
+            drill_in_progress: self.drill_in_progress(),
+            gates: &self.gates,
+            log: &self.log,
+            message: &self.message,
+            faults_on: &self.faults_on,
+            journal: &self.journal,
+            scroll: self.scroll,
+        }
     }
 
     // ---- read access for the runtime and tests ----
@@ -340,7 +329,7 @@ impl App {
     }
 
     pub fn read_only(&self) -> bool {
-        self.dispatcher.read_only()
+        self.read_only
     }
 
     pub fn is_paused(&self) -> bool {
@@ -360,7 +349,7 @@ impl App {
         KeyContext {
             view: self.view,
             demo: self.demo,
-            read_only: self.dispatcher.read_only(),
+            read_only: self.read_only,
             filtering: self.filter.is_some() || !matches!(self.mode, Mode::Normal),
             flows: self.live.as_ref().map_or(0, |a| a.lag.len()),
             paused: self.frozen.is_some(),
@@ -484,21 +473,19 @@ fn gates(d: &Drill, view: Option<&DrillView>, live: Option<&Assessment>) -> Gate
             abort: Availability::Disabled(why),
         };
     }
-    let Some(step) = d.current() else { return Gates::default() };
-    let plan_step = &d.plan().steps[step];
-    let run_step = match (&plan_step.action, live) {
-        (None, _) => {
+    let Some((step, current)) = view.and_then(DrillView::current_step) else { return Gates::default() };
+    let run_step = match live {
+        _ if current.completes_when_observed() => {
             let why = view.and_then(|v| v.blocked.clone()).unwrap_or_default();
             Availability::Disabled(format!("step {} has no action: it completes when observed ({why})", step + 1))
         }
-        (Some(_), None) => Availability::Disabled("nothing observed yet".into()),
-        (Some(_), Some(a)) => match d.action_gate(a) {
+        None => Availability::Disabled("nothing observed yet".into()),
+        Some(a) => match d.action_gate(a) {
             Ok(_) => Availability::Enabled,
             Err(why) => Availability::Disabled(why),
         },
     };
-    let pending = view.and_then(|v| v.steps.get(step)).is_some_and(|s| s.checklist.iter().any(|(_, at)| at.is_none()));
-    let confirm = if pending {
+    let confirm = if current.awaits_confirmation() {
         Availability::Enabled
     } else {
         Availability::Disabled(format!("nothing to confirm in step {}", step + 1))

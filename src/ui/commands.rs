@@ -1,29 +1,15 @@
-//! What commands do. Everything that changes the world goes through the
-//! dispatcher; a refusal is shown and logged, and a drill step's refused
-//! action is journaled as a failed outcome.
+//! What commands do. Everything that changes the world leaves as a
+//! `Dispatch` effect; the runtime answers a refusal with `on_refused`.
 
 use tui_input::Input;
 
-use crate::action::Outcome;
 use crate::action::{Action, Fault};
 use crate::drill::{Drill, PlanKind};
 
 use super::app::{App, Confirm, Effect, Frozen, Mode};
 use super::eventlog::Tone;
-use super::keymap::{Command, View};
+use super::keymap::{COMMANDS, Command, View};
 use super::layout::Pane;
-
-/// The `:` commands, for help and completion.
-pub const COMMANDS: [(&str, &str); 8] = [
-    ("switchover", "start the DC→DR switchover drill (runbook steps 1–5)"),
-    ("failback", "start the DR→DC failback drill (runbook steps 6–10)"),
-    ("abort", "abort the drill in progress (asks first)"),
-    ("theme", "theme dark | light | high-contrast"),
-    ("wall", "wall layout on/off"),
-    ("fault", "fault <name>: toggle a demo fault (demo mode)"),
-    ("help", "show the keys of this view"),
-    ("quit", "quit (asks first while a drill is in progress)"),
-];
 
 pub fn run(app: &mut App, command: Command) {
     match command {
@@ -84,9 +70,9 @@ fn resort(app: &mut App) {
 
 fn scroll(app: &mut App, f: impl Fn(usize, usize) -> usize) {
     let i = app.focus.index();
-    let (content, visible) = app.extent[i].get();
-    let max = content.saturating_sub(visible);
-    app.scroll[i] = f(app.scroll[i].min(max), visible).min(max);
+    let extent = app.extents.of(app.focus);
+    let max = extent.max_scroll();
+    app.scroll[i] = f(app.scroll[i].min(max), extent.visible).min(max);
 }
 
 fn toggle_pause(app: &mut App) {
@@ -139,15 +125,15 @@ pub fn confirmed(app: &mut App, what: Confirm) {
 
 /// Sends an action that is not a drill step (a demo fault).
 fn send(app: &mut App, action: Action) {
-    let Some(now) = app.now else { return };
-    match app.dispatcher.dispatch(action.clone()) {
-        Ok(()) => app.note(Tone::Info, format!("sent: {}", action.label())),
-        Err(refusal) => app.say(Tone::Alarm, format!("REFUSED: {refusal}"), now),
+    if app.now.is_none() {
+        return;
     }
+    app.note(Tone::Info, format!("sent: {}", action.label()));
+    app.push_effect(Effect::Dispatch(action));
 }
 
 fn run_step(app: &mut App) {
-    let (Some(now), Some(a)) = (app.now, app.live.as_ref()) else {
+    let (Some(_), Some(a)) = (app.now, app.live.as_ref()) else {
         app.note(Tone::Warn, "nothing observed yet");
         return;
     };
@@ -163,19 +149,8 @@ fn run_step(app: &mut App) {
         }
     };
     app.journal_event(ev);
-    match app.dispatcher.dispatch(action.clone()) {
-        Ok(()) => app.note(Tone::Info, format!("sent: {} — waiting for the outcome", action.label())),
-        Err(refusal) => {
-            let text = refusal.to_string();
-            app.say(Tone::Alarm, format!("REFUSED: {text}"), now);
-            // The journal keeps the refusal as the step's failed outcome;
-            // the log line above already says it.
-            let outcome = Outcome { action, result: Err(text), at: now };
-            if let Some(ev) = app.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
-                app.push_effect(Effect::Journal(ev));
-            }
-        }
-    }
+    app.note(Tone::Info, format!("sent: {} — waiting for the outcome", action.label()));
+    app.push_effect(Effect::Dispatch(action));
     app.after_drill_change();
 }
 
@@ -255,21 +230,14 @@ pub fn execute(app: &mut App, line: &str) {
 
 /// `StrayConsumer` → `stray-consumer`.
 pub fn fault_name(f: Fault) -> String {
-    let mut out = String::new();
-    for (i, c) in format!("{f:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    f.as_str().to_owned()
 }
 
 fn fault_named(name: &str) -> Option<Fault> {
     if let Ok(n) = name.parse::<usize>() {
         return n.checked_sub(1).and_then(|i| Fault::ALL.get(i).copied());
     }
-    Fault::ALL.into_iter().find(|f| fault_name(*f) == name)
+    Fault::ALL.into_iter().find(|f| f.as_str() == name)
 }
 
 /// Completes the command word when exactly one command starts with it.

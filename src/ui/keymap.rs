@@ -93,6 +93,18 @@ pub enum Command {
     Bottom,
 }
 
+/// The `:` commands, for help, completion and the `:` key's description.
+pub const COMMANDS: [(&str, &str); 8] = [
+    ("switchover", "start the DC→DR switchover drill (runbook steps 1–5)"),
+    ("failback", "start the DR→DC failback drill (runbook steps 6–10)"),
+    ("abort", "abort the drill in progress (asks first)"),
+    ("theme", "theme dark | light | high-contrast"),
+    ("wall", "wall layout on/off"),
+    ("fault", "fault <name>: toggle a demo fault (demo mode)"),
+    ("help", "show the keys of this view"),
+    ("quit", "quit (asks first while a drill is in progress)"),
+];
+
 /// Where a binding applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -191,13 +203,10 @@ static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
     use Scope::{Console, Global};
     let mut v = vec![
         b(&[Key::ch('?')], C::Help, "show the keys of this view", Some("help"), Global),
-        b(
-            &[Key::ch(':')],
-            C::CommandMode,
-            "command: switchover, failback, abort, theme, wall, fault, quit",
-            Some("command"),
-            Global,
-        ),
+        Binding {
+            description: Cow::Owned(format!("command: {}", COMMANDS.map(|(name, _)| name).join(", "))),
+            ..b(&[Key::ch(':')], C::CommandMode, "", Some("command"), Global)
+        },
         b(&[Key::ch('/')], C::Filter, "filter lag rows and groups by regex (!regex inverts)", Some("filter"), Console),
         b(&[Key::code(KeyCode::Tab)], C::FocusNext, "focus the next pane", Some("focus"), Console).in_group(FOCUS),
         b(&[Key::code(KeyCode::BackTab)], C::FocusPrev, "focus the previous pane", None, Console).in_group(FOCUS),

@@ -124,9 +124,8 @@ impl Prepared {
         query: &LagQuery,
         filter: Option<&Filter>,
     ) -> Prepared {
-        let running =
-            a.mm2.iter().filter(|m| m.running.is_yes()).find_map(|m| a.lag.iter().position(|l| l.flow == m.flow));
-        let lag_flow = match (a.lag.len(), running) {
+        let live = a.live_flow.and_then(|f| a.lag.iter().position(|l| l.flow == f));
+        let lag_flow = match (a.lag.len(), live) {
             (0, _) => None,
             (_, Some(i)) if !query.pinned => Some(i),
             (n, _) => Some(query.flow.min(n - 1)),

@@ -16,7 +16,8 @@ use ratatui::crossterm::event::{self, Event};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::collect::WorldLink;
+use crate::collect::Observation;
+use crate::dispatch::{self, Dispatcher};
 use crate::drill::DrillEvent;
 use crate::drill::journal::Journal;
 use crate::model::Ts;
@@ -28,7 +29,14 @@ use super::terminal::TerminalGuard;
 const FRAME: Duration = Duration::from_millis(33);
 const TICK: Duration = Duration::from_secs(1);
 
-pub async fn run(mut link: WorldLink, mut app: App, journal: Option<Journal>) -> Result<()> {
+/// Runs the console on `link`. A read-only console passes no dispatcher:
+/// every action it asks for is refused here, and nothing is sent.
+pub async fn run(
+    mut link: Observation,
+    dispatcher: Option<Dispatcher>,
+    mut app: App,
+    journal: Option<Journal>,
+) -> Result<()> {
     app.set_journal(journal.as_ref().map(|j| j.path().to_owned()));
     let (err_tx, mut journal_errors) = mpsc::unbounded_channel();
     let mut writer = JournalWriter::spawn(journal, err_tx)?;
@@ -83,18 +91,32 @@ pub async fn run(mut link: WorldLink, mut app: App, journal: Option<Journal>) ->
             on_event(&mut app, ev);
         }
         let mut quit = false;
-        for effect in app.take_effects() {
-            match effect {
-                Effect::Journal(ev) => writer.send(ev),
-                Effect::Quit => quit = true,
+        // A refusal may cause more effects (its journal entry): loop until done.
+        let mut effects = app.take_effects();
+        while !effects.is_empty() {
+            for effect in effects {
+                match effect {
+                    Effect::Journal(ev) => writer.send(ev),
+                    Effect::Dispatch(action) => {
+                        if let Err(refusal) = dispatch::dispatch(dispatcher.as_ref(), action.clone()) {
+                            app.on_refused(action, refusal);
+                        }
+                    }
+                    Effect::Quit => quit = true,
+                }
             }
+            effects = app.take_effects();
         }
         if quit {
             break Ok(());
         }
         if app.needs_redraw() && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
-            if let Err(e) = guard.terminal.draw(|f| app.draw(f)) {
+            let mut measured = None;
+            if let Err(e) = guard.terminal.draw(|f| measured = Some(app.draw(f))) {
                 break Err(eyre!(e).wrap_err("cannot draw"));
+            }
+            if let Some(m) = measured {
+                app.on_measured(m);
             }
             app.mark_drawn();
             last_draw = Some(Instant::now());

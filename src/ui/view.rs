@@ -1,5 +1,6 @@
-//! The whole screen, from state only: the console (header, rule banner,
-//! panes, status line, hint bar) or the wall, then any popup on top.
+//! The whole screen, from the read-only `Screen`: the console (header, rule
+//! banner, panes, status line, hint bar) or the wall, then any popup on
+//! top. Returns what the scrolling panes measured.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,34 +9,37 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::model::Side;
 
-use super::app::{App, Mode};
 use super::keymap::View;
 use super::layout::{Claim, Pane, stack};
 use super::panes::{cluster, drill, header, help, hints, lag, log, mm2, popup, wall};
+use super::screen::{Extents, Screen};
+use super::state::Mode;
 use super::theme::Slot;
 
 /// Below this the console shows a few lines of text instead of panes.
 const MIN_W: u16 = 40;
 const MIN_H: u16 = 12;
 
-pub fn draw(app: &App, frame: &mut Frame) {
+pub fn draw(app: &Screen, frame: &mut Frame) -> Extents {
     let area = frame.area();
+    let mut measured = Extents::default();
     if area.width < MIN_W || area.height < MIN_H {
         tiny(app, frame, area);
     } else {
         match app.view {
-            View::Console => console(app, frame, area),
+            View::Console => console(app, frame, area, &mut measured),
             View::Wall => wall::draw(app, frame, area),
         }
     }
-    match &app.mode {
+    match app.mode {
         Mode::Help { scroll } => help::draw(app, frame, area, *scroll),
         Mode::Confirm(what) => popup::confirm(app, frame, area, *what),
         _ => {}
     }
+    measured
 }
 
-fn console(app: &App, frame: &mut Frame, area: Rect) {
+fn console(app: &Screen, frame: &mut Frame, area: Rect, measured: &mut Extents) {
     let [head, banner, body, status, bar] = Layout::vertical([
         Constraint::Length(header::HEIGHT),
         Constraint::Length(header::banner_height(app, area.width)),
@@ -46,23 +50,24 @@ fn console(app: &App, frame: &mut Frame, area: Rect) {
     .areas(area);
     header::draw(app, frame, head);
     header::banner(app, frame, banner);
-    panes(app, frame, body);
+    panes(app, frame, body, measured);
     hints::status(app, frame, status);
     hints::bar(app, frame, bar);
 }
 
-fn draw_pane(app: &App, frame: &mut Frame, pane: Pane, r: Rect) {
-    match pane {
-        Pane::Drill => drill::draw(app, frame, r),
-        Pane::Mm2 => mm2::draw(app, frame, r),
+fn draw_pane(app: &Screen, frame: &mut Frame, pane: Pane, r: Rect, measured: &mut Extents) {
+    let extent = match pane {
+        Pane::Drill => Some(drill::draw(app, frame, r)),
+        Pane::Mm2 => Some(mm2::draw(app, frame, r)),
         Pane::Lag => lag::draw(app, frame, r),
         Pane::Dc => cluster::draw(app, frame, r, Side::Dc),
         Pane::Dr => cluster::draw(app, frame, r, Side::Dr),
         Pane::Log => log::draw(app, frame, r),
-    }
+    };
+    measured.set(pane, extent);
 }
 
-fn panes(app: &App, frame: &mut Frame, area: Rect) {
+fn panes(app: &Screen, frame: &mut Frame, area: Rect, measured: &mut Extents) {
     let claim = |pane, min, want| Claim { pane, min, want };
     if area.width >= 100 {
         let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
@@ -83,7 +88,7 @@ fn panes(app: &App, frame: &mut Frame, area: Rect) {
             app.focus,
         ));
         for (pane, r) in shown {
-            draw_pane(app, frame, pane, r);
+            draw_pane(app, frame, pane, r, measured);
         }
         return;
     }
@@ -105,16 +110,16 @@ fn panes(app: &App, frame: &mut Frame, area: Rect) {
     for (pane, r) in stack(area, &claims, &prio, sides_focus) {
         if pane == Pane::Dc {
             let [dc, dr] = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(r);
-            draw_pane(app, frame, Pane::Dc, dc);
-            draw_pane(app, frame, Pane::Dr, dr);
+            draw_pane(app, frame, Pane::Dc, dc, measured);
+            draw_pane(app, frame, Pane::Dr, dr, measured);
         } else {
-            draw_pane(app, frame, pane, r);
+            draw_pane(app, frame, pane, r, measured);
         }
     }
 }
 
 /// Very small terminals: the essentials as wrapped text, never a panic.
-fn tiny(app: &App, frame: &mut Frame, area: Rect) {
+fn tiny(app: &Screen, frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
     for s in Side::BOTH {
         let role = app.live.as_ref().map_or(crate::assess::Role::Unknown, |a| a.side(s).role);

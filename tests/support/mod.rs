@@ -11,11 +11,14 @@
 //!   the lab state (`$KDRILL_LAB_DIR.tests.lock`), held through `flock(1)`.
 //! * Real rdkafka clients: [`create_topic`], [`produce`], [`GroupMember`]
 //!   (classic or KIP-848 `consumer` protocol), and Kafka's own
-//!   `kafka-consumer-groups` through [`describe_group_with_kafka_tool`].
+//!   `kafka-consumer-groups` through [`describe_group_with_kafka_tool`], and
+//!   the consumer lag it prints from a kdrill snapshot ([`lag::consumer_lag`]).
 //!
 //! Every wait is bounded and every address is on 127.0.0.1.
 
 #![allow(dead_code)] // each test binary uses a different subset
+
+pub mod lag;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};

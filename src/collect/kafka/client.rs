@@ -3,8 +3,7 @@
 //! ever committed, no topic auto-created), and with errors that can never
 //! carry a secret.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -22,11 +21,32 @@ pub const CLIENT_ID: &str = "kdrill";
 /// would make the client join or identify as a consumer group member.
 const NEVER: &[&str] = &["group.id", "group.instance.id", "group.protocol", "group.remote.assignor"];
 
+/// Receives each statistics JSON librdkafka emits for one client.
+pub type StatisticsSink = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Routes librdkafka's logs and errors to `tracing` (target `librdkafka`):
 /// the terminal belongs to the UI, and an unreachable cluster is reported
-/// as `Link::Down`, not as a stream of log lines.
-#[derive(Clone, Debug, Default)]
-pub struct KdrillContext;
+/// as `Link::Down`, not as a stream of log lines. Statistics (emitted only
+/// when a cluster's properties set `statistics.interval.ms`) go to the
+/// sink given by [`KdrillContext::with_statistics`], for measurement; the
+/// console itself has none and ignores them.
+#[derive(Clone, Default)]
+pub struct KdrillContext {
+    statistics: Option<StatisticsSink>,
+}
+
+impl KdrillContext {
+    /// A context that hands every statistics JSON to `sink`.
+    pub fn with_statistics(sink: StatisticsSink) -> KdrillContext {
+        KdrillContext { statistics: Some(sink) }
+    }
+}
+
+impl std::fmt::Debug for KdrillContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KdrillContext").field("statistics", &self.statistics.is_some()).finish()
+    }
+}
 
 impl ClientContext for KdrillContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
@@ -45,32 +65,11 @@ impl ClientContext for KdrillContext {
         tracing::debug!(target: "librdkafka", "{error}: {reason}");
     }
 
-    /// Keeps the latest statistics of each client (emitted only when the
-    /// cluster's properties set `statistics.interval.ms`), for measurement:
-    /// see [`last_statistics`].
     fn stats_raw(&self, statistics: &[u8]) {
-        let Ok(text) = std::str::from_utf8(statistics) else { return };
-        let name = serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned));
-        if let (Some(name), Ok(mut map)) = (name, STATISTICS.lock()) {
-            if map.len() >= 64 && !map.contains_key(&name) {
-                map.clear();
-            }
-            map.insert(name, text.to_owned());
+        if let (Some(sink), Ok(text)) = (&self.statistics, std::str::from_utf8(statistics)) {
+            sink(text);
         }
     }
-}
-
-/// Latest librdkafka statistics JSON per client instance name.
-static STATISTICS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
-
-/// The latest statistics JSON librdkafka emitted for the client named
-/// `client_name` (`rd_kafka_name`, e.g. `kdrill#consumer-3`), if that client
-/// was configured with `statistics.interval.ms` and has served its events
-/// since. Its `brokers.*.req` objects count requests sent, by API.
-pub fn last_statistics(client_name: &str) -> Option<String> {
-    STATISTICS.lock().ok()?.get(client_name).cloned()
 }
 
 impl ConsumerContext for KdrillContext {}
@@ -121,8 +120,8 @@ pub fn observer_config(cluster: &ClusterConfig, timing: &Timing) -> ClientConfig
 
 /// Creates the observing client of `cluster`. Creating does not connect;
 /// an error here is a configuration problem (its text never has a secret).
-pub fn observer(cluster: &ClusterConfig, timing: &Timing) -> Result<Observer, String> {
-    observer_config(cluster, timing).create_with_context(KdrillContext).map_err(|e| describe(&e, cluster))
+pub fn observer(cluster: &ClusterConfig, timing: &Timing, context: KdrillContext) -> Result<Observer, String> {
+    observer_config(cluster, timing).create_with_context(context).map_err(|e| describe(&e, cluster))
 }
 
 /// A client error as kdrill shows it: config errors name the property but
@@ -228,9 +227,9 @@ mod tests {
     #[test]
     fn creating_a_client_does_not_connect() {
         // Nothing listens on port 1; creation must still succeed.
-        assert!(observer(&cluster(&[], None), &timing()).is_ok());
+        assert!(observer(&cluster(&[], None), &timing(), KdrillContext::default()).is_ok());
         let bad = cluster(&[("no.such.property", "x")], None);
-        let err = observer(&bad, &timing()).err().unwrap_or_default();
+        let err = observer(&bad, &timing(), KdrillContext::default()).err().unwrap_or_default();
         assert!(err.contains("no.such.property"), "{err}");
     }
 }

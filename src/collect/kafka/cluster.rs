@@ -23,7 +23,7 @@ use rdkafka::consumer::Consumer;
 use crate::config::{Classification, ClusterConfig, Timing};
 use crate::model::{Broker, Cluster, Link, Observed, Partition, Topic, Ts};
 
-use super::client::{self, Observer};
+use super::client::{self, KdrillContext, Observer, StatisticsSink};
 use super::ffi::{self, Metadata};
 use super::groups::{self, GroupStats};
 
@@ -69,6 +69,8 @@ pub struct ClusterPoller {
     cfg: ClusterConfig,
     timing: Timing,
     classification: Classification,
+    /// What every client this poller creates is built with.
+    context: KdrillContext,
     client: Option<Observer>,
     /// Every broker ever seen, so one that vanishes shows `up: false`.
     known_brokers: BTreeMap<i32, (String, u16)>,
@@ -96,6 +98,7 @@ impl ClusterPoller {
             cfg,
             timing,
             classification,
+            context: KdrillContext::default(),
             client: None,
             known_brokers,
             configs: HashMap::new(),
@@ -114,10 +117,13 @@ impl ClusterPoller {
         &self.cfg
     }
 
-    /// librdkafka's name of the current client, once created (the key of
-    /// `client::last_statistics`).
-    pub fn client_name(&self) -> Option<String> {
-        self.client.as_ref().map(|c| ffi::client_name(c.client()))
+    /// This poller's clients hand their statistics JSON to `sink` (they
+    /// emit some only when the cluster's properties set
+    /// `statistics.interval.ms`), for measuring what a poll costs.
+    pub fn with_statistics(mut self, sink: StatisticsSink) -> ClusterPoller {
+        self.context = KdrillContext::with_statistics(sink);
+        self.client = None;
+        self
     }
 
     /// Serves queued client events (logs, errors, statistics) now; polls do
@@ -145,7 +151,7 @@ impl ClusterPoller {
         let deadline = started + self.timing.request_timeout;
         let mut stats = PollStats::default();
         if self.client.is_none() {
-            match client::observer(&self.cfg, &self.timing) {
+            match client::observer(&self.cfg, &self.timing, self.context.clone()) {
                 Ok(c) => self.client = Some(c),
                 Err(e) => {
                     self.fail(format!("cannot create a Kafka client: {e}"), &mut stats);
@@ -215,7 +221,7 @@ impl ClusterPoller {
     /// Returns when the offsets were observed.
     fn fill_end_offsets(
         &self,
-        client: &rdkafka::client::Client<client::KdrillContext>,
+        client: &rdkafka::client::Client<KdrillContext>,
         topics: &mut [Topic],
         deadline: Instant,
         stats: &mut PollStats,
@@ -275,7 +281,7 @@ impl ClusterPoller {
     /// is new. A failed refresh keeps the cached values and retries next poll.
     fn fill_configs(
         &mut self,
-        client: &rdkafka::client::Client<client::KdrillContext>,
+        client: &rdkafka::client::Client<KdrillContext>,
         topics: &mut [Topic],
         deadline: Instant,
         stats: &mut PollStats,

@@ -26,8 +26,9 @@ use std::time::Instant;
 use rdkafka::client::{Client, ClientContext};
 
 use crate::config::Classification;
-use crate::model::{Cluster, Committed, Group, GroupProtocol, Member};
+use crate::model::{Committed, Group, GroupProtocol, Member};
 
+use super::bytes::{ByteReader, ReadError};
 use super::ffi::{self, ClassicGroup, Described, GroupType, Listing, RawError};
 
 /// How many OffsetFetch requests one cluster poll keeps outstanding.
@@ -219,113 +220,32 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<Vec<(String, i32)>, String> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut r = Reader { buf: bytes, at: 0 };
-    let version = r.i16("version")?;
+    let text = |e: ReadError| e.to_string();
+    let mut r = ByteReader::new(bytes);
+    let version = r.i16("version").map_err(text)?;
     if version < 0 {
         return Err(format!("negative version {version}"));
     }
-    let topics = r.i32("topic count")?;
+    let topics = r.i32("topic count").map_err(text)?;
     let mut out = Vec::new();
     for _ in 0..topics.max(0) {
-        let len = r.i16("topic name length")?;
-        if len < 0 {
-            return Err("null topic name".into());
-        }
-        let name = r.take(len as usize, "topic name")?;
-        let topic = String::from_utf8_lossy(name).into_owned();
-        let n = r.i32("partition count")?;
+        let topic = String::from_utf8_lossy(r.string_bytes("topic").map_err(text)?).into_owned();
+        let n = r.i32("partition count").map_err(text)?;
         // Every partition takes 4 bytes: a count beyond what is left is corrupt.
-        if n > 0 && (n as usize) > r.left() / 4 {
-            return Err(format!("partition count {n} exceeds the {} bytes left", r.left()));
+        if n > 0 && (n as usize) > r.remaining() / 4 {
+            return Err(format!("partition count {n} exceeds the {} bytes left", r.remaining()));
         }
         for _ in 0..n.max(0) {
-            out.push((topic.clone(), r.i32("partition")?));
+            out.push((topic.clone(), r.i32("partition").map_err(text)?));
         }
     }
     Ok(out)
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn left(&self) -> usize {
-        self.buf.len() - self.at
-    }
-
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        if self.left() < n {
-            return Err(format!("{what} truncated at byte {}", self.at));
-        }
-        let s = &self.buf[self.at..self.at + n];
-        self.at += n;
-        Ok(s)
-    }
-
-    fn i16(&mut self, what: &str) -> Result<i16, String> {
-        let b = self.take(2, what)?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn i32(&mut self, what: &str) -> Result<i32, String> {
-        let b = self.take(4, what)?;
-        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-}
-
-/// Consumer lag of one partition of a group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionLag {
-    pub topic: String,
-    pub partition: i32,
-    pub committed: i64,
-    /// The partition's log-end offset, when observed.
-    pub end: Option<i64>,
-    /// `end - committed` (never negative), as Kafka's
-    /// `kafka-consumer-groups --describe` prints it in its LAG column.
-    pub lag: Option<i64>,
-}
-
-/// A group's consumer lag per committed partition, from what `cluster` last
-/// observed; `None` when the group or its committed offsets are unknown.
-pub fn consumer_lag(cluster: &Cluster, group: &str) -> Option<Vec<PartitionLag>> {
-    let g = cluster.groups.as_ref()?.value.iter().find(|g| g.id == group)?;
-    let committed = g.committed.as_ref()?;
-    let ends: HashMap<(&str, i32), Option<i64>> = cluster
-        .topics
-        .as_ref()
-        .map(|t| {
-            t.value
-                .iter()
-                .flat_map(|t| t.partitions.iter().map(move |p| ((t.name.as_str(), p.id), p.end_offset)))
-                .collect()
-        })
-        .unwrap_or_default();
-    Some(
-        committed
-            .iter()
-            .map(|c| {
-                let end = ends.get(&(c.topic.as_str(), c.partition)).copied().flatten();
-                PartitionLag {
-                    topic: c.topic.clone(),
-                    partition: c.partition,
-                    committed: c.offset,
-                    end,
-                    lag: end.map(|e| (e - c.offset).max(0)),
-                }
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Settings;
-    use crate::model::Observed;
-    use crate::model::{Partition, Side, Topic};
 
     fn string(s: &str) -> Vec<u8> {
         let mut v = (s.len() as i16).to_be_bytes().to_vec();
@@ -472,33 +392,5 @@ mod tests {
         assert!(wants_offsets(&mm2, &c), "members make any group matter");
         mm2.members.clear();
         assert!(!wants_offsets(&mm2, &c));
-    }
-
-    #[test]
-    fn lag_is_end_minus_committed() {
-        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-        let mut cluster = Cluster::new(Side::Dc, "dc");
-        cluster.topics = Some(Observed::new(
-            vec![Topic {
-                name: "t".into(),
-                partitions: vec![
-                    Partition { id: 0, leader: Some(1), end_offset: Some(100) },
-                    Partition { id: 1, leader: Some(1), end_offset: None },
-                ],
-                replication_factor: Some(1),
-                min_insync_replicas: None,
-                cleanup_policy: None,
-            }],
-            at,
-        ));
-        let mut g = from_classic(classic("g", "consumer", 0));
-        g.committed = Some(vec![
-            Committed { topic: "t".into(), partition: 0, offset: 60 },
-            Committed { topic: "t".into(), partition: 1, offset: 5 },
-        ]);
-        cluster.groups = Some(Observed::new(vec![g], at));
-        let lag = consumer_lag(&cluster, "g").unwrap_or_default();
-        assert_eq!(lag.iter().map(|l| l.lag).collect::<Vec<_>>(), vec![Some(40), None]);
-        assert_eq!(consumer_lag(&cluster, "other"), None);
     }
 }

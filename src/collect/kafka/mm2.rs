@@ -157,7 +157,7 @@ impl Mm2Reader {
         // (records deleted meanwhile) restarts from the earliest record.
         config.set("isolation.level", "read_committed").set("auto.offset.reset", "earliest");
         let consumer = config
-            .create_with_context(KdrillContext)
+            .create_with_context(KdrillContext::default())
             .map_err(|e| format!("{}: MM2 reader: {}", cluster.alias, client::describe(&e, cluster)))?;
         Ok(Mm2Reader {
             consumer,

@@ -4,13 +4,10 @@
 //! MM2 does not use JSON or Avro for its own topics: `Heartbeat`, `Checkpoint`
 //! and `OffsetSync` (in `org.apache.kafka.connect.mirror`) write Kafka
 //! protocol `Schema`/`Struct`s straight into the record key and value, so
-//! kdrill has to speak that encoding to observe MM2 from Kafka alone:
-//!
-//! * `INT16`/`INT32`/`INT64`: big-endian two's complement;
-//! * `STRING` (`org.apache.kafka.common.protocol.types.Type.STRING`): an `INT16`
-//!   byte length, then that many bytes of UTF-8. The type is not nullable:
-//!   Kafka rejects any negative length (-1 included) with a `SchemaException`,
-//!   and so do we.
+//! kdrill has to speak that encoding to observe MM2 from Kafka alone. The
+//! primitive types (`INT16`/`INT32`/`INT64` big-endian, `STRING` with an
+//! `INT16` length that must not be negative, Kafka's `SchemaException`) are
+//! read by [`ByteReader`], shared with the other decoders.
 //!
 //! Where Kafka's reader is lenient we are strict, because a record that Kafka's
 //! own writer could not have produced is something an operator should see:
@@ -27,6 +24,8 @@
 use std::fmt;
 
 use thiserror::Error;
+
+use super::bytes::{ByteReader, ReadError};
 
 pub use crate::model::naming::{DEFAULT_SEPARATOR, HEARTBEATS_TOPIC, ReplicationPolicy};
 
@@ -93,85 +92,46 @@ pub enum WireError {
     StringTooLong { kind: RecordKind, part: Part, field: &'static str, length: usize },
 }
 
-/// A bounds-checked cursor over one key or value; every read names its field.
+/// One key or value read through the shared [`ByteReader`], its errors
+/// placed in the record they are about.
 struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    bytes: ByteReader<'a>,
     kind: RecordKind,
     part: Part,
 }
 
 impl<'a> Reader<'a> {
     fn new(kind: RecordKind, part: Part, buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0, kind, part }
+        Self { bytes: ByteReader::new(buf), kind, part }
     }
 
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn truncated(&self, field: &'static str, needed: usize) -> WireError {
-        WireError::Truncated {
-            kind: self.kind,
-            part: self.part,
-            field,
-            at: self.pos,
-            needed,
-            available: self.remaining(),
+    fn located(&self) -> impl Fn(ReadError) -> WireError {
+        let (kind, part) = (self.kind, self.part);
+        move |e| match e {
+            ReadError::Truncated { field, at, needed, available } => {
+                WireError::Truncated { kind, part, field, at, needed, available }
+            }
+            ReadError::NegativeLength { field, at, length } => {
+                WireError::NegativeLength { kind, part, field, at, length }
+            }
+            ReadError::BadUtf8 { field, at } => WireError::BadUtf8 { kind, part, field, at },
         }
     }
 
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
-        let bytes = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| self.buf.get(self.pos..end))
-            .ok_or_else(|| self.truncated(field, n))?;
-        self.pos += n;
-        Ok(bytes)
-    }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], WireError> {
-        let bytes = self
-            .buf
-            .get(self.pos..)
-            .and_then(<[u8]>::first_chunk::<N>)
-            .copied()
-            .ok_or_else(|| self.truncated(field, N))?;
-        self.pos += N;
-        Ok(bytes)
-    }
-
     fn i16(&mut self, field: &'static str) -> Result<i16, WireError> {
-        self.array(field).map(i16::from_be_bytes)
+        self.bytes.i16(field).map_err(self.located())
     }
 
     fn i32(&mut self, field: &'static str) -> Result<i32, WireError> {
-        self.array(field).map(i32::from_be_bytes)
+        self.bytes.i32(field).map_err(self.located())
     }
 
     fn i64(&mut self, field: &'static str) -> Result<i64, WireError> {
-        self.array(field).map(i64::from_be_bytes)
+        self.bytes.i64(field).map_err(self.located())
     }
 
     fn string(&mut self, field: &'static str) -> Result<String, WireError> {
-        let at = self.pos;
-        let length = self.i16(field)?;
-        let len = usize::try_from(length).map_err(|_| WireError::NegativeLength {
-            kind: self.kind,
-            part: self.part,
-            field,
-            at,
-            length,
-        })?;
-        let body_at = self.pos;
-        let bytes = self.take(len, field)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| WireError::BadUtf8 {
-            kind: self.kind,
-            part: self.part,
-            field,
-            at: body_at,
-        })
+        self.bytes.string(field).map_err(self.located())
     }
 
     /// Reads the `version` header of a versioned value and rejects unknown versions.
@@ -183,9 +143,9 @@ impl<'a> Reader<'a> {
     }
 
     fn finish(self) -> Result<(), WireError> {
-        match self.remaining() {
+        match self.bytes.remaining() {
             0 => Ok(()),
-            extra => Err(WireError::TrailingBytes { kind: self.kind, part: self.part, at: self.pos, extra }),
+            extra => Err(WireError::TrailingBytes { kind: self.kind, part: self.part, at: self.bytes.pos(), extra }),
         }
     }
 }

@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use crate::assess::{GroupClass, SideView, TopicView, Truth, fmt_age};
 use crate::model::{Link, Side, age_secs};
 
-use super::super::app::App;
 use super::super::fmt;
 use super::super::layout::Pane;
+use super::super::screen::{Extent, Screen};
 use super::super::theme::Slot;
 use super::{figure_slot, frame_block, list, pad, role_slot, rpad};
 
@@ -22,21 +22,21 @@ pub fn pane(side: Side) -> Pane {
 }
 
 /// Rows the pane would like: status, two headers, topics and groups.
-pub fn wanted_rows(app: &App, side: Side) -> u16 {
+pub fn wanted_rows(app: &Screen, side: Side) -> u16 {
     let i = side.index();
     let topics = app.prepared.topics[i].len().max(1);
     let groups = app.prepared.groups[i].len().max(1);
     (2 + 3 + topics + groups).min(40) as u16
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Option<Extent> {
     let p = pane(side);
     let Some((a, _)) = app.shown() else {
         let block = frame_block(app, p, vec![app.span(Slot::Accent, side.label())], None);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         frame.render_widget(Line::from(app.span(Slot::Stale, "? never observed")), inner);
-        return;
+        return None;
     };
     let v = a.side(side);
     let mut title = vec![
@@ -65,7 +65,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
     let nw = TopicCols::new(w, app.prepared.topic_width[i]);
     let inbound = mm2_writes_here(a, side);
     let iw = id_width(w, app.prepared.group_width[i]);
-    list(app, frame, p, inner, total, |row| {
+    let extent = list(app, frame, p, inner, total, |row| {
         if row == 0 {
             return status(app, v, a.now, w);
         }
@@ -92,9 +92,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, side: Side) {
             )),
         }
     });
+    Some(extent)
 }
 
-fn status<'a>(app: &App, v: &SideView, now: crate::model::Ts, w: usize) -> Line<'a> {
+fn status<'a>(app: &Screen, v: &SideView, now: crate::model::Ts, w: usize) -> Line<'a> {
     let mut spans: Vec<Span> = Vec::new();
     match &v.link {
         Link::Up { .. } => spans.push(app.span(Slot::Ok, "link up")),
@@ -161,7 +162,7 @@ fn mm2_writes_here(a: &crate::assess::Assessment, side: Side) -> Truth {
     a.mm2.iter().filter(|m| m.flow.target == side).fold(Truth::No, |acc, m| acc.or(m.running.clone()))
 }
 
-fn topic_line<'a>(app: &App, t: &TopicView, w: usize, c: TopicCols, inbound: &Truth, fig: Slot) -> Line<'a> {
+fn topic_line<'a>(app: &Screen, t: &TopicView, w: usize, c: TopicCols, inbound: &Truth, fig: Slot) -> Line<'a> {
     let cell = |r: Option<f64>| {
         let slot = if r.is_none() { Slot::Stale } else { fig };
         app.span(slot, format!(" {:>11}", fmt::rate(r)))
@@ -211,7 +212,7 @@ fn who(clients: &[String], hosts: &[String]) -> String {
     }
 }
 
-fn group_line<'a>(app: &App, v: &SideView, g: usize, w: usize, iw: usize, fig: Slot) -> Line<'a> {
+fn group_line<'a>(app: &Screen, v: &SideView, g: usize, w: usize, iw: usize, fig: Slot) -> Line<'a> {
     let g = &v.groups[g];
     let (class, slot) = match g.class {
         GroupClass::App => ("app", Slot::Text),

@@ -11,19 +11,19 @@ use crate::assess::Truth;
 use crate::drill::{DrillView, StepState, StepView};
 use crate::model::{Ts, age_secs};
 
-use super::super::app::App;
 use super::super::fmt;
 use super::super::keymap::Availability;
 use super::super::layout::Pane;
+use super::super::screen::{Extent, Screen};
 use super::super::theme::Slot;
 use super::{frame_block, list_following, truth_mark, wrap};
 
 /// Rows the pane would like at `width` columns (borders included).
-pub fn wanted_rows(app: &App, width: u16) -> u16 {
+pub fn wanted_rows(app: &Screen, width: u16) -> u16 {
     (lines(app, width.saturating_sub(2) as usize).0.len() + 2).min(40) as u16
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Extent {
     let (title, note) = match &app.drill_view {
         Some(v) => (v.kind.title(), status(v)),
         None => ("Drill", "none running".to_owned()),
@@ -38,7 +38,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, area);
     // Until scrolled by hand, the view follows the current step.
     let (lines, current) = lines(app, inner.width as usize);
-    list_following(app, frame, Pane::Drill, inner, lines.len(), current.saturating_sub(1), |i| lines[i].clone());
+    list_following(app, frame, Pane::Drill, inner, lines.len(), current.saturating_sub(1), |i| lines[i].clone())
 }
 
 fn status(v: &DrillView) -> String {
@@ -52,7 +52,7 @@ fn status(v: &DrillView) -> String {
 }
 
 /// The pane's lines, and the index of the current step's line.
-fn lines<'a>(app: &App, width: usize) -> (Vec<Line<'a>>, usize) {
+fn lines<'a>(app: &Screen, width: usize) -> (Vec<Line<'a>>, usize) {
     let Some(v) = &app.drill_view else { return (idle(app), 0) };
     let mut at = 0;
     let now = app.now.unwrap_or(v.started_at);
@@ -68,13 +68,13 @@ fn lines<'a>(app: &App, width: usize) -> (Vec<Line<'a>>, usize) {
                 app.span(Slot::Text, fmt::clip(&s.title, width.saturating_sub(4 + 15))),
                 app.span(Slot::Muted, format!("  done {}", fmt::clock(*at))),
             ])),
-            StepState::Current { held } if v.current == Some(i) => {
+            StepState::Current { .. } if v.current == Some(i) => {
                 at = out.len();
                 out.push(Line::from(vec![
                     app.span(Slot::Focus, format!("▶ {} ", i + 1)),
                     app.span(Slot::Focus, s.title.clone()).bold(),
                 ]));
-                current(app, v, s, *held, now, width, &mut out);
+                current(app, v, s, now, width, &mut out);
             }
             StepState::Current { .. } | StepState::Locked => out.push(Line::from(vec![
                 app.span(Slot::Muted, format!("· {} ", i + 1)),
@@ -94,7 +94,7 @@ fn lines<'a>(app: &App, width: usize) -> (Vec<Line<'a>>, usize) {
     (out, at)
 }
 
-fn idle<'a>(app: &App) -> Vec<Line<'a>> {
+fn idle<'a>(app: &Screen) -> Vec<Line<'a>> {
     vec![
         Line::from(app.span(Slot::Text, "No drill running. Start one with a command:")),
         Line::from(vec![app.span(Slot::Accent, "  :switchover  "), app.span(Slot::Muted, "DC→DR, runbook steps 1–5")]),
@@ -103,22 +103,13 @@ fn idle<'a>(app: &App) -> Vec<Line<'a>> {
 }
 
 /// `text` wrapped under a 4-column indent, each line in `slot`.
-fn wrapped<'a>(app: &App, out: &mut Vec<Line<'a>>, text: &str, width: usize, indent: &str, slot: Slot) {
+fn wrapped<'a>(app: &Screen, out: &mut Vec<Line<'a>>, text: &str, width: usize, indent: &str, slot: Slot) {
     for l in wrap(text, width, indent) {
         out.push(Line::from(app.span(slot, l)));
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn current<'a>(
-    app: &App,
-    v: &DrillView,
-    s: &StepView,
-    held: Option<f64>,
-    now: Ts,
-    width: usize,
-    out: &mut Vec<Line<'a>>,
-) {
+fn current<'a>(app: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usize, out: &mut Vec<Line<'a>>) {
     const IN: &str = "    ";
     const IN2: &str = "        ";
     if let Some(action) = &s.action {
@@ -179,10 +170,7 @@ fn current<'a>(
             }));
         }
     }
-    let all_yes = !s.checks.is_empty() && s.checks.iter().all(|c| c.truth.is_yes());
-    let confirmed = s.checklist.iter().all(|(_, at)| at.is_some());
-    if all_yes && confirmed {
-        let held = held.unwrap_or(0.0).max(0.0);
+    if let Some(held) = v.holding {
         let frac = if v.hold_secs > 0.0 { (held / v.hold_secs).min(1.0) } else { 1.0 };
         let filled = (frac * 10.0).round() as usize;
         out.push(Line::from(vec![

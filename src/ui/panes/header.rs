@@ -11,14 +11,14 @@ use ratatui::widgets::{Block, Paragraph};
 use crate::assess::{Role, SideView, fmt_age};
 use crate::model::{Side, age_secs};
 
-use super::super::app::App;
 use super::super::fmt;
+use super::super::screen::Screen;
 use super::super::theme::Slot;
 use super::{figure_slot, level_slot, level_symbol, role_slot};
 
 pub const HEIGHT: u16 = 3;
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) {
     if area.width < 44 {
         return compact(app, frame, area);
     }
@@ -32,11 +32,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     info_lines(app, frame, info);
 }
 
-fn side(app: &App, side: Side) -> Option<&SideView> {
+fn side<'a>(app: &Screen<'a>, side: Side) -> Option<&'a SideView> {
     app.live.as_ref().map(|a| a.side(side))
 }
 
-fn role_box(app: &App, frame: &mut Frame, area: Rect, s: Side) {
+fn role_box(app: &Screen, frame: &mut Frame, area: Rect, s: Side) {
     let view = side(app, s);
     let role = view.map_or(Role::Unknown, |v| v.role);
     let style = app.style(role_slot(role));
@@ -55,7 +55,7 @@ fn role_box(app: &App, frame: &mut Frame, area: Rect, s: Side) {
     frame.render_widget(p, area);
 }
 
-fn info_lines(app: &App, frame: &mut Frame, area: Rect) {
+fn info_lines(app: &Screen, frame: &mut Frame, area: Rect) {
     let clock = match app.now {
         Some(t) => format!(" {} UTC", fmt::clock(t)),
         None => " --:--:-- UTC".into(),
@@ -114,7 +114,7 @@ fn info_lines(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 /// One line for very narrow terminals.
-fn compact(app: &App, frame: &mut Frame, area: Rect) {
+fn compact(app: &Screen, frame: &mut Frame, area: Rect) {
     let mut roles = Vec::new();
     for s in Side::BOTH {
         let role = side(app, s).map_or(Role::Unknown, |v| v.role);
@@ -134,7 +134,7 @@ fn compact(app: &App, frame: &mut Frame, area: Rect) {
 
 /// The rule banner's lines at `width`: each broken rule, since when, the
 /// runbook's words and the detail, in at most two lines; at most five.
-fn banner_lines(app: &App, width: u16) -> Vec<String> {
+fn banner_lines(app: &Screen, width: u16) -> Vec<String> {
     let Some(a) = &app.live else { return Vec::new() };
     let mut out = Vec::new();
     for v in &a.violations {
@@ -155,11 +155,11 @@ fn banner_lines(app: &App, width: u16) -> Vec<String> {
 }
 
 /// Rows the rule banner needs at `width`.
-pub fn banner_height(app: &App, width: u16) -> u16 {
+pub fn banner_height(app: &Screen, width: u16) -> u16 {
     banner_lines(app, width).len() as u16
 }
 
-pub fn banner(app: &App, frame: &mut Frame, area: Rect) {
+pub fn banner(app: &Screen, frame: &mut Frame, area: Rect) {
     let lines: Vec<Line> = banner_lines(app, area.width).into_iter().map(Line::from).collect();
     frame.render_widget(Paragraph::new(lines).style(app.style(Slot::Alarm)), area);
 }

@@ -6,14 +6,13 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
-use super::super::app::App;
-use super::super::commands::COMMANDS;
-use super::super::keymap::{self, Availability, View};
+use super::super::keymap::{self, Availability, COMMANDS, View};
+use super::super::screen::Screen;
 use super::super::theme::Slot;
 use super::pad;
 use super::popup::centered;
 
-pub fn lines<'a>(app: &App) -> Vec<Line<'a>> {
+pub fn lines<'a>(app: &Screen) -> Vec<Line<'a>> {
     let ctx = app.key_context();
     // Bindings of one group (scrolling, focus, sort) share a line.
     let mut rows: Vec<(String, String, Availability)> = Vec::new();
@@ -53,7 +52,7 @@ pub fn lines<'a>(app: &App) -> Vec<Line<'a>> {
     out
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect, scroll: usize) {
     let lines = lines(app);
     let view = match app.view {
         View::Console => format!("console view · focus: {}", app.focus.name()),

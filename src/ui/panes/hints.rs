@@ -7,12 +7,13 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::super::app::{App, Mode};
 use super::super::keymap::{self, Availability, Command};
+use super::super::screen::Screen;
+use super::super::state::Mode;
 use super::super::theme::Slot;
 use super::tone_slot;
 
-pub fn status(app: &App, frame: &mut Frame, area: Rect) {
+pub fn status(app: &Screen, frame: &mut Frame, area: Rect) {
     let (prompt, input) = match &app.mode {
         Mode::Command(input) => (":", input),
         Mode::Filter { input, .. } => ("/", input),
@@ -38,7 +39,7 @@ pub fn status(app: &App, frame: &mut Frame, area: Rect) {
     }
 }
 
-fn message<'a>(app: &App) -> Line<'a> {
+fn message<'a>(app: &Screen) -> Line<'a> {
     if let Some(m) = &app.message {
         return Line::from(app.span(tone_slot(m.tone), m.text.clone()));
     }
@@ -73,7 +74,7 @@ const DROP_ORDER: [Command; 9] = [
     Command::Help,
 ];
 
-pub fn bar(app: &App, frame: &mut Frame, area: Rect) {
+pub fn bar(app: &Screen, frame: &mut Frame, area: Rect) {
     let fixed: &[(&str, &str)] = match &app.mode {
         Mode::Help { .. } => &[("Esc", "close"), ("↑↓", "scroll")],
         Mode::Confirm(_) => &[("y", "yes"), ("n Esc", "no")],

@@ -8,15 +8,15 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
-use crate::assess::{FlowLag, LagRow};
+use crate::assess::{FlowLag, LagLevel, LagRow};
 
-use super::super::app::App;
 use super::super::fmt;
 use super::super::layout::Pane;
+use super::super::screen::{Extent, Screen};
 use super::super::theme::Slot;
 use super::{figure_slot, frame_block, list, pad, rpad};
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Option<Extent> {
     let flow = app.shown().and_then(|(a, _)| app.prepared.lag_flow.and_then(|i| a.lag.get(i)));
     let title = match flow {
         Some(f) => {
@@ -43,15 +43,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let Some(flow) = flow else {
         let text = if app.shown().is_some() { "no MM2 deployment configured" } else { "? never observed" };
         frame.render_widget(Line::from(app.span(Slot::Stale, text)), inner);
-        return;
+        return None;
     };
     let summary_h = if inner.height >= 6 { 2 } else { 1 };
     let [top, table] = Layout::vertical([Constraint::Length(summary_h), Constraint::Min(0)]).areas(inner);
     summary(app, frame, top, flow);
-    rows(app, frame, table, flow);
+    rows(app, frame, table, flow)
 }
 
-fn summary(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
+fn summary(app: &Screen, frame: &mut Frame, area: Rect, flow: &FlowLag) {
     let text_w = if area.height >= 2 { 40 } else { 62 };
     let spark_w = match area.width.saturating_sub(text_w) {
         w if w >= 10 => w.min(60),
@@ -59,12 +59,11 @@ fn summary(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
     };
     let [text, spark] = Layout::horizontal([Constraint::Min(0), Constraint::Length(spark_w)]).spacing(1).areas(area);
     let fresh = flow.freshness;
-    let total_slot = match flow.total {
-        None => Slot::Stale,
-        Some(_) if !fresh.is_fresh() => Slot::Stale,
-        Some(n) if n as i64 > app.settings().lag_alarm_records => Slot::Warn,
-        Some(0) => Slot::Ok,
-        Some(_) => Slot::Text,
+    let total_slot = match (&flow.level, flow.total) {
+        (LagLevel::Unknown(_), _) | (_, None) => Slot::Stale,
+        (LagLevel::Above { .. }, _) => Slot::Warn,
+        (LagLevel::Within, Some(0)) => Slot::Ok,
+        (LagLevel::Within, Some(_)) => Slot::Text,
     };
     let total = match flow.total {
         Some(n) => fmt::records(Some(n as i64)),
@@ -132,9 +131,9 @@ fn topic_width(w: usize, longest: usize) -> usize {
     w.saturating_sub(fixed).max(6).min(longest.max(5) + 1)
 }
 
-fn rows(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
+fn rows(app: &Screen, frame: &mut Frame, area: Rect, flow: &FlowLag) -> Option<Extent> {
     if area.height == 0 {
-        return;
+        return None;
     }
     let w = area.width as usize;
     let tw = topic_width(w, app.prepared.lag_topic_width);
@@ -161,13 +160,13 @@ fn rows(app: &App, frame: &mut Frame, area: Rect, flow: &FlowLag) {
             (None, false) => String::new(),
         };
         frame.render_widget(Line::from(app.span(Slot::Muted, text)), body);
-        return;
+        return None;
     }
     let fig = figure_slot(flow.freshness, Slot::Text);
-    list(app, frame, Pane::Lag, body, idx.len(), |i| row(app, &flow.rows[idx[i]], w, tw, fig));
+    Some(list(app, frame, Pane::Lag, body, idx.len(), |i| row(app, &flow.rows[idx[i]], w, tw, fig)))
 }
 
-fn row<'a>(app: &App, r: &LagRow, w: usize, tw: usize, fig: Slot) -> Line<'a> {
+fn row<'a>(app: &Screen, r: &LagRow, w: usize, tw: usize, fig: Slot) -> Line<'a> {
     let offset = |o: Option<i64>| match o {
         Some(o) if o >= 0 => fmt::thousands(o as u64),
         Some(o) => o.to_string(),

@@ -7,27 +7,27 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::assess::mm2::short_name;
-use crate::assess::{Freshness, Health, Mm2View};
-use crate::model::{ConnectState, Ts};
+use crate::assess::{Freshness, Health, Mm2Problem, Mm2ProblemKind, Mm2View};
+use crate::model::ConnectState;
 
-use super::super::app::App;
 use super::super::fmt;
 use super::super::layout::Pane;
+use super::super::screen::{Extent, Screen};
 use super::super::theme::Slot;
 use super::{figure_slot, frame_block, health_slot, list, pad};
 
-pub fn wanted_rows(app: &App) -> u16 {
+pub fn wanted_rows(app: &Screen) -> u16 {
     (lines(app).len() + 2).min(30) as u16
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Extent {
     // The pane's age is its oldest deployment's; a stale one also says so
     // on its own line.
     let note = match app.shown() {
         Some((a, _)) if !a.mm2.is_empty() => {
-            let oldest = a.mm2.iter().map(observed_at).min().flatten();
-            let fresh = Freshness::of(oldest, a.now, app.settings().stale_after);
-            Line::from(app.span(figure_slot(fresh, Slot::Muted), format!(" seen {} ", fmt::ago(oldest, a.now))))
+            let oldest = a.mm2.iter().min_by_key(|m| m.observed_at);
+            let (at, fresh) = oldest.map_or((None, Freshness::Never), |m| (m.observed_at, m.freshness));
+            Line::from(app.span(figure_slot(fresh, Slot::Muted), format!(" seen {} ", fmt::ago(at, a.now))))
         }
         _ => Line::default(),
     };
@@ -35,37 +35,23 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let lines = lines(app);
-    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone());
+    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone())
 }
 
-fn lines<'a>(app: &App) -> Vec<Line<'a>> {
+fn lines<'a>(app: &Screen) -> Vec<Line<'a>> {
     match app.shown() {
         None => vec![Line::from(app.span(Slot::Stale, "? never observed"))],
         Some((a, _)) if a.mm2.is_empty() => vec![Line::from(app.span(Slot::Muted, "no MM2 deployment configured"))],
-        Some((a, _)) => {
-            let stale = app.settings().stale_after;
-            a.mm2
-                .iter()
-                .enumerate()
-                .flat_map(|(k, m)| {
-                    let fresh = Freshness::of(observed_at(m), a.now, stale);
-                    deployment(app, m, app.prepared.workers_total.get(k).copied().flatten(), fresh)
-                })
-                .collect()
-        }
+        Some((a, _)) => a
+            .mm2
+            .iter()
+            .enumerate()
+            .flat_map(|(k, m)| deployment(app, m, app.prepared.workers_total.get(k).copied().flatten(), m.freshness))
+            .collect(),
     }
 }
 
-/// When the deployment was observed: the older of its workers and
-/// connectors, the weaker of the two facts.
-fn observed_at(m: &Mm2View) -> Option<Ts> {
-    match (m.workers_at, m.connectors_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness) -> Vec<Line<'a>> {
+fn deployment<'a>(app: &Screen, m: &Mm2View, total: Option<usize>, fresh: Freshness) -> Vec<Line<'a>> {
     let fig = figure_slot(fresh, Slot::Text);
     let workers = match (m.workers_alive, total) {
         (Some(a), Some(t)) => format!("{a}/{t} workers"),
@@ -92,16 +78,8 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
     if m.health == Health::Stopped {
         return out;
     }
-    let failed: usize = m
-        .connectors
-        .iter()
-        .map(|c| {
-            c.tasks.iter().filter(|t| t.state == ConnectState::Failed).count()
-                + usize::from(c.state == ConnectState::Failed)
-        })
-        .sum();
-    if m.cr_ready == Some(true) && failed > 0 {
-        out.push(Line::from(app.span(Slot::Alarm, format!("  ⚠ CR says Ready=True, but {failed} FAILED"))));
+    for p in m.problems.iter().filter(|p| p.kind == Mm2ProblemKind::ReadyWhileFailed) {
+        out.push(Line::from(app.span(Slot::Alarm, format!("  ⚠ {p}"))));
     }
     for c in &m.connectors {
         let running = c.tasks.iter().filter(|t| t.state == ConnectState::Running).count();
@@ -134,21 +112,16 @@ fn deployment<'a>(app: &App, m: &Mm2View, total: Option<usize>, fresh: Freshness
     spans.push(app.span(Slot::Muted, " · "));
     spans.extend(hb("checkpoint", m.last_checkpoint_age));
     out.push(Line::from(spans));
-    // Connector and task states are on their own lines already.
-    let mut shown = Vec::new();
-    for c in &m.connectors {
-        shown.push(format!("{} is {}", short_name(&c.name), c.state.label()));
-        for t in &c.tasks {
-            shown.push(format!("{} task {} is {}", short_name(&c.name), t.id, t.state.label()));
-        }
-    }
-    for p in m.problems.iter().filter(|p| !shown.contains(p)).take(3) {
+    // Connector and task states, and the Ready alarm, are on their own
+    // lines already.
+    let shown = |p: &Mm2Problem| p.kind.restates_a_state() || p.kind == Mm2ProblemKind::ReadyWhileFailed;
+    for p in m.problems.iter().filter(|p| !shown(p)).take(3) {
         out.push(Line::from(app.span(Slot::Warn, format!("  ▲ {p}"))));
     }
     out
 }
 
-fn state_span<'a>(app: &App, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
+fn state_span<'a>(app: &Screen, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
     let slot = match s {
         ConnectState::Running => fig,
         ConnectState::Failed => Slot::Alarm,

@@ -14,29 +14,18 @@ pub mod wall;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph};
 
 use crate::assess::{Freshness, Health, Level, Role, Truth};
 
-use super::app::App;
 use super::eventlog::Tone;
 use super::layout::Pane;
+use super::screen::{Extent, Screen};
 use super::theme::Slot;
 
-impl App {
-    pub(crate) fn style(&self, slot: Slot) -> Style {
-        self.theme.get(slot)
-    }
-
-    pub(crate) fn span<'a>(&self, slot: Slot, text: impl Into<std::borrow::Cow<'a, str>>) -> Span<'a> {
-        Span::styled(text, self.theme.get(slot))
-    }
-}
-
 /// The frame of a pane: its title, a right-hand note, focus shown.
-pub fn frame_block<'a>(app: &App, pane: Pane, title: Vec<Span<'a>>, note: Option<Line<'a>>) -> Block<'a> {
+pub fn frame_block<'a>(app: &Screen, pane: Pane, title: Vec<Span<'a>>, note: Option<Line<'a>>) -> Block<'a> {
     let focused = app.focus == pane;
     let border = if focused { app.style(Slot::Focus) } else { app.style(Slot::Border) };
     let mut spans = vec![Span::raw(" ")];
@@ -56,28 +45,35 @@ pub fn frame_block<'a>(app: &App, pane: Pane, title: Vec<Span<'a>>, note: Option
 }
 
 /// Draws lines `offset..` of a list of `total`, building only those that
-/// fit, and records the extent so scrolling stops at the end.
-pub fn list<'a>(app: &App, frame: &mut Frame, pane: Pane, area: Rect, total: usize, line: impl Fn(usize) -> Line<'a>) {
-    list_following(app, frame, pane, area, total, 0, line);
+/// fit, and returns the extent so scrolling can stop at the end.
+pub fn list<'a>(
+    app: &Screen,
+    frame: &mut Frame,
+    pane: Pane,
+    area: Rect,
+    total: usize,
+    line: impl Fn(usize) -> Line<'a>,
+) -> Extent {
+    list_following(app, frame, pane, area, total, 0, line)
 }
 
 /// Like `list`; until the user scrolls the pane, the view starts at line
 /// `follow` (as far as the content allows).
 pub fn list_following<'a>(
-    app: &App,
+    app: &Screen,
     frame: &mut Frame,
     pane: Pane,
     area: Rect,
     total: usize,
     follow: usize,
     line: impl Fn(usize) -> Line<'a>,
-) {
+) -> Extent {
     let visible = area.height as usize;
     let scrolled = app.scroll[pane.index()];
     let offset = if scrolled == 0 { follow } else { scrolled }.min(total.saturating_sub(visible));
-    app.extent[pane.index()].set((total, visible));
     let lines: Vec<Line> = (offset..total.min(offset + visible)).map(line).collect();
     frame.render_widget(Paragraph::new(lines), area);
+    Extent { content: total, visible }
 }
 
 pub fn tone_slot(t: Tone) -> Slot {

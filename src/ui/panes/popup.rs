@@ -5,7 +5,8 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
-use super::super::app::{App, Confirm};
+use super::super::screen::Screen;
+use super::super::state::Confirm;
 use super::super::theme::Slot;
 
 /// A centred rectangle of at most `w`×`h` inside `area`.
@@ -15,7 +16,7 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-pub fn confirm(app: &App, frame: &mut Frame, area: Rect, what: Confirm) {
+pub fn confirm(app: &Screen, frame: &mut Frame, area: Rect, what: Confirm) {
     let drill = app.drill_view.as_ref();
     let which = drill
         .map(|v| match v.current {

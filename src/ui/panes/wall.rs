@@ -8,12 +8,12 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::assess::{Health, Role, fmt_age};
+use crate::assess::{Health, LagLevel, Role, fmt_age};
 use crate::model::{Side, age_secs};
 
-use super::super::app::App;
 use super::super::bigtext;
 use super::super::fmt;
+use super::super::screen::Screen;
 use super::super::theme::Slot;
 use super::{figure_slot, health_slot, level_slot, level_symbol, role_slot};
 
@@ -38,7 +38,7 @@ impl Size {
     }
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) {
     let alarms = app.live.as_ref().map_or(0, |a| a.violations.len()).clamp(1, 4) as u16;
     let mm2 =
         app.live.as_ref().map_or(1, |a| a.mm2.iter().filter(|m| m.health != Health::Stopped).count().max(1)) as u16;
@@ -82,7 +82,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     verdict_line(app, frame, verdict);
 }
 
-fn title_line(app: &App, frame: &mut Frame, area: Rect) {
+fn title_line(app: &Screen, frame: &mut Frame, area: Rect) {
     let clock = app.now.map_or("--:--:--".to_owned(), fmt::clock);
     let mut spans = vec![app.span(Slot::Accent, "kdrill"), app.span(Slot::Muted, " · DC/DR wall")];
     if app.read_only() {
@@ -104,7 +104,7 @@ fn title_line(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn role(app: &App, frame: &mut Frame, area: Rect, side: Side, size: Size) {
+fn role(app: &Screen, frame: &mut Frame, area: Rect, side: Side, size: Size) {
     let view = app.live.as_ref().map(|a| a.side(side));
     let r = view.map_or(Role::Unknown, |v| v.role);
     let style = app.style(role_slot(r));
@@ -143,7 +143,7 @@ fn role(app: &App, frame: &mut Frame, area: Rect, side: Side, size: Size) {
     frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center).style(style), inner);
 }
 
-fn mm2_lines(app: &App, frame: &mut Frame, area: Rect) {
+fn mm2_lines(app: &Screen, frame: &mut Frame, area: Rect) {
     let Some(a) = &app.live else {
         return frame.render_widget(Line::from(app.span(Slot::Stale, "MM2 ? never observed")), area);
     };
@@ -182,17 +182,15 @@ fn mm2_lines(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center), area);
 }
 
-fn lag_total(app: &App, frame: &mut Frame, area: Rect, big: bool) {
+fn lag_total(app: &Screen, frame: &mut Frame, area: Rect, big: bool) {
     let Some(a) = &app.live else { return };
-    let running = a.mm2.iter().find(|m| m.running.is_yes()).map(|m| m.flow);
-    let Some(l) = running.and_then(|f| a.lag_of(f)).or(a.lag.first()) else {
+    let Some(l) = a.live_lag() else {
         return frame.render_widget(Line::from(app.span(Slot::Muted, "no MM2 deployment configured")).centered(), area);
     };
-    let slot = match l.total {
-        None => Slot::Stale,
-        Some(_) if !l.freshness.is_fresh() => Slot::Stale,
-        Some(n) if n as i64 > app.settings().lag_alarm_records => Slot::Warn,
-        Some(_) => Slot::Text,
+    let slot = match (&l.level, l.total) {
+        (LagLevel::Unknown(_), _) | (_, None) => Slot::Stale,
+        (LagLevel::Above { .. }, _) => Slot::Warn,
+        (LagLevel::Within, Some(_)) => Slot::Text,
     };
     let number = l.total.map_or("?".to_owned(), fmt::thousands);
     let caption = format!(
@@ -217,7 +215,7 @@ fn lag_total(app: &App, frame: &mut Frame, area: Rect, big: bool) {
     }
 }
 
-fn drill_line(app: &App, frame: &mut Frame, area: Rect) {
+fn drill_line(app: &Screen, frame: &mut Frame, area: Rect) {
     let Some(v) = &app.drill_view else { return };
     let step = v.current.and_then(|i| v.steps.get(i).map(|s| (i, s)));
     let mut spans = vec![app.span(Slot::Accent, format!("DRILL {} ", v.kind.title())).bold()];
@@ -230,7 +228,7 @@ fn drill_line(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)).alignment(Alignment::Center), area);
 }
 
-fn alarm_lines(app: &App, frame: &mut Frame, area: Rect) {
+fn alarm_lines(app: &Screen, frame: &mut Frame, area: Rect) {
     let Some(a) = &app.live else { return };
     if a.violations.is_empty() {
         // Rules break only on fresh evidence: without it, say so, not "kept".
@@ -259,7 +257,7 @@ fn alarm_lines(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).style(app.style(Slot::Alarm)), area);
 }
 
-fn verdict_line(app: &App, frame: &mut Frame, area: Rect) {
+fn verdict_line(app: &Screen, frame: &mut Frame, area: Rect) {
     let line = match &app.live {
         // The alarms above already say it.
         Some(a) if !a.violations.is_empty() => Line::from(app.span(Slot::Muted, "details on the console: w")),

@@ -1,0 +1,212 @@
+//! What one side observes: its cluster (through a [`ClusterPoller`]) and
+//! MM2's footprint in that cluster's topics (through the [`Mm2Reader`] of
+//! the deployments whose Connect cluster runs there), polled in parallel
+//! and combined into one [`Report`].
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, Worker, WorkerKind};
+
+use super::blank_deployment;
+use super::cluster::ClusterPoller;
+use super::mm2::{Mm2Footprint, Mm2Reader};
+
+/// What one cluster's task reports after each poll.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Report {
+    pub side: Side,
+    pub cluster: Cluster,
+    /// The deployments whose Connect cluster runs on this side.
+    pub deployments: Vec<Mm2Deployment>,
+}
+
+/// Everything one side observes: the cluster (through `ClusterPoller`) and
+/// MM2's footprint in its topics (through the `Mm2Reader` of the
+/// deployments running on it, created lazily), polled in parallel, with the
+/// last good MM2 sections kept when a read is incomplete.
+pub(super) struct SidePoller {
+    side: Side,
+    config: Config,
+    cluster: ClusterPoller,
+    reader: Option<Mm2Reader>,
+    heartbeats: Option<Observed<Vec<Heartbeat>>>,
+    checkpoints: Option<Observed<Vec<Checkpoint>>>,
+    /// Last good connectors and replicated offsets per deployment (by index
+    /// among the deployments running on this side).
+    deployments: Vec<Mm2Deployment>,
+}
+
+impl SidePoller {
+    pub(super) fn new(config: &Config, side: Side) -> SidePoller {
+        let cluster = ClusterPoller::new(
+            config.cluster(side).clone(),
+            config.timing.clone(),
+            config.settings.classification.clone(),
+        );
+        SidePoller::with(config, side, cluster)
+    }
+
+    fn with(config: &Config, side: Side, cluster: ClusterPoller) -> SidePoller {
+        SidePoller {
+            side,
+            config: config.clone(),
+            cluster,
+            reader: None,
+            heartbeats: None,
+            checkpoints: None,
+            deployments: config.mm2.iter().filter(|m| m.runs_on == side).map(blank_deployment).collect(),
+        }
+    }
+
+    /// After a poll thread died: a new client, the last reported state kept.
+    pub(super) fn resume(config: &Config, side: Side, last: &Report) -> SidePoller {
+        let cluster = ClusterPoller::resume(
+            config.cluster(side).clone(),
+            config.timing.clone(),
+            config.settings.classification.clone(),
+            Cluster { heartbeats: None, checkpoints: None, ..last.cluster.clone() },
+        );
+        let mut p = SidePoller::with(config, side, cluster);
+        p.heartbeats = last.cluster.heartbeats.clone();
+        p.checkpoints = last.cluster.checkpoints.clone();
+        p.deployments = last.deployments.clone();
+        p
+    }
+
+    pub(super) fn next_delay(&self) -> Duration {
+        self.cluster.next_delay()
+    }
+
+    /// One blocking poll of the cluster and of MM2's topics, in parallel.
+    pub(super) fn poll(&mut self) -> Report {
+        let timeout = self.config.timing.request_timeout;
+        if self.reader.is_none() {
+            let aliases = Side::BOTH.map(|s| self.config.cluster(s).alias.clone());
+            let mine = self.config.mm2.iter().filter(|m| m.runs_on == self.side).cloned().collect();
+            match Mm2Reader::new(
+                self.config.cluster(self.side),
+                &self.config.timing,
+                aliases,
+                mine,
+                self.config.settings.policy.clone(),
+            ) {
+                Ok(r) => self.reader = Some(r),
+                Err(e) => tracing::warn!("{}: cannot read MM2 topics: {e}", self.side),
+            }
+        }
+        let cluster = &mut self.cluster;
+        let footprint = std::thread::scope(|s| {
+            let reading = self.reader.as_mut().map(|r| s.spawn(move || r.poll(timeout)));
+            cluster.poll();
+            reading.map(|h| h.join())
+        });
+        match footprint {
+            Some(Ok(f)) => self.absorb(f),
+            Some(Err(_)) => {
+                tracing::error!("{}: the MM2 reader panicked; starting a new one", self.side);
+                self.reader = None;
+            }
+            None => {}
+        }
+        self.report()
+    }
+
+    fn absorb(&mut self, f: Mm2Footprint) {
+        if let Some(e) = &f.error {
+            tracing::debug!("{}: MM2 topics: {e}", self.side);
+        }
+        if let Some(h) = f.heartbeats {
+            self.heartbeats = Some(Observed::new(h, f.at));
+        }
+        if let Some(c) = f.checkpoints {
+            self.checkpoints = Some(Observed::new(c, f.at));
+        }
+        for d in f.deployments {
+            let Some(slot) = self.deployments.iter_mut().find(|s| s.name == d.name && s.flow == d.flow) else {
+                continue;
+            };
+            if let Some(c) = d.connectors {
+                slot.connectors = Some(Observed::new(c, f.at));
+            }
+            if let Some(r) = d.replicated {
+                slot.replicated = Some(Observed::new(r, f.at));
+            }
+        }
+    }
+
+    fn report(&self) -> Report {
+        let mut cluster = self.cluster.cluster().clone();
+        cluster.heartbeats = self.heartbeats.clone();
+        cluster.checkpoints = self.checkpoints.clone();
+        let deployments = self
+            .deployments
+            .iter()
+            .map(|d| {
+                let group = self.config.mm2.iter().find(|m| m.name == d.name && m.flow == d.flow).map(|m| &m.group_id);
+                Mm2Deployment { workers: group.and_then(|g| workers_of(&cluster, g)), ..d.clone() }
+            })
+            .collect();
+        Report { side: self.side, cluster, deployments }
+    }
+}
+
+/// The Connect workers of a deployment: the members of its worker group
+/// (protocol type `connect`), as of when the groups were observed. A group
+/// that is absent or not a Connect group means no workers.
+pub fn workers_of(cluster: &Cluster, group_id: &str) -> Option<Observed<Vec<Worker>>> {
+    let groups = cluster.groups.as_ref()?;
+    let workers = groups
+        .value
+        .iter()
+        .find(|g| g.id == group_id && g.protocol_type == "connect")
+        .map(|g| {
+            g.members
+                .iter()
+                .map(|m| Worker { id: m.member_id.clone(), host: m.host.clone(), kind: WorkerKind::GroupMember })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Observed::new(workers, groups.at))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{Group, GroupProtocol, Member};
+
+    #[test]
+    fn workers_are_the_members_of_the_connect_group() {
+        let at = Utc::now();
+        let member = |id: &str| Member {
+            member_id: id.into(),
+            client_id: "connect-1".into(),
+            host: "/127.0.0.1".into(),
+            assignment: vec![],
+        };
+        let group = |id: &str, pt: &str, members: Vec<Member>| Group {
+            id: id.into(),
+            state: "Stable".into(),
+            protocol_type: pt.into(),
+            protocol: GroupProtocol::Classic,
+            members,
+            committed: None,
+        };
+        let mut c = Cluster::new(Side::Dr, "dr");
+        assert_eq!(workers_of(&c, "mirrormaker2-cluster"), None, "groups never observed: unknown");
+        c.groups = Some(Observed::new(
+            vec![
+                group("mirrormaker2-cluster", "connect", vec![member("w1"), member("w2")]),
+                group("orders-app", "consumer", vec![member("c1")]),
+            ],
+            at,
+        ));
+        let w = workers_of(&c, "mirrormaker2-cluster");
+        assert_eq!(w.as_ref().map(|w| w.value.len()), Some(2));
+        assert_eq!(w.as_ref().map(|w| w.at), Some(at));
+        assert_eq!(workers_of(&c, "orders-app").map(|w| w.value.len()), Some(0), "not a Connect group");
+        assert_eq!(workers_of(&c, "gone").map(|w| w.value.len()), Some(0), "no group: no workers");
+    }
+}
