@@ -24,16 +24,19 @@ pub enum Fault {
     CutOffDc,
     /// Applications on the active side burst-produce for a while.
     ProduceBurst,
+    /// MM2's pods vanish from the Kubernetes API while the workers run.
+    PodsUnlisted,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::FailMm2Task,
         Fault::StrayConsumer,
         Fault::Bidirectional,
         Fault::BrokerDown,
         Fault::CutOffDc,
         Fault::ProduceBurst,
+        Fault::PodsUnlisted,
     ];
 
     /// The fault's stable name, as typed after `:fault`.
@@ -45,6 +48,7 @@ impl Fault {
             Fault::BrokerDown => "broker-down",
             Fault::CutOffDc => "cut-off-dc",
             Fault::ProduceBurst => "produce-burst",
+            Fault::PodsUnlisted => "pods-unlisted",
         }
     }
 
@@ -56,6 +60,7 @@ impl Fault {
             Fault::BrokerDown => "take a DR broker down",
             Fault::CutOffDc => "cut DC off",
             Fault::ProduceBurst => "produce burst",
+            Fault::PodsUnlisted => "MM2 pods vanish from Kubernetes",
         }
     }
 }

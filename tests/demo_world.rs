@@ -9,7 +9,7 @@ use kdrill::action::{Action, Fault};
 use kdrill::assess::{Assessment, Assessor, Condition, Health, Mm2View, Role, Rule, Truth, evaluate};
 use kdrill::demo::{DemoWorld, demo_settings};
 use kdrill::drill::{Drill, PlanKind};
-use kdrill::model::{ConnectState, ConnectorKind, Flow, Link, Side, Snapshot, Ts, WorkerKind};
+use kdrill::model::{ConnectState, ConnectorKind, Flow, Link, Side, Snapshot, Ts};
 
 fn start() -> Ts {
     Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).single().unwrap_or_default()
@@ -103,16 +103,13 @@ impl Sim {
         Some(c.state.clone())
     }
 
+    /// The phases of the flow's MM2 pods, as its target's Kubernetes lists them.
     fn pods(&self, flow: Flow) -> Vec<String> {
-        let d = self.snap.mm2.iter().find(|d| d.flow == flow);
-        let workers = d.and_then(|d| d.workers.as_ref()).map(|w| w.value.clone()).unwrap_or_default();
-        workers
-            .iter()
-            .map(|w| match &w.kind {
-                WorkerKind::Pod { phase, .. } => phase.clone(),
-                WorkerKind::GroupMember => "member".into(),
-            })
-            .collect()
+        let pods = self.snap.platform(flow.target).and_then(|p| p.mm2_pods.as_ref());
+        pods.map(|p| {
+            p.value.iter().map(|p| if p.terminating { "Terminating".into() } else { p.phase.clone() }).collect()
+        })
+        .unwrap_or_default()
     }
 }
 

@@ -105,11 +105,7 @@ impl Fixture {
             let flow = Flow::from(source);
             let i = source.index();
             let running = self.mm2[i];
-            let workers = if running {
-                vec![Worker { id: "w".into(), host: "h".into(), kind: WorkerKind::GroupMember }]
-            } else {
-                vec![]
-            };
+            let workers = if running { vec![Worker { id: "w".into(), host: "h".into() }] } else { vec![] };
             let task = Task { id: 0, state: ConnectState::Running, worker_id: "w".into(), trace: None };
             let connector = Connector {
                 name: format!("{flow}.MirrorSourceConnector"),
@@ -134,7 +130,6 @@ impl Fixture {
                 workers: Some(Observed::new(workers, self.t)),
                 // A flow that is not running commits no progress.
                 replicated: running.then(|| Observed::new(replicated, at)),
-                cr_ready: None,
             });
         }
         s

@@ -11,7 +11,15 @@ fn fault_names_are_fixed_and_serde_agrees() {
     let names: Vec<&str> = Fault::ALL.iter().map(|f| f.as_str()).collect();
     assert_eq!(
         names,
-        ["fail-mm2-task", "stray-consumer", "bidirectional", "broker-down", "cut-off-dc", "produce-burst"]
+        [
+            "fail-mm2-task",
+            "stray-consumer",
+            "bidirectional",
+            "broker-down",
+            "cut-off-dc",
+            "produce-burst",
+            "pods-unlisted"
+        ]
     );
     for f in Fault::ALL {
         assert_eq!(serde_json::to_value(f).ok(), Some(serde_json::Value::from(f.as_str())));

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Flow, Side, Ts};
 
 use super::Assessment;
+use super::platform::Known;
 use super::truth::Truth;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +18,8 @@ pub enum Condition {
     AppsActive(Side),
     /// Zero lag on every mirrored partition of the flow, heartbeats fresh.
     LagDrained(Flow),
-    /// No MM2 worker or pod alive for any deployment, on either side.
+    /// No MM2 worker (Connect group member) for any deployment and no MM2
+    /// pod on either side's Kubernetes.
     NoMm2Running,
     /// The flow's connectors and tasks run and heartbeats prove data flows.
     Mm2Flowing(Flow),
@@ -29,7 +31,7 @@ impl Condition {
             Condition::NoAppClients(s) => format!("no app clients on {s}"),
             Condition::AppsActive(s) => format!("apps active and stable on {s}"),
             Condition::LagDrained(f) => format!("replication {f} drained to 0"),
-            Condition::NoMm2Running => "no MM2 worker anywhere".into(),
+            Condition::NoMm2Running => "no MM2 worker or pod anywhere".into(),
             Condition::Mm2Flowing(f) => format!("MM2 {f} running, heartbeats flowing"),
         }
     }
@@ -68,7 +70,41 @@ fn app_summary(a: &Assessment, side: Side) -> String {
 
 fn no_app_clients(a: &Assessment, side: Side) -> Eval {
     let s = a.side(side);
-    (s.apps_active().negate(), app_summary(a, side), s.observed_at)
+    let kafka = s.apps_active().negate();
+    match workloads(a, side) {
+        // Kafka alone.
+        None => (kafka, app_summary(a, side), s.observed_at),
+        Some((ready, _, text, at)) => {
+            let none_ready = match ready {
+                Known::Is(n) => Truth::from_bool(n == 0),
+                Known::Unknown(why) => Truth::Unknown(why),
+            };
+            (all(kafka, none_ready), format!("{} · {text}", app_summary(a, side)), older(s.observed_at, at))
+        }
+    }
+}
+
+/// The declared workloads of `side`: ready and desired replicas, in words,
+/// and when observed; `None` when the side has none declared.
+fn workloads(a: &Assessment, side: Side) -> Option<(Known<i32>, Known<i32>, String, Option<Ts>)> {
+    let w = a.platforms[side.index()].as_ref()?.apps.as_ref()?;
+    let text = match (&w.ready, &w.desired) {
+        (Known::Is(r), Known::Is(d)) => format!("workloads {r}/{d} ready"),
+        _ => "workloads ?".to_owned(),
+    };
+    Some((w.ready.clone(), w.desired.clone(), text, w.at))
+}
+
+/// Both must hold; a known `No` wins over unknowns.
+fn all(a: Truth, b: Truth) -> Truth {
+    a.negate().or(b.negate()).negate()
+}
+
+fn older(a: Option<Ts>, b: Option<Ts>) -> Option<Ts> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
 }
 
 fn apps_active(a: &Assessment, side: Side) -> Eval {
@@ -83,7 +119,16 @@ fn apps_active(a: &Assessment, side: Side) -> Eval {
         (Truth::Unknown(w), _) | (_, Truth::Unknown(w)) => Truth::Unknown(w.clone()),
         _ => Truth::No,
     };
-    (truth, app_summary(a, side), s.observed_at)
+    match workloads(a, side) {
+        None => (truth, app_summary(a, side), s.observed_at),
+        Some((ready, desired, text, at)) => {
+            let all_ready = match (ready, desired) {
+                (Known::Is(r), Known::Is(d)) => Truth::from_bool(d > 0 && r >= d),
+                (Known::Unknown(why), _) | (_, Known::Unknown(why)) => Truth::Unknown(why),
+            };
+            (all(truth, all_ready), format!("{} · {text}", app_summary(a, side)), older(s.observed_at, at))
+        }
+    }
 }
 
 fn lag_drained(a: &Assessment, flow: Flow) -> Eval {
@@ -135,7 +180,27 @@ fn no_mm2(a: &Assessment) -> Eval {
             _ => truth,
         };
     }
-    (truth, format!("MM2 workers: {}", parts.join(", ")), at)
+    // No MM2 pod on either side's Kubernetes, whoever owns it.
+    let mut pods = Vec::new();
+    for p in a.platforms.iter().flatten() {
+        at = older(at, p.mm2_pods_at);
+        match &p.mm2_pods {
+            Known::Is(n) => {
+                pods.push(format!("{n} on {}", p.side));
+                if *n > 0 {
+                    truth = Truth::No;
+                }
+            }
+            Known::Unknown(why) => {
+                pods.push(format!("? on {}", p.side));
+                if !truth.is_no() {
+                    truth = Truth::Unknown(why.clone());
+                }
+            }
+        }
+    }
+    let pods = if pods.is_empty() { String::new() } else { format!(" · pods: {}", pods.join(", ")) };
+    (truth, format!("MM2 workers: {}{pods}", parts.join(", ")), at)
 }
 
 fn mm2_flowing(a: &Assessment, flow: Flow) -> Eval {

@@ -5,6 +5,7 @@ use crate::config::{HeartbeatMode, Settings};
 use crate::model::naming::HEARTBEATS_TOPIC;
 use crate::model::{ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, Side, Snapshot, Ts, age_secs};
 
+use super::platform::{DisagreementKind, Known, Mm2Platform};
 use super::truth::{Freshness, Truth};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub enum Mm2ProblemKind {
     HeartbeatLate,
     /// The custom resource says Ready while a connector or task FAILED.
     ReadyWhileFailed,
+    /// Kubernetes and Kafka tell different stories (see the kind).
+    Disagreement(DisagreementKind),
 }
 
 impl Mm2ProblemKind {
@@ -63,6 +66,7 @@ impl Mm2ProblemKind {
             Mm2ProblemKind::HeartbeatsUnobserved => "heartbeats-unobserved",
             Mm2ProblemKind::HeartbeatLate => "heartbeat-late",
             Mm2ProblemKind::ReadyWhileFailed => "ready-while-failed",
+            Mm2ProblemKind::Disagreement(k) => k.as_str(),
         }
     }
 
@@ -96,10 +100,14 @@ pub struct Mm2View {
     pub name: String,
     pub flow: Flow,
     pub runs_on: Side,
-    /// Alive workers (pods or Connect group members), when observed.
+    /// Members of the Connect worker group (Kafka's view), when observed.
     pub workers_alive: Option<usize>,
     pub workers_at: Option<Ts>,
-    /// Workers alive, freshly observed.
+    /// What the Kubernetes of the side it runs on shows (its resource and
+    /// pods), where that side's Kubernetes is observed.
+    pub platform: Option<Mm2Platform>,
+    /// Running: a worker or a pod freshly seen by either source; stopped
+    /// only when every observed source freshly shows none.
     pub running: Truth,
     pub connectors: Vec<Connector>,
     pub connectors_at: Option<Ts>,
@@ -127,17 +135,21 @@ pub fn assess_mm2(snap: &Snapshot, settings: &Settings, now: Ts) -> Vec<Mm2View>
 
 fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, now: Ts) -> Mm2View {
     let workers_at = d.workers.as_ref().map(|w| w.at);
-    let workers_alive = d.workers.as_ref().map(|w| w.value.iter().filter(|w| w.is_alive()).count());
-    let running = match (Freshness::of(workers_at, now, settings.stale_after), workers_alive) {
+    let workers_alive = d.workers.as_ref().map(|w| w.value.len());
+    let members = match (Freshness::of(workers_at, now, settings.stale_after), workers_alive) {
         (Freshness::Fresh { .. }, Some(n)) => Truth::from_bool(n > 0),
         (f, _) => Truth::Unknown(f.problem(&format!("MM2 {} workers", d.name)).unwrap_or_default()),
     };
+    let platform = super::platform::assess_deployment(d, snap, settings, now);
+    let running = match platform.as_ref().map(|p| &p.pods) {
+        None => members,
+        Some(Known::Is(n)) => members.or(Truth::from_bool(*n > 0)),
+        Some(Known::Unknown(why)) => members.or(Truth::Unknown(why.clone())),
+    };
     let connectors = d.connectors.as_ref().map(|c| c.value.clone()).unwrap_or_default();
     let connectors_at = d.connectors.as_ref().map(|c| c.at);
-    let observed_at = match (workers_at, connectors_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let pods_at = platform.as_ref().and_then(|p| p.pods_at);
+    let observed_at = [workers_at, connectors_at, pods_at].into_iter().flatten().min();
 
     let target = snap.cluster(d.flow.target);
     let source_alias = &snap.cluster(d.flow.source).alias;
@@ -208,15 +220,17 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         (Truth::Yes, true) => Health::Healthy,
         (Truth::Yes, false) => Health::Degraded,
     };
-    let cr_ready = d.cr_ready.as_ref().map(|r| r.value);
+    let cr_ready = platform.as_ref().and_then(|p| p.resource.as_ref()?.ready.as_ref()).map(|c| c.is_true());
+    for dis in platform.iter().flat_map(|p| &p.disagreements) {
+        problems.push(Mm2Problem::new(Kind::Disagreement(dis.kind), dis.text.clone()));
+    }
     // Last: the FAILED states it points at come first.
-    let failed: usize = connectors
-        .iter()
-        .map(|c| {
-            c.tasks.iter().filter(|t| t.state == ConnectState::Failed).count()
-                + usize::from(c.state == ConnectState::Failed)
-        })
-        .sum();
+    let failed = failed_count(&connectors);
+    // The resource's own copy of the states may show a failure Kafka's
+    // status topic has not yet (or the other way round): count the larger.
+    let failed_in_resource =
+        platform.as_ref().and_then(|p| p.resource.as_ref()).map_or(0, |r| failed_count(&r.connectors));
+    let failed = failed.max(failed_in_resource);
     if cr_ready == Some(true) && failed > 0 {
         problems.push(Mm2Problem::new(Kind::ReadyWhileFailed, format!("CR says Ready=True, but {failed} FAILED")));
     }
@@ -231,6 +245,7 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         runs_on: d.runs_on,
         workers_alive,
         workers_at,
+        platform,
         running,
         connectors,
         connectors_at,
@@ -244,6 +259,17 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         cr_ready,
         flowing,
     }
+}
+
+/// Connectors and tasks in FAILED state.
+fn failed_count(connectors: &[Connector]) -> usize {
+    connectors
+        .iter()
+        .map(|c| {
+            c.tasks.iter().filter(|t| t.state == ConnectState::Failed).count()
+                + usize::from(c.state == ConnectState::Failed)
+        })
+        .sum()
 }
 
 fn age_problem(age: Option<f64>, max: f64, topic: &str) -> Option<Mm2Problem> {

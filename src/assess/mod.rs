@@ -21,6 +21,7 @@ pub use conditions::{Check, Condition, evaluate};
 pub use history::{FlowStart, History};
 pub use lag::{FlowLag, LagLevel, LagRow};
 pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
+pub use platform::{Disagreement, DisagreementKind, Known, Mm2Platform, PlatformView};
 pub use rules::{Rule, Violation};
 pub use sides::{GroupClass, GroupView, Role, SideView, TopicView};
 pub use truth::{Freshness, Truth, fmt_age};
@@ -83,6 +84,8 @@ pub struct Assessment {
     pub now: Ts,
     pub sides: [SideView; 2],
     pub mm2: Vec<Mm2View>,
+    /// Each side's Kubernetes, where one is configured.
+    pub platforms: [Option<PlatformView>; 2],
     pub lag: Vec<FlowLag>,
     /// The flow whose lag is shown first: see `live_flow`.
     pub live_flow: Option<Flow>,
@@ -149,6 +152,7 @@ impl Assessor {
         }
         let s = &self.settings;
         let mm2 = mm2::assess_mm2(snap, s, now);
+        let platforms = platform::assess_platforms(snap, s, now);
         let mut sides = Side::BOTH.map(|side| sides::assess_side(side, snap, &self.history, &mm2, s, now));
         for side in &mut sides {
             side.declared = s.declared_active.map(|a| if a == side.side { Role::Active } else { Role::Passive });
@@ -164,7 +168,7 @@ impl Assessor {
         let violations = self.stamp(found, now);
         let verdict = verdict(&sides, &mm2, &lag, &violations, now);
         let live_flow = live_flow(&sides, &mm2, &lag, self.settings.declared_active);
-        Assessment { now, sides, mm2, lag, live_flow, violations, verdict }
+        Assessment { now, sides, mm2, platforms, lag, live_flow, violations, verdict }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::model::{ConnectState, Connector, Link, MirrorMaker, Mm2Deployment, Platform, Side, Snapshot, Ts};
+use crate::model::{Connector, Link, MirrorMaker, Mm2Deployment, Platform, Side, Snapshot, Ts};
 
 use super::truth::{Freshness, fmt_age};
 
@@ -49,6 +49,7 @@ pub struct Mm2Platform {
     pub resource_at: Option<Ts>,
     /// Pods of this deployment's resource on its side, when fresh.
     pub pods: Known<usize>,
+    pub pods_at: Option<Ts>,
     pub disagreements: Vec<Disagreement>,
 }
 
@@ -59,7 +60,7 @@ pub struct Disagreement {
     pub text: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DisagreementKind {
     /// The resource's status and Connect's status topic give a connector
@@ -69,8 +70,6 @@ pub enum DisagreementKind {
     WorkersWithoutPods,
     /// Pods running, but no member in the Connect worker group.
     PodsWithoutWorkers,
-    /// Ready=True while a connector or task is FAILED.
-    ReadyWithFailedTask,
     /// A spec change the operator has not reconciled yet.
     Unreconciled,
 }
@@ -81,7 +80,6 @@ impl DisagreementKind {
             DisagreementKind::ResourceVsStatusTopic => "resource-vs-status-topic",
             DisagreementKind::WorkersWithoutPods => "workers-without-pods",
             DisagreementKind::PodsWithoutWorkers => "pods-without-workers",
-            DisagreementKind::ReadyWithFailedTask => "ready-with-failed-task",
             DisagreementKind::Unreconciled => "unreconciled",
         }
     }
@@ -177,26 +175,25 @@ pub fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings
     let mut disagreements = Vec::new();
     let members_fresh = d.workers.as_ref().filter(|w| Freshness::of(Some(w.at), now, settings.stale_after).is_fresh());
     if let (Known::Is(n), Some(w)) = (&pods, members_fresh) {
-        let members = w.value.iter().filter(|w| w.is_alive()).count();
+        let members = w.value.len();
+        // A pod joins the worker group once it runs and is ready; a pending
+        // or terminating one without membership is normal.
+        let serving = p.mm2_pods.as_ref().map_or(0, |o| {
+            o.value.iter().filter(|pod| pod.owner.as_deref() == Some(&d.name) && pod.ready && !pod.terminating).count()
+        });
         if *n == 0 && members > 0 {
             disagreements.push(Disagreement {
                 kind: DisagreementKind::WorkersWithoutPods,
                 text: format!("no pod of {} on {} but {members} Connect workers in its group", d.name, p.place()),
             });
-        } else if *n > 0 && members == 0 {
+        } else if serving > 0 && members == 0 {
             disagreements.push(Disagreement {
                 kind: DisagreementKind::PodsWithoutWorkers,
-                text: format!("{n} pods of {} on {} but no Connect worker in its group", d.name, p.place()),
+                text: format!("{serving} ready pods of {} on {} but no Connect worker in its group", d.name, p.place()),
             });
         }
     }
     if let Some(r) = &resource {
-        if r.ready.as_ref().is_some_and(|c| c.is_true()) && has_failed(&r.connectors) {
-            disagreements.push(Disagreement {
-                kind: DisagreementKind::ReadyWithFailedTask,
-                text: format!("{} says Ready while a connector or task is FAILED", d.name),
-            });
-        }
         if r.unreconciled() {
             disagreements.push(Disagreement {
                 kind: DisagreementKind::Unreconciled,
@@ -213,13 +210,7 @@ pub fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings
             disagreements.extend(state_differences(&d.name, &r.connectors, &topic.value));
         }
     }
-    Some(Mm2Platform { place: p.place(), resource, resource_at, pods, disagreements })
-}
-
-fn has_failed(connectors: &[Connector]) -> bool {
-    connectors
-        .iter()
-        .any(|c| c.state == ConnectState::Failed || c.tasks.iter().any(|t| t.state == ConnectState::Failed))
+    Some(Mm2Platform { place: p.place(), resource, resource_at, pods, pods_at, disagreements })
 }
 
 /// Connectors and tasks whose state differs between the resource's status
@@ -261,7 +252,7 @@ fn state_differences(name: &str, resource: &[Connector], topic: &[Connector]) ->
 mod tests {
     use super::*;
     use crate::model::{
-        Condition, ConnectorKind, Flow, Observed, Pod, Task, Worker, WorkerKind, Workload, WorkloadKind,
+        Condition, ConnectState, ConnectorKind, Flow, Observed, Pod, Task, Worker, Workload, WorkloadKind,
     };
     use chrono::{TimeDelta, Utc};
 
@@ -319,9 +310,7 @@ mod tests {
         p.mm2_pods = Some(Observed::new(pods, now));
         p.mirrormakers = Some(Observed::new(vec![r], now));
         snap.platforms[1] = Some(p);
-        let workers = (0..members)
-            .map(|i| Worker { id: format!("m{i}"), host: "h".into(), kind: WorkerKind::GroupMember })
-            .collect();
+        let workers = (0..members).map(|i| Worker { id: format!("m{i}"), host: "h".into() }).collect();
         snap.mm2 = vec![Mm2Deployment {
             name: "mm2".into(),
             flow: Flow::DC_TO_DR,
@@ -329,7 +318,6 @@ mod tests {
             connectors: Some(Observed::new(topic, now)),
             workers: Some(Observed::new(workers, now)),
             replicated: None,
-            cr_ready: None,
         }];
         snap
     }
@@ -367,15 +355,12 @@ mod tests {
         r.generation = Some(3);
         let snap = world(now, vec![], 2, r, running);
         let m = assess_deployment(&snap.mm2[0], &snap, &Settings::default(), now).unwrap_or_else(|| panic!("platform"));
-        assert_eq!(
-            kinds(&m),
-            vec!["workers-without-pods", "ready-with-failed-task", "unreconciled", "resource-vs-status-topic"]
-        );
+        assert_eq!(kinds(&m), vec!["workers-without-pods", "unreconciled", "resource-vs-status-topic"]);
         assert!(m.disagreements[0].text.contains("context dr, namespace kafka"), "{}", m.disagreements[0].text);
         assert!(
-            m.disagreements[3].text.contains("task 0 is FAILED in the resource but RUNNING"),
+            m.disagreements[2].text.contains("task 0 is FAILED in the resource but RUNNING"),
             "{}",
-            m.disagreements[3].text
+            m.disagreements[2].text
         );
         // Pods running, nobody in the worker group.
         let snap = world(now, vec![pod("mm2-mirrormaker2-0", "mm2")], 0, resource(false, vec![]), vec![]);

@@ -3,7 +3,7 @@
 //! plumbing consumer that follows MM2's target. Starting and stopping take
 //! realistic, seeded delays.
 
-use crate::model::{GroupProtocol, Side};
+use crate::model::{GroupProtocol, Pod, Side, Workload, WorkloadKind};
 
 use super::cluster::{Clusters, net};
 use super::groups::{GroupKind, GroupSpec, Member};
@@ -212,6 +212,55 @@ impl Apps {
         let member_id = format!("{client_id}-{}", rng.uuid());
         let host = format!("/{}", rng.ip(net(side)));
         Member { member_id, client_id, host, stray }
+    }
+
+    /// Each application's Deployment on `side` as its Kubernetes shows it:
+    /// 2 replicas while up, 0 once stopped; a replica is ready once its
+    /// consumers have joined. Stopped pods terminate while their consumers
+    /// are still leaving their groups.
+    pub fn workloads(&self, side: Side, clusters: &Clusters) -> Vec<Workload> {
+        let up = self.up[side.index()];
+        let groups = clusters.side(side).groups();
+        self.defs
+            .iter()
+            .map(|def| {
+                let prefix = format!("{}-{}", def.name, def.hash[side.index()]);
+                let mut pods: Vec<String> = self
+                    .groups
+                    .iter()
+                    .flat_map(|g| groups.members(&g.id))
+                    .filter(|m| !m.stray && m.client_id.starts_with(&prefix))
+                    .map(|m| m.client_id.clone())
+                    .collect();
+                pods.sort();
+                pods.dedup();
+                let pods: Vec<Pod> = pods
+                    .into_iter()
+                    .map(|name| Pod {
+                        name,
+                        namespace: "apps".into(),
+                        phase: "Running".into(),
+                        ready: up,
+                        terminating: !up,
+                        restarts: 0,
+                        node: None,
+                        created: None,
+                        owner: None,
+                    })
+                    .collect();
+                let ready = pods.iter().filter(|p| p.ready).count() as i32;
+                Workload {
+                    kind: WorkloadKind::Deployment,
+                    name: def.name.clone(),
+                    namespace: "apps".into(),
+                    exists: true,
+                    desired: if up { 2 } else { 0 },
+                    ready,
+                    available: ready,
+                    pods,
+                }
+            })
+            .collect()
     }
 
     /// The id of group definition `g`.

@@ -3,7 +3,7 @@
 //! keeps which faults are on and does what only they decide; the world
 //! turns them on and off (see `DemoWorld::toggle`).
 
-use crate::model::{Cluster, Link, Mm2Deployment, Side, Ts};
+use crate::model::{Cluster, Link, Mm2Deployment, Platform, Side, Ts};
 
 use super::apps::Apps;
 use super::cluster::{BROKERS, Clusters};
@@ -24,7 +24,8 @@ const STRAY_INSTANCE: usize = 3;
 struct Cut {
     since: Ts,
     dc: Cluster,
-    /// Deployments running on DC (observed through DC's Kubernetes API).
+    platform: Platform,
+    /// Deployments running on DC.
     deployments: Vec<(usize, Mm2Deployment)>,
 }
 
@@ -40,6 +41,8 @@ pub(super) struct Faults {
     cut: Option<Box<Cut>>,
     /// The step at which a ProduceBurst ends.
     burst_until: Option<u64>,
+    /// MM2's pods missing from the Kubernetes API while the workers run.
+    pods_unlisted: bool,
 }
 
 impl Faults {
@@ -127,8 +130,14 @@ impl Faults {
 
     /// DC is cut off at `since`; `dc` and `deployments` (those running on
     /// DC) are what was last seen of it.
-    pub fn cut_off(&mut self, since: Ts, dc: Cluster, deployments: Vec<(usize, Mm2Deployment)>) -> String {
-        self.cut = Some(Box::new(Cut { since, dc, deployments }));
+    pub fn cut_off(
+        &mut self,
+        since: Ts,
+        dc: Cluster,
+        platform: Platform,
+        deployments: Vec<(usize, Mm2Deployment)>,
+    ) -> String {
+        self.cut = Some(Box::new(Cut { since, dc, platform, deployments }));
         "DC is cut off: neither kdrill nor MM2 can reach it".into()
     }
 
@@ -150,6 +159,32 @@ impl Faults {
                 .into(),
         };
         Some(c)
+    }
+
+    /// DC's Kubernetes as kdrill still shows it while cut off.
+    pub fn frozen_platform(&self) -> Option<Platform> {
+        let cut = self.cut.as_deref()?;
+        let mut p = cut.platform.clone();
+        p.link = Link::Down {
+            since: cut.since,
+            last_ok: Some(cut.since),
+            error: "context dc: https://dc-api.example:6443/version: operation timed out".into(),
+        };
+        Some(p)
+    }
+
+    pub fn pods_unlisted(&self) -> bool {
+        self.pods_unlisted
+    }
+
+    /// MM2's pod objects vanish from (or return to) the Kubernetes API while
+    /// the Connect workers keep running: the two sources disagree.
+    pub fn unlist_pods(&mut self, on: bool) -> String {
+        self.pods_unlisted = on;
+        match on {
+            true => "MM2's pods are no longer listed by Kubernetes; their Connect workers still run".into(),
+            false => "MM2's pods are listed by Kubernetes again".into(),
+        }
     }
 
     /// Deployment `dep` as last seen, if it runs on a cut-off DC.

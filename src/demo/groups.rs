@@ -177,6 +177,11 @@ impl Groups {
         }
     }
 
+    /// The members of `group`, none if it does not exist.
+    pub fn members(&self, group: &str) -> &[Member] {
+        self.position(group).map_or(&[], |i| self.0[i].members.as_slice())
+    }
+
     /// Member ids of `group`, none if it does not exist.
     pub fn member_ids(&self, group: &str) -> Vec<String> {
         self.position(group)

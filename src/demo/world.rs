@@ -8,7 +8,7 @@
 use chrono::TimeDelta;
 
 use crate::action::{Action, Fault};
-use crate::model::{Side, Snapshot, Ts};
+use crate::model::{Link, Observed, Platform, Side, Snapshot, Ts};
 
 use super::apps::Apps;
 use super::cluster::{Clusters, alias};
@@ -70,7 +70,27 @@ impl DemoWorld {
         let mm2 = (0..2)
             .map(|dep| self.faults.frozen_deployment(dep).unwrap_or_else(|| self.mm2.observe(dep, now, &self.clusters)))
             .collect();
-        Snapshot { taken_at: now, clusters, mm2, platforms: [None, None] }
+        let platforms = Side::BOTH.map(|side| match self.faults.frozen_platform() {
+            Some(dc) if side == Side::Dc => Some(dc),
+            _ => Some(self.observe_platform(side)),
+        });
+        Snapshot { taken_at: now, clusters, mm2, platforms }
+    }
+
+    /// What `side`'s Kubernetes shows: MM2's resources and pods in namespace
+    /// `kafka`, the applications' Deployments in `apps`.
+    fn observe_platform(&self, side: Side) -> Platform {
+        let now = self.now();
+        let (resources, mut pods) = self.mm2.platform(side);
+        if self.faults.pods_unlisted() {
+            pods.clear();
+        }
+        let mut p = Platform::new(side, alias(side), "kafka");
+        p.link = Link::Up { last_ok: now };
+        p.mirrormakers = Some(Observed::new(resources, now));
+        p.mm2_pods = Some(Observed::new(pods, now));
+        p.workloads = Some(Observed::new(self.apps.workloads(side, &self.clusters), now));
+        p
     }
 
     fn observe_cluster(&self, side: Side) -> crate::model::Cluster {
@@ -100,6 +120,7 @@ impl DemoWorld {
             Fault::BrokerDown => f.has_broker_down(),
             Fault::CutOffDc => f.dc_cut(),
             Fault::ProduceBurst => f.has_burst(),
+            Fault::PodsUnlisted => f.pods_unlisted(),
         }
     }
 
@@ -217,11 +238,13 @@ impl DemoWorld {
                 let deployments =
                     self.mm2.on(Side::Dc).map(|dep| (dep, self.mm2.observe(dep, now, &self.clusters))).collect();
                 let dc = self.observe_cluster(Side::Dc);
-                self.faults.cut_off(now, dc, deployments)
+                let platform = self.observe_platform(Side::Dc);
+                self.faults.cut_off(now, dc, platform, deployments)
             }
             (Fault::CutOffDc, false) => self.faults.reconnect(),
             (Fault::ProduceBurst, true) => self.faults.burst_on(&self.apps, self.timeline.tick())?,
             (Fault::ProduceBurst, false) => self.faults.burst_off(),
+            (Fault::PodsUnlisted, on) => self.faults.unlist_pods(on),
         };
         Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }

@@ -38,14 +38,11 @@ pub struct Mm2Deployment {
     pub flow: Flow,
     pub runs_on: Side,
     pub connectors: Option<Observed<Vec<Connector>>>,
-    /// Connect workers: pods (Kubernetes) or members of the Connect group.
+    /// Connect workers: the members of the deployment's Connect group.
     pub workers: Option<Observed<Vec<Worker>>>,
     /// Last replicated upstream offset per source partition, from the
     /// Connect offsets topic.
     pub replicated: Option<Observed<Vec<ReplicatedOffset>>>,
-    /// The `Ready` condition of the custom resource, where there is one.
-    /// Never trusted alone: Strimzi keeps Ready=True while tasks fail.
-    pub cr_ready: Option<Observed<bool>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,30 +143,12 @@ pub struct Task {
     pub trace: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum WorkerKind {
-    /// A Kubernetes pod with its phase (`Running`, `Pending`, `Terminating`...).
-    Pod { phase: String, ready: bool },
-    /// A member of the Connect worker group, seen from Kafka.
-    GroupMember,
-}
-
+/// A member of a Connect worker group, as Kafka reports it (MM2's pods,
+/// where Kubernetes is observed, are in `Platform`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Worker {
     pub id: String,
     pub host: String,
-    pub kind: WorkerKind,
-}
-
-impl Worker {
-    /// A worker counts as alive while its pod exists and has not finished:
-    /// a `Terminating` pod may still be committing offsets.
-    pub fn is_alive(&self) -> bool {
-        match &self.kind {
-            WorkerKind::Pod { phase, .. } => phase != "Succeeded" && phase != "Failed",
-            WorkerKind::GroupMember => true,
-        }
-    }
 }
 
 /// The last upstream offset MM2 committed as replicated for one partition.

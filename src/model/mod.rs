@@ -13,7 +13,6 @@ pub use cluster::{
 };
 pub use mm2::{
     ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, ReplicatedOffset, TargetState, Task, Worker,
-    WorkerKind,
 };
 pub use observed::{Observed, Ts, age_secs};
 pub use platform::{

@@ -103,7 +103,6 @@ fn blank_deployment(m: &Mm2Config) -> Mm2Deployment {
         connectors: None,
         workers: None,
         replicated: None,
-        cr_ready: None,
     }
 }
 
@@ -238,7 +237,6 @@ mod tests {
             connectors: None,
             workers: None,
             replicated: None,
-            cr_ready: None,
         }];
         let before = snap.clone();
         let mut dr = Cluster::new(Side::Dr, "dr");

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, Worker, WorkerKind};
+use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, Worker};
 
 use super::blank_deployment;
 use super::cluster::ClusterPoller;
@@ -160,12 +160,7 @@ pub fn workers_of(cluster: &Cluster, group_id: &str) -> Option<Observed<Vec<Work
         .value
         .iter()
         .find(|g| g.id == group_id && g.protocol_type == "connect")
-        .map(|g| {
-            g.members
-                .iter()
-                .map(|m| Worker { id: m.member_id.clone(), host: m.host.clone(), kind: WorkerKind::GroupMember })
-                .collect()
-        })
+        .map(|g| g.members.iter().map(|m| Worker { id: m.member_id.clone(), host: m.host.clone() }).collect())
         .unwrap_or_default();
     Some(Observed::new(workers, groups.at))
 }

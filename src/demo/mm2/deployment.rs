@@ -4,8 +4,8 @@
 //! API show of it.
 
 use crate::model::{
-    ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, Observed, ReplicatedOffset, TargetState, Task, Ts,
-    Worker, WorkerKind,
+    self, Condition, ConnectState, Connector, ConnectorKind, DesiredConnector, Flow, MirrorMaker, Mm2Deployment,
+    Observed, ReplicatedOffset, TargetState, Task, Ts, Worker,
 };
 
 use super::super::cluster::{Beat, ClusterState, alias, net};
@@ -193,11 +193,91 @@ impl Deployment {
         (changed, moved)
     }
 
-    /// What Kubernetes and Connect's REST API show at `at`; `src` names the
-    /// replicated partitions of `mirrored`.
-    pub fn observe(&self, at: Ts, src: &ClusterState, mirrored: &[(usize, usize)]) -> Mm2Deployment {
-        let connectors = self
-            .connectors
+    /// What Kafka shows of the deployment at `at`: connector states (status
+    /// topic), progress (offsets topic) and `workers`, the members of its
+    /// Connect group; `src` names the replicated partitions of `mirrored`.
+    pub fn observe(
+        &self,
+        at: Ts,
+        src: &ClusterState,
+        mirrored: &[(usize, usize)],
+        workers: Vec<Worker>,
+    ) -> Mm2Deployment {
+        let replicated = mirrored
+            .iter()
+            .zip(&self.committed)
+            .filter_map(|(&(t, p), c)| {
+                Some(ReplicatedOffset {
+                    topic: src.app_topic(t)?.name().to_owned(),
+                    partition: p as i32,
+                    upstream_offset: (*c)?,
+                })
+            })
+            .collect();
+        Mm2Deployment {
+            name: "mm2".into(),
+            flow: self.flow,
+            runs_on: self.flow.target,
+            connectors: Some(Observed::new(self.connectors(), at)),
+            workers: Some(Observed::new(workers, at)),
+            replicated: Some(Observed::new(replicated, at)),
+        }
+    }
+
+    /// The `KafkaMirrorMaker2` resource as Strimzi keeps it on the target's
+    /// Kubernetes: scaled to 2 or 0, its status copied from Connect's REST.
+    pub fn resource(&self) -> MirrorMaker {
+        let pods = self.pods.iter().filter(|p| p.phase != "Gone").count() as i32;
+        let (source, target) = (alias(self.flow.source), alias(self.flow.target));
+        MirrorMaker {
+            name: "mm2".into(),
+            namespace: "kafka".into(),
+            api_version: "kafka.strimzi.io/v1".into(),
+            target_alias: Some(target.to_owned()),
+            source_aliases: vec![source.to_owned()],
+            replicas: Some(if self.desired { PODS as i32 } else { 0 }),
+            status_replicas: Some(pods),
+            desired: ["source", "checkpoint", "heartbeat"]
+                .map(|kind| DesiredConnector { kind: kind.into(), state: "running".into() })
+                .into(),
+            generation: Some(self.generation as i64 + 1),
+            observed_generation: Some(self.generation as i64 + 1),
+            ready: Some(Condition {
+                status: if self.cr_ready { "True" } else { "False" }.into(),
+                reason: None,
+                message: None,
+            }),
+            reconciliation_paused: false,
+            connectors: self.connectors(),
+            auto_restarts: Vec::new(),
+            label_selector: Some(
+                "strimzi.io/cluster=mm2,strimzi.io/name=mm2-mirrormaker2,strimzi.io/kind=KafkaMirrorMaker2".into(),
+            ),
+        }
+    }
+
+    /// The deployment's pods as the API server lists them.
+    pub fn pod_objects(&self) -> Vec<model::Pod> {
+        self.pods
+            .iter()
+            .filter(|p| p.phase != "Gone")
+            .map(|p| model::Pod {
+                name: p.name.clone(),
+                namespace: "kafka".into(),
+                // A terminating pod keeps its phase; deletion is a mark.
+                phase: if p.phase == "Terminating" { "Running" } else { p.phase }.into(),
+                ready: p.ready,
+                terminating: p.phase == "Terminating",
+                restarts: 0,
+                node: None,
+                created: None,
+                owner: Some("mm2".into()),
+            })
+            .collect()
+    }
+
+    fn connectors(&self) -> Vec<Connector> {
+        self.connectors
             .iter()
             .map(|c| Connector {
                 name: self.connector_name(c.kind),
@@ -218,37 +298,7 @@ impl Deployment {
                     })
                     .collect(),
             })
-            .collect();
-        let workers = self
-            .pods
-            .iter()
-            .filter(|p| p.phase != "Gone")
-            .map(|p| Worker {
-                id: p.name.clone(),
-                host: p.ip.clone(),
-                kind: WorkerKind::Pod { phase: p.phase.into(), ready: p.ready },
-            })
-            .collect();
-        let replicated = mirrored
-            .iter()
-            .zip(&self.committed)
-            .filter_map(|(&(t, p), c)| {
-                Some(ReplicatedOffset {
-                    topic: src.app_topic(t)?.name().to_owned(),
-                    partition: p as i32,
-                    upstream_offset: (*c)?,
-                })
-            })
-            .collect();
-        Mm2Deployment {
-            name: "mm2".into(),
-            flow: self.flow,
-            runs_on: self.flow.target,
-            connectors: Some(Observed::new(connectors, at)),
-            workers: Some(Observed::new(workers, at)),
-            replicated: Some(Observed::new(replicated, at)),
-            cr_ready: Some(Observed::new(self.cr_ready, at)),
-        }
+            .collect()
     }
 }
 

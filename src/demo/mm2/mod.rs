@@ -8,7 +8,9 @@
 mod deployment;
 
 use crate::model::naming::ReplicationPolicy;
-use crate::model::{Checkpoint, ConnectState, ConnectorKind, Flow, GroupProtocol, Mm2Deployment, Side, Ts};
+use crate::model::{
+    self, Checkpoint, ConnectState, ConnectorKind, Flow, GroupProtocol, MirrorMaker, Mm2Deployment, Side, Ts, Worker,
+};
 
 use super::cluster::{Beat, Clusters, alias, partition_of};
 use super::groups::{GroupKind, GroupSpec, Member};
@@ -391,7 +393,21 @@ impl Mm2 {
     /// What Kubernetes and Connect show of `dep` at `at`.
     pub fn observe(&self, dep: usize, at: Ts, clusters: &Clusters) -> Mm2Deployment {
         let d = &self.deployments[dep];
-        d.observe(at, clusters.side(d.flow.source), &self.mirrored)
+        let workers = clusters
+            .side(d.flow.target)
+            .groups()
+            .members(CONNECT_GROUP.id)
+            .iter()
+            .map(|m| Worker { id: m.member_id.clone(), host: m.host.clone() })
+            .collect();
+        d.observe(at, clusters.side(d.flow.source), &self.mirrored, workers)
+    }
+
+    /// What `side`'s Kubernetes shows of MM2: the resources of the
+    /// deployments running there, and their pods.
+    pub fn platform(&self, side: Side) -> (Vec<MirrorMaker>, Vec<model::Pod>) {
+        let here: Vec<&Deployment> = self.deployments.iter().filter(|d| d.flow.target == side).collect();
+        (here.iter().map(|d| d.resource()).collect(), here.iter().flat_map(|d| d.pod_objects()).collect())
     }
 
     /// Checkpoints in `side`'s `<src>.checkpoints.internal` topics.
