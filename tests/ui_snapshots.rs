@@ -580,3 +580,19 @@ fn no_color_means_no_colour_anywhere_on_screen() {
     let alarm = (0..120).map(|x| &b[(x, 3)]).find(|cell| cell.symbol() == "⚠");
     assert!(alarm.is_some_and(|cell| cell.modifier.contains(Modifier::REVERSED)));
 }
+
+#[test]
+fn the_hint_bar_and_questions_follow_the_keymap_of_the_mode() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char(':'));
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("Enter apply   Tab complete   Esc cancel"), "{frame}");
+    c.key(KeyCode::Esc);
+    c.command("switchover");
+    c.key(KeyCode::Char('A'));
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("y abort   n Esc keep going"), "{frame}");
+    assert!(frame.contains("y yes   n Esc no"), "{frame}");
+    c.key(KeyCode::Char('n'));
+    assert!(c.app.drill_in_progress(), "n answers no: the drill goes on");
+}

@@ -338,7 +338,7 @@ static COMMAND_LINE: LazyLock<Vec<Binding>> = LazyLock::new(|| {
     use Scope::Global;
     vec![
         b(&[Key::code(KeyCode::Enter)], C::Submit, "run the command", Some("apply"), Global),
-        b(&[Key::code(KeyCode::Tab)], C::Complete, "complete the command word", None, Global),
+        b(&[Key::code(KeyCode::Tab)], C::Complete, "complete the command word", Some("complete"), Global),
         b(&[Key::code(KeyCode::Esc)], C::Cancel, "leave the command line", Some("cancel"), Global),
         b(&[Key::code(KeyCode::Backspace)], C::Erase, "delete back; on an empty line, leave it", None, Global),
         ctrl_c_quits(),
