@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{TimeDelta, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use kdrill::demo::{DemoWorld, demo_settings};
-use kdrill::ui::{App, Theme, UiOptions};
+use kdrill::ui::{App, Msg, Theme, UiOptions};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -24,7 +24,7 @@ fn render(c: &mut Criterion) {
         let mut app = App::new(demo_settings(), opts);
         for _ in 0..30 {
             world.advance(TimeDelta::seconds(1));
-            app.on_snapshot(Arc::new(world.observe()), world.now());
+            let _ = app.update(Msg::Snapshot(Arc::new(world.observe()), world.now()));
         }
         let mut terminal = match Terminal::new(TestBackend::new(160, 48)) {
             Ok(t) => t,

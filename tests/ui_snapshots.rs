@@ -15,7 +15,7 @@ use kdrill::demo::{DemoWorld, demo_settings};
 use kdrill::dispatch::{Dispatcher, dispatch};
 use kdrill::drill::{DrillEvent, PlanKind, StepState};
 use kdrill::model::{Side, Ts};
-use kdrill::ui::{App, Effect, Theme, UiOptions, keymap};
+use kdrill::ui::{App, Effect, Msg, Theme, UiOptions, keymap};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -64,7 +64,7 @@ impl Console {
         let (_observation, dispatcher) = link.split();
         let dispatcher = (!o.read_only).then_some(dispatcher);
         let mut c = Console { world, app, dispatcher, source, journal: Vec::new(), quit: false };
-        c.app.on_snapshot(Arc::new(c.world.observe()), c.world.now());
+        c.send(Msg::Snapshot(Arc::new(c.world.observe()), c.world.now()));
         c
     }
 
@@ -79,25 +79,22 @@ impl Console {
     fn seconds(&mut self, n: u32) {
         for _ in 0..n {
             self.world.advance(TimeDelta::seconds(1));
-            self.app.on_snapshot(Arc::new(self.world.observe()), self.world.now());
-            self.pump();
+            self.send(Msg::Snapshot(Arc::new(self.world.observe()), self.world.now()));
         }
     }
 
-    /// Plays the runtime and the source: carries out the app's effects,
-    /// applies the actions sent and reports their outcomes.
-    fn pump(&mut self) {
-        loop {
-            let effects = self.app.take_effects();
-            if effects.is_empty() {
-                break;
-            }
-            for e in effects {
+    /// Feeds the app a message, then plays the runtime and the source:
+    /// carries out the app's effects, applies the actions sent and reports
+    /// their outcomes, until nothing is left to do.
+    fn send(&mut self, msg: Msg) {
+        let mut effects = self.app.update(msg);
+        while !effects.is_empty() {
+            for e in std::mem::take(&mut effects) {
                 match e {
                     Effect::Journal(ev) => self.journal.push(ev),
                     Effect::Dispatch(action) => {
                         if let Err(refusal) = dispatch(self.dispatcher.as_ref(), action.clone()) {
-                            self.app.on_refused(action, refusal);
+                            effects.extend(self.app.update(Msg::Refused(action, refusal)));
                         }
                     }
                     Effect::Quit => self.quit = true,
@@ -105,7 +102,7 @@ impl Console {
             }
             while let Ok(action) = self.source.actions.try_recv() {
                 let result = self.world.apply(&action);
-                self.app.on_outcome(Outcome { action, result, at: self.world.now() });
+                effects.extend(self.app.update(Msg::Outcome(Outcome { action, result, at: self.world.now() })));
             }
         }
     }
@@ -115,13 +112,11 @@ impl Console {
             KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
             _ => KeyModifiers::NONE,
         };
-        self.app.on_key(KeyEvent::new(code, mods));
-        self.pump();
+        self.send(Msg::Key(KeyEvent::new(code, mods)));
     }
 
     fn ctrl(&mut self, c: char) {
-        self.app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
-        self.pump();
+        self.send(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
     }
 
     fn typed(&mut self, text: &str) {
@@ -348,23 +343,24 @@ fn demo_faults_are_only_offered_in_demo_mode() {
     let mut app = App::new(demo_settings(), opts);
     let (_observation, dispatcher) = link.split();
     // Carries out what the app asks for, as the runtime does.
-    let carry_out = |app: &mut App| {
-        for e in app.take_effects() {
+    let carry_out = |effects: Vec<Effect>| {
+        for e in effects {
             if let Effect::Dispatch(action) = e {
                 let _ = dispatch(Some(&dispatcher), action);
             }
         }
     };
-    app.on_snapshot(Arc::new(world.observe()), world.now());
-    app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE));
-    carry_out(&mut app);
+    let key = |app: &mut App, code| app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    let mut effects = app.update(Msg::Snapshot(Arc::new(world.observe()), world.now()));
+    effects.extend(key(&mut app, KeyCode::Char('2')));
+    carry_out(effects);
     assert!(source.actions.try_recv().is_err());
-    app.on_key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE));
+    let mut effects = key(&mut app, KeyCode::Char(':'));
     for ch in "fault stray-consumer".chars() {
-        app.on_key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE));
+        effects.extend(key(&mut app, KeyCode::Char(ch)));
     }
-    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    carry_out(&mut app);
+    effects.extend(key(&mut app, KeyCode::Enter));
+    carry_out(effects);
     assert!(source.actions.try_recv().is_err());
     assert!(app.message().is_some_and(|m| m.text.contains("only in demo mode")));
     let _ = Action::Fault(Fault::StrayConsumer);
@@ -424,7 +420,7 @@ fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
     drop(link);
     for _ in 0..15 {
         world.advance(TimeDelta::seconds(1));
-        app.on_snapshot(Arc::new(world.observe()), world.now());
+        let _ = app.update(Msg::Snapshot(Arc::new(world.observe()), world.now()));
     }
     let rows = app.assessment().map_or(0, |a| a.lag.iter().map(|l| l.rows.len()).max().unwrap_or(0));
     assert!(rows >= 10_000, "{rows} lag rows");
@@ -583,4 +579,20 @@ fn no_color_means_no_colour_anywhere_on_screen() {
     let b = c.buffer(120, 36);
     let alarm = (0..120).map(|x| &b[(x, 3)]).find(|cell| cell.symbol() == "⚠");
     assert!(alarm.is_some_and(|cell| cell.modifier.contains(Modifier::REVERSED)));
+}
+
+#[test]
+fn the_hint_bar_and_questions_follow_the_keymap_of_the_mode() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char(':'));
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("Enter apply   Tab complete   Esc cancel"), "{frame}");
+    c.key(KeyCode::Esc);
+    c.command("switchover");
+    c.key(KeyCode::Char('A'));
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("y abort   n Esc keep going"), "{frame}");
+    assert!(frame.contains("y yes   n Esc no"), "{frame}");
+    c.key(KeyCode::Char('n'));
+    assert!(c.app.drill_in_progress(), "n answers no: the drill goes on");
 }

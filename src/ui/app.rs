@@ -1,7 +1,11 @@
-//! The console's state and its `update`: terminal keys, snapshots, ticks and
-//! action outcomes come in as messages; state changes; effects (journal
-//! appends, quit) go out for the runtime to carry out. `draw` (in `view`)
-//! only reads this state.
+//! The console's state and its one entry point, `update`: terminal keys,
+//! snapshots, ticks, action outcomes and what a frame measured come in as
+//! messages; state changes; effects (journal appends, dispatches, quit) go
+//! out for the runtime to carry out. Keys become intents in `input`, `:`
+//! lines in `commands`; `apply` gives intents their meaning. `draw` (in
+//! `view`) only reads this state.
+
+mod apply;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,9 +13,7 @@ use std::sync::Arc;
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 
-use crate::action::Action;
-use crate::action::Fault;
-use crate::action::Outcome;
+use crate::action::{Action, Fault, Outcome};
 use crate::assess::{Assessment, Assessor};
 use crate::config::Settings;
 use crate::dispatch::Refusal;
@@ -19,11 +21,12 @@ use crate::drill::{Drill, DrillEvent, DrillView};
 use crate::model::{Snapshot, Ts};
 
 use super::eventlog::{EventLog, Tone};
+use super::input;
 use super::keymap::{Availability, KeyContext, View};
 use super::layout::Pane;
 use super::prepared::{Filter, LagQuery, Prepared};
-use super::screen::{Extents, Screen};
-pub use super::state::{Confirm, Frozen, Gates, Message, Mode};
+use super::screen::{Extent, Extents, Screen};
+pub use super::state::{Confirm, Frozen, Gates, Message, Mode, Question};
 use super::theme::Theme;
 
 /// How the console is started.
@@ -40,12 +43,36 @@ pub struct UiOptions {
     pub recovered: Vec<DrillEvent>,
 }
 
-/// What the runtime must do after an update.
+/// What comes in: everything the runtime (or a test playing it) feeds the app.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// The terminal changed size.
+    Resize,
+    /// A new snapshot, judged at `now`.
+    Snapshot(Arc<Snapshot>, Ts),
+    /// Re-judge the last snapshot at `now`: ages grow, hold timers advance.
+    Tick(Ts),
+    /// What the world answered to an action sent.
+    Outcome(Outcome),
+    /// The runtime could not send an action (a read-only console never can).
+    Refused(Action, Refusal),
+    /// The source stopped sending snapshots, noticed at `now`.
+    SourceClosed(Ts),
+    /// Where the runtime journals drill events, for the quit question.
+    JournalPath(Option<PathBuf>),
+    /// The runtime could not append to the journal.
+    JournalError(String),
+    /// A frame was drawn; what its panes measured. Changes nothing on screen.
+    Measured(Extents),
+}
+
+/// What goes out: what the runtime must do after an update.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// Append to the journal (synced) before anything else happens.
     Journal(DrillEvent),
-    /// Send an action to the world; a refusal comes back as `on_refused`.
+    /// Send an action to the world; a refusal comes back as `Msg::Refused`.
     Dispatch(Action),
     Quit,
 }
@@ -53,40 +80,96 @@ pub enum Effect {
 /// How long a message stays in the status line (it stays in the log).
 const MESSAGE_SECS: i64 = 20;
 
-pub struct App {
-    pub(crate) assessor: Assessor,
-    pub(crate) read_only: bool,
-    pub(crate) theme: Theme,
-    pub(crate) demo: bool,
-    pub(crate) view: View,
-    pub(crate) mode: Mode,
-    pub(crate) focus: Pane,
-    pub(crate) now: Option<Ts>,
-    pub(crate) snapshot: Option<Arc<Snapshot>>,
-    /// The latest assessment: the drill, the header and alarms use it.
-    pub(crate) live: Option<Assessment>,
-    /// Set while paused: the detail panes keep showing this.
-    pub(crate) frozen: Option<Frozen>,
-    pub(crate) prepared: Prepared,
+/// The drill, what it shows and what its keys may do now.
+#[derive(Default)]
+struct DrillSide {
+    drill: Option<Drill>,
+    view: Option<DrillView>,
+    gates: Gates,
+}
+
+impl DrillSide {
+    fn in_progress(&self) -> bool {
+        self.drill.as_ref().is_some_and(|d| !d.is_over())
+    }
+
+    /// Re-evaluates what the drill keys may do, from the live assessment.
+    fn refresh_gates(&mut self, live: Option<&Assessment>) {
+        self.gates = match &self.drill {
+            None => Gates::default(),
+            Some(d) => gates(d, self.view.as_ref(), live),
+        };
+    }
+}
+
+/// The lag table's query and filter, and the view data prepared from them.
+#[derive(Default)]
+struct LagTable {
+    query: LagQuery,
+    filter: Option<Filter>,
+    filter_error: Option<String>,
+    prepared: Prepared,
     /// The snapshot `prepared` was built from: re-judging the same snapshot
     /// later only ages figures, which changes no order, so it is not redone.
     prepared_for: Option<Ts>,
-    pub(crate) query: LagQuery,
-    pub(crate) filter: Option<Filter>,
-    pub(crate) filter_error: Option<String>,
-    pub(crate) drill: Option<Drill>,
-    pub(crate) drill_view: Option<DrillView>,
-    pub(crate) gates: Gates,
-    pub(crate) log: EventLog,
-    pub(crate) message: Option<Message>,
-    /// Demo faults the world reported switched on.
-    pub(crate) faults_on: Vec<Fault>,
-    pub(crate) journal: Option<PathBuf>,
+}
+
+impl LagTable {
+    fn rebuild(&mut self, shown: Option<(&Assessment, &Snapshot)>, assessor: &Assessor) {
+        let prepared = match shown {
+            Some((a, snap)) => Prepared::build(a, snap, &assessor.history, &self.query, self.filter.as_ref()),
+            None => Prepared::default(),
+        };
+        if let Some(f) = prepared.lag_flow {
+            self.query.flow = f;
+        }
+        self.prepared_for = shown.map(|(_, s)| s.taken_at);
+        self.prepared = prepared;
+    }
+}
+
+/// Where each pane is scrolled to, and how far it can go.
+#[derive(Default)]
+struct Scrolling {
     /// First visible line per pane (index = `Pane::index`).
-    pub(crate) scroll: [usize; Pane::ALL.len()],
+    first: [usize; Pane::ALL.len()],
     /// What the panes measured when last drawn: lets scrolling stop at the
     /// end without the update knowing the layout.
-    pub(crate) extents: Extents,
+    extents: Extents,
+}
+
+impl Scrolling {
+    /// Moves `pane` by `f(first line, page height)`, kept within its content.
+    fn scroll(&mut self, pane: Pane, f: impl Fn(usize, usize) -> usize) {
+        let i = pane.index();
+        let extent: Extent = self.extents.of(pane);
+        let max = extent.max_scroll();
+        self.first[i] = f(self.first[i].min(max), extent.visible).min(max);
+    }
+}
+
+pub struct App {
+    assessor: Assessor,
+    read_only: bool,
+    theme: Theme,
+    demo: bool,
+    view: View,
+    mode: Mode,
+    focus: Pane,
+    now: Option<Ts>,
+    snapshot: Option<Arc<Snapshot>>,
+    /// The latest assessment: the drill, the header and alarms use it.
+    live: Option<Assessment>,
+    /// Set while paused: the detail panes keep showing this.
+    frozen: Option<Frozen>,
+    lag: LagTable,
+    drill: DrillSide,
+    log: EventLog,
+    message: Option<Message>,
+    /// Demo faults the world reported switched on.
+    faults_on: Vec<Fault>,
+    journal: Option<PathBuf>,
+    scroll: Scrolling,
     effects: Vec<Effect>,
     dirty: bool,
 }
@@ -105,20 +188,13 @@ impl App {
             snapshot: None,
             live: None,
             frozen: None,
-            prepared: Prepared::default(),
-            prepared_for: None,
-            query: LagQuery::default(),
-            filter: None,
-            filter_error: None,
-            drill: None,
-            drill_view: None,
-            gates: Gates::default(),
+            lag: LagTable::default(),
+            drill: DrillSide::default(),
             log: EventLog::default(),
             message: None,
             faults_on: Vec::new(),
             journal: None,
-            scroll: [0; Pane::ALL.len()],
-            extents: Extents::default(),
+            scroll: Scrolling::default(),
             effects: Vec::new(),
             dirty: true,
         };
@@ -147,10 +223,10 @@ impl App {
                 );
                 self.log.push(at, Tone::Warn, text.clone());
                 self.message = Some(Message { tone: Tone::Warn, text, at: None });
-                self.drill_view = Some(d.view());
-                self.drill = Some(d);
+                self.drill.view = Some(d.view());
+                self.drill.drill = Some(d);
                 self.focus = Pane::Drill;
-                self.refresh_gates();
+                self.drill.refresh_gates(self.live.as_ref());
             }
             Err(why) => {
                 let text = format!("journal not resumed: {why}");
@@ -160,28 +236,59 @@ impl App {
         }
     }
 
-    /// Where the runtime journals drill events, for the quit question.
-    pub fn set_journal(&mut self, path: Option<PathBuf>) {
-        self.journal = path;
-    }
-
-    pub fn on_snapshot(&mut self, snap: Arc<Snapshot>, now: Ts) {
-        self.snapshot = Some(snap);
-        self.reassess(now);
-    }
-
-    /// Re-judges the last snapshot at `now`: ages grow, hold timers advance.
-    pub fn on_tick(&mut self, now: Ts) {
-        if self.message.as_ref().and_then(|m| m.at).is_some_and(|at| (now - at).num_seconds() >= MESSAGE_SECS) {
-            self.message = None;
+    /// The one way in: applies a message, returns what the runtime must do.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(ev) => {
+                self.on_key(ev);
+                self.dirty = true;
+            }
+            Msg::Resize => self.dirty = true,
+            Msg::Snapshot(snap, now) => {
+                self.snapshot = Some(snap);
+                self.reassess(now);
+            }
+            Msg::Tick(now) => {
+                let expired = self.message.as_ref().and_then(|m| m.at);
+                if expired.is_some_and(|at| (now - at).num_seconds() >= MESSAGE_SECS) {
+                    self.message = None;
+                }
+                self.reassess(now);
+            }
+            Msg::Outcome(o) => self.on_outcome(o),
+            Msg::Refused(action, refusal) => self.on_refused(action, refusal),
+            Msg::SourceClosed(now) => {
+                let text = "the world source stopped: no new observations; figures will turn stale";
+                self.say(Tone::Alarm, text.into(), now);
+            }
+            Msg::JournalPath(path) => self.journal = path,
+            Msg::JournalError(error) => {
+                let text = format!("JOURNAL WRITE FAILED: {error} — the drill is not being recorded");
+                if let Some(at) = self.now {
+                    self.log.push(at, Tone::Alarm, text.clone());
+                }
+                self.message = Some(Message { tone: Tone::Alarm, text, at: None });
+                self.dirty = true;
+            }
+            Msg::Measured(extents) => {
+                self.scroll.extents.update(extents);
+                self.dirty = false;
+            }
         }
-        self.reassess(now);
+        std::mem::take(&mut self.effects)
     }
 
-    pub fn on_outcome(&mut self, o: Outcome) {
+    fn on_key(&mut self, ev: KeyEvent) {
+        let ctx = self.key_context();
+        if let Some(intent) = input::intent(self.mode.keys(), &ctx, ev) {
+            self.apply(intent);
+        }
+    }
+
+    fn on_outcome(&mut self, o: Outcome) {
         // The badge lists faults the world said it switched on; a produce
         // burst ends by itself, so it is not kept there.
-        if let (Ok(_), crate::action::Action::Fault(f)) = (&o.result, &o.action) {
+        if let (Ok(_), Action::Fault(f)) = (&o.result, &o.action) {
             match self.faults_on.iter().position(|x| x == f) {
                 Some(i) => {
                     self.faults_on.remove(i);
@@ -190,7 +297,7 @@ impl App {
                 None => {}
             }
         }
-        match self.drill.as_mut().and_then(|d| d.record_outcome(&o)) {
+        match self.drill.drill.as_mut().and_then(|d| d.record_outcome(&o)) {
             // The drill's own entry says it, with the step.
             Some(ev) => {
                 self.journal_event(ev);
@@ -210,66 +317,25 @@ impl App {
         self.dirty = true;
     }
 
-    /// The runtime could not send an action (a read-only console never can).
     /// A drill step's refused action is journaled as its failed outcome.
-    pub fn on_refused(&mut self, action: Action, refusal: Refusal) {
+    fn on_refused(&mut self, action: Action, refusal: Refusal) {
         let Some(now) = self.now else { return };
         let text = refusal.to_string();
         self.say(Tone::Alarm, format!("REFUSED: {text}"), now);
         // The log line above already says it; the journal keeps it too.
         let outcome = Outcome { action, result: Err(text), at: now };
-        if let Some(ev) = self.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
+        if let Some(ev) = self.drill.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
             self.effects.push(Effect::Journal(ev));
             self.after_drill_change();
         }
-    }
-
-    /// The source stopped sending snapshots: figures will age into stale.
-    pub fn on_source_closed(&mut self, now: Ts) {
-        self.say(Tone::Alarm, "the world source stopped: no new observations; figures will turn stale".into(), now);
-    }
-
-    /// The runtime could not append to the journal.
-    pub fn on_journal_error(&mut self, error: String) {
-        let at = self.now;
-        let text = format!("JOURNAL WRITE FAILED: {error} — the drill is not being recorded");
-        if let Some(at) = at {
-            self.log.push(at, Tone::Alarm, text.clone());
-        }
-        self.message = Some(Message { tone: Tone::Alarm, text, at: None });
-        self.dirty = true;
-    }
-
-    pub fn on_key(&mut self, key: KeyEvent) {
-        super::input::handle_key(self, key);
-        self.dirty = true;
-    }
-
-    /// The terminal changed size.
-    pub fn on_resize(&mut self) {
-        self.dirty = true;
-    }
-
-    /// What the last frame measured. Changes nothing on screen.
-    pub fn on_measured(&mut self, extents: Extents) {
-        self.extents.update(extents);
-    }
-
-    pub fn take_effects(&mut self) -> Vec<Effect> {
-        std::mem::take(&mut self.effects)
     }
 
     pub fn needs_redraw(&self) -> bool {
         self.dirty
     }
 
-    /// The runtime drew the current state.
-    pub fn mark_drawn(&mut self) {
-        self.dirty = false;
-    }
-
     /// Draws the current state; returns what the panes measured, for
-    /// `on_measured`.
+    /// `Msg::Measured`.
     pub fn draw(&self, frame: &mut Frame) -> Extents {
         super::view::draw(&self.screen(), frame)
     }
@@ -287,25 +353,25 @@ impl App {
             snapshot: self.snapshot.as_deref(),
             live: &self.live,
             frozen: &self.frozen,
-            prepared: &self.prepared,
-            query: &self.query,
-            filter: &self.filter,
-            filter_error: &self.filter_error,
-            drill_view: &self.drill_view,
+            prepared: &self.lag.prepared,
+            query: &self.lag.query,
+            filter: &self.lag.filter,
+            filter_error: &self.lag.filter_error,
+            drill_view: &self.drill.view,
             drill_in_progress: self.drill_in_progress(),
-            gates: &self.gates,
+            gates: &self.drill.gates,
             log: &self.log,
             message: &self.message,
             faults_on: &self.faults_on,
             journal: &self.journal,
-            scroll: self.scroll,
+            scroll: self.scroll.first,
         }
     }
 
     // ---- read access for the runtime and tests ----
 
     pub fn drill(&self) -> Option<&Drill> {
-        self.drill.as_ref()
+        self.drill.drill.as_ref()
     }
 
     pub fn assessment(&self) -> Option<&Assessment> {
@@ -340,9 +406,13 @@ impl App {
         self.view
     }
 
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
     /// A drill is running and not over.
     pub fn drill_in_progress(&self) -> bool {
-        self.drill.as_ref().is_some_and(|d| !d.is_over())
+        self.drill.in_progress()
     }
 
     pub fn key_context(&self) -> KeyContext<'_> {
@@ -350,69 +420,58 @@ impl App {
             view: self.view,
             demo: self.demo,
             read_only: self.read_only,
-            filtering: self.filter.is_some() || !matches!(self.mode, Mode::Normal),
+            filtering: self.lag.filter.is_some() || !matches!(self.mode, Mode::Normal),
             flows: self.live.as_ref().map_or(0, |a| a.lag.len()),
             paused: self.frozen.is_some(),
-            run_step: &self.gates.run_step,
-            confirm: &self.gates.confirm,
-            abort: &self.gates.abort,
+            drill_running: self.drill.in_progress(),
+            run_step: &self.drill.gates.run_step,
+            confirm: &self.drill.gates.confirm,
+            abort: &self.drill.gates.abort,
         }
     }
 
     /// The assessment and snapshot the detail panes show.
-    pub(crate) fn shown(&self) -> Option<(&Assessment, &Snapshot)> {
+    fn shown(&self) -> Option<(&Assessment, &Snapshot)> {
         match &self.frozen {
             Some(f) => Some((&f.assessment, &f.snapshot)),
             None => Some((self.live.as_ref()?, self.snapshot.as_deref()?)),
         }
     }
 
-    // ---- update internals, used by `input` and `commands` ----
+    // ---- update internals ----
 
     fn reassess(&mut self, now: Ts) {
         self.now = Some(self.now.map_or(now, |t| t.max(now)));
         self.dirty = true;
         let Some(snap) = self.snapshot.clone() else { return };
         let a = self.assessor.assess(&snap, now);
-        if let Some(drill) = self.drill.as_mut() {
+        if let Some(drill) = self.drill.drill.as_mut() {
             observe(drill, &a, &mut self.log, &mut self.effects);
-            self.drill_view = Some(drill.view());
+            self.drill.view = Some(drill.view());
         }
         self.log.compare(self.live.as_ref(), &a);
         self.live = Some(a);
-        self.refresh_gates();
+        self.drill.refresh_gates(self.live.as_ref());
         match self.frozen.as_mut() {
             Some(f) => f.assessment = f.assessor.assess(&f.snapshot, now),
-            None if self.prepared_for != Some(snap.taken_at) => self.prepare(),
+            None if self.lag.prepared_for != Some(snap.taken_at) => self.prepare(),
             None => {}
         }
     }
 
     /// Rebuilds the prepared view data of the shown assessment.
-    pub(crate) fn prepare(&mut self) {
-        let prepared = match self.shown() {
-            Some((a, snap)) => Prepared::build(a, snap, &self.assessor.history, &self.query, self.filter.as_ref()),
-            None => Prepared::default(),
+    fn prepare(&mut self) {
+        let shown = match &self.frozen {
+            Some(f) => Some((&f.assessment, &*f.snapshot)),
+            None => self.live.as_ref().zip(self.snapshot.as_deref()),
         };
-        if let Some(f) = prepared.lag_flow {
-            self.query.flow = f;
-        }
-        self.prepared_for = self.shown().map(|(_, s)| s.taken_at);
-        self.prepared = prepared;
+        self.lag.rebuild(shown, &self.assessor);
         self.dirty = true;
     }
 
-    /// Re-evaluates what the drill keys may do, from the live assessment.
-    pub(crate) fn refresh_gates(&mut self) {
-        self.gates = match (&self.drill, &self.live) {
-            (None, _) => Gates::default(),
-            (Some(d), live) => gates(d, self.drill_view.as_ref(), live.as_ref()),
-        };
-    }
-
     /// A drill event: to the journal and the log.
-    pub(crate) fn journal_event(&mut self, ev: DrillEvent) {
-        if let Some(d) = &self.drill {
+    fn journal_event(&mut self, ev: DrillEvent) {
+        if let Some(d) = &self.drill.drill {
             self.log.drill(d.plan(), &ev);
         }
         self.effects.push(Effect::Journal(ev));
@@ -420,28 +479,24 @@ impl App {
 
     /// The drill changed outside an observation: observe again so the view
     /// and gates follow at once.
-    pub(crate) fn after_drill_change(&mut self) {
-        if let (Some(d), Some(a)) = (self.drill.as_mut(), self.live.as_ref()) {
+    fn after_drill_change(&mut self) {
+        if let (Some(d), Some(a)) = (self.drill.drill.as_mut(), self.live.as_ref()) {
             observe(d, a, &mut self.log, &mut self.effects);
         }
-        self.drill_view = self.drill.as_ref().map(Drill::view);
-        self.refresh_gates();
+        self.drill.view = self.drill.drill.as_ref().map(Drill::view);
+        self.drill.refresh_gates(self.live.as_ref());
         self.dirty = true;
     }
 
-    pub(crate) fn push_effect(&mut self, e: Effect) {
-        self.effects.push(e);
-    }
-
     /// A message in the status line and the log.
-    pub(crate) fn say(&mut self, tone: Tone, text: String, at: Ts) {
+    fn say(&mut self, tone: Tone, text: String, at: Ts) {
         self.log.push(at, tone, text.clone());
         self.message = Some(Message { tone, text, at: Some(at) });
         self.dirty = true;
     }
 
     /// A message in the status line only (answers to keys).
-    pub(crate) fn note(&mut self, tone: Tone, text: impl Into<String>) {
+    fn note(&mut self, tone: Tone, text: impl Into<String>) {
         self.message = Some(Message { tone, text: text.into(), at: self.now });
         self.dirty = true;
     }

@@ -1,231 +1,42 @@
-//! What commands do. Everything that changes the world leaves as a
-//! `Dispatch` effect; the runtime answers a refusal with `on_refused`.
+//! The `:` command line: parses a line into an intent, and completes the
+//! command word. What an intent does is the app's update.
 
-use tui_input::Input;
+use crate::action::Fault;
+use crate::drill::PlanKind;
 
-use crate::action::{Action, Fault};
-use crate::drill::{Drill, PlanKind};
+use super::intent::Intent;
+use super::keymap::{COMMANDS, Command};
 
-use super::app::{App, Confirm, Effect, Frozen, Mode};
-use super::eventlog::Tone;
-use super::keymap::{COMMANDS, Command, View};
-use super::layout::Pane;
-
-pub fn run(app: &mut App, command: Command) {
-    match command {
-        Command::Help => app.mode = Mode::Help { scroll: 0 },
-        Command::CommandMode => app.mode = Mode::Command(Input::default()),
-        Command::Filter => {
-            let text = app.filter.as_ref().map(|f| f.text.clone()).unwrap_or_default();
-            app.mode = Mode::Filter { input: Input::new(text), before: app.filter.clone() };
-        }
-        Command::FocusNext => app.focus = app.focus.next(),
-        Command::FocusPrev => app.focus = app.focus.prev(),
-        Command::Back => {
-            if app.filter.take().is_some() {
-                app.prepare();
-                app.note(Tone::Info, "filter cleared");
-            }
-        }
-        Command::Quit => quit(app),
-        Command::RunStep => run_step(app),
-        Command::Confirm => confirm_item(app),
-        Command::Abort => app.mode = Mode::Confirm(Confirm::Abort),
-        Command::SortNext => {
-            app.query.sort = app.query.sort.next();
-            app.query.reversed = false;
-            resort(app);
-        }
-        Command::SortPrev => {
-            app.query.reversed = !app.query.reversed;
-            resort(app);
-        }
-        Command::NextFlow => {
-            let flows = app.shown().map_or(0, |(a, _)| a.lag.len());
-            app.query.flow = if flows == 0 { 0 } else { (app.query.flow + 1) % flows };
-            app.query.pinned = true;
-            resort(app);
-        }
-        Command::Pause => toggle_pause(app),
-        Command::Wall => toggle_wall(app),
-        Command::Fault(i) => match Fault::ALL.get(i) {
-            Some(f) => send(app, Action::Fault(*f)),
-            None => app.note(Tone::Warn, "no such fault"),
-        },
-        Command::ScrollUp => scroll(app, |s, _| s.saturating_sub(1)),
-        Command::ScrollDown => scroll(app, |s, _| s + 1),
-        Command::PageUp => scroll(app, |s, page| s.saturating_sub(page.max(1))),
-        Command::PageDown => scroll(app, |s, page| s + page.max(1)),
-        Command::Top => scroll(app, |_, _| 0),
-        Command::Bottom => scroll(app, |_, _| usize::MAX),
-    }
-}
-
-fn resort(app: &mut App) {
-    app.scroll[Pane::Lag.index()] = 0;
-    app.prepare();
-    let order = if app.query.reversed { "reversed" } else { "worst first" };
-    app.note(Tone::Info, format!("lag sorted by {} ({order})", app.query.sort.label()));
-}
-
-fn scroll(app: &mut App, f: impl Fn(usize, usize) -> usize) {
-    let i = app.focus.index();
-    let extent = app.extents.of(app.focus);
-    let max = extent.max_scroll();
-    app.scroll[i] = f(app.scroll[i].min(max), extent.visible).min(max);
-}
-
-fn toggle_pause(app: &mut App) {
-    if app.frozen.take().is_some() {
-        app.prepare();
-        app.note(Tone::Info, "live display resumed");
-        return;
-    }
-    let (Some(a), Some(s), Some(now)) = (app.live.clone(), app.snapshot.clone(), app.now) else {
-        app.note(Tone::Warn, "nothing observed yet to pause on");
-        return;
-    };
-    app.frozen = Some(Frozen::new(app.assessor.clone(), a, s, now));
-    app.note(Tone::Info, "display paused: panes keep the figures of now; gates, alarms and the drill stay live");
-}
-
-fn toggle_wall(app: &mut App) {
-    app.view = match app.view {
-        View::Console => View::Wall,
-        View::Wall => View::Console,
-    };
-}
-
-pub fn quit(app: &mut App) {
-    if app.drill_in_progress() {
-        app.mode = Mode::Confirm(Confirm::Quit);
-    } else {
-        app.push_effect(Effect::Quit);
-    }
-}
-
-pub fn confirmed(app: &mut App, what: Confirm) {
-    app.mode = Mode::Normal;
-    match what {
-        Confirm::Quit => app.push_effect(Effect::Quit),
-        Confirm::Abort => {
-            let Some(now) = app.now else { return };
-            let ev = app.drill.as_mut().and_then(|d| d.abort("aborted by the operator", now));
-            match ev {
-                Some(ev) => {
-                    app.journal_event(ev);
-                    app.after_drill_change();
-                    app.note(Tone::Warn, "drill aborted; the journal keeps what was done");
-                }
-                None => app.note(Tone::Warn, "no drill in progress to abort"),
-            }
-        }
-    }
-}
-
-/// Sends an action that is not a drill step (a demo fault).
-fn send(app: &mut App, action: Action) {
-    if app.now.is_none() {
-        return;
-    }
-    app.note(Tone::Info, format!("sent: {}", action.label()));
-    app.push_effect(Effect::Dispatch(action));
-}
-
-fn run_step(app: &mut App) {
-    let (Some(_), Some(a)) = (app.now, app.live.as_ref()) else {
-        app.note(Tone::Warn, "nothing observed yet");
-        return;
-    };
-    let Some(drill) = app.drill.as_mut() else {
-        app.note(Tone::Warn, "no drill running: start one with :switchover or :failback");
-        return;
-    };
-    let (action, ev) = match drill.request_action(a) {
-        Ok(x) => x,
-        Err(why) => {
-            app.note(Tone::Warn, format!("n: {why}"));
-            return;
-        }
-    };
-    app.journal_event(ev);
-    app.note(Tone::Info, format!("sent: {} — waiting for the outcome", action.label()));
-    app.push_effect(Effect::Dispatch(action));
-    app.after_drill_change();
-}
-
-fn confirm_item(app: &mut App) {
-    let Some(now) = app.now else { return };
-    let result = match app.drill.as_mut() {
-        Some(d) => d.confirm_next(now),
-        None => Err("no drill running".into()),
-    };
-    match result {
-        Ok(ev) => {
-            app.journal_event(ev);
-            app.after_drill_change();
-        }
-        Err(why) => app.note(Tone::Warn, format!("c: {why}")),
-    }
-}
-
-fn start(app: &mut App, kind: PlanKind) {
-    let Some(now) = app.now else {
-        app.note(Tone::Warn, "nothing observed yet: wait for the first snapshot");
-        return;
-    };
-    if let Some(d) = app.drill.as_ref().filter(|d| !d.is_over()) {
-        let text = format!("a drill is in progress ({}): finish or abort it (A) first", d.kind().title());
-        app.note(Tone::Warn, text);
-        return;
-    }
-    let s = app.settings();
-    let drill = Drill::start(kind, s.hold_window, &s.infra_checklist, now);
-    let started = drill.events().to_vec();
-    app.drill = Some(drill);
-    for ev in started {
-        app.journal_event(ev);
-    }
-    app.focus = Pane::Drill;
-    app.after_drill_change();
-    app.note(Tone::Info, format!("{} started: follow the steps in the drill pane", kind.title()));
-}
-
-/// Runs a `:` command line.
-pub fn execute(app: &mut App, line: &str) {
-    app.mode = Mode::Normal;
+/// What a `:` line asks for; `None` for an empty line. `demo` offers the
+/// demo faults.
+pub fn parse(line: &str, demo: bool) -> Option<Intent> {
     let mut words = line.split_whitespace();
-    let Some(cmd) = words.next() else { return };
+    let cmd = words.next()?;
     let arg = words.next();
-    match cmd {
-        "switchover" => start(app, PlanKind::Switchover),
-        "failback" => start(app, PlanKind::Failback),
-        "abort" if app.drill_in_progress() => app.mode = Mode::Confirm(Confirm::Abort),
-        "abort" => app.note(Tone::Warn, "no drill in progress to abort"),
-        "theme" => match arg.map(|name| app.theme.with_base(name)) {
-            Some(Ok(t)) => {
-                app.note(Tone::Info, format!("theme {}", t.name()));
-                app.theme = t;
-            }
-            Some(Err(e)) => app.note(Tone::Warn, e.to_string()),
-            None => app.note(Tone::Warn, "theme: expected dark, light or high-contrast"),
+    Some(match cmd {
+        "switchover" => Intent::Start(PlanKind::Switchover),
+        "failback" => Intent::Start(PlanKind::Failback),
+        "abort" => Intent::AskAbort,
+        "theme" => match arg {
+            Some(name) => Intent::Theme(name.to_owned()),
+            None => Intent::Warn("theme: expected dark, light or high-contrast".into()),
         },
-        "wall" => toggle_wall(app),
-        "fault" if !app.demo => app.note(Tone::Warn, "fault: only in demo mode"),
+        "wall" => Intent::Run(Command::Wall),
+        "fault" if !demo => Intent::Warn("fault: only in demo mode".into()),
         "fault" => match arg.and_then(fault_named) {
-            Some(f) => send(app, Action::Fault(f)),
+            Some(f) => Intent::Fault(f),
             None => {
                 let names: Vec<String> = Fault::ALL.iter().map(|f| fault_name(*f)).collect();
-                app.note(Tone::Warn, format!("fault: expected one of {}", names.join(", ")));
+                Intent::Warn(format!("fault: expected one of {}", names.join(", ")))
             }
         },
-        "help" => app.mode = Mode::Help { scroll: 0 },
-        "q" | "quit" => quit(app),
+        "help" => Intent::Run(Command::Help),
+        "q" | "quit" => Intent::Run(Command::Quit),
         other => {
             let names: Vec<&str> = COMMANDS.iter().map(|(n, _)| *n).collect();
-            app.note(Tone::Warn, format!("unknown command {other:?}: expected {}", names.join(", ")));
+            Intent::Warn(format!("unknown command {other:?}: expected {}", names.join(", ")))
         }
-    }
+    })
 }
 
 /// `StrayConsumer` → `stray-consumer`.
@@ -265,5 +76,16 @@ mod tests {
         assert_eq!(fault_named("0"), None);
         assert_eq!(complete("sw"), "switchover ");
         assert_eq!(complete("f"), "f");
+    }
+
+    #[test]
+    fn lines_parse_into_intents() {
+        assert_eq!(parse("  ", true), None);
+        assert_eq!(parse("switchover", false), Some(Intent::Start(PlanKind::Switchover)));
+        assert_eq!(parse("theme light", false), Some(Intent::Theme("light".into())));
+        assert_eq!(parse("fault cut-off-dc", true), Some(Intent::Fault(Fault::CutOffDc)));
+        assert_eq!(parse("fault cut-off-dc", false), Some(Intent::Warn("fault: only in demo mode".into())));
+        assert_eq!(parse("q", false), Some(Intent::Run(Command::Quit)));
+        assert!(matches!(parse("frobnicate", false), Some(Intent::Warn(w)) if w.starts_with("unknown command")));
     }
 }

@@ -1,112 +1,82 @@
-//! Keys → commands, per mode. Normal keys go through the keymap (so what
-//! runs is what help and the hint bar show); the command line, the filter
-//! line, help and confirmation popups take their own few keys.
+//! Keys → intents, through the keymap of the current mode, so what runs is
+//! what help and the hint bar show. Keys a text mode does not bind are
+//! typed into its line.
 
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent};
-use tui_input::backend::crossterm::EventHandler;
+use ratatui::crossterm::event::KeyEvent;
 
-use super::app::{App, Confirm, Mode};
-use super::commands;
-use super::eventlog::Tone;
-use super::keymap::{self, Availability, Key};
-use super::prepared::Filter;
+use super::intent::Intent;
+use super::keymap::{self, Availability, Key, KeyContext, KeyMode};
 
-pub fn handle_key(app: &mut App, ev: KeyEvent) {
-    let Some(key) = Key::from_event(&ev) else { return };
-    let mode = std::mem::replace(&mut app.mode, Mode::Normal);
-    app.mode = match mode {
-        Mode::Normal => {
-            normal(app, key);
-            return;
-        }
-        Mode::Confirm(c) => return confirm(app, c, key),
-        _ if key == Key::ctrl('c') => {
-            commands::quit(app);
-            return;
-        }
-        Mode::Help { scroll } => help(key, scroll),
-        Mode::Command(mut input) => match key.code {
-            KeyCode::Esc => Mode::Normal,
-            KeyCode::Enter => {
-                commands::execute(app, input.value());
-                return;
-            }
-            KeyCode::Tab => {
-                let done = commands::complete(input.value());
-                Mode::Command(input.with_value(done))
-            }
-            KeyCode::Backspace if input.value().is_empty() => Mode::Normal,
-            _ => {
-                input.handle_event(&Event::Key(ev));
-                Mode::Command(input)
-            }
-        },
-        Mode::Filter { mut input, before } => match key.code {
-            KeyCode::Esc => {
-                app.filter = before;
-                app.filter_error = None;
-                app.prepare();
-                Mode::Normal
-            }
-            KeyCode::Enter => {
-                if let Some(e) = app.filter_error.take() {
-                    app.note(Tone::Warn, format!("{e}; the previous filter stays"));
-                }
-                Mode::Normal
-            }
-            _ => {
-                input.handle_event(&Event::Key(ev));
-                set_filter(app, input.value());
-                Mode::Filter { input, before }
-            }
-        },
+/// What a key pressed in `mode` asks for; `None` when it means nothing there.
+pub fn intent(mode: KeyMode, ctx: &KeyContext, ev: KeyEvent) -> Option<Intent> {
+    let key = Key::from_event(&ev)?;
+    let Some(binding) = keymap::lookup_in(mode, ctx, key) else {
+        return mode.edits_text().then_some(Intent::Edit(ev));
     };
-}
-
-fn normal(app: &mut App, key: Key) {
-    let ctx = app.key_context();
-    let Some(binding) = keymap::lookup(&ctx, key) else { return };
-    match binding.availability(&ctx) {
-        Availability::Enabled => commands::run(app, binding.command),
+    Some(match binding.availability(ctx) {
+        Availability::Enabled => Intent::Run(binding.command),
         Availability::Disabled(why) => {
-            let text = format!("{}: {} — {why}", key.label(), binding.describe(&ctx));
-            app.note(Tone::Warn, text);
+            Intent::Unavailable { key, description: binding.describe(ctx).into_owned(), why }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+
+    use super::super::keymap::{Command, View};
+    use super::*;
+
+    fn ctx(a: &Availability) -> KeyContext<'_> {
+        KeyContext {
+            view: View::Console,
+            demo: false,
+            read_only: false,
+            filtering: false,
+            flows: 1,
+            paused: false,
+            drill_running: false,
+            run_step: a,
+            confirm: a,
+            abort: a,
         }
     }
-}
 
-fn confirm(app: &mut App, what: Confirm, key: Key) {
-    let yes = matches!(key.code, KeyCode::Char('y' | 'Y') | KeyCode::Enter) && !key.ctrl;
-    let no = matches!(key.code, KeyCode::Char('n' | 'N') | KeyCode::Esc) && !key.ctrl;
-    match what {
-        _ if yes => commands::confirmed(app, what),
-        _ if no => app.mode = Mode::Normal,
-        Confirm::Quit if key == Key::ctrl('c') => commands::confirmed(app, Confirm::Quit),
-        Confirm::Abort if key == Key::ctrl('c') => app.mode = Mode::Confirm(Confirm::Quit),
-        _ => app.mode = Mode::Confirm(what),
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
     }
-}
 
-fn help(key: Key, scroll: usize) -> Mode {
-    match key.code {
-        KeyCode::Esc | KeyCode::Char('?' | 'q') => Mode::Normal,
-        KeyCode::Down | KeyCode::Char('j') => Mode::Help { scroll: scroll + 1 },
-        KeyCode::Up | KeyCode::Char('k') => Mode::Help { scroll: scroll.saturating_sub(1) },
-        KeyCode::PageDown => Mode::Help { scroll: scroll + 10 },
-        KeyCode::PageUp => Mode::Help { scroll: scroll.saturating_sub(10) },
-        _ => Mode::Help { scroll },
+    #[test]
+    fn each_mode_reads_keys_through_its_own_bindings() {
+        let none = Availability::Disabled("no drill running".into());
+        let c = ctx(&none);
+        let q = key(KeyCode::Char('q'));
+        assert_eq!(intent(KeyMode::Normal, &c, q), Some(Intent::Run(Command::Quit)));
+        assert_eq!(intent(KeyMode::Help, &c, q), Some(Intent::Run(Command::Close)));
+        assert_eq!(intent(KeyMode::Command, &c, q), Some(Intent::Edit(q)));
+        assert_eq!(intent(KeyMode::Confirm, &c, q), None, "a question ignores other keys");
+        assert_eq!(intent(KeyMode::Confirm, &c, key(KeyCode::Enter)), Some(Intent::Run(Command::Yes)));
+        assert_eq!(
+            intent(KeyMode::ConfirmTyped, &c, key(KeyCode::Char('y'))),
+            Some(Intent::Edit(key(KeyCode::Char('y'))))
+        );
+        assert_eq!(intent(KeyMode::Filter, &c, key(KeyCode::Esc)), Some(Intent::Run(Command::Cancel)));
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(intent(KeyMode::Filter, &c, ctrl_c), Some(Intent::Run(Command::Quit)));
     }
-}
 
-/// Applies the filter as typed; a bad regex is shown and the last good
-/// filter stays in force.
-fn set_filter(app: &mut App, text: &str) {
-    match Filter::parse(text) {
-        Ok(f) => {
-            app.filter = f;
-            app.filter_error = None;
-            app.prepare();
-        }
-        Err(e) => app.filter_error = Some(e),
+    #[test]
+    fn an_unavailable_key_says_why() {
+        let none = Availability::Disabled("no drill running".into());
+        let got = intent(KeyMode::Normal, &ctx(&none), key(KeyCode::Char('n')));
+        assert_eq!(
+            got,
+            Some(Intent::Unavailable {
+                key: Key::ch('n'),
+                description: "run the current drill step's action".into(),
+                why: "no drill running".into()
+            })
+        );
     }
 }

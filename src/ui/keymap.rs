@@ -1,7 +1,9 @@
-//! Key bindings as data. One list drives three things: which command a key
-//! runs, the `?` help screen and the hint bar. Each binding can be asked
-//! whether it is available now; when not, it says why, and the screen shows
-//! it greyed with that reason instead of hiding it.
+//! Key bindings as data, one list per key mode (normal, `:` command line,
+//! `/` filter line, help, y/n and typed questions). Each list drives three
+//! things: which command a key runs, the help text and the hint bar. Each
+//! binding can be asked whether it is available now; when not, it says why,
+//! and the screen shows it greyed with that reason instead of hiding it.
+//! Dangerous bindings say so (`Risk`).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -65,7 +67,8 @@ impl Key {
     }
 }
 
-/// What a key asks for. The app's `update` gives each its meaning.
+/// What a key asks for. The app's `update` gives each its meaning in the
+/// mode the key was pressed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Command {
     Help,
@@ -85,12 +88,27 @@ pub enum Command {
     Wall,
     /// Toggle `Fault::ALL[i]` in the demo world.
     Fault(usize),
+    /// Scrolls the focused pane, or the help list in help mode.
     ScrollUp,
     ScrollDown,
     PageUp,
     PageDown,
     Top,
     Bottom,
+    /// Help: close it.
+    Close,
+    /// Command or filter line: leave it (the filter goes back to what it was).
+    Cancel,
+    /// Command or filter line: run the command / keep the filter.
+    Submit,
+    /// Command line: complete the command word.
+    Complete,
+    /// Command line: delete back; on an empty line, leave it.
+    Erase,
+    /// A question: yes (for a typed question, only when the typed value matches).
+    Yes,
+    /// A question: no.
+    No,
 }
 
 /// The `:` commands, for help, completion and the `:` key's description.
@@ -104,6 +122,40 @@ pub const COMMANDS: [(&str, &str); 8] = [
     ("help", "show the keys of this view"),
     ("quit", "quit (asks first while a drill is in progress)"),
 ];
+
+/// Which keys are live: each mode has its own bindings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMode {
+    Normal,
+    /// Typing a `:` command.
+    Command,
+    /// Typing the `/` filter.
+    Filter,
+    /// The `?` popup.
+    Help,
+    /// A y/n question.
+    Confirm,
+    /// A question answered by typing a given value, then Enter.
+    ConfirmTyped,
+}
+
+impl KeyMode {
+    pub const ALL: [KeyMode; 6] =
+        [KeyMode::Normal, KeyMode::Command, KeyMode::Filter, KeyMode::Help, KeyMode::Confirm, KeyMode::ConfirmTyped];
+
+    /// Keys not bound in this mode are typed into its line.
+    pub fn edits_text(self) -> bool {
+        matches!(self, KeyMode::Command | KeyMode::Filter | KeyMode::ConfirmTyped)
+    }
+
+    /// What the status line says while typing in this mode, if anything.
+    pub fn summary(self) -> Option<&'static str> {
+        match self {
+            KeyMode::Filter => Some("regex on topics and groups, ! inverts"),
+            _ => None,
+        }
+    }
+}
 
 /// Where a binding applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +175,17 @@ pub enum View {
     Wall,
 }
 
+/// How much harm a key can do: dangerous keys ask first, and are the ones
+/// a typed confirmation is meant for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Risk {
+    Safe,
+    /// Acts on the world or ends the drill.
+    Always,
+    /// Only while a drill is in progress (quitting leaves it unattended).
+    DuringDrill,
+}
+
 #[derive(Clone, Debug)]
 pub struct Binding {
     pub keys: Vec<Key>,
@@ -130,10 +193,13 @@ pub struct Binding {
     pub description: Cow<'static, str>,
     /// A few words for the hint bar; `None` keeps it out of the bar.
     pub hint: Option<&'static str>,
+    /// How the hint bar names the keys, when not by the first key alone.
+    pub hint_keys: Option<&'static str>,
     pub scope: Scope,
     /// Sends an action to the world (through the dispatcher, which refuses
     /// it in read-only mode: the screen says so in advance).
     pub acts: bool,
+    pub risk: Risk,
     /// Bindings sharing a group are one line in help: (keys, description).
     pub group: Option<(&'static str, &'static str)>,
 }
@@ -168,6 +234,8 @@ pub struct KeyContext<'a> {
     pub filtering: bool,
     pub flows: usize,
     pub paused: bool,
+    /// A drill is in progress: quitting is dangerous.
+    pub drill_running: bool,
     /// `n`: the current step's action.
     pub run_step: &'a Availability,
     /// `c`: the next manual checklist item.
@@ -182,8 +250,10 @@ fn b(keys: &[Key], command: Command, description: &'static str, hint: Option<&'s
         command,
         description: Cow::Borrowed(description),
         hint,
+        hint_keys: None,
         scope,
         acts: false,
+        risk: Risk::Safe,
         group: None,
     }
 }
@@ -192,13 +262,28 @@ impl Binding {
     fn in_group(self, group: (&'static str, &'static str)) -> Binding {
         Binding { group: Some(group), ..self }
     }
+
+    fn risky(self, risk: Risk) -> Binding {
+        Binding { risk, ..self }
+    }
+
+    fn hinted_as(self, keys: &'static str) -> Binding {
+        Binding { hint_keys: Some(keys), ..self }
+    }
 }
 
 const FOCUS: (&str, &str) = ("Tab S-Tab", "focus the next / previous pane");
 const SORT: (&str, &str) = ("o O", "lag sort: records, seconds, topic/partition; O reverses");
 const SCROLL: (&str, &str) = ("↑↓ PgUp PgDn", "scroll the focused pane; Home End to the ends (also j k g G)");
+const HELP_SCROLL: (&str, &str) = ("↑↓ PgUp PgDn", "scroll the key list (also j k)");
+const QUIT: &str = "quit (asks first while a drill is in progress)";
 
-static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
+/// Ctrl-C quits from every mode (asking first during a drill).
+fn ctrl_c_quits() -> Binding {
+    b(&[Key::ctrl('c')], Command::Quit, QUIT, None, Scope::Global).risky(Risk::DuringDrill)
+}
+
+static NORMAL: LazyLock<Vec<Binding>> = LazyLock::new(|| {
     use Command as C;
     use Scope::{Console, Global};
     let mut v = vec![
@@ -213,9 +298,10 @@ static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
         Binding {
             acts: true,
             ..b(&[Key::ch('n')], C::RunStep, "run the current drill step's action", Some("run step"), Console)
-        },
+        }
+        .risky(Risk::Always),
         b(&[Key::ch('c')], C::Confirm, "confirm the next manual checklist item", Some("confirm"), Console),
-        b(&[Key::ch('A')], C::Abort, "abort the drill (asks first)", Some("abort"), Console),
+        b(&[Key::ch('A')], C::Abort, "abort the drill (asks first)", Some("abort"), Console).risky(Risk::Always),
         b(&[Key::ch('o')], C::SortNext, "lag sort: records, seconds, topic/partition", Some("sort"), Console)
             .in_group(SORT),
         b(&[Key::ch('O')], C::SortPrev, "lag sort: reverse the order", None, Console).in_group(SORT),
@@ -233,32 +319,101 @@ static BINDINGS: LazyLock<Vec<Binding>> = LazyLock::new(|| {
         b(&[Key::ch('p')], C::Pause, "pause the live display (gates keep evaluating)", Some("pause"), Global),
         b(&[Key::ch('w')], C::Wall, "wall layout on/off", Some("wall"), Global),
         b(&[Key::code(KeyCode::Esc)], C::Back, "back out of a mode or popup; clear the filter", None, Global),
-        b(
-            &[Key::ch('q'), Key::ctrl('c')],
-            C::Quit,
-            "quit (asks first while a drill is in progress)",
-            Some("quit"),
-            Global,
-        ),
+        b(&[Key::ch('q'), Key::ctrl('c')], C::Quit, QUIT, Some("quit"), Global).risky(Risk::DuringDrill),
     ];
     for (i, fault) in Fault::ALL.iter().enumerate() {
         let digit = char::from(b'1' + i as u8);
         v.push(Binding {
             keys: vec![Key::ch(digit)],
-            command: C::Fault(i),
             description: Cow::Owned(format!("demo: toggle fault \"{}\"", fault.label())),
-            hint: None,
-            scope: Scope::Demo,
             acts: true,
-            group: None,
+            ..b(&[], C::Fault(i), "", None, Scope::Demo)
         });
     }
     v
 });
 
-/// Every binding, in help order.
+static COMMAND_LINE: LazyLock<Vec<Binding>> = LazyLock::new(|| {
+    use Command as C;
+    use Scope::Global;
+    vec![
+        b(&[Key::code(KeyCode::Enter)], C::Submit, "run the command", Some("apply"), Global),
+        b(&[Key::code(KeyCode::Tab)], C::Complete, "complete the command word", Some("complete"), Global),
+        b(&[Key::code(KeyCode::Esc)], C::Cancel, "leave the command line", Some("cancel"), Global),
+        b(&[Key::code(KeyCode::Backspace)], C::Erase, "delete back; on an empty line, leave it", None, Global),
+        ctrl_c_quits(),
+    ]
+});
+
+static FILTER_LINE: LazyLock<Vec<Binding>> = LazyLock::new(|| {
+    use Command as C;
+    use Scope::Global;
+    vec![
+        b(&[Key::code(KeyCode::Enter)], C::Submit, "keep the filter as typed", Some("apply"), Global),
+        b(&[Key::code(KeyCode::Esc)], C::Cancel, "restore the filter as it was", Some("cancel"), Global),
+        ctrl_c_quits(),
+    ]
+});
+
+static HELP: LazyLock<Vec<Binding>> = LazyLock::new(|| {
+    use Command as C;
+    use Scope::Global;
+    vec![
+        b(
+            &[Key::code(KeyCode::Esc), Key::ch('?'), Key::ch('q')],
+            C::Close,
+            "close the key list",
+            Some("close"),
+            Global,
+        ),
+        b(&[Key::code(KeyCode::Up), Key::ch('k')], C::ScrollUp, "scroll up", Some("scroll"), Global)
+            .in_group(HELP_SCROLL)
+            .hinted_as("↑↓"),
+        b(&[Key::code(KeyCode::Down), Key::ch('j')], C::ScrollDown, "scroll down", None, Global).in_group(HELP_SCROLL),
+        b(&[Key::code(KeyCode::PageUp)], C::PageUp, "page up", None, Global).in_group(HELP_SCROLL),
+        b(&[Key::code(KeyCode::PageDown)], C::PageDown, "page down", None, Global).in_group(HELP_SCROLL),
+        ctrl_c_quits(),
+    ]
+});
+
+static CONFIRM: LazyLock<Vec<Binding>> = LazyLock::new(|| {
+    use Command as C;
+    use Scope::Global;
+    vec![
+        b(&[Key::ch('y'), Key::ch('Y'), Key::code(KeyCode::Enter)], C::Yes, "yes: do it", Some("yes"), Global)
+            .risky(Risk::Always),
+        b(&[Key::ch('n'), Key::ch('N'), Key::code(KeyCode::Esc)], C::No, "no: back, nothing done", Some("no"), Global)
+            .hinted_as("n Esc"),
+        ctrl_c_quits(),
+    ]
+});
+
+static CONFIRM_TYPED: LazyLock<Vec<Binding>> = LazyLock::new(|| {
+    use Command as C;
+    use Scope::Global;
+    vec![
+        b(&[Key::code(KeyCode::Enter)], C::Yes, "do it, if what is typed matches", Some("confirm"), Global)
+            .risky(Risk::Always),
+        b(&[Key::code(KeyCode::Esc)], C::No, "back, nothing done", Some("cancel"), Global),
+        ctrl_c_quits(),
+    ]
+});
+
+/// The bindings of a mode, in help order.
+pub fn bindings_of(mode: KeyMode) -> &'static [Binding] {
+    match mode {
+        KeyMode::Normal => &NORMAL,
+        KeyMode::Command => &COMMAND_LINE,
+        KeyMode::Filter => &FILTER_LINE,
+        KeyMode::Help => &HELP,
+        KeyMode::Confirm => &CONFIRM,
+        KeyMode::ConfirmTyped => &CONFIRM_TYPED,
+    }
+}
+
+/// Every binding of the normal mode, in help order.
 pub fn bindings() -> &'static [Binding] {
-    &BINDINGS
+    bindings_of(KeyMode::Normal)
 }
 
 impl Binding {
@@ -294,8 +449,26 @@ impl Binding {
         }
     }
 
+    /// Whether running it now can do harm that is hard to take back.
+    pub fn is_dangerous(&self, ctx: &KeyContext) -> bool {
+        match self.risk {
+            Risk::Safe => false,
+            Risk::Always => true,
+            Risk::DuringDrill => ctx.drill_running,
+        }
+    }
+
     pub fn keys_label(&self) -> String {
         self.keys.iter().map(Key::label).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The keys as the hint bar names them.
+    pub fn hint_keys_label(&self) -> String {
+        match (self.hint_keys, self.keys.first()) {
+            (Some(keys), _) => keys.to_owned(),
+            (None, Some(k)) => k.label(),
+            (None, None) => String::new(),
+        }
     }
 
     /// The description, adjusted to state (pause becomes resume).
@@ -316,14 +489,27 @@ impl Binding {
     }
 }
 
-/// The binding a key runs in this context, if any.
-pub fn lookup(ctx: &KeyContext, key: Key) -> Option<&'static Binding> {
-    bindings().iter().find(|b| b.in_scope(ctx) && b.keys.contains(&key))
+/// The binding a key runs in this mode and context, if any.
+pub fn lookup_in(mode: KeyMode, ctx: &KeyContext, key: Key) -> Option<&'static Binding> {
+    bindings_of(mode).iter().find(|b| b.in_scope(ctx) && b.keys.contains(&key))
 }
 
-/// The bindings of this context with what the screen shows for each.
+/// The binding a key runs in the normal mode, if any.
+pub fn lookup(ctx: &KeyContext, key: Key) -> Option<&'static Binding> {
+    lookup_in(KeyMode::Normal, ctx, key)
+}
+
+/// The bindings of a mode in this context with what the screen shows for each.
+pub fn entries_in<'c>(
+    mode: KeyMode,
+    ctx: &'c KeyContext<'c>,
+) -> impl Iterator<Item = (&'static Binding, Availability)> + 'c {
+    bindings_of(mode).iter().filter(|b| b.in_scope(ctx)).map(|b| (b, b.shown(ctx)))
+}
+
+/// The normal mode's bindings in this context with what the screen shows.
 pub fn entries<'c>(ctx: &'c KeyContext<'c>) -> impl Iterator<Item = (&'static Binding, Availability)> + 'c {
-    bindings().iter().filter(|b| b.in_scope(ctx)).map(|b| (b, b.shown(ctx)))
+    entries_in(KeyMode::Normal, ctx)
 }
 
 #[cfg(test)]
@@ -338,6 +524,7 @@ mod tests {
             filtering: false,
             flows: 2,
             paused: false,
+            drill_running: true,
             run_step: run,
             confirm,
             abort,
@@ -345,15 +532,46 @@ mod tests {
     }
 
     #[test]
-    fn no_key_is_bound_twice_in_a_scope() {
-        let all = bindings();
-        for (i, a) in all.iter().enumerate() {
-            for b2 in &all[i + 1..] {
-                for k in &a.keys {
-                    assert!(!b2.keys.contains(k), "{} bound to {:?} and {:?}", k.label(), a.command, b2.command);
+    fn no_key_is_bound_twice_in_a_mode() {
+        for mode in KeyMode::ALL {
+            let all = bindings_of(mode);
+            for (i, a) in all.iter().enumerate() {
+                for b2 in &all[i + 1..] {
+                    for k in &a.keys {
+                        assert!(!b2.keys.contains(k), "{} bound to {:?} and {:?}", k.label(), a.command, b2.command);
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_mode_has_a_way_out_and_ctrl_c_quits_everywhere() {
+        let e = Availability::Enabled;
+        let c = ctx(&e, &e, &e);
+        for mode in KeyMode::ALL {
+            let quit = lookup_in(mode, &c, Key::ctrl('c')).map(|b| b.command);
+            assert_eq!(quit, Some(Command::Quit), "{mode:?}");
+            let esc = lookup_in(mode, &c, Key::code(KeyCode::Esc)).map(|b| b.command);
+            assert!(esc.is_some(), "{mode:?}: Esc does nothing");
+            assert!(bindings_of(mode).iter().any(|b| b.hint.is_some()), "{mode:?} has no hints");
+        }
+    }
+
+    #[test]
+    fn dangerous_keys_are_marked() {
+        let e = Availability::Enabled;
+        let mut c = ctx(&e, &e, &e);
+        let danger = |c: &KeyContext, mode, key| lookup_in(mode, c, key).is_some_and(|b| b.is_dangerous(c));
+        assert!(danger(&c, KeyMode::Normal, Key::ch('n')), "run step");
+        assert!(danger(&c, KeyMode::Normal, Key::ch('A')), "abort");
+        assert!(danger(&c, KeyMode::Normal, Key::ch('q')), "quit during a drill");
+        assert!(danger(&c, KeyMode::Confirm, Key::ch('y')), "yes to a question");
+        assert!(danger(&c, KeyMode::ConfirmTyped, Key::code(KeyCode::Enter)));
+        assert!(!danger(&c, KeyMode::Normal, Key::ch('o')));
+        c.drill_running = false;
+        assert!(!danger(&c, KeyMode::Normal, Key::ch('q')), "quit with no drill running");
+        assert!(!danger(&c, KeyMode::Help, Key::ctrl('c')));
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! The terminal console. State and `update` live in `app` (keys in
-//! `input`, commands in `commands`); `view` and `panes` draw from state
-//! only; `keymap` is the one list of bindings behind dispatch, help and the
-//! hint bar; `theme` maps meanings to styles; `run` owns the terminal and
-//! the event loop.
+//! The terminal console: messages in, effects out. State and its one
+//! entry point `update` live in `app`; `input` turns keys and `commands`
+//! turns `:` lines into `intent`s, which the app applies; `view` and
+//! `panes` draw from a read-only `screen`; `keymap` holds the bindings of
+//! every mode behind dispatch, help and the hint bar; `theme` maps meanings
+//! to styles; `run` owns the terminal and the event loop.
 
 mod app;
 mod bigtext;
@@ -10,6 +11,7 @@ mod commands;
 mod eventlog;
 mod fmt;
 mod input;
+mod intent;
 pub mod keymap;
 mod layout;
 mod panes;
@@ -21,9 +23,9 @@ mod terminal;
 pub mod theme;
 mod view;
 
-pub use app::{App, Confirm, Effect, Message, UiOptions};
+pub use app::{App, Confirm, Effect, Message, Msg, Question, UiOptions};
 pub use eventlog::{EventLog, LogEntry, Tone};
-pub use keymap::{Availability, Binding, Command, Key, KeyContext, View};
+pub use keymap::{Availability, Binding, Command, Key, KeyContext, KeyMode, Risk, View};
 pub use layout::Pane;
 pub use prepared::{Filter, LagSort};
 pub use run::run;

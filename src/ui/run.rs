@@ -1,6 +1,7 @@
 //! The runtime: one `select!` over terminal events (read on their own
 //! thread), new snapshots, action outcomes, a one-second tick and signals.
-//! Each message updates the app; effects are carried out here: journal
+//! Each is a message to the app's `update`; the effects it returns are
+//! carried out here: journal
 //! events go to a writer thread that appends and syncs each one, off the
 //! key path. The screen is redrawn only when the app says something
 //! changed, at most ~30 times a second, so an idle console sleeps.
@@ -22,7 +23,7 @@ use crate::drill::DrillEvent;
 use crate::drill::journal::Journal;
 use crate::model::Ts;
 
-use super::app::{App, Effect};
+use super::app::{App, Effect, Msg};
 use super::terminal::TerminalGuard;
 
 /// At most this often.
@@ -37,7 +38,8 @@ pub async fn run(
     mut app: App,
     journal: Option<Journal>,
 ) -> Result<()> {
-    app.set_journal(journal.as_ref().map(|j| j.path().to_owned()));
+    // Effects not yet carried out, in order.
+    let mut effects = app.update(Msg::JournalPath(journal.as_ref().map(|j| j.path().to_owned())));
     let (err_tx, mut journal_errors) = mpsc::unbounded_channel();
     let mut writer = JournalWriter::spawn(journal, err_tx)?;
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
@@ -50,7 +52,7 @@ pub async fn run(
 
     let first = link.snapshots.borrow_and_update().clone();
     let mut clock = SourceClock::new(first.taken_at);
-    app.on_snapshot(first, clock.now());
+    effects.extend(app.update(Msg::Snapshot(first, clock.now())));
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (mut snapshots_open, mut outcomes_open) = (true, true);
@@ -60,7 +62,7 @@ pub async fn run(
         let frame_due = last_draw.map(|t| t + FRAME).filter(|_| app.needs_redraw());
         tokio::select! {
             ev = keys.recv() => match ev {
-                Some(Ok(ev)) => on_event(&mut app, ev),
+                Some(Ok(ev)) => effects.extend(on_event(&mut app, ev)),
                 Some(Err(e)) => break Err(eyre!(e).wrap_err("cannot read the terminal")),
                 None => break Err(eyre!("terminal input stopped")),
             },
@@ -68,19 +70,19 @@ pub async fn run(
                 Ok(()) => {
                     let snap = link.snapshots.borrow_and_update().clone();
                     clock.observe(snap.taken_at);
-                    app.on_snapshot(snap, clock.now());
+                    effects.extend(app.update(Msg::Snapshot(snap, clock.now())));
                 }
                 Err(_) => {
                     snapshots_open = false;
-                    app.on_source_closed(clock.now());
+                    effects.extend(app.update(Msg::SourceClosed(clock.now())));
                 }
             },
             outcome = link.outcomes.recv(), if outcomes_open => match outcome {
-                Some(o) => app.on_outcome(o),
+                Some(o) => effects.extend(app.update(Msg::Outcome(o))),
                 None => outcomes_open = false,
             },
-            _ = tick.tick() => app.on_tick(clock.now()),
-            Some(e) = journal_errors.recv() => app.on_journal_error(e),
+            _ = tick.tick() => effects.extend(app.update(Msg::Tick(clock.now()))),
+            Some(e) = journal_errors.recv() => effects.extend(app.update(Msg::JournalError(e))),
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),
             _ = sigint.recv() => break Ok(()),
@@ -88,24 +90,22 @@ pub async fn run(
         }
         // Coalesce keys already queued before drawing.
         while let Ok(Ok(ev)) = keys.try_recv() {
-            on_event(&mut app, ev);
+            effects.extend(on_event(&mut app, ev));
         }
         let mut quit = false;
         // A refusal may cause more effects (its journal entry): loop until done.
-        let mut effects = app.take_effects();
         while !effects.is_empty() {
-            for effect in effects {
+            for effect in std::mem::take(&mut effects) {
                 match effect {
                     Effect::Journal(ev) => writer.send(ev),
                     Effect::Dispatch(action) => {
                         if let Err(refusal) = dispatch::dispatch(dispatcher.as_ref(), action.clone()) {
-                            app.on_refused(action, refusal);
+                            effects.extend(app.update(Msg::Refused(action, refusal)));
                         }
                     }
                     Effect::Quit => quit = true,
                 }
             }
-            effects = app.take_effects();
         }
         if quit {
             break Ok(());
@@ -115,15 +115,13 @@ pub async fn run(
             if let Err(e) = guard.terminal.draw(|f| measured = Some(app.draw(f))) {
                 break Err(eyre!(e).wrap_err("cannot draw"));
             }
-            if let Some(m) = measured {
-                app.on_measured(m);
-            }
-            app.mark_drawn();
+            // Measuring changes nothing on screen: no effects come of it.
+            effects.extend(app.update(Msg::Measured(measured.unwrap_or_default())));
             last_draw = Some(Instant::now());
         }
     };
     // Whatever the way out: every journal event is on disk before we return.
-    for effect in app.take_effects() {
+    for effect in effects {
         if let Effect::Journal(ev) = effect {
             writer.send(ev);
         }
@@ -134,11 +132,11 @@ pub async fn run(
     result.and(flushed)
 }
 
-fn on_event(app: &mut App, ev: Event) {
+fn on_event(app: &mut App, ev: Event) -> Vec<Effect> {
     match ev {
-        Event::Key(k) => app.on_key(k),
-        Event::Resize(..) => app.on_resize(),
-        _ => {}
+        Event::Key(k) => app.update(Msg::Key(k)),
+        Event::Resize(..) => app.update(Msg::Resize),
+        _ => Vec::new(),
     }
 }
 

@@ -81,6 +81,7 @@ impl Screen<'_> {
             filtering: self.filter.is_some() || !matches!(self.mode, Mode::Normal),
             flows: self.live.as_ref().map_or(0, |a| a.lag.len()),
             paused: self.frozen.is_some(),
+            drill_running: self.drill_in_progress,
             run_step: &self.gates.run_step,
             confirm: &self.gates.confirm,
             abort: &self.gates.abort,

@@ -9,14 +9,49 @@ use crate::assess::{Assessment, Assessor};
 use crate::model::{Snapshot, Ts};
 
 use super::eventlog::Tone;
-use super::keymap::Availability;
+use super::keymap::{Availability, KeyMode};
 use super::prepared::Filter;
 
-/// A question awaiting y/n.
+/// What a question asks about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Confirm {
     Quit,
     Abort,
+}
+
+/// A question awaiting an answer: y/n, or a value the operator must type
+/// (for actions that must not be confirmed by a reflex).
+#[derive(Clone, Debug)]
+pub struct Question {
+    pub about: Confirm,
+    pub typed: Option<Typed>,
+}
+
+/// The value a typed question expects, and what has been typed so far.
+#[derive(Clone, Debug)]
+pub struct Typed {
+    pub expect: String,
+    pub input: Input,
+}
+
+impl Question {
+    pub fn yes_no(about: Confirm) -> Question {
+        Question { about, typed: None }
+    }
+
+    pub fn typed(about: Confirm, expect: impl Into<String>) -> Question {
+        Question { about, typed: Some(Typed { expect: expect.into(), input: Input::default() }) }
+    }
+
+    /// Which bindings answer it.
+    pub fn keys(&self) -> KeyMode {
+        if self.typed.is_some() { KeyMode::ConfirmTyped } else { KeyMode::Confirm }
+    }
+
+    /// Whether the answer given so far says yes.
+    pub fn typed_matches(&self) -> bool {
+        self.typed.as_ref().is_none_or(|t| t.input.value() == t.expect)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -31,7 +66,29 @@ pub enum Mode {
     Help {
         scroll: usize,
     },
-    Confirm(Confirm),
+    Confirm(Question),
+}
+
+impl Mode {
+    /// Which bindings are live in this mode.
+    pub fn keys(&self) -> KeyMode {
+        match self {
+            Mode::Normal => KeyMode::Normal,
+            Mode::Command(_) => KeyMode::Command,
+            Mode::Filter { .. } => KeyMode::Filter,
+            Mode::Help { .. } => KeyMode::Help,
+            Mode::Confirm(question) => question.keys(),
+        }
+    }
+
+    /// The line being typed in this mode, if any.
+    pub fn line_mut(&mut self) -> Option<&mut Input> {
+        match self {
+            Mode::Command(input) | Mode::Filter { input, .. } => Some(input),
+            Mode::Confirm(Question { typed: Some(t), .. }) => Some(&mut t.input),
+            _ => None,
+        }
+    }
 }
 
 /// A one-line message in the status line.

@@ -22,71 +22,71 @@ pub fn pane(side: Side) -> Pane {
 }
 
 /// Rows the pane would like: status, two headers, topics and groups.
-pub fn wanted_rows(app: &Screen, side: Side) -> u16 {
+pub fn wanted_rows(screen: &Screen, side: Side) -> u16 {
     let i = side.index();
-    let topics = app.prepared.topics[i].len().max(1);
-    let groups = app.prepared.groups[i].len().max(1);
+    let topics = screen.prepared.topics[i].len().max(1);
+    let groups = screen.prepared.groups[i].len().max(1);
     (2 + 3 + topics + groups).min(40) as u16
 }
 
-pub fn draw(app: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Option<Extent> {
+pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Option<Extent> {
     let p = pane(side);
-    let Some((a, _)) = app.shown() else {
-        let block = frame_block(app, p, vec![app.span(Slot::Accent, side.label())], None);
+    let Some((a, _)) = screen.shown() else {
+        let block = frame_block(screen, p, vec![screen.span(Slot::Accent, side.label())], None);
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        frame.render_widget(Line::from(app.span(Slot::Stale, "? never observed")), inner);
+        frame.render_widget(Line::from(screen.span(Slot::Stale, "? never observed")), inner);
         return None;
     };
     let v = a.side(side);
     let mut title = vec![
-        app.span(Slot::Accent, format!("{} · {} ", side.label(), v.alias)),
-        app.span(role_slot(v.role), format!(" {} ", v.role.label())),
+        screen.span(Slot::Accent, format!("{} · {} ", side.label(), v.alias)),
+        screen.span(role_slot(v.role), format!(" {} ", v.role.label())),
     ];
     // A filter may hide a group: say so where the groups are.
-    if let Some(f) = &app.filter {
-        let shown = app.prepared.groups[side.index()].len();
-        title.push(app.span(Slot::Warn, format!(" /{}/ {shown} of {} groups", f.text, v.groups.len())));
+    if let Some(f) = &screen.filter {
+        let shown = screen.prepared.groups[side.index()].len();
+        title.push(screen.span(Slot::Warn, format!(" /{}/ {shown} of {} groups", f.text, v.groups.len())));
     }
     let note =
-        Line::from(app.span(figure_slot(v.freshness, Slot::Muted), format!(" {} ", fmt::freshness(v.freshness))));
-    let block = frame_block(app, p, title, Some(note));
+        Line::from(screen.span(figure_slot(v.freshness, Slot::Muted), format!(" {} ", fmt::freshness(v.freshness))));
+    let block = frame_block(screen, p, title, Some(note));
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
     let i = side.index();
-    let topics = &app.prepared.topics[i];
-    let groups = &app.prepared.groups[i];
+    let topics = &screen.prepared.topics[i];
+    let groups = &screen.prepared.groups[i];
     let n_topics = topics.len().max(1);
     let n_groups = groups.len().max(1);
     let total = 1 + 1 + n_topics + 1 + n_groups;
     let w = inner.width as usize;
     let fig = figure_slot(v.freshness, Slot::Text);
-    let nw = TopicCols::new(w, app.prepared.topic_width[i]);
+    let nw = TopicCols::new(w, screen.prepared.topic_width[i]);
     let inbound = mm2_writes_here(a, side);
-    let iw = id_width(w, app.prepared.group_width[i]);
-    let extent = list(app, frame, p, inner, total, |row| {
+    let iw = id_width(w, screen.prepared.group_width[i]);
+    let extent = list(screen, frame, p, inner, total, |row| {
         if row == 0 {
-            return status(app, v, a.now, w);
+            return status(screen, v, a.now, w);
         }
         let row = row - 1;
         if row == 0 {
-            return Line::from(app.span(Slot::Muted, topic_header(w, nw)));
+            return Line::from(screen.span(Slot::Muted, topic_header(w, nw)));
         }
         let row = row - 1;
         if row < n_topics {
             return match topics.get(row) {
-                Some(&t) => topic_line(app, &v.topics[t], w, nw, &inbound, fig),
-                None => Line::from(app.span(Slot::Muted, "no application topics observed")),
+                Some(&t) => topic_line(screen, &v.topics[t], w, nw, &inbound, fig),
+                None => Line::from(screen.span(Slot::Muted, "no application topics observed")),
             };
         }
         let row = row - n_topics;
         if row == 0 {
-            return Line::from(app.span(Slot::Muted, group_header(w, iw)));
+            return Line::from(screen.span(Slot::Muted, group_header(w, iw)));
         }
         match groups.get(row - 1) {
-            Some(&g) => group_line(app, v, g, w, iw, fig),
-            None => Line::from(app.span(
+            Some(&g) => group_line(screen, v, g, w, iw, fig),
+            None => Line::from(screen.span(
                 Slot::Muted,
                 if v.observed_at.is_some() { "no consumer groups" } else { "? consumer groups never observed" },
             )),
@@ -95,12 +95,12 @@ pub fn draw(app: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Option<E
     Some(extent)
 }
 
-fn status<'a>(app: &Screen, v: &SideView, now: crate::model::Ts, w: usize) -> Line<'a> {
+fn status<'a>(screen: &Screen, v: &SideView, now: crate::model::Ts, w: usize) -> Line<'a> {
     let mut spans: Vec<Span> = Vec::new();
     match &v.link {
-        Link::Up { .. } => spans.push(app.span(Slot::Ok, "link up")),
-        Link::Connecting => spans.push(app.span(Slot::Stale, "connecting…")),
-        Link::Down { since, error, .. } => spans.push(app.span(
+        Link::Up { .. } => spans.push(screen.span(Slot::Ok, "link up")),
+        Link::Connecting => spans.push(screen.span(Slot::Stale, "connecting…")),
+        Link::Down { since, error, .. } => spans.push(screen.span(
             Slot::Alarm,
             format!(
                 "UNREACHABLE since {} ({}): {}",
@@ -110,17 +110,19 @@ fn status<'a>(app: &Screen, v: &SideView, now: crate::model::Ts, w: usize) -> Li
             ),
         )),
     }
-    spans.push(app.span(Slot::Muted, if wide(w) { " · brokers " } else { " · " }));
+    spans.push(screen.span(Slot::Muted, if wide(w) { " · brokers " } else { " · " }));
     match v.brokers_up {
         Some((up, all)) => {
             let slot = if up < all { Slot::Warn } else { figure_slot(v.freshness, Slot::Text) };
-            spans.push(app.span(slot, if wide(w) { format!("{up}/{all} up") } else { format!("{up}/{all} brokers") }));
+            spans.push(
+                screen.span(slot, if wide(w) { format!("{up}/{all} up") } else { format!("{up}/{all} brokers") }),
+            );
         }
-        None => spans.push(app.span(Slot::Stale, "? up")),
+        None => spans.push(screen.span(Slot::Stale, "? up")),
     }
     let apps = v.app_groups().map(|g| g.members).sum::<usize>();
-    spans.push(app.span(Slot::Muted, if wide(w) { " · app consumers " } else { " · consumers " }));
-    spans.push(app.span(figure_slot(v.freshness, Slot::Text), apps.to_string()));
+    spans.push(screen.span(Slot::Muted, if wide(w) { " · app consumers " } else { " · consumers " }));
+    spans.push(screen.span(figure_slot(v.freshness, Slot::Text), apps.to_string()));
     Line::from(spans)
 }
 
@@ -162,19 +164,19 @@ fn mm2_writes_here(a: &crate::assess::Assessment, side: Side) -> Truth {
     a.mm2.iter().filter(|m| m.flow.target == side).fold(Truth::No, |acc, m| acc.or(m.running.clone()))
 }
 
-fn topic_line<'a>(app: &Screen, t: &TopicView, w: usize, c: TopicCols, inbound: &Truth, fig: Slot) -> Line<'a> {
+fn topic_line<'a>(screen: &Screen, t: &TopicView, w: usize, c: TopicCols, inbound: &Truth, fig: Slot) -> Line<'a> {
     let cell = |r: Option<f64>| {
         let slot = if r.is_none() { Slot::Stale } else { fig };
-        app.span(slot, format!(" {:>11}", fmt::rate(r)))
+        screen.span(slot, format!(" {:>11}", fmt::rate(r)))
     };
     // MM2's share only where an MM2 flow writes into this side.
     let mm2 = match inbound {
-        Truth::No => app.span(Slot::Muted, format!(" {:>11}", "—")),
+        Truth::No => screen.span(Slot::Muted, format!(" {:>11}", "—")),
         _ => cell(t.mm2_rate),
     };
-    let mut spans = vec![app.span(Slot::Text, pad(&t.name, c.name))];
+    let mut spans = vec![screen.span(Slot::Text, pad(&t.name, c.name))];
     if c.parts {
-        spans.push(app.span(fig, rpad(&t.partitions.to_string(), 6)));
+        spans.push(screen.span(fig, rpad(&t.partitions.to_string(), 6)));
     }
     spans.push(cell(t.rate));
     spans.push(cell(t.app_rate));
@@ -212,7 +214,7 @@ fn who(clients: &[String], hosts: &[String]) -> String {
     }
 }
 
-fn group_line<'a>(app: &Screen, v: &SideView, g: usize, w: usize, iw: usize, fig: Slot) -> Line<'a> {
+fn group_line<'a>(screen: &Screen, v: &SideView, g: usize, w: usize, iw: usize, fig: Slot) -> Line<'a> {
     let g = &v.groups[g];
     let (class, slot) = match g.class {
         GroupClass::App => ("app", Slot::Text),
@@ -220,12 +222,12 @@ fn group_line<'a>(app: &Screen, v: &SideView, g: usize, w: usize, iw: usize, fig
         GroupClass::Mm2 => ("MM2", Slot::Accent),
         GroupClass::Other => ("other", Slot::Muted),
     };
-    let mut spans = vec![app.span(Slot::Text, pad(&g.id, iw)), app.span(slot, pad(class, 9))];
+    let mut spans = vec![screen.span(Slot::Text, pad(&g.id, iw)), screen.span(slot, pad(class, 9))];
     if wide(w) {
-        spans.push(app.span(fig, pad(&g.state, 9)));
+        spans.push(screen.span(fig, pad(&g.state, 9)));
     }
-    spans.push(app.span(fig, format!("{:>4} ", g.members)));
+    spans.push(screen.span(fig, format!("{:>4} ", g.members)));
     let room = w.saturating_sub(iw + group_fixed(w));
-    spans.push(app.span(Slot::Muted, fmt::clip(&who(&g.clients, &g.hosts), room)));
+    spans.push(screen.span(Slot::Muted, fmt::clip(&who(&g.clients, &g.hosts), room)));
     Line::from(spans)
 }

@@ -19,26 +19,26 @@ use super::super::theme::Slot;
 use super::{frame_block, list_following, truth_mark, wrap};
 
 /// Rows the pane would like at `width` columns (borders included).
-pub fn wanted_rows(app: &Screen, width: u16) -> u16 {
-    (lines(app, width.saturating_sub(2) as usize).0.len() + 2).min(40) as u16
+pub fn wanted_rows(screen: &Screen, width: u16) -> u16 {
+    (lines(screen, width.saturating_sub(2) as usize).0.len() + 2).min(40) as u16
 }
 
-pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Extent {
-    let (title, note) = match &app.drill_view {
+pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect) -> Extent {
+    let (title, note) = match &screen.drill_view {
         Some(v) => (v.kind.title(), status(v)),
         None => ("Drill", "none running".to_owned()),
     };
     let block = frame_block(
-        app,
+        screen,
         Pane::Drill,
-        vec![app.span(Slot::Accent, title)],
-        Some(Line::from(app.span(Slot::Muted, format!(" {note} ")))),
+        vec![screen.span(Slot::Accent, title)],
+        Some(Line::from(screen.span(Slot::Muted, format!(" {note} ")))),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     // Until scrolled by hand, the view follows the current step.
-    let (lines, current) = lines(app, inner.width as usize);
-    list_following(app, frame, Pane::Drill, inner, lines.len(), current.saturating_sub(1), |i| lines[i].clone())
+    let (lines, current) = lines(screen, inner.width as usize);
+    list_following(screen, frame, Pane::Drill, inner, lines.len(), current.saturating_sub(1), |i| lines[i].clone())
 }
 
 fn status(v: &DrillView) -> String {
@@ -52,11 +52,11 @@ fn status(v: &DrillView) -> String {
 }
 
 /// The pane's lines, and the index of the current step's line.
-fn lines<'a>(app: &Screen, width: usize) -> (Vec<Line<'a>>, usize) {
-    let Some(v) = &app.drill_view else { return (idle(app), 0) };
+fn lines<'a>(screen: &Screen, width: usize) -> (Vec<Line<'a>>, usize) {
+    let Some(v) = &screen.drill_view else { return (idle(screen), 0) };
     let mut at = 0;
-    let now = app.now.unwrap_or(v.started_at);
-    let mut out = vec![Line::from(vec![app.span(
+    let now = screen.now.unwrap_or(v.started_at);
+    let mut out = vec![Line::from(vec![screen.span(
         Slot::Muted,
         format!("started {} · every gate must hold {:.0} s", fmt::clock(v.started_at), v.hold_secs),
     )])];
@@ -64,57 +64,63 @@ fn lines<'a>(app: &Screen, width: usize) -> (Vec<Line<'a>>, usize) {
         match &s.state {
             // The time stays whole; the title gives way.
             StepState::Done { at } => out.push(Line::from(vec![
-                app.span(Slot::Ok, format!("✓ {} ", i + 1)),
-                app.span(Slot::Text, fmt::clip(&s.title, width.saturating_sub(4 + 15))),
-                app.span(Slot::Muted, format!("  done {}", fmt::clock(*at))),
+                screen.span(Slot::Ok, format!("✓ {} ", i + 1)),
+                screen.span(Slot::Text, fmt::clip(&s.title, width.saturating_sub(4 + 15))),
+                screen.span(Slot::Muted, format!("  done {}", fmt::clock(*at))),
             ])),
             StepState::Current { .. } if v.current == Some(i) => {
                 at = out.len();
                 out.push(Line::from(vec![
-                    app.span(Slot::Focus, format!("▶ {} ", i + 1)),
-                    app.span(Slot::Focus, s.title.clone()).bold(),
+                    screen.span(Slot::Focus, format!("▶ {} ", i + 1)),
+                    screen.span(Slot::Focus, s.title.clone()).bold(),
                 ]));
-                current(app, v, s, now, width, &mut out);
+                current(screen, v, s, now, width, &mut out);
             }
             StepState::Current { .. } | StepState::Locked => out.push(Line::from(vec![
-                app.span(Slot::Muted, format!("· {} ", i + 1)),
-                app.span(Slot::Muted, s.title.clone()),
+                screen.span(Slot::Muted, format!("· {} ", i + 1)),
+                screen.span(Slot::Muted, s.title.clone()),
             ])),
         }
     }
     if let Some(why) = &v.aborted {
-        out.push(Line::from(app.span(Slot::Warn, format!("Aborted: {why}. The journal keeps what was done."))));
+        out.push(Line::from(screen.span(Slot::Warn, format!("Aborted: {why}. The journal keeps what was done."))));
     } else if v.current.is_none() {
         let at =
             v.steps.iter().filter_map(|s| if let StepState::Done { at } = s.state { Some(at) } else { None }).max();
         let when = at.map(fmt::clock).unwrap_or_default();
         let text = format!("✓ Drill finished at {when}: the journal holds the evidence.");
-        wrapped(app, &mut out, &text, width, "  ", Slot::Ok);
+        wrapped(screen, &mut out, &text, width, "  ", Slot::Ok);
     }
     (out, at)
 }
 
-fn idle<'a>(app: &Screen) -> Vec<Line<'a>> {
+fn idle<'a>(screen: &Screen) -> Vec<Line<'a>> {
     vec![
-        Line::from(app.span(Slot::Text, "No drill running. Start one with a command:")),
-        Line::from(vec![app.span(Slot::Accent, "  :switchover  "), app.span(Slot::Muted, "DC→DR, runbook steps 1–5")]),
-        Line::from(vec![app.span(Slot::Accent, "  :failback    "), app.span(Slot::Muted, "DR→DC, runbook steps 6–10")]),
+        Line::from(screen.span(Slot::Text, "No drill running. Start one with a command:")),
+        Line::from(vec![
+            screen.span(Slot::Accent, "  :switchover  "),
+            screen.span(Slot::Muted, "DC→DR, runbook steps 1–5"),
+        ]),
+        Line::from(vec![
+            screen.span(Slot::Accent, "  :failback    "),
+            screen.span(Slot::Muted, "DR→DC, runbook steps 6–10"),
+        ]),
     ]
 }
 
 /// `text` wrapped under a 4-column indent, each line in `slot`.
-fn wrapped<'a>(app: &Screen, out: &mut Vec<Line<'a>>, text: &str, width: usize, indent: &str, slot: Slot) {
+fn wrapped<'a>(screen: &Screen, out: &mut Vec<Line<'a>>, text: &str, width: usize, indent: &str, slot: Slot) {
     for l in wrap(text, width, indent) {
-        out.push(Line::from(app.span(slot, l)));
+        out.push(Line::from(screen.span(slot, l)));
     }
 }
 
-fn current<'a>(app: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usize, out: &mut Vec<Line<'a>>) {
+fn current<'a>(screen: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usize, out: &mut Vec<Line<'a>>) {
     const IN: &str = "    ";
     const IN2: &str = "        ";
     if let Some(action) = &s.action {
-        let (slot, what) = match &app.gates.run_step {
-            Availability::Enabled if app.read_only() => {
+        let (slot, what) = match &screen.gates.run_step {
+            Availability::Enabled if screen.read_only() => {
                 (Slot::Muted, format!("n → {} (read-only: the dispatcher will refuse it)", action.label()))
             }
             Availability::Enabled => (Slot::Text, format!("n → {}", action.label())),
@@ -124,35 +130,35 @@ fn current<'a>(app: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usize,
         if let Some(at) = s.requested_at {
             text.push_str(&format!(" · requested {}", fmt::clock(at)));
         }
-        wrapped(app, out, &text, width, IN2, slot);
+        wrapped(screen, out, &text, width, IN2, slot);
         match &s.outcome {
-            Some((true, detail)) => wrapped(app, out, &format!("{IN}✓ done: {detail}"), width, IN2, Slot::Ok),
-            Some((false, detail)) => wrapped(app, out, &format!("{IN}✗ FAILED: {detail}"), width, IN2, Slot::Alarm),
+            Some((true, detail)) => wrapped(screen, out, &format!("{IN}✓ done: {detail}"), width, IN2, Slot::Ok),
+            Some((false, detail)) => wrapped(screen, out, &format!("{IN}✗ FAILED: {detail}"), width, IN2, Slot::Alarm),
             None if s.requested_at.is_some() => {
-                out.push(Line::from(app.span(Slot::Stale, format!("{IN}… waiting for the outcome"))))
+                out.push(Line::from(screen.span(Slot::Stale, format!("{IN}… waiting for the outcome"))))
             }
             None => {}
         }
     } else {
-        out.push(Line::from(app.span(Slot::Muted, format!("{IN}no action here: the step completes when observed"))));
+        out.push(Line::from(screen.span(Slot::Muted, format!("{IN}no action here: the step completes when observed"))));
     }
     for c in &s.checks {
         let (mark, slot) = truth_mark(&c.truth);
         let age =
             c.at.map_or("never observed".to_owned(), |at| format!("{} ago", crate::assess::fmt_age(age_secs(at, now))));
         out.push(Line::from(vec![
-            app.span(slot, format!("{IN}{mark} ")),
-            app.span(Slot::Text, c.label.clone()),
-            app.span(Slot::Muted, format!(" · {age}")),
+            screen.span(slot, format!("{IN}{mark} ")),
+            screen.span(Slot::Text, c.label.clone()),
+            screen.span(Slot::Muted, format!(" · {age}")),
         ]));
         let (text, slot) = match &c.truth {
             Truth::Unknown(why) => (format!("{IN2}unknown: {why} (seen: {})", c.observed), Slot::Stale),
             _ => (format!("{IN2}observed {}", c.observed), Slot::Muted),
         };
-        wrapped(app, out, &text, width, IN2, slot);
+        wrapped(screen, out, &text, width, IN2, slot);
     }
     if s.checks.is_empty() {
-        out.push(Line::from(app.span(Slot::Stale, format!("{IN}? waiting for the first observation"))));
+        out.push(Line::from(screen.span(Slot::Stale, format!("{IN}? waiting for the first observation"))));
     }
     for (item, at) in &s.checklist {
         let (mark, mark_slot, note) = match at {
@@ -163,10 +169,10 @@ fn current<'a>(app: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usize,
         for (k, l) in wrap(&text, width, IN2).into_iter().enumerate() {
             out.push(Line::from(match k {
                 0 => vec![
-                    app.span(mark_slot, format!("{IN}{mark} ")),
-                    app.span(Slot::Text, l.chars().skip(IN.len() + 2).collect::<String>()),
+                    screen.span(mark_slot, format!("{IN}{mark} ")),
+                    screen.span(Slot::Text, l.chars().skip(IN.len() + 2).collect::<String>()),
                 ],
-                _ => vec![app.span(Slot::Text, l)],
+                _ => vec![screen.span(Slot::Text, l)],
             }));
         }
     }
@@ -174,11 +180,11 @@ fn current<'a>(app: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usize,
         let frac = if v.hold_secs > 0.0 { (held / v.hold_secs).min(1.0) } else { 1.0 };
         let filled = (frac * 10.0).round() as usize;
         out.push(Line::from(vec![
-            app.span(Slot::Ok, format!("{IN}holding {held:.0} s of {:.0} s  ", v.hold_secs)),
-            app.span(Slot::Ok, "█".repeat(filled)),
-            app.span(Slot::Muted, "░".repeat(10 - filled)),
+            screen.span(Slot::Ok, format!("{IN}holding {held:.0} s of {:.0} s  ", v.hold_secs)),
+            screen.span(Slot::Ok, "█".repeat(filled)),
+            screen.span(Slot::Muted, "░".repeat(10 - filled)),
         ]));
     } else if let Some(why) = &v.blocked {
-        wrapped(app, out, &format!("{IN}▲ blocked: {why}"), width, IN2, Slot::Warn);
+        wrapped(screen, out, &format!("{IN}▲ blocked: {why}"), width, IN2, Slot::Warn);
     }
 }

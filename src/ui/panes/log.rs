@@ -11,16 +11,16 @@ use super::super::screen::{Extent, Screen};
 use super::super::theme::Slot;
 use super::{frame_block, list, tone_slot};
 
-pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Option<Extent> {
-    let note = Line::from(app.span(Slot::Muted, format!(" {} events, newest first ", app.log.len())));
-    let block = frame_block(app, Pane::Log, vec![app.span(Slot::Accent, "Events")], Some(note));
+pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect) -> Option<Extent> {
+    let note = Line::from(screen.span(Slot::Muted, format!(" {} events, newest first ", screen.log.len())));
+    let block = frame_block(screen, Pane::Log, vec![screen.span(Slot::Accent, "Events")], Some(note));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.log.is_empty() {
-        frame.render_widget(Line::from(app.span(Slot::Muted, "nothing yet")), inner);
+    if screen.log.is_empty() {
+        frame.render_widget(Line::from(screen.span(Slot::Muted, "nothing yet")), inner);
         return None;
     }
-    let extent = list(app, frame, Pane::Log, inner, app.log.len(), |i| match app.log.newest(i) {
+    let extent = list(screen, frame, Pane::Log, inner, screen.log.len(), |i| match screen.log.newest(i) {
         Some(e) => {
             let mark = match e.tone {
                 Tone::Info => "·",
@@ -30,9 +30,9 @@ pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Option<Extent> {
             };
             let text_slot = if e.tone == Tone::Alarm { Slot::Warn } else { Slot::Text };
             Line::from(vec![
-                app.span(Slot::Muted, format!("{} ", fmt::clock(e.at))),
-                app.span(tone_slot(e.tone), mark),
-                app.span(text_slot, format!(" {}", e.text)),
+                screen.span(Slot::Muted, format!("{} ", fmt::clock(e.at))),
+                screen.span(tone_slot(e.tone), mark),
+                screen.span(text_slot, format!(" {}", e.text)),
             ])
         }
         None => Line::default(),

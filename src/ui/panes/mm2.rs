@@ -16,42 +16,44 @@ use super::super::screen::{Extent, Screen};
 use super::super::theme::Slot;
 use super::{figure_slot, frame_block, health_slot, list, pad};
 
-pub fn wanted_rows(app: &Screen) -> u16 {
-    (lines(app).len() + 2).min(30) as u16
+pub fn wanted_rows(screen: &Screen) -> u16 {
+    (lines(screen).len() + 2).min(30) as u16
 }
 
-pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) -> Extent {
+pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect) -> Extent {
     // The pane's age is its oldest deployment's; a stale one also says so
     // on its own line.
-    let note = match app.shown() {
+    let note = match screen.shown() {
         Some((a, _)) if !a.mm2.is_empty() => {
             let oldest = a.mm2.iter().min_by_key(|m| m.observed_at);
             let (at, fresh) = oldest.map_or((None, Freshness::Never), |m| (m.observed_at, m.freshness));
-            Line::from(app.span(figure_slot(fresh, Slot::Muted), format!(" seen {} ", fmt::ago(at, a.now))))
+            Line::from(screen.span(figure_slot(fresh, Slot::Muted), format!(" seen {} ", fmt::ago(at, a.now))))
         }
         _ => Line::default(),
     };
-    let block = frame_block(app, Pane::Mm2, vec![app.span(Slot::Accent, "MirrorMaker 2")], Some(note));
+    let block = frame_block(screen, Pane::Mm2, vec![screen.span(Slot::Accent, "MirrorMaker 2")], Some(note));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = lines(app);
-    list(app, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone())
+    let lines = lines(screen);
+    list(screen, frame, Pane::Mm2, inner, lines.len(), |i| lines[i].clone())
 }
 
-fn lines<'a>(app: &Screen) -> Vec<Line<'a>> {
-    match app.shown() {
-        None => vec![Line::from(app.span(Slot::Stale, "? never observed"))],
-        Some((a, _)) if a.mm2.is_empty() => vec![Line::from(app.span(Slot::Muted, "no MM2 deployment configured"))],
+fn lines<'a>(screen: &Screen) -> Vec<Line<'a>> {
+    match screen.shown() {
+        None => vec![Line::from(screen.span(Slot::Stale, "? never observed"))],
+        Some((a, _)) if a.mm2.is_empty() => vec![Line::from(screen.span(Slot::Muted, "no MM2 deployment configured"))],
         Some((a, _)) => a
             .mm2
             .iter()
             .enumerate()
-            .flat_map(|(k, m)| deployment(app, m, app.prepared.workers_total.get(k).copied().flatten(), m.freshness))
+            .flat_map(|(k, m)| {
+                deployment(screen, m, screen.prepared.workers_total.get(k).copied().flatten(), m.freshness)
+            })
             .collect(),
     }
 }
 
-fn deployment<'a>(app: &Screen, m: &Mm2View, total: Option<usize>, fresh: Freshness) -> Vec<Line<'a>> {
+fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Freshness) -> Vec<Line<'a>> {
     let fig = figure_slot(fresh, Slot::Text);
     let workers = match (m.workers_alive, total) {
         (Some(a), Some(t)) => format!("{a}/{t} workers"),
@@ -64,69 +66,69 @@ fn deployment<'a>(app: &Screen, m: &Mm2View, total: Option<usize>, fresh: Freshn
         None => "",
     };
     let mut head = vec![
-        app.span(Slot::Text, format!("{} ", m.name)),
-        app.span(Slot::Accent, format!("{} ", m.flow)),
-        app.span(Slot::Muted, format!("on {} ", m.runs_on)),
-        app.span(health_slot(m.health), m.health.label().to_uppercase()),
-        app.span(fig, format!(" {workers}")),
-        app.span(Slot::Muted, cr),
+        screen.span(Slot::Text, format!("{} ", m.name)),
+        screen.span(Slot::Accent, format!("{} ", m.flow)),
+        screen.span(Slot::Muted, format!("on {} ", m.runs_on)),
+        screen.span(health_slot(m.health), m.health.label().to_uppercase()),
+        screen.span(fig, format!(" {workers}")),
+        screen.span(Slot::Muted, cr),
     ];
     if !fresh.is_fresh() {
-        head.push(app.span(Slot::Stale, format!(" · {}", fmt::freshness(fresh))));
+        head.push(screen.span(Slot::Stale, format!(" · {}", fmt::freshness(fresh))));
     }
     let mut out = vec![Line::from(head)];
     if m.health == Health::Stopped {
         return out;
     }
     for p in m.problems.iter().filter(|p| p.kind == Mm2ProblemKind::ReadyWhileFailed) {
-        out.push(Line::from(app.span(Slot::Alarm, format!("  ⚠ {p}"))));
+        out.push(Line::from(screen.span(Slot::Alarm, format!("  ⚠ {p}"))));
     }
     for c in &m.connectors {
         let running = c.tasks.iter().filter(|t| t.state == ConnectState::Running).count();
         let slot = if running == c.tasks.len() && !c.tasks.is_empty() { fig } else { Slot::Warn };
         out.push(Line::from(vec![
             Span::raw("  "),
-            app.span(Slot::Text, pad(short_name(&c.name), 26)),
-            state_span(app, &c.state, fig, 11),
-            app.span(slot, format!("{running}/{} tasks running", c.tasks.len())),
+            screen.span(Slot::Text, pad(short_name(&c.name), 26)),
+            state_span(screen, &c.state, fig, 11),
+            screen.span(slot, format!("{running}/{} tasks running", c.tasks.len())),
         ]));
         // Tasks not running, each on its own line with the first line of
         // its trace: the reason is what the on-call needs next.
         for t in c.tasks.iter().filter(|t| t.state != ConnectState::Running) {
             let why = t.trace.as_deref().and_then(|s| s.lines().next()).unwrap_or_default();
             out.push(Line::from(vec![
-                app.span(Slot::Muted, format!("    task #{} ", t.id)),
-                state_span(app, &t.state, fig, 0),
-                app.span(Slot::Muted, format!(" {why}")),
+                screen.span(Slot::Muted, format!("    task #{} ", t.id)),
+                state_span(screen, &t.state, fig, 0),
+                screen.span(Slot::Muted, format!(" {why}")),
             ]));
         }
     }
     let hb = |label: &str, age: Option<f64>| {
         let slot = if age.is_none() { Slot::Stale } else { fig };
-        vec![app.span(Slot::Muted, format!("{label} ")), app.span(slot, fmt::age(age))]
+        vec![screen.span(Slot::Muted, format!("{label} ")), screen.span(slot, fmt::age(age))]
     };
     let mut spans = vec![Span::raw("  ")];
     spans.extend(hb("heartbeat local", m.heartbeat_local_age));
-    spans.push(app.span(Slot::Muted, " · "));
+    spans.push(screen.span(Slot::Muted, " · "));
     spans.extend(hb("mirrored", m.heartbeat_mirrored_age));
-    spans.push(app.span(Slot::Muted, " · "));
+    spans.push(screen.span(Slot::Muted, " · "));
     spans.extend(hb("checkpoint", m.last_checkpoint_age));
     out.push(Line::from(spans));
     // Connector and task states, and the Ready alarm, are on their own
     // lines already.
     let shown = |p: &Mm2Problem| p.kind.restates_a_state() || p.kind == Mm2ProblemKind::ReadyWhileFailed;
     for p in m.problems.iter().filter(|p| !shown(p)).take(3) {
-        out.push(Line::from(app.span(Slot::Warn, format!("  ▲ {p}"))));
+        out.push(Line::from(screen.span(Slot::Warn, format!("  ▲ {p}"))));
     }
     out
 }
 
-fn state_span<'a>(app: &Screen, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
+fn state_span<'a>(screen: &Screen, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
     let slot = match s {
         ConnectState::Running => fig,
         ConnectState::Failed => Slot::Alarm,
         _ => Slot::Warn,
     };
     let text = if matches!(s, ConnectState::Failed) { format!("✗ {}", s.label()) } else { s.label().to_owned() };
-    app.span(slot, if width == 0 { text } else { pad(&text, width) })
+    screen.span(slot, if width == 0 { text } else { pad(&text, width) })
 }

@@ -25,12 +25,12 @@ use super::screen::{Extent, Screen};
 use super::theme::Slot;
 
 /// The frame of a pane: its title, a right-hand note, focus shown.
-pub fn frame_block<'a>(app: &Screen, pane: Pane, title: Vec<Span<'a>>, note: Option<Line<'a>>) -> Block<'a> {
-    let focused = app.focus == pane;
-    let border = if focused { app.style(Slot::Focus) } else { app.style(Slot::Border) };
+pub fn frame_block<'a>(screen: &Screen, pane: Pane, title: Vec<Span<'a>>, note: Option<Line<'a>>) -> Block<'a> {
+    let focused = screen.focus == pane;
+    let border = if focused { screen.style(Slot::Focus) } else { screen.style(Slot::Border) };
     let mut spans = vec![Span::raw(" ")];
     if focused {
-        spans.push(app.span(Slot::Focus, "▸ "));
+        spans.push(screen.span(Slot::Focus, "▸ "));
     }
     spans.extend(title);
     spans.push(Span::raw(" "));
@@ -47,20 +47,20 @@ pub fn frame_block<'a>(app: &Screen, pane: Pane, title: Vec<Span<'a>>, note: Opt
 /// Draws lines `offset..` of a list of `total`, building only those that
 /// fit, and returns the extent so scrolling can stop at the end.
 pub fn list<'a>(
-    app: &Screen,
+    screen: &Screen,
     frame: &mut Frame,
     pane: Pane,
     area: Rect,
     total: usize,
     line: impl Fn(usize) -> Line<'a>,
 ) -> Extent {
-    list_following(app, frame, pane, area, total, 0, line)
+    list_following(screen, frame, pane, area, total, 0, line)
 }
 
 /// Like `list`; until the user scrolls the pane, the view starts at line
 /// `follow` (as far as the content allows).
 pub fn list_following<'a>(
-    app: &Screen,
+    screen: &Screen,
     frame: &mut Frame,
     pane: Pane,
     area: Rect,
@@ -69,7 +69,7 @@ pub fn list_following<'a>(
     line: impl Fn(usize) -> Line<'a>,
 ) -> Extent {
     let visible = area.height as usize;
-    let scrolled = app.scroll[pane.index()];
+    let scrolled = screen.scroll[pane.index()];
     let offset = if scrolled == 0 { follow } else { scrolled }.min(total.saturating_sub(visible));
     let lines: Vec<Line> = (offset..total.min(offset + visible)).map(line).collect();
     frame.render_widget(Paragraph::new(lines), area);

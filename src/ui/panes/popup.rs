@@ -1,12 +1,14 @@
-//! Centred popups: the quit and abort questions.
+//! Centred popups: the quit and abort questions. The answer keys come from
+//! the keymap of the question's mode.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
+use super::super::keymap::{self, Command};
 use super::super::screen::Screen;
-use super::super::state::Confirm;
+use super::super::state::{Confirm, Question};
 use super::super::theme::Slot;
 
 /// A centred rectangle of at most `w`×`h` inside `area`.
@@ -16,59 +18,73 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-pub fn confirm(app: &Screen, frame: &mut Frame, area: Rect, what: Confirm) {
-    let drill = app.drill_view.as_ref();
+/// The answer keys of the question, each with what it means here.
+fn answers<'a>(screen: &Screen, question: &Question, yes: &'a str, no: &'a str) -> Line<'a> {
+    let ctx = screen.key_context();
+    let mut spans: Vec<Span> = Vec::new();
+    for (b, _) in keymap::entries_in(question.keys(), &ctx) {
+        let word = match (b.command, b.hint) {
+            (Command::Yes, _) => yes,
+            (Command::No, _) => no,
+            (_, Some(hint)) => hint,
+            (_, None) => continue,
+        };
+        spans.push(screen.span(Slot::Accent, b.hint_keys_label()));
+        spans.push(screen.span(Slot::Text, format!(" {word}   ")));
+    }
+    Line::from(spans)
+}
+
+pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Question) {
+    let drill = screen.drill_view.as_ref();
     let which = drill
         .map(|v| match v.current {
             Some(i) => format!("{}, step {} of {}", v.kind.title(), i + 1, v.steps.len()),
             None => v.kind.title().to_owned(),
         })
         .unwrap_or_default();
-    let (title, lines) = match what {
+    let (title, mut lines) = match question.about {
         Confirm::Quit => {
-            let journal = match &app.journal {
+            let journal = match &screen.journal {
                 Some(p) => format!(
                     "The journal {} keeps every step: start kdrill again with it and the drill resumes where it is.",
                     p.display()
                 ),
                 None => "No journal is being written: the drill's progress would be lost.".to_owned(),
             };
-            let journal_slot = if app.journal.is_some() { Slot::Text } else { Slot::Warn };
+            let journal_slot = if screen.journal.is_some() { Slot::Text } else { Slot::Warn };
             (
                 " Quit during a drill? ",
                 vec![
-                    Line::from(app.span(Slot::Text, format!("A drill is in progress: {which}."))),
-                    Line::from(app.span(journal_slot, journal)),
+                    Line::from(screen.span(Slot::Text, format!("A drill is in progress: {which}."))),
+                    Line::from(screen.span(journal_slot, journal)),
                     Line::default(),
-                    Line::from(vec![
-                        app.span(Slot::Accent, "y"),
-                        app.span(Slot::Text, " quit   "),
-                        app.span(Slot::Accent, "n"),
-                        app.span(Slot::Text, " / Esc stay"),
-                    ]),
+                    answers(screen, question, "quit", "stay"),
                 ],
             )
         }
         Confirm::Abort => (
             " Abort the drill? ",
             vec![
-                Line::from(app.span(Slot::Text, format!("Abort {which}?"))),
-                Line::from(app.span(
+                Line::from(screen.span(Slot::Text, format!("Abort {which}?"))),
+                Line::from(screen.span(
                     Slot::Text,
                     "The journal records the abort and what was done; kdrill does not undo anything.",
                 )),
                 Line::default(),
-                Line::from(vec![
-                    app.span(Slot::Accent, "y"),
-                    app.span(Slot::Text, " abort   "),
-                    app.span(Slot::Accent, "n"),
-                    app.span(Slot::Text, " / Esc keep going"),
-                ]),
+                answers(screen, question, "abort", "keep going"),
             ],
         ),
     };
-    let r = centered(area, 72, 8);
+    if let Some(t) = &question.typed {
+        let typed = Line::from(vec![
+            screen.span(Slot::Text, format!("Type {} to confirm: ", t.expect)),
+            screen.span(Slot::Accent, t.input.value().to_owned()),
+        ]);
+        lines.insert(lines.len().saturating_sub(1), typed);
+    }
+    let r = centered(area, 72, lines.len() as u16 + 4);
     frame.render_widget(Clear, r);
-    let block = Block::bordered().border_type(BorderType::Double).border_style(app.style(Slot::Warn)).title(title);
+    let block = Block::bordered().border_type(BorderType::Double).border_style(screen.style(Slot::Warn)).title(title);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block), r);
 }

@@ -38,11 +38,11 @@ impl Size {
     }
 }
 
-pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) {
-    let alarms = app.live.as_ref().map_or(0, |a| a.violations.len()).clamp(1, 4) as u16;
+pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect) {
+    let alarms = screen.live.as_ref().map_or(0, |a| a.violations.len()).clamp(1, 4) as u16;
     let mm2 =
-        app.live.as_ref().map_or(1, |a| a.mm2.iter().filter(|m| m.health != Health::Stopped).count().max(1)) as u16;
-    let drill = u16::from(app.drill_in_progress());
+        screen.live.as_ref().map_or(1, |a| a.mm2.iter().filter(|m| m.health != Health::Stopped).count().max(1)) as u16;
+    let drill = u16::from(screen.drill_in_progress());
     let fixed = 1 + mm2 + drill + alarms + 1;
     let rest = area.height.saturating_sub(fixed);
     let (size, big_lag) = if rest >= Size::Tall.rows() + 7 {
@@ -69,45 +69,45 @@ pub fn draw(app: &Screen, frame: &mut Frame, area: Rect) {
     ])
     .areas(area);
     let _ = gap;
-    title_line(app, frame, title);
+    title_line(screen, frame, title);
     let [dc, dr] = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).spacing(1).areas(roles);
-    role(app, frame, dc, Side::Dc, size);
-    role(app, frame, dr, Side::Dr, size);
-    mm2_lines(app, frame, mm2_area);
-    lag_total(app, frame, lag, big_lag);
+    role(screen, frame, dc, Side::Dc, size);
+    role(screen, frame, dr, Side::Dr, size);
+    mm2_lines(screen, frame, mm2_area);
+    lag_total(screen, frame, lag, big_lag);
     if drill > 0 {
-        drill_line(app, frame, drill_area);
+        drill_line(screen, frame, drill_area);
     }
-    alarm_lines(app, frame, alarm_area);
-    verdict_line(app, frame, verdict);
+    alarm_lines(screen, frame, alarm_area);
+    verdict_line(screen, frame, verdict);
 }
 
-fn title_line(app: &Screen, frame: &mut Frame, area: Rect) {
-    let clock = app.now.map_or("--:--:--".to_owned(), fmt::clock);
-    let mut spans = vec![app.span(Slot::Accent, "kdrill"), app.span(Slot::Muted, " · DC/DR wall")];
-    if app.read_only() {
+fn title_line(screen: &Screen, frame: &mut Frame, area: Rect) {
+    let clock = screen.now.map_or("--:--:--".to_owned(), fmt::clock);
+    let mut spans = vec![screen.span(Slot::Accent, "kdrill"), screen.span(Slot::Muted, " · DC/DR wall")];
+    if screen.read_only() {
         spans.push(Span::raw("  "));
-        spans.push(app.span(Slot::Badge, " READ-ONLY "));
+        spans.push(screen.span(Slot::Badge, " READ-ONLY "));
     }
-    if app.frozen.is_some() {
+    if screen.frozen.is_some() {
         spans.push(Span::raw("  "));
-        spans.push(app.span(Slot::Badge, " PAUSED "));
+        spans.push(screen.span(Slot::Badge, " PAUSED "));
     }
-    if app.demo {
+    if screen.demo {
         spans.push(Span::raw("  "));
-        spans.push(app.span(Slot::Badge, " DEMO "));
+        spans.push(screen.span(Slot::Badge, " DEMO "));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
     frame.render_widget(
-        Paragraph::new(Line::from(app.span(Slot::Text, format!("{clock} UTC")).bold())).alignment(Alignment::Right),
+        Paragraph::new(Line::from(screen.span(Slot::Text, format!("{clock} UTC")).bold())).alignment(Alignment::Right),
         area,
     );
 }
 
-fn role(app: &Screen, frame: &mut Frame, area: Rect, side: Side, size: Size) {
-    let view = app.live.as_ref().map(|a| a.side(side));
+fn role(screen: &Screen, frame: &mut Frame, area: Rect, side: Side, size: Size) {
+    let view = screen.live.as_ref().map(|a| a.side(side));
     let r = view.map_or(Role::Unknown, |v| v.role);
-    let style = app.style(role_slot(r));
+    let style = screen.style(role_slot(r));
     frame.render_widget(Paragraph::new("").style(style), area);
     let cols = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
@@ -131,7 +131,7 @@ fn role(app: &Screen, frame: &mut Frame, area: Rect, side: Side, size: Size) {
     }
     let sub = match (view, view.and_then(|v| v.declared)) {
         (Some(v), Some(d)) if d != r => Line::from(
-            app.span(Slot::Warn, format!(" ⚠ declared {} · data {} ", d.label(), fmt::freshness(v.freshness))),
+            screen.span(Slot::Warn, format!(" ⚠ declared {} · data {} ", d.label(), fmt::freshness(v.freshness))),
         ),
         (Some(v), _) => Line::from(format!("data {}", fmt::freshness(v.freshness))),
         (None, _) => Line::from("waiting for data"),
@@ -143,36 +143,36 @@ fn role(app: &Screen, frame: &mut Frame, area: Rect, side: Side, size: Size) {
     frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center).style(style), inner);
 }
 
-fn mm2_lines(app: &Screen, frame: &mut Frame, area: Rect) {
-    let Some(a) = &app.live else {
-        return frame.render_widget(Line::from(app.span(Slot::Stale, "MM2 ? never observed")), area);
+fn mm2_lines(screen: &Screen, frame: &mut Frame, area: Rect) {
+    let Some(a) = &screen.live else {
+        return frame.render_widget(Line::from(screen.span(Slot::Stale, "MM2 ? never observed")), area);
     };
     let running: Vec<_> = a.mm2.iter().enumerate().filter(|(_, m)| m.health != Health::Stopped).collect();
     let lines: Vec<Line> = if running.is_empty() {
-        vec![Line::from(vec![app.span(Slot::Text, "MM2 ").bold(), app.span(Slot::Muted, "stopped everywhere")])]
+        vec![Line::from(vec![screen.span(Slot::Text, "MM2 ").bold(), screen.span(Slot::Muted, "stopped everywhere")])]
     } else {
         running
             .iter()
             .map(|&(k, m)| {
                 let hb = m.heartbeat_mirrored_age.or(m.heartbeat_local_age);
-                let total = app.prepared.workers_total.get(k).copied().flatten();
+                let total = screen.prepared.workers_total.get(k).copied().flatten();
                 let workers = match (m.workers_alive, total) {
                     (Some(n), Some(t)) => format!("{n}/{t}"),
                     (Some(n), None) => n.to_string(),
                     _ => "?".into(),
                 };
                 let mut line = Line::from(vec![
-                    app.span(Slot::Text, "MM2 ").bold(),
-                    app.span(Slot::Accent, format!("{} ", m.flow)).bold(),
-                    app.span(Slot::Muted, format!("runs on {}  ", m.runs_on)),
-                    app.span(health_slot(m.health), format!(" {} ", m.health.label().to_uppercase())).bold(),
-                    app.span(Slot::Muted, format!("  workers {workers}  ·  heartbeat {}", fmt::age(hb))),
+                    screen.span(Slot::Text, "MM2 ").bold(),
+                    screen.span(Slot::Accent, format!("{} ", m.flow)).bold(),
+                    screen.span(Slot::Muted, format!("runs on {}  ", m.runs_on)),
+                    screen.span(health_slot(m.health), format!(" {} ", m.health.label().to_uppercase())).bold(),
+                    screen.span(Slot::Muted, format!("  workers {workers}  ·  heartbeat {}", fmt::age(hb))),
                 ]);
                 // The first problem, if the line has room for it.
                 if let Some(p) = m.problems.first() {
                     let extra = format!("  ▲ {p}");
                     if line.width() + extra.chars().count() <= area.width as usize {
-                        line.spans.push(app.span(Slot::Warn, extra));
+                        line.spans.push(screen.span(Slot::Warn, extra));
                     }
                 }
                 line
@@ -182,10 +182,11 @@ fn mm2_lines(app: &Screen, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center), area);
 }
 
-fn lag_total(app: &Screen, frame: &mut Frame, area: Rect, big: bool) {
-    let Some(a) = &app.live else { return };
+fn lag_total(screen: &Screen, frame: &mut Frame, area: Rect, big: bool) {
+    let Some(a) = &screen.live else { return };
     let Some(l) = a.live_lag() else {
-        return frame.render_widget(Line::from(app.span(Slot::Muted, "no MM2 deployment configured")).centered(), area);
+        return frame
+            .render_widget(Line::from(screen.span(Slot::Muted, "no MM2 deployment configured")).centered(), area);
     };
     let slot = match (&l.level, l.total) {
         (LagLevel::Unknown(_), _) | (_, None) => Slot::Stale,
@@ -204,40 +205,40 @@ fn lag_total(app: &Screen, frame: &mut Frame, area: Rect, big: bool) {
     match bigtext::fit(&number, cols.saturating_sub(12)).filter(|_| big) {
         Some(scale) => {
             let mut lines: Vec<Line> =
-                bigtext::render(&number, scale).into_iter().map(|r| Line::from(app.span(slot, r))).collect();
-            lines.push(Line::from(app.span(figure_slot(l.freshness, Slot::Muted), caption)));
+                bigtext::render(&number, scale).into_iter().map(|r| Line::from(screen.span(slot, r))).collect();
+            lines.push(Line::from(screen.span(figure_slot(l.freshness, Slot::Muted), caption)));
             frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center), area);
         }
         None => frame.render_widget(
-            Paragraph::new(Line::from(app.span(slot, caption).bold())).alignment(Alignment::Center),
+            Paragraph::new(Line::from(screen.span(slot, caption).bold())).alignment(Alignment::Center),
             area,
         ),
     }
 }
 
-fn drill_line(app: &Screen, frame: &mut Frame, area: Rect) {
-    let Some(v) = &app.drill_view else { return };
+fn drill_line(screen: &Screen, frame: &mut Frame, area: Rect) {
+    let Some(v) = &screen.drill_view else { return };
     let step = v.current.and_then(|i| v.steps.get(i).map(|s| (i, s)));
-    let mut spans = vec![app.span(Slot::Accent, format!("DRILL {} ", v.kind.title())).bold()];
+    let mut spans = vec![screen.span(Slot::Accent, format!("DRILL {} ", v.kind.title())).bold()];
     if let Some((i, s)) = step {
-        spans.push(app.span(Slot::Text, format!("· step {} of {}: {}", i + 1, v.steps.len(), s.title)));
+        spans.push(screen.span(Slot::Text, format!("· step {} of {}: {}", i + 1, v.steps.len(), s.title)));
     }
     if let Some(why) = &v.blocked {
-        spans.push(app.span(Slot::Muted, format!(" · {why}")));
+        spans.push(screen.span(Slot::Muted, format!(" · {why}")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).alignment(Alignment::Center), area);
 }
 
-fn alarm_lines(app: &Screen, frame: &mut Frame, area: Rect) {
-    let Some(a) = &app.live else { return };
+fn alarm_lines(screen: &Screen, frame: &mut Frame, area: Rect) {
+    let Some(a) = &screen.live else { return };
     if a.violations.is_empty() {
         // Rules break only on fresh evidence: without it, say so, not "kept".
         let blind: Vec<String> =
             a.sides.iter().filter_map(|s| s.freshness.problem(&format!("{} data", s.side))).collect();
         let line = if blind.is_empty() {
-            Line::from(app.span(Slot::Ok, "✓ every runbook rule is kept"))
+            Line::from(screen.span(Slot::Ok, "✓ every runbook rule is kept"))
         } else {
-            Line::from(app.span(Slot::Stale, format!("? runbook rules cannot be checked: {}", blind.join(", "))))
+            Line::from(screen.span(Slot::Stale, format!("? runbook rules cannot be checked: {}", blind.join(", "))))
         };
         return frame.render_widget(line.centered(), area);
     }
@@ -254,17 +255,17 @@ fn alarm_lines(app: &Screen, frame: &mut Frame, area: Rect) {
         lines.pop();
         lines.push(Line::from(format!(" ⚠ {} rules broken ", a.violations.len())).centered());
     }
-    frame.render_widget(Paragraph::new(lines).style(app.style(Slot::Alarm)), area);
+    frame.render_widget(Paragraph::new(lines).style(screen.style(Slot::Alarm)), area);
 }
 
-fn verdict_line(app: &Screen, frame: &mut Frame, area: Rect) {
-    let line = match &app.live {
+fn verdict_line(screen: &Screen, frame: &mut Frame, area: Rect) {
+    let line = match &screen.live {
         // The alarms above already say it.
-        Some(a) if !a.violations.is_empty() => Line::from(app.span(Slot::Muted, "details on the console: w")),
+        Some(a) if !a.violations.is_empty() => Line::from(screen.span(Slot::Muted, "details on the console: w")),
         Some(a) => Line::from(
-            app.span(level_slot(a.verdict.level), format!("{} {}", level_symbol(a.verdict.level), a.verdict.text)),
+            screen.span(level_slot(a.verdict.level), format!("{} {}", level_symbol(a.verdict.level), a.verdict.text)),
         ),
-        None => Line::from(app.span(Slot::Stale, "? nothing observed yet")),
+        None => Line::from(screen.span(Slot::Stale, "? nothing observed yet")),
     };
     frame.render_widget(Paragraph::new(line).alignment(Alignment::Center), area);
 }
