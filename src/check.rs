@@ -23,6 +23,8 @@ pub struct Report {
     pub live_flow: Option<String>,
     pub sides: Vec<SideReport>,
     pub mm2: Vec<Mm2Report>,
+    /// Each side's Kubernetes, for the sides where one is configured.
+    pub kubernetes: Vec<PlatformReport>,
     pub lag: Vec<LagReport>,
     pub violations: Vec<ViolationReport>,
 }
@@ -67,9 +69,33 @@ pub struct Mm2Report {
     /// The older of the workers' and connectors' observations.
     pub observed_at: Option<Ts>,
     pub stale: bool,
+    /// From the `KafkaMirrorMaker2` resource, where Kubernetes is observed.
     pub cr_ready: Option<bool>,
+    /// The resource's pods on the side it runs on (null: not known fresh,
+    /// or that side's Kubernetes is not configured).
+    pub pods: Option<usize>,
+    pub pods_observed_at: Option<Ts>,
     pub heartbeat_age_secs: Option<f64>,
     pub problems: Vec<ProblemReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlatformReport {
+    pub side: String,
+    /// `context dr, namespace kafka`.
+    pub source: String,
+    /// Why the API server does not answer, when it does not.
+    pub unreachable: Option<String>,
+    /// MM2 pods on this side, whatever resource owns them (null: unknown).
+    pub mm2_pods: Option<usize>,
+    pub mm2_pods_observed_at: Option<Ts>,
+    /// Ready and desired replicas of the declared workloads (null: unknown
+    /// or none declared).
+    pub workloads_ready: Option<i32>,
+    pub workloads_desired: Option<i32>,
+    pub workloads: Vec<String>,
+    /// Sections that could not be read, with why.
+    pub refusals: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -179,12 +205,30 @@ pub fn report(a: &Assessment) -> Report {
             observed_at: m.observed_at,
             stale: !m.freshness.is_fresh(),
             cr_ready: m.cr_ready,
+            pods: m.platform.as_ref().and_then(|p| p.pods.value()),
+            pods_observed_at: m.platform.as_ref().and_then(|p| p.pods_at),
             heartbeat_age_secs: m.heartbeat_mirrored_age.or(m.heartbeat_local_age),
             problems: m
                 .problems
                 .iter()
                 .map(|p| ProblemReport { kind: p.kind.as_str(), text: p.text.clone() })
                 .collect(),
+        })
+        .collect();
+    let kubernetes = a
+        .platforms
+        .iter()
+        .flatten()
+        .map(|p| PlatformReport {
+            side: p.side.label().into(),
+            source: p.place.clone(),
+            unreachable: p.unreachable.clone(),
+            mm2_pods: p.mm2_pods.value(),
+            mm2_pods_observed_at: p.mm2_pods_at,
+            workloads_ready: p.apps.as_ref().and_then(|w| w.ready.value()),
+            workloads_desired: p.apps.as_ref().and_then(|w| w.desired.value()),
+            workloads: p.apps.as_ref().map(|w| w.detail.clone()).unwrap_or_default(),
+            refusals: p.refusals.clone(),
         })
         .collect();
     let lag = a
@@ -237,6 +281,7 @@ pub fn report(a: &Assessment) -> Report {
         live_flow: a.live_flow.map(|f| f.to_string()),
         sides,
         mm2,
+        kubernetes,
         lag,
         violations,
     }
@@ -288,9 +333,37 @@ pub fn human(r: &Report, a: &Assessment) -> String {
         }
     }
     out.push('\n');
-    for m in &a.mm2 {
+    for p in &r.kubernetes {
+        let pods = p.mm2_pods.map_or("?".to_owned(), |n| n.to_string());
+        out.push_str(&format!("{} Kubernetes ({}): ", p.side, p.source));
+        match &p.unreachable {
+            Some(why) => out.push_str(&format!("UNREACHABLE: {why}\n")),
+            None => out.push_str(&format!("{pods} MM2 pods\n")),
+        }
+        for w in &p.workloads {
+            out.push_str(&format!("  {w}\n"));
+        }
+        for why in &p.refusals {
+            out.push_str(&format!("  ! {why}\n"));
+        }
+    }
+    if !r.kubernetes.is_empty() {
+        out.push('\n');
+    }
+    for (m, mr) in a.mm2.iter().zip(&r.mm2) {
         let workers = m.workers_alive.map_or("?".to_owned(), |n| n.to_string());
-        out.push_str(&format!("MM2 {} {} on {}: {}, {workers} workers\n", m.name, m.flow, m.runs_on, m.health.label()));
+        let pods = match (&m.platform, mr.pods) {
+            (None, _) => String::new(),
+            (Some(_), Some(n)) => format!(", {n} pods"),
+            (Some(_), None) => ", ? pods".to_owned(),
+        };
+        out.push_str(&format!(
+            "MM2 {} {} on {}: {}, {workers} workers{pods}\n",
+            m.name,
+            m.flow,
+            m.runs_on,
+            m.health.label()
+        ));
         for c in &m.connectors {
             let tasks: Vec<String> = c.tasks.iter().map(|t| format!("{}:{}", t.id, t.state.label())).collect();
             out.push_str(&format!("  {:<40} {:<11} tasks {}\n", c.name, c.state.label(), tasks.join(" ")));

@@ -512,3 +512,44 @@ async fn spawn_publishes_snapshots_and_answers_actions() {
     assert!(outcome.result.is_ok_and(|t| t.contains("stopping")));
     assert!(outcome.at >= start() && outcome.at < start() + TimeDelta::seconds(10));
 }
+
+#[test]
+fn pods_missing_from_kubernetes_while_workers_run_is_a_disagreement_that_closes_gates() {
+    let mut s = Sim::warm(7);
+    assert!(s.holds(Condition::Mm2Flowing(Flow::DC_TO_DR)));
+    s.act(Action::Fault(Fault::PodsUnlisted));
+    s.run(2);
+    let m = s.mm2(Flow::DC_TO_DR);
+    assert_eq!(m.health, Health::Degraded);
+    let kinds: Vec<&str> = m.problems.iter().map(|p| p.kind.as_str()).collect();
+    assert!(kinds.contains(&"workers-without-pods"), "{kinds:?}");
+    assert!(
+        m.problems.iter().any(|p| p.text.contains("context dr, namespace kafka")),
+        "the disagreement names where Kubernetes was read: {:?}",
+        m.problems
+    );
+    assert!(!s.holds(Condition::Mm2Flowing(Flow::DC_TO_DR)), "a disagreement never lets a gate open");
+    assert!(!s.holds(Condition::NoMm2Running), "workers still run: MM2 is not stopped");
+    s.act(Action::Fault(Fault::PodsUnlisted));
+    s.run(2);
+    assert_eq!(s.mm2(Flow::DC_TO_DR).health, Health::Healthy);
+}
+
+#[test]
+fn stopping_apps_needs_both_sources_workloads_first_then_kafka_clients() {
+    let mut s = Sim::warm(7);
+    let workloads = |s: &Sim| {
+        let p = s.a.platforms[Side::Dc.index()].as_ref().and_then(|p| p.apps.as_ref());
+        p.and_then(|w| w.ready.value())
+    };
+    assert_eq!(workloads(&s), Some(6), "3 Deployments of 2 on DC");
+    s.act(Action::StopApps(Side::Dc));
+    s.run(1);
+    assert_eq!(workloads(&s), Some(0), "scaled to 0 at once");
+    assert!(s.a.side(Side::Dc).app_groups().any(|g| g.members > 0), "consumers leave their groups over seconds");
+    assert!(!s.holds(Condition::NoAppClients(Side::Dc)), "Kafka still sees clients: the gate stays shut");
+    let both = s.until(15, |s| s.holds(Condition::NoAppClients(Side::Dc)));
+    assert!(both.is_some(), "{:?}", evaluate(&Condition::NoAppClients(Side::Dc), &s.a));
+    let check = evaluate(&Condition::NoAppClients(Side::Dc), &s.a);
+    assert!(check.observed.contains("workloads 0/0 ready"), "{}", check.observed);
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Flow, Side, Ts};
 
 use super::Assessment;
-use super::platform::Known;
+use super::platform::{Known, WorkloadsView};
 use super::truth::Truth;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,25 +74,27 @@ fn no_app_clients(a: &Assessment, side: Side) -> Eval {
     match workloads(a, side) {
         // Kafka alone.
         None => (kafka, app_summary(a, side), s.observed_at),
-        Some((ready, _, text, at)) => {
-            let none_ready = match ready {
-                Known::Is(n) => Truth::from_bool(n == 0),
-                Known::Unknown(why) => Truth::Unknown(why),
+        Some(w) => {
+            let none_ready = match &w.ready {
+                Known::Is(n) => Truth::from_bool(*n == 0),
+                Known::Unknown(why) => Truth::Unknown(why.clone()),
             };
-            (all(kafka, none_ready), format!("{} · {text}", app_summary(a, side)), older(s.observed_at, at))
+            let text = format!("{} · {}", app_summary(a, side), workloads_text(w));
+            (all(kafka, none_ready), text, older(s.observed_at, w.at))
         }
     }
 }
 
-/// The declared workloads of `side`: ready and desired replicas, in words,
-/// and when observed; `None` when the side has none declared.
-fn workloads(a: &Assessment, side: Side) -> Option<(Known<i32>, Known<i32>, String, Option<Ts>)> {
-    let w = a.platforms[side.index()].as_ref()?.apps.as_ref()?;
-    let text = match (&w.ready, &w.desired) {
+/// The declared workloads of `side`, `None` when the side has none.
+fn workloads(a: &Assessment, side: Side) -> Option<&WorkloadsView> {
+    a.platforms[side.index()].as_ref()?.apps.as_ref()
+}
+
+fn workloads_text(w: &WorkloadsView) -> String {
+    match (&w.ready, &w.desired) {
         (Known::Is(r), Known::Is(d)) => format!("workloads {r}/{d} ready"),
         _ => "workloads ?".to_owned(),
-    };
-    Some((w.ready.clone(), w.desired.clone(), text, w.at))
+    }
 }
 
 /// Both must hold; a known `No` wins over unknowns.
@@ -121,12 +123,13 @@ fn apps_active(a: &Assessment, side: Side) -> Eval {
     };
     match workloads(a, side) {
         None => (truth, app_summary(a, side), s.observed_at),
-        Some((ready, desired, text, at)) => {
-            let all_ready = match (ready, desired) {
-                (Known::Is(r), Known::Is(d)) => Truth::from_bool(d > 0 && r >= d),
-                (Known::Unknown(why), _) | (_, Known::Unknown(why)) => Truth::Unknown(why),
+        Some(w) => {
+            let all_ready = match (&w.ready, &w.desired) {
+                (Known::Is(r), Known::Is(d)) => Truth::from_bool(*d > 0 && r >= d),
+                (Known::Unknown(why), _) | (_, Known::Unknown(why)) => Truth::Unknown(why.clone()),
             };
-            (all(truth, all_ready), format!("{} · {text}", app_summary(a, side)), older(s.observed_at, at))
+            let text = format!("{} · {}", app_summary(a, side), workloads_text(w));
+            (all(truth, all_ready), text, older(s.observed_at, w.at))
         }
     }
 }

@@ -194,6 +194,10 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     if !connectors.iter().any(|c| c.kind == ConnectorKind::Source) && connectors_at.is_some() {
         problems.push(Mm2Problem::new(Kind::NoSourceConnector, "no MirrorSourceConnector"));
     }
+    // Sources that disagree: nothing resting on them can be trusted.
+    for dis in platform.iter().flat_map(|p| &p.disagreements) {
+        problems.push(Mm2Problem::new(Kind::Disagreement(dis.kind), dis.text.clone()));
+    }
     let max_hb = settings.heartbeat_stale_after.num_milliseconds() as f64 / 1000.0;
     let hb_problem = match (settings.heartbeats, hb_fresh.is_fresh()) {
         (HeartbeatMode::None, _) => None,
@@ -221,9 +225,7 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         (Truth::Yes, false) => Health::Degraded,
     };
     let cr_ready = platform.as_ref().and_then(|p| p.resource.as_ref()?.ready.as_ref()).map(|c| c.is_true());
-    for dis in platform.iter().flat_map(|p| &p.disagreements) {
-        problems.push(Mm2Problem::new(Kind::Disagreement(dis.kind), dis.text.clone()));
-    }
+
     // Last: the FAILED states it points at come first.
     let failed = failed_count(&connectors);
     // The resource's own copy of the states may show a failure Kafka's

@@ -20,6 +20,8 @@ pub struct PlatformView {
     pub side: Side,
     /// "context dr, namespace kafka".
     pub place: String,
+    /// "dr/kafka".
+    pub short_place: String,
     /// Why the API server is not answering, when it is not.
     pub unreachable: Option<String>,
     /// MM2 pods present (pending, running or terminating), when fresh.
@@ -45,6 +47,8 @@ pub struct WorkloadsView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mm2Platform {
     pub place: String,
+    /// "dr/kafka".
+    pub short_place: String,
     pub resource: Option<MirrorMaker>,
     pub resource_at: Option<Ts>,
     /// Pods of this deployment's resource on its side, when fresh.
@@ -147,6 +151,7 @@ fn assess_side(p: &Platform, settings: &Settings, now: Ts) -> PlatformView {
     PlatformView {
         side: p.side,
         place: p.place(),
+        short_place: p.short_place(),
         unreachable: match &p.link {
             Link::Down { since, error, .. } => {
                 Some(format!("{error} (for {})", fmt_age(crate::model::age_secs(*since, now))))
@@ -210,7 +215,15 @@ pub fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings
             disagreements.extend(state_differences(&d.name, &r.connectors, &topic.value));
         }
     }
-    Some(Mm2Platform { place: p.place(), resource, resource_at, pods, pods_at, disagreements })
+    Some(Mm2Platform {
+        place: p.place(),
+        short_place: p.short_place(),
+        resource,
+        resource_at,
+        pods,
+        pods_at,
+        disagreements,
+    })
 }
 
 /// Connectors and tasks whose state differs between the resource's status

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::assess::{GroupClass, SideView, TopicView, Truth, fmt_age};
+use crate::assess::{GroupClass, Known, PlatformView, SideView, TopicView, Truth, fmt_age};
 use crate::model::{Link, Side, age_secs};
 
 use super::super::fmt;
@@ -26,7 +26,8 @@ pub fn wanted_rows(screen: &Screen, side: Side) -> u16 {
     let i = side.index();
     let topics = screen.prepared.topics[i].len().max(1);
     let groups = screen.prepared.groups[i].len().max(1);
-    (2 + 3 + topics + groups).min(40) as u16
+    let k8s = screen.shown().is_some_and(|(a, _)| a.platforms[i].is_some());
+    (2 + 3 + usize::from(k8s) + topics + groups).min(40) as u16
 }
 
 pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Option<Extent> {
@@ -59,7 +60,9 @@ pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Optio
     let groups = &screen.prepared.groups[i];
     let n_topics = topics.len().max(1);
     let n_groups = groups.len().max(1);
-    let total = 1 + 1 + n_topics + 1 + n_groups;
+    let platform = a.platforms[i].as_ref();
+    let k8s_rows = usize::from(platform.is_some());
+    let total = 1 + k8s_rows + 1 + n_topics + 1 + n_groups;
     let w = inner.width as usize;
     let fig = figure_slot(v.freshness, Slot::Text);
     let nw = TopicCols::new(w, screen.prepared.topic_width[i]);
@@ -70,6 +73,10 @@ pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Optio
             return status(screen, v, a.now, w);
         }
         let row = row - 1;
+        if let (Some(p), 0) = (platform, row) {
+            return platform_line(screen, p, w);
+        }
+        let row = row - k8s_rows;
         if row == 0 {
             return Line::from(screen.span(Slot::Muted, topic_header(w, nw)));
         }
@@ -123,6 +130,38 @@ fn status<'a>(screen: &Screen, v: &SideView, now: crate::model::Ts, w: usize) ->
     let apps = v.app_groups().map(|g| g.members).sum::<usize>();
     spans.push(screen.span(Slot::Muted, if wide(w) { " · app consumers " } else { " · consumers " }));
     spans.push(screen.span(figure_slot(v.freshness, Slot::Text), apps.to_string()));
+    Line::from(spans)
+}
+
+/// The side's Kubernetes: MM2 pods and the applications' workloads, or
+/// why they are not known.
+fn platform_line<'a>(screen: &Screen, p: &PlatformView, w: usize) -> Line<'a> {
+    let mut spans = vec![screen.span(Slot::Muted, format!("k8s {} · ", p.short_place))];
+    let room = w.saturating_sub(p.short_place.len() + 7);
+    if let Some(why) = &p.unreachable {
+        spans.push(screen.span(Slot::Alarm, fmt::clip(&format!("UNREACHABLE: {why}"), room)));
+        return Line::from(spans);
+    }
+    if let Some(why) = p.refusals.first() {
+        spans.push(screen.span(Slot::Warn, fmt::clip(why, room)));
+        return Line::from(spans);
+    }
+    let figure = |k: &Known<String>| match k {
+        Known::Is(s) => screen.span(Slot::Text, s.clone()),
+        Known::Unknown(_) => screen.span(Slot::Stale, "?"),
+    };
+    spans.push(screen.span(Slot::Muted, "MM2 pods "));
+    spans.push(figure(&match &p.mm2_pods {
+        Known::Is(n) => Known::Is(n.to_string()),
+        Known::Unknown(w) => Known::Unknown(w.clone()),
+    }));
+    if let Some(apps) = &p.apps {
+        spans.push(screen.span(Slot::Muted, " · workloads "));
+        spans.push(figure(&match (&apps.ready, &apps.desired) {
+            (Known::Is(r), Known::Is(d)) => Known::Is(format!("{r}/{d} ready")),
+            _ => Known::Unknown(String::new()),
+        }));
+    }
     Line::from(spans)
 }
 

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::assess::mm2::short_name;
-use crate::assess::{Freshness, Health, Mm2Problem, Mm2ProblemKind, Mm2View};
+use crate::assess::{Freshness, Health, Known, Mm2Problem, Mm2ProblemKind, Mm2View};
 use crate::model::ConnectState;
 
 use super::super::fmt;
@@ -71,8 +71,16 @@ fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Fre
         screen.span(Slot::Muted, format!("on {} ", m.runs_on)),
         screen.span(health_slot(m.health), m.health.label().to_uppercase()),
         screen.span(fig, format!(" {workers}")),
-        screen.span(Slot::Muted, cr),
     ];
+    // Pods as the side's Kubernetes lists them, beside Kafka's workers.
+    if let Some(p) = &m.platform {
+        head.push(screen.span(Slot::Muted, " · "));
+        head.push(match p.pods {
+            Known::Is(n) => screen.span(fig, format!("{n} pods")),
+            Known::Unknown(_) => screen.span(Slot::Stale, "? pods"),
+        });
+    }
+    head.push(screen.span(Slot::Muted, cr));
     if !fresh.is_fresh() {
         head.push(screen.span(Slot::Stale, format!(" · {}", fmt::freshness(fresh))));
     }
@@ -80,6 +88,9 @@ fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Fre
     if m.health == Health::Stopped {
         return out;
     }
+    // Where each figure above comes from.
+    let k8s = m.platform.as_ref().map_or(String::new(), |p| format!(" · pods, CR: k8s {}", p.short_place));
+    out.push(Line::from(screen.span(Slot::Muted, format!("  workers, states: Kafka{k8s}"))));
     for p in m.problems.iter().filter(|p| p.kind == Mm2ProblemKind::ReadyWhileFailed) {
         out.push(Line::from(screen.span(Slot::Alarm, format!("  ⚠ {p}"))));
     }
