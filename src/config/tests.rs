@@ -25,10 +25,18 @@ fn the_examples_parse() {
     let text = std::fs::read_to_string("examples/lab.toml").unwrap_or_default();
     let c = parse(&text, Path::new("examples/lab.toml"));
     assert!(c.is_ok(), "examples/lab.toml: {:?}", c.err());
+    let text = std::fs::read_to_string("examples/lab-kube.toml").unwrap_or_default();
+    let c = parse(&text, Path::new("examples/lab-kube.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(Side::BOTH.iter().all(|s| c.cluster(*s).kube.as_ref().is_some_and(|k| k.workloads.len() == 1)));
     // The production example reads its secrets from the environment.
     let text = std::fs::read_to_string("examples/kdrill.toml").unwrap_or_default();
     let e = parse(&text, Path::new("examples/kdrill.toml")).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("clusters.dc.secrets.\"sasl.password\": environment variable KDRILL_DC_PASSWORD"), "{e}");
+    // Everything else in it is valid, the Kubernetes keys included.
+    let without_secrets: String = text.lines().filter(|l| !l.starts_with("\"sasl.password\"")).collect::<Vec<_>>().join("\n");
+    let c = parse(&without_secrets, Path::new("examples/kdrill.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let dc = c.cluster(Side::Dc).kube.clone().unwrap_or_else(|| panic!("dc has Kubernetes"));
+    assert_eq!((dc.context.as_str(), dc.workloads.len()), ("dc-prod", 2));
 }
 
 #[test]
