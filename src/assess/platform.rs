@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::model::{Connector, Link, MirrorMaker, Mm2Deployment, Platform, Side, Snapshot, Ts};
+use crate::model::{Connector, Link, MirrorMaker, Mm2Deployment, Platform, Section, Side, Snapshot, Ts};
 
 use super::truth::{Freshness, fmt_age};
 
@@ -109,18 +109,24 @@ pub fn assess_platforms(snap: &Snapshot, settings: &Settings, now: Ts) -> [Optio
     Side::BOTH.map(|side| snap.platform(side).map(|p| assess_side(p, settings, now)))
 }
 
+/// `value` if `section` was observed fresh; otherwise unknown, with why in
+/// words: the age, and the cause when known (the server unreachable, or
+/// the watch refused, e.g. a 403 naming the user, verb and resource).
 fn fresh<T>(
     at: Option<Ts>,
     p: &Platform,
+    section: Section,
     what: &str,
     settings: &Settings,
     now: Ts,
     value: impl FnOnce() -> T,
 ) -> Known<T> {
+    let refused = p.refusals.iter().find(|r| r.section == section);
     match Freshness::of(at, now, settings.stale_after).problem(&format!("{what} ({})", p.place())) {
         None => Known::Is(value()),
-        Some(why) => Known::Unknown(match &p.link {
-            Link::Down { error, .. } => format!("{why}: {error}"),
+        Some(why) => Known::Unknown(match (&p.link, refused) {
+            (Link::Down { error, .. }, _) => format!("{why}: {error}"),
+            (_, Some(r)) => format!("{why}: {}", r.why),
             _ => why,
         }),
     }
@@ -128,15 +134,15 @@ fn fresh<T>(
 
 fn assess_side(p: &Platform, settings: &Settings, now: Ts) -> PlatformView {
     let pods_at = p.mm2_pods.as_ref().map(|o| o.at);
-    let mm2_pods = fresh(pods_at, p, "MM2 pods", settings, now, || {
+    let mm2_pods = fresh(pods_at, p, Section::Mm2Pods, "MM2 pods", settings, now, || {
         p.mm2_pods.as_ref().map_or(0, |o| o.value.iter().filter(|pod| pod.is_present()).count())
     });
     let apps = p.workloads.as_ref().map(|w| {
         let at = Some(w.at);
         let sum = |f: fn(&crate::model::Workload) -> i32| w.value.iter().map(f).sum::<i32>();
         WorkloadsView {
-            desired: fresh(at, p, "application workloads", settings, now, || sum(|w| w.desired)),
-            ready: fresh(at, p, "application workloads", settings, now, || sum(|w| w.ready)),
+            desired: fresh(at, p, Section::Workloads, "application workloads", settings, now, || sum(|w| w.desired)),
+            ready: fresh(at, p, Section::Workloads, "application workloads", settings, now, || sum(|w| w.ready)),
             at,
             detail: w
                 .value
@@ -172,7 +178,7 @@ pub fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings
     let resource_at = p.mirrormakers.as_ref().map(|o| o.at);
     let resource = p.mirrormakers.as_ref().and_then(|o| o.value.iter().find(|m| m.name == d.name)).cloned();
     let pods_at = p.mm2_pods.as_ref().map(|o| o.at);
-    let pods = fresh(pods_at, p, &format!("pods of {}", d.name), settings, now, || {
+    let pods = fresh(pods_at, p, Section::Mm2Pods, &format!("pods of {}", d.name), settings, now, || {
         p.mm2_pods.as_ref().map_or(0, |o| {
             o.value.iter().filter(|pod| pod.owner.as_deref() == Some(&d.name) && pod.is_present()).count()
         })
@@ -418,5 +424,27 @@ mod tests {
         let m =
             assess_deployment(&snap.mm2[0], &snap, &Settings::default(), later).unwrap_or_else(|| panic!("platform"));
         assert!(m.disagreements.is_empty(), "stale facts are not compared");
+    }
+
+    #[test]
+    fn a_refused_watch_is_unknown_with_the_refusal_in_words() {
+        let now = Utc::now();
+        let mut snap = Snapshot::empty(now, "dc", "dr");
+        let mut p = Platform::new(Side::Dr, "dr-nolist", "kafka");
+        p.link = Link::Up { last_ok: now };
+        p.refusals = vec![crate::model::Refusal {
+            section: Section::Mm2Pods,
+            why: "context dr-nolist: cannot watch pods in namespace kafka: pods is forbidden: User \"nolist\" cannot list resource \"pods\" (403)".into(),
+            since: now,
+        }];
+        snap.platforms[1] = Some(p);
+        let sides = assess_platforms(&snap, &Settings::default(), now);
+        match sides[1].as_ref().map(|s| &s.mm2_pods) {
+            Some(Known::Unknown(why)) => {
+                assert!(why.starts_with("MM2 pods (context dr-nolist, namespace kafka) never observed"), "{why}");
+                assert!(why.contains("User \"nolist\" cannot list resource \"pods\""), "{why}");
+            }
+            other => panic!("a refused watch must be unknown, not {other:?}"),
+        }
     }
 }

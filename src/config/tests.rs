@@ -33,7 +33,8 @@ fn the_examples_parse() {
     let e = parse(&text, Path::new("examples/kdrill.toml")).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("clusters.dc.secrets.\"sasl.password\": environment variable KDRILL_DC_PASSWORD"), "{e}");
     // Everything else in it is valid, the Kubernetes keys included.
-    let without_secrets: String = text.lines().filter(|l| !l.starts_with("\"sasl.password\"")).collect::<Vec<_>>().join("\n");
+    let without_secrets: String =
+        text.lines().filter(|l| !l.starts_with("\"sasl.password\"")).collect::<Vec<_>>().join("\n");
     let c = parse(&without_secrets, Path::new("examples/kdrill.toml")).unwrap_or_else(|e| panic!("{e}"));
     let dc = c.cluster(Side::Dc).kube.clone().unwrap_or_else(|| panic!("dc has Kubernetes"));
     assert_eq!((dc.context.as_str(), dc.workloads.len()), ("dc-prod", 2));
