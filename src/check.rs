@@ -25,6 +25,9 @@ pub struct Report {
     pub mm2: Vec<Mm2Report>,
     pub lag: Vec<LagReport>,
     pub violations: Vec<ViolationReport>,
+    /// Why the rules could not be checked (a side's data not fresh): an
+    /// empty `violations` then proves nothing.
+    pub rules_unchecked_because: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -239,6 +242,7 @@ pub fn report(a: &Assessment) -> Report {
         mm2,
         lag,
         violations,
+        rules_unchecked_because: a.rules_unchecked_because(),
     }
 }
 
