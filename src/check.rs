@@ -27,6 +27,9 @@ pub struct Report {
     pub kubernetes: Vec<PlatformReport>,
     pub lag: Vec<LagReport>,
     pub violations: Vec<ViolationReport>,
+    /// Why the rules could not be checked (a side's data not fresh): an
+    /// empty `violations` then proves nothing.
+    pub rules_unchecked_because: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -284,6 +287,7 @@ pub fn report(a: &Assessment) -> Report {
         kubernetes,
         lag,
         violations,
+        rules_unchecked_because: a.rules_unchecked_because(),
     }
 }
 

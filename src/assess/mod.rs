@@ -94,6 +94,13 @@ pub struct Assessment {
 }
 
 impl Assessment {
+    /// Why the runbook's rules cannot be checked now, one reason per side
+    /// whose data is not fresh (rules break only on fresh evidence, so
+    /// "none broken" then means nothing); empty when they can.
+    pub fn rules_unchecked_because(&self) -> Vec<String> {
+        self.sides.iter().filter_map(|s| s.freshness.problem(&format!("{} data", s.side))).collect()
+    }
+
     pub fn side(&self, side: Side) -> &SideView {
         &self.sides[side.index()]
     }

@@ -232,9 +232,7 @@ fn drill_line(screen: &Screen, frame: &mut Frame, area: Rect) {
 fn alarm_lines(screen: &Screen, frame: &mut Frame, area: Rect) {
     let Some(a) = &screen.live else { return };
     if a.violations.is_empty() {
-        // Rules break only on fresh evidence: without it, say so, not "kept".
-        let blind: Vec<String> =
-            a.sides.iter().filter_map(|s| s.freshness.problem(&format!("{} data", s.side))).collect();
+        let blind = a.rules_unchecked_because();
         let line = if blind.is_empty() {
             Line::from(screen.span(Slot::Ok, "✓ every runbook rule is kept"))
         } else {
