@@ -13,11 +13,14 @@
 //!   (classic or KIP-848 `consumer` protocol), and Kafka's own
 //!   `kafka-consumer-groups` through [`describe_group_with_kafka_tool`], and
 //!   the consumer lag it prints from a kdrill snapshot ([`lag::consumer_lag`]).
+//! * [`kube`]: the lab's Kubernetes (`scripts/lab kube`), brought up by
+//!   [`kube::kube_lab`], changed by the test through its own admin client.
 //!
 //! Every wait is bounded and every address is on 127.0.0.1.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod kube;
 pub mod lag;
 
 use std::future::Future;
