@@ -384,3 +384,45 @@ fn the_view_says_what_the_current_step_offers_and_whether_its_hold_runs() {
     let drain = view.current_step().map(|(i, s)| (i, s.completes_when_observed()));
     assert_eq!(drain, Some((1, true)), "step 2 (drain) completes when observed");
 }
+
+#[test]
+fn regaining_sight_of_a_running_flow_is_not_a_start() {
+    // MM2 DC→DR runs while DC's applications are stopped (step 1 of a
+    // switchover), then DR hangs: its facts go stale (unknown), then the
+    // Connect group shows no worker for 2 s while it rebalances, then the
+    // workers are back. MM2 never stopped: no "started" alarm.
+    let mut fx = Fixture::new();
+    fx.apps = [false, false];
+    let mut assessor = Assessor::new(settings());
+    for _ in 0..5 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.frozen[1] = Some(fx.t);
+    for _ in 0..30 {
+        let a = assessor.assess(&fx.step(), fx.t);
+        assert!(!a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps));
+    }
+    fx.frozen[1] = None;
+    fx.mm2[0] = false;
+    for _ in 0..2 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.mm2[0] = true;
+    for _ in 0..5 {
+        let a = assessor.assess(&fx.step(), fx.t);
+        assert!(
+            !a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps),
+            "a 2 s gap after an unknown spell is not a stop and start: {:?}",
+            a.violations
+        );
+    }
+    // A real stop, observed across the hold window, then a start while DC
+    // has no applications: that is the rule broken.
+    fx.mm2[0] = false;
+    for _ in 0..12 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.mm2[0] = true;
+    let a = assessor.assess(&fx.step(), fx.t);
+    assert!(a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps), "{:?}", a.violations);
+}

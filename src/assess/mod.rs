@@ -139,14 +139,28 @@ impl Assessment {
 pub struct Assessor {
     pub settings: Settings,
     pub history: History,
-    /// Whether each flow was running at the previous assessment (absent =
-    /// never judged), to tell a start from a flow found already running.
-    was_running: HashMap<Flow, bool>,
+    /// What each flow was last known to do (absent = never judged), to
+    /// tell a start from a flow found already running.
+    flow_state: HashMap<Flow, FlowState>,
+}
+
+/// A flow's last known running state. Unknown spells are skipped: a flow
+/// seen running again after one has not started.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum FlowState {
+    Running,
+    /// Seen stopped from `since` to `last` (unknown spells between them
+    /// included); `ran` = it was seen running before.
+    Stopped {
+        since: Ts,
+        last: Ts,
+        ran: bool,
+    },
 }
 
 impl Assessor {
     pub fn new(settings: Settings) -> Self {
-        Assessor { settings, history: History::default(), was_running: HashMap::new() }
+        Assessor { settings, history: History::default(), flow_state: HashMap::new() }
     }
 
     /// Judges `snap` at `now`. A snapshot newer than the last one is folded
@@ -185,10 +199,31 @@ impl Assessor {
                 Truth::No => false,
                 Truth::Unknown(_) => continue,
             };
-            let was = self.was_running.insert(m.flow, running);
+            let hold = self.settings.hold_window;
+            let before = self.flow_state.get(&m.flow).copied();
+            // A stop of a flow that ran counts once it has been observed
+            // across the hold window: workers missing for a moment (a Connect
+            // group rebalancing after its broker hung) are not a stop, and
+            // their return is not a start.
+            let stop_held = |since: Ts, last: Ts, ran: bool| !ran || last - since >= hold;
             if !running {
-                self.history.flow_started.remove(&m.flow);
-            } else if was == Some(false) {
+                let state = match before {
+                    Some(FlowState::Stopped { since, ran, .. }) => FlowState::Stopped { since, last: now, ran },
+                    Some(FlowState::Running) => FlowState::Stopped { since: now, last: now, ran: true },
+                    None => FlowState::Stopped { since: now, last: now, ran: false },
+                };
+                if let FlowState::Stopped { since, last, ran } = state
+                    && stop_held(since, last, ran)
+                {
+                    self.history.flow_started.remove(&m.flow);
+                }
+                self.flow_state.insert(m.flow, state);
+                continue;
+            }
+            self.flow_state.insert(m.flow, FlowState::Running);
+            if let Some(FlowState::Stopped { since, last, ran }) = before
+                && stop_held(since, last, ran)
+            {
                 let apps = match sides[m.flow.source.index()].apps_active() {
                     Truth::Yes => Some(true),
                     Truth::No => Some(false),
