@@ -483,11 +483,14 @@ fn scaling_through_the_api_moves_the_gates() {
     let original = [admin.app_replicas(Side::Dc), admin.app_replicas(Side::Dr)];
     let restore = AppsScaled(&admin, original);
     admin.scale_app(Side::Dc, 1);
+    let started = Instant::now();
     o.wait("apps active on DC with its workload ready", 180, |_, a| {
         holds(a, Condition::AppsActive(Side::Dc))
             && platform_of(a, Side::Dc).apps.as_ref().is_some_and(|w| w.ready == Known::Is(1))
     });
+    support::note(&format!("AppsActive(DC) Yes {:?} after scaling lab-app to 1", started.elapsed()));
     admin.scale_app(Side::Dc, 0);
+    let started = Instant::now();
     let mut yes_too_early = Vec::new();
     o.wait("no app clients on DC after scaling to 0", 90, |_, a| {
         let yes = holds(a, Condition::NoAppClients(Side::Dc));
@@ -498,7 +501,14 @@ fn scaling_through_the_api_moves_the_gates() {
         }
         yes
     });
+    support::note(&format!("NoAppClients(DC) Yes {:?} after scaling lab-app to 0", started.elapsed()));
     assert!(yes_too_early.is_empty(), "NoAppClients(DC) Yes before workloads and Kafka agreed: {yes_too_early:?}");
+    // Leave no Terminating pod behind for the next scenario.
+    o.wait("DC's app pod gone", 30, |snap, _| {
+        snap.platform(Side::Dc)
+            .and_then(|p| p.workloads.as_ref())
+            .is_some_and(|w| w.value.iter().all(|w| w.pods.is_empty()))
+    });
     drop(restore);
     if original[0] > 0 {
         o.wait("DC's apps back as they were", 180, |_, a| holds(a, Condition::AppsActive(Side::Dc)));
