@@ -1,7 +1,9 @@
 //! `kdrill check`: one headless judgement of the pair, for cron, CI gates
 //! and monitoring. Prints a summary or JSON; the exit code is the verdict's
-//! standing: the runbook's rules hold (0), are broken or lag is too high or
-//! unknown (1), or the pair could not be observed (2). Nothing is judged
+//! standing: all is well (0); a person is needed — a rule broken, lag too
+//! high, unknown or ahead of the source, an MM2 connector or task FAILED,
+//! Kubernetes and Kafka disagreeing (1); or the pair could not be observed
+//! (2). Nothing is judged
 //! here: every figure and verdict comes from the assessment.
 
 use serde::Serialize;

@@ -59,8 +59,9 @@ enum Command {
     },
     /// Run the console against the clusters of the configuration (the default)
     Watch,
-    /// Observe once, print a summary (or JSON), exit 0 rules hold, 1 a rule is
-    /// broken or lag is above threshold, 2 a cluster could not be observed
+    /// Observe once, print a summary (or JSON), exit 0 all is well, 1 a person
+    /// is needed (a rule broken, lag above threshold or unknown, an MM2 task
+    /// FAILED, sources that disagree), 2 a cluster could not be observed
     Check {
         /// Print JSON instead of text
         #[arg(long)]

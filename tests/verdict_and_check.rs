@@ -154,7 +154,7 @@ fn check_json_carries_the_typed_facts_under_stable_names() {
         .as_array()
         .map(|p| p.iter().filter_map(|p| p["kind"].as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    assert!(kinds.contains(&"task-not-running".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"task-failed".to_owned()), "{kinds:?}");
     assert!(kinds.contains(&"ready-while-failed".to_owned()), "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("ready-while-failed"), "the state it points at comes first");
     s.toggle(Fault::FailMm2Task);

@@ -19,6 +19,8 @@ pub struct LagRow {
     /// Last upstream offset MM2 committed as replicated.
     pub replicated: Option<i64>,
     /// `source_end - (replicated + 1)`; `None` when either side is unknown.
+    /// Negative when MM2's committed position is past the source's end (an
+    /// echo loop, a recreated source topic): an anomaly, never shown as 0.
     pub records: Option<i64>,
     /// Age of the oldest record not yet replicated; `None` when unknown
     /// (including when history does not reach back far enough).
@@ -32,6 +34,11 @@ pub enum LagLevel {
     Above {
         threshold: u64,
     },
+    /// MM2 committed positions past the source's end on some partitions.
+    Ahead {
+        records: u64,
+        partitions: usize,
+    },
     /// The lag cannot be judged: figures stale, or partitions unknown.
     Unknown(String),
 }
@@ -42,13 +49,23 @@ impl LagLevel {
         match self {
             LagLevel::Within => "within",
             LagLevel::Above { .. } => "above",
+            LagLevel::Ahead { .. } => "ahead-of-source",
             LagLevel::Unknown(_) => "unknown",
         }
     }
 
-    fn judge(total: Option<u64>, unknown_rows: usize, freshness: Freshness, threshold: i64) -> LagLevel {
+    fn judge(
+        total: Option<u64>,
+        ahead: (u64, usize),
+        unknown_rows: usize,
+        freshness: Freshness,
+        threshold: i64,
+    ) -> LagLevel {
         if let Some(why) = freshness.problem("lag figures") {
             return LagLevel::Unknown(why);
+        }
+        if let (records @ 1.., partitions) = ahead {
+            return LagLevel::Ahead { records, partitions };
         }
         let threshold = threshold.max(0) as u64;
         match total {
@@ -64,8 +81,11 @@ pub struct FlowLag {
     pub flow: Flow,
     pub deployment: String,
     pub rows: Vec<LagRow>,
-    /// Sum of known lags; `None` if any row is unknown.
+    /// Sum of known lags behind the source; `None` if any row is unknown.
     pub total: Option<u64>,
+    /// Records MM2 committed past the source's end, and on how many
+    /// partitions (see `LagRow::records`).
+    pub ahead: (u64, usize),
     pub unknown_rows: usize,
     pub max_seconds: Option<f64>,
     /// The older of the two observations the figures rest on.
@@ -85,6 +105,12 @@ impl FlowLag {
         }
         if self.unknown_rows > 0 {
             return Err(format!("{} partition(s) with unknown lag", self.unknown_rows));
+        }
+        if let (n @ 1.., parts) = self.ahead {
+            return Err(format!(
+                "MM2's committed position is {n} records past the source's end on {parts} partition(s): \
+                 an echo loop or a recreated source topic"
+            ));
         }
         match self.total {
             Some(0) => Ok(()),
@@ -141,6 +167,8 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
     };
     let unknown_rows = rows.iter().filter(|r| r.records.is_none()).count();
     let total = (unknown_rows == 0).then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
+    let negative = rows.iter().filter_map(|r| r.records).filter(|n| *n < 0);
+    let ahead = negative.fold((0u64, 0usize), |(n, k), r| (n + r.unsigned_abs(), k + 1));
     let max_seconds = rows.iter().filter_map(|r| r.seconds).reduce(f64::max);
     let freshness = Freshness::of(at, now, settings.stale_after);
     FlowLag {
@@ -148,11 +176,12 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         deployment: d.name.clone(),
         rows,
         total,
+        ahead,
         unknown_rows,
         max_seconds,
         at,
         freshness,
-        level: LagLevel::judge(total, unknown_rows, freshness, settings.lag_alarm_records),
+        level: LagLevel::judge(total, ahead, unknown_rows, freshness, settings.lag_alarm_records),
     }
 }
 
@@ -165,17 +194,63 @@ fn lag_row(
     now: Ts,
 ) -> LagRow {
     let records = match (end, rep) {
-        (Some(e), Some(r)) => Some((e - (r + 1)).max(0)),
+        (Some(e), Some(r)) => Some(e - (r + 1)),
         // An empty partition has nothing to replicate.
         (Some(0), None) => Some(0),
         _ => None,
     };
     let seconds = match (records, rep) {
         (Some(0), _) => Some(0.0),
+        // Ahead of the source: no unreplicated record to age.
+        (Some(n), _) if n < 0 => None,
         // The oldest unreplicated record (r + 1) was written when the end
         // offset passed r + 2.
         (Some(_), Some(r)) => history.and_then(|s| s.time_reached(r + 2)).map(|t| age_secs(t, now)),
         _ => None,
     };
     LagRow { topic, partition, source_end: end, replicated: rep, records, seconds }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Flow, Observed, Partition, ReplicatedOffset, Side, Topic};
+    use chrono::Utc;
+
+    #[test]
+    fn a_committed_position_past_the_source_end_is_an_anomaly_never_zero() {
+        let now = Utc::now();
+        let mut snap = Snapshot::empty(now, "dc", "dr");
+        let partitions = (0..2).map(|id| Partition { id, leader: Some(0), end_offset: Some(100) }).collect();
+        let topic = Topic {
+            name: "orders".into(),
+            partitions,
+            replication_factor: None,
+            min_insync_replicas: None,
+            cleanup_policy: None,
+        };
+        snap.cluster_mut(Side::Dc).topics = Some(Observed::new(vec![topic], now));
+        // Partition 0 replicated to its end; partition 1 committed 30 records
+        // past it (an echo loop, or the source topic recreated).
+        let replicated = vec![
+            ReplicatedOffset { topic: "orders".into(), partition: 0, upstream_offset: 99 },
+            ReplicatedOffset { topic: "orders".into(), partition: 1, upstream_offset: 129 },
+        ];
+        snap.mm2 = vec![Mm2Deployment {
+            name: "mm2".into(),
+            flow: Flow::DC_TO_DR,
+            runs_on: Side::Dr,
+            connectors: None,
+            workers: None,
+            replicated: Some(Observed::new(replicated, now)),
+        }];
+        let lag = assess_lag(&snap, &History::default(), &Settings::default(), now);
+        let l = &lag[0];
+        assert_eq!(l.rows[1].records, Some(-30), "the row keeps its sign");
+        assert_eq!(l.total, Some(0), "nothing is behind");
+        assert_eq!(l.ahead, (30, 1));
+        assert_eq!(l.level, LagLevel::Ahead { records: 30, partitions: 1 });
+        let why = l.drained().err().unwrap_or_default();
+        assert!(why.contains("30 records past the source's end on 1 partition"), "{why}");
+    }
 }

@@ -41,6 +41,8 @@ pub enum Mm2ProblemKind {
     RunsOffTarget,
     ConnectorNotRunning,
     TaskNotRunning,
+    ConnectorFailed,
+    TaskFailed,
     /// A running source connector with no tasks.
     NoTasks,
     NoSourceConnector,
@@ -61,6 +63,8 @@ impl Mm2ProblemKind {
             Mm2ProblemKind::RunsOffTarget => "runs-off-target",
             Mm2ProblemKind::ConnectorNotRunning => "connector-not-running",
             Mm2ProblemKind::TaskNotRunning => "task-not-running",
+            Mm2ProblemKind::ConnectorFailed => "connector-failed",
+            Mm2ProblemKind::TaskFailed => "task-failed",
             Mm2ProblemKind::NoTasks => "no-tasks",
             Mm2ProblemKind::NoSourceConnector => "no-source-connector",
             Mm2ProblemKind::HeartbeatsUnobserved => "heartbeats-unobserved",
@@ -73,7 +77,34 @@ impl Mm2ProblemKind {
     /// Connector and task states are listed one per line wherever MM2 is
     /// shown in detail; problems of these kinds repeat them.
     pub fn restates_a_state(self) -> bool {
-        matches!(self, Mm2ProblemKind::ConnectorNotRunning | Mm2ProblemKind::TaskNotRunning)
+        matches!(
+            self,
+            Mm2ProblemKind::ConnectorNotRunning
+                | Mm2ProblemKind::TaskNotRunning
+                | Mm2ProblemKind::ConnectorFailed
+                | Mm2ProblemKind::TaskFailed
+        )
+    }
+
+    /// A problem a person must act on now, on a running flow: something
+    /// failed, MM2 runs where it must not, or two sources disagree. The
+    /// rest (a task starting, heartbeats not yet read, a spec change being
+    /// reconciled) settles by itself.
+    pub fn needs_a_person(self) -> bool {
+        match self {
+            Mm2ProblemKind::ConnectorFailed
+            | Mm2ProblemKind::TaskFailed
+            | Mm2ProblemKind::RunsOffTarget
+            | Mm2ProblemKind::NoSourceConnector
+            | Mm2ProblemKind::ReadyWhileFailed => true,
+            Mm2ProblemKind::Disagreement(k) => k != DisagreementKind::Unreconciled,
+            Mm2ProblemKind::ConnectorsUnobserved
+            | Mm2ProblemKind::ConnectorNotRunning
+            | Mm2ProblemKind::TaskNotRunning
+            | Mm2ProblemKind::NoTasks
+            | Mm2ProblemKind::HeartbeatsUnobserved
+            | Mm2ProblemKind::HeartbeatLate => false,
+        }
     }
 }
 
@@ -179,12 +210,14 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     for c in &connectors {
         if c.state != ConnectState::Running {
             let text = format!("{} is {}", short_name(&c.name), c.state.label());
-            problems.push(Mm2Problem::new(Kind::ConnectorNotRunning, text));
+            let kind = if c.state == ConnectState::Failed { Kind::ConnectorFailed } else { Kind::ConnectorNotRunning };
+            problems.push(Mm2Problem::new(kind, text));
         }
         for t in &c.tasks {
             if t.state != ConnectState::Running {
                 let text = format!("{} task {} is {}", short_name(&c.name), t.id, t.state.label());
-                problems.push(Mm2Problem::new(Kind::TaskNotRunning, text));
+                let kind = if t.state == ConnectState::Failed { Kind::TaskFailed } else { Kind::TaskNotRunning };
+                problems.push(Mm2Problem::new(kind, text));
             }
         }
         if c.kind == ConnectorKind::Source && c.tasks.is_empty() && c.state == ConnectState::Running {

@@ -317,6 +317,9 @@ fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: 
             Some(l) => match (&l.level, l.total) {
                 (LagLevel::Within, Some(n)) => (format!("lag {n} rec"), true),
                 (LagLevel::Above { threshold }, Some(n)) => (format!("lag {n} rec above {threshold}"), false),
+                (LagLevel::Ahead { records, partitions }, _) => {
+                    (format!("MM2 {records} rec AHEAD of the source on {partitions} partition(s)"), false)
+                }
                 (LagLevel::Within | LagLevel::Above { .. }, None) => ("lag unknown".into(), false),
                 (LagLevel::Unknown(why), _) => (format!("lag unknown: {why}"), false),
             },
@@ -327,8 +330,15 @@ fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: 
             standing = Standing::Fails;
         }
     }
-    if let Some(p) = running.iter().flat_map(|m| m.problems.first()).next() {
+    // A problem a person must act on fails the verdict; the first of the
+    // running flows' problems is named either way.
+    let urgent = running.iter().flat_map(|m| &m.problems).find(|p| p.kind.needs_a_person());
+    if let Some(p) = urgent.or_else(|| running.iter().flat_map(|m| m.problems.first()).next()) {
         parts.push(p.text.clone());
+    }
+    if urgent.is_some() {
+        level = Level::Alarm;
+        standing = Standing::Fails;
     }
     say(level, standing, parts.join(" · "))
 }

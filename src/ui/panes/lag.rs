@@ -64,6 +64,7 @@ fn summary(screen: &Screen, frame: &mut Frame, area: Rect, flow: &FlowLag) {
     let total_slot = match (&flow.level, flow.total) {
         (LagLevel::Unknown(_), _) | (_, None) => Slot::Stale,
         (LagLevel::Above { .. }, _) => Slot::Warn,
+        (LagLevel::Ahead { .. }, _) => Slot::Alarm,
         (LagLevel::Within, Some(0)) => Slot::Ok,
         (LagLevel::Within, Some(_)) => Slot::Text,
     };
@@ -73,7 +74,7 @@ fn summary(screen: &Screen, frame: &mut Frame, area: Rect, flow: &FlowLag) {
     };
     let now = screen.shown().map(|(a, _)| a.now);
     let observed = now.map(|n| fmt::ago(flow.at, n)).unwrap_or_default();
-    let line0 = Line::from(vec![
+    let mut line0 = vec![
         screen.span(Slot::Muted, "behind "),
         screen.span(total_slot, total).bold(),
         screen.span(Slot::Muted, " · oldest "),
@@ -81,7 +82,12 @@ fn summary(screen: &Screen, frame: &mut Frame, area: Rect, flow: &FlowLag) {
             if flow.max_seconds.is_some() { figure_slot(fresh, Slot::Text) } else { Slot::Stale },
             fmt::seconds(flow.max_seconds),
         ),
-    ]);
+    ];
+    if let LagLevel::Ahead { records, partitions } = flow.level {
+        let text = format!(" · AHEAD {} on {partitions} part.", fmt::records(Some(records as i64)));
+        line0.push(screen.span(Slot::Alarm, text).bold());
+    }
+    let line0 = Line::from(line0);
     let shown = screen.prepared.lag_rows.len();
     let parts = if shown == flow.rows.len() {
         format!(" · {} partitions", flow.rows.len())
@@ -177,6 +183,8 @@ fn row<'a>(screen: &Screen, r: &LagRow, w: usize, tw: usize, fig: Slot) -> Line<
     let lag_slot = match r.records {
         None => Slot::Stale,
         Some(0) => figure_slot_muted(fig),
+        // Past the source's end: an anomaly, shown with its sign.
+        Some(n) if n < 0 => Slot::Alarm,
         Some(_) => fig,
     };
     let secs_slot = if r.seconds.is_none() { Slot::Stale } else { lag_slot };

@@ -191,6 +191,7 @@ fn lag_total(screen: &Screen, frame: &mut Frame, area: Rect, big: bool) {
     let slot = match (&l.level, l.total) {
         (LagLevel::Unknown(_), _) | (_, None) => Slot::Stale,
         (LagLevel::Above { .. }, _) => Slot::Warn,
+        (LagLevel::Ahead { .. }, _) => Slot::Alarm,
         (LagLevel::Within, Some(_)) => Slot::Text,
     };
     let number = l.total.map_or("?".to_owned(), fmt::thousands);
