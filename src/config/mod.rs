@@ -2,12 +2,14 @@
 //! timing) and the judgement settings derived from it.
 
 mod file;
+mod fingerprint;
 mod secret;
 mod settings;
 #[cfg(test)]
 mod tests;
 
 pub use file::{ClusterConfig, Config, ConfigError, Mm2Config, Mm2Flavour, Timing, load, parse};
+pub use fingerprint::{fingerprint, settings_fingerprint};
 pub use secret::{Secret, SecretRef};
 pub use settings::{Classification, HeartbeatMode, Settings};
 
