@@ -156,7 +156,7 @@ fn evidence(out: &mut String, r: &Report) {
     }
     for s in done {
         let held = s.held_since.map_or(String::new(), |t| format!(", holding since {}", time(t)));
-        let _ = writeln!(out, "Step {} opened {}{held}:\n", s.number, opt_time(s.done_at));
+        let _ = writeln!(out, "Step {}: gate opened {}{held}\n", s.number, opt_time(s.done_at));
         for e in &s.evidence {
             let _ = writeln!(out, "- {}: {} (observed {})", e.label, e.observed, opt_time(e.at));
         }
