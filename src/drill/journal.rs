@@ -107,8 +107,8 @@ impl Recovered {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("journal {path}: cannot {what}: {source}")]
-    Io { path: String, what: &'static str, source: std::io::Error },
+    #[error("journal {path}: cannot {what}: {error}")]
+    Io { path: String, what: &'static str, error: std::io::Error },
     #[error(
         "{path} line {line} is not a kdrill journal record ({why}): refusing to read or write it; give another file"
     )]
@@ -147,7 +147,7 @@ impl Journal {
     /// Opens (creating if needed) the journal at `path` and reads back what
     /// it holds. `who` is stamped on every operator event written.
     pub fn open(path: &Path, who: Who) -> Result<(Journal, Recovered), JournalError> {
-        let io = |what, source| JournalError::Io { path: path.display().to_string(), what, source };
+        let io = |what, error| JournalError::Io { path: path.display().to_string(), what, error };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io("create its directory", e))?;
         }
@@ -198,7 +198,7 @@ impl Journal {
         let written = self.file.write_all(&line).and_then(|()| self.file.sync_data());
         if let Err(e) = written {
             self.broken = true;
-            return Err(JournalError::Io { path: self.path.display().to_string(), what: "write", source: e });
+            return Err(JournalError::Io { path: self.path.display().to_string(), what: "write", error: e });
         }
         self.next_seq += 1;
         self.torn = None;
@@ -209,7 +209,7 @@ impl Journal {
 
     /// Moves the journal aside (`<name>.<stamp>.jsonl`) and starts a new one.
     fn rotate(&mut self, stamp: &str) -> Result<(), JournalError> {
-        let io = |what, source| JournalError::Io { path: self.path.display().to_string(), what, source };
+        let io = |what, error| JournalError::Io { path: self.path.display().to_string(), what, error };
         let mut aside = self.path.with_extension(format!("{stamp}.jsonl"));
         for n in 2.. {
             if !aside.exists() {
@@ -233,10 +233,10 @@ impl Journal {
 
 /// Reads a journal file (without writing to it).
 pub fn read(path: &Path) -> Result<Recovered, JournalError> {
-    let bytes = std::fs::read(path).map_err(|source| JournalError::Io {
+    let bytes = std::fs::read(path).map_err(|error| JournalError::Io {
         path: path.display().to_string(),
         what: "read",
-        source,
+        error,
     })?;
     parse(path, &bytes)
 }
