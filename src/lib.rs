@@ -4,7 +4,8 @@
 //! `collect` (sources own their clients and push snapshots) → `model` (plain
 //! data) → `assess` (pure judgement: roles, lag, rules, gates) → `drill`
 //! (pure state machine over an append-only event journal) → `ui` (draws
-//! state only). The `demo` world sits behind the same seam as real clusters.
+//! state only); `report` turns a drill's journal into its report. The
+//! `demo` world sits behind the same seam as real clusters.
 
 pub mod action;
 pub mod assess;
@@ -15,4 +16,5 @@ pub mod demo;
 pub mod dispatch;
 pub mod drill;
 pub mod model;
+pub mod report;
 pub mod ui;

@@ -10,8 +10,8 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use kdrill::assess::Assessor;
 use kdrill::collect::WorldLink;
 use kdrill::config::{self, Config, Settings};
-use kdrill::drill::journal::Journal;
-use kdrill::ui::{App, Theme, UiOptions};
+use kdrill::drill::journal::{self, Journal, Who};
+use kdrill::ui::{App, Msg, Theme, UiOptions};
 
 /// A terminal console for Kafka active/passive DC–DR pairs replicated by
 /// MirrorMaker 2: shows which side is active, who is connected where, MM2's
@@ -44,7 +44,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     theme_file: Option<PathBuf>,
 
-    /// Drill journal (one JSON event per line; a drill resumes from it)
+    /// Drill journal (one JSON record per line; a drill resumes from it)
     #[arg(long, global = true, value_name = "PATH")]
     journal: Option<PathBuf>,
 }
@@ -76,13 +76,31 @@ enum Command {
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         settle: Duration,
     },
+    /// Print the report of a drill from its journal: timeline, evidence,
+    /// RTO, RPO, alarms, confirmations and actions
+    Report {
+        /// The journal [default: the latest drill's: --journal, else the
+        /// newest of journal.jsonl and demo-journal.jsonl in the state directory]
+        #[arg(value_name = "JOURNAL")]
+        path: Option<PathBuf>,
+        /// Markdown (for a ticket) or JSON (for tools)
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    Md,
+    Json,
 }
 
 const EXAMPLES: &str = "Examples:
   kdrill demo                              rehearse a drill on the demo world
   kdrill --config examples/lab.toml        the console against the local lab
   kdrill --read-only --wall                the operations-room wall screen
-  kdrill check --json                      one headless judgement, for cron and CI";
+  kdrill check --json                      one headless judgement, for cron and CI
+  kdrill report > drill.md                 the last drill's report, for the ticket";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -131,21 +149,55 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Demo { seed }) => {
             let start = chrono::Utc::now();
             let link = kdrill::demo::spawn(kdrill::demo::DemoWorld::new(*seed, start));
-            let journal = cli.journal.clone().or_else(|| config::state_dir().map(|d| d.join("demo-journal.jsonl")));
-            console(&cli, link, kdrill::demo::demo_settings(), journal, true).await
+            let journal = cli.journal.clone().or_else(|| config::state_dir().map(|d| d.join(DEMO_JOURNAL)));
+            let settings = kdrill::demo::demo_settings();
+            let fingerprint = config::settings_fingerprint(&settings, &format!("demo world, seed {seed}"));
+            console(&cli, link, settings, fingerprint, journal, true).await
         }
         None | Some(Command::Watch) => {
             let cfg = load_config(&cli)?;
-            let journal = cli
-                .journal
-                .clone()
-                .or(cfg.journal.clone())
-                .or_else(|| config::state_dir().map(|d| d.join("journal.jsonl")));
+            let journal =
+                cli.journal.clone().or(cfg.journal.clone()).or_else(|| config::state_dir().map(|d| d.join(JOURNAL)));
+            let fingerprint = config::fingerprint(&cfg);
             let link = kdrill::collect::kafka::spawn(cfg.clone());
-            console(&cli, link, cfg.settings, journal, false).await
+            console(&cli, link, cfg.settings, fingerprint, journal, false).await
         }
         Some(Command::Check { json, watch, demo, settle }) => check(&cli, *json, *watch, *demo, *settle).await,
+        Some(Command::Report { path, format }) => report(&cli, path.as_deref(), *format),
     }
+}
+
+/// Default journal names in the state directory.
+const JOURNAL: &str = "journal.jsonl";
+const DEMO_JOURNAL: &str = "demo-journal.jsonl";
+
+/// Prints the report of the journal given, else of the latest drill.
+fn report(cli: &Cli, path: Option<&std::path::Path>, format: ReportFormat) -> Result<ExitCode> {
+    let path = match path.map(PathBuf::from).or_else(|| cli.journal.clone()) {
+        Some(p) => p,
+        None => latest_journal()?,
+    };
+    let recovered = journal::read(&path)?;
+    let report = kdrill::report::build(&recovered).map_err(|why| eyre!("{}: {why}", path.display()))?;
+    let text = match format {
+        ReportFormat::Md => kdrill::report::to_markdown(&report),
+        ReportFormat::Json => kdrill::report::to_json(&report),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The most recently written of the default journals.
+fn latest_journal() -> Result<PathBuf> {
+    let dir = config::state_dir().ok_or_else(|| eyre!("no home directory: give the journal's path"))?;
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    [JOURNAL, DEMO_JOURNAL]
+        .iter()
+        .map(|name| dir.join(name))
+        .filter_map(|p| modified(&p).map(|t| (t, p)))
+        .max()
+        .map(|(_, p)| p)
+        .ok_or_else(|| eyre!("no drill journal in {}: give the journal's path", dir.display()))
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
@@ -167,28 +219,34 @@ async fn console(
     cli: &Cli,
     link: WorldLink,
     settings: Settings,
+    fingerprint: String,
     journal: Option<PathBuf>,
     demo: bool,
 ) -> Result<ExitCode> {
     let theme = Theme::load(&cli.theme, cli.theme_file.as_deref(), Theme::no_color_from_env())?;
     let (journal, recovered) = match (&journal, cli.read_only) {
         // A read-only console never writes; it may still show a drill in progress.
-        (Some(path), true) if path.exists() => (None, kdrill::drill::journal::read(path)?.events),
+        (Some(path), true) if path.exists() => (None, journal::read(path)?),
         (Some(path), false) => {
-            let (j, r) = Journal::open(path)?;
-            for (line, why) in &r.skipped {
-                tracing::warn!("journal {} line {line} skipped: {why}", path.display());
-            }
-            (Some(j), r.events)
+            let (j, r) = Journal::open(path, Who::current())?;
+            (Some(j), r)
         }
-        _ => (None, Vec::new()),
+        _ => (None, journal::Recovered::default()),
     };
+    if let (Some(torn), Some(path)) = (recovered.torn, &journal.as_ref().map(|j| j.path().to_owned())) {
+        tracing::warn!("journal {} line {} torn ({} bytes): resumed without it", path.display(), torn.line, torn.bytes);
+    }
     // The one split of the link: a read-only console drops the dispatcher,
     // so it holds no action sender at all.
     let (observation, dispatcher) = link.split();
     let dispatcher = (!cli.read_only).then_some(dispatcher);
-    let opts = UiOptions { read_only: cli.read_only, wall: cli.wall, theme, demo, recovered };
-    let app = App::new(settings, opts);
+    let opts = UiOptions { read_only: cli.read_only, wall: cli.wall, theme, demo, recovered: recovered.events() };
+    let mut app = App::new(settings, opts);
+    // Setting up: these messages cause no effects.
+    app.update(Msg::ConfigFingerprint(fingerprint));
+    if let Some(torn) = recovered.torn {
+        app.update(Msg::JournalTorn { line: torn.line });
+    }
     kdrill::ui::run(observation, dispatcher, app, journal).await.wrap_err("the console stopped")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("dispatch", &["action"]),
     ("collect", &["model", "config", "action", "dispatch"]),
     ("demo", &["model", "config", "action", "collect"]),
+    ("report", &["model", "action", "assess", "drill"]),
     ("ui", &["model", "config", "action", "assess", "drill", "dispatch", "collect"]),
 ];
 

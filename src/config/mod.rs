@@ -2,6 +2,7 @@
 //! timing) and the judgement settings derived from it.
 
 mod file;
+mod fingerprint;
 mod secret;
 mod settings;
 #[cfg(test)]
@@ -11,6 +12,7 @@ pub use file::{
     ClusterConfig, Config, ConfigError, KubeConfig, Mm2Config, Mm2Flavour, Timing, WorkloadPick, WorkloadRef, load,
     parse,
 };
+pub use fingerprint::{fingerprint, settings_fingerprint};
 pub use secret::{Secret, SecretRef};
 pub use settings::{Classification, HeartbeatMode, Settings};
 

@@ -3,29 +3,25 @@
 //! replaying it after a crash gives back the same drill. Only the hold
 //! timer is transient, and it restarts on resume (fail closed).
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::action::Outcome;
+use crate::assess::Condition;
 use crate::assess::rules::violation_key;
 use crate::assess::{Assessment, Check, Rule, Truth, evaluate};
-use crate::model::Ts;
+use crate::model::{Flow, Ts};
 
+use super::evidence::{Evidence, TopicLag, topic_lag};
 use super::plan::{Plan, PlanKind};
 
-/// What a completed check looked like, kept as evidence in the journal.
+/// One thing that happened in a drill. Serde names are the journal's
+/// format: renaming a variant or a field changes what journals say.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub label: String,
-    pub observed: String,
-    pub at: Option<Ts>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum DrillEvent {
     /// The plan's parameters are recorded so a replay rebuilds the same plan.
     Started {
@@ -33,6 +29,9 @@ pub enum DrillEvent {
         at: Ts,
         hold_ms: i64,
         checklist: Vec<String>,
+        /// A fingerprint of the configuration's non-secret parts, to tell
+        /// whether two drills ran with the same settings.
+        config: String,
     },
     ActionRequested {
         step: usize,
@@ -54,11 +53,29 @@ pub enum DrillEvent {
         step: usize,
         at: Ts,
         evidence: Vec<Evidence>,
+        /// When the gate began to hold (observation time): the step waited
+        /// on its gate from the operator's last act until here, then held.
+        held_since: Option<Ts>,
+        /// The drained flow's lag per topic, for the drain and stop-MM2 steps.
+        lag: Vec<TopicLag>,
     },
     RuleViolated {
         rule: Rule,
         subject: String,
         detail: String,
+        at: Ts,
+    },
+    /// A violation raised during the drill is no longer observed.
+    RuleCleared {
+        rule: Rule,
+        subject: String,
+        at: Ts,
+    },
+    /// The drill's outgoing flow was first observed stopped, with what it
+    /// had not replicated then, per topic: the RPO.
+    ReplicationStopped {
+        flow: Flow,
+        lag: Vec<TopicLag>,
         at: Ts,
     },
     Aborted {
@@ -76,8 +93,21 @@ impl DrillEvent {
             | DrillEvent::Confirmed { at, .. }
             | DrillEvent::StepCompleted { at, .. }
             | DrillEvent::RuleViolated { at, .. }
+            | DrillEvent::RuleCleared { at, .. }
+            | DrillEvent::ReplicationStopped { at, .. }
             | DrillEvent::Aborted { at, .. } => *at,
         }
+    }
+
+    /// An operator did this (the rest is observed): the journal says who.
+    pub fn by_operator(&self) -> bool {
+        matches!(
+            self,
+            DrillEvent::Started { .. }
+                | DrillEvent::ActionRequested { .. }
+                | DrillEvent::Confirmed { .. }
+                | DrillEvent::Aborted { .. }
+        )
     }
 }
 
@@ -151,7 +181,10 @@ pub struct Drill {
     requested: Vec<Option<Ts>>,
     outcomes: Vec<Option<(bool, String)>>,
     aborted: Option<String>,
-    violations_seen: HashSet<String>,
+    /// Violations raised and not yet cleared, by key (ordered: the events
+    /// they cause come out in the same order on every run).
+    violations_seen: BTreeMap<String, (Rule, String)>,
+    replication_stopped: bool,
     // Transient: not journaled, restarts on resume.
     holding_since: Option<Ts>,
     /// The newest observation time the hold has been confirmed up to.
@@ -163,8 +196,18 @@ pub struct Drill {
 impl Drill {
     /// Starts a drill; the `Started` event is the first of `events()`.
     pub fn start(kind: PlanKind, hold: TimeDelta, checklist: &[String], at: Ts) -> Drill {
-        let ev =
-            DrillEvent::Started { plan: kind, at, hold_ms: hold.num_milliseconds(), checklist: checklist.to_vec() };
+        Drill::start_with_config(kind, hold, checklist, "", at)
+    }
+
+    /// Starts a drill recording the configuration's fingerprint.
+    pub fn start_with_config(kind: PlanKind, hold: TimeDelta, checklist: &[String], config: &str, at: Ts) -> Drill {
+        let ev = DrillEvent::Started {
+            plan: kind,
+            at,
+            hold_ms: hold.num_milliseconds(),
+            checklist: checklist.to_vec(),
+            config: config.to_owned(),
+        };
         let mut d = Drill::empty(kind, hold, checklist, at);
         d.events.push(ev);
         d
@@ -184,7 +227,8 @@ impl Drill {
             requested: vec![None; n],
             outcomes: vec![None; n],
             aborted: None,
-            violations_seen: HashSet::new(),
+            violations_seen: BTreeMap::new(),
+            replication_stopped: false,
             holding_since: None,
             held_until: at,
             checks: Vec::new(),
@@ -194,7 +238,7 @@ impl Drill {
 
     /// Rebuilds a drill from its journal.
     pub fn replay(events: &[DrillEvent]) -> Result<Drill, String> {
-        let Some(DrillEvent::Started { plan, at, hold_ms, checklist }) = events.first() else {
+        let Some(DrillEvent::Started { plan, at, hold_ms, checklist, .. }) = events.first() else {
             return Err("the journal does not begin with a Started event".into());
         };
         let mut d = Drill::empty(*plan, TimeDelta::milliseconds(*hold_ms), checklist, *at);
@@ -228,14 +272,18 @@ impl Drill {
                     .ok_or(format!("checklist item {} does not exist", item + 1))?;
                 *slot = Some(*at);
             }
-            DrillEvent::StepCompleted { step, at, evidence } => {
+            DrillEvent::StepCompleted { step, at, evidence, .. } => {
                 check(*step)?;
                 self.completed[*step] = Some((*at, evidence.clone()));
                 self.holding_since = None;
             }
             DrillEvent::RuleViolated { rule, subject, .. } => {
-                self.violations_seen.insert(violation_key(*rule, subject));
+                self.violations_seen.insert(violation_key(*rule, subject), (*rule, subject.clone()));
             }
+            DrillEvent::RuleCleared { rule, subject, .. } => {
+                self.violations_seen.remove(&violation_key(*rule, subject));
+            }
+            DrillEvent::ReplicationStopped { .. } => self.replication_stopped = true,
             DrillEvent::Aborted { reason, .. } => self.aborted = Some(reason.clone()),
         }
         self.now = self.now.max(ev.at());
@@ -284,9 +332,17 @@ impl Drill {
             return out;
         }
         // Raised once per streak: a violation that cleared may be raised again.
-        self.violations_seen.retain(|k| a.violations.iter().any(|v| &v.key() == k));
+        let cleared: Vec<(Rule, String)> = self
+            .violations_seen
+            .iter()
+            .filter(|(k, _)| !a.violations.iter().any(|v| &v.key() == *k))
+            .map(|(_, v)| v.clone())
+            .collect();
+        for (rule, subject) in cleared {
+            out.push(self.record(DrillEvent::RuleCleared { rule, subject, at: a.now }));
+        }
         for v in &a.violations {
-            if !self.violations_seen.contains(&v.key()) {
+            if !self.violations_seen.contains_key(&v.key()) {
                 out.push(self.record(DrillEvent::RuleViolated {
                     rule: v.rule,
                     subject: v.subject.clone(),
@@ -294,6 +350,11 @@ impl Drill {
                     at: a.now,
                 }));
             }
+        }
+        let outgoing = self.outgoing();
+        if !self.replication_stopped && a.mm2.iter().any(|m| m.flow == outgoing && m.running.is_no()) {
+            let lag = topic_lag(a, outgoing);
+            out.push(self.record(DrillEvent::ReplicationStopped { flow: outgoing, lag, at: a.now }));
         }
         let Some(step) = self.current() else {
             return out;
@@ -317,13 +378,33 @@ impl Drill {
                     .iter()
                     .map(|c| Evidence { label: c.label.clone(), observed: c.observed.clone(), at: c.at })
                     .collect();
-                out.push(self.record(DrillEvent::StepCompleted { step, at: a.now, evidence }));
+                let lag = self.drained_flow(step).map(|f| topic_lag(a, f)).unwrap_or_default();
+                let held_since = Some(since);
+                out.push(self.record(DrillEvent::StepCompleted { step, at: a.now, evidence, held_since, lag }));
                 self.checks.clear();
             }
         } else {
             self.holding_since = None;
         }
         out
+    }
+
+    /// The flow the drill drains and stops: from the side apps leave.
+    fn outgoing(&self) -> Flow {
+        let from = self.plan.kind.from();
+        Flow { source: from, target: from.other() }
+    }
+
+    /// The flow whose lag is the evidence of `step`: the one it drains or
+    /// whose MM2 it stops.
+    fn drained_flow(&self, step: usize) -> Option<Flow> {
+        let s = self.plan.steps.get(step)?;
+        let drains = s.done_when.iter().find_map(|c| if let Condition::LagDrained(f) = c { Some(*f) } else { None });
+        let stops = match &s.action {
+            Some(Action::StopMm2(f)) => Some(*f),
+            _ => None,
+        };
+        drains.or(stops)
     }
 
     /// Whether the current step's action may run now, without recording

@@ -2,8 +2,10 @@
 //! append-only event list, and the journal that makes it durable.
 
 mod engine;
+mod evidence;
 pub mod journal;
 mod plan;
 
-pub use engine::{Drill, DrillEvent, DrillView, Evidence, StepState, StepView};
+pub use engine::{Drill, DrillEvent, DrillView, StepState, StepView};
+pub use evidence::{Evidence, TopicLag, topic_lag};
 pub use plan::{Plan, PlanKind, Step};

@@ -59,8 +59,16 @@ pub enum Msg {
     Refused(Action, Refusal),
     /// The source stopped sending snapshots, noticed at `now`.
     SourceClosed(Ts),
-    /// Where the runtime journals drill events, for the quit question.
+    /// Where the runtime journals drill events, for the quit question and
+    /// the report.
     JournalPath(Option<PathBuf>),
+    /// The fingerprint of the configuration, recorded when a drill starts.
+    ConfigFingerprint(String),
+    /// The journal's last line was torn by a crash mid-write: not part of
+    /// the drill resumed.
+    JournalTorn {
+        line: usize,
+    },
     /// The runtime could not append to the journal.
     JournalError(String),
     /// A frame was drawn; what its panes measured. Changes nothing on screen.
@@ -169,6 +177,7 @@ pub struct App {
     /// Demo faults the world reported switched on.
     faults_on: Vec<Fault>,
     journal: Option<PathBuf>,
+    config_fingerprint: String,
     scroll: Scrolling,
     effects: Vec<Effect>,
     dirty: bool,
@@ -194,6 +203,7 @@ impl App {
             message: None,
             faults_on: Vec::new(),
             journal: None,
+            config_fingerprint: String::new(),
             scroll: Scrolling::default(),
             effects: Vec::new(),
             dirty: true,
@@ -238,6 +248,7 @@ impl App {
 
     /// The one way in: applies a message, returns what the runtime must do.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let was_running = self.drill.in_progress();
         match msg {
             Msg::Key(ev) => {
                 self.on_key(ev);
@@ -262,6 +273,19 @@ impl App {
                 self.say(Tone::Alarm, text.into(), now);
             }
             Msg::JournalPath(path) => self.journal = path,
+            Msg::ConfigFingerprint(fingerprint) => self.config_fingerprint = fingerprint,
+            Msg::JournalTorn { line } => {
+                let text = format!(
+                    "journal line {line} is torn (a crash cut its write short): the drill resumes without it; the line stays in the file, named by the next record"
+                );
+                let at =
+                    self.now.or_else(|| self.drill.drill.as_ref().and_then(|d| d.events().last()).map(DrillEvent::at));
+                if let Some(at) = at {
+                    self.log.push(at, Tone::Warn, text.clone());
+                }
+                self.message = Some(Message { tone: Tone::Warn, text, at: None });
+                self.dirty = true;
+            }
             Msg::JournalError(error) => {
                 let text = format!("JOURNAL WRITE FAILED: {error} — the drill is not being recorded");
                 if let Some(at) = self.now {
@@ -275,7 +299,18 @@ impl App {
                 self.dirty = false;
             }
         }
+        if was_running && !self.drill.in_progress() {
+            self.offer_report();
+        }
         std::mem::take(&mut self.effects)
+    }
+
+    /// A drill just finished or was aborted: say how to get its report.
+    fn offer_report(&mut self) {
+        let (Some(path), Some(d), Some(now)) = (&self.journal, &self.drill.drill, self.now) else { return };
+        let how = if d.is_finished() { "finished" } else { "aborted" };
+        let text = format!("{} {how}: its report is `kdrill report {}`", d.kind().title(), path.display());
+        self.say(Tone::Info, text, now);
     }
 
     fn on_key(&mut self, ev: KeyEvent) {
@@ -506,7 +541,12 @@ impl App {
 /// and to the log except broken rules (the log has those already).
 fn observe(drill: &mut Drill, a: &Assessment, log: &mut EventLog, effects: &mut Vec<Effect>) {
     for ev in drill.observe(a) {
-        if !matches!(ev, DrillEvent::RuleViolated { .. }) {
+        // Rules come and go in the log already; a stop of MM2 too.
+        let logged_elsewhere = matches!(
+            ev,
+            DrillEvent::RuleViolated { .. } | DrillEvent::RuleCleared { .. } | DrillEvent::ReplicationStopped { .. }
+        );
+        if !logged_elsewhere {
             log.drill(drill.plan(), &ev);
         }
         effects.push(Effect::Journal(ev));

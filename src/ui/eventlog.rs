@@ -136,6 +136,12 @@ impl EventLog {
             DrillEvent::RuleViolated { rule, .. } => {
                 (Tone::Alarm, format!("drill journal: rule broken during the drill: {}", rule.short()))
             }
+            DrillEvent::RuleCleared { rule, .. } => {
+                (Tone::Info, format!("drill journal: rule no longer broken: {}", rule.short()))
+            }
+            DrillEvent::ReplicationStopped { flow, .. } => {
+                (Tone::Info, format!("drill journal: replication {flow} stopped"))
+            }
             DrillEvent::Aborted { reason, .. } => (Tone::Warn, format!("drill aborted: {reason}")),
         };
         self.push(ev.at(), tone, text);

@@ -1,14 +1,15 @@
 //! The runtime: one `select!` over terminal events (read on their own
 //! thread), new snapshots, action outcomes, a one-second tick and signals.
 //! Each is a message to the app's `update`; the effects it returns are
-//! carried out here: journal
-//! events go to a writer thread that appends and syncs each one, off the
-//! key path. The screen is redrawn only when the app says something
-//! changed, at most ~30 times a second, so an idle console sleeps.
+//! carried out here, after the update (never in the key path): journal
+//! events are appended and synced before the next frame is drawn, so the
+//! screen never shows an event the disk does not hold (drill events are a
+//! few a minute: the sync's milliseconds are not felt). The screen is
+//! redrawn only when the app says something changed, at most ~30 times a
+//! second, so an idle console sleeps.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -19,7 +20,6 @@ use tokio::sync::mpsc;
 
 use crate::collect::Observation;
 use crate::dispatch::{self, Dispatcher};
-use crate::drill::DrillEvent;
 use crate::drill::journal::Journal;
 use crate::model::Ts;
 
@@ -36,12 +36,10 @@ pub async fn run(
     mut link: Observation,
     dispatcher: Option<Dispatcher>,
     mut app: App,
-    journal: Option<Journal>,
+    mut journal: Option<Journal>,
 ) -> Result<()> {
     // Effects not yet carried out, in order.
     let mut effects = app.update(Msg::JournalPath(journal.as_ref().map(|j| j.path().to_owned())));
-    let (err_tx, mut journal_errors) = mpsc::unbounded_channel();
-    let mut writer = JournalWriter::spawn(journal, err_tx)?;
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
     let mut sigint = signal(SignalKind::interrupt()).wrap_err("cannot watch SIGINT")?;
@@ -82,7 +80,6 @@ pub async fn run(
                 None => outcomes_open = false,
             },
             _ = tick.tick() => effects.extend(app.update(Msg::Tick(clock.now()))),
-            Some(e) = journal_errors.recv() => effects.extend(app.update(Msg::JournalError(e))),
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),
             _ = sigint.recv() => break Ok(()),
@@ -97,7 +94,11 @@ pub async fn run(
         while !effects.is_empty() {
             for effect in std::mem::take(&mut effects) {
                 match effect {
-                    Effect::Journal(ev) => writer.send(ev),
+                    Effect::Journal(ev) => {
+                        if let Some(Err(e)) = journal.as_mut().map(|j| j.append(&ev)) {
+                            effects.extend(app.update(Msg::JournalError(e.to_string())));
+                        }
+                    }
                     Effect::Dispatch(action) => {
                         if let Err(refusal) = dispatch::dispatch(dispatcher.as_ref(), action.clone()) {
                             effects.extend(app.update(Msg::Refused(action, refusal)));
@@ -121,13 +122,15 @@ pub async fn run(
         }
     };
     // Whatever the way out: every journal event is on disk before we return.
+    let mut flushed = Ok(());
     for effect in effects {
-        if let Effect::Journal(ev) = effect {
-            writer.send(ev);
+        if let (Effect::Journal(ev), Some(j)) = (effect, journal.as_mut())
+            && let Err(e) = j.append(&ev)
+        {
+            flushed = Err(eyre!(e));
         }
     }
     input.stop();
-    let flushed = writer.finish().await;
     drop(guard);
     result.and(flushed)
 }
@@ -201,57 +204,4 @@ impl InputThread {
     fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Appends journal events on its own thread, syncing each; a new drill's
-/// `Started` moves the previous journal aside first.
-struct JournalWriter {
-    tx: Option<std::sync::mpsc::Sender<DrillEvent>>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl JournalWriter {
-    fn spawn(journal: Option<Journal>, errors: mpsc::UnboundedSender<String>) -> Result<JournalWriter> {
-        let Some(mut journal) = journal else { return Ok(JournalWriter { tx: None, handle: None }) };
-        let (tx, rx) = std::sync::mpsc::channel::<DrillEvent>();
-        let handle = std::thread::Builder::new()
-            .name("kdrill-journal".into())
-            .spawn(move || {
-                for ev in rx {
-                    if let Err(e) = write(&mut journal, &ev) {
-                        let _ = errors.send(format!("{e:#}"));
-                    }
-                }
-            })
-            .wrap_err("cannot start the journal writer")?;
-        Ok(JournalWriter { tx: Some(tx), handle: Some(handle) })
-    }
-
-    fn send(&mut self, ev: DrillEvent) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(ev);
-        }
-    }
-
-    /// Waits until every event sent is written.
-    async fn finish(&mut self) -> Result<()> {
-        self.tx = None;
-        if let Some(h) = self.handle.take() {
-            tokio::task::spawn_blocking(move || h.join())
-                .await
-                .map_err(|e| eyre!("journal writer: {e}"))?
-                .map_err(|_| eyre!("the journal writer panicked"))?;
-        }
-        Ok(())
-    }
-}
-
-fn write(journal: &mut Journal, ev: &DrillEvent) -> Result<()> {
-    if matches!(ev, DrillEvent::Started { .. }) {
-        let used = std::fs::metadata(journal.path()).map(|m| m.len() > 0).unwrap_or(false);
-        if used {
-            journal.rotate(&ev.at().format("%Y%m%dT%H%M%SZ").to_string())?;
-        }
-    }
-    journal.append(ev)
 }

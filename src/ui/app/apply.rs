@@ -286,7 +286,7 @@ impl App {
             return;
         }
         let s = self.settings();
-        let drill = Drill::start(kind, s.hold_window, &s.infra_checklist, now);
+        let drill = Drill::start_with_config(kind, s.hold_window, &s.infra_checklist, &self.config_fingerprint, now);
         let started = drill.events().to_vec();
         self.drill.drill = Some(drill);
         for ev in started {
