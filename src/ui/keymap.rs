@@ -224,6 +224,9 @@ impl Availability {
     }
 }
 
+/// Why a read-only console offers no drill key.
+pub const READ_ONLY_DRILL: &str = "read-only: this console follows a drill, it never starts, confirms or aborts one";
+
 /// The state availability depends on, gathered by the app (the drill's
 /// figures are prepared when an assessment arrives, not per key or frame).
 #[derive(Clone, Debug)]
@@ -425,10 +428,13 @@ impl Binding {
         }
     }
 
-    /// Whether the command can run now. Read-only is not judged here: the
-    /// dispatcher alone enforces it, and refuses visibly.
+    /// Whether the command can run now. Actions on the world are not judged
+    /// read-only here: the dispatcher alone enforces that, and refuses
+    /// visibly. A read-only console never drives a drill, though: it
+    /// confirms and aborts nothing (the journal would not record it).
     pub fn availability(&self, ctx: &KeyContext) -> Availability {
         match self.command {
+            Command::Confirm | Command::Abort if ctx.read_only => Availability::Disabled(READ_ONLY_DRILL.into()),
             Command::RunStep => ctx.run_step.clone(),
             Command::Confirm => ctx.confirm.clone(),
             Command::Abort => ctx.abort.clone(),
@@ -649,8 +655,12 @@ mod tests {
             let shown = binding.map(|b| b.shown(&c));
             assert!(shown.is_some_and(|a| a.reason().is_some_and(|r| r.starts_with("read-only"))));
         }
-        let confirm = lookup(&c, Key::ch('c')).map(|b| b.shown(&c));
-        assert_eq!(confirm, Some(Availability::Enabled), "confirming is not an action on the world");
+        // A read-only console never drives a drill: nobody confirmed or
+        // aborted what it would show.
+        for key in [Key::ch('c'), Key::ch('A')] {
+            let shown = lookup(&c, key).map(|b| b.availability(&c));
+            assert_eq!(shown, Some(Availability::Disabled(READ_ONLY_DRILL.into())), "{key:?}");
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ impl App {
             }
             Intent::Edit(ev) => self.edit(ev),
             Intent::Start(kind) => self.start(kind),
+            Intent::AskAbort if self.read_only => self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL),
             Intent::AskAbort if self.drill.in_progress() => self.ask(Confirm::Abort),
             Intent::AskAbort => self.note(Tone::Warn, "no drill in progress to abort"),
             Intent::Theme(name) => match self.theme.with_base(&name) {
@@ -276,6 +277,10 @@ impl App {
     }
 
     fn start(&mut self, kind: PlanKind) {
+        if self.read_only {
+            self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL);
+            return;
+        }
         let Some(now) = self.now else {
             self.note(Tone::Warn, "nothing observed yet: wait for the first snapshot");
             return;

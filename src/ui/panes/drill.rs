@@ -95,6 +95,12 @@ fn lines<'a>(screen: &Screen, width: usize) -> (Vec<Line<'a>>, usize) {
 }
 
 fn idle<'a>(screen: &Screen) -> Vec<Line<'a>> {
+    if screen.read_only() {
+        return vec![
+            Line::from(screen.span(Slot::Text, "No drill running.")),
+            Line::from(screen.span(Slot::Muted, "Read-only: this console follows drills, it drives none.")),
+        ];
+    }
     vec![
         Line::from(screen.span(Slot::Text, "No drill running. Start one with a command:")),
         Line::from(vec![
