@@ -409,18 +409,63 @@ fn looks_secret(key: &str) -> bool {
     k.contains("password") || k.contains("secret") || k.ends_with(".token") || k.contains("sasl.oauthbearer.config")
 }
 
-/// One line: where (line number and the line itself, which shows the key)
-/// and what toml expected there.
+/// One line: where (line number and the key written there) and what toml
+/// expected. Values are never echoed: the line may hold a secret written
+/// inline by mistake, and so may the parser's message (serde quotes the
+/// string it rejected), so only the key part of the line is shown and every
+/// double-quoted string of the message is elided.
 fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
-    let msg = e.message().trim();
-    match e.span() {
-        Some(span) => {
-            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
-            format!("line {line_no} `{line}`: {msg}")
+    let msg = elide_strings(e.message().trim());
+    let Some(span) = e.span() else { return msg };
+    let mut line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let lines: Vec<&str> = text.lines().collect();
+    // Inside a value spanning lines (an unterminated string), the key is on
+    // the last line above that has one.
+    let line = lines.get(line_no - 1).map_or("", |l| l.trim());
+    if !line.contains('=') && !line.starts_with('[') {
+        let keyed = lines[..(line_no - 1).min(lines.len())].iter().rposition(|l| l.contains('='));
+        if let Some(i) = keyed {
+            line_no = i + 1;
         }
-        None => msg.to_owned(),
     }
+    let line = lines.get(line_no - 1).map_or("", |l| l.trim());
+    let (shown, key) = match line.split_once('=') {
+        Some((key, _)) => (format!("{} = …", key.trim()), key.trim().trim_matches('"')),
+        None if line.starts_with('[') => (line.to_owned(), ""),
+        None => ("…".to_owned(), ""),
+    };
+    // The table the line is in: the nearest header above it.
+    let table = text.lines().take(line_no).filter(|l| l.trim_start().starts_with('[')).last().unwrap_or("").trim();
+    if looks_secret(key) || table.trim_end_matches(']').ends_with(".secrets") {
+        // The parser's message would name the rejected value (serde quotes
+        // it, in backticks or double quotes): say what is expected instead.
+        return format!(
+            "line {line_no} `{shown}`: a secret is read from the environment or a file: write \
+             {{ env = \"VAR\" }} or {{ file = \"/path\" }} (what is written there is not shown)"
+        );
+    }
+    format!("line {line_no} `{shown}`: {msg}")
+}
+
+/// `invalid type: string "hunter2"` → `invalid type: string "…"`.
+fn elide_strings(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut inside = false;
+    for c in msg.chars() {
+        match (c, inside) {
+            ('"', false) => {
+                out.push_str("\"…");
+                inside = true;
+            }
+            ('"', true) => {
+                out.push('"');
+                inside = false;
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 /// The Kubernetes keys of one cluster table (`key` = `clusters.dc`).

@@ -135,3 +135,24 @@ fn kubernetes_mistakes_name_the_key() {
             .replace("bootstrap = \"127.0.0.1:29092\"", "bootstrap = \"127.0.0.1:29092\"\nkube_context = \" \""));
     assert!(e.contains("clusters.dr.kube_context: expected a kubeconfig context"), "{e}");
 }
+
+#[test]
+fn an_error_never_quotes_a_secret_written_inline() {
+    let canary = "hunter2-canary";
+    let cases = [
+        format!("[clusters.dr.secrets]\n\"sasl.password\" = \"{canary}\"\n"),
+        format!("[clusters.dr.secrets]\n\"sasl.password\" = {{ value = \"{canary}\" }}\n"),
+        format!("[clusters.dr.secrets]\n\"sasl.password\" = \"{canary}\n"),
+        format!("[clusters.dr.secrets]\n\"sasl.password\" = {{ env = \"{canary} }}\n"),
+        format!("[clusters.dr.properties]\n\"sasl.password\" = \"{canary}\"\n"),
+        format!("[clusters.dr.secrets]\n\"sasl.password\" = '''{canary}\n"),
+    ];
+    for extra in cases {
+        let text = format!(
+            "[clusters.dc]\nbootstrap = \"127.0.0.1:19092\"\n[clusters.dr]\nbootstrap = \"127.0.0.1:29092\"\n{extra}"
+        );
+        let e = err(&text);
+        assert!(!e.contains("hunter2"), "the error quotes the secret:\n{e}\nfor:\n{extra}");
+        assert!(e.contains("sasl.password"), "the error names the key:\n{e}\nfor:\n{extra}");
+    }
+}

@@ -83,7 +83,10 @@ pub fn lab() -> &'static Lab {
         let dir = lab_dir();
         let lab = Lab { dc: "127.0.0.1:19092".into(), dr: "127.0.0.1:29092".into(), dir: dir.clone(), root };
         let secs = std::env::var("KDRILL_LAB_UP_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(900);
-        if let Err(e) = lab.run(&["up"], Duration::from_secs(secs)) {
+        // A lab that runs is left as it is: `up` would also restart MM2,
+        // which another test process may have stopped on purpose.
+        let running = lab.run(&["status"], Duration::from_secs(60)).is_ok();
+        if let Err(e) = if running { Ok(String::new()) } else { lab.run(&["up"], Duration::from_secs(secs)) } {
             panic!(
                 "the lab did not come up: {e}\nlogs: {}/logs/ (broker-dc.log, broker-dr.log, connect-dc-dr.log)",
                 dir.display()
