@@ -23,7 +23,7 @@ use kdrill::config::Config;
 use kdrill::model::{ConnectState, Flow, Link, Section, Side, Snapshot};
 use serde_json::Value;
 
-use support::kube::{Admin, AuditMark, Fault, Paused, kube_lab};
+use support::kube::{Admin, AuditMark, Ended, Fault, Paused, kube_lab};
 
 /// kdrill's collector and judgement, stepped by the test.
 struct Observer {
@@ -552,5 +552,32 @@ fn a_stopped_api_server_ages_its_facts_into_unknown() {
             && dr.mm2_pods_at.is_some_and(|t| t > Utc::now() - chrono::TimeDelta::seconds(5))
     });
     support::note(&format!("DR's Kubernetes fresh {:?} after SIGCONT", resumed.elapsed()));
+    steady(&mut o);
+}
+
+/// An API server ended and started again: its facts age into unknown while
+/// it is gone, and the same collector watches it again once it is back.
+#[test]
+fn a_restarted_api_server_is_watched_again_without_restarting_kdrill() {
+    kube_lab();
+    let _lock = support::exclusive();
+    let mut o = Observer::start(kube_config(VIEWERS, BOTH_FLOWS));
+    o.wait("both sides' Kubernetes seen", 60, all_seen);
+
+    let ended = Ended::terminate("kube-apiserver-dr");
+    let (_, a) = o.wait("DR's Kubernetes unreachable, its facts unknown", 30, |_, a| {
+        let dr = platform_of(a, Side::Dr);
+        matches!(dr.mm2_pods, Known::Unknown(_)) && dr.unreachable.is_some()
+    });
+    assert!(!holds(&a, Condition::NoMm2Running), "{}", describe(&a));
+    let restarted = Instant::now();
+    ended.restart();
+    o.wait("DR's Kubernetes fresh again after its restart, same collector", 90, |_, a| {
+        let dr = platform_of(a, Side::Dr);
+        dr.unreachable.is_none()
+            && dr.mm2_pods == Known::Is(1)
+            && dr.mm2_pods_at.is_some_and(|t| t > Utc::now() - chrono::TimeDelta::seconds(5))
+    });
+    support::note(&format!("DR's Kubernetes fresh {:?} after its restart began", restarted.elapsed()));
     steady(&mut o);
 }

@@ -85,14 +85,21 @@ pub type Finding = (Rule, String, String);
 pub fn check_rules(sides: &[SideView; 2], mm2: &[Mm2View], history: &History) -> Vec<Finding> {
     let mut out = Vec::new();
     let [dc, dr] = sides;
-    if dc.apps_active().is_yes() && dr.apps_active().is_yes() {
+    let running: Vec<&Mm2View> = mm2.iter().filter(|m| m.running.is_yes()).collect();
+    let both_active = dc.apps_active().is_yes() && dr.apps_active().is_yes();
+    if both_active {
+        // MM2 then necessarily touches an active side: a consequence, named
+        // here rather than raised as a second alarm.
+        let consequence = match running.as_slice() {
+            [] => String::new(),
+            [m, ..] => format!("; so MM2 {} now writes into an active side", m.flow),
+        };
         out.push((
             Rule::AppsOnBothSides,
             String::new(),
-            format!("apps active on DC ({}) and DR ({})", who(dc), who(dr)),
+            format!("apps active on DC ({}) and DR ({}){consequence}", who(dc), who(dr)),
         ));
     }
-    let running: Vec<&Mm2View> = mm2.iter().filter(|m| m.running.is_yes()).collect();
     if let (Some(a), Some(b)) =
         (running.iter().find(|m| m.flow.source == Side::Dc), running.iter().find(|m| m.flow.source == Side::Dr))
     {
@@ -104,7 +111,7 @@ pub fn check_rules(sides: &[SideView; 2], mm2: &[Mm2View], history: &History) ->
     }
     for m in &running {
         for side in [m.runs_on, m.flow.target] {
-            if sides[side.index()].role == Role::Active {
+            if !both_active && sides[side.index()].role == Role::Active {
                 out.push((
                     Rule::Mm2OnActiveSide,
                     format!("{}:{}", m.name, m.flow),

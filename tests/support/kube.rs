@@ -224,6 +224,57 @@ impl Paused {
     pub fn resume(self) {}
 }
 
+/// A lab part ended (SIGTERM by its pid file, marker checked) and started
+/// again by `scripts/lab kube up`, which starts only what is not running;
+/// on drop too, so a failing test leaves the lab whole.
+pub struct Ended {
+    part: String,
+    restarted: bool,
+}
+
+impl Ended {
+    pub fn terminate(part: &str) -> Ended {
+        let l = lab();
+        let pid_file = l.dir.join("run").join(format!("{part}.pid"));
+        let pid = std::fs::read_to_string(&pid_file)
+            .unwrap_or_else(|e| panic!("{}: {e}", pid_file.display()))
+            .trim()
+            .to_owned();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            String::from_utf8_lossy(&cmdline).contains(&format!("kdrill.lab.proc={part}@")),
+            "pid {pid} from {} is not the lab's {part}",
+            pid_file.display()
+        );
+        signal("TERM", &pid);
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        });
+        assert!(gone, "{part} (pid {pid}) still runs 10 s after SIGTERM");
+        Ended { part: part.to_owned(), restarted: false }
+    }
+
+    pub fn restart(mut self) {
+        self.up();
+    }
+
+    fn up(&mut self) {
+        if !self.restarted {
+            self.restarted = true;
+            if let Err(e) = lab().run(&["kube", "up"], Duration::from_secs(120)) {
+                panic!("restarting {}: {e}", self.part);
+            }
+        }
+    }
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.up();
+    }
+}
+
 impl Drop for Paused {
     fn drop(&mut self) {
         signal("CONT", &self.pid);
