@@ -433,3 +433,40 @@ fn regaining_sight_of_a_running_flow_is_not_a_start() {
     let a = assessor.assess(&fx.step(), fx.t);
     assert!(a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps), "{:?}", a.violations);
 }
+
+#[test]
+fn an_undeclared_consumer_group_on_the_passive_side_is_an_application() {
+    // apps.groups lists the applications; `billing` is none of them, nor
+    // plumbing, nor MM2's: consuming on DR while DC is active, it is split
+    // brain, not "other".
+    let mut fx = Fixture::new();
+    let mut s = settings();
+    s.classification.app_groups = vec![regex::Regex::new("^orders-app$").unwrap_or_else(|e| panic!("{e}"))];
+    let mut assessor = Assessor::new(s);
+    for _ in 0..3 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    let mut snap = fx.step();
+    if let Some(groups) = snap.cluster_mut(Side::Dr).groups.as_mut() {
+        groups.value.push(Group {
+            id: "billing".into(),
+            state: "Stable".into(),
+            protocol_type: "consumer".into(),
+            protocol: GroupProtocol::Classic,
+            members: vec![Member {
+                member_id: "b1".into(),
+                client_id: "billing-1".into(),
+                host: "/10.0.9.9".into(),
+                assignment: vec![],
+            }],
+            committed: None,
+        });
+    }
+    let a = assessor.assess(&snap, fx.t);
+    let dr = a.side(Side::Dr);
+    let billing = dr.groups.iter().find(|g| g.id == "billing").map(|g| g.class);
+    assert_eq!(billing.map(|c| c.as_str()), Some("foreign"));
+    let v = a.violations.iter().find(|v| v.rule == Rule::AppsOnBothSides);
+    assert!(v.is_some_and(|v| v.detail.contains("DR (billing)")), "{:?}", a.violations);
+    assert!(!a.violations.iter().any(|v| v.rule == Rule::Mm2OnActiveSide), "one alarm per cause: {:?}", a.violations);
+}

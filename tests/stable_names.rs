@@ -31,8 +31,9 @@ fn fault_names_are_fixed_and_serde_agrees() {
 
 #[test]
 fn group_class_names_are_fixed() {
-    let names = [GroupClass::App, GroupClass::Plumbing, GroupClass::Mm2, GroupClass::Other].map(GroupClass::as_str);
-    assert_eq!(names, ["app", "plumbing", "mm2", "other"]);
+    let names = [GroupClass::App, GroupClass::Plumbing, GroupClass::Mm2, GroupClass::Foreign, GroupClass::Other]
+        .map(GroupClass::as_str);
+    assert_eq!(names, ["app", "plumbing", "mm2", "foreign", "other"]);
 }
 
 #[test]

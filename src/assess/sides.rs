@@ -37,6 +37,11 @@ pub enum GroupClass {
     App,
     Plumbing,
     Mm2,
+    /// A consumer group nobody declared (not in `apps.groups`, not
+    /// plumbing, not MM2's): it counts as an application, so a stranger
+    /// consuming on the passive side is an alarm, never ignored.
+    Foreign,
+    /// MM2's own non-Connect groups (dedicated-mode herders...).
     Other,
 }
 
@@ -47,6 +52,7 @@ impl GroupClass {
             GroupClass::App => "app",
             GroupClass::Plumbing => "plumbing",
             GroupClass::Mm2 => "mm2",
+            GroupClass::Foreign => "foreign",
             GroupClass::Other => "other",
         }
     }
@@ -103,8 +109,9 @@ impl SideView {
         self.producing.clone().or(self.consuming.clone())
     }
 
+    /// Groups that count as applications: declared ones and foreign ones.
     pub fn app_groups(&self) -> impl Iterator<Item = &GroupView> {
-        self.groups.iter().filter(|g| g.class == GroupClass::App)
+        self.groups.iter().filter(|g| matches!(g.class, GroupClass::App | GroupClass::Foreign))
     }
 }
 
@@ -141,7 +148,9 @@ pub fn assess_side(
     let consuming = match (&stale, &cluster.groups) {
         (Some(why), _) => Truth::Unknown(why.clone()),
         (None, None) => Truth::Unknown("consumer groups never observed".into()),
-        (None, Some(_)) => Truth::from_bool(groups.iter().any(|g| g.class == GroupClass::App && g.members > 0)),
+        (None, Some(_)) => Truth::from_bool(
+            groups.iter().any(|g| matches!(g.class, GroupClass::App | GroupClass::Foreign) && g.members > 0),
+        ),
     };
     let role = match producing.clone().or(consuming.clone()) {
         Truth::Yes => Role::Active,
@@ -327,8 +336,10 @@ fn group_views(cluster: &Cluster, settings: &Settings) -> Vec<GroupView> {
                 GroupClass::Plumbing
             } else if c.is_app_group(&g.id, &g.protocol_type) {
                 GroupClass::App
-            } else {
+            } else if c.is_mm2_group(&g.id) {
                 GroupClass::Other
+            } else {
+                GroupClass::Foreign
             };
             let mut clients: Vec<String> = g.members.iter().map(|m| m.client_id.clone()).collect();
             clients.sort();

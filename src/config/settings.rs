@@ -37,6 +37,12 @@ impl Classification {
         self.plumbing_groups.iter().any(|r| r.is_match(group))
     }
 
+    /// A group MM2 itself creates (by name; Connect groups are told by
+    /// their protocol type).
+    pub fn is_mm2_group(&self, group: &str) -> bool {
+        is_mm2_group(group)
+    }
+
     pub fn is_app_group(&self, group: &str, protocol_type: &str) -> bool {
         if protocol_type == "connect" || self.is_plumbing_group(group) || is_mm2_group(group) {
             return false;

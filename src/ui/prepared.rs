@@ -193,6 +193,7 @@ fn class_rank(c: GroupClass) -> u8 {
         GroupClass::App => 0,
         GroupClass::Plumbing => 1,
         GroupClass::Mm2 => 2,
+        GroupClass::Foreign => 0,
         GroupClass::Other => 3,
     }
 }

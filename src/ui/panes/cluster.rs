@@ -259,6 +259,7 @@ fn group_line<'a>(screen: &Screen, v: &SideView, g: usize, w: usize, iw: usize, 
         GroupClass::App => ("app", Slot::Text),
         GroupClass::Plumbing => ("plumbing", Slot::Muted),
         GroupClass::Mm2 => ("MM2", Slot::Accent),
+        GroupClass::Foreign => ("foreign", Slot::Warn),
         GroupClass::Other => ("other", Slot::Muted),
     };
     let mut spans = vec![screen.span(Slot::Text, pad(&g.id, iw)), screen.span(slot, pad(class, 9))];
