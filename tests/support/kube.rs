@@ -204,19 +204,7 @@ impl Paused {
     /// Stops `part` (`kube-apiserver-dr`...) by its pid file, after checking
     /// the pid still carries the lab's marker for that part.
     pub fn stop(part: &str) -> Paused {
-        let l = lab();
-        let pid_file = l.dir.join("run").join(format!("{part}.pid"));
-        let pid = std::fs::read_to_string(&pid_file)
-            .unwrap_or_else(|e| panic!("{}: {e}", pid_file.display()))
-            .trim()
-            .to_owned();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let marker = format!("kdrill.lab.proc={part}@");
-        assert!(
-            String::from_utf8_lossy(&cmdline).contains(&marker),
-            "pid {pid} from {} is not the lab's {part}",
-            pid_file.display()
-        );
+        let pid = lab_pid(part);
         signal("STOP", &pid);
         Paused { pid, part: part.to_owned() }
     }
@@ -234,18 +222,7 @@ pub struct Ended {
 
 impl Ended {
     pub fn terminate(part: &str) -> Ended {
-        let l = lab();
-        let pid_file = l.dir.join("run").join(format!("{part}.pid"));
-        let pid = std::fs::read_to_string(&pid_file)
-            .unwrap_or_else(|e| panic!("{}: {e}", pid_file.display()))
-            .trim()
-            .to_owned();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        assert!(
-            String::from_utf8_lossy(&cmdline).contains(&format!("kdrill.lab.proc={part}@")),
-            "pid {pid} from {} is not the lab's {part}",
-            pid_file.display()
-        );
+        let pid = lab_pid(part);
         signal("TERM", &pid);
         let gone = (0..100).any(|_| {
             std::thread::sleep(Duration::from_millis(100));
@@ -280,6 +257,21 @@ impl Drop for Paused {
         signal("CONT", &self.pid);
         super::note(&format!("resumed {} (pid {})", self.part, self.pid));
     }
+}
+
+/// The pid of lab part `part` (`kube-apiserver-dr`...) from its pid file,
+/// after checking the process still carries the lab's marker for it.
+fn lab_pid(part: &str) -> String {
+    let pid_file = lab().dir.join("run").join(format!("{part}.pid"));
+    let pid =
+        std::fs::read_to_string(&pid_file).unwrap_or_else(|e| panic!("{}: {e}", pid_file.display())).trim().to_owned();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains(&format!("kdrill.lab.proc={part}@")),
+        "pid {pid} from {} is not the lab's {part}",
+        pid_file.display()
+    );
+    pid
 }
 
 fn signal(sig: &str, pid: &str) {
