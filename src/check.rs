@@ -49,6 +49,10 @@ pub struct SideReport {
     pub app_producers: String,
     pub app_consumers: String,
     pub groups: Vec<GroupReport>,
+    /// What kdrill could not read of MM2's topics on this side: records
+    /// skipped as undecodable per topic, an incomplete last read.
+    pub unread: Vec<String>,
+    pub skipped_records: Vec<crate::model::SkippedRecords>,
 }
 
 #[derive(Debug, Serialize)]
@@ -185,6 +189,8 @@ pub fn report(a: &Assessment) -> Report {
                     hosts: g.hosts.clone(),
                 })
                 .collect(),
+            unread: s.unread.clone(),
+            skipped_records: s.skipped.clone(),
         })
         .collect();
     let mm2 = a
@@ -327,6 +333,9 @@ pub fn human(r: &Report, a: &Assessment) -> String {
             out.push_str(&format!("  brokers      {up}/{all} up\n"));
         }
         out.push_str(&format!("  app writes   {}\n  app groups   {}\n", truth(&s.producing), truth(&s.consuming)));
+        for line in &s.unread {
+            out.push_str(&format!("  ! {line}\n"));
+        }
         for g in s.groups.iter().filter(|g| g.members > 0) {
             out.push_str(&format!(
                 "  group {:<24} {:<9} {:<10} {} members  {}\n",

@@ -470,3 +470,26 @@ fn an_undeclared_consumer_group_on_the_passive_side_is_an_application() {
     assert!(v.is_some_and(|v| v.detail.contains("DR (billing)")), "{:?}", a.violations);
     assert!(!a.violations.iter().any(|v| v.rule == Rule::Mm2OnActiveSide), "one alarm per cause: {:?}", a.violations);
 }
+
+#[test]
+fn what_could_not_be_read_is_said_on_the_side_and_in_check() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut snap = fx.step();
+    snap.cluster_mut(Side::Dr).unread = Some(Observed::new(
+        Unread {
+            skipped: vec![SkippedRecords { topic: "dc.heartbeats".into(), count: 2 }],
+            first_skipped: Some("dc.heartbeats/0@17: a heartbeat value of 3 bytes".into()),
+            problem: None,
+        },
+        fx.t,
+    ));
+    let a = assessor.assess(&snap, fx.t);
+    let dr = a.side(Side::Dr);
+    assert_eq!(dr.unread[0], "2 undecodable record(s) skipped in dc.heartbeats");
+    assert!(dr.unread[1].contains("dc.heartbeats/0@17"), "{:?}", dr.unread);
+    let json = serde_json::to_value(kdrill::check::report(&a)).unwrap_or_default();
+    assert_eq!(json["sides"][1]["skipped_records"][0]["topic"], "dc.heartbeats");
+    assert_eq!(json["sides"][1]["skipped_records"][0]["count"], 2);
+    assert!(a.side(Side::Dc).unread.is_empty());
+}

@@ -444,6 +444,10 @@ fn hand_written_connect_topics_in_transactions() {
         d.replicated.unwrap_or_default().into_iter().map(|o| (o.topic, o.partition, o.upstream_offset)).collect();
     assert_eq!(replicated, [("orders".to_owned(), 0, 41)]);
     assert_eq!(fp.malformed_total, 1, "{:?}", fp.error);
+    // Counted per topic, with where and why (never the record itself).
+    let per_topic: Vec<u64> = fp.malformed_by_topic.values().copied().collect();
+    assert_eq!(per_topic, [1], "{:?}", fp.malformed_by_topic);
+    assert!(fp.first_malformed.as_deref().is_some_and(|w| w.contains('@')), "{:?}", fp.first_malformed);
 
     producer.commit_transaction(Duration::from_secs(30)).unwrap_or_else(|e| panic!("commit: {e}"));
     // Tombstones, committed: the task status goes, the connector stays.

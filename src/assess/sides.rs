@@ -101,6 +101,11 @@ pub struct SideView {
     pub consuming: Truth,
     pub role: Role,
     pub declared: Option<Role>,
+    /// What could not be read of MM2's topics here, in words: records
+    /// skipped as undecodable per topic, and why the last read was
+    /// incomplete. Figures resting on those topics may be missing a fact.
+    pub unread: Vec<String>,
+    pub skipped: Vec<crate::model::SkippedRecords>,
 }
 
 impl SideView {
@@ -172,7 +177,22 @@ pub fn assess_side(
         consuming,
         role,
         declared: None,
+        unread: unread(cluster),
+        skipped: cluster.unread.as_ref().map(|u| u.value.skipped.clone()).unwrap_or_default(),
     }
+}
+
+fn unread(cluster: &crate::model::Cluster) -> Vec<String> {
+    let Some(u) = cluster.unread.as_ref().map(|o| &o.value) else { return Vec::new() };
+    let mut out: Vec<String> =
+        u.skipped.iter().map(|s| format!("{} undecodable record(s) skipped in {}", s.count, s.topic)).collect();
+    if let (Some(first), false) = (&u.first_skipped, u.skipped.is_empty()) {
+        out.push(format!("first skipped: {first}"));
+    }
+    if let Some(p) = &u.problem {
+        out.push(format!("last read of MM2's topics incomplete: {p}"));
+    }
+    out
 }
 
 fn judge_producing(topics: &[TopicView]) -> Truth {

@@ -20,6 +20,26 @@ pub struct Cluster {
     pub heartbeats: Option<Observed<Vec<Heartbeat>>>,
     /// Latest checkpoints found in this cluster's `<src>.checkpoints.internal` topics.
     pub checkpoints: Option<Observed<Vec<Checkpoint>>>,
+    /// What could not be read of MM2's topics here, as of the last read.
+    pub unread: Option<Observed<Unread>>,
+}
+
+/// What a reader of MM2's topics could not use: records it skipped as
+/// undecodable (per topic, since it started) and why its last read was
+/// incomplete. Never a record's content.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unread {
+    pub skipped: Vec<SkippedRecords>,
+    /// The first skipped record: topic/partition@offset and why.
+    pub first_skipped: Option<String>,
+    /// Why the last read was incomplete or failed, if it was.
+    pub problem: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRecords {
+    pub topic: String,
+    pub count: u64,
 }
 
 impl Cluster {
@@ -33,6 +53,7 @@ impl Cluster {
             groups: None,
             heartbeats: None,
             checkpoints: None,
+            unread: None,
         }
     }
 

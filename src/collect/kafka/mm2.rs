@@ -58,6 +58,10 @@ pub struct Mm2Footprint {
     pub error: Option<String>,
     /// Malformed records skipped since the reader started.
     pub malformed_total: u64,
+    /// The same, per topic, and the first one's reason (topic, partition,
+    /// offset and why: never the record's content).
+    pub malformed_by_topic: BTreeMap<String, u64>,
+    pub first_malformed: Option<String>,
     /// Records read in this poll: after the first, only what was written
     /// since the previous poll.
     pub records: u64,
@@ -98,6 +102,8 @@ pub struct Mm2Reader {
     state: Mm2State,
     progress: BTreeMap<(String, i32), Progress>,
     malformed_total: u64,
+    malformed_by_topic: BTreeMap<String, u64>,
+    first_malformed: Option<String>,
 }
 
 /// Problems of one poll, joined into `Mm2Footprint::error`.
@@ -165,6 +171,8 @@ impl Mm2Reader {
             state: Mm2State::new(aliases, deployments, policy),
             progress: BTreeMap::new(),
             malformed_total: 0,
+            malformed_by_topic: BTreeMap::new(),
+            first_malformed: None,
         })
     }
 
@@ -395,9 +403,10 @@ impl Mm2Reader {
                     if let Err(reason) = self.state.apply(record) {
                         notes.malformed += 1;
                         self.malformed_total += 1;
-                        notes
-                            .first_malformed
-                            .get_or_insert_with(|| format!("{}/{}@{}: {reason}", tp.0, tp.1, msg.offset()));
+                        *self.malformed_by_topic.entry(tp.0.clone()).or_default() += 1;
+                        let why = format!("{}/{}@{}: {reason}", tp.0, tp.1, msg.offset());
+                        self.first_malformed.get_or_insert_with(|| why.clone());
+                        notes.first_malformed.get_or_insert(why);
                     }
                     if ends.get(&tp).is_none_or(|&end| msg.offset() + 1 >= end) {
                         behind.remove(&tp);
@@ -453,6 +462,8 @@ impl Mm2Reader {
             at,
             error: notes.into_error(),
             malformed_total: self.malformed_total,
+            malformed_by_topic: self.malformed_by_topic.clone(),
+            first_malformed: self.first_malformed.clone(),
             records,
         }
     }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, Worker};
+use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, SkippedRecords, Unread, Worker};
 
 use super::blank_deployment;
 use super::cluster::ClusterPoller;
@@ -32,6 +32,7 @@ pub(super) struct SidePoller {
     reader: Option<Mm2Reader>,
     heartbeats: Option<Observed<Vec<Heartbeat>>>,
     checkpoints: Option<Observed<Vec<Checkpoint>>>,
+    unread: Option<Observed<Unread>>,
     /// Last good connectors and replicated offsets per deployment (by index
     /// among the deployments running on this side).
     deployments: Vec<Mm2Deployment>,
@@ -55,6 +56,7 @@ impl SidePoller {
             reader: None,
             heartbeats: None,
             checkpoints: None,
+            unread: None,
             deployments: config.mm2.iter().filter(|m| m.runs_on == side).map(blank_deployment).collect(),
         }
     }
@@ -65,11 +67,12 @@ impl SidePoller {
             config.cluster(side).clone(),
             config.timing.clone(),
             config.settings.classification.clone(),
-            Cluster { heartbeats: None, checkpoints: None, ..last.cluster.clone() },
+            Cluster { heartbeats: None, checkpoints: None, unread: None, ..last.cluster.clone() },
         );
         let mut p = SidePoller::with(config, side, cluster);
         p.heartbeats = last.cluster.heartbeats.clone();
         p.checkpoints = last.cluster.checkpoints.clone();
+        p.unread = last.cluster.unread.clone();
         p.deployments = last.deployments.clone();
         p
     }
@@ -116,6 +119,10 @@ impl SidePoller {
         if let Some(e) = &f.error {
             tracing::debug!("{}: MM2 topics: {e}", self.side);
         }
+        let skipped =
+            f.malformed_by_topic.iter().map(|(t, n)| SkippedRecords { topic: t.clone(), count: *n }).collect();
+        let unread = Unread { skipped, first_skipped: f.first_malformed.clone(), problem: f.error.clone() };
+        self.unread = Some(Observed::new(unread, f.at));
         if let Some(h) = f.heartbeats {
             self.heartbeats = Some(Observed::new(h, f.at));
         }
@@ -139,6 +146,7 @@ impl SidePoller {
         let mut cluster = self.cluster.cluster().clone();
         cluster.heartbeats = self.heartbeats.clone();
         cluster.checkpoints = self.checkpoints.clone();
+        cluster.unread = self.unread.clone();
         let deployments = self
             .deployments
             .iter()

@@ -27,7 +27,8 @@ pub fn wanted_rows(screen: &Screen, side: Side) -> u16 {
     let topics = screen.prepared.topics[i].len().max(1);
     let groups = screen.prepared.groups[i].len().max(1);
     let k8s = screen.shown().is_some_and(|(a, _)| a.platforms[i].is_some());
-    (2 + 3 + usize::from(k8s) + topics + groups).min(40) as u16
+    let unread = screen.shown().is_some_and(|(a, _)| !a.sides[i].unread.is_empty());
+    (2 + 3 + usize::from(k8s) + usize::from(unread) + topics + groups).min(40) as u16
 }
 
 pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Option<Extent> {
@@ -62,7 +63,10 @@ pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Optio
     let n_groups = groups.len().max(1);
     let platform = a.platforms[i].as_ref();
     let k8s_rows = usize::from(platform.is_some());
-    let total = 1 + k8s_rows + 1 + n_topics + 1 + n_groups;
+    // What could not be read of MM2's topics: the first fact, in words.
+    let unread = v.unread.first();
+    let unread_rows = usize::from(unread.is_some());
+    let total = 1 + k8s_rows + unread_rows + 1 + n_topics + 1 + n_groups;
     let w = inner.width as usize;
     let fig = figure_slot(v.freshness, Slot::Text);
     let nw = TopicCols::new(w, screen.prepared.topic_width[i]);
@@ -77,6 +81,11 @@ pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Optio
             return platform_line(screen, p, w);
         }
         let row = row - k8s_rows;
+        if let (Some(text), 0) = (unread, row) {
+            let more = if v.unread.len() > 1 { " (more in check)" } else { "" };
+            return Line::from(screen.span(Slot::Warn, fmt::clip(&format!("▲ {text}{more}"), w)));
+        }
+        let row = row - unread_rows;
         if row == 0 {
             return Line::from(screen.span(Slot::Muted, topic_header(w, nw)));
         }
