@@ -251,10 +251,15 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     if let Some(p) = hb_problem {
         problems.push(p);
     }
+    // Figures that could not be read say nothing about health: when they
+    // are all that is wrong, health is unknown, not degraded.
+    let only_unobserved =
+        problems.iter().all(|p| matches!(p.kind, Kind::ConnectorsUnobserved | Kind::HeartbeatsUnobserved));
     let health = match (&running, problems.is_empty()) {
         (Truth::No, _) => Health::Stopped,
         (Truth::Unknown(_), _) => Health::Unknown,
         (Truth::Yes, true) => Health::Healthy,
+        (Truth::Yes, false) if only_unobserved => Health::Unknown,
         (Truth::Yes, false) => Health::Degraded,
     };
     let cr_ready = platform.as_ref().and_then(|p| p.resource.as_ref()?.ready.as_ref()).map(|c| c.is_true());

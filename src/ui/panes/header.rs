@@ -79,13 +79,20 @@ fn info_lines(screen: &Screen, frame: &mut Frame, area: Rect) {
         }
         fresh.push(screen.span(Slot::Text, format!("{} ", s.label())));
         match side(screen, s) {
-            Some(v) => {
-                fresh.push(screen.span(figure_slot(v.freshness, Slot::Ok), fmt::freshness(v.freshness)));
-                if let crate::model::Link::Down { since, .. } = &v.link {
+            // One state per fact: unreachable (and how old its data is), or
+            // how fresh the data is.
+            Some(v) => match &v.link {
+                crate::model::Link::Down { since, .. } => {
                     let age = screen.now.map(|n| fmt_age(age_secs(*since, n))).unwrap_or_default();
-                    fresh.push(screen.span(Slot::Alarm, format!(" unreachable {age}")));
+                    fresh.push(screen.span(Slot::Alarm, format!("unreachable for {age}")));
+                    let data = match (v.observed_at, screen.now) {
+                        (Some(at), Some(now)) => format!(" · last seen {}", fmt::ago(Some(at), now)),
+                        _ => " · never seen".to_owned(),
+                    };
+                    fresh.push(screen.span(Slot::Stale, data));
                 }
-            }
+                _ => fresh.push(screen.span(figure_slot(v.freshness, Slot::Ok), fmt::freshness(v.freshness))),
+            },
             None => fresh.push(screen.span(Slot::Stale, "never observed")),
         }
     }
