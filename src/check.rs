@@ -29,6 +29,9 @@ pub struct Report {
     pub kubernetes: Vec<PlatformReport>,
     pub lag: Vec<LagReport>,
     pub violations: Vec<ViolationReport>,
+    /// Application topics whose mirror differs: each difference with a
+    /// stable kind and whether it blocks (missing, fewer partitions).
+    pub drift: Vec<crate::assess::drift::TopicDrift>,
     /// Why the rules could not be checked (a side's data not fresh): an
     /// empty `violations` then proves nothing.
     pub rules_unchecked_because: Vec<String>,
@@ -295,6 +298,7 @@ pub fn report(a: &Assessment) -> Report {
         kubernetes,
         lag,
         violations,
+        drift: a.drift.clone(),
         rules_unchecked_because: a.rules_unchecked_because(),
     }
 }
@@ -399,6 +403,12 @@ pub fn human(r: &Report, a: &Assessment) -> String {
             let rec = p.records.map_or("?".to_owned(), |n| format!("{n} rec"));
             let secs = p.seconds.map_or("?".to_owned(), |s| format!("{s:.1} s"));
             out.push_str(&format!("  {}[{}] {rec} {secs}\n", p.topic, p.partition));
+        }
+    }
+    if !a.drift.is_empty() {
+        out.push_str("\ntopic drift\n");
+        for x in a.drift.iter().flat_map(|d| &d.differences) {
+            out.push_str(&format!("  {} {}\n", if x.blocking { "!" } else { "-" }, x.text));
         }
     }
     if !a.violations.is_empty() {

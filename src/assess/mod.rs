@@ -4,6 +4,7 @@
 //! never reads a clock: `now` is always given.
 
 pub mod conditions;
+pub mod drift;
 pub mod history;
 pub mod lag;
 pub mod mm2;
@@ -86,6 +87,8 @@ pub struct Assessment {
     pub mm2: Vec<Mm2View>,
     /// Each side's Kubernetes, where one is configured.
     pub platforms: [Option<PlatformView>; 2],
+    /// Application topics whose mirror differs (see `drift`).
+    pub drift: Vec<drift::TopicDrift>,
     pub lag: Vec<FlowLag>,
     /// The flow whose lag is shown first: see `live_flow`.
     pub live_flow: Option<Flow>,
@@ -174,6 +177,7 @@ impl Assessor {
         let s = &self.settings;
         let mm2 = mm2::assess_mm2(snap, s, now);
         let platforms = platform::assess_platforms(snap, s, now);
+        let drift = drift::topic_drift(snap, s);
         let mut sides = Side::BOTH.map(|side| sides::assess_side(side, snap, &self.history, &mm2, s, now));
         for side in &mut sides {
             side.declared = s.declared_active.map(|a| if a == side.side { Role::Active } else { Role::Passive });
@@ -187,9 +191,9 @@ impl Assessor {
         self.track_starts(&mm2, &sides, now);
         let found = rules::check_rules(&sides, &mm2, &self.history);
         let violations = self.stamp(found, now);
-        let verdict = verdict(&sides, &mm2, &lag, &violations, now);
+        let verdict = verdict(&sides, &mm2, &lag, &drift, &violations, now);
         let live_flow = live_flow(&sides, &mm2, &lag, self.settings.declared_active);
-        Assessment { now, sides, mm2, platforms, lag, live_flow, violations, verdict }
+        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {
@@ -263,7 +267,14 @@ fn live_flow(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], declared: 
     running.or(active.map(Flow::from).filter(has_lag)).or(lag.first().map(|l| l.flow))
 }
 
-fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: &[Violation], now: Ts) -> Verdict {
+fn verdict(
+    sides: &[SideView; 2],
+    mm2: &[Mm2View],
+    lag: &[FlowLag],
+    drift: &[drift::TopicDrift],
+    violations: &[Violation],
+    now: Ts,
+) -> Verdict {
     let say = |level, standing, text| Verdict { level, standing, text };
     // A rule breaks only on fresh, positive evidence: it stands even when
     // something else could not be observed.
@@ -337,6 +348,12 @@ fn verdict(sides: &[SideView; 2], mm2: &[Mm2View], lag: &[FlowLag], violations: 
         parts.push(p.text.clone());
     }
     if urgent.is_some() {
+        level = Level::Alarm;
+        standing = Standing::Fails;
+    }
+    // A mirror that cannot take its source's data needs a person too.
+    if let Some(d) = drift.iter().flat_map(|d| &d.differences).find(|d| d.blocking) {
+        parts.push(format!("topic drift: {}", d.text));
         level = Level::Alarm;
         standing = Standing::Fails;
     }

@@ -27,8 +27,8 @@ pub fn wanted_rows(screen: &Screen, side: Side) -> u16 {
     let topics = screen.prepared.topics[i].len().max(1);
     let groups = screen.prepared.groups[i].len().max(1);
     let k8s = screen.shown().is_some_and(|(a, _)| a.platforms[i].is_some());
-    let unread = screen.shown().is_some_and(|(a, _)| !a.sides[i].unread.is_empty());
-    (2 + 3 + usize::from(k8s) + usize::from(unread) + topics + groups).min(40) as u16
+    let notes = screen.shown().map_or(0, |(a, _)| notes(screen, a, side, 60).len());
+    (2 + 3 + usize::from(k8s) + notes + topics + groups).min(40) as u16
 }
 
 pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Option<Extent> {
@@ -63,11 +63,9 @@ pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Optio
     let n_groups = groups.len().max(1);
     let platform = a.platforms[i].as_ref();
     let k8s_rows = usize::from(platform.is_some());
-    // What could not be read of MM2's topics: the first fact, in words.
-    let unread = v.unread.first();
-    let unread_rows = usize::from(unread.is_some());
-    let total = 1 + k8s_rows + unread_rows + 1 + n_topics + 1 + n_groups;
     let w = inner.width as usize;
+    let notes = notes(screen, a, side, w);
+    let total = 1 + k8s_rows + notes.len() + 1 + n_topics + 1 + n_groups;
     let fig = figure_slot(v.freshness, Slot::Text);
     let nw = TopicCols::new(w, screen.prepared.topic_width[i]);
     let inbound = mm2_writes_here(a, side);
@@ -81,11 +79,10 @@ pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, side: Side) -> Optio
             return platform_line(screen, p, w);
         }
         let row = row - k8s_rows;
-        if let (Some(text), 0) = (unread, row) {
-            let more = if v.unread.len() > 1 { " (more in check)" } else { "" };
-            return Line::from(screen.span(Slot::Warn, fmt::clip(&format!("▲ {text}{more}"), w)));
+        if let Some(line) = notes.get(row) {
+            return line.clone();
         }
-        let row = row - unread_rows;
+        let row = row - notes.len();
         if row == 0 {
             return Line::from(screen.span(Slot::Muted, topic_header(w, nw)));
         }
@@ -140,6 +137,28 @@ fn status<'a>(screen: &Screen, v: &SideView, now: crate::model::Ts, w: usize) ->
     spans.push(screen.span(Slot::Muted, if wide(w) { " · app consumers " } else { " · consumers " }));
     spans.push(screen.span(figure_slot(v.freshness, Slot::Text), apps.to_string()));
     Line::from(spans)
+}
+
+/// What the side's figures may be missing or where its topics differ from
+/// their sources: the first of each, in words (the rest in `kdrill check`).
+fn notes<'a>(screen: &Screen, a: &crate::assess::Assessment, side: Side, w: usize) -> Vec<Line<'a>> {
+    let more = |n: usize| if n > 1 { format!(" (+{} in check)", n - 1) } else { String::new() };
+    let mut out = Vec::new();
+    let unread = &a.side(side).unread;
+    if let Some(first) = unread.first() {
+        let text = fmt::clip(&format!("▲ {first}{}", more(unread.len())), w);
+        out.push(Line::from(screen.span(Slot::Warn, text)));
+    }
+    let drift: Vec<&crate::assess::drift::Difference> =
+        a.drift.iter().filter(|d| d.target == side).flat_map(|d| &d.differences).collect();
+    if let Some(first) = drift.iter().find(|d| d.blocking).or(drift.first()) {
+        let slot = if first.blocking { Slot::Alarm } else { Slot::Warn };
+        // The count first: the line may be clipped, the full list is in check.
+        let count = if drift.len() > 1 { format!(" ×{}", drift.len()) } else { String::new() };
+        let text = fmt::clip(&format!("▲ drift{count}: {}", first.text), w);
+        out.push(Line::from(screen.span(slot, text)));
+    }
+    out
 }
 
 /// The side's Kubernetes: MM2 pods and the applications' workloads, or

@@ -1,0 +1,155 @@
+//! Drift between the sides: each application topic and its mirror,
+//! compared fact by fact (existence, partitions, replication factor,
+//! `min.insync.replicas`, `cleanup.policy`). MM2 resets replication factor
+//! and `min.insync.replicas` on the topics it creates (seed 003), so a DR
+//! that silently differs is what an operator finds out on the drill day.
+//! A missing mirror or fewer partitions blocks: data would not fit.
+
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::model::{Side, Snapshot, Topic};
+
+/// One application topic and its mirror on the other side.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TopicDrift {
+    /// The topic on the flow's source side.
+    pub topic: String,
+    pub source: Side,
+    /// Its name on the target (the replication policy's remote name).
+    pub mirror: String,
+    pub target: Side,
+    pub differences: Vec<Difference>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Difference {
+    /// `missing`, `partitions`, `replication-factor`, `min-insync-replicas`,
+    /// `cleanup-policy`.
+    pub kind: &'static str,
+    pub text: String,
+    /// The mirror cannot take the source's data as it is.
+    pub blocking: bool,
+}
+
+/// Every application topic of each configured flow's source, with its
+/// differences; topics that match are left out. Facts not yet read (topic
+/// configs come at a slower cadence) are not compared.
+pub fn topic_drift(snap: &Snapshot, settings: &Settings) -> Vec<TopicDrift> {
+    let policy = &settings.policy;
+    let mut out: Vec<TopicDrift> = Vec::new();
+    for flow in snap.mm2.iter().map(|d| d.flow) {
+        let (src, tgt) = (snap.cluster(flow.source), snap.cluster(flow.target));
+        let (Some(src_topics), Some(tgt_topics)) = (&src.topics, &tgt.topics) else { continue };
+        for t in src_topics.value.iter().filter(|t| settings.classification.is_app_topic(&t.name, policy)) {
+            // A topic MM2 brought here is not a source of this flow.
+            if policy.original_topic(&t.name) != t.name {
+                continue;
+            }
+            let mirror = policy.remote_topic(&src.alias, &t.name);
+            // Each pair once: with identity names the reverse flow pairs
+            // the same two topics the other way round.
+            let seen = |d: &TopicDrift| {
+                (d.topic == t.name && d.source == flow.source) || (d.topic == mirror && d.mirror == t.name)
+            };
+            if out.iter().any(seen) {
+                continue;
+            }
+            let differences = match tgt_topics.value.iter().find(|m| m.name == mirror) {
+                None => vec![Difference {
+                    kind: "missing",
+                    text: format!("{} on {} has no mirror {mirror} on {}", t.name, flow.source, flow.target),
+                    blocking: true,
+                }],
+                Some(m) => compare(t, m, flow.source, flow.target),
+            };
+            if !differences.is_empty() {
+                out.push(TopicDrift {
+                    topic: t.name.clone(),
+                    source: flow.source,
+                    mirror,
+                    target: flow.target,
+                    differences,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn compare(t: &Topic, m: &Topic, source: Side, target: Side) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let (a, b) = (t.partitions.len(), m.partitions.len());
+    if a != b {
+        out.push(Difference {
+            kind: "partitions",
+            text: format!("{}: {a} partitions on {source}, {b} on {target}", t.name),
+            blocking: b < a,
+        });
+    }
+    let mut fact = |kind: &'static str, label: &str, x: Option<String>, y: Option<String>| {
+        if let (Some(x), Some(y)) = (x, y)
+            && x != y
+        {
+            out.push(Difference {
+                kind,
+                text: format!("{}: {label} {x} on {source}, {y} on {target}", t.name),
+                blocking: false,
+            });
+        }
+    };
+    let s = |v: Option<u16>| v.map(|n| n.to_string());
+    fact("replication-factor", "replication factor", s(t.replication_factor), s(m.replication_factor));
+    fact("min-insync-replicas", "min.insync.replicas", s(t.min_insync_replicas), s(m.min_insync_replicas));
+    fact("cleanup-policy", "cleanup.policy", t.cleanup_policy.clone(), m.cleanup_policy.clone());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Flow, Mm2Deployment, Observed, Partition};
+    use chrono::Utc;
+
+    fn topic(name: &str, parts: i32, rf: u16, min_isr: u16) -> Topic {
+        Topic {
+            name: name.into(),
+            partitions: (0..parts).map(|id| Partition { id, leader: Some(0), end_offset: Some(0) }).collect(),
+            replication_factor: Some(rf),
+            min_insync_replicas: Some(min_isr),
+            cleanup_policy: Some("delete".into()),
+        }
+    }
+
+    #[test]
+    fn each_difference_is_named_and_only_shortfalls_block() {
+        let now = Utc::now();
+        let mut snap = Snapshot::empty(now, "dc", "dr");
+        snap.mm2 = vec![Mm2Deployment {
+            name: "mm2".into(),
+            flow: Flow::DC_TO_DR,
+            runs_on: Side::Dr,
+            connectors: None,
+            workers: None,
+            replicated: None,
+        }];
+        let dc = vec![topic("orders", 6, 3, 2), topic("payments", 6, 3, 2), topic("redis-writes", 12, 3, 2)];
+        let dr = vec![topic("orders", 6, 3, 1), topic("redis-writes", 8, 3, 2)];
+        snap.cluster_mut(Side::Dc).topics = Some(Observed::new(dc, now));
+        snap.cluster_mut(Side::Dr).topics = Some(Observed::new(dr, now));
+        let drift = topic_drift(&snap, &Settings::default());
+        let kinds: Vec<(&str, &str, bool)> = drift
+            .iter()
+            .flat_map(|d| d.differences.iter().map(move |x| (d.topic.as_str(), x.kind, x.blocking)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("orders", "min-insync-replicas", false),
+                ("payments", "missing", true),
+                ("redis-writes", "partitions", true)
+            ]
+        );
+        assert_eq!(drift[0].differences[0].text, "orders: min.insync.replicas 2 on DC, 1 on DR");
+    }
+}
