@@ -26,10 +26,12 @@ pub enum Fault {
     ProduceBurst,
     /// MM2's pods vanish from the Kubernetes API while the workers run.
     PodsUnlisted,
+    /// MM2's tasks stay RUNNING but stop moving data.
+    StallMm2,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::FailMm2Task,
         Fault::StrayConsumer,
         Fault::Bidirectional,
@@ -37,6 +39,7 @@ impl Fault {
         Fault::CutOffDc,
         Fault::ProduceBurst,
         Fault::PodsUnlisted,
+        Fault::StallMm2,
     ];
 
     /// The fault's stable name, as typed after `:fault`.
@@ -49,6 +52,7 @@ impl Fault {
             Fault::CutOffDc => "cut-off-dc",
             Fault::ProduceBurst => "produce-burst",
             Fault::PodsUnlisted => "pods-unlisted",
+            Fault::StallMm2 => "stall-mm2",
         }
     }
 
@@ -61,6 +65,7 @@ impl Fault {
             Fault::CutOffDc => "cut DC off",
             Fault::ProduceBurst => "produce burst",
             Fault::PodsUnlisted => "MM2 pods vanish from Kubernetes",
+            Fault::StallMm2 => "MM2 runs but stops moving",
         }
     }
 }

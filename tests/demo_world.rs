@@ -553,3 +553,23 @@ fn stopping_apps_needs_both_sources_workloads_first_then_kafka_clients() {
     let check = evaluate(&Condition::NoAppClients(Side::Dc), &s.a);
     assert!(check.observed.contains("workloads 0/0 ready"), "{}", check.observed);
 }
+
+#[test]
+fn a_flow_running_but_not_moving_is_stalled_never_healthy() {
+    let mut s = Sim::warm(7);
+    s.act(Action::Fault(Fault::StallMm2));
+    // Every task stays RUNNING: only the committed progress tells.
+    s.run(5);
+    assert_eq!(s.mm2(Flow::DC_TO_DR).health, Health::Healthy, "not yet: progress is committed every second");
+    let stalled = s.until(30, |s| s.mm2(Flow::DC_TO_DR).problems.iter().any(|p| p.kind.as_str() == "stalled"));
+    assert!(stalled.is_some(), "{:?}", s.mm2(Flow::DC_TO_DR).problems);
+    let m = s.mm2(Flow::DC_TO_DR);
+    assert_eq!(m.health, Health::Degraded);
+    assert!(m.connectors.iter().all(|c| c.state == ConnectState::Running), "tasks still RUNNING");
+    assert!(m.problems[0].text.starts_with("not moving for "), "{:?}", m.problems);
+    assert!(!s.holds(Condition::Mm2Flowing(Flow::DC_TO_DR)));
+    assert!(!s.holds(Condition::LagDrained(Flow::DC_TO_DR)));
+    s.act(Action::Fault(Fault::StallMm2));
+    let back = s.until(10, |s| s.mm2(Flow::DC_TO_DR).health == Health::Healthy);
+    assert!(back.is_some(), "{:?}", s.mm2(Flow::DC_TO_DR).problems);
+}

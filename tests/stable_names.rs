@@ -18,7 +18,8 @@ fn fault_names_are_fixed_and_serde_agrees() {
             "broker-down",
             "cut-off-dc",
             "produce-burst",
-            "pods-unlisted"
+            "pods-unlisted",
+            "stall-mm2"
         ]
     );
     for f in Fault::ALL {

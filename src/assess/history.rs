@@ -75,6 +75,19 @@ impl Series {
         None
     }
 
+    /// Since when the value has been what it is now (as far back as kept).
+    pub fn unchanged_since(&self) -> Option<Ts> {
+        let (_, now_value) = self.last?;
+        let mut since = None;
+        for &(pt, pv) in self.points.iter().rev() {
+            if pv != now_value {
+                break;
+            }
+            since = Some(pt);
+        }
+        since.or(self.last.map(|(t, _)| t))
+    }
+
     /// The oldest point kept.
     pub fn first(&self) -> Option<(Ts, i64)> {
         self.points.front().copied().or(self.last)
@@ -182,6 +195,11 @@ impl History {
             }
         }
         self.last_snapshot = Some(snap.taken_at);
+    }
+
+    /// Since when none of `flow`'s replicated totals has moved.
+    pub fn progress_unchanged_since(&self, flow: Flow) -> Option<Ts> {
+        self.replicated_totals.get(&flow)?.values().filter_map(Series::unchanged_since).max()
     }
 
     pub fn record_lag_total(&mut self, flow: Flow, total: Option<u64>) {

@@ -54,6 +54,8 @@ pub enum Mm2ProblemKind {
     ReadyWhileFailed,
     /// Kubernetes and Kafka tell different stories (see the kind).
     Disagreement(DisagreementKind),
+    /// Running, behind its source, and its committed progress not moving.
+    Stalled,
 }
 
 impl Mm2ProblemKind {
@@ -71,6 +73,7 @@ impl Mm2ProblemKind {
             Mm2ProblemKind::HeartbeatLate => "heartbeat-late",
             Mm2ProblemKind::ReadyWhileFailed => "ready-while-failed",
             Mm2ProblemKind::Disagreement(k) => k.as_str(),
+            Mm2ProblemKind::Stalled => "stalled",
         }
     }
 
@@ -96,7 +99,8 @@ impl Mm2ProblemKind {
             | Mm2ProblemKind::TaskFailed
             | Mm2ProblemKind::RunsOffTarget
             | Mm2ProblemKind::NoSourceConnector
-            | Mm2ProblemKind::ReadyWhileFailed => true,
+            | Mm2ProblemKind::ReadyWhileFailed
+            | Mm2ProblemKind::Stalled => true,
             Mm2ProblemKind::Disagreement(k) => k != DisagreementKind::Unreconciled,
             Mm2ProblemKind::ConnectorsUnobserved
             | Mm2ProblemKind::ConnectorNotRunning
@@ -299,6 +303,19 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         cr_ready,
         flowing,
     }
+}
+
+/// A running flow that is behind and has not committed progress since
+/// `since` (for at least the settings' `stall_after`) is stalled: shown as
+/// such, never as healthy, and its flow gate stays shut.
+pub fn mark_stalled(m: &mut Mm2View, behind: u64, since: Ts, now: Ts) {
+    let text = format!(
+        "not moving for {} while {behind} rec behind (committed progress unchanged)",
+        super::truth::fmt_age(age_secs(since, now))
+    );
+    m.flowing = Truth::Unknown(text.clone());
+    m.health = Health::Degraded;
+    m.problems.insert(0, Mm2Problem::new(Mm2ProblemKind::Stalled, text));
 }
 
 /// Connectors and tasks in FAILED state.

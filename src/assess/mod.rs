@@ -175,7 +175,7 @@ impl Assessor {
             self.history.ingest(snap);
         }
         let s = &self.settings;
-        let mm2 = mm2::assess_mm2(snap, s, now);
+        let mut mm2 = mm2::assess_mm2(snap, s, now);
         let platforms = platform::assess_platforms(snap, s, now);
         let drift = drift::topic_drift(snap, s);
         let mut sides = Side::BOTH.map(|side| sides::assess_side(side, snap, &self.history, &mm2, s, now));
@@ -186,6 +186,15 @@ impl Assessor {
         if fresh_snapshot {
             for l in &lag {
                 self.history.record_lag_total(l.flow, l.total);
+            }
+        }
+        for m in mm2.iter_mut().filter(|m| m.running.is_yes()) {
+            let behind = lag.iter().find(|l| l.flow == m.flow && l.freshness.is_fresh()).and_then(|l| l.total);
+            let since = self.history.progress_unchanged_since(m.flow);
+            if let (Some(behind @ 1..), Some(since)) = (behind, since)
+                && now - since >= s.stall_after
+            {
+                mm2::mark_stalled(m, behind, since, now);
             }
         }
         self.track_starts(&mm2, &sides, now);

@@ -151,6 +151,8 @@ struct RawTiming {
     #[serde(default, with = "humantime_serde")]
     activity_window: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    stall_after: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
     request_timeout: Option<Duration>,
 }
 
@@ -379,6 +381,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         heartbeat_stale_after: delta("heartbeat_stale_after", t.heartbeat_stale_after, defaults.heartbeat_stale_after)?,
         rate_window: delta("rate_window", t.rate_window, defaults.rate_window)?,
         activity_window: delta("activity_window", t.activity_window, defaults.activity_window)?,
+        stall_after: delta("stall_after", t.stall_after, defaults.stall_after)?,
         classification,
         policy,
         heartbeats: raw.replication.heartbeats.unwrap_or(defaults.heartbeats),

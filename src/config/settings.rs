@@ -89,6 +89,10 @@ pub struct Settings {
     pub heartbeats: HeartbeatMode,
     /// Total replication lag (records) above which `check` reports failure.
     pub lag_alarm_records: i64,
+    /// A running flow behind its source whose committed progress has not
+    /// moved for this long is stalled. Longer than Connect's offset flush
+    /// interval (60 s by default), which is how often progress is committed.
+    pub stall_after: TimeDelta,
     /// Manual steps of the infrastructure switch, confirmed one by one.
     pub infra_checklist: Vec<String>,
     /// The side the operators say is active, shown beside the observed role.
@@ -111,6 +115,7 @@ impl Default for Settings {
             policy: ReplicationPolicy::identity(),
             heartbeats: HeartbeatMode::Mirrored,
             lag_alarm_records: 10_000,
+            stall_after: TimeDelta::seconds(120),
             infra_checklist: vec![
                 "Database switched".to_owned(),
                 "Network routing switched".to_owned(),

@@ -49,6 +49,8 @@ pub fn demo_settings() -> Settings {
             plumbing_groups: res(&[r"^redis-applier$"]),
         },
         declared_active: None,
+        // The demo's MM2 commits its progress every second.
+        stall_after: chrono::TimeDelta::seconds(20),
         ..Settings::default()
     }
 }

@@ -121,6 +121,7 @@ impl DemoWorld {
             Fault::CutOffDc => f.dc_cut(),
             Fault::ProduceBurst => f.has_burst(),
             Fault::PodsUnlisted => f.pods_unlisted(),
+            Fault::StallMm2 => self.mm2.is_stalled(),
         }
     }
 
@@ -245,6 +246,11 @@ impl DemoWorld {
             (Fault::ProduceBurst, true) => self.faults.burst_on(&self.apps, self.timeline.tick())?,
             (Fault::ProduceBurst, false) => self.faults.burst_off(),
             (Fault::PodsUnlisted, on) => self.faults.unlist_pods(on),
+            (Fault::StallMm2, true) => {
+                let dep = self.mm2.flowing().ok_or("no MM2 flow is replicating")?;
+                self.mm2.stall(dep)
+            }
+            (Fault::StallMm2, false) => self.mm2.unstall(),
         };
         Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }

@@ -69,6 +69,8 @@ pub(super) struct Deployment {
     /// (upstream, downstream) where the current run began, to translate.
     pub base: Vec<(i64, i64)>,
     pub failed_task: Option<usize>,
+    /// Tasks RUNNING but replicating nothing (the StallMm2 fault).
+    pub stalled: bool,
     /// Source heartbeats read last second, written to the target next second.
     pub pending_beats: Vec<Beat>,
     /// Per source group, per partition.
@@ -92,6 +94,7 @@ impl Deployment {
             committed: vec![None; partitions],
             base: vec![(0, 0); partitions],
             failed_task: None,
+            stalled: false,
             pending_beats: Vec::new(),
             checkpoints: Vec::new(),
             cr_ready: true,

@@ -135,6 +135,7 @@ impl Mm2 {
         d.desired = false;
         d.flowing = false;
         d.failed_task = None;
+        d.stalled = false;
         d.cr_ready = true;
         d.generation += 1;
         for p in &mut d.pods {
@@ -227,7 +228,7 @@ impl Mm2 {
     pub fn replicate(&mut self, clusters: &mut Clusters) {
         let budget = self.capacity / (STEPS_PER_SEC as f64 * SOURCE_TASKS as f64);
         for d in &mut self.deployments {
-            if !d.flowing {
+            if !d.flowing || d.stalled {
                 continue;
             }
             let (src, tgt) = clusters.ends_mut(d.flow);
@@ -325,6 +326,25 @@ impl Mm2 {
     /// The first deployment whose connectors are RUNNING.
     pub fn flowing(&self) -> Option<usize> {
         self.deployments.iter().position(|d| d.flowing)
+    }
+
+    pub fn is_stalled(&self) -> bool {
+        self.deployments.iter().any(|d| d.stalled)
+    }
+
+    /// The StallMm2 fault: `dep`'s tasks stay RUNNING (heartbeats too) but
+    /// replicate nothing, as a source task stuck on a fetch does.
+    pub fn stall(&mut self, dep: usize) -> String {
+        let d = &mut self.deployments[dep];
+        d.stalled = true;
+        format!("MM2 {} keeps its tasks RUNNING but replicates nothing", d.flow)
+    }
+
+    pub fn unstall(&mut self) -> String {
+        for d in &mut self.deployments {
+            d.stalled = false;
+        }
+        "MM2 moves again".into()
     }
 
     pub fn has_failed_task(&self) -> bool {
