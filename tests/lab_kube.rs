@@ -555,16 +555,16 @@ fn a_stopped_api_server_ages_its_facts_into_unknown() {
     steady(&mut o);
 }
 
-/// An API server ended and started again: its facts age into unknown while
+/// An API server killed and started again: its facts age into unknown while
 /// it is gone, and the same collector watches it again once it is back.
 #[test]
-fn a_restarted_api_server_is_watched_again_without_restarting_kdrill() {
+fn a_killed_and_restarted_api_server_is_watched_again_without_restarting_kdrill() {
     kube_lab();
     let _lock = support::exclusive();
     let mut o = Observer::start(kube_config(VIEWERS, BOTH_FLOWS));
     o.wait("both sides' Kubernetes seen", 60, all_seen);
 
-    let ended = Ended::terminate("kube-apiserver-dr");
+    let ended = Ended::kill("kube-apiserver-dr");
     let (_, a) = o.wait("DR's Kubernetes unreachable, its facts unknown", 30, |_, a| {
         let dr = platform_of(a, Side::Dr);
         matches!(dr.mm2_pods, Known::Unknown(_)) && dr.unreachable.is_some()

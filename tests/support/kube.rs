@@ -212,7 +212,8 @@ impl Paused {
     pub fn resume(self) {}
 }
 
-/// A lab part ended (SIGTERM by its pid file, marker checked) and started
+/// A lab part killed (SIGKILL by its pid file, marker checked: a crash, and
+/// no graceful drain of its watches) and started
 /// again by `scripts/lab kube up`, which starts only what is not running;
 /// on drop too, so a failing test leaves the lab whole.
 pub struct Ended {
@@ -221,14 +222,16 @@ pub struct Ended {
 }
 
 impl Ended {
-    pub fn terminate(part: &str) -> Ended {
+    pub fn kill(part: &str) -> Ended {
         let pid = lab_pid(part);
-        signal("TERM", &pid);
+        signal("KILL", &pid);
+        // Gone, or a zombie nobody has reaped yet.
         let gone = (0..100).any(|_| {
             std::thread::sleep(Duration::from_millis(100));
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map_or(true, |s| s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
         });
-        assert!(gone, "{part} (pid {pid}) still runs 10 s after SIGTERM");
+        assert!(gone, "{part} (pid {pid}) still runs 10 s after SIGKILL");
         Ended { part: part.to_owned(), restarted: false }
     }
 
