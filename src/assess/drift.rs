@@ -5,6 +5,8 @@
 //! that silently differs is what an operator finds out on the drill day.
 //! A missing mirror or fewer partitions blocks: data would not fit.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 
 use crate::config::Settings;
@@ -38,24 +40,25 @@ pub struct Difference {
 pub fn topic_drift(snap: &Snapshot, settings: &Settings) -> Vec<TopicDrift> {
     let policy = &settings.policy;
     let mut out: Vec<TopicDrift> = Vec::new();
+    // Topics already paired, by side: with identity names the reverse flow
+    // pairs the same two topics the other way round.
+    let mut paired: HashSet<(Side, String)> = HashSet::new();
     for flow in snap.mm2.iter().map(|d| d.flow) {
         let (src, tgt) = (snap.cluster(flow.source), snap.cluster(flow.target));
         let (Some(src_topics), Some(tgt_topics)) = (&src.topics, &tgt.topics) else { continue };
+        // By name: thousands of topics are compared every pass.
+        let targets: HashMap<&str, &Topic> = tgt_topics.value.iter().map(|m| (m.name.as_str(), m)).collect();
         for t in src_topics.value.iter().filter(|t| settings.classification.is_app_topic(&t.name, policy)) {
             // A topic MM2 brought here is not a source of this flow.
             if policy.original_topic(&t.name) != t.name {
                 continue;
             }
             let mirror = policy.remote_topic(&src.alias, &t.name);
-            // Each pair once: with identity names the reverse flow pairs
-            // the same two topics the other way round.
-            let seen = |d: &TopicDrift| {
-                (d.topic == t.name && d.source == flow.source) || (d.topic == mirror && d.mirror == t.name)
-            };
-            if out.iter().any(seen) {
+            if !paired.insert((flow.source, t.name.clone())) {
                 continue;
             }
-            let differences = match tgt_topics.value.iter().find(|m| m.name == mirror) {
+            paired.insert((flow.target, mirror.clone()));
+            let differences = match targets.get(mirror.as_str()) {
                 None => vec![Difference {
                     kind: "missing",
                     text: format!("{} on {} has no mirror {mirror} on {}", t.name, flow.source, flow.target),
