@@ -17,4 +17,5 @@ pub mod dispatch;
 pub mod drill;
 pub mod model;
 pub mod report;
+pub mod serve;
 pub mod ui;

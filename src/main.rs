@@ -76,6 +76,17 @@ enum Command {
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         settle: Duration,
     },
+    /// Serve the assessment over HTTP, read-only: Prometheus `/metrics`, the
+    /// `check --json` report at `/api/v1/assessment`, `/healthz`, `/readyz`
+    /// and a live wall page at `/`
+    Serve {
+        /// Address to listen on (loopback by default; give 0.0.0.0:9464 to expose)
+        #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// Observe the embedded demo world instead of the configured clusters
+        #[arg(long)]
+        demo: bool,
+    },
     /// Print the report of a drill from its journal: timeline, evidence,
     /// RTO, RPO, alarms, confirmations and actions
     Report {
@@ -100,6 +111,7 @@ const EXAMPLES: &str = "Examples:
   kdrill --config examples/lab.toml        the console against the local lab
   kdrill --read-only --wall                the operations-room wall screen
   kdrill check --json                      one headless judgement, for cron and CI
+  kdrill serve                             /metrics, JSON and a wall page on 127.0.0.1:9464
   kdrill report > drill.md                 the last drill's report, for the ticket";
 
 fn main() -> ExitCode {
@@ -163,6 +175,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             console(&cli, link, cfg.settings, fingerprint, journal, false).await
         }
         Some(Command::Check { json, watch, demo, settle }) => check(&cli, *json, *watch, *demo, *settle).await,
+        Some(Command::Serve { listen, demo }) => serve(&cli, *listen, *demo).await,
         Some(Command::Report { path, format }) => report(&cli, path.as_deref(), *format),
     }
 }
@@ -251,15 +264,59 @@ async fn console(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration) -> Result<ExitCode> {
-    let (mut link, settings, poll) = if demo {
+/// The source of `check` and `serve`: the demo world or the configured
+/// clusters, with their settings and poll interval.
+fn source(cli: &Cli, demo: bool) -> Result<(WorldLink, Settings, Duration)> {
+    if demo {
         let world = kdrill::demo::DemoWorld::new(7, chrono::Utc::now());
-        (kdrill::demo::spawn(world), kdrill::demo::demo_settings(), Duration::from_secs(1))
+        Ok((kdrill::demo::spawn(world), kdrill::demo::demo_settings(), Duration::from_secs(1)))
     } else {
         let cfg = load_config(cli)?;
         let poll = cfg.timing.poll_interval;
-        (kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings, poll)
-    };
+        Ok((kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings, poll))
+    }
+}
+
+async fn serve(cli: &Cli, listen: std::net::SocketAddr, demo: bool) -> Result<ExitCode> {
+    let (link, settings, _) = source(cli, demo)?;
+    // Read-only by construction: the dispatcher is dropped here, so nothing
+    // in this process can send an action.
+    let (mut observation, dispatcher) = link.split();
+    drop(dispatcher);
+    let snapshots = &mut observation.snapshots;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.wrap_err_with(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr().wrap_err("no local address")?;
+    // The bound address on stdout, for `--listen 127.0.0.1:0` and scripts.
+    println!("listening on http://{bound}");
+    let (latest_tx, latest) = tokio::sync::watch::channel(std::sync::Arc::new(kdrill::serve::Served::default()));
+    let server = tokio::spawn(kdrill::serve::run(listener, latest));
+    let mut assessor = Assessor::new(settings);
+    // Ages grow between snapshots: judge every second as well.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() { break; }
+            }
+            _ = tick.tick() => {}
+        }
+        let snap = snapshots.borrow_and_update().clone();
+        let a = assessor.assess(&snap, chrono::Utc::now());
+        latest_tx.send_replace(std::sync::Arc::new(kdrill::serve::Served::new(&a)));
+        if server.is_finished() {
+            break;
+        }
+    }
+    match server.await {
+        Ok(Err(e)) => Err(eyre!("the server stopped: {e}")),
+        Err(e) => Err(eyre!("the server stopped: {e}")),
+        Ok(Ok(())) => Err(eyre!("the source stopped")),
+    }
+}
+
+async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration) -> Result<ExitCode> {
+    let (mut link, settings, poll) = source(cli, demo)?;
     let mut assessor = Assessor::new(settings);
     let deadline = tokio::time::Instant::now() + settle;
     // Feed every snapshot so history (rates, time lag) builds up while settling.

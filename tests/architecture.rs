@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("collect", &["model", "config", "action", "dispatch"]),
     ("demo", &["model", "config", "action", "collect"]),
     ("report", &["model", "action", "assess", "drill"]),
+    ("serve", &["model", "assess", "check"]),
     ("ui", &["model", "config", "action", "assess", "drill", "dispatch", "collect"]),
 ];
 

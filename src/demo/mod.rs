@@ -74,11 +74,17 @@ async fn run(mut world: DemoWorld, mut end: SourceEnd) {
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let clock = Clock { began: Instant::now(), origin: world.now() };
     let mut polled = world.now();
+    // A read-only observer drops the dispatcher: the world then runs on
+    // without actions instead of stopping.
+    let mut actions_open = true;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            action = end.actions.recv() => {
-                let Some(action) = action else { break };
+            action = end.actions.recv(), if actions_open => {
+                let Some(action) = action else {
+                    actions_open = false;
+                    continue;
+                };
                 clock.catch_up(&mut world, &mut polled, &end);
                 let result = world.apply(&action);
                 if end.outcomes.send(Outcome { action, result, at: world.now() }).is_err() {

@@ -1,0 +1,254 @@
+//! The assessment in the Prometheus exposition format (OpenMetrics text,
+//! through `prometheus-client`). Nothing is judged here: every figure is a
+//! field of `check::Report`, the same report `check --json` prints.
+//!
+//! A figure kdrill does not know (lag of a flow never read, workers of an
+//! MM2 not observed, a heartbeat never seen) is *absent*, never 0: a 0 would
+//! read as "no lag" or "no workers". Alert on `absent(...)` for those.
+//! States (a side's role, a connector's or task's state, the verdict's
+//! level) are state sets: one series per possible state, 1 for the current.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::assess::rules::Rule;
+use crate::check::Report;
+use crate::model::age_secs;
+
+type Labels = Vec<(String, String)>;
+type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+
+/// The roles `check` reports, lower-cased as label values.
+const ROLES: [&str; 4] = ["active", "passive", "idle", "unknown"];
+/// Kafka Connect's states of connectors and tasks.
+const CONNECT_STATES: [&str; 6] = ["UNASSIGNED", "RUNNING", "PAUSED", "FAILED", "RESTARTING", "STOPPED"];
+const LEVELS: [&str; 4] = ["ok", "unknown", "warn", "alarm"];
+
+/// A flow as a label value: `DC→DR` reads `dc-dr`.
+pub fn flow_label(flow: &str) -> String {
+    flow.replace('→', "-").to_lowercase()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// Gauges registered by name, in the order they are first set.
+struct Sink {
+    families: Vec<(&'static str, &'static str, Gauges)>,
+}
+
+impl Sink {
+    fn set(&mut self, name: &'static str, help: &'static str, pairs: &[(&str, &str)], value: f64) {
+        let family = match self.families.iter().position(|(n, _, _)| *n == name) {
+            Some(i) => &self.families[i].2,
+            None => {
+                self.families.push((name, help, Gauges::default()));
+                &self.families[self.families.len() - 1].2
+            }
+        };
+        family.get_or_create(&labels(pairs)).set(value);
+    }
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// The report as Prometheus text.
+pub fn render(r: &Report) -> String {
+    let now = r.observed_at;
+    let mut s = Sink { families: Vec::new() };
+    for level in LEVELS {
+        s.set(
+            "kdrill_verdict_level",
+            "The verdict's level, 1 for the current one",
+            &[("level", level)],
+            flag(r.level == level),
+        );
+    }
+    s.set(
+        "kdrill_check_exit_code",
+        "What `kdrill check` would exit with: 0 holds, 1 a person is needed, 2 unobserved",
+        &[],
+        r.exit_code as f64,
+    );
+    for side in &r.sides {
+        let name = side.side.to_lowercase();
+        let role = side.role.to_lowercase();
+        for candidate in ROLES {
+            s.set(
+                "kdrill_side_role",
+                "Each side's observed role, 1 for the current one",
+                &[("side", &name), ("role", candidate)],
+                flag(role == candidate),
+            );
+        }
+        if let Some(declared) = &side.declared_role {
+            s.set(
+                "kdrill_side_declared_role",
+                "The role the configuration declares for the side",
+                &[("side", &name), ("role", &declared.to_lowercase())],
+                1.0,
+            );
+        }
+        s.set("kdrill_side_reachable", "1 while the side's cluster answers", &[("side", &name)], flag(side.reachable));
+        s.set(
+            "kdrill_side_stale",
+            "1 while the side's data is older than stale_after or missing",
+            &[("side", &name)],
+            flag(side.stale),
+        );
+        if let Some(at) = side.observed_at {
+            s.set(
+                "kdrill_side_observation_age_seconds",
+                "Age of the data the side's judgement rests on",
+                &[("side", &name)],
+                age_secs(at, now),
+            );
+        }
+        if let (Some(up), Some(known)) = (side.brokers_up, side.brokers_known) {
+            s.set("kdrill_side_brokers_up", "Brokers of the side that answer", &[("side", &name)], up as f64);
+            s.set("kdrill_side_brokers", "Brokers of the side known from metadata", &[("side", &name)], known as f64);
+        }
+    }
+    for m in &r.mm2 {
+        let flow = flow_label(&m.flow);
+        let dep: [(&str, &str); 2] = [("deployment", &m.name), ("flow", &flow)];
+        for c in &m.connectors {
+            for state in CONNECT_STATES {
+                s.set(
+                    "kdrill_mm2_connector_state",
+                    "Each MM2 connector's state, 1 for the current one",
+                    &[dep[0], dep[1], ("connector", &c.name), ("state", state)],
+                    flag(c.state == state),
+                );
+            }
+            for (task, task_state) in &c.tasks {
+                let task = task.to_string();
+                for state in CONNECT_STATES {
+                    s.set(
+                        "kdrill_mm2_task_state",
+                        "Each MM2 task's state, 1 for the current one",
+                        &[dep[0], dep[1], ("connector", &c.name), ("task", &task), ("state", state)],
+                        flag(task_state == state),
+                    );
+                }
+            }
+        }
+        if let Some(n) = m.workers_alive {
+            s.set("kdrill_mm2_workers", "Live members of the MM2 Connect worker group", &dep, n as f64);
+        }
+        if let Some(n) = m.pods {
+            s.set("kdrill_mm2_pods", "MM2 pods on the side it runs on (Kubernetes observed)", &dep, n as f64);
+        }
+        if let Some(ready) = m.cr_ready {
+            s.set("kdrill_mm2_resource_ready", "The KafkaMirrorMaker2 resource's Ready condition", &dep, flag(ready));
+        }
+        if let Some(age) = m.heartbeat_age_secs {
+            s.set("kdrill_mm2_heartbeat_age_seconds", "Age of the newest MM2 heartbeat of the flow", &dep, age);
+        }
+        if let Some(at) = m.observed_at {
+            s.set(
+                "kdrill_mm2_observation_age_seconds",
+                "Age of the older of the workers' and connectors' observations",
+                &dep,
+                age_secs(at, now),
+            );
+        }
+        s.set("kdrill_mm2_problems", "Problems kdrill sees with the MM2 deployment", &dep, m.problems.len() as f64);
+    }
+    for p in &r.kubernetes {
+        let side = p.side.to_lowercase();
+        s.set(
+            "kdrill_kubernetes_reachable",
+            "1 while the side's Kubernetes API server answers",
+            &[("side", &side)],
+            flag(p.unreachable.is_none()),
+        );
+        if let Some(at) = p.mm2_pods_observed_at {
+            s.set(
+                "kdrill_kubernetes_observation_age_seconds",
+                "Age of the side's Kubernetes observation of MM2 pods",
+                &[("side", &side)],
+                age_secs(at, now),
+            );
+        }
+        if let Some(n) = p.workloads_ready {
+            s.set(
+                "kdrill_workloads_ready_replicas",
+                "Ready replicas of the declared application workloads",
+                &[("side", &side)],
+                n as f64,
+            );
+        }
+        if let Some(n) = p.workloads_desired {
+            s.set(
+                "kdrill_workloads_desired_replicas",
+                "Desired replicas of the declared application workloads",
+                &[("side", &side)],
+                n as f64,
+            );
+        }
+    }
+    for l in &r.lag {
+        let flow = flow_label(&l.flow);
+        let f = [("flow", flow.as_str())];
+        s.set(
+            "kdrill_replication_flow_live",
+            "1 for the flow whose lag matters now (it leaves the active side)",
+            &f,
+            flag(l.live),
+        );
+        if let Some(n) = l.total_records {
+            s.set(
+                "kdrill_replication_lag_records",
+                "Records of the flow's source not yet replicated, all partitions",
+                &f,
+                n as f64,
+            );
+        }
+        if let Some(secs) = l.max_seconds {
+            s.set("kdrill_replication_lag_seconds", "Age of the oldest unreplicated record of the flow", &f, secs);
+        }
+        s.set(
+            "kdrill_replication_lag_unknown_partitions",
+            "Partitions of the flow whose lag is unknown",
+            &f,
+            l.unknown_partitions as f64,
+        );
+        if let Some(at) = l.observed_at {
+            s.set(
+                "kdrill_replication_lag_observation_age_seconds",
+                "Age of the observation the flow's lag rests on",
+                &f,
+                age_secs(at, now),
+            );
+        }
+    }
+    let rules_checked = r.rules_unchecked_because.is_empty();
+    s.set("kdrill_rules_checked", "1 when the rules could be checked (both sides fresh)", &[], flag(rules_checked));
+    for rule in Rule::ALL {
+        let broken = r.violations.iter().any(|v| v.id == rule.as_str());
+        // Unchecked rules are unknown, not kept: only a broken one is shown.
+        if broken || rules_checked {
+            s.set(
+                "kdrill_rule_violation",
+                "1 while the runbook's rule is broken",
+                &[("rule", rule.as_str())],
+                flag(broken),
+            );
+        }
+    }
+    let mut registry = Registry::default();
+    for (name, help, family) in s.families {
+        registry.register(name, help, family);
+    }
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    out
+}

@@ -1,0 +1,148 @@
+//! `kdrill serve`: the assessment over HTTP, read-only by construction. The
+//! server holds no dispatcher and no route accepts a method but GET and
+//! HEAD (everything else is 405). It formats only: the figures come from
+//! `check::report`, the same report `check --json` prints.
+//!
+//! - `/` — the wall page (embedded, no build step), fed by `/events`;
+//! - `/events` — server-sent events: the report's JSON when it changes and
+//!   at least every few seconds;
+//! - `/metrics` — Prometheus text (see `metrics`);
+//! - `/api/v1/assessment` — the `check --json` report;
+//! - `/healthz` — the process answers; `/readyz` — both sides observed fresh.
+
+pub mod metrics;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::assess::Assessment;
+use crate::check;
+
+/// The wall page: plain HTML, CSS and JS.
+const PAGE: &str = include_str!("page.html");
+/// The longest `/events` stays silent: the page marks itself stale after
+/// missing a few of these.
+const EVENT_EVERY: Duration = Duration::from_secs(3);
+
+/// What the handlers serve, formatted once per assessment.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// The `check --json` report, pretty (as `check --json` prints it).
+    pub json: String,
+    /// The same report on one line, for `/events`.
+    pub event: String,
+    pub metrics: String,
+    /// Both sides observed, and fresh.
+    pub ready: bool,
+}
+
+impl Served {
+    pub fn new(a: &Assessment) -> Served {
+        let report = check::report(a);
+        let ready = !report.sides.is_empty() && report.sides.iter().all(|s| s.observed_at.is_some() && !s.stale);
+        Served {
+            // The report is plain data: serialising it cannot fail.
+            json: serde_json::to_string_pretty(&report).unwrap_or_default(),
+            event: serde_json::to_string(&report).unwrap_or_default(),
+            metrics: metrics::render(&report),
+            ready,
+        }
+    }
+}
+
+pub type Latest = watch::Receiver<Arc<Served>>;
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Serves connections until the listener fails.
+pub async fn run(listener: TcpListener, latest: Latest) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let latest = latest.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let latest = latest.clone();
+                async move { Ok::<_, Infallible>(route(&req, latest)) }
+            });
+            if let Err(e) =
+                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+            {
+                tracing::debug!("serve: connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn full(text: impl Into<Bytes>) -> Body {
+    Full::new(text.into()).boxed_unsync()
+}
+
+fn respond(status: StatusCode, content_type: &str, body: Body) -> Response<Body> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        res.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    if let Ok(v) = "no-store".parse() {
+        res.headers_mut().insert(CACHE_CONTROL, v);
+    }
+    res
+}
+
+/// Every path: GET and HEAD only.
+fn route(req: &Request<Incoming>, latest: Latest) -> Response<Body> {
+    let head = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !head {
+        let mut res =
+            respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", full("read-only: GET or HEAD\n"));
+        if let Ok(v) = "GET, HEAD".parse() {
+            res.headers_mut().insert(ALLOW, v);
+        }
+        return res;
+    }
+    let served = latest.borrow().clone();
+    let (status, content_type, body) = match req.uri().path() {
+        "/" => (StatusCode::OK, "text/html; charset=utf-8", full(PAGE)),
+        "/metrics" => {
+            (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", full(served.metrics.clone()))
+        }
+        "/api/v1/assessment" => (StatusCode::OK, "application/json", full(served.json.clone())),
+        "/healthz" => (StatusCode::OK, "text/plain; charset=utf-8", full("ok\n")),
+        "/readyz" if served.ready => (StatusCode::OK, "text/plain; charset=utf-8", full("ready\n")),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            full("not ready: a side is not observed fresh\n"),
+        ),
+        // HEAD gets the headers without an endless body.
+        "/events" if head => (StatusCode::OK, "text/event-stream", full("")),
+        "/events" => (StatusCode::OK, "text/event-stream", events(latest)),
+        _ => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", full("not found\n")),
+    };
+    respond(status, content_type, body)
+}
+
+/// The report as server-sent events: now, on every change, and at least
+/// every `EVENT_EVERY`; ends when the assessments stop.
+fn events(latest: Latest) -> Body {
+    let stream = futures::stream::unfold((latest, true), |(mut latest, first)| async move {
+        if !first {
+            // A timeout sends the same report again; a closed channel ends the stream.
+            if let Ok(Err(_)) = tokio::time::timeout(EVENT_EVERY, latest.changed()).await {
+                return None;
+            }
+        }
+        let event = latest.borrow_and_update().event.clone();
+        Some((format!("data: {event}\n\n"), (latest, false)))
+    });
+    BodyExt::boxed_unsync(StreamBody::new(stream.map(|e| Ok::<_, Infallible>(Frame::data(Bytes::from(e))))))
+}
