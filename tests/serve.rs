@@ -25,10 +25,14 @@ impl Drop for Server {
     }
 }
 
-fn start() -> Server {
+/// `kdrill serve ARGS` on an ephemeral loopback port, with `env` set.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kdrill"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .arg("serve")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
         .env("KDRILL_CONFIG", "/nonexistent/kdrill.toml")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -36,7 +40,11 @@ fn start() -> Server {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
     let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_owned();
-    let server = Server { child, addr };
+    Server { child, addr }
+}
+
+fn start() -> Server {
+    let server = spawn(&["--demo"], &[]);
     // Ready once both demo sides are observed fresh.
     let deadline = Instant::now() + Duration::from_secs(30);
     while request(&server, "GET", "/readyz").0 != 200 {
@@ -179,4 +187,37 @@ fn the_page_is_live_and_needs_no_build_step() {
     }
     assert!(page.contains("name=\"viewport\""), "usable on a phone");
     assert!(!page.contains("<script src"), "everything is in the page");
+}
+
+/// A SASL password from the environment reaches the client and nothing
+/// served: not the page, the metrics, the JSON or the event stream.
+#[test]
+fn a_secret_never_reaches_what_is_served() {
+    const CANARY: &str = "canary-s3cr3t-9f1c";
+    let dir = std::env::temp_dir().join(format!("kdrill-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("kdrill.toml");
+    // Nothing listens on port 1: both sides unreachable, the server still serves.
+    let side = |name: &str| {
+        format!(
+            "[clusters.{name}]\nbootstrap = \"127.0.0.1:1\"\n[clusters.{name}.properties]\n\
+             \"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\
+             \"sasl.username\" = \"kdrill\"\n[clusters.{name}.secrets]\n\
+             \"sasl.password\" = {{ env = \"KDRILL_SERVE_CANARY\" }}\n"
+        )
+    };
+    std::fs::write(&config, format!("{}{}[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n", side("dc"), side("dr")))
+        .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let server = spawn(&["--config", &config], &[("KDRILL_SERVE_CANARY", CANARY)]);
+    // Let a few polls fail and their errors be judged.
+    std::thread::sleep(Duration::from_secs(4));
+    for route in ["/", "/metrics", "/api/v1/assessment", "/healthz", "/readyz"] {
+        let (status, headers, body) = request(&server, "GET", route);
+        assert!(status == 200 || (route == "/readyz" && status == 503), "{route}: {status}");
+        assert!(!body.contains(CANARY) && !headers.contains(CANARY), "{route} served the secret");
+    }
+    let event = first_event(&server);
+    assert!(!event.contains(CANARY), "/events served the secret");
+    let _ = std::fs::remove_dir_all(&dir);
 }
