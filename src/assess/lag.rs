@@ -237,12 +237,8 @@ mod tests {
             ReplicatedOffset { topic: "orders".into(), partition: 1, upstream_offset: 129 },
         ];
         snap.mm2 = vec![Mm2Deployment {
-            name: "mm2".into(),
-            flow: Flow::DC_TO_DR,
-            runs_on: Side::Dr,
-            connectors: None,
-            workers: None,
             replicated: Some(Observed::new(replicated, now)),
+            ..Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)
         }];
         let lag = assess_lag(&snap, &History::default(), &Settings::default(), now);
         let l = &lag[0];

@@ -432,7 +432,7 @@ mod tests {
         let mut snap = Snapshot::empty(now, "dc", "dr");
         let mut p = Platform::new(Side::Dr, "dr-nolist", "kafka");
         p.link = Link::Up { last_ok: now };
-        p.refusals = vec![crate::model::Refusal {
+        p.refusals = vec![crate::model::ReadRefusal {
             section: Section::Mm2Pods,
             why: "context dr-nolist: cannot watch pods in namespace kafka: pods is forbidden: User \"nolist\" cannot list resource \"pods\" (403)".into(),
             since: now,

@@ -45,6 +45,13 @@ pub struct Mm2Deployment {
     pub replicated: Option<Observed<Vec<ReplicatedOffset>>>,
 }
 
+impl Mm2Deployment {
+    /// A deployment as known before anything of it was read.
+    pub fn unobserved(name: &str, flow: Flow, runs_on: Side) -> Mm2Deployment {
+        Mm2Deployment { name: name.to_owned(), flow, runs_on, connectors: None, workers: None, replicated: None }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConnectorKind {
     Source,

@@ -17,7 +17,7 @@ pub use mm2::{
 };
 pub use observed::{Observed, Ts, age_secs};
 pub use platform::{
-    AutoRestart, Condition, DesiredConnector, MirrorMaker, Platform, Pod, Refusal, Section, Workload, WorkloadKind,
+    AutoRestart, Condition, DesiredConnector, MirrorMaker, Platform, Pod, ReadRefusal, Section, Workload, WorkloadKind,
 };
 
 use serde::{Deserialize, Serialize};

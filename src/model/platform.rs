@@ -25,7 +25,7 @@ pub struct Platform {
     pub workloads: Option<Observed<Vec<Workload>>>,
     /// Sections that could not be read, with the reason in words (a 403
     /// names the user, verb, resource and namespace).
-    pub refusals: Vec<Refusal>,
+    pub refusals: Vec<ReadRefusal>,
 }
 
 impl Platform {
@@ -73,7 +73,7 @@ impl Section {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Refusal {
+pub struct ReadRefusal {
     pub section: Section,
     pub why: String,
     pub since: Ts,

@@ -96,14 +96,7 @@ fn empty_snapshot(config: &Config) -> Snapshot {
 }
 
 fn blank_deployment(m: &Mm2Config) -> Mm2Deployment {
-    Mm2Deployment {
-        name: m.name.clone(),
-        flow: m.flow,
-        runs_on: m.runs_on,
-        connectors: None,
-        workers: None,
-        replicated: None,
-    }
+    Mm2Deployment::unobserved(&m.name, m.flow, m.runs_on)
 }
 
 fn merge(snap: &mut Snapshot, r: Report) {
@@ -230,14 +223,7 @@ mod tests {
     #[test]
     fn merge_replaces_one_side_and_its_deployments() {
         let mut snap = Snapshot::empty(Utc::now(), "dc", "dr");
-        snap.mm2 = vec![Mm2Deployment {
-            name: "mm2".into(),
-            flow: Flow::DC_TO_DR,
-            runs_on: Side::Dr,
-            connectors: None,
-            workers: None,
-            replicated: None,
-        }];
+        snap.mm2 = vec![Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)];
         let before = snap.clone();
         let mut dr = Cluster::new(Side::Dr, "dr");
         dr.link = crate::model::Link::Up { last_ok: Utc::now() };

@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::config::{KubeConfig, WorkloadPick};
-use crate::model::{Link, MirrorMaker, Observed, Platform, Pod, Refusal, Section, Side, Ts, Workload};
+use crate::model::{Link, MirrorMaker, Observed, Platform, Pod, ReadRefusal, Section, Side, Ts, Workload};
 
 use watch::{Collection, WatchState, Watched};
 
@@ -35,7 +35,7 @@ const MM2_POD_SELECTOR: &str = "strimzi.io/kind=KafkaMirrorMaker2";
 /// what is known changes, and at least every `poll` (restamped while
 /// fresh). Ends when `tx` closes.
 pub async fn watch_side(side: Side, cfg: KubeConfig, poll: Duration, timeout: Duration, tx: mpsc::Sender<Platform>) {
-    let mut view = SideView::new(side, &cfg);
+    let mut view = SideWatch::new(side, &cfg);
     let client = loop {
         match tokio::time::timeout(timeout, client(&cfg)).await {
             Ok(Ok(c)) => break c,
@@ -130,16 +130,16 @@ fn collections(cfg: &KubeConfig) -> Vec<Collection> {
 }
 
 /// What one side's watches and probe have established.
-struct SideView {
+struct SideWatch {
     platform: Platform,
     watches: Vec<Watched>,
     last_ok: Option<Ts>,
     workloads: Vec<crate::config::WorkloadRef>,
 }
 
-impl SideView {
-    fn new(side: Side, cfg: &KubeConfig) -> SideView {
-        SideView {
+impl SideWatch {
+    fn new(side: Side, cfg: &KubeConfig) -> SideWatch {
+        SideWatch {
             platform: Platform::new(side, &cfg.context, &cfg.namespace),
             watches: Vec::new(),
             last_ok: None,
@@ -246,11 +246,11 @@ impl SideView {
     /// The platform as known now, with a refusal for each failing watch.
     fn platform(&self) -> Platform {
         let mut p = self.platform.clone();
-        let mut refusals: BTreeMap<Section, Refusal> = BTreeMap::new();
+        let mut refusals: BTreeMap<Section, ReadRefusal> = BTreeMap::new();
         for w in &self.watches {
             if let Some((why, since)) = &w.state.error {
                 let why = format!("context {}: {why}", p.context);
-                refusals.entry(w.collection.section()).or_insert(Refusal {
+                refusals.entry(w.collection.section()).or_insert(ReadRefusal {
                     section: w.collection.section(),
                     why,
                     since: *since,
