@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::model::{Side, Snapshot, Topic};
+use crate::model::{Side, Snapshot, Topic, Ts};
+
+use super::truth::Freshness;
 
 /// One application topic and its mirror on the other side.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -36,8 +38,9 @@ pub struct Difference {
 
 /// Every application topic of each configured flow's source, with its
 /// differences; topics that match are left out. Facts not yet read (topic
-/// configs come at a slower cadence) are not compared.
-pub fn topic_drift(snap: &Snapshot, settings: &Settings) -> Vec<TopicDrift> {
+/// configs come at a slower cadence) are not compared, and neither is a
+/// side whose topics are stale: drift is judged on fresh evidence only.
+pub fn topic_drift(snap: &Snapshot, settings: &Settings, now: Ts) -> Vec<TopicDrift> {
     let policy = &settings.policy;
     let mut out: Vec<TopicDrift> = Vec::new();
     // Topics already paired, by side: with identity names the reverse flow
@@ -46,6 +49,10 @@ pub fn topic_drift(snap: &Snapshot, settings: &Settings) -> Vec<TopicDrift> {
     for flow in snap.mm2.iter().map(|d| d.flow) {
         let (src, tgt) = (snap.cluster(flow.source), snap.cluster(flow.target));
         let (Some(src_topics), Some(tgt_topics)) = (&src.topics, &tgt.topics) else { continue };
+        let fresh = |at| Freshness::of(Some(at), now, settings.stale_after).is_fresh();
+        if !fresh(src_topics.at) || !fresh(tgt_topics.at) {
+            continue;
+        }
         // By name: thousands of topics are compared every pass.
         let targets: HashMap<&str, &Topic> = tgt_topics.value.iter().map(|m| (m.name.as_str(), m)).collect();
         for t in src_topics.value.iter().filter(|t| settings.classification.is_app_topic(&t.name, policy)) {
@@ -128,19 +135,12 @@ mod tests {
     fn each_difference_is_named_and_only_shortfalls_block() {
         let now = Utc::now();
         let mut snap = Snapshot::empty(now, "dc", "dr");
-        snap.mm2 = vec![Mm2Deployment {
-            name: "mm2".into(),
-            flow: Flow::DC_TO_DR,
-            runs_on: Side::Dr,
-            connectors: None,
-            workers: None,
-            replicated: None,
-        }];
+        snap.mm2 = vec![Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)];
         let dc = vec![topic("orders", 6, 3, 2), topic("payments", 6, 3, 2), topic("redis-writes", 12, 3, 2)];
         let dr = vec![topic("orders", 6, 3, 1), topic("redis-writes", 8, 3, 2)];
         snap.cluster_mut(Side::Dc).topics = Some(Observed::new(dc, now));
         snap.cluster_mut(Side::Dr).topics = Some(Observed::new(dr, now));
-        let drift = topic_drift(&snap, &Settings::default());
+        let drift = topic_drift(&snap, &Settings::default(), now);
         let kinds: Vec<(&str, &str, bool)> = drift
             .iter()
             .flat_map(|d| d.differences.iter().map(move |x| (d.topic.as_str(), x.kind, x.blocking)))
@@ -154,5 +154,8 @@ mod tests {
             ]
         );
         assert_eq!(drift[0].differences[0].text, "orders: min.insync.replicas 2 on DC, 1 on DR");
+        // Stale topics are not judged: no alarm on old evidence.
+        let later = now + chrono::TimeDelta::seconds(60);
+        assert!(topic_drift(&snap, &Settings::default(), later).is_empty());
     }
 }

@@ -177,7 +177,7 @@ impl Assessor {
         let s = &self.settings;
         let mut mm2 = mm2::assess_mm2(snap, s, now);
         let platforms = platform::assess_platforms(snap, s, now);
-        let drift = drift::topic_drift(snap, s);
+        let drift = drift::topic_drift(snap, s, now);
         let mut sides = Side::BOTH.map(|side| sides::assess_side(side, snap, &self.history, &mm2, s, now));
         for side in &mut sides {
             side.declared = s.declared_active.map(|a| if a == side.side { Role::Active } else { Role::Passive });
