@@ -101,6 +101,9 @@ pub struct PlatformReport {
     /// MM2 pods on this side, whatever resource owns them (null: unknown).
     pub mm2_pods: Option<usize>,
     pub mm2_pods_observed_at: Option<Ts>,
+    /// Each of those pods (empty when unknown): phase, ready, terminating,
+    /// restarts, node, created.
+    pub mm2_pod_list: Vec<crate::model::Pod>,
     /// Ready and desired replicas of the declared workloads (null: unknown
     /// or none declared).
     pub workloads_ready: Option<i32>,
@@ -239,6 +242,7 @@ pub fn report(a: &Assessment) -> Report {
             unreachable: p.unreachable.clone(),
             mm2_pods: p.mm2_pods.value(),
             mm2_pods_observed_at: p.mm2_pods_at,
+            mm2_pod_list: p.mm2_pod_list.clone(),
             workloads_ready: p.apps.as_ref().and_then(|w| w.ready.value()),
             workloads_desired: p.apps.as_ref().and_then(|w| w.desired.value()),
             workloads: p.apps.as_ref().map(|w| w.detail.clone()).unwrap_or_default(),

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::model::{Connector, Link, MirrorMaker, Mm2Deployment, Platform, Section, Side, Snapshot, Ts};
+use crate::model::{Connector, Link, MirrorMaker, Mm2Deployment, Platform, Pod, Section, Side, Snapshot, Ts};
 
 use super::truth::{Freshness, fmt_age};
 
@@ -27,6 +27,8 @@ pub struct PlatformView {
     /// MM2 pods present (pending, running or terminating), when fresh.
     pub mm2_pods: Known<usize>,
     pub mm2_pods_at: Option<Ts>,
+    /// Those pods (phase, readiness, restarts, node, age), when fresh.
+    pub mm2_pod_list: Vec<Pod>,
     /// Ready replicas of the declared workloads, summed, when fresh; `None`
     /// when no workload is declared for this side.
     pub apps: Option<WorkloadsView>,
@@ -54,7 +56,18 @@ pub struct Mm2Platform {
     /// Pods of this deployment's resource on its side, when fresh.
     pub pods: Known<usize>,
     pub pods_at: Option<Ts>,
+    /// Those pods, when fresh.
+    pub pod_list: Vec<Pod>,
     pub disagreements: Vec<Disagreement>,
+}
+
+/// The present MM2 pods of a side, of one resource or of any.
+fn present_pods(p: &Platform, owner: Option<&str>) -> Vec<Pod> {
+    let pods = p.mm2_pods.as_ref().map(|o| o.value.as_slice()).unwrap_or_default();
+    pods.iter()
+        .filter(|pod| pod.is_present() && owner.is_none_or(|o| pod.owner.as_deref() == Some(o)))
+        .cloned()
+        .collect()
 }
 
 /// Two sources that should agree and do not.
@@ -164,6 +177,7 @@ fn assess_side(p: &Platform, settings: &Settings, now: Ts) -> PlatformView {
             }
             _ => None,
         },
+        mm2_pod_list: if mm2_pods.value().is_some() { present_pods(p, None) } else { Vec::new() },
         mm2_pods,
         mm2_pods_at: pods_at,
         apps,
@@ -179,10 +193,12 @@ pub fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings
     let resource = p.mirrormakers.as_ref().and_then(|o| o.value.iter().find(|m| m.name == d.name)).cloned();
     let pods_at = p.mm2_pods.as_ref().map(|o| o.at);
     let pods = fresh(pods_at, p, Section::Mm2Pods, &format!("pods of {}", d.name), settings, now, || {
-        p.mm2_pods.as_ref().map_or(0, |o| {
-            o.value.iter().filter(|pod| pod.owner.as_deref() == Some(&d.name) && pod.is_present()).count()
-        })
+        present_pods(p, Some(&d.name)).len()
     });
+    let pod_list = match pods {
+        Known::Is(_) => present_pods(p, Some(&d.name)),
+        Known::Unknown(_) => Vec::new(),
+    };
     let mut disagreements = Vec::new();
     let members_fresh = d.workers.as_ref().filter(|w| Freshness::of(Some(w.at), now, settings.stale_after).is_fresh());
     if let (Known::Is(n), Some(w)) = (&pods, members_fresh) {
@@ -228,6 +244,7 @@ pub fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings
         resource_at,
         pods,
         pods_at,
+        pod_list,
         disagreements,
     })
 }

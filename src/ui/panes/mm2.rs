@@ -91,6 +91,11 @@ fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Fre
     // Where each figure above comes from.
     let k8s = m.platform.as_ref().map_or(String::new(), |p| format!(" · pods, CR: k8s {}", p.short_place));
     out.push(Line::from(screen.span(Slot::Muted, format!("  workers, states: Kafka{k8s}"))));
+    // Each pod, as Kubernetes lists it: what "2 pods" is made of.
+    if let Some(p) = m.platform.as_ref().filter(|p| !p.pod_list.is_empty()) {
+        let pods: Vec<String> = p.pod_list.iter().map(|pod| pod_summary(pod, screen.now)).collect();
+        out.push(Line::from(screen.span(fig, format!("  {}", pods.join(" · ")))));
+    }
     for p in m.problems.iter().filter(|p| p.kind == Mm2ProblemKind::ReadyWhileFailed) {
         out.push(Line::from(screen.span(Slot::Alarm, format!("  ⚠ {p}"))));
     }
@@ -132,6 +137,20 @@ fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Fre
         out.push(Line::from(screen.span(Slot::Warn, format!("  ▲ {p}"))));
     }
     out
+}
+
+/// `…-0 Running ready ↻2 18m`: the pod's short name, phase (or
+/// Terminating), readiness, restarts when any, and age.
+fn pod_summary(pod: &crate::model::Pod, now: Option<crate::model::Ts>) -> String {
+    let name = pod.name.rsplit_once('-').map_or(pod.name.as_str(), |(_, n)| n);
+    let phase = if pod.terminating { "Terminating" } else { pod.phase.as_str() };
+    let ready = if pod.ready { " ready" } else { "" };
+    let restarts = if pod.restarts > 0 { format!(" ↻{}", pod.restarts) } else { String::new() };
+    let age = match (pod.created, now) {
+        (Some(c), Some(n)) => format!(" {}", fmt::age(Some(crate::model::age_secs(c, n)))),
+        _ => String::new(),
+    };
+    format!("#{name} {phase}{ready}{restarts}{age}")
 }
 
 fn state_span<'a>(screen: &Screen, s: &ConnectState, fig: Slot, width: usize) -> Span<'a> {
