@@ -230,11 +230,15 @@ bridge_ready() {
     && (( $(now) - $(stat -c %Y "$BRIDGE_HEARTBEAT") < 10 ))
 }
 
+# Gone, and still gone a moment later: while `exec -a` replaces the
+# marking shell, /proc/PID/cmdline can read empty for an instant.
+gone() { alive "$1" && return 1; sleep 0.5; ! alive "$1"; }
+
 kube_wait() {  # kube_wait PART CHECK...: bounded
   local part="$1"; shift
   local deadline=$(( $(now) + WAIT_KUBE ))
   until "$@"; do
-    alive "$part" || die "$part exited during start-up; read $LOGS/$part.log"
+    gone "$part" && die "$part exited during start-up; read $LOGS/$part.log"
     (( $(now) < deadline )) || die "$part not ready after ${WAIT_KUBE}s; read $LOGS/$part.log"
     sleep 0.3
   done
