@@ -7,6 +7,7 @@
 //! state only); `report` turns a drill's journal into its report. The
 //! `demo` world sits behind the same seam as real clusters.
 
+pub mod act;
 pub mod action;
 pub mod assess;
 pub mod check;

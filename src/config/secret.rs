@@ -18,6 +18,12 @@ pub enum SecretRef {
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret obtained some other way (a password read from a file the
+    /// configuration names); it gets the same protection.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
