@@ -20,7 +20,8 @@ fn render(c: &mut Criterion) {
         Err(e) => panic!("the built-in theme must load: {e}"),
     };
     for (name, wall) in [("console", false), ("wall", true)] {
-        let opts = UiOptions { read_only: true, wall, theme: theme.clone(), demo: true, recovered: Vec::new() };
+        let opts =
+            UiOptions { read_only: true, wall, theme: theme.clone(), demo: true, recovered: Vec::new(), planner: None };
         let mut app = App::new(demo_settings(), opts);
         for _ in 0..30 {
             world.advance(TimeDelta::seconds(1));

@@ -84,6 +84,17 @@ pub enum Action {
 }
 
 impl Action {
+    /// The side it acts on: where the applications are, where MM2 runs
+    /// (its target). Confirming it means typing this side's name.
+    pub fn side(&self) -> Side {
+        match self {
+            Action::StopApps(s) | Action::StartApps(s) => *s,
+            Action::StopMm2(f) | Action::StartMm2(f) => f.target,
+            // Demo faults are not confirmed by typing.
+            Action::Fault(_) => Side::Dc,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Action::StopApps(s) => format!("stop applications on {s}"),
@@ -102,4 +113,27 @@ pub struct Outcome {
     /// A short description of what was done, or why it failed.
     pub result: Result<String, String>,
     pub at: Ts,
+    /// Each request's answer, where the action was carried out by requests.
+    pub results: Vec<RequestResult>,
+}
+
+impl Outcome {
+    pub fn new(action: Action, result: Result<String, String>, at: Ts) -> Outcome {
+        Outcome { action, result, at, results: Vec::new() }
+    }
+}
+
+/// What one request did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestResult {
+    /// The request's first preview line (what was sent).
+    pub request: String,
+    pub ok: bool,
+    /// The answer in a few words: `200 OK`, `exit 0`, `403 Forbidden: …`,
+    /// `timed out after 30 s: …`.
+    pub detail: String,
+    /// Values read before changing them, by `<object path>#<pointer>`, to
+    /// restore later (previous replicas).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorded: Vec<(String, serde_json::Value)>,
 }

@@ -6,7 +6,7 @@
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::action::Action;
+use crate::act::Procedure;
 
 /// Why an action was not sent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -20,35 +20,35 @@ pub enum Refusal {
 /// Sends actions to the world backend; only a read-write console has one.
 #[derive(Clone, Debug)]
 pub struct Dispatcher {
-    tx: UnboundedSender<Action>,
+    tx: UnboundedSender<Procedure>,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(tx: UnboundedSender<Action>) -> Self {
+    pub(crate) fn new(tx: UnboundedSender<Procedure>) -> Self {
         Dispatcher { tx }
     }
 
     /// Never blocks: the backend executes asynchronously and reports an
     /// outcome through the world link.
-    pub fn dispatch(&self, action: Action) -> Result<(), Refusal> {
-        let label = action.label();
-        self.tx.send(action).map_err(|_| Refusal::Disconnected(label))
+    pub fn dispatch(&self, procedure: Procedure) -> Result<(), Refusal> {
+        let label = procedure.action.label();
+        self.tx.send(procedure).map_err(|_| Refusal::Disconnected(label))
     }
 }
 
 /// Sends `action` through the console's dispatcher; a console without one
 /// is read-only, and the action is refused.
-pub fn dispatch(dispatcher: Option<&Dispatcher>, action: Action) -> Result<(), Refusal> {
+pub fn dispatch(dispatcher: Option<&Dispatcher>, procedure: Procedure) -> Result<(), Refusal> {
     match dispatcher {
-        Some(d) => d.dispatch(action),
-        None => Err(Refusal::ReadOnly(action.label())),
+        Some(d) => d.dispatch(procedure),
+        None => Err(Refusal::ReadOnly(procedure.action.label())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::Fault;
+    use crate::action::{Action, Fault};
     use crate::model::{Flow, Side};
 
     #[test]
@@ -58,7 +58,7 @@ mod tests {
         let (_observation, dispatcher) = link.split();
         drop(dispatcher);
         for a in [Action::StopApps(Side::Dc), Action::StartMm2(Flow::DR_TO_DC), Action::Fault(Fault::CutOffDc)] {
-            assert!(matches!(dispatch(None, a), Err(Refusal::ReadOnly(_))));
+            assert!(matches!(dispatch(None, Procedure::bare(a)), Err(Refusal::ReadOnly(_))));
         }
         assert!(source.actions.try_recv().is_err(), "a read-only console must send nothing");
     }
@@ -67,9 +67,9 @@ mod tests {
     fn read_write_sends_in_order() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let d = Dispatcher::new(tx);
-        assert_eq!(dispatch(Some(&d), Action::StopApps(Side::Dc)), Ok(()));
-        assert_eq!(d.dispatch(Action::StopMm2(Flow::DC_TO_DR)), Ok(()));
-        assert_eq!(rx.try_recv().ok(), Some(Action::StopApps(Side::Dc)));
-        assert_eq!(rx.try_recv().ok(), Some(Action::StopMm2(Flow::DC_TO_DR)));
+        assert_eq!(dispatch(Some(&d), Procedure::bare(Action::StopApps(Side::Dc))), Ok(()));
+        assert_eq!(d.dispatch(Procedure::bare(Action::StopMm2(Flow::DC_TO_DR))), Ok(()));
+        assert_eq!(rx.try_recv().ok().map(|p| p.action), Some(Action::StopApps(Side::Dc)));
+        assert_eq!(rx.try_recv().ok().map(|p| p.action), Some(Action::StopMm2(Flow::DC_TO_DR)));
     }
 }

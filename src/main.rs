@@ -1,5 +1,6 @@
 //! kdrill: the console for Kafka DC–DR drills. See `kdrill --help`.
 
+use kdrill::act::plan::Planner;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -164,7 +165,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let journal = cli.journal.clone().or_else(|| config::state_dir().map(|d| d.join(DEMO_JOURNAL)));
             let settings = kdrill::demo::demo_settings();
             let fingerprint = config::settings_fingerprint(&settings, &format!("demo world, seed {seed}"));
-            console(&cli, link, settings, fingerprint, journal, true).await
+            console(&cli, link, settings, fingerprint, journal, kdrill::demo::planner()).await
         }
         None | Some(Command::Watch) => {
             let cfg = load_config(&cli)?;
@@ -172,7 +173,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 cli.journal.clone().or(cfg.journal.clone()).or_else(|| config::state_dir().map(|d| d.join(JOURNAL)));
             let fingerprint = config::fingerprint(&cfg);
             let link = kdrill::collect::kafka::spawn(cfg.clone());
-            console(&cli, link, cfg.settings, fingerprint, journal, false).await
+            let planner = Some(Planner::new(&cfg));
+            console(&cli, link, cfg.settings, fingerprint, journal, planner).await
         }
         Some(Command::Check { json, watch, demo, settle }) => check(&cli, *json, *watch, *demo, *settle).await,
         Some(Command::Serve { listen, demo }) => serve(&cli, *listen, *demo).await,
@@ -234,8 +236,9 @@ async fn console(
     settings: Settings,
     fingerprint: String,
     journal: Option<PathBuf>,
-    demo: bool,
+    planner: Option<Planner>,
 ) -> Result<ExitCode> {
+    let demo = planner.is_some() && matches!(cli.command, Some(Command::Demo { .. }));
     let theme = Theme::load(&cli.theme, cli.theme_file.as_deref(), Theme::no_color_from_env())?;
     let (journal, recovered) = match (&journal, cli.read_only) {
         // A read-only console never writes; it may still show a drill in progress.
@@ -253,7 +256,10 @@ async fn console(
     // so it holds no action sender at all.
     let (observation, dispatcher) = link.split();
     let dispatcher = (!cli.read_only).then_some(dispatcher);
-    let opts = UiOptions { read_only: cli.read_only, wall: cli.wall, theme, demo, recovered: recovered.events() };
+    // A read-only console plans nothing: it holds no way to send anything.
+    let planner = planner.filter(|_| !cli.read_only);
+    let opts =
+        UiOptions { read_only: cli.read_only, wall: cli.wall, theme, demo, recovered: recovered.events(), planner };
     let mut app = App::new(settings, opts);
     // Setting up: these messages cause no effects.
     app.update(Msg::ConfigFingerprint(fingerprint));

@@ -13,12 +13,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("assess", &["model", "config"]),
     ("drill", &["model", "action", "assess"]),
     ("check", &["model", "assess"]),
-    ("dispatch", &["action"]),
-    ("collect", &["model", "config", "action", "dispatch"]),
-    ("demo", &["model", "config", "action", "collect"]),
+    ("act", &["model", "action", "config", "assess"]),
+    ("dispatch", &["action", "act"]),
+    ("collect", &["model", "config", "action", "act", "dispatch"]),
+    ("demo", &["model", "config", "action", "act", "collect"]),
     ("report", &["model", "action", "assess", "drill"]),
     ("serve", &["model", "assess", "check"]),
-    ("ui", &["model", "config", "action", "assess", "drill", "dispatch", "collect"]),
+    ("ui", &["model", "config", "action", "act", "assess", "drill", "dispatch", "collect"]),
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {

@@ -449,7 +449,7 @@ fn the_drill_engine_completes_both_plans_in_the_demo() {
             while drill.confirm_next(s.world.now()).is_ok() {}
             if let Ok((action, _)) = drill.request_action(&s.a) {
                 let result = s.world.apply(&action);
-                drill.record_outcome(&Outcome { action, result, at: s.world.now() });
+                drill.record_outcome(&Outcome::new(action, result, s.world.now()));
             }
         }
         assert!(drill.is_finished(), "{} stuck: {:?}", kind.title(), drill.view().blocked);
@@ -505,7 +505,7 @@ async fn spawn_publishes_snapshots_and_answers_actions() {
     let second = snaps.borrow().taken_at;
     assert_eq!(second - first, TimeDelta::seconds(1), "one snapshot per virtual second, on the second");
     let (mut observation, dispatcher) = link.split();
-    assert!(dispatcher.dispatch(Action::StopApps(Side::Dc)).is_ok());
+    assert!(dispatcher.dispatch(kdrill::act::Procedure::bare(Action::StopApps(Side::Dc))).is_ok());
     let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), observation.outcomes.recv()).await;
     let outcome = outcome.ok().flatten().expect("an outcome");
     assert_eq!(outcome.action, Action::StopApps(Side::Dc));

@@ -318,9 +318,10 @@ fn spawn_publishes_snapshots_with_both_clusters_and_mm2() {
         }
         // Actions are answered, never silently dropped.
         let (mut observation, d) = world.split();
-        d.dispatch(kdrill::action::Action::StopApps(Side::Dc)).unwrap_or_else(|e| panic!("{e}"));
+        let bare = kdrill::act::Procedure::bare(kdrill::action::Action::StopApps(Side::Dc));
+        d.dispatch(bare).unwrap_or_else(|e| panic!("{e}"));
         let o = tokio::time::timeout(Duration::from_secs(5), observation.outcomes.recv()).await.ok().flatten();
-        assert!(matches!(o.map(|o| o.result), Some(Err(m)) if m.starts_with("kdrill cannot stop applications on DC")));
+        assert!(matches!(o.map(|o| o.result), Some(Err(m)) if m.starts_with("kdrill has no request to stop applications on DC")));
     });
 }
 

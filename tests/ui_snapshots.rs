@@ -58,7 +58,9 @@ impl Console {
         let world = DemoWorld::new(7, start());
         let (link, source) = collect::link(world.observe());
         let theme = ok(Theme::load("dark", None, o.no_color));
-        let opts = UiOptions { read_only: o.read_only, wall: o.wall, theme, demo: true, recovered: o.recovered };
+        let planner = if o.read_only { None } else { kdrill::demo::planner() };
+        let opts =
+            UiOptions { read_only: o.read_only, wall: o.wall, theme, demo: true, recovered: o.recovered, planner };
         let app = App::new(demo_settings(), opts);
         // The observation side is not needed: the test feeds the app itself.
         let (_observation, dispatcher) = link.split();
@@ -92,17 +94,19 @@ impl Console {
             for e in std::mem::take(&mut effects) {
                 match e {
                     Effect::Journal(ev) => self.journal.push(ev),
-                    Effect::Dispatch(action) => {
-                        if let Err(refusal) = dispatch(self.dispatcher.as_ref(), action.clone()) {
+                    Effect::Dispatch(procedure) => {
+                        let action = procedure.action.clone();
+                        if let Err(refusal) = dispatch(self.dispatcher.as_ref(), procedure) {
                             effects.extend(self.app.update(Msg::Refused(action, refusal)));
                         }
                     }
                     Effect::Quit => self.quit = true,
                 }
             }
-            while let Ok(action) = self.source.actions.try_recv() {
+            while let Ok(procedure) = self.source.actions.try_recv() {
+                let action = procedure.action;
                 let result = self.world.apply(&action);
-                effects.extend(self.app.update(Msg::Outcome(Outcome { action, result, at: self.world.now() })));
+                effects.extend(self.app.update(Msg::Outcome(Outcome::new(action, result, self.world.now()))));
             }
         }
     }
@@ -345,7 +349,7 @@ fn demo_faults_are_only_offered_in_demo_mode() {
     let world = DemoWorld::new(7, start());
     let (link, mut source) = collect::link(world.observe());
     let theme = ok(Theme::load("dark", None, false));
-    let opts = UiOptions { read_only: false, wall: false, theme, demo: false, recovered: Vec::new() };
+    let opts = UiOptions { read_only: false, wall: false, theme, demo: false, recovered: Vec::new(), planner: None };
     let mut app = App::new(demo_settings(), opts);
     let (_observation, dispatcher) = link.split();
     // Carries out what the app asks for, as the runtime does.
@@ -421,7 +425,14 @@ fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
     let mut world = DemoWorld::scaled(7, start(), 10_000, 500);
     let (link, _source) = collect::link(world.observe());
     let theme = ok(Theme::load("dark", None, false));
-    let opts = UiOptions { read_only: false, wall: false, theme, demo: true, recovered: Vec::new() };
+    let opts = UiOptions {
+        read_only: false,
+        wall: false,
+        theme,
+        demo: true,
+        recovered: Vec::new(),
+        planner: kdrill::demo::planner(),
+    };
     let mut app = App::new(demo_settings(), opts);
     drop(link);
     for _ in 0..15 {

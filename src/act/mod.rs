@@ -21,6 +21,9 @@
 pub mod command;
 pub mod connect;
 pub mod kube;
+pub mod plan;
+pub mod run;
+pub mod strimzi;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,7 +32,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::Action;
-use crate::config::Secret;
+pub use crate::action::RequestResult;
+pub use crate::config::ConnectEndpoint;
 use crate::model::Side;
 
 /// An action made concrete: the requests that carry it out, in order.
@@ -37,6 +41,22 @@ use crate::model::Side;
 pub struct Procedure {
     pub action: Action,
     pub requests: Vec<Request>,
+    /// What the operator should know before confirming (an offset that
+    /// cannot be set, a count taken from the configuration).
+    pub notes: Vec<String>,
+}
+
+impl Procedure {
+    /// An action with no requests of its own: a demo fault, or an action
+    /// the demo world carries out by itself.
+    pub fn bare(action: Action) -> Procedure {
+        Procedure { action, requests: Vec::new(), notes: Vec::new() }
+    }
+
+    /// Every request's preview lines, in order: what the journal keeps.
+    pub fn preview(&self) -> Vec<String> {
+        self.requests.iter().flat_map(Request::preview).collect()
+    }
 }
 
 /// One request to a system outside kdrill.
@@ -94,9 +114,18 @@ pub enum KubeOp {
     /// Creates the object, or replaces its `data` when it exists (a
     /// ConfigMap of connector offsets).
     Apply { body: Value },
-    /// Reads the object until the value at `pointer` equals `equals`, or
-    /// gives up after `within`, saying what it last read.
+    /// Reads the object until the value at `pointer` contains `equals`
+    /// (`null`: is absent; objects: every field contained; arrays: every
+    /// element contained in some element; else equal), or gives up after
+    /// `within`, saying what it last read.
     Await { pointer: String, equals: Value, within: Duration },
+    /// A merge patch of a `KafkaMirrorMaker2` whose `spec.mirrors` is the
+    /// array as read, with `connectors` merged into each mirror's source,
+    /// checkpoint and heartbeat connector and `source` into each source
+    /// connector (a merge patch replaces arrays whole, so the array read is
+    /// sent back with only those fields changed), plus `patch`; with the
+    /// resourceVersion read, retried on conflict like `MergePatch`.
+    EditMirrors { connectors: Value, source: Value, patch: Value, record: Vec<String> },
 }
 
 /// HTTP methods the Connect REST API is called with.
@@ -119,17 +148,6 @@ impl Method {
     }
 }
 
-/// How to reach a Kafka Connect REST API.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConnectEndpoint {
-    /// `http://host:8083` or `https://…`, no trailing slash.
-    pub base_url: String,
-    /// Basic authentication: user name and password (never shown).
-    pub basic_auth: Option<(String, Secret)>,
-    /// A PEM file of CAs to trust for `https` (default: the system's).
-    pub ca_file: Option<PathBuf>,
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectRequest {
     pub endpoint: ConnectEndpoint,
@@ -150,21 +168,6 @@ pub struct ConnectRequest {
 pub struct CommandRequest {
     pub argv: Vec<String>,
     pub timeout: Duration,
-}
-
-/// What one request did.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RequestResult {
-    /// The request's first preview line (what was sent).
-    pub request: String,
-    pub ok: bool,
-    /// The answer in a few words: `200 OK`, `exit 0`, `403 Forbidden: …`,
-    /// `timed out after 30 s: …`.
-    pub detail: String,
-    /// Values read before changing them, by `<object path>#<pointer>`, to
-    /// restore later (previous replicas).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recorded: Vec<(String, Value)>,
 }
 
 /// Percent-encodes one path segment (a connector name such as
@@ -198,6 +201,24 @@ impl Request {
                     ],
                     KubeOp::Apply { body } => {
                         vec![format!("APPLY {path} {at}"), format!("  create, or replace its data: {body}")]
+                    }
+                    KubeOp::EditMirrors { connectors, source, patch, .. } => {
+                        let mut lines = vec![format!("PATCH {path} {at}")];
+                        if !connectors.is_null() {
+                            lines.push(format!(
+                                "  spec.mirrors[*].{{source,checkpoint,heartbeat}}Connector += {connectors}"
+                            ));
+                        }
+                        if !source.is_null() {
+                            lines.push(format!("  spec.mirrors[*].sourceConnector += {source}"));
+                        }
+                        if !patch.is_null() {
+                            lines.push(format!("  merge patch: {patch}"));
+                        }
+                        lines.push(
+                            "  (the mirrors as read, only these fields changed; with the resourceVersion read)".into(),
+                        );
+                        lines
                     }
                     KubeOp::Await { pointer, equals, within } => {
                         vec![format!("WAIT {path} {at} until {pointer} = {equals} (at most {})", secs(*within))]
@@ -257,7 +278,7 @@ mod tests {
     fn previews_name_the_exact_request_and_no_secret() {
         let endpoint = ConnectEndpoint {
             base_url: "https://connect:8083".into(),
-            basic_auth: Some(("ops".into(), Secret::new("hunter2"))),
+            basic_auth: Some(("ops".into(), crate::config::Secret::new("hunter2"))),
             ca_file: None,
         };
         let r = Request::Connect(ConnectRequest {

@@ -168,6 +168,9 @@ fn no_mm2(a: &Assessment) -> Eval {
     let mut at: Option<Ts> = None;
     for m in &a.mm2 {
         parts.push(match m.workers_alive {
+            Some(n) if m.stopped_by_connectors && m.running.is_no() => {
+                format!("{n} on {} (connectors STOPPED)", m.runs_on)
+            }
             Some(n) => format!("{n} on {}", m.runs_on),
             None => format!("? on {}", m.runs_on),
         });
@@ -186,6 +189,11 @@ fn no_mm2(a: &Assessment) -> Eval {
     // No MM2 pod on either side's Kubernetes, whoever owns it.
     let mut pods = Vec::new();
     for p in a.platforms.iter().flatten() {
+        // A flow stopped by its connectors keeps its pods: judged above.
+        let by_connectors = a.mm2.iter().any(|m| m.runs_on == p.side && m.stopped_by_connectors);
+        if by_connectors {
+            continue;
+        }
         at = older(at, p.mm2_pods_at);
         match &p.mm2_pods {
             Known::Is(n) => {

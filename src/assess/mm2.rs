@@ -144,6 +144,9 @@ pub struct Mm2View {
     /// Running: a worker or a pod freshly seen by either source; stopped
     /// only when every observed source freshly shows none.
     pub running: Truth,
+    /// Stopping this flow means stopping its connectors; its workers and
+    /// pods may stay (`running` is judged accordingly).
+    pub stopped_by_connectors: bool,
     pub connectors: Vec<Connector>,
     pub connectors_at: Option<Ts>,
     /// When the deployment was observed: the older of its workers and
@@ -183,6 +186,22 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     };
     let connectors = d.connectors.as_ref().map(|c| c.value.clone()).unwrap_or_default();
     let connectors_at = d.connectors.as_ref().map(|c| c.at);
+    // Where stopping this flow means stopping its connectors (workers may
+    // stay), every connector freshly seen STOPPED is as good as no worker.
+    let stopped_by_connectors = settings.stopped_by_connectors.contains(&d.flow);
+    let running = if stopped_by_connectors {
+        let fresh = Freshness::of(connectors_at, now, settings.stale_after).is_fresh();
+        let all_stopped = !connectors.is_empty() && connectors.iter().all(|c| c.state == ConnectState::Stopped);
+        match (&running, fresh, all_stopped) {
+            (Truth::No, _, _) => Truth::No,
+            (_, true, true) => Truth::No,
+            (Truth::Yes, true, false) => Truth::Yes,
+            (_, false, _) => Truth::Unknown(format!("MM2 {} connector states not freshly observed", d.name)),
+            (r, true, false) => r.clone(),
+        }
+    } else {
+        running
+    };
     let pods_at = platform.as_ref().and_then(|p| p.pods_at);
     let observed_at = [workers_at, connectors_at, pods_at].into_iter().flatten().min();
 
@@ -291,6 +310,7 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         workers_at,
         platform,
         running,
+        stopped_by_connectors,
         connectors,
         connectors_at,
         observed_at,

@@ -5,6 +5,7 @@
 
 pub mod conditions;
 pub mod drift;
+pub mod ends;
 pub mod history;
 pub mod lag;
 pub mod mm2;
@@ -19,6 +20,7 @@ use crate::config::Settings;
 use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
 pub use conditions::{Check, Condition, evaluate};
+pub use ends::{MirrorEnds, PartitionEnd};
 pub use history::{FlowStart, History};
 pub use lag::{FlowLag, LagLevel, LagRow};
 pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
@@ -94,6 +96,8 @@ pub struct Assessment {
     pub live_flow: Option<Flow>,
     pub violations: Vec<Violation>,
     pub verdict: Verdict,
+    /// Where each stopped flow's mirrored data ends on its target.
+    pub mirror_ends: Vec<MirrorEnds>,
 }
 
 impl Assessment {
@@ -115,6 +119,11 @@ impl Assessment {
             (r, Role::Active) if r != Role::Active => Some(Side::Dr),
             _ => None,
         }
+    }
+
+    /// Where a stopped flow's mirrored data ends on its target.
+    pub fn mirror_ends_of(&self, flow: Flow) -> Option<&MirrorEnds> {
+        self.mirror_ends.iter().find(|e| e.flow == flow)
     }
 
     pub fn lag_of(&self, flow: Flow) -> Option<&FlowLag> {
@@ -202,7 +211,13 @@ impl Assessor {
         let violations = self.stamp(found, now);
         let verdict = verdict(&sides, &mm2, &lag, &drift, &violations, now);
         let live_flow = live_flow(&sides, &mm2, &lag, self.settings.declared_active);
-        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict }
+        // Only a stopped flow's ends mean anything (and only then are they needed).
+        let mirror_ends = lag
+            .iter()
+            .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
+            .map(|l| ends::mirror_ends(l, snap, &self.settings, now))
+            .collect();
+        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict, mirror_ends }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::action::{Action, Outcome};
+use crate::act::Procedure;
+use crate::action::Outcome;
 use crate::dispatch::Dispatcher;
 use crate::model::Snapshot;
 
@@ -17,7 +18,7 @@ use crate::model::Snapshot;
 pub struct WorldLink {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub outcomes: mpsc::UnboundedReceiver<Outcome>,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::UnboundedSender<Procedure>,
 }
 
 /// What the console observes of the world: snapshots and action outcomes.
@@ -30,7 +31,7 @@ pub struct Observation {
 pub struct SourceEnd {
     pub snapshots: watch::Sender<Arc<Snapshot>>,
     pub outcomes: mpsc::UnboundedSender<Outcome>,
-    pub actions: mpsc::UnboundedReceiver<Action>,
+    pub actions: mpsc::UnboundedReceiver<Procedure>,
 }
 
 /// A connected pair of ends, starting from `initial`.

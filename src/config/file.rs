@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::model::naming::{DEFAULT_SEPARATOR, ReplicationPolicy};
 use crate::model::{Flow, Side, WorkloadKind};
 
+use super::actions::{self, AppsBackend, Mm2Actions, RawCommands, RawMm2Actions};
 use super::secret::{Secret, SecretRef};
 use super::settings::{Classification, HeartbeatMode, Settings};
 
@@ -61,6 +62,9 @@ struct RawCluster {
     /// The applications' workloads on this side.
     #[serde(default)]
     workloads: Vec<RawWorkload>,
+    /// Commands that stop and start this side's applications, instead of
+    /// scaling its workloads.
+    app_commands: Option<RawCommands>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +75,8 @@ struct RawWorkload {
     name: Option<String>,
     /// A label selector (`app=orders,tier=web`) instead of a name.
     selector: Option<String>,
+    /// Replicas to start it with when no earlier count was recorded.
+    replicas: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +111,14 @@ struct RawMm2 {
     offsets_topic: Option<String>,
     status_topic: Option<String>,
     connect_url: Option<String>,
+    backend: Option<actions::Mm2BackendName>,
+    stop_means: Option<actions::StopMeans>,
+    replicas: Option<u32>,
+    connect_user: Option<String>,
+    connect_password: Option<SecretRef>,
+    connect_ca_file: Option<PathBuf>,
+    commands: Option<RawCommands>,
+    set_start_offsets: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -173,6 +187,8 @@ pub struct ClusterConfig {
     pub properties: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, Secret>,
     pub kube: Option<KubeConfig>,
+    /// How this side's applications are stopped and started.
+    pub apps: AppsBackend,
 }
 
 /// Where a side's Kubernetes is and what kdrill reads there.
@@ -195,6 +211,7 @@ pub struct WorkloadRef {
     pub kind: WorkloadKind,
     pub namespace: String,
     pub pick: WorkloadPick,
+    pub replicas: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -215,6 +232,7 @@ pub struct Mm2Config {
     pub offsets_topic: String,
     pub status_topic: String,
     pub connect_url: Option<String>,
+    pub actions: Mm2Actions,
 }
 
 #[derive(Clone, Debug)]
@@ -284,6 +302,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             properties: raw.properties.clone(),
             secrets,
             kube: kube_config(&key, raw).map_err(err)?,
+            apps: match &raw.app_commands {
+                Some(c) => AppsBackend::Command(actions::commands(&format!("{key}.app_commands"), c).map_err(err)?),
+                None if !raw.workloads.is_empty() => AppsBackend::Kube,
+                None => AppsBackend::None,
+            },
         })
     };
     let clusters = [cluster(Side::Dc, &raw.clusters.dc)?, cluster(Side::Dr, &raw.clusters.dr)?];
@@ -335,6 +358,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             offsets_topic: m.offsets_topic.clone().unwrap_or(off),
             status_topic: m.status_topic.clone().unwrap_or(status),
             connect_url: m.connect_url.clone(),
+            actions: {
+                let runs_on = m.runs_on.unwrap_or(m.target);
+                let has_kube = clusters[runs_on.index()].kube.is_some();
+                let raw = RawMm2Actions {
+                    backend: m.backend,
+                    stop_means: m.stop_means,
+                    replicas: m.replicas,
+                    connect_user: m.connect_user.clone(),
+                    connect_password: m.connect_password.clone(),
+                    connect_ca_file: m.connect_ca_file.clone(),
+                    commands: m.commands.as_ref(),
+                    set_start_offsets: m.set_start_offsets,
+                };
+                actions::mm2_actions(&key, &raw, m.connect_url.as_deref(), has_kube).map_err(err)?
+            },
         });
     }
     if mm2.iter().filter(|m| m.flow == Flow::DC_TO_DR).count() > 1
@@ -388,6 +426,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         lag_alarm_records: raw.drill.lag_alarm_records.unwrap_or(defaults.lag_alarm_records),
         infra_checklist: raw.drill.infra_checklist.clone().unwrap_or(defaults.infra_checklist),
         declared_active,
+        stopped_by_connectors: mm2
+            .iter()
+            .filter(|m| m.actions.stop_means == actions::StopMeans::Connectors)
+            .map(|m| m.flow)
+            .collect(),
     };
     let poll_interval = t.poll_interval.unwrap_or(Duration::from_secs(2));
     if poll_interval.is_zero() {
@@ -503,6 +546,7 @@ fn kube_config(key: &str, raw: &RawCluster) -> Result<Option<KubeConfig>, String
             kind: w.kind,
             namespace: w.namespace.clone().unwrap_or_else(|| namespace.clone()),
             pick,
+            replicas: w.replicas,
         });
     }
     Ok(Some(KubeConfig { context, kubeconfig: raw.kubeconfig.clone(), namespace, workloads }))

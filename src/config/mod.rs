@@ -1,6 +1,7 @@
 //! Configuration: the file (clusters, MM2 deployments, classification,
 //! timing) and the judgement settings derived from it.
 
+mod actions;
 mod file;
 mod fingerprint;
 mod secret;
@@ -8,6 +9,9 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
+pub use actions::{
+    AppsBackend, Commands, ConnectEndpoint, Mm2Actions, Mm2Backend, StopMeans, secrets as action_secrets,
+};
 pub use file::{
     ClusterConfig, Config, ConfigError, KubeConfig, Mm2Config, Mm2Flavour, Timing, WorkloadPick, WorkloadRef, load,
     parse,

@@ -97,6 +97,10 @@ pub struct Settings {
     pub infra_checklist: Vec<String>,
     /// The side the operators say is active, shown beside the observed role.
     pub declared_active: Option<crate::model::Side>,
+    /// Flows whose MM2 counts as stopped when its connectors are all
+    /// STOPPED, its workers still running (`mm2[].stop_means = "connectors"`);
+    /// every other flow is stopped only with no worker and no pod.
+    pub stopped_by_connectors: Vec<crate::model::Flow>,
 }
 
 impl Default for Settings {
@@ -122,6 +126,7 @@ impl Default for Settings {
                 "DNS records switched".to_owned(),
             ],
             declared_active: None,
+            stopped_by_connectors: Vec::new(),
         }
     }
 }

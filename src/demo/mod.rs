@@ -19,6 +19,7 @@ mod cluster;
 mod faults;
 mod groups;
 mod mm2;
+mod planner;
 pub(crate) mod rng;
 mod setup;
 mod timeline;
@@ -36,6 +37,7 @@ use crate::collect::{self, SourceEnd, WorldLink};
 use crate::config::{Classification, Settings};
 use crate::model::Ts;
 
+pub use planner::planner;
 pub use world::DemoWorld;
 
 /// Judgement settings that fit the demo's names; everything else is the
@@ -86,8 +88,8 @@ async fn run(mut world: DemoWorld, mut end: SourceEnd) {
                     continue;
                 };
                 clock.catch_up(&mut world, &mut polled, &end);
-                let result = world.apply(&action);
-                if end.outcomes.send(Outcome { action, result, at: world.now() }).is_err() {
+                let result = world.apply(&action.action);
+                if end.outcomes.send(Outcome::new(action.action, result, world.now())).is_err() {
                     break;
                 }
             }

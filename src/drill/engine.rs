@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use crate::action::Action;
 use crate::action::Outcome;
+use crate::action::{Action, RequestResult};
 use crate::assess::Condition;
 use crate::assess::rules::violation_key;
-use crate::assess::{Assessment, Check, Rule, Truth, evaluate};
+use crate::assess::{Assessment, Check, PartitionEnd, Rule, Truth, evaluate};
 use crate::model::{Flow, Ts};
 
 use super::evidence::{Evidence, TopicLag, topic_lag};
@@ -37,12 +37,22 @@ pub enum DrillEvent {
         step: usize,
         action: Action,
         at: Ts,
+        /// The exact requests previewed and confirmed (never a secret).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        requests: Vec<String>,
+        /// What the operator typed to confirm it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirmed_as: Option<String>,
     },
     ActionOutcome {
         step: usize,
         ok: bool,
         detail: String,
         at: Ts,
+        /// Each request's answer, in order, with the values read before
+        /// changing them (previous replicas, restored later from here).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        results: Vec<RequestResult>,
     },
     Confirmed {
         step: usize,
@@ -78,6 +88,17 @@ pub enum DrillEvent {
         lag: Vec<TopicLag>,
         at: Ts,
     },
+    /// Where the stopped flow's mirrored data ends on its target, per
+    /// partition, when its stop step completed: the reverse flow starts
+    /// there. `unknown` says why the ends could not be observed.
+    MirrorEnded {
+        flow: Flow,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ends: Vec<PartitionEnd>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unknown: Option<String>,
+        at: Ts,
+    },
     Aborted {
         reason: String,
         at: Ts,
@@ -95,6 +116,7 @@ impl DrillEvent {
             | DrillEvent::RuleViolated { at, .. }
             | DrillEvent::RuleCleared { at, .. }
             | DrillEvent::ReplicationStopped { at, .. }
+            | DrillEvent::MirrorEnded { at, .. }
             | DrillEvent::Aborted { at, .. } => *at,
         }
     }
@@ -284,6 +306,7 @@ impl Drill {
                 self.violations_seen.remove(&violation_key(*rule, subject));
             }
             DrillEvent::ReplicationStopped { .. } => self.replication_stopped = true,
+            DrillEvent::MirrorEnded { .. } => {}
             DrillEvent::Aborted { reason, .. } => self.aborted = Some(reason.clone()),
         }
         self.now = self.now.max(ev.at());
@@ -381,6 +404,9 @@ impl Drill {
                 let lag = self.drained_flow(step).map(|f| topic_lag(a, f)).unwrap_or_default();
                 let held_since = Some(since);
                 out.push(self.record(DrillEvent::StepCompleted { step, at: a.now, evidence, held_since, lag }));
+                if let Some(Action::StopMm2(flow)) = self.plan.steps[step].action {
+                    out.push(self.record(mirror_ended(a, flow)));
+                }
                 self.checks.clear();
             }
         } else {
@@ -433,10 +459,52 @@ impl Drill {
     /// Asks for the current step's action, if `action_gate` allows it, and
     /// records the request.
     pub fn request_action(&mut self, a: &Assessment) -> Result<(Action, DrillEvent), String> {
+        self.request_confirmed(a, Vec::new(), None)
+    }
+
+    /// As `request_action`, recording the exact requests the operator saw
+    /// and what they typed to confirm them.
+    pub fn request_confirmed(
+        &mut self,
+        a: &Assessment,
+        requests: Vec<String>,
+        confirmed_as: Option<String>,
+    ) -> Result<(Action, DrillEvent), String> {
         let action = self.action_gate(a)?;
         let step = self.current().ok_or("the drill is finished")?;
-        let ev = self.record(DrillEvent::ActionRequested { step, action: action.clone(), at: a.now });
+        let ev = self.record(DrillEvent::ActionRequested {
+            step,
+            action: action.clone(),
+            at: a.now,
+            requests,
+            confirmed_as,
+        });
         Ok((action, ev))
+    }
+
+    /// Values this drill's actions read before changing them (previous
+    /// replicas), by key; the latest reading of a key wins.
+    pub fn recorded(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut out = BTreeMap::new();
+        for ev in &self.events {
+            if let DrillEvent::ActionOutcome { results, .. } = ev {
+                for r in results {
+                    out.extend(r.recorded.iter().cloned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Where `flow`'s mirrored data ended when this drill stopped it.
+    pub fn mirror_ends(&self, flow: Flow) -> Option<Result<&[PartitionEnd], &str>> {
+        self.events.iter().rev().find_map(|ev| match ev {
+            DrillEvent::MirrorEnded { flow: f, ends, unknown, .. } if *f == flow => Some(match unknown {
+                Some(why) => Err(why.as_str()),
+                None => Ok(ends.as_slice()),
+            }),
+            _ => None,
+        })
     }
 
     /// Records the outcome of the current step's action, if it is one.
@@ -451,7 +519,8 @@ impl Drill {
             Ok(d) => (true, d.clone()),
             Err(e) => (false, e.clone()),
         };
-        Some(self.record(DrillEvent::ActionOutcome { step, ok, detail, at: outcome.at }))
+        let results = outcome.results.clone();
+        Some(self.record(DrillEvent::ActionOutcome { step, ok, detail, at: outcome.at, results }))
     }
 
     /// Confirms the next unconfirmed manual item of the current step.
@@ -538,6 +607,15 @@ impl Drill {
         let held = self.held_secs().unwrap_or(0.0);
         Some(format!("holding {:.0} s of {:.0} s", held, self.hold.num_milliseconds() as f64 / 1000.0))
     }
+}
+
+fn mirror_ended(a: &Assessment, flow: Flow) -> DrillEvent {
+    let (ends, unknown) = match a.mirror_ends_of(flow).map(|e| &e.ends) {
+        Some(Ok(ends)) => (ends.clone(), None),
+        Some(Err(why)) => (Vec::new(), Some(why.clone())),
+        None => (Vec::new(), Some(format!("MM2 {flow} not observed stopped"))),
+    };
+    DrillEvent::MirrorEnded { flow, ends, unknown, at: a.now }
 }
 
 fn evidence_check(e: &Evidence) -> Check {

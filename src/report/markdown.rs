@@ -298,6 +298,31 @@ fn actions(out: &mut String, r: &Report) {
         );
     }
     let _ = writeln!(out);
+    for a in r.actions.iter().filter(|a| !a.requests.is_empty()) {
+        let typed = a.confirmed_as.as_deref().map(|t| format!(", confirmed by typing `{t}`")).unwrap_or_default();
+        let _ = writeln!(out, "Step {} requests ({}{typed}):\n", a.step, time(a.requested_at));
+        for line in &a.requests {
+            let _ = writeln!(out, "    {line}");
+        }
+        for res in a.result.iter().flat_map(|x| &x.results) {
+            let mark = if res.ok { "ok" } else { "FAILED" };
+            let _ = writeln!(out, "    → {mark}: {}", res.detail);
+        }
+        let _ = writeln!(out);
+    }
+    for e in &r.mirror_ends {
+        let _ = match &e.unknown {
+            None => writeln!(
+                out,
+                "Where {} ended on {}: {} partitions recorded at {}.\n",
+                e.flow,
+                e.flow.target,
+                e.partitions,
+                time(e.at)
+            ),
+            Some(why) => writeln!(out, "Where {} ended on {}: unknown ({why}).\n", e.flow, e.flow.target),
+        };
+    }
 }
 
 fn overrides(out: &mut String, r: &Report) {

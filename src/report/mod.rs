@@ -37,6 +37,9 @@ pub struct Report {
     pub alarms: Vec<Alarm>,
     pub confirmations: Vec<Confirmation>,
     pub actions: Vec<ActionReport>,
+    /// Where each stopped flow's mirrored data ended (the reverse flow's
+    /// start), as recorded when its MM2 stop completed.
+    pub mirror_ends: Vec<MirrorEndsReport>,
     /// Departures from the plan kdrill guided: steps done without kdrill's
     /// action, actions that failed. kdrill has no way to force a gate.
     pub overrides: Vec<String>,
@@ -135,7 +138,21 @@ pub struct ActionReport {
     pub label: String,
     pub requested_at: Ts,
     pub by: Option<String>,
+    /// The exact requests previewed and confirmed, and what was typed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_as: Option<String>,
     pub result: Option<ActionResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MirrorEndsReport {
+    pub flow: crate::model::Flow,
+    pub partitions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+    pub at: Ts,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -143,6 +160,9 @@ pub struct ActionResult {
     pub ok: bool,
     pub detail: String,
     pub at: Ts,
+    /// Each request's answer, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<crate::action::RequestResult>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -178,6 +198,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
     let mut acts: Vec<Vec<(Ts, Option<String>)>> = vec![Vec::new(); plan.steps.len()];
     let mut stopped: Option<(Flow, Vec<TopicLag>, Ts)> = None;
     let mut outcome = Outcome::InProgress;
+    let mut mirror_ends = Vec::new();
     let mut ended_at = *started_at;
 
     for r in records {
@@ -187,7 +208,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
         ended_at = ended_at.max(r.event.at());
         match &r.event {
             DrillEvent::Started { .. } => {}
-            DrillEvent::ActionRequested { step, action, at } => {
+            DrillEvent::ActionRequested { step, action, at, requests, confirmed_as } => {
                 if let Some(a) = acts.get_mut(*step) {
                     a.push((*at, who(r)));
                 }
@@ -197,13 +218,16 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
                     label: action.label(),
                     requested_at: *at,
                     by: who(r),
+                    requests: requests.clone(),
+                    confirmed_as: confirmed_as.clone(),
                     result: None,
                 });
             }
-            DrillEvent::ActionOutcome { step, ok, detail, at } => {
+            DrillEvent::ActionOutcome { step, ok, detail, at, results } => {
                 let pending = actions.iter_mut().rev().find(|a| a.step == step + 1 && a.result.is_none());
                 if let Some(a) = pending {
-                    a.result = Some(ActionResult { ok: *ok, detail: detail.clone(), at: *at });
+                    let results = results.clone();
+                    a.result = Some(ActionResult { ok: *ok, detail: detail.clone(), at: *at, results });
                 }
             }
             DrillEvent::Confirmed { step, item, at } => {
@@ -240,6 +264,12 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
                     stopped = Some((*flow, lag.clone(), *at));
                 }
             }
+            DrillEvent::MirrorEnded { flow, ends, unknown, at } => mirror_ends.push(MirrorEndsReport {
+                flow: *flow,
+                partitions: ends.len(),
+                unknown: unknown.clone(),
+                at: *at,
+            }),
             DrillEvent::Aborted { reason, .. } => outcome = Outcome::Aborted { reason: reason.clone() },
         }
     }
@@ -334,6 +364,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
         alarms,
         confirmations,
         actions,
+        mirror_ends,
         overrides,
         journal: JournalFacts {
             records: records.len(),

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 
+use crate::act::Procedure;
+use crate::act::plan::Planner;
 use crate::action::{Action, Fault, Outcome};
 use crate::assess::{Assessment, Assessor};
 use crate::config::Settings;
@@ -26,7 +28,7 @@ use super::keymap::{Availability, KeyContext, View};
 use super::layout::Pane;
 use super::prepared::{Filter, LagQuery, Prepared};
 use super::screen::{Extent, Extents, Screen};
-pub use super::state::{Confirm, Frozen, Gates, Message, Mode, Question};
+pub use super::state::{Confirm, Frozen, Gates, Message, Mode, Pending, Question};
 use super::theme::Theme;
 
 /// How the console is started.
@@ -41,6 +43,9 @@ pub struct UiOptions {
     pub demo: bool,
     /// Events read back from the journal; an unfinished drill resumes.
     pub recovered: Vec<DrillEvent>,
+    /// How actions are carried out, to preview them before confirming;
+    /// `None`: actions are done by hand and observed.
+    pub planner: Option<Planner>,
 }
 
 /// What comes in: everything the runtime (or a test playing it) feeds the app.
@@ -80,8 +85,8 @@ pub enum Msg {
 pub enum Effect {
     /// Append to the journal (synced) before anything else happens.
     Journal(DrillEvent),
-    /// Send an action to the world; a refusal comes back as `Msg::Refused`.
-    Dispatch(Action),
+    /// Send a procedure to the world; a refusal comes back as `Msg::Refused`.
+    Dispatch(Procedure),
     Quit,
 }
 
@@ -178,6 +183,9 @@ pub struct App {
     faults_on: Vec<Fault>,
     journal: Option<PathBuf>,
     config_fingerprint: String,
+    planner: Option<Planner>,
+    /// The action shown for confirmation, exactly as it would be sent.
+    pending: Option<Pending>,
     scroll: Scrolling,
     effects: Vec<Effect>,
     dirty: bool,
@@ -204,6 +212,8 @@ impl App {
             faults_on: Vec::new(),
             journal: None,
             config_fingerprint: String::new(),
+            planner: opts.planner,
+            pending: None,
             scroll: Scrolling::default(),
             effects: Vec::new(),
             dirty: true,
@@ -358,7 +368,7 @@ impl App {
         let text = refusal.to_string();
         self.say(Tone::Alarm, format!("REFUSED: {text}"), now);
         // The log line above already says it; the journal keeps it too.
-        let outcome = Outcome { action, result: Err(text), at: now };
+        let outcome = Outcome::new(action, Err(text), now);
         if let Some(ev) = self.drill.drill.as_mut().and_then(|d| d.record_outcome(&outcome)) {
             self.effects.push(Effect::Journal(ev));
             self.after_drill_change();
@@ -399,6 +409,7 @@ impl App {
             message: &self.message,
             faults_on: &self.faults_on,
             journal: &self.journal,
+            pending: &self.pending,
             scroll: self.scroll.first,
         }
     }

@@ -142,6 +142,13 @@ impl EventLog {
             DrillEvent::ReplicationStopped { flow, .. } => {
                 (Tone::Info, format!("drill journal: replication {flow} stopped"))
             }
+            DrillEvent::MirrorEnded { flow, ends, unknown: None, .. } => (
+                Tone::Info,
+                format!("drill journal: {flow} ends recorded on {} ({} partitions)", flow.target, ends.len()),
+            ),
+            DrillEvent::MirrorEnded { flow, unknown: Some(why), .. } => {
+                (Tone::Warn, format!("drill journal: where {flow} ends on {} is unknown: {why}", flow.target))
+            }
             DrillEvent::Aborted { reason, .. } => (Tone::Warn, format!("drill aborted: {reason}")),
         };
         self.push(ev.at(), tone, text);

@@ -56,7 +56,8 @@ mod tests {
         assert_eq!(intent(KeyMode::Help, &c, q), Some(Intent::Run(Command::Close)));
         assert_eq!(intent(KeyMode::Command, &c, q), Some(Intent::Edit(q)));
         assert_eq!(intent(KeyMode::Confirm, &c, q), None, "a question ignores other keys");
-        assert_eq!(intent(KeyMode::Confirm, &c, key(KeyCode::Enter)), Some(Intent::Run(Command::Yes)));
+        assert_eq!(intent(KeyMode::Confirm, &c, key(KeyCode::Char('y'))), Some(Intent::Run(Command::Yes)));
+        assert_eq!(intent(KeyMode::Confirm, &c, key(KeyCode::Enter)), None, "Enter alone never says yes");
         assert_eq!(
             intent(KeyMode::ConfirmTyped, &c, key(KeyCode::Char('y'))),
             Some(Intent::Edit(key(KeyCode::Char('y'))))

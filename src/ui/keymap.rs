@@ -383,8 +383,8 @@ static CONFIRM: LazyLock<Vec<Binding>> = LazyLock::new(|| {
     use Command as C;
     use Scope::Global;
     vec![
-        b(&[Key::ch('y'), Key::ch('Y'), Key::code(KeyCode::Enter)], C::Yes, "yes: do it", Some("yes"), Global)
-            .risky(Risk::Always),
+        // Never Enter: a reflex must not answer yes.
+        b(&[Key::ch('y'), Key::ch('Y')], C::Yes, "yes: do it", Some("yes"), Global).risky(Risk::Always),
         b(&[Key::ch('n'), Key::ch('N'), Key::code(KeyCode::Esc)], C::No, "no: back, nothing done", Some("no"), Global)
             .hinted_as("n Esc"),
         ctrl_c_quits(),

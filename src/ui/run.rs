@@ -99,8 +99,9 @@ pub async fn run(
                             effects.extend(app.update(Msg::JournalError(e.to_string())));
                         }
                     }
-                    Effect::Dispatch(action) => {
-                        if let Err(refusal) = dispatch::dispatch(dispatcher.as_ref(), action.clone()) {
+                    Effect::Dispatch(procedure) => {
+                        let action = procedure.action.clone();
+                        if let Err(refusal) = dispatch::dispatch(dispatcher.as_ref(), procedure) {
                             effects.extend(app.update(Msg::Refused(action, refusal)));
                         }
                     }

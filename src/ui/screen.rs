@@ -44,6 +44,8 @@ pub struct Screen<'a> {
     pub message: &'a Option<Message>,
     pub faults_on: &'a [Fault],
     pub journal: &'a Option<PathBuf>,
+    /// The action awaiting its typed confirmation.
+    pub pending: &'a Option<super::state::Pending>,
     /// First visible line per pane (index = `Pane::index`).
     pub scroll: [usize; Pane::ALL.len()],
 }

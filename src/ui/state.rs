@@ -17,6 +17,20 @@ use super::prepared::Filter;
 pub enum Confirm {
     Quit,
     Abort,
+    /// The current step's action (`App::pending` holds it).
+    Action,
+}
+
+/// An action shown to the operator before anything is sent.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub step: usize,
+    pub title: String,
+    pub procedure: crate::act::Procedure,
+    /// Where it acts, in words (`DC: context dc, namespace apps`).
+    pub side: crate::model::Side,
+    /// What kdrill expects to observe afterwards: the step's preconditions.
+    pub expect: Vec<String>,
 }
 
 /// A question awaiting an answer: y/n, or a value the operator must type

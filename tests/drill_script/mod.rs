@@ -103,7 +103,7 @@ impl Script {
     /// Applies an action to the world and records its outcome.
     pub fn apply(&mut self, action: Action) -> Option<DrillEvent> {
         let result = self.world.apply(&action);
-        self.drill.record_outcome(&Outcome { action, result, at: self.world.now() })
+        self.drill.record_outcome(&Outcome::new(action, result, self.world.now()))
     }
 
     /// Ticks until the drill is over or `max` seconds pass; every event.

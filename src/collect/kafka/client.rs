@@ -172,6 +172,7 @@ mod tests {
             properties: props.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             secrets,
             kube: None,
+            apps: crate::config::AppsBackend::None,
         }
     }
 

@@ -405,6 +405,7 @@ mod tests {
             properties: Default::default(),
             secrets: Default::default(),
             kube: None,
+            apps: crate::config::AppsBackend::None,
         };
         let timing = Timing {
             poll_interval: poll,

@@ -45,8 +45,10 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::{SourceEnd, WorldLink, link};
-use crate::action::{Action, Outcome};
-use crate::config::{Config, Mm2Config};
+use crate::act::Procedure;
+use crate::act::run::Executor;
+use crate::action::Outcome;
+use crate::config::{Config, Mm2Config, action_secrets};
 use crate::model::{Mm2Deployment, Platform, Side, Snapshot};
 use side::{Report, SidePoller};
 
@@ -81,7 +83,8 @@ pub fn spawn(config: Config) -> WorldLink {
     }
     drop(platform_tx);
     tokio::spawn(publish(initial, report_rx, platform_rx, snapshots));
-    tokio::spawn(execute(actions, outcomes));
+    let executor = Executor::new(config.timing.request_timeout, action_secrets(config.mm2.iter().map(|m| &m.actions)));
+    tokio::spawn(execute(actions, outcomes, executor));
     world
 }
 
@@ -187,20 +190,16 @@ fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
     a.clusters == b.clusters && a.mm2 == b.mm2 && a.platforms == b.platforms
 }
 
-/// What kdrill answers to an action on real clusters until real backends
-/// land behind the same dispatcher: a refusal that tells the operator to do
-/// it by their usual means (the drill step still completes by observation).
-pub fn refusal(action: &Action) -> String {
-    format!(
-        "kdrill cannot {} on real clusters yet: do it by your usual means; the step completes when kdrill observes it",
-        action.label()
-    )
-}
-
-async fn execute(mut actions: mpsc::UnboundedReceiver<Action>, outcomes: mpsc::UnboundedSender<Outcome>) {
-    while let Some(action) = actions.recv().await {
-        let result = Err(refusal(&action));
-        if outcomes.send(Outcome { action, result, at: Utc::now() }).is_err() {
+/// Carries out each procedure in turn (one at a time: a drill's actions
+/// are sequential, and a second must never overtake the first).
+async fn execute(
+    mut procedures: mpsc::UnboundedReceiver<Procedure>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+    mut executor: Executor,
+) {
+    while let Some(p) = procedures.recv().await {
+        let outcome = executor.run(p).await;
+        if outcomes.send(outcome).is_err() {
             return;
         }
     }
@@ -210,15 +209,6 @@ async fn execute(mut actions: mpsc::UnboundedReceiver<Action>, outcomes: mpsc::U
 mod tests {
     use super::*;
     use crate::model::{Cluster, Flow, Observed};
-
-    #[test]
-    fn refusals_name_the_action() {
-        let text = refusal(&Action::StopApps(Side::Dc));
-        assert_eq!(
-            text,
-            "kdrill cannot stop applications on DC on real clusters yet: do it by your usual means; the step completes when kdrill observes it"
-        );
-    }
 
     #[test]
     fn merge_replaces_one_side_and_its_deployments() {
@@ -236,17 +226,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_action_gets_an_outcome() {
+    async fn every_procedure_gets_an_outcome_and_nothing_is_sent_without_requests() {
         let (act_tx, act_rx) = mpsc::unbounded_channel();
         let (out_tx, mut out_rx) = mpsc::unbounded_channel();
-        let h = tokio::spawn(execute(act_rx, out_tx));
-        act_tx.send(Action::StopMm2(Flow::DC_TO_DR)).ok();
-        act_tx.send(Action::StartApps(Side::Dr)).ok();
+        let executor = Executor::new(std::time::Duration::from_secs(1), Vec::new());
+        let h = tokio::spawn(execute(act_rx, out_tx, executor));
+        act_tx.send(Procedure::bare(crate::action::Action::StopMm2(Flow::DC_TO_DR))).ok();
+        act_tx.send(Procedure::bare(crate::action::Action::StartApps(Side::Dr))).ok();
         drop(act_tx);
         let a = out_rx.recv().await;
         let b = out_rx.recv().await;
-        assert_eq!(a.map(|o| o.action), Some(Action::StopMm2(Flow::DC_TO_DR)));
-        assert!(matches!(b.map(|o| o.result), Some(Err(m)) if m.contains("start applications on DR")));
+        assert_eq!(a.map(|o| o.action), Some(crate::action::Action::StopMm2(Flow::DC_TO_DR)));
+        assert!(
+            matches!(b.map(|o| o.result), Some(Err(m)) if m.contains("start applications on DR") && m.contains("nothing was sent"))
+        );
         let _ = h.await;
     }
 }

@@ -5,6 +5,8 @@ use ratatui::crossterm::event::{Event, KeyEvent};
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::{Input, InputRequest};
 
+use crate::act::Procedure;
+use crate::act::plan::Facts;
 use crate::action::{Action, Fault};
 use crate::drill::{Drill, PlanKind};
 
@@ -14,7 +16,7 @@ use super::super::intent::Intent;
 use super::super::keymap::{Command, View};
 use super::super::layout::Pane;
 use super::super::prepared::Filter;
-use super::{App, Confirm, Effect, Frozen, Mode, Question};
+use super::{App, Confirm, Effect, Frozen, Mode, Pending, Question};
 
 /// Help scrolls this many lines a page.
 const HELP_PAGE: usize = 10;
@@ -91,7 +93,12 @@ impl App {
             Command::PageDown => self.scroll(|s, page| s + page.max(1)),
             Command::Top => self.scroll(|_, _| 0),
             Command::Bottom => self.scroll(|_, _| usize::MAX),
-            Command::Close | Command::No => self.mode = Mode::Normal,
+            Command::Close | Command::No => {
+                if self.pending.take().is_some() {
+                    self.note(Tone::Info, "nothing sent");
+                }
+                self.mode = Mode::Normal;
+            }
             Command::Cancel => {
                 if let Mode::Filter { before, .. } = std::mem::replace(&mut self.mode, Mode::Normal) {
                     self.lag.filter = before;
@@ -177,6 +184,10 @@ impl App {
             return;
         }
         match question.about {
+            Confirm::Action => {
+                let typed = question.typed.map(|t| t.input.value().to_owned()).unwrap_or_default();
+                self.send_pending(typed);
+            }
             Confirm::Quit => self.effects.push(Effect::Quit),
             Confirm::Abort => {
                 let Some(now) = self.now else { return };
@@ -236,28 +247,80 @@ impl App {
             return;
         }
         self.note(Tone::Info, format!("sent: {}", action.label()));
-        self.effects.push(Effect::Dispatch(action));
+        self.effects.push(Effect::Dispatch(Procedure::bare(action)));
     }
 
+    /// Shows the current step's action exactly as it would be sent, and
+    /// asks for the side's name to be typed; nothing is sent yet.
     fn run_step(&mut self) {
-        let (Some(_), Some(a)) = (self.now, self.live.as_ref()) else {
+        let (Some(a), Some(snapshot)) = (self.live.as_ref(), self.snapshot.as_deref()) else {
             self.note(Tone::Warn, "nothing observed yet");
             return;
         };
-        let Some(drill) = self.drill.drill.as_mut() else {
+        let Some(drill) = self.drill.drill.as_ref() else {
             self.note(Tone::Warn, "no drill running: start one with :switchover or :failback");
             return;
         };
-        let (action, ev) = match drill.request_action(a) {
+        let action = match drill.action_gate(a) {
             Ok(x) => x,
             Err(why) => {
                 self.note(Tone::Warn, format!("n: {why}"));
                 return;
             }
         };
+        let Some(planner) = self.planner.as_ref() else {
+            let text = format!(
+                "n: this console carries out no action; {}: do it by your usual means, the step completes when observed",
+                action.label()
+            );
+            self.note(Tone::Warn, text);
+            return;
+        };
+        let recorded = drill.recorded();
+        let mirror_ends = match &action {
+            Action::StartMm2(flow) => drill.mirror_ends(flow.reversed()),
+            _ => None,
+        };
+        let facts = Facts { snapshot, recorded: &recorded, mirror_ends };
+        let procedure = match planner.plan(&action, &facts) {
+            Ok(p) => p,
+            Err(why) => {
+                self.note(Tone::Warn, format!("n: {why}"));
+                return;
+            }
+        };
+        let Some(step) = drill.current() else { return };
+        let plan_step = &drill.plan().steps[step];
+        let side = action.side();
+        self.pending = Some(Pending {
+            step,
+            title: plan_step.title.clone(),
+            procedure,
+            side,
+            expect: plan_step.done_when.iter().map(|c| c.label()).collect(),
+        });
+        self.mode = Mode::Confirm(Question::typed(Confirm::Action, side.label()));
+    }
+
+    /// Sends the pending action, confirmed by typing: journaled first, with
+    /// its exact requests, and only if its gate still holds now.
+    fn send_pending(&mut self, typed: String) {
+        let Some(p) = self.pending.take() else { return };
+        let (Some(a), Some(drill)) = (self.live.as_ref(), self.drill.drill.as_mut()) else { return };
+        if drill.current() != Some(p.step) {
+            self.note(Tone::Warn, "n: the drill moved on while you confirmed; nothing was sent");
+            return;
+        }
+        let (action, ev) = match drill.request_confirmed(a, p.procedure.preview(), Some(typed)) {
+            Ok(x) => x,
+            Err(why) => {
+                self.note(Tone::Warn, format!("n: {why}; nothing was sent"));
+                return;
+            }
+        };
         self.journal_event(ev);
-        self.note(Tone::Info, format!("sent: {} — waiting for the outcome", action.label()));
-        self.effects.push(Effect::Dispatch(action));
+        self.note(Tone::Info, format!("sent: {} — waiting for the outcome, then for its effect", action.label()));
+        self.effects.push(Effect::Dispatch(p.procedure));
         self.after_drill_change();
     }
 

@@ -1,5 +1,6 @@
-//! Centred popups: the quit and abort questions. The answer keys come from
-//! the keymap of the question's mode.
+//! Centred popups: the quit and abort questions, and a drill step's action
+//! shown exactly as it would be sent. The answer keys come from the keymap
+//! of the question's mode.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -8,7 +9,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::super::keymap::{self, Command};
 use super::super::screen::Screen;
-use super::super::state::{Confirm, Question};
+use super::super::state::{Confirm, Pending, Question};
 use super::super::theme::Slot;
 
 /// A centred rectangle of at most `w`×`h` inside `area`.
@@ -63,6 +64,10 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
                 ],
             )
         }
+        Confirm::Action => match screen.pending {
+            Some(p) => (" Carry out this step? ", action_lines(screen, p, question)),
+            None => (" Carry out this step? ", vec![answers(screen, question, "send", "cancel")]),
+        },
         Confirm::Abort => (
             " Abort the drill? ",
             vec![
@@ -83,8 +88,40 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
         ]);
         lines.insert(lines.len().saturating_sub(1), typed);
     }
-    let r = centered(area, 72, lines.len() as u16 + 4);
+    let width = if question.about == Confirm::Action { 110 } else { 72 };
+    // Wrapped lines need more rows than there are lines.
+    let inner = width.min(area.width).saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let r = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, r);
     let block = Block::bordered().border_type(BorderType::Double).border_style(screen.style(Slot::Warn)).title(title);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block), r);
+}
+
+/// The action's popup: where, the exact requests in order, what kdrill
+/// will then wait to observe, and the typed confirmation.
+fn action_lines<'a>(screen: &Screen, p: &'a Pending, question: &'a Question) -> Vec<Line<'a>> {
+    let mut lines = vec![
+        Line::from(vec![
+            screen.span(Slot::Text, format!("Step {}: ", p.step + 1)),
+            screen.span(Slot::Warn, p.title.clone()),
+            screen.span(Slot::Text, format!(" — on {}", p.side)),
+        ]),
+        Line::default(),
+        Line::from(screen.span(Slot::Muted, "Sends, in order (stopping at the first failure):")),
+    ];
+    for line in p.procedure.preview() {
+        lines.push(Line::from(screen.span(Slot::Text, format!("  {line}"))));
+    }
+    for note in &p.procedure.notes {
+        lines.push(Line::from(screen.span(Slot::Warn, format!("! {note}"))));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(screen.span(Slot::Muted, "Done only when kdrill observes, held for the hold window:")));
+    for e in &p.expect {
+        lines.push(Line::from(screen.span(Slot::Text, format!("  {e}"))));
+    }
+    lines.push(Line::default());
+    lines.push(answers(screen, question, "send", "cancel, nothing sent"));
+    lines
 }

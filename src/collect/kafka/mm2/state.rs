@@ -454,6 +454,7 @@ mod tests {
             offsets_topic: OFFSETS.into(),
             status_topic: STATUS.into(),
             connect_url: None,
+            actions: crate::config::Mm2Actions::none(),
         }
     }
 
