@@ -129,6 +129,17 @@ impl Console {
         }
     }
 
+    /// `n` on the current step, then its side's name typed and Enter:
+    /// what an operator does to send a step's action.
+    fn run_step(&mut self) {
+        self.key(KeyCode::Char('n'));
+        let side = self.app.drill().and_then(|d| d.current().and_then(|i| d.plan().steps[i].action.clone()));
+        if let Some(action) = side {
+            self.typed(action.side().label());
+            self.key(KeyCode::Enter);
+        }
+    }
+
     /// `:` + command + Enter.
     fn command(&mut self, cmd: &str) {
         self.key(KeyCode::Char(':'));
@@ -194,8 +205,23 @@ fn blocked_gate_shows_why() {
     assert!(frame.contains("blocked: no app clients on DC: observed"), "{frame}");
     assert_snapshot!("blocked_gate_120x36", frame);
 
-    // Stop the apps: the step completes only after the hold window.
+    // Stop the apps: nothing is sent before the typed confirmation.
     c.key(KeyCode::Char('n'));
+    let popup = c.frame(120, 36);
+    assert!(popup.contains("PATCH /apis/apps/v1/namespaces/apps/deployments/orders-service (context dc, DC)"), "{popup}");
+    assert!(popup.contains("Type DC to confirm"), "{popup}");
+    assert_snapshot!("action_popup_120x36", popup);
+    c.key(KeyCode::Enter);
+    assert!(c.source.actions.try_recv().is_err(), "Enter alone confirms nothing");
+    c.typed("dc");
+    c.key(KeyCode::Enter);
+    assert!(c.source.actions.try_recv().is_err(), "the side's name exactly, or nothing");
+    for _ in 0..2 {
+        c.key(KeyCode::Backspace);
+    }
+    c.typed("DC");
+    c.key(KeyCode::Enter);
+    // The step completes only after the hold window.
     c.seconds(3);
     let step0 = c.app.drill().map(|d| d.view().steps[0].state.clone());
     assert!(matches!(step0, Some(StepState::Current { .. })), "not done before the hold: {step0:?}");
@@ -312,7 +338,7 @@ fn filter_and_sort_keys() {
 fn resumes_an_unfinished_drill_from_the_journal() {
     let mut first = Console::warmed(Opts::default());
     first.command("switchover");
-    first.key(KeyCode::Char('n'));
+    first.run_step();
     first.seconds(25);
     let recovered = first.journal.clone();
     assert!(recovered.iter().any(|e| matches!(e, DrillEvent::StepCompleted { step: 0, .. })));
@@ -409,7 +435,7 @@ fn every_binding_of_the_view_is_in_help_and_hints_come_from_the_keymap() {
 fn a_blocked_action_key_says_why_and_sends_nothing() {
     let mut c = Console::warmed(Opts::default());
     c.command("switchover");
-    c.key(KeyCode::Char('n'));
+    c.run_step();
     c.seconds(25);
     // Step 2 (drain) has no action of its own.
     assert_eq!(c.app.drill().and_then(|d| d.current()), Some(1));
@@ -533,7 +559,7 @@ fn drive_until(c: &mut Console, limit_secs: u32, done: impl Fn(&Console) -> bool
         if ctx.confirm.is_enabled() {
             c.key(KeyCode::Char('c'));
         } else if ctx.run_step.is_enabled() && step.requested_at.is_none() {
-            c.key(KeyCode::Char('n'));
+            c.run_step();
         }
         c.seconds(1);
     }

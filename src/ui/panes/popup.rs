@@ -95,7 +95,7 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
     let r = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, r);
     let block = Block::bordered().border_type(BorderType::Double).border_style(screen.style(Slot::Warn)).title(title);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block), r);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
 }
 
 /// The action's popup: where, the exact requests in order, what kdrill
