@@ -107,6 +107,7 @@ fn timed_switchover() -> Vec<DrillEvent> {
             hold_ms: 10_000,
             checklist: vec!["DB".into(), "DNS".into()],
             config: "fnv1a64:feedfacecafebeef".into(),
+            verify_ms: None,
         },
         DrillEvent::ActionRequested {
             step: 0,

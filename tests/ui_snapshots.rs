@@ -208,7 +208,10 @@ fn blocked_gate_shows_why() {
     // Stop the apps: nothing is sent before the typed confirmation.
     c.key(KeyCode::Char('n'));
     let popup = c.frame(120, 36);
-    assert!(popup.contains("PATCH /apis/apps/v1/namespaces/apps/deployments/orders-service (context dc, DC)"), "{popup}");
+    assert!(
+        popup.contains("PATCH /apis/apps/v1/namespaces/apps/deployments/orders-service (context dc, DC)"),
+        "{popup}"
+    );
     assert!(popup.contains("Type DC to confirm"), "{popup}");
     assert_snapshot!("action_popup_120x36", popup);
     c.key(KeyCode::Enter);

@@ -168,6 +168,8 @@ struct RawTiming {
     stall_after: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     request_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    action_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -420,6 +422,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         rate_window: delta("rate_window", t.rate_window, defaults.rate_window)?,
         activity_window: delta("activity_window", t.activity_window, defaults.activity_window)?,
         stall_after: delta("stall_after", t.stall_after, defaults.stall_after)?,
+        action_timeout: delta("action_timeout", t.action_timeout, defaults.action_timeout)?,
         classification,
         policy,
         heartbeats: raw.replication.heartbeats.unwrap_or(defaults.heartbeats),

@@ -20,6 +20,7 @@ pub fn fingerprint(cfg: &Config) -> String {
         if let Some(k) = &c.kube {
             text.push_str(&format!("  kube={k:?}\n"));
         }
+        text.push_str(&format!("  apps={:?}\n", c.apps));
     }
     for m in &cfg.mm2 {
         text.push_str(&format!("{m:?}\n"));

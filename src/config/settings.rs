@@ -93,6 +93,9 @@ pub struct Settings {
     /// moved for this long is stalled. Longer than Connect's offset flush
     /// interval (60 s by default), which is how often progress is committed.
     pub stall_after: TimeDelta,
+    /// How long after an action its effect may take to be observed before
+    /// the step says it did not come.
+    pub action_timeout: TimeDelta,
     /// Manual steps of the infrastructure switch, confirmed one by one.
     pub infra_checklist: Vec<String>,
     /// The side the operators say is active, shown beside the observed role.
@@ -120,6 +123,7 @@ impl Default for Settings {
             heartbeats: HeartbeatMode::Mirrored,
             lag_alarm_records: 10_000,
             stall_after: TimeDelta::seconds(120),
+            action_timeout: TimeDelta::seconds(120),
             infra_checklist: vec![
                 "Database switched".to_owned(),
                 "Network routing switched".to_owned(),

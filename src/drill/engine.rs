@@ -32,6 +32,10 @@ pub enum DrillEvent {
         /// A fingerprint of the configuration's non-secret parts, to tell
         /// whether two drills ran with the same settings.
         config: String,
+        /// How long after an action its effect must be observed before the
+        /// step says it did not come (absent: the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verify_ms: Option<i64>,
     },
     ActionRequested {
         step: usize,
@@ -133,6 +137,9 @@ impl DrillEvent {
     }
 }
 
+/// How long an action's effect may take to be observed, by default.
+pub const DEFAULT_VERIFY: TimeDelta = TimeDelta::seconds(120);
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepState {
     Done {
@@ -209,6 +216,8 @@ pub struct Drill {
     replication_stopped: bool,
     // Transient: not journaled, restarts on resume.
     holding_since: Option<Ts>,
+    /// How long after an action its effect may take to be observed.
+    verify: TimeDelta,
     /// The newest observation time the hold has been confirmed up to.
     held_until: Ts,
     checks: Vec<Check>,
@@ -229,6 +238,7 @@ impl Drill {
             hold_ms: hold.num_milliseconds(),
             checklist: checklist.to_vec(),
             config: config.to_owned(),
+            verify_ms: None,
         };
         let mut d = Drill::empty(kind, hold, checklist, at);
         d.events.push(ev);
@@ -252,18 +262,32 @@ impl Drill {
             violations_seen: BTreeMap::new(),
             replication_stopped: false,
             holding_since: None,
+            verify: DEFAULT_VERIFY,
             held_until: at,
             checks: Vec::new(),
             now: at,
         }
     }
 
+    /// Sets how long after an action its effect may take to be observed
+    /// (recorded in the `Started` event, so a resumed drill keeps it).
+    pub fn verify_within(mut self, within: TimeDelta) -> Drill {
+        self.verify = within;
+        if let Some(DrillEvent::Started { verify_ms, .. }) = self.events.first_mut() {
+            *verify_ms = Some(within.num_milliseconds());
+        }
+        self
+    }
+
     /// Rebuilds a drill from its journal.
     pub fn replay(events: &[DrillEvent]) -> Result<Drill, String> {
-        let Some(DrillEvent::Started { plan, at, hold_ms, checklist, .. }) = events.first() else {
+        let Some(DrillEvent::Started { plan, at, hold_ms, checklist, verify_ms, .. }) = events.first() else {
             return Err("the journal does not begin with a Started event".into());
         };
         let mut d = Drill::empty(*plan, TimeDelta::milliseconds(*hold_ms), checklist, *at);
+        if let Some(ms) = verify_ms {
+            d.verify = TimeDelta::milliseconds(*ms);
+        }
         d.events.push(events[0].clone());
         for (i, ev) in events.iter().enumerate().skip(1) {
             d.apply(ev.clone()).map_err(|e| format!("journal event {}: {e}", i + 1))?;
@@ -590,6 +614,19 @@ impl Drill {
     }
 
     fn blocked_reason(&self, step: usize) -> Option<String> {
+        let reason = self.gate_reason(step)?;
+        // An action's answer is not its effect: say when the effect is late.
+        Some(match (&self.outcomes[step], self.requested[step]) {
+            (Some((false, detail)), _) => format!("the action failed: {detail}; n to retry · {reason}"),
+            (Some((true, _)), Some(at)) if self.now - at >= self.verify => format!(
+                "the action was carried out {} ago but its effect is not observed: {reason}; n to retry",
+                crate::assess::fmt_age((self.now - at).num_milliseconds() as f64 / 1000.0)
+            ),
+            _ => reason,
+        })
+    }
+
+    fn gate_reason(&self, step: usize) -> Option<String> {
         if self.checks.is_empty() {
             return Some("waiting for the first observation".into());
         }

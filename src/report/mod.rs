@@ -184,7 +184,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
     let Some(first) = records.first() else {
         return Err("the journal holds no event".into());
     };
-    let DrillEvent::Started { plan: kind, at: started_at, hold_ms, checklist, config } = &first.event else {
+    let DrillEvent::Started { plan: kind, at: started_at, hold_ms, checklist, config, .. } = &first.event else {
         return Err("the journal does not begin with a drill start".into());
     };
     let plan = Plan::new(*kind, checklist);

@@ -354,7 +354,8 @@ impl App {
             return;
         }
         let s = self.settings();
-        let drill = Drill::start_with_config(kind, s.hold_window, &s.infra_checklist, &self.config_fingerprint, now);
+        let drill = Drill::start_with_config(kind, s.hold_window, &s.infra_checklist, &self.config_fingerprint, now)
+            .verify_within(s.action_timeout);
         let started = drill.events().to_vec();
         self.drill.drill = Some(drill);
         for ev in started {
