@@ -1,0 +1,215 @@
+//! kdrill carries out a whole switchover and failback on the real lab by
+//! itself: the console is driven by keys only (`n`, the side's name typed,
+//! Enter; `c` for the manual items), its executor sends the requests it
+//! previewed (the sample app through configured commands, MM2 through
+//! Kafka Connect's REST API), every step completes only when observed,
+//! and an independent verifier (`scripts/lab verify`, Python and Kafka's
+//! own console consumer) proves nothing was lost or duplicated.
+//!
+//! A read-only console, pressed with every key and command, sends nothing:
+//! counted at Connect's request log and by a command that would leave a mark.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use kdrill::drill::DrillEvent;
+use kdrill::model::{Flow, Side};
+use ratatui::crossterm::event::KeyCode;
+use serde_json::Value;
+use support::console::Console;
+
+/// The lab, driven through Connect REST (connectors stopped, workers kept)
+/// and commands; `extra` is appended (TOML).
+fn config(extra: &str) -> kdrill::config::Config {
+    let root = &support::lab().root;
+    let lab = root.join("scripts").join("lab");
+    let lab = lab.display();
+    support::lab_config(&format!(
+        r#"
+[clusters.dc.app_commands]
+stop = ["{lab}", "apps", "stop", "dc"]
+start = ["{lab}", "apps", "start", "dc"]
+timeout = "3m"
+[clusters.dr.app_commands]
+stop = ["{lab}", "apps", "stop", "dr"]
+start = ["{lab}", "apps", "start", "dr"]
+timeout = "3m"
+[[mm2]]
+source = "dc"
+target = "dr"
+connect_url = "http://127.0.0.1:28083"
+[[mm2]]
+source = "dr"
+target = "dc"
+connect_url = "http://127.0.0.1:18083"
+[replication]
+heartbeats = "mirrored"
+[apps]
+topics = ["redis-writes", "orders"]
+groups = ["orders-app", "writes-app"]
+[timing]
+poll_interval = "1s"
+hold_window = "5s"
+stale_after = "10s"
+rate_window = "10s"
+{extra}
+"#
+    ))
+}
+
+fn lab(args: &[&str]) -> String {
+    support::lab().run(args, Duration::from_secs(240)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `scripts/lab verify`: its JSON report and whether it said ok.
+fn verify() -> (bool, Value) {
+    let l = support::lab();
+    let out = std::process::Command::new(l.script())
+        .arg("verify")
+        .current_dir(&l.root)
+        .output()
+        .unwrap_or_else(|e| panic!("scripts/lab verify: {e}"));
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("scripts/lab verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code() == Some(0), report)
+}
+
+/// Puts the lab back as `scripts/lab up` leaves it, also when the test fails.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let l = support::lab();
+        for args in [
+            &["apps", "stop", "dc"][..],
+            &["apps", "stop", "dr"],
+            &["mm2", "stop", "dr-dc"],
+            &["mm2", "stop", "dc-dr"],
+            &["mm2", "start", "dc-dr"],
+        ] {
+            if let Err(e) = l.run(args, Duration::from_secs(240)) {
+                eprintln!("restoring the lab: {e}");
+            }
+        }
+        // The dc→dr connectors were stopped and resumed by the drill; make
+        // sure they run (a stopped connector's state survives its worker).
+        for c in ["MirrorSourceConnector", "MirrorCheckpointConnector", "MirrorHeartbeatConnector", "upstream.MirrorHeartbeatConnector"] {
+            let url = format!("http://127.0.0.1:28083/connectors/dc-%3Edr.{c}/resume");
+            let _ = support::run_bounded(std::process::Command::new("curl").args(["-sS", "-X", "PUT", &url]), Duration::from_secs(20));
+        }
+    }
+}
+
+#[test]
+fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_losing_nothing() {
+    let _lab = support::exclusive();
+    let _restore = Restore;
+    // The reverse flow's worker runs with its connectors stopped (created
+    // stopped if new): "stopped" means connectors stopped for this backend.
+    lab(&["mm2", "start", "dr-dc", "--stopped"]);
+    lab(&["apps", "start", "dc"]);
+
+    let mut c = Console::start(config(""), false);
+    c.wait("DC active, DC→DR flowing, DR→DC stopped", 120, |c| {
+        c.app.assessment().is_some_and(|a| {
+            a.active_side() == Some(Side::Dc)
+                && a.mm2.iter().any(|m| m.flow == Flow::DC_TO_DR && m.flowing.is_yes())
+                && a.mm2.iter().any(|m| m.flow == Flow::DR_TO_DC && m.running.is_no())
+        })
+    });
+
+    c.command("switchover");
+    c.drive(600);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.state());
+    let switchover = c.timeline();
+    assert_eq!(c.app.assessment().and_then(|a| a.active_side()), Some(Side::Dr));
+    // The reverse flow started where DC→DR's data ended on DR: its offsets
+    // were set on the stopped connector, read back, then it was resumed.
+    let ended = c.journal.iter().find_map(|e| match e {
+        DrillEvent::MirrorEnded { flow, ends, unknown: None, .. } if *flow == Flow::DC_TO_DR => Some(ends.len()),
+        _ => None,
+    });
+    assert_eq!(ended, Some(18), "orders (6) + redis-writes (12) partitions recorded");
+    let start_mm2 = c.journal.iter().rev().find_map(|e| match e {
+        DrillEvent::ActionOutcome { step: 5, ok: true, results, .. } => Some(results.clone()),
+        _ => None,
+    });
+    let start_mm2 = start_mm2.unwrap_or_else(|| panic!("no outcome of step 6: {:#?}", c.journal));
+    assert!(start_mm2.iter().any(|r| r.request.starts_with("PATCH http://127.0.0.1:18083/connectors/dr-%3Edc.MirrorSourceConnector/offsets") && r.ok));
+    assert!(start_mm2.iter().any(|r| r.request.starts_with("GET http://127.0.0.1:18083/connectors/dr-%3Edc.MirrorSourceConnector/offsets") && r.ok));
+    // The journal keeps the exact requests and what was typed.
+    assert!(c.journal.iter().any(|e| matches!(e, DrillEvent::ActionRequested { step: 0, requests, confirmed_as: Some(t), .. }
+        if t == "DC" && requests.iter().any(|r| r.contains("apps stop dc")))));
+
+    c.command("failback");
+    c.drive(600);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.state());
+    assert_eq!(c.app.assessment().and_then(|a| a.active_side()), Some(Side::Dc));
+    eprintln!("switchover:\n  {}\nfailback:\n  {}", switchover.join("\n  "), c.timeline().join("\n  "));
+
+    // Everything written on either side is on both, once, in order.
+    lab(&["apps", "stop", "dc"]);
+    let mut last = Value::Null;
+    let ok = (0..60).any(|_| {
+        let (ok, report) = verify();
+        last = report;
+        ok || {
+            std::thread::sleep(Duration::from_secs(2));
+            false
+        }
+    });
+    assert!(ok, "the verifier found loss or duplicates: {last:#}");
+}
+
+#[test]
+fn a_read_only_console_sends_nothing_whatever_is_pressed() {
+    let _lab = support::shared();
+    let mark = std::env::temp_dir().join(format!("kdrill-read-only-{}", std::process::id()));
+    let _ = std::fs::remove_file(&mark);
+    let touch = format!(r#"["touch", "{}"]"#, mark.display());
+    // Commands that would leave a mark, on both sides, for every action.
+    let cfg = config("").clone();
+    let text = format!(
+        "[clusters.dc]\nbootstrap = \"{}\"\napp_commands = {{ stop = {touch}, start = {touch} }}\n[clusters.dr]\nbootstrap = \"{}\"\napp_commands = {{ stop = {touch}, start = {touch} }}\n[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\nconnect_url = \"http://127.0.0.1:28083\"\n[[mm2]]\nsource = \"dr\"\ntarget = \"dc\"\nbackend = \"command\"\ncommands = {{ stop = {touch}, start = {touch} }}\n[timing]\npoll_interval = \"1s\"\nhold_window = \"1s\"\n",
+        cfg.cluster(Side::Dc).bootstrap,
+        cfg.cluster(Side::Dr).bootstrap
+    );
+    let cfg = kdrill::config::parse(&text, Path::new("read-only.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let connect_log = support::lab().dir.join("logs").join("connect-dc-dr.log");
+    let mutations = || {
+        std::fs::read_to_string(&connect_log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| ["\"PUT ", "\"POST ", "\"PATCH ", "\"DELETE "].iter().any(|m| l.contains(m)))
+            .count()
+    };
+    let before = mutations();
+    let mut c = Console::start(cfg, true);
+    c.wait("a first observation", 60, |c| c.app.assessment().is_some());
+    // Every key of every mode, and every drill command, twice over.
+    for cmd in ["switchover", "failback", "abort", "confirm", "fault cut-off-dc", "theme light"] {
+        c.command(cmd);
+        c.step();
+    }
+    let keys: Vec<KeyCode> = "nNcCaAyYsSfFrRpPwWoO1234567890?/:qQ"
+        .chars()
+        .map(KeyCode::Char)
+        .chain([KeyCode::Enter, KeyCode::Esc, KeyCode::Tab, KeyCode::BackTab, KeyCode::Up, KeyCode::Down])
+        .collect();
+    for _ in 0..2 {
+        for k in &keys {
+            c.key(*k);
+            c.typed("DC");
+            c.key(KeyCode::Enter);
+            c.key(KeyCode::Esc);
+        }
+        c.step();
+    }
+    assert_eq!(c.dispatched, 0, "a read-only console dispatches nothing");
+    assert!(c.journal.is_empty(), "and journals nothing: {:?}", c.journal);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!mark.exists(), "a command ran");
+    assert_eq!(mutations(), before, "Connect saw a mutating request");
+}

@@ -1,0 +1,184 @@
+//! kdrill's console driven by keys against the real world: the real
+//! collector observes, the real executor carries out what is confirmed, and
+//! the test plays the runtime (feeding snapshots, ticks and outcomes to the
+//! app, carrying out its effects) and the operator (pressing keys).
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kdrill::act::plan::Planner;
+use kdrill::collect::Observation;
+use kdrill::config::Config;
+use kdrill::dispatch::{Dispatcher, dispatch};
+use kdrill::drill::{DrillEvent, StepState};
+use kdrill::ui::{App, Effect, Msg, UiOptions};
+use kdrill::ui::theme::Theme;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+pub struct Console {
+    _rt: tokio::runtime::Runtime,
+    pub app: App,
+    observation: Observation,
+    dispatcher: Option<Dispatcher>,
+    /// Every journaled event, in order, as the runtime would append them.
+    pub journal: Vec<DrillEvent>,
+    /// Every procedure the console dispatched (a read-only one: none).
+    pub dispatched: usize,
+    last_snapshot: Option<chrono::DateTime<Utc>>,
+}
+
+impl Console {
+    /// A console on `cfg`; a read-only one holds no dispatcher and no planner.
+    pub fn start(cfg: Config, read_only: bool) -> Console {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"));
+        let link = {
+            let _guard = rt.enter();
+            kdrill::collect::kafka::spawn(cfg.clone())
+        };
+        let (observation, dispatcher) = link.split();
+        let dispatcher = (!read_only).then_some(dispatcher);
+        let theme = Theme::load("dark", None, true).unwrap_or_else(|e| panic!("{e}"));
+        let planner = (!read_only).then(|| Planner::new(&cfg));
+        let opts = UiOptions { read_only, wall: false, theme, demo: false, recovered: Vec::new(), planner };
+        let app = App::new(cfg.settings.clone(), opts);
+        Console { _rt: rt, app, observation, dispatcher, journal: Vec::new(), dispatched: 0, last_snapshot: None }
+    }
+
+    /// One turn of the runtime: the latest snapshot (or a tick), outcomes.
+    pub fn step(&mut self) {
+        std::thread::sleep(Duration::from_millis(250));
+        let snap = self.observation.snapshots.borrow().clone();
+        let now = Utc::now();
+        let effects = if self.last_snapshot != Some(snap.taken_at) {
+            self.last_snapshot = Some(snap.taken_at);
+            self.app.update(Msg::Snapshot(snap, now))
+        } else {
+            self.app.update(Msg::Tick(now))
+        };
+        self.carry_out(effects);
+        while let Ok(outcome) = self.observation.outcomes.try_recv() {
+            let effects = self.app.update(Msg::Outcome(outcome));
+            self.carry_out(effects);
+        }
+    }
+
+    fn carry_out(&mut self, mut effects: Vec<Effect>) {
+        while !effects.is_empty() {
+            for e in std::mem::take(&mut effects) {
+                match e {
+                    Effect::Journal(ev) => self.journal.push(ev),
+                    Effect::Dispatch(procedure) => {
+                        let action = procedure.action.clone();
+                        self.dispatched += 1;
+                        if let Err(refusal) = dispatch(self.dispatcher.as_ref(), procedure) {
+                            effects.extend(self.app.update(Msg::Refused(action, refusal)));
+                        }
+                    }
+                    Effect::Quit => {}
+                }
+            }
+        }
+    }
+
+    pub fn key(&mut self, code: KeyCode) {
+        let mods = match code {
+            KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
+            _ => KeyModifiers::NONE,
+        };
+        let effects = self.app.update(Msg::Key(KeyEvent::new(code, mods)));
+        self.carry_out(effects);
+    }
+
+    pub fn typed(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    /// `:` + command + Enter.
+    pub fn command(&mut self, cmd: &str) {
+        self.key(KeyCode::Char(':'));
+        self.typed(cmd);
+        self.key(KeyCode::Enter);
+    }
+
+    /// Steps until `done` holds, or fails naming `what` and the drill's state.
+    pub fn wait(&mut self, what: &str, secs: u64, done: impl Fn(&Console) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !done(self) {
+            assert!(Instant::now() < deadline, "{what}: not within {secs} s\n{}", self.state());
+            self.step();
+        }
+    }
+
+    /// Plays the operator until the drill is over: confirms checklist
+    /// items, and sends each step's action once its gate opens (`n`, the
+    /// side's name, Enter). A failed action fails the test, in its words.
+    pub fn drive(&mut self, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.step();
+            let Some(d) = self.app.drill() else { panic!("no drill") };
+            if d.is_over() {
+                return;
+            }
+            let v = d.view();
+            let Some((i, step)) = v.current_step() else { return };
+            if let Some((false, detail)) = &step.outcome {
+                panic!("step {} ({}): the action failed: {detail}\n{}", i + 1, step.title, self.state());
+            }
+            let side = step.action.as_ref().map(|a| a.side().label());
+            let ctx = self.app.key_context();
+            if ctx.confirm.is_enabled() {
+                self.key(KeyCode::Char('c'));
+            } else if let (true, None, Some(side)) = (ctx.run_step.is_enabled(), step.requested_at, side) {
+                self.key(KeyCode::Char('n'));
+                self.typed(side);
+                self.key(KeyCode::Enter);
+            }
+            assert!(Instant::now() < deadline, "the drill did not finish within {secs} s\n{}", self.state());
+        }
+    }
+
+    /// When each step completed, for the test's output.
+    pub fn timeline(&self) -> Vec<String> {
+        self.journal
+            .iter()
+            .filter_map(|e| match e {
+                DrillEvent::ActionRequested { step, action, at, .. } => {
+                    Some(format!("{} step {} requested: {}", at.format("%H:%M:%S%.3f"), step + 1, action.label()))
+                }
+                DrillEvent::ActionOutcome { step, ok, detail, at, .. } => {
+                    Some(format!("{} step {} {}: {detail}", at.format("%H:%M:%S%.3f"), step + 1, if *ok { "answered" } else { "FAILED" }))
+                }
+                DrillEvent::StepCompleted { step, at, .. } => {
+                    Some(format!("{} step {} done (observed)", at.format("%H:%M:%S%.3f"), step + 1))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The drill's steps and the last messages, for failure output.
+    pub fn state(&self) -> String {
+        let mut out = String::new();
+        if let Some(v) = self.app.drill().map(|d| d.view()) {
+            for (i, s) in v.steps.iter().enumerate() {
+                let state = match &s.state {
+                    StepState::Done { .. } => "done".to_owned(),
+                    StepState::Current { .. } => format!("CURRENT: {}", v.blocked.clone().unwrap_or_default()),
+                    StepState::Locked => "locked".to_owned(),
+                };
+                out.push_str(&format!("  step {} {}: {state} outcome {:?}\n", i + 1, s.title, s.outcome));
+            }
+        }
+        for e in self.app.log().iter().take(12) {
+            out.push_str(&format!("  log: {}\n", e.text));
+        }
+        out
+    }
+}
