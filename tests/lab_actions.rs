@@ -71,8 +71,9 @@ fn verify() -> (bool, Value) {
         .current_dir(&l.root)
         .output()
         .unwrap_or_else(|e| panic!("scripts/lab verify: {e}"));
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("scripts/lab verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("scripts/lab verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+    });
     (out.status.code() == Some(0), report)
 }
 
@@ -95,9 +96,17 @@ impl Drop for Restore {
         }
         // The dc→dr connectors were stopped and resumed by the drill; make
         // sure they run (a stopped connector's state survives its worker).
-        for c in ["MirrorSourceConnector", "MirrorCheckpointConnector", "MirrorHeartbeatConnector", "upstream.MirrorHeartbeatConnector"] {
+        for c in [
+            "MirrorSourceConnector",
+            "MirrorCheckpointConnector",
+            "MirrorHeartbeatConnector",
+            "upstream.MirrorHeartbeatConnector",
+        ] {
             let url = format!("http://127.0.0.1:28083/connectors/dc-%3Edr.{c}/resume");
-            let _ = support::run_bounded(std::process::Command::new("curl").args(["-sS", "-X", "PUT", &url]), Duration::from_secs(20));
+            let _ = support::run_bounded(
+                std::process::Command::new("curl").args(["-sS", "-X", "PUT", &url]),
+                Duration::from_secs(20),
+            );
         }
     }
 }
@@ -137,11 +146,19 @@ fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_l
         _ => None,
     });
     let start_mm2 = start_mm2.unwrap_or_else(|| panic!("no outcome of step 6: {:#?}", c.journal));
-    assert!(start_mm2.iter().any(|r| r.request.starts_with("PATCH http://127.0.0.1:18083/connectors/dr-%3Edc.MirrorSourceConnector/offsets") && r.ok));
-    assert!(start_mm2.iter().any(|r| r.request.starts_with("GET http://127.0.0.1:18083/connectors/dr-%3Edc.MirrorSourceConnector/offsets") && r.ok));
+    assert!(start_mm2.iter().any(|r| {
+        r.request.starts_with("PATCH http://127.0.0.1:18083/connectors/dr-%3Edc.MirrorSourceConnector/offsets") && r.ok
+    }));
+    assert!(start_mm2.iter().any(|r| {
+        r.request.starts_with("GET http://127.0.0.1:18083/connectors/dr-%3Edc.MirrorSourceConnector/offsets") && r.ok
+    }));
     // The journal keeps the exact requests and what was typed.
-    assert!(c.journal.iter().any(|e| matches!(e, DrillEvent::ActionRequested { step: 0, requests, confirmed_as: Some(t), .. }
-        if t == "DC" && requests.iter().any(|r| r.contains("apps stop dc")))));
+    assert!(
+        c.journal
+            .iter()
+            .any(|e| matches!(e, DrillEvent::ActionRequested { step: 0, requests, confirmed_as: Some(t), .. }
+        if t == "DC" && requests.iter().any(|r| r.contains("apps stop dc"))))
+    );
 
     c.command("failback");
     c.drive(600);

@@ -156,3 +156,31 @@ fn an_error_never_quotes_a_secret_written_inline() {
         assert!(e.contains("sasl.password"), "the error names the key:\n{e}\nfor:\n{extra}");
     }
 }
+
+#[test]
+fn action_backends_default_sensibly_and_mistakes_name_their_key() {
+    use super::{AppsBackend, Mm2Backend, StopMeans};
+    let mm2 = |extra: &str| format!("{MINIMAL}[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n{extra}");
+    // Nothing configured: done by hand.
+    let c = parse(&mm2(""), Path::new("ok.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.mm2[0].actions.backend, Mm2Backend::None);
+    assert_eq!(c.cluster(Side::Dc).apps, AppsBackend::None);
+    // A Connect URL: Connect REST, which can only stop connectors.
+    let c = parse(&mm2("connect_url = \"http://c:8083/\""), Path::new("ok.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&c.mm2[0].actions.backend, Mm2Backend::Connect(e) if e.base_url == "http://c:8083"));
+    assert_eq!(c.mm2[0].actions.stop_means, StopMeans::Connectors);
+    assert_eq!(c.settings.stopped_by_connectors, vec![Flow::DC_TO_DR]);
+    let e = err(&mm2("connect_url = \"http://c:8083\"\nstop_means = \"workers\""));
+    assert!(e.contains("mm2[0].stop_means: the connect backend can stop connectors, not workers"), "{e}");
+    let e = err(&mm2("backend = \"kube\""));
+    assert!(e.contains("mm2[0].backend: \"kube\" needs the kube_context"), "{e}");
+    let e = err(&mm2("connect_url = \"http://c:8083\"\nconnect_user = \"ops\""));
+    assert!(e.contains("mm2[0].connect_password: missing"), "{e}");
+    let e = err(&mm2("backend = \"command\"\ncommands = { stop = [], start = [\"go\"] }"));
+    assert!(e.contains("mm2[0].commands.stop: expected a command as a list"), "{e}");
+    let e = err(&MINIMAL.replace(
+        "bootstrap = \"127.0.0.1:19092\"",
+        "bootstrap = \"127.0.0.1:19092\"\napp_commands = { stop = [\"x\"], start = [\"y\"], timeout = \"0s\" }",
+    ));
+    assert!(e.contains("clusters.dc.app_commands.timeout: expected a positive duration"), "{e}");
+}

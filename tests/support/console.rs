@@ -11,8 +11,8 @@ use kdrill::collect::Observation;
 use kdrill::config::Config;
 use kdrill::dispatch::{Dispatcher, dispatch};
 use kdrill::drill::{DrillEvent, StepState};
-use kdrill::ui::{App, Effect, Msg, UiOptions};
 use kdrill::ui::theme::Theme;
+use kdrill::ui::{App, Effect, Msg, UiOptions};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 pub struct Console {
@@ -152,9 +152,12 @@ impl Console {
                 DrillEvent::ActionRequested { step, action, at, .. } => {
                     Some(format!("{} step {} requested: {}", at.format("%H:%M:%S%.3f"), step + 1, action.label()))
                 }
-                DrillEvent::ActionOutcome { step, ok, detail, at, .. } => {
-                    Some(format!("{} step {} {}: {detail}", at.format("%H:%M:%S%.3f"), step + 1, if *ok { "answered" } else { "FAILED" }))
-                }
+                DrillEvent::ActionOutcome { step, ok, detail, at, .. } => Some(format!(
+                    "{} step {} {}: {detail}",
+                    at.format("%H:%M:%S%.3f"),
+                    step + 1,
+                    if *ok { "answered" } else { "FAILED" }
+                )),
                 DrillEvent::StepCompleted { step, at, .. } => {
                     Some(format!("{} step {} done (observed)", at.format("%H:%M:%S%.3f"), step + 1))
                 }
