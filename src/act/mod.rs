@@ -277,3 +277,6 @@ mod tests {
         assert_eq!(c.preview(), vec![r"RUN scripts/lab apps stop dc 'it'\''s' (timeout 2 m)".to_owned()]);
     }
 }
+
+// Strimzi's names for connector offsets management, shared with the planner.
+pub mod strimzi;
