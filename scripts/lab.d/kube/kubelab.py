@@ -529,6 +529,13 @@ class Bridge:
         elif key in self.offsets_warning:
             del self.offsets_warning[key]
 
+        # A worker starting with --stopped: connectors the config topic still
+        # holds as RUNNING are stopped as soon as its REST answers.
+        if key in self.inflight and statuses is not None and self.inflight[key][1].endswith("--stopped"):
+            mirror = (spec.get("mirrors") or [{}])[0]
+            desired = {kind: ((mirror.get(field) or {}).get("state") or "running").lower() for kind, field in KIND_FIELDS}
+            self.apply_states(key, flow, gen, names, desired, statuses, only_stop=True, wait=False)
+
         # Spec changes (a new generation) -> the world.
         if gen != self.handled[key] and key not in self.inflight:
             self.pending_gen[key] = gen
@@ -624,7 +631,7 @@ class Bridge:
                                       + "".join(f"/{t.get('state')}" for t in s.get("tasks", []))
                                       for s in connectors) + fault_note)
 
-    def apply_states(self, key, flow, gen, names, desired, statuses, only_stop=False):
+    def apply_states(self, key, flow, gen, names, desired, statuses, only_stop=False, wait=True):
         """Each connector to its desired state; with only_stop, just the stops,
         waiting (bounded) until Connect reports them STOPPED."""
         stopping = []
@@ -643,7 +650,7 @@ class Bridge:
                                   f"generation {gen}: {field}.state={want}, connector {actual}")
                 if call == "stop":
                     stopping.append(names[kind])
-        if not (only_stop and stopping):
+        if not (only_stop and stopping and wait):
             return
         deadline = time.time() + STOP_WAIT_SECS
         while True:
