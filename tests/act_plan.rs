@@ -54,7 +54,10 @@ connect_password = { file = "PASSWORD_FILE" }
 
 fn planner(text: &str) -> Planner {
     // The password comes from a file, as in production (never inline).
-    let file = std::env::temp_dir().join(format!("kdrill-act-plan-{}.secret", std::process::id()));
+    // One file per call: tests run in parallel.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("kdrill-act-plan-{}-{n}.secret", std::process::id()));
     std::fs::write(&file, "hunter2\n").unwrap_or_else(|e| panic!("{e}"));
     let text = text.replace("PASSWORD_FILE", &file.display().to_string());
     let text = text.as_str();
@@ -192,7 +195,7 @@ fn starting_mm2_on_strimzi_sets_its_start_offsets_through_strimzi_before_it_runs
         if connectors == &json!({"state": "stopped"}) && patch == &json!({"spec": {"replicas": 2}})));
     assert!(matches!(&ops[1].2, KubeOp::Await { .. }));
     assert!(
-        matches!(&ops[2].2, KubeOp::Apply { body } if body["data"]["offsets.json"].as_str().is_some_and(|s| s.contains("\"offset\": 119")))
+        matches!(&ops[2].2, KubeOp::Apply { body } if body["data"]["dr--dc.MirrorSourceConnector.json"].as_str().is_some_and(|s| s.contains("\"offset\": 119")))
     );
     assert!(
         matches!(&ops[3].2, KubeOp::EditMirrors { source, .. } if source["alterOffsets"]["fromConfigMap"]["name"] == "mm2-start-offsets")

@@ -13,7 +13,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("assess", &["model", "config"]),
     ("drill", &["model", "action", "assess"]),
     ("check", &["model", "assess"]),
-    ("act", &["model", "action", "config", "assess"]),
+    ("act", &["model", "action", "config", "assess", "collect"]),
     ("dispatch", &["action", "act"]),
     ("collect", &["model", "config", "action", "act", "dispatch"]),
     ("demo", &["model", "config", "action", "act", "collect"]),

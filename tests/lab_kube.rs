@@ -581,3 +581,374 @@ fn a_killed_and_restarted_api_server_is_watched_again_without_restarting_kdrill(
     support::note(&format!("DR's Kubernetes fresh {:?} after its restart began", restarted.elapsed()));
     steady(&mut o);
 }
+
+// ---------------------------------------------------------------- carrying out requests
+
+use kdrill::act::kube::KubeClients;
+use kdrill::act::strimzi::{
+    CONNECTOR_OFFSETS_ANNOTATION, MIRRORMAKER_CONNECTOR_ANNOTATION, OFFSETS_ALTER, offsets_entry_key,
+};
+use kdrill::act::{KubeObject, KubeOp, KubeRequest, KubeTarget, RequestResult};
+use serde_json::json;
+
+/// kdrill's Kubernetes executor on a runtime of the test's own.
+struct Executor {
+    rt: tokio::runtime::Runtime,
+    clients: KubeClients,
+}
+
+impl Executor {
+    fn new() -> Executor {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"));
+        Executor { rt, clients: KubeClients::default() }
+    }
+
+    fn send(&mut self, context: &str, side: Side, object: KubeObject, op: KubeOp) -> RequestResult {
+        let target = KubeTarget { side, context: context.to_owned(), kubeconfig: Some(kube_lab().kubeconfig.clone()) };
+        let req = KubeRequest { target, object, op };
+        let r = self.rt.block_on(self.clients.send(&req, Duration::from_secs(20)));
+        support::note(&format!("{} -> ok {} {}", r.request, r.ok, r.detail));
+        r
+    }
+}
+
+fn mm2_object(version: &str) -> KubeObject {
+    KubeObject {
+        api_version: format!("kafka.strimzi.io/{version}"),
+        plural: "kafkamirrormaker2s".into(),
+        namespace: "kafka".into(),
+        name: "mm2".into(),
+    }
+}
+
+fn app_object() -> KubeObject {
+    KubeObject {
+        api_version: "apps/v1".into(),
+        plural: "deployments".into(),
+        namespace: "apps".into(),
+        name: "lab-app".into(),
+    }
+}
+
+/// The audit events of `side` since `mark` with this verb, user and resource name.
+fn audited<'a>(events: &'a [Value], verb: &str, user: &str, resource: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| {
+            e.get("verb").and_then(Value::as_str) == Some(verb)
+                && e.pointer("/user/username").and_then(Value::as_str) == Some(user)
+                && e.pointer("/objectRef/resource").and_then(Value::as_str) == Some(resource)
+                && e.get("stage").and_then(Value::as_str) == Some("ResponseComplete")
+        })
+        .collect()
+}
+
+/// Removes the test's annotation from DR's `kafka/mm2` when dropped.
+struct ProbeAnnotation<'a>(&'a Admin, &'static str);
+
+impl Drop for ProbeAnnotation<'_> {
+    fn drop(&mut self) {
+        self.0.patch_mm2(Side::Dr, "v1", json!({"metadata": {"annotations": {self.1: null}}}));
+    }
+}
+
+#[test]
+fn a_merge_patch_is_sent_with_the_version_read_and_read_back_at_the_api_server() {
+    kube_lab();
+    // Exclusive: another scenario counts the operator's writes in the audit log.
+    let _lock = support::exclusive();
+    let admin = Admin::connect();
+    let before = admin.mm2(Side::Dr, "v1");
+    let probe = "kdrill.test/probe";
+    let value = support::unique("merge");
+    let _restore = ProbeAnnotation(&admin, probe);
+    let mark = AuditMark::now();
+    let mut ex = Executor::new();
+    let patch = json!({"metadata": {"annotations": {probe: value}}});
+    let r = ex.send(
+        "dr",
+        Side::Dr,
+        mm2_object("v1"),
+        KubeOp::MergePatch { patch: patch.clone(), record: vec!["/spec/replicas".into(), "/spec/nothing".into()] },
+    );
+    assert!(r.ok, "{r:?}");
+    let path = mm2_object("v1").path();
+    assert_eq!(
+        r.recorded,
+        vec![
+            (format!("{path}#/spec/replicas"), before["spec"]["replicas"].clone()),
+            (format!("{path}#/spec/nothing"), Value::Null)
+        ]
+    );
+    let rv_before = before.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
+    assert!(r.detail.starts_with(&format!("200 OK: resourceVersion {rv_before} → ")), "{}", r.detail);
+    assert_eq!(r.request, format!("PATCH {path} (context dr, DR)"));
+
+    // Read back at the API server.
+    let after = admin.mm2(Side::Dr, "v1");
+    assert_eq!(after.pointer(&format!("/metadata/annotations/{}", probe.replace('/', "~1"))), Some(&json!(value)));
+    assert_eq!(after["spec"], before["spec"], "only the annotation changed");
+
+    // One patch by the operator user, with exactly that body and the version read.
+    std::thread::sleep(Duration::from_secs(1));
+    let events = mark.events_since(Side::Dr);
+    let patches = audited(&events, "patch", "operator", "kafkamirrormaker2s");
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    let mut sent = patch.clone();
+    sent["metadata"]["resourceVersion"] = json!(rv_before);
+    assert_eq!(patches[0].get("requestObject"), Some(&sent), "the audit log's request body");
+    assert_eq!(patches[0].pointer("/responseStatus/code").and_then(Value::as_u64), Some(200));
+
+    // What the executor relies on for conflicts: a stale resourceVersion is
+    // refused with 409 by the API server itself (provoking a concurrent
+    // write between the executor's read and its patch cannot be timed; the
+    // retry loop is unit-tested in act::kube with a scripted server).
+    let stale = json!({"metadata": {"resourceVersion": rv_before, "annotations": {probe: "stale"}}});
+    match admin.try_patch_mm2(Side::Dr, "v1", stale) {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 409, "{s:?}"),
+        other => panic!("a stale resourceVersion must be refused with 409, not {other:?}"),
+    }
+}
+
+#[test]
+fn a_viewers_patch_is_refused_in_words() {
+    kube_lab();
+    let _lock = support::shared();
+    let mark = AuditMark::now();
+    let mut ex = Executor::new();
+    let r = ex.send(
+        "dr-viewer",
+        Side::Dr,
+        mm2_object("v1"),
+        KubeOp::MergePatch { patch: json!({"spec": {"replicas": 0}}), record: vec!["/spec/replicas".into()] },
+    );
+    assert!(!r.ok, "{r:?}");
+    for part in
+        ["403", "context dr-viewer", "User \"viewer\"", "cannot patch", "kafkamirrormaker2s", "namespace \"kafka\""]
+    {
+        assert!(r.detail.contains(part), "the refusal should name {part:?}: {}", r.detail);
+    }
+    assert!(r.recorded.is_empty());
+    std::thread::sleep(Duration::from_secs(1));
+    let events = mark.events_since(Side::Dr);
+    let patches = audited(&events, "patch", "viewer", "kafkamirrormaker2s");
+    assert!(!patches.is_empty(), "the refused patch is in the audit log");
+    for p in patches {
+        assert_eq!(p.pointer("/responseStatus/code").and_then(Value::as_u64), Some(403), "{p}");
+    }
+}
+
+/// Puts `apps/lab-app` of DC back to `replicas` when dropped.
+struct AppBack<'a>(&'a Admin, i32);
+
+impl Drop for AppBack<'_> {
+    fn drop(&mut self) {
+        self.0.scale_app(Side::Dc, self.1);
+    }
+}
+
+#[test]
+fn a_deployment_scaled_by_merge_patch_is_carried_out_by_the_bridge() {
+    kube_lab();
+    let _lock = support::exclusive();
+    let admin = Admin::connect();
+    let original = admin.app_replicas(Side::Dc);
+    let _back = AppBack(&admin, original);
+    let mut ex = Executor::new();
+    let mut scale = |n: i64| {
+        let r = ex.send(
+            "dc",
+            Side::Dc,
+            app_object(),
+            KubeOp::MergePatch { patch: json!({"spec": {"replicas": n}}), record: vec!["/spec/replicas".into()] },
+        );
+        assert!(r.ok, "{r:?}");
+        let ready = ex.send(
+            "dc",
+            Side::Dc,
+            app_object(),
+            // The API omits a zero count: 0 ready reads as absent.
+            KubeOp::Await {
+                pointer: "/status/readyReplicas".into(),
+                equals: if n == 0 { Value::Null } else { json!(n) },
+                within: Duration::from_secs(150),
+            },
+        );
+        assert!(ready.ok, "the bridge carried out replicas {n}: {ready:?}");
+        r.recorded
+    };
+    let up = if original == 0 { 1 } else { 0 };
+    let recorded = scale(up);
+    assert_eq!(recorded[0].1, json!(original), "the replicas before");
+    // The sample app's process itself, as the bridge's log tells it.
+    let log = std::fs::read_to_string(&kube_lab().bridge_log).unwrap_or_default();
+    let verb = if up == 1 { "apps start dc" } else { "apps stop dc" };
+    assert!(log.contains(&format!("running scripts/lab {verb}")), "the bridge ran `scripts/lab {verb}`");
+    let recorded = scale(i64::from(original));
+    assert_eq!(recorded[0].1, json!(up));
+}
+
+/// The lab's Connect REST of flow DR→DC (`scripts/lab env`).
+fn dr_dc_rest() -> String {
+    let env = support::lab().run(&["env"], Duration::from_secs(30)).unwrap_or_default();
+    env.lines()
+        .find_map(|l| l.strip_prefix("KDRILL_LAB_MM2_DR_DC_REST="))
+        .unwrap_or("http://127.0.0.1:18083")
+        .to_owned()
+}
+
+/// One Connect REST call with curl: (HTTP code, body as JSON or Null).
+fn connect(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-m", "20", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "--data-binary", &b.to_string()]);
+    }
+    let out = support::run_bounded(&mut cmd, Duration::from_secs(30)).unwrap_or_default();
+    let (text, code) = out.trim_end().rsplit_once('\n').unwrap_or(("", out.trim()));
+    (code.trim().parse().unwrap_or(0), serde_json::from_str(text).unwrap_or(Value::Null))
+}
+
+const DR_DC_CONNECTORS: [&str; 4] = [
+    "dr-%3Edc.MirrorSourceConnector",
+    "dr-%3Edc.MirrorCheckpointConnector",
+    "dr-%3Edc.MirrorHeartbeatConnector",
+    "dr-%3Edc.upstream.MirrorHeartbeatConnector",
+];
+
+/// Puts DR→DC back as `scripts/lab up` leaves it, also on failure: the
+/// probe offset removed, the connectors this test stopped deleted (a plain
+/// `scripts/lab mm2 start dr-dc` recreates them RUNNING with the offsets
+/// they had), DC's `kafka/mm2` as it was (replicas 0: the worker stops),
+/// the offsets ConfigMap gone.
+struct DrDcBack<'a> {
+    admin: &'a Admin,
+    rest: String,
+    spec: Value,
+    probe: Value,
+}
+
+impl Drop for DrDcBack<'_> {
+    fn drop(&mut self) {
+        // The bridge done with the test's generation (its `mm2 start` returned).
+        settled(self.admin);
+        let src = format!("{}/connectors/{}", self.rest, DR_DC_CONNECTORS[0]);
+        let (code, _) = connect("PATCH", &format!("{src}/offsets"), Some(&self.probe));
+        support::note(&format!("probe offset removed: HTTP {code}"));
+        for c in DR_DC_CONNECTORS {
+            connect("DELETE", &format!("{}/connectors/{c}", self.rest), None);
+        }
+        self.admin.patch_mm2(
+            Side::Dc,
+            "v1beta2",
+            json!({"metadata": {"annotations": {CONNECTOR_OFFSETS_ANNOTATION: null, MIRRORMAKER_CONNECTOR_ANNOTATION: null}},
+                   "spec": self.spec}),
+        );
+        self.admin.delete_config_map(Side::Dc, "kafka", "kdrill-offsets");
+        support::wait_for("the DR→DC worker stopped", Duration::from_secs(90), || {
+            match connect("GET", &format!("{}/", self.rest), None).0 {
+                0 => Ok(()),
+                code => Err(format!("its REST still answers ({code})")),
+            }
+        });
+    }
+}
+
+/// Waits until the bridge has carried out DC's `kafka/mm2` generation.
+fn settled(admin: &Admin) {
+    support::wait_for("the bridge done with DC's kafka/mm2", Duration::from_secs(150), || {
+        let m = admin.mm2(Side::Dc, "v1beta2");
+        let (generation, seen) = (m.pointer("/metadata/generation"), m.pointer("/status/observedGeneration"));
+        if generation == seen { Ok(()) } else { Err(format!("generation {generation:?}, observed {seen:?}")) }
+    });
+}
+
+#[test]
+fn connector_offsets_are_altered_through_strimzis_annotations() {
+    kube_lab();
+    let _lock = support::exclusive();
+    let admin = Admin::connect();
+    let rest = dr_dc_rest();
+    let original = admin.mm2(Side::Dc, "v1beta2");
+    assert_eq!(original.pointer("/spec/replicas"), Some(&json!(0)), "DR→DC stopped, as `scripts/lab up` leaves it");
+    // A partition of a topic MM2 never copies (`mm2-.*` is excluded): the
+    // offset is stored and read back, and no task ever seeks with it.
+    let partition = json!({"cluster": "dr", "topic": "mm2-kdrill-offsets-probe", "partition": 0});
+    let _back = DrDcBack {
+        admin: &admin,
+        rest: rest.clone(),
+        spec: json!({"replicas": 0, "mirrors": original["spec"]["mirrors"]}),
+        probe: json!({"offsets": [{"partition": partition, "offset": null}]}),
+    };
+
+    // Every connector stopped (nothing copied while the worker runs), the
+    // source connector's offsets from ConfigMap kdrill-offsets.
+    let mut mirrors = original["spec"]["mirrors"].clone();
+    for field in ["sourceConnector", "checkpointConnector", "heartbeatConnector"] {
+        mirrors[0][field]["state"] = json!("stopped");
+    }
+    mirrors[0]["sourceConnector"]["alterOffsets"] = json!({"fromConfigMap": {"name": "kdrill-offsets"}});
+    let mut ex = Executor::new();
+    let r = ex.send(
+        "dc",
+        Side::Dc,
+        mm2_object("v1beta2"),
+        KubeOp::MergePatch {
+            patch: json!({"spec": {"replicas": 1, "mirrors": mirrors}}),
+            record: vec!["/spec/replicas".into()],
+        },
+    );
+    assert!(r.ok, "{r:?}");
+    let source = format!("{rest}/connectors/{}", DR_DC_CONNECTORS[0]);
+    support::wait_for("dr->dc.MirrorSourceConnector STOPPED on its worker", Duration::from_secs(180), || {
+        let (code, status) = connect("GET", &format!("{source}/status"), None);
+        match status.pointer("/connector/state").and_then(Value::as_str) {
+            Some("STOPPED") => Ok(()),
+            other => Err(format!("HTTP {code}, state {other:?}")),
+        }
+    });
+
+    let offsets = json!({"offsets": [{"partition": partition, "offset": {"offset": 41}}]});
+    let key = offsets_entry_key("dr->dc.MirrorSourceConnector");
+    let cm = KubeObject {
+        api_version: "v1".into(),
+        plural: "configmaps".into(),
+        namespace: "kafka".into(),
+        name: "kdrill-offsets".into(),
+    };
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "kdrill-offsets", "namespace": "kafka"},
+                      "data": {key.clone(): offsets.to_string()}});
+    let r = ex.send("dc", Side::Dc, cm, KubeOp::Apply { body });
+    assert!(r.ok, "{r:?}");
+    let annotate = json!({"metadata": {"annotations": {
+        CONNECTOR_OFFSETS_ANNOTATION: OFFSETS_ALTER,
+        MIRRORMAKER_CONNECTOR_ANNOTATION: "dr->dc.MirrorSourceConnector"}}});
+    let r = ex.send("dc", Side::Dc, mm2_object("v1beta2"), KubeOp::MergePatch { patch: annotate, record: vec![] });
+    assert!(r.ok, "{r:?}");
+    // The bridge removes the annotation once done, as Strimzi does.
+    let done = ex.send(
+        "dc",
+        Side::Dc,
+        mm2_object("v1beta2"),
+        KubeOp::Await {
+            pointer: format!("/metadata/annotations/{}", CONNECTOR_OFFSETS_ANNOTATION.replace('/', "~1")),
+            equals: Value::Null,
+            within: Duration::from_secs(60),
+        },
+    );
+    assert!(done.ok, "{done:?}");
+
+    let (code, read) = connect("GET", &format!("{source}/offsets"), None);
+    assert_eq!(code, 200, "{read}");
+    let found: Vec<&Value> = read["offsets"]
+        .as_array()
+        .map(|a| a.iter().filter(|o| o["partition"] == partition).collect())
+        .unwrap_or_default();
+    assert_eq!(found, vec![&offsets["offsets"][0]], "Connect holds exactly the offset set: {read}");
+    let log = std::fs::read_to_string(&kube_lab().bridge_log).unwrap_or_default();
+    assert!(log.contains("offsets of dr->dc.MirrorSourceConnector altered"), "the bridge logged it");
+}

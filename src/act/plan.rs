@@ -378,7 +378,10 @@ fn strimzi_start_at(
     offsets: Value,
     snap: &Snapshot,
 ) -> Vec<Request> {
-    use super::strimzi::{ALTER, CONNECTOR_ANNOTATION, OFFSETS_ANNOTATION, OFFSETS_KEY};
+    use super::strimzi::{
+        ALTER_OFFSETS_FIELD, CONNECTOR_OFFSETS_ANNOTATION, MIRRORMAKER_CONNECTOR_ANNOTATION, OFFSETS_ALTER,
+        offsets_entry_key,
+    };
     let kube =
         |object: &KubeObject, op| Request::Kube(KubeRequest { target: target.clone(), object: object.clone(), op });
     let source = source_connector(m, &connector_names(m, snap));
@@ -389,7 +392,7 @@ fn strimzi_start_at(
         name: format!("{}-start-offsets", mm2.name),
     };
     let offsets_json = serde_json::to_string_pretty(&offsets).unwrap_or_default();
-    let annotation_pointer = format!("/metadata/annotations/{}", OFFSETS_ANNOTATION.replace('/', "~1"));
+    let annotation_pointer = format!("/metadata/annotations/{}", CONNECTOR_OFFSETS_ANNOTATION.replace('/', "~1"));
     vec![
         kube(
             mm2,
@@ -415,7 +418,7 @@ fn strimzi_start_at(
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
                     "metadata": {"name": config_map.name, "namespace": config_map.namespace},
-                    "data": {OFFSETS_KEY: offsets_json},
+                    "data": {offsets_entry_key(&source): offsets_json},
                 }),
             },
         ),
@@ -423,8 +426,11 @@ fn strimzi_start_at(
             mm2,
             KubeOp::EditMirrors {
                 connectors: Value::Null,
-                source: json!({"alterOffsets": {"fromConfigMap": {"name": config_map.name}}}),
-                patch: json!({"metadata": {"annotations": {OFFSETS_ANNOTATION: ALTER, CONNECTOR_ANNOTATION: source}}}),
+                source: json!({ALTER_OFFSETS_FIELD: {"fromConfigMap": {"name": config_map.name}}}),
+                patch: json!({"metadata": {"annotations": {
+                    CONNECTOR_OFFSETS_ANNOTATION: OFFSETS_ALTER,
+                    MIRRORMAKER_CONNECTOR_ANNOTATION: source,
+                }}}),
                 record: Vec::new(),
             },
         ),

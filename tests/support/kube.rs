@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -146,6 +146,42 @@ impl Admin {
             &format!("patch {side} kafkamirrormaker2 {MM2_NAME} replicas {replicas}"),
             api.patch(MM2_NAME, &PatchParams::default(), &patch),
         );
+    }
+
+    /// Merge-patches `side`'s `kafka/mm2` as `version` with `patch` as it is
+    /// (no resourceVersion added): the API server's own answer.
+    pub fn try_patch_mm2(&self, side: Side, version: &str, patch: Value) -> Result<Value, kube::Error> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client(side), MM2_NAMESPACE, &mm2_resource(version));
+        let answer = self.rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                api.patch(MM2_NAME, &PatchParams::default(), &Patch::Merge(patch)),
+            )
+            .await
+        });
+        answer
+            .unwrap_or_else(|_| panic!("patch {side} kafkamirrormaker2 {MM2_NAME}: no answer within 20 s"))
+            .map(|o| serde_json::to_value(o).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// Merge-patches `side`'s `kafka/mm2` as `version`.
+    pub fn patch_mm2(&self, side: Side, version: &str, patch: Value) {
+        if let Err(e) = self.try_patch_mm2(side, version, patch) {
+            panic!("patch {side} kafkamirrormaker2 {MM2_NAME}: {e}");
+        }
+    }
+
+    /// Deletes ConfigMap `namespace/name` of `side`, if there.
+    pub fn delete_config_map(&self, side: Side, namespace: &str, name: &str) {
+        let api: Api<ConfigMap> = Api::namespaced(self.client(side), namespace);
+        let gone = self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(20), api.delete(name, &Default::default())).await
+        });
+        match gone {
+            Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => {}
+            Ok(Err(e)) => panic!("delete {side} configmap {namespace}/{name}: {e}"),
+            Err(_) => panic!("delete {side} configmap {namespace}/{name}: no answer within 20 s"),
+        }
     }
 
     /// `spec.replicas` of `side`'s `apps/lab-app`.

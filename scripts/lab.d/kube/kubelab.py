@@ -54,6 +54,14 @@ FINALIZER = "kdrill.lab/bridge"     # keeps a deleted pod visible as Terminating
 TERMINATING_SECS = 2.0
 RESTART_CONNECTOR = "strimzi.io/restart-connector"
 RESTART_TASK = "strimzi.io/restart-connector-task"
+# Strimzi's connector offsets management (see Bridge.offsets for the source).
+CONNECTOR_OFFSETS = "strimzi.io/connector-offsets"
+MIRRORMAKER_CONNECTOR = "strimzi.io/mirrormaker-connector"
+CONNECTOR_FIELDS = (("MirrorSourceConnector", "sourceConnector"), ("MirrorCheckpointConnector", "checkpointConnector"),
+                    ("MirrorHeartbeatConnector", "heartbeatConnector"))
+# The CR's connector fields by the kind connector_names() uses.
+KIND_FIELDS = (("source", "sourceConnector"), ("checkpoint", "checkpointConnector"), ("heartbeat", "heartbeatConnector"))
+STOP_WAIT_SECS = 8.0      # a stopped connector reports STOPPED within a moment
 
 
 def utcnow():
@@ -158,10 +166,11 @@ class World:
             return None
         return pid
 
-    def rest(self, flow, method="GET", path="/connectors?expand=status", timeout=3):
+    def rest(self, flow, method="GET", path="/connectors?expand=status", timeout=3, body=None):
         url = f"http://127.0.0.1:{self.cfg['rest'][flow]}{path}"
-        r = urllib.request.Request(url, method=method, data=b"" if method in ("PUT", "POST") else None)
-        if method in ("PUT", "POST"):      # else urllib sends a form type: Connect answers 415
+        data = json.dumps(body).encode() if body is not None else (b"" if method in ("PUT", "POST") else None)
+        r = urllib.request.Request(url, method=method, data=data)
+        if data is not None:      # else urllib sends a form type: Connect answers 415
             r.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(r, timeout=timeout) as resp:
@@ -293,6 +302,8 @@ def cluster_roles():
         {"apiGroups": ["apps"], "resources": ["deployments", "deployments/scale", "statefulsets",
                                               "statefulsets/scale"], "verbs": ["patch", "update"]},
         {"apiGroups": [GROUP], "resources": ["kafkamirrormaker2s"], "verbs": ["patch", "update"]},
+        # Connector offsets ConfigMaps (Strimzi's alterOffsets/listOffsets).
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": VIEW + ["create", "patch", "update"]},
     ]
     return {
         "kdrill-lab-viewer": view_rules(VIEW),
@@ -377,6 +388,8 @@ class Bridge:
         self.terminating = {}     # pod key -> when the bridge saw it Terminating
         self.seen_running = set() # (side, worker pid) that once served REST
         self.pending_gen = {}     # key -> generation an in-flight action serves
+        self.offsets_noted = {}   # key -> last offsets message logged (once each)
+        self.offsets_warning = {} # key -> (reason, message): a Warning condition, as Strimzi writes
 
     def log(self, msg):
         # stdout is logs/kube-bridge.log (scripts/lab spawn).
@@ -510,36 +523,46 @@ class Bridge:
             api.merge(f"{MM2_PATH}/{CR_NAME}", {"metadata": {"annotations": {ann: None}}})
             self.log(f"{key}: annotation {ann} removed")
 
+        # Connector offsets (Strimzi's annotations; see offsets()).
+        if CONNECTOR_OFFSETS in anns or MIRRORMAKER_CONNECTOR in anns:
+            self.offsets(api, key, flow, spec, anns, statuses)
+        elif key in self.offsets_warning:
+            del self.offsets_warning[key]
+
+        # A worker starting with --stopped: connectors the config topic still
+        # holds as RUNNING are stopped as soon as its REST answers.
+        if key in self.inflight and statuses is not None and self.inflight[key][1].endswith("--stopped"):
+            mirror = (spec.get("mirrors") or [{}])[0]
+            desired = {kind: ((mirror.get(field) or {}).get("state") or "running").lower() for kind, field in KIND_FIELDS}
+            self.apply_states(key, flow, gen, names, desired, statuses, only_stop=True, wait=False)
+
         # Spec changes (a new generation) -> the world.
         if gen != self.handled[key] and key not in self.inflight:
             self.pending_gen[key] = gen
             want = int(spec.get("replicas", 1) or 0)
+            mirror = (spec.get("mirrors") or [{}])[0]
+            desired = {kind: ((mirror.get(field) or {}).get("state") or "running").lower()
+                       for kind, field in KIND_FIELDS}
             verb = "stop" if want == 0 and pid else ("start" if want > 0 and not pid else None)
-            if verb and (key, gen, f"mm2 {verb} {flow}") in self.failed:
-                self.log(f"{key}: generation {gen}: mm2 {verb} {flow} failed before; not retried")
+            # Connectors meant to be stopped are created STOPPED when the
+            # worker starts (Connect's initial_state), so nothing is copied
+            # before their offsets are set.
+            args = ["mm2", verb, flow] + (["--stopped"] if verb == "start" and "stopped" in desired.values() else [])
+            if verb and (key, gen, " ".join(args)) in self.failed:
+                self.log(f"{key}: generation {gen}: {' '.join(args)} failed before; not retried")
                 self.handled[key] = gen
             elif verb:
-                self.run_lab(key, ["mm2", verb, flow], f"generation {gen}: spec.replicas={want}, worker "
+                if verb == "stop" and statuses is not None:
+                    # States first: STOPPED is then persisted in Connect's
+                    # config topic, and the connectors come back STOPPED.
+                    self.apply_states(key, flow, gen, names, desired, statuses, only_stop=True)
+                self.run_lab(key, args, f"generation {gen}: spec.replicas={want}, worker "
                              + ("running" if pid else "stopped"))
             elif want > 0 and statuses is None:
                 pass      # worker starting: connector states once REST answers
             else:
                 if want > 0:
-                    mirror = (spec.get("mirrors") or [{}])[0]
-                    for kind, field in (("source", "sourceConnector"), ("checkpoint", "checkpointConnector"),
-                                        ("heartbeat", "heartbeatConnector")):
-                        desired = ((mirror.get(field) or {}).get("state") or "running").lower()
-                        actual = ((statuses.get(names[kind]) or {}).get("connector") or {}).get("state")
-                        call = None
-                        if desired == "running" and actual in ("PAUSED", "STOPPED"):
-                            call = "resume"
-                        elif desired == "paused" and actual in ("RUNNING", "STOPPED", "UNASSIGNED"):
-                            call = "pause"
-                        elif desired == "stopped" and actual not in ("STOPPED", None):
-                            call = "stop"
-                        if call:
-                            self.connect_call(key, flow, "PUT", f"/connectors/{quote(names[kind])}/{call}",
-                                              f"generation {gen}: {field}.state={desired}, connector {actual}")
+                    self.apply_states(key, flow, gen, names, desired, statuses)
                     pid, statuses = self.world.worker(flow)
                 self.log(f"{key}: generation {gen} carried out (spec.replicas={want})")
                 self.handled[key] = gen
@@ -589,9 +612,13 @@ class Bridge:
         else:
             cond = ("Ready", "True", None, None)
         ready_pods = 1 if (pid and statuses is not None) else 0
+        conditions = [{k: v for k, v in (("type", cond[0]), ("status", cond[1]),
+                                         ("reason", cond[2]), ("message", cond[3])) if v is not None}]
+        if key in self.offsets_warning:
+            reason, message = self.offsets_warning[key]
+            conditions.append({"type": "Warning", "status": "True", "reason": reason, "message": message})
         body = {
-            "conditions": [{k: v for k, v in (("type", cond[0]), ("status", cond[1]),
-                                              ("reason", cond[2]), ("message", cond[3])) if v is not None}],
+            "conditions": conditions,
             "observedGeneration": self.handled.get(key),
             "url": f"http://{CR_NAME}-mirrormaker2-api.{KAFKA_NS}.svc:8083",
             "connectors": connectors,
@@ -603,6 +630,149 @@ class Bridge:
                           + ", ".join(f"{s['name']}={(s.get('connector') or {}).get('state')}"
                                       + "".join(f"/{t.get('state')}" for t in s.get("tasks", []))
                                       for s in connectors) + fault_note)
+
+    def apply_states(self, key, flow, gen, names, desired, statuses, only_stop=False, wait=True):
+        """Each connector to its desired state; with only_stop, just the stops,
+        waiting (bounded) until Connect reports them STOPPED."""
+        stopping = []
+        for kind, want in desired.items():
+            actual = ((statuses.get(names[kind]) or {}).get("connector") or {}).get("state")
+            call = None
+            if want == "running" and actual in ("PAUSED", "STOPPED") and not only_stop:
+                call = "resume"
+            elif want == "paused" and actual in ("RUNNING", "STOPPED", "UNASSIGNED") and not only_stop:
+                call = "pause"
+            elif want == "stopped" and actual not in ("STOPPED", None):
+                call = "stop"
+            if call:
+                field = dict(KIND_FIELDS)[kind]
+                self.connect_call(key, flow, "PUT", f"/connectors/{quote(names[kind])}/{call}",
+                                  f"generation {gen}: {field}.state={want}, connector {actual}")
+                if call == "stop":
+                    stopping.append(names[kind])
+        if not (only_stop and stopping and wait):
+            return
+        deadline = time.time() + STOP_WAIT_SECS
+        while True:
+            _, now = self.world.worker(flow)
+            left = [n for n in stopping if ((now or {}).get(n) or {}).get("connector", {}).get("state") != "STOPPED"]
+            if not left:
+                self.log(f"{key}: generation {gen}: {', '.join(stopping)} STOPPED before the worker stops")
+                return
+            if time.time() > deadline:
+                self.log(f"{key}: generation {gen}: still not STOPPED after {STOP_WAIT_SECS:.0f}s: {', '.join(left)}")
+                return
+            time.sleep(0.3)
+
+    def offsets_note(self, key, reason, message):
+        """A Warning condition as Strimzi writes it, and one log line per new message."""
+        self.offsets_warning[key] = (reason, message)
+        if self.offsets_noted.get(key) != message:
+            self.offsets_noted[key] = message
+            self.log(f"{key}: {reason}: {message}")
+
+    def offsets(self, api, key, flow, spec, anns, statuses):
+        """Strimzi's connector offsets management for KafkaMirrorMaker2, as
+        Strimzi 0.44+ carries it out (proposal 083; strimzi-kafka-operator:
+        api/src/main/java/io/strimzi/api/ResourceAnnotations.java,
+        cluster-operator/.../assembly/KafkaMirrorMaker2AssemblyOperator.java
+        getConnectorOffsetsOperation / removeConnectorOffsetsAnnotations /
+        getConnectorOffsetsConfigMapEntryKey, AbstractConnectOperator.java
+        manageConnectorOffsets / alterConnectorOffsets / listConnectorOffsets,
+        api/.../connector/AbstractConnectorSpec.java and AlterOffsets.java):
+
+          metadata.annotations:
+            strimzi.io/connector-offsets: list | alter | reset
+            strimzi.io/mirrormaker-connector: "<src>-><tgt>.Mirror...Connector"
+            (both together; one alone is a Warning condition "ManageOffsets")
+          spec.mirrors[].sourceConnector (or checkpointConnector, heartbeatConnector):
+            alterOffsets: {fromConfigMap: {name: CM}}   read by alter
+            listOffsets:  {toConfigMap:   {name: CM}}   written by list
+          ConfigMap CM, data key "<connector with '->' as '--'>.json"
+            (e.g. "dr--dc.MirrorSourceConnector.json"), value Connect's body
+            {"offsets": [{"partition": {"cluster": "dr", "topic": "t", "partition": 0},
+                          "offset": {"offset": 41}}]}
+
+        alter and reset need the connector STOPPED ("Connector is not in STOPPED
+        state" otherwise, a Warning condition, annotations kept); alter sends
+        the entry as it is to PATCH /connectors/{name}/offsets. Once done both
+        annotations are removed. A connector name that is not this resource's
+        is ignored (Strimzi reconciles only its own connectors)."""
+        action, cname = anns.get(CONNECTOR_OFFSETS), anns.get(MIRRORMAKER_CONNECTOR)
+        meta_path = f"{MM2_PATH}/{CR_NAME}"
+        if action is None or cname is None:
+            missing = MIRRORMAKER_CONNECTOR if cname is None else CONNECTOR_OFFSETS
+            self.offsets_note(key, "ManageOffsets", f"Encountered error getting connector offsets annotation. "
+                              f"KafkaMirrorMaker2 resource {KAFKA_NS}/{CR_NAME} is missing annotation {missing}")
+            return
+        if action not in ("list", "alter", "reset"):
+            self.offsets_note(key, "ManageOffsets", f"unknown {CONNECTOR_OFFSETS} value {action!r}")
+            return
+        if cname not in connector_names(flow).values():
+            self.offsets_note(key, "ManageOffsets", f"{cname} is not a connector of this resource; nothing done")
+            return
+        if statuses is None:
+            self.offsets_note(key, "ManageOffsets", f"{action} offsets of {cname}: Connect REST of flow {flow} "
+                              "is not answering; kept for later")
+            return
+        mirror = (spec.get("mirrors") or [{}])[0]
+        field = next((f for suffix, f in CONNECTOR_FIELDS if cname.endswith("." + suffix)), None)
+        conn_spec = mirror.get(field) or {}
+        reason = {"list": "ListOffsets", "alter": "AlterOffsets", "reset": "ResetOffsets"}[action]
+        entry = cname.replace("->", "--") + ".json"
+        path = f"/connectors/{quote(cname)}/offsets"
+        if action in ("alter", "reset"):
+            state = ((statuses.get(cname) or {}).get("connector") or {}).get("state")
+            if state != "STOPPED":
+                self.offsets_note(key, reason, f"Encountered error {action}ing connector offsets. "
+                                  f"Connector is not in STOPPED state ({cname} is {state})")
+                return
+        if action == "alter":
+            cm_name = ((conn_spec.get("alterOffsets") or {}).get("fromConfigMap") or {}).get("name")
+            if not cm_name:
+                self.offsets_note(key, reason, "Failed to alter the connector offsets due to missing property "
+                                  f"alterOffsets in KafkaMirrorMaker2 CR ({field})")
+                return
+            cm = api.get(f"/api/v1/namespaces/{KAFKA_NS}/configmaps/{cm_name}")
+            if cm is None or (cm.get("data") or {}).get(entry) is None:
+                what = f"ConfigMap {KAFKA_NS}/{cm_name} does not exist" if cm is None else f"Data field {entry} is missing"
+                self.offsets_note(key, reason, f"Encountered error fetching offsets to use in alter operation. {what}.")
+                return
+            try:
+                body = json.loads(cm["data"][entry])
+            except ValueError as e:
+                self.offsets_note(key, reason, f"Failed to parse contents of {entry} as JSON: {e}")
+                return
+            code, answer = self.world.rest(flow, "PATCH", path, timeout=30, body=body)
+        elif action == "reset":
+            code, answer = self.world.rest(flow, "DELETE", path, timeout=30)
+        else:
+            cm_name = ((conn_spec.get("listOffsets") or {}).get("toConfigMap") or {}).get("name")
+            if not cm_name:
+                self.offsets_note(key, reason, "Failed to list the connector offsets due to missing property "
+                                  f"listOffsets in KafkaMirrorMaker2 CR ({field})")
+                return
+            code, answer = self.world.rest(flow, "GET", path, timeout=30)
+            if code == 200:
+                cm_path = f"/api/v1/namespaces/{KAFKA_NS}/configmaps"
+                text = json.dumps(answer, indent=2)
+                if api.get(f"{cm_path}/{cm_name}") is None:
+                    api.create(cm_path, {"apiVersion": "v1", "kind": "ConfigMap",
+                                         "metadata": {"name": cm_name, "namespace": KAFKA_NS,
+                                                      "labels": {"strimzi.io/cluster": CR_NAME}},
+                                         "data": {entry: text}})
+                else:
+                    api.merge(f"{cm_path}/{cm_name}", {"data": {entry: text}})
+        if code not in (200, 204):
+            self.offsets_note(key, reason, f"Encountered error {action}ing connector offsets. "
+                              f"{path} answered HTTP {code} {str(answer)[:200]}")
+            return
+        api.merge(meta_path, {"metadata": {"annotations": {CONNECTOR_OFFSETS: None, MIRRORMAKER_CONNECTOR: None}}})
+        self.offsets_warning.pop(key, None)
+        self.offsets_noted.pop(key, None)
+        detail = f" from ConfigMap {KAFKA_NS}/{cm_name} key {entry}" if action != "reset" else ""
+        self.log(f"{key}: offsets of {cname} {action}{'ed' if action != 'reset' else ''}{detail}: "
+                 f"HTTP {code}; annotations {CONNECTOR_OFFSETS}, {MIRRORMAKER_CONNECTOR} removed")
 
     def write_status(self, api, key, path, old, body, summary):
         comparable = json.dumps(body, sort_keys=True)

@@ -15,6 +15,7 @@ pub mod parse;
 mod watch;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -37,7 +38,7 @@ const MM2_POD_SELECTOR: &str = "strimzi.io/kind=KafkaMirrorMaker2";
 pub async fn watch_side(side: Side, cfg: KubeConfig, poll: Duration, timeout: Duration, tx: mpsc::Sender<Platform>) {
     let mut view = SideWatch::new(side, &cfg);
     let client = loop {
-        match tokio::time::timeout(timeout, client(&cfg)).await {
+        match tokio::time::timeout(timeout, client(&cfg.context, cfg.kubeconfig.as_deref())).await {
             Ok(Ok(c)) => break c,
             Ok(Err(why)) => view.link_failed(Utc::now(), why),
             Err(_) => view.link_failed(Utc::now(), format!("context {}: no answer within {timeout:?}", cfg.context)),
@@ -85,21 +86,24 @@ pub async fn watch_side(side: Side, cfg: KubeConfig, poll: Duration, timeout: Du
     }
 }
 
-async fn client(cfg: &KubeConfig) -> Result<Client, String> {
-    let config = if cfg.context == KubeConfig::IN_CLUSTER {
+/// A client for kubeconfig `context` (`in-cluster`: the pod's service
+/// account) of `kubeconfig` (default: `$KUBECONFIG` or `~/.kube/config`).
+/// Shared with the action executor, so both reach a cluster the same way.
+pub(crate) async fn client(context: &str, kubeconfig: Option<&Path>) -> Result<Client, String> {
+    let config = if context == KubeConfig::IN_CLUSTER {
         kube::Config::incluster().map_err(|e| format!("in-cluster configuration: {e}"))?
     } else {
-        let options = KubeConfigOptions { context: Some(cfg.context.clone()), ..Default::default() };
-        let loaded = match &cfg.kubeconfig {
+        let options = KubeConfigOptions { context: Some(context.to_owned()), ..Default::default() };
+        let loaded = match kubeconfig {
             Some(path) => {
                 let file = Kubeconfig::read_from(path).map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
                 kube::Config::from_custom_kubeconfig(file, &options).await
             }
             None => kube::Config::from_kubeconfig(&options).await,
         };
-        loaded.map_err(|e| format!("kubeconfig context {}: {e}", cfg.context))?
+        loaded.map_err(|e| format!("kubeconfig context {context}: {e}"))?
     };
-    Client::try_from(config).map_err(|e| format!("context {}: cannot build a client: {e}", cfg.context))
+    Client::try_from(config).map_err(|e| format!("context {context}: cannot build a client: {e}"))
 }
 
 /// An API error in words a person can act on: the server's own message
