@@ -436,7 +436,8 @@ def judge(sides, topics, reads, runs_filter, apps, errors):
     return {"ok": ok, "summary": summary, "complete": not errors, "errors": errors, "topics": topics,
             "runs_filter": sorted(runs_filter) if runs_filter else None, "runs_not_found": runs_not_found,
             "totals": totals, "sides": out_sides, "replication": replication, "writer_loss": writer_loss,
-            "app_reports": {run: t for run, t in apps.items() if run in runs_seen}}
+            "app_reports": {run: {t: a for t, a in per_topic.items() if t in topics}
+                            for run, per_topic in apps.items() if run in runs_seen}}
 
 
 if __name__ == "__main__":
