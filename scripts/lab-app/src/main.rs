@@ -15,6 +15,15 @@
 //! On SIGTERM/SIGINT it stops producing, flushes, commits, and closes its
 //! consumers (LeaveGroup), so the groups empty at once, then exits 0.
 //!
+//! Every record is `{"side","topic","run","seq","ts_ms"}`: `run` names this
+//! process (`<side>-<start unix ms>-<pid>`) and `seq` counts 0, 1, 2, …
+//! without a hole per run and topic (a full local queue delays, never
+//! skips), so `scripts/lab verify` can tell every record apart and see any
+//! that is missing or repeated. After the final flush it prints, per topic,
+//! `produced <topic> run=<run> first=0 last=<n-1> delivered=<d> failed=<f>`
+//! (plus ` pending=<p>` when the flush timed out): records whose delivery
+//! failed are the app's own loss, not replication's.
+//!
 //! Usage: kdrill-lab-app --bootstrap HOST:PORT --side NAME [--rate N]
 //!        [--group-protocol classic|consumer] [--wait-topics-secs N]
 
@@ -24,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
+use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::DeliveryResult;
@@ -89,26 +99,39 @@ macro_rules! say {
     }};
 }
 
-/// Counts delivery reports (sent on the producer's own polling thread).
+/// Counts delivery reports per topic (sent on the producer's own polling
+/// thread), so the final `produced` lines can say what this run lost itself.
 #[derive(Default)]
 struct Delivery {
-    ok: AtomicU64,
-    failed: AtomicU64,
+    ok: [AtomicU64; 2],
+    failed: [AtomicU64; 2],
+}
+impl Delivery {
+    fn ok_total(&self) -> u64 {
+        self.ok.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+    fn failed_total(&self) -> u64 {
+        self.failed.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+fn topic_index(topic: &str) -> usize {
+    TOPICS.iter().position(|(t, _)| *t == topic).unwrap_or(0)
 }
 impl ClientContext for Delivery {}
 impl ProducerContext for Delivery {
     type DeliveryOpaque = ();
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
         match r {
-            Ok(_) => self.ok.fetch_add(1, Ordering::Relaxed),
-            Err((e, _)) => {
+            Ok(m) => {
+                self.ok[topic_index(m.topic())].fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, m)) => {
                 // Expected while a broker is killed in a test; keep it visible but short.
-                if self.failed.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
+                if self.failed[topic_index(m.topic())].fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
                     say!("delivery failed: {e}");
                 }
-                0
             }
-        };
+        }
     }
 }
 
@@ -139,8 +162,9 @@ async fn main() {
         }
     };
     let args = Arc::new(args);
+    let run = format!("{}-{}-{}", args.side, now_ms(), std::process::id());
     say!(
-        "starting side={} bootstrap={} rate={}/s/topic group.protocol={}",
+        "starting side={} run={run} bootstrap={} rate={}/s/topic group.protocol={}",
         args.side,
         args.bootstrap,
         args.rate,
@@ -176,7 +200,8 @@ async fn main() {
     }
     let producer = Arc::new(producer);
     let sent: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
-    let prod_task = tokio::spawn(run_producer(producer.clone(), args.clone(), stop_rx.clone(), sent.clone()));
+    let prod_task =
+        tokio::spawn(run_producer(producer.clone(), args.clone(), run.clone(), stop_rx.clone(), sent.clone()));
     say!("READY side={} groups=orders-app,writes-app members=2 each", args.side);
 
     // Stats every 10 s until SIGTERM / SIGINT.
@@ -194,7 +219,7 @@ async fn main() {
                 say!(
                     "stats sent orders={} redis-writes={} delivered={} failed={} consumed {}",
                     sent[0].load(Ordering::Relaxed), sent[1].load(Ordering::Relaxed),
-                    ctx.ok.load(Ordering::Relaxed), ctx.failed.load(Ordering::Relaxed), c.join(" ")
+                    ctx.ok_total(), ctx.failed_total(), c.join(" ")
                 );
             }
         }
@@ -204,6 +229,17 @@ async fn main() {
     let _ = prod_task.await;
     let p = producer.clone();
     let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(5))).await;
+    // Every record got a seq; the delivery reports say which ones made it.
+    let ctx = producer.context();
+    for (i, (topic, _)) in TOPICS.iter().enumerate() {
+        let n = sent[i].load(Ordering::Relaxed);
+        let delivered = ctx.ok[i].load(Ordering::Relaxed);
+        let failed = ctx.failed[i].load(Ordering::Relaxed);
+        let pending = n.saturating_sub(delivered + failed);
+        let last = n as i64 - 1;
+        let tail = if pending > 0 { format!(" pending={pending}") } else { String::new() };
+        say!("produced {topic} run={run} first=0 last={last} delivered={delivered} failed={failed}{tail}");
+    }
     for m in members {
         let _ = m.await;
     }
@@ -311,26 +347,32 @@ async fn run_member(
 async fn run_producer(
     producer: Arc<ThreadedProducer<Delivery>>,
     args: Arc<Args>,
+    run: String,
     mut stop: watch::Receiver<bool>,
     sent: Arc<[AtomicU64; 2]>,
 ) {
-    let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let mut seq = [0u64; 2];
+    // Pace per topic from (origin, seq at origin): after a stall (local
+    // queue full while a broker is down) the pace restarts from where it
+    // stopped instead of bursting to make up for the lost time.
+    let mut pace = [(Instant::now(), 0u64); 2];
+    let mut stalled = [false; 2];
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {}
         }
-        // Catch up to rate * elapsed, so the rate holds whatever the tick jitter.
-        let due = (start.elapsed().as_secs_f64() * args.rate as f64) as u64;
         for (i, (topic, _)) in TOPICS.iter().enumerate() {
+            // Catch up to rate * elapsed, so the rate holds whatever the tick jitter.
+            let due = pace[i].1 + (pace[i].0.elapsed().as_secs_f64() * args.rate as f64) as u64;
             while seq[i] < due {
                 let key = format!("{}-{:04}", topic, seq[i] % KEYS_PER_TOPIC);
                 let value = format!(
-                    "{{\"side\":\"{}\",\"topic\":\"{}\",\"seq\":{},\"ts_ms\":{}}}",
+                    "{{\"side\":\"{}\",\"topic\":\"{}\",\"run\":\"{}\",\"seq\":{},\"ts_ms\":{}}}",
                     args.side,
                     topic,
+                    run,
                     seq[i],
                     now_ms()
                 );
@@ -338,11 +380,19 @@ async fn run_producer(
                     Ok(()) => {
                         seq[i] += 1;
                         sent[i].fetch_add(1, Ordering::Relaxed);
+                        if stalled[i] {
+                            stalled[i] = false;
+                            say!("{topic}: sending again from seq {}", seq[i] - 1);
+                        }
                     }
-                    // Local queue full (broker down): skip ahead instead of
-                    // piling up; the rate resumes when the broker is back.
-                    Err(_) => {
-                        seq[i] = due;
+                    // Local queue full (broker down): the same seq is tried
+                    // again on the next tick, so no number is ever skipped.
+                    Err((e, _)) => {
+                        if !stalled[i] {
+                            stalled[i] = true;
+                            say!("{topic}: cannot queue seq {} ({e}); retrying, nothing skipped", seq[i]);
+                        }
+                        pace[i] = (Instant::now(), seq[i]);
                         break;
                     }
                 }
