@@ -106,30 +106,12 @@ struct Restore;
 impl Drop for Restore {
     fn drop(&mut self) {
         let l = support::lab();
-        for args in [
-            &["apps", "stop", "dc"][..],
-            &["apps", "stop", "dr"],
-            &["mm2", "stop", "dr-dc"],
-            &["mm2", "stop", "dc-dr"],
-            &["mm2", "start", "dc-dr"],
-        ] {
+        // DR→DC's connectors stay STOPPED in its config topic: the next
+        // `--stopped` start finds them so (a plain start resumes them).
+        for args in [&["apps", "stop", "dc"][..], &["apps", "stop", "dr"], &["mm2", "stop", "dr-dc"], &["mm2", "start", "dc-dr"]] {
             if let Err(e) = l.run(args, Duration::from_secs(240)) {
                 eprintln!("restoring the lab: {e}");
             }
-        }
-        // The dc→dr connectors were stopped and resumed by the drill; make
-        // sure they run (a stopped connector's state survives its worker).
-        for c in [
-            "MirrorSourceConnector",
-            "MirrorCheckpointConnector",
-            "MirrorHeartbeatConnector",
-            "upstream.MirrorHeartbeatConnector",
-        ] {
-            let url = format!("http://127.0.0.1:28083/connectors/dc-%3Edr.{c}/resume");
-            let _ = support::run_bounded(
-                std::process::Command::new("curl").args(["-sS", "-X", "PUT", &url]),
-                Duration::from_secs(20),
-            );
         }
     }
 }

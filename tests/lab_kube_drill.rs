@@ -1,0 +1,244 @@
+//! kdrill performs a whole switchover and failback on the Kubernetes lab
+//! (`scripts/lab kube`): real API servers, the lab bridge standing in for
+//! Strimzi's operator and the kubelet on the lab's real Kafka, MM2 and app
+//! processes. The console is driven by keys only; every action goes out as
+//! the Kubernetes requests it previewed (the app's Deployment scaled, MM2's
+//! `KafkaMirrorMaker2` edited, the reverse flow's start offsets set through
+//! Strimzi's annotation), each step completes only when observed, the
+//! requests are read back from the API servers' audit logs, and the
+//! independent verifier finds nothing lost and nothing duplicated.
+
+mod support;
+
+use std::time::Duration;
+
+use kdrill::drill::DrillEvent;
+use kdrill::model::{Flow, Side};
+use ratatui::crossterm::event::KeyCode;
+use serde_json::{Value, json};
+use support::console::Console;
+use support::kube::{Admin, AuditMark, kube_lab};
+
+fn config(dc_context: &str, dr_context: &str) -> kdrill::config::Config {
+    let kubeconfig = kube_lab().kubeconfig.display().to_string();
+    let side = |context: &str| {
+        format!(
+            "kube_context = \"{context}\"\nkubeconfig = \"{kubeconfig}\"\nnamespace = \"kafka\"\nworkloads = [{{ kind = \"Deployment\", namespace = \"apps\", name = \"lab-app\" }}]\n"
+        )
+    };
+    let l = support::lab();
+    let text = format!(
+        r#"
+[clusters.dc]
+bootstrap = "{}"
+{}
+[clusters.dr]
+bootstrap = "{}"
+{}
+[[mm2]]
+source = "dc"
+target = "dr"
+[[mm2]]
+source = "dr"
+target = "dc"
+[replication]
+heartbeats = "mirrored"
+[apps]
+topics = ["redis-writes", "orders"]
+groups = ["orders-app", "writes-app"]
+[timing]
+poll_interval = "1s"
+hold_window = "5s"
+stale_after = "10s"
+rate_window = "10s"
+"#,
+        l.dc,
+        side(dc_context),
+        l.dr,
+        side(dr_context)
+    );
+    kdrill::config::parse(&text, std::path::Path::new("lab-kube-drill.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The changes `user` made at `side`'s API server since `mark`: verb,
+/// resource/name, and the request body, in order.
+fn changes(mark: &AuditMark, side: Side, user: &str) -> Vec<(String, String, Value)> {
+    mark.events_since(side)
+        .into_iter()
+        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
+        .filter(|e| !matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
+        .map(|e| {
+            let what = format!("{}/{}", e["objectRef"]["resource"].as_str().unwrap_or("?"), e["objectRef"]["name"].as_str().unwrap_or("?"));
+            (e["verb"].as_str().unwrap_or("?").to_owned(), what, e["requestObject"].clone())
+        })
+        .collect()
+}
+
+fn verify_runs_since(since_ms: i64) -> Value {
+    let l = support::lab();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(l.script()).arg("verify").args(args).current_dir(&l.root).output();
+        let out = out.unwrap_or_else(|e| panic!("scripts/lab verify: {e}"));
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code() == Some(0), v)
+    };
+    let (_, all) = run(&[]);
+    let mut mine: Vec<String> = all["sides"]
+        .as_object()
+        .into_iter()
+        .flat_map(|s| s.values())
+        .flat_map(|side| side["topics"].as_object().into_iter().flat_map(|t| t.values()))
+        .flat_map(|t| t["runs"].as_object().into_iter().flat_map(|r| r.keys().cloned()))
+        .filter(|r| r.split('-').nth(1).and_then(|ms| ms.parse::<i64>().ok()).is_some_and(|ms| ms >= since_ms))
+        .collect();
+    mine.sort();
+    mine.dedup();
+    assert!(!mine.is_empty(), "no app run of this test: {all:#}");
+    let mut last = Value::Null;
+    for _ in 0..60 {
+        let (ok, report) = run(&["--runs", &mine.join(",")]);
+        if ok {
+            return report;
+        }
+        last = report;
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    panic!("the verifier found loss or duplicates: {last:#}");
+}
+
+/// Puts the Kubernetes lab back as `scripts/lab kube up` leaves it: no app,
+/// MM2 DC→DR running on DR, DR→DC at 0 on DC with its connectors running
+/// (so that scaling it up, as other tests do, starts a flow).
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let admin = Admin::connect();
+        for side in Side::BOTH {
+            admin.scale_app(side, 0);
+        }
+        admin.scale_mm2(Side::Dc, 0);
+        for (side, version) in [(Side::Dc, "v1beta2"), (Side::Dr, "v1")] {
+            let mut mm2 = admin.mm2(side, version);
+            let Some(mirrors) = mm2.pointer_mut("/spec/mirrors").and_then(Value::as_array_mut) else { continue };
+            for m in mirrors.iter_mut() {
+                for c in ["sourceConnector", "checkpointConnector", "heartbeatConnector"] {
+                    if let Some(conn) = m.get_mut(c).and_then(Value::as_object_mut) {
+                        conn.insert("state".into(), json!("running"));
+                    }
+                }
+            }
+            let mirrors = mm2["spec"]["mirrors"].clone();
+            admin.patch_mm2(side, version, json!({"spec": {"mirrors": mirrors}}));
+        }
+        admin.scale_mm2(Side::Dr, 1);
+    }
+}
+
+#[test]
+fn kdrill_alone_switches_over_and_fails_back_on_kubernetes_losing_nothing() {
+    let _lab = support::exclusive();
+    let _restore = Restore;
+    let admin = Admin::connect();
+    let since_ms = chrono::Utc::now().timestamp_millis();
+    // The applications run on DC, as in production.
+    admin.scale_app(Side::Dc, 1);
+
+    let mut c = Console::start(config("dc", "dr"), false);
+    c.wait("DC active, DC→DR flowing, DR→DC stopped", 180, |c| {
+        c.app.assessment().is_some_and(|a| {
+            a.active_side() == Some(Side::Dc)
+                && a.mm2.iter().any(|m| m.flow == Flow::DC_TO_DR && m.flowing.is_yes())
+                && a.mm2.iter().any(|m| m.flow == Flow::DR_TO_DC && m.running.is_no())
+        })
+    });
+
+    let mark = AuditMark::now();
+    c.command("switchover");
+    c.drive(900);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.state());
+    assert_eq!(c.app.assessment().and_then(|a| a.active_side()), Some(Side::Dr));
+    let switchover = c.timeline();
+
+    // What arrived at the API servers, read back from their audit logs.
+    let dc = changes(&mark, Side::Dc, "operator");
+    let dr = changes(&mark, Side::Dr, "operator");
+    let verbs = |v: &[(String, String, Value)]| v.iter().map(|(verb, what, _)| format!("{verb} {what}")).collect::<Vec<_>>();
+    assert_eq!(
+        verbs(&dr),
+        vec!["patch kafkamirrormaker2s/mm2", "patch deployments/lab-app"],
+        "DR: MM2 stopped, then the apps started"
+    );
+    assert_eq!(dr[0].2["spec"]["replicas"], json!(0));
+    assert_eq!(dr[0].2["spec"]["mirrors"][0]["sourceConnector"]["state"], json!("stopped"));
+    assert!(dr[0].2["metadata"]["resourceVersion"].is_string(), "sent with the version read");
+    assert_eq!(dr[1].2, json!({"spec": {"replicas": 1}, "metadata": {"resourceVersion": dr[1].2["metadata"]["resourceVersion"]}}),
+        "DR's apps started with the replicas recorded on DC");
+    assert_eq!(
+        verbs(&dc),
+        vec![
+            "patch deployments/lab-app",
+            "patch kafkamirrormaker2s/mm2",
+            "create configmaps/mm2-start-offsets",
+            "patch kafkamirrormaker2s/mm2",
+            "patch kafkamirrormaker2s/mm2",
+        ],
+        "DC: apps stopped; MM2 DR→DC up with its connectors stopped, offsets set through Strimzi, then running"
+    );
+    assert_eq!(dc[0].2["spec"]["replicas"], json!(0));
+    assert_eq!(dc[1].2["spec"]["replicas"], json!(1), "DR→DC's workers from DC→DR's recorded count");
+    let offsets: Value = serde_json::from_str(dc[2].2["data"]["dr--dc.MirrorSourceConnector.json"].as_str().unwrap_or("null"))
+        .unwrap_or(Value::Null);
+    let ended = c.journal.iter().find_map(|e| match e {
+        DrillEvent::MirrorEnded { flow, ends, unknown: None, .. } if *flow == Flow::DC_TO_DR => Some(ends.clone()),
+        _ => None,
+    });
+    let ended = ended.unwrap_or_else(|| panic!("where DC→DR ended was not recorded: {:#?}", c.journal));
+    assert_eq!(offsets["offsets"].as_array().map(Vec::len), Some(ended.len()), "{offsets:#}");
+    assert_eq!(dc[3].2["metadata"]["annotations"]["strimzi.io/connector-offsets"], json!("alter"));
+    assert_eq!(dc[4].2["spec"]["mirrors"][0]["sourceConnector"]["state"], json!("running"));
+
+    c.command("failback");
+    c.drive(900);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.state());
+    assert_eq!(c.app.assessment().and_then(|a| a.active_side()), Some(Side::Dc));
+    eprintln!("switchover:\n  {}\nfailback:\n  {}", switchover.join("\n  "), c.timeline().join("\n  "));
+
+    admin.scale_app(Side::Dc, 0);
+    let report = verify_runs_since(since_ms);
+    assert_eq!(report["totals"]["duplicates"], json!(0), "{report:#}");
+    assert_eq!(report["totals"]["lost_by_replication"], json!(0), "{report:#}");
+}
+
+#[test]
+fn a_viewers_action_is_refused_in_words_and_the_step_stays_open() {
+    let _lab = support::shared();
+    let mark = AuditMark::now();
+    let mut c = Console::start(config("dc-viewer", "dr-viewer"), false);
+    c.wait("a first observation", 60, |c| c.app.assessment().is_some());
+    c.command("switchover");
+    // Step 1 has no step before it: its action is offered at once.
+    c.key(KeyCode::Char('n'));
+    c.typed("DC");
+    c.key(KeyCode::Enter);
+    c.wait("the step's action answered", 60, |c| c.journal.iter().any(|e| matches!(e, DrillEvent::ActionOutcome { .. })));
+    c.step();
+    let v = c.app.drill().map(|d| d.view());
+    let v = v.unwrap_or_else(|| panic!("no drill"));
+    let (ok, detail) = v.steps[0].outcome.clone().unwrap_or_else(|| panic!("no outcome: {}", c.state()));
+    assert!(!ok);
+    for words in ["403 Forbidden (context dc-viewer)", "User \"viewer\" cannot patch", "deployments", "\"apps\""] {
+        assert!(detail.contains(words), "{words:?} missing from: {detail}");
+    }
+    assert_eq!(v.current, Some(0), "the step stays open");
+    assert!(v.blocked.is_some_and(|b| b.starts_with("the action failed: 403")), "{}", c.state());
+    // At the API server: the viewer's patch was refused, nothing changed.
+    let viewer: Vec<Value> = mark
+        .events_since(Side::Dc)
+        .into_iter()
+        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == "viewer" && e["verb"] == "patch")
+        .collect();
+    assert!(!viewer.is_empty(), "the patch never reached the API server");
+    assert!(viewer.iter().all(|e| e["responseStatus"]["code"] == 403), "{viewer:#?}");
+}
