@@ -68,7 +68,11 @@ fn changes(mark: &AuditMark, side: Side, user: &str) -> Vec<(String, String, Val
         .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
         .filter(|e| !matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
         .map(|e| {
-            let what = format!("{}/{}", e["objectRef"]["resource"].as_str().unwrap_or("?"), e["objectRef"]["name"].as_str().unwrap_or("?"));
+            let what = format!(
+                "{}/{}",
+                e["objectRef"]["resource"].as_str().unwrap_or("?"),
+                e["objectRef"]["name"].as_str().unwrap_or("?")
+            );
             (e["verb"].as_str().unwrap_or("?").to_owned(), what, e["requestObject"].clone())
         })
         .collect()
@@ -164,7 +168,8 @@ fn kdrill_alone_switches_over_and_fails_back_on_kubernetes_losing_nothing() {
     // What arrived at the API servers, read back from their audit logs.
     let dc = changes(&mark, Side::Dc, "operator");
     let dr = changes(&mark, Side::Dr, "operator");
-    let verbs = |v: &[(String, String, Value)]| v.iter().map(|(verb, what, _)| format!("{verb} {what}")).collect::<Vec<_>>();
+    let verbs =
+        |v: &[(String, String, Value)]| v.iter().map(|(verb, what, _)| format!("{verb} {what}")).collect::<Vec<_>>();
     assert_eq!(
         verbs(&dr),
         vec!["patch kafkamirrormaker2s/mm2", "patch deployments/lab-app"],
@@ -173,8 +178,11 @@ fn kdrill_alone_switches_over_and_fails_back_on_kubernetes_losing_nothing() {
     assert_eq!(dr[0].2["spec"]["replicas"], json!(0));
     assert_eq!(dr[0].2["spec"]["mirrors"][0]["sourceConnector"]["state"], json!("stopped"));
     assert!(dr[0].2["metadata"]["resourceVersion"].is_string(), "sent with the version read");
-    assert_eq!(dr[1].2, json!({"spec": {"replicas": 1}, "metadata": {"resourceVersion": dr[1].2["metadata"]["resourceVersion"]}}),
-        "DR's apps started with the replicas recorded on DC");
+    assert_eq!(
+        dr[1].2,
+        json!({"spec": {"replicas": 1}, "metadata": {"resourceVersion": dr[1].2["metadata"]["resourceVersion"]}}),
+        "DR's apps started with the replicas recorded on DC"
+    );
     assert_eq!(
         verbs(&dc),
         vec![
@@ -188,8 +196,9 @@ fn kdrill_alone_switches_over_and_fails_back_on_kubernetes_losing_nothing() {
     );
     assert_eq!(dc[0].2["spec"]["replicas"], json!(0));
     assert_eq!(dc[1].2["spec"]["replicas"], json!(1), "DR→DC's workers from DC→DR's recorded count");
-    let offsets: Value = serde_json::from_str(dc[2].2["data"]["dr--dc.MirrorSourceConnector.json"].as_str().unwrap_or("null"))
-        .unwrap_or(Value::Null);
+    let offsets: Value =
+        serde_json::from_str(dc[2].2["data"]["dr--dc.MirrorSourceConnector.json"].as_str().unwrap_or("null"))
+            .unwrap_or(Value::Null);
     let ended = c.journal.iter().find_map(|e| match e {
         DrillEvent::MirrorEnded { flow, ends, unknown: None, .. } if *flow == Flow::DC_TO_DR => Some(ends.clone()),
         _ => None,
@@ -222,7 +231,9 @@ fn a_viewers_action_is_refused_in_words_and_the_step_stays_open() {
     c.key(KeyCode::Char('n'));
     c.typed("DC");
     c.key(KeyCode::Enter);
-    c.wait("the step's action answered", 60, |c| c.journal.iter().any(|e| matches!(e, DrillEvent::ActionOutcome { .. })));
+    c.wait("the step's action answered", 60, |c| {
+        c.journal.iter().any(|e| matches!(e, DrillEvent::ActionOutcome { .. }))
+    });
     c.step();
     let v = c.app.drill().map(|d| d.view());
     let v = v.unwrap_or_else(|| panic!("no drill"));

@@ -144,9 +144,10 @@ impl Console {
         }
     }
 
-    /// When each step completed, for the test's output.
+    /// The last drill's actions and completions, for the test's output.
     pub fn timeline(&self) -> Vec<String> {
-        self.journal
+        let from = self.journal.iter().rposition(|e| matches!(e, DrillEvent::Started { .. })).unwrap_or(0);
+        self.journal[from..]
             .iter()
             .filter_map(|e| match e {
                 DrillEvent::ActionRequested { step, action, at, .. } => {
