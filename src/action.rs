@@ -79,6 +79,8 @@ pub enum Action {
     StopMm2(Flow),
     /// Start (or scale up) the MM2 deployment replicating `flow`.
     StartMm2(Flow),
+    /// Restart the FAILED connectors and tasks of the MM2 replicating `flow`.
+    RestartMm2(Flow),
     /// Toggle a simulated fault (demo world only).
     Fault(Fault),
 }
@@ -89,7 +91,7 @@ impl Action {
     pub fn side(&self) -> Side {
         match self {
             Action::StopApps(s) | Action::StartApps(s) => *s,
-            Action::StopMm2(f) | Action::StartMm2(f) => f.target,
+            Action::StopMm2(f) | Action::StartMm2(f) | Action::RestartMm2(f) => f.target,
             // Demo faults are not confirmed by typing.
             Action::Fault(_) => Side::Dc,
         }
@@ -101,6 +103,7 @@ impl Action {
             Action::StartApps(s) => format!("start applications on {s}"),
             Action::StopMm2(f) => format!("stop MM2 {f} (on {})", f.target),
             Action::StartMm2(f) => format!("start MM2 {f} (on {})", f.target),
+            Action::RestartMm2(f) => format!("restart MM2 {f}'s failed connectors and tasks (on {})", f.target),
             Action::Fault(f) => format!("demo fault: {}", f.label()),
         }
     }

@@ -284,3 +284,60 @@ fn commands_run_as_configured_and_a_missing_backend_is_named() {
     let mm2 = plan(&planner(bare), Action::StopMm2(Flow::DC_TO_DR), &BTreeMap::new(), None);
     assert!(matches!(&mm2, Err(m) if m.contains("no way to stop or start MM2 DC→DR")), "{mm2:?}");
 }
+
+#[test]
+fn restarting_mm2_restarts_only_what_is_observed_failed() {
+    use kdrill::model::{ConnectState, Connector, ConnectorKind, Mm2Deployment, Observed, Task};
+    let task = |id, state| Task { id, state, worker_id: "w".into(), trace: None };
+    let connector = |name: &str, state, tasks| Connector {
+        name: name.into(),
+        kind: ConnectorKind::Source,
+        state,
+        target_state: None,
+        worker_id: "w".into(),
+        trace: None,
+        tasks,
+    };
+    let mut snap = snapshot();
+    let mut d = Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr);
+    d.connectors = Some(Observed::new(
+        vec![
+            connector("dc->dr.MirrorSourceConnector", ConnectState::Running, vec![task(0, ConnectState::Running), task(1, ConnectState::Failed)]),
+            connector("dc->dr.MirrorCheckpointConnector", ConnectState::Failed, vec![]),
+            connector("dc->dr.MirrorHeartbeatConnector", ConnectState::Running, vec![task(0, ConnectState::Running)]),
+        ],
+        Utc::now(),
+    ));
+    snap.mm2 = vec![d];
+    let facts = Facts { snapshot: &snap, recorded: &BTreeMap::new(), mirror_ends: None };
+    // Strimzi: one annotation at a time, each waited for until the operator removes it.
+    let kube = planner(KUBE).plan(&Action::RestartMm2(Flow::DC_TO_DR), &facts).unwrap_or_else(|e| panic!("{e}"));
+    let annotations: Vec<Value> = kube_ops(&kube)
+        .into_iter()
+        .filter_map(|(_, _, op)| match op {
+            KubeOp::MergePatch { patch, .. } => Some(patch["metadata"]["annotations"].clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        annotations,
+        vec![
+            json!({"strimzi.io/restart-connector-task": "dc->dr.MirrorSourceConnector:1"}),
+            json!({"strimzi.io/restart-connector": "dc->dr.MirrorCheckpointConnector"}),
+        ]
+    );
+    assert_eq!(kube.requests.len(), 4, "each followed by its wait");
+    // Connect REST: the connectors with a failure, failed parts only.
+    let rest = planner(REST).plan(&Action::RestartMm2(Flow::DC_TO_DR), &facts).unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<String> = rest.requests.iter().map(|r| r.preview()[0].clone()).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "POST http://127.0.0.1:28083/connectors/dc-%3Edr.MirrorSourceConnector/restart?includeTasks=true&onlyFailed=true",
+            "POST http://127.0.0.1:28083/connectors/dc-%3Edr.MirrorCheckpointConnector/restart?includeTasks=true&onlyFailed=true",
+        ]
+    );
+    // Nothing failed: nothing sent.
+    let healthy = plan(&planner(KUBE), Action::RestartMm2(Flow::DC_TO_DR), &BTreeMap::new(), None);
+    assert!(matches!(&healthy, Err(m) if m.contains("nothing FAILED is observed in MM2 DC→DR")), "{healthy:?}");
+}

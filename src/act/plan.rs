@@ -15,7 +15,7 @@ use super::{
 use crate::action::Action;
 use crate::assess::PartitionEnd;
 use crate::config::{AppsBackend, Commands, Config, KubeConfig, Mm2Backend, Mm2Config, StopMeans, WorkloadPick};
-use crate::model::{Flow, Side, Snapshot, WorkloadKind};
+use crate::model::{ConnectState, Flow, Side, Snapshot, WorkloadKind};
 
 /// Strimzi's `KafkaMirrorMaker2` API version used when none was observed.
 const MM2_API: &str = "kafka.strimzi.io/v1beta2";
@@ -71,6 +71,7 @@ impl Planner {
             Action::StartApps(side) => (self.apps(*side, false, facts)?, Vec::new()),
             Action::StopMm2(flow) => (self.stop_mm2(*flow, facts)?, Vec::new()),
             Action::StartMm2(flow) => self.start_mm2(*flow, facts)?,
+            Action::RestartMm2(flow) => (self.restart_mm2(*flow, facts)?, Vec::new()),
             Action::Fault(_) => return Err("demo faults exist only in the demo world".into()),
         };
         Ok(Procedure { action: action.clone(), requests, notes })
@@ -237,6 +238,63 @@ impl Planner {
             Mm2Backend::None => return Err(no_backend(flow)),
         };
         Ok((requests, notes))
+    }
+
+    /// Restarts what is observed FAILED: on Strimzi one restart annotation
+    /// at a time (the operator removes it when done), on Connect one
+    /// `restart?includeTasks=true&onlyFailed=true` per connector.
+    fn restart_mm2(&self, flow: Flow, facts: &Facts) -> Result<Vec<Request>, String> {
+        let m = self.deployment(flow)?;
+        let connectors = facts
+            .snapshot
+            .mm2
+            .iter()
+            .find(|d| d.name == m.name && d.flow == flow)
+            .and_then(|d| d.connectors.as_ref())
+            .map(|c| c.value.clone())
+            .unwrap_or_default();
+        let failed_task = |c: &crate::model::Connector| {
+            c.tasks.iter().filter(|t| t.state == ConnectState::Failed).map(|t| t.id).collect::<Vec<_>>()
+        };
+        let failing: Vec<_> =
+            connectors.iter().filter(|c| c.state == ConnectState::Failed || !failed_task(c).is_empty()).collect();
+        if failing.is_empty() {
+            return Err(format!("nothing FAILED is observed in MM2 {flow}: nothing to restart"));
+        }
+        match &m.actions.backend {
+            Mm2Backend::Kube => {
+                use super::strimzi::{RESTART_CONNECTOR_ANNOTATION, RESTART_TASK_ANNOTATION};
+                let (target, object) = self.mm2_object(m, facts.snapshot)?;
+                let mut out = Vec::new();
+                let mut annotate = |key: &str, value: String| {
+                    let kube = |op| Request::Kube(KubeRequest { target: target.clone(), object: object.clone(), op });
+                    out.push(kube(KubeOp::MergePatch {
+                        patch: json!({"metadata": {"annotations": {key: value}}}),
+                        record: Vec::new(),
+                    }));
+                    let pointer = format!("/metadata/annotations/{}", key.replace('/', "~1"));
+                    out.push(kube(KubeOp::Await { pointer, equals: Value::Null, within: STATE_WAIT }));
+                };
+                for c in failing {
+                    if c.state == ConnectState::Failed {
+                        annotate(RESTART_CONNECTOR_ANNOTATION, c.name.clone());
+                    }
+                    for id in failed_task(c) {
+                        annotate(RESTART_TASK_ANNOTATION, format!("{}:{id}", c.name));
+                    }
+                }
+                Ok(out)
+            }
+            Mm2Backend::Connect(endpoint) => Ok(failing
+                .iter()
+                .map(|c| {
+                    let path = format!("/connectors/{}/restart?includeTasks=true&onlyFailed=true", encode_segment(&c.name));
+                    connect(endpoint, Method::Post, &path, None)
+                })
+                .collect()),
+            Mm2Backend::Command(_) => Err(format!("the command backend of MM2 {flow} has no restart: restart it by hand")),
+            Mm2Backend::None => Err(no_backend(flow)),
+        }
     }
 
     /// The deployment's `KafkaMirrorMaker2`, in the API version it was

@@ -30,6 +30,13 @@
 //! `{"offsets": [{"partition": {"cluster": "<source alias>", "topic": "<topic>",
 //! "partition": N}, "offset": {"offset": <last copied upstream offset>}}]}`.
 
+/// Restarts a KafkaMirrorMaker2 connector (value: its name); the operator
+/// removes it once done (`ResourceAnnotations.ANNO_STRIMZI_IO_RESTART_CONNECTOR`).
+pub const RESTART_CONNECTOR_ANNOTATION: &str = "strimzi.io/restart-connector";
+/// Restarts one task (value: `<connector>:<task id>`), likewise
+/// (`ANNO_STRIMZI_IO_RESTART_CONNECTOR_TASK`).
+pub const RESTART_TASK_ANNOTATION: &str = "strimzi.io/restart-connector-task";
+
 /// Triggers an offsets action on a KafkaMirrorMaker2 (or KafkaConnector).
 pub const CONNECTOR_OFFSETS_ANNOTATION: &str = "strimzi.io/connector-offsets";
 /// Names the KafkaMirrorMaker2 connector the offsets action applies to.

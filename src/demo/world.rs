@@ -106,6 +106,11 @@ impl DemoWorld {
             Action::StartApps(side) => self.start_apps(*side),
             Action::StopMm2(flow) => self.stop_mm2(Mm2::index(*flow)?),
             Action::StartMm2(flow) => self.start_mm2(Mm2::index(*flow)?),
+            Action::RestartMm2(_) if self.mm2.has_failed_task() => {
+                self.mm2.restart_failed_task();
+                Ok("the failed task is restarted; its partitions catch up".into())
+            }
+            Action::RestartMm2(flow) => Ok(format!("nothing FAILED in MM2 {flow}: nothing restarted")),
             Action::Fault(fault) => self.toggle(*fault),
         }
     }

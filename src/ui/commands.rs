@@ -30,6 +30,10 @@ pub fn parse(line: &str, demo: bool) -> Option<Intent> {
                 Intent::Warn(format!("fault: expected one of {}", names.join(", ")))
             }
         },
+        "restart" => match arg.and_then(flow_named) {
+            Some(flow) => Intent::Restart(flow),
+            None => Intent::Warn("restart: expected dc-dr or dr-dc (the MM2 flow whose failed connectors and tasks to restart)".into()),
+        },
         "help" => Intent::Run(Command::Help),
         "q" | "quit" => Intent::Run(Command::Quit),
         other => {
@@ -37,6 +41,16 @@ pub fn parse(line: &str, demo: bool) -> Option<Intent> {
             Intent::Warn(format!("unknown command {other:?}: expected {}", names.join(", ")))
         }
     })
+}
+
+/// `dc-dr` → DC→DR.
+fn flow_named(name: &str) -> Option<crate::model::Flow> {
+    use crate::model::Flow;
+    match name.to_ascii_lowercase().as_str() {
+        "dc-dr" | "dc->dr" => Some(Flow::DC_TO_DR),
+        "dr-dc" | "dr->dc" => Some(Flow::DR_TO_DC),
+        _ => None,
+    }
 }
 
 /// `StrayConsumer` → `stray-consumer`.

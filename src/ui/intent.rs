@@ -25,6 +25,8 @@ pub enum Intent {
     Theme(String),
     /// `:fault <name>`.
     Fault(Fault),
+    /// `:restart <flow>`: restart MM2's failed connectors and tasks (asks first).
+    Restart(crate::model::Flow),
     /// A `:` line that cannot run: the reason, for the status line.
     Warn(String),
 }

@@ -112,12 +112,13 @@ pub enum Command {
 }
 
 /// The `:` commands, for help, completion and the `:` key's description.
-pub const COMMANDS: [(&str, &str); 8] = [
+pub const COMMANDS: [(&str, &str); 9] = [
     ("switchover", "start the DC→DR switchover drill (runbook steps 1–5)"),
     ("failback", "start the DR→DC failback drill (runbook steps 6–10)"),
     ("abort", "abort the drill in progress (asks first)"),
     ("theme", "theme dark | light | high-contrast"),
     ("wall", "wall layout on/off"),
+    ("restart", "restart dc-dr | dr-dc: restart MM2's failed connectors and tasks (shows the requests, asks for the side)"),
     ("fault", "fault <name>: toggle a demo fault (demo mode)"),
     ("help", "show the keys of this view"),
     ("quit", "quit (asks first while a drill is in progress)"),

@@ -24,7 +24,9 @@ pub enum Confirm {
 /// An action shown to the operator before anything is sent.
 #[derive(Clone, Debug)]
 pub struct Pending {
-    pub step: usize,
+    /// The drill step it carries out; `None` for an action of its own
+    /// (a restart), which no gate holds back.
+    pub step: Option<usize>,
     pub title: String,
     pub procedure: crate::act::Procedure,
     /// Where it acts, in words (`DC: context dc, namespace apps`).

@@ -635,6 +635,11 @@ class Bridge:
         """Each connector to its desired state; with only_stop, just the stops,
         waiting (bounded) until Connect reports them STOPPED."""
         stopping = []
+        desired = dict(desired)
+        if "heartbeat" in desired:
+            # The lab's fourth connector (upstream heartbeats, dedicated mode's
+            # reverse herder) has no field of its own: it follows the heartbeat one.
+            desired.setdefault("upstream", desired["heartbeat"])
         for kind, want in desired.items():
             actual = ((statuses.get(names[kind]) or {}).get("connector") or {}).get("state")
             call = None
@@ -645,7 +650,7 @@ class Bridge:
             elif want == "stopped" and actual not in ("STOPPED", None):
                 call = "stop"
             if call:
-                field = dict(KIND_FIELDS)[kind]
+                field = dict(KIND_FIELDS).get(kind, "heartbeatConnector")
                 self.connect_call(key, flow, "PUT", f"/connectors/{quote(names[kind])}/{call}",
                                   f"generation {gen}: {field}.state={want}, connector {actual}")
                 if call == "stop":

@@ -41,6 +41,8 @@ impl App {
                 Err(e) => self.note(Tone::Warn, e.to_string()),
             },
             Intent::Fault(f) => self.send(Action::Fault(f)),
+            Intent::Restart(_) if self.read_only => self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL),
+            Intent::Restart(flow) => self.propose(Action::RestartMm2(flow), None),
             Intent::Warn(text) => self.note(Tone::Warn, text),
         }
     }
@@ -250,54 +252,55 @@ impl App {
         self.effects.push(Effect::Dispatch(Procedure::bare(action)));
     }
 
-    /// Shows the current step's action exactly as it would be sent, and
-    /// asks for the side's name to be typed; nothing is sent yet.
+    /// The current step's action, if its gate allows it now, shown for
+    /// confirmation.
     fn run_step(&mut self) {
-        let (Some(a), Some(snapshot)) = (self.live.as_ref(), self.snapshot.as_deref()) else {
+        let (Some(a), Some(drill)) = (self.live.as_ref(), self.drill.drill.as_ref()) else {
+            let why = if self.live.is_none() { "nothing observed yet" } else { "no drill running: start one with :switchover or :failback" };
+            self.note(Tone::Warn, why);
+            return;
+        };
+        match drill.action_gate(a) {
+            Ok(action) => self.propose(action, drill.current()),
+            Err(why) => self.note(Tone::Warn, format!("n: {why}")),
+        }
+    }
+
+    /// Shows `action` exactly as it would be sent, with what kdrill then
+    /// expects to observe, and asks for its side's name to be typed;
+    /// nothing is sent yet. `step`: the drill step it carries out, if any.
+    fn propose(&mut self, action: Action, step: Option<usize>) {
+        let Some(snapshot) = self.snapshot.as_deref() else {
             self.note(Tone::Warn, "nothing observed yet");
             return;
         };
-        let Some(drill) = self.drill.drill.as_ref() else {
-            self.note(Tone::Warn, "no drill running: start one with :switchover or :failback");
-            return;
-        };
-        let action = match drill.action_gate(a) {
-            Ok(x) => x,
-            Err(why) => {
-                self.note(Tone::Warn, format!("n: {why}"));
-                return;
-            }
-        };
         let Some(planner) = self.planner.as_ref() else {
-            let text = format!(
-                "n: this console carries out no action; {}: do it by your usual means, the step completes when observed",
-                action.label()
-            );
+            let text = format!("this console carries out no action; {}: do it by your usual means, kdrill observes it", action.label());
             self.note(Tone::Warn, text);
             return;
         };
-        let recorded = drill.recorded();
-        let mirror_ends = match &action {
-            Action::StartMm2(flow) => drill.mirror_ends(flow.reversed()),
+        let drill = self.drill.drill.as_ref().filter(|d| !d.is_over());
+        let recorded = drill.map(|d| d.recorded()).unwrap_or_default();
+        let mirror_ends = match (&action, drill) {
+            (Action::StartMm2(flow), Some(d)) => d.mirror_ends(flow.reversed()),
             _ => None,
         };
         let facts = Facts { snapshot, recorded: &recorded, mirror_ends };
         let procedure = match planner.plan(&action, &facts) {
             Ok(p) => p,
             Err(why) => {
-                self.note(Tone::Warn, format!("n: {why}"));
+                self.note(Tone::Warn, why);
                 return;
             }
         };
-        let Some(step) = drill.current() else { return };
-        let plan_step = &drill.plan().steps[step];
+        let plan_step = step.and_then(|i| drill.and_then(|d| d.plan().steps.get(i)));
         let side = action.side();
         self.pending = Some(Pending {
             step,
-            title: plan_step.title.clone(),
+            title: plan_step.map_or_else(|| action.label(), |s| s.title.clone()),
             procedure,
             side,
-            expect: plan_step.done_when.iter().map(|c| c.label()).collect(),
+            expect: plan_step.map(|s| s.done_when.iter().map(|c| c.label()).collect()).unwrap_or_default(),
         });
         self.mode = Mode::Confirm(Question::typed(Confirm::Action, side.label()));
     }
@@ -306,8 +309,14 @@ impl App {
     /// its exact requests, and only if its gate still holds now.
     fn send_pending(&mut self, typed: String) {
         let Some(p) = self.pending.take() else { return };
+        let Some(step) = p.step else {
+            // Not a drill step: nothing to gate on but the typed side.
+            self.note(Tone::Info, format!("sent: {} — waiting for the outcome", p.procedure.action.label()));
+            self.effects.push(Effect::Dispatch(p.procedure));
+            return;
+        };
         let (Some(a), Some(drill)) = (self.live.as_ref(), self.drill.drill.as_mut()) else { return };
-        if drill.current() != Some(p.step) {
+        if drill.current() != Some(step) {
             self.note(Tone::Warn, "n: the drill moved on while you confirmed; nothing was sent");
             return;
         }

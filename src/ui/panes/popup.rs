@@ -65,7 +65,8 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
             )
         }
         Confirm::Action => match screen.pending {
-            Some(p) => (" Carry out this step? ", action_lines(screen, p, question)),
+            Some(p) if p.step.is_some() => (" Carry out this step? ", action_lines(screen, p, question)),
+            Some(p) => (" Carry out this action? ", action_lines(screen, p, question)),
             None => (" Carry out this step? ", vec![answers(screen, question, "send", "cancel")]),
         },
         Confirm::Abort => (
@@ -103,7 +104,7 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
 fn action_lines<'a>(screen: &Screen, p: &'a Pending, question: &'a Question) -> Vec<Line<'a>> {
     let mut lines = vec![
         Line::from(vec![
-            screen.span(Slot::Text, format!("Step {}: ", p.step + 1)),
+            screen.span(Slot::Text, p.step.map(|s| format!("Step {}: ", s + 1)).unwrap_or_default()),
             screen.span(Slot::Warn, p.title.clone()),
             screen.span(Slot::Text, format!(" — on {}", p.side)),
         ]),
@@ -116,10 +117,12 @@ fn action_lines<'a>(screen: &Screen, p: &'a Pending, question: &'a Question) -> 
     for note in &p.procedure.notes {
         lines.push(Line::from(screen.span(Slot::Warn, format!("! {note}"))));
     }
-    lines.push(Line::default());
-    lines.push(Line::from(screen.span(Slot::Muted, "Done only when kdrill observes, held for the hold window:")));
-    for e in &p.expect {
-        lines.push(Line::from(screen.span(Slot::Text, format!("  {e}"))));
+    if !p.expect.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(screen.span(Slot::Muted, "Done only when kdrill observes, held for the hold window:")));
+        for e in &p.expect {
+            lines.push(Line::from(screen.span(Slot::Text, format!("  {e}"))));
+        }
     }
     lines.push(Line::default());
     lines.push(answers(screen, question, "send", "cancel, nothing sent"));
