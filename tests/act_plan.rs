@@ -302,7 +302,11 @@ fn restarting_mm2_restarts_only_what_is_observed_failed() {
     let mut d = Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr);
     d.connectors = Some(Observed::new(
         vec![
-            connector("dc->dr.MirrorSourceConnector", ConnectState::Running, vec![task(0, ConnectState::Running), task(1, ConnectState::Failed)]),
+            connector(
+                "dc->dr.MirrorSourceConnector",
+                ConnectState::Running,
+                vec![task(0, ConnectState::Running), task(1, ConnectState::Failed)],
+            ),
             connector("dc->dr.MirrorCheckpointConnector", ConnectState::Failed, vec![]),
             connector("dc->dr.MirrorHeartbeatConnector", ConnectState::Running, vec![task(0, ConnectState::Running)]),
         ],

@@ -7,6 +7,11 @@
 //! Strimzi's annotation), each step completes only when observed, the
 //! requests are read back from the API servers' audit logs, and the
 //! independent verifier finds nothing lost and nothing duplicated.
+//!
+//! A read-only console holding every backend (Kubernetes with the
+//! operator's rights, Connect REST, commands), pressed with every key and
+//! command, sends nothing: counted at both API servers' audit logs,
+//! Connect's request log, and by commands that would leave a mark.
 
 mod support;
 
@@ -252,4 +257,87 @@ fn a_viewers_action_is_refused_in_words_and_the_step_stays_open() {
         .collect();
     assert!(!viewer.is_empty(), "the patch never reached the API server");
     assert!(viewer.iter().all(|e| e["responseStatus"]["code"] == 403), "{viewer:#?}");
+}
+
+#[test]
+fn a_read_only_console_sends_nothing_whatever_is_pressed() {
+    let _lab = support::shared();
+    let mark = std::env::temp_dir().join(format!("kdrill-read-only-{}", std::process::id()));
+    let _ = std::fs::remove_file(&mark);
+    let touch = format!(r#"["touch", "{}"]"#, mark.display());
+    let kubeconfig = kube_lab().kubeconfig.display().to_string();
+    let l = support::lab();
+    // Every backend, with the rights to act: DC's apps by command, DR's by
+    // Kubernetes; MM2 DC→DR through Connect REST, DR→DC through Strimzi.
+    let text = format!(
+        r#"
+[clusters.dc]
+bootstrap = "{dc}"
+kube_context = "dc"
+kubeconfig = "{kubeconfig}"
+app_commands = {{ stop = {touch}, start = {touch} }}
+[clusters.dr]
+bootstrap = "{dr}"
+kube_context = "dr"
+kubeconfig = "{kubeconfig}"
+workloads = [{{ kind = "Deployment", namespace = "apps", name = "lab-app" }}]
+[[mm2]]
+source = "dc"
+target = "dr"
+backend = "connect"
+connect_url = "http://127.0.0.1:28083"
+[[mm2]]
+source = "dr"
+target = "dc"
+[timing]
+poll_interval = "1s"
+hold_window = "1s"
+"#,
+        dc = l.dc,
+        dr = l.dr
+    );
+    let cfg = kdrill::config::parse(&text, std::path::Path::new("read-only.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let connect_log = l.dir.join("logs").join("connect-dc-dr.log");
+    let connect_mutations = || {
+        std::fs::read_to_string(&connect_log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| ["\"PUT ", "\"POST ", "\"PATCH ", "\"DELETE "].iter().any(|m| line.contains(m)))
+            .count()
+    };
+    let before = connect_mutations();
+    let audit = AuditMark::now();
+    let mut c = Console::start(cfg, true);
+    c.wait("a first observation", 60, |c| c.app.assessment().is_some());
+    for cmd in ["switchover", "failback", "restart dc-dr", "restart dr-dc", "abort", "fault cut-off-dc", "theme light"]
+    {
+        c.command(cmd);
+        c.step();
+    }
+    let keys: Vec<KeyCode> = "nNcCaAyYsSfFrRpPwWoO1234567890?/:qQ"
+        .chars()
+        .map(KeyCode::Char)
+        .chain([KeyCode::Enter, KeyCode::Esc, KeyCode::Tab, KeyCode::BackTab, KeyCode::Up, KeyCode::Down])
+        .collect();
+    for _ in 0..2 {
+        for k in &keys {
+            c.key(*k);
+            for side in ["DC", "DR"] {
+                c.typed(side);
+                c.key(KeyCode::Enter);
+            }
+            c.key(KeyCode::Esc);
+        }
+        c.step();
+    }
+    assert_eq!(c.dispatched, 0, "a read-only console dispatches nothing");
+    assert!(c.journal.is_empty(), "and journals nothing: {:?}", c.journal);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!mark.exists(), "a command ran");
+    assert_eq!(connect_mutations(), before, "Connect saw a mutating request");
+    for side in Side::BOTH {
+        assert_eq!(changes(&audit, side, "operator"), vec![], "{side}: the operator's rights were used");
+    }
+    // The console did read with those rights: the audit log is not empty.
+    assert!(audit.events_since(Side::Dr).iter().any(|e| e["user"]["username"] == "operator"));
 }

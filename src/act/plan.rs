@@ -288,11 +288,14 @@ impl Planner {
             Mm2Backend::Connect(endpoint) => Ok(failing
                 .iter()
                 .map(|c| {
-                    let path = format!("/connectors/{}/restart?includeTasks=true&onlyFailed=true", encode_segment(&c.name));
+                    let path =
+                        format!("/connectors/{}/restart?includeTasks=true&onlyFailed=true", encode_segment(&c.name));
                     connect(endpoint, Method::Post, &path, None)
                 })
                 .collect()),
-            Mm2Backend::Command(_) => Err(format!("the command backend of MM2 {flow} has no restart: restart it by hand")),
+            Mm2Backend::Command(_) => {
+                Err(format!("the command backend of MM2 {flow} has no restart: restart it by hand"))
+            }
             Mm2Backend::None => Err(no_backend(flow)),
         }
     }

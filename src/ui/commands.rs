@@ -32,7 +32,9 @@ pub fn parse(line: &str, demo: bool) -> Option<Intent> {
         },
         "restart" => match arg.and_then(flow_named) {
             Some(flow) => Intent::Restart(flow),
-            None => Intent::Warn("restart: expected dc-dr or dr-dc (the MM2 flow whose failed connectors and tasks to restart)".into()),
+            None => Intent::Warn(
+                "restart: expected dc-dr or dr-dc (the MM2 flow whose failed connectors and tasks to restart)".into(),
+            ),
         },
         "help" => Intent::Run(Command::Help),
         "q" | "quit" => Intent::Run(Command::Quit),

@@ -256,7 +256,11 @@ impl App {
     /// confirmation.
     fn run_step(&mut self) {
         let (Some(a), Some(drill)) = (self.live.as_ref(), self.drill.drill.as_ref()) else {
-            let why = if self.live.is_none() { "nothing observed yet" } else { "no drill running: start one with :switchover or :failback" };
+            let why = if self.live.is_none() {
+                "nothing observed yet"
+            } else {
+                "no drill running: start one with :switchover or :failback"
+            };
             self.note(Tone::Warn, why);
             return;
         };
@@ -275,7 +279,10 @@ impl App {
             return;
         };
         let Some(planner) = self.planner.as_ref() else {
-            let text = format!("this console carries out no action; {}: do it by your usual means, kdrill observes it", action.label());
+            let text = format!(
+                "this console carries out no action; {}: do it by your usual means, kdrill observes it",
+                action.label()
+            );
             self.note(Tone::Warn, text);
             return;
         };
