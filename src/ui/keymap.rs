@@ -118,10 +118,7 @@ pub const COMMANDS: [(&str, &str); 9] = [
     ("abort", "abort the drill in progress (asks first)"),
     ("theme", "theme dark | light | high-contrast"),
     ("wall", "wall layout on/off"),
-    (
-        "restart",
-        "restart dc-dr | dr-dc: restart MM2's failed connectors and tasks (shows the requests, asks for the side)",
-    ),
+    ("restart", "restart dc-dr | dr-dc: restart MM2's failed connectors and tasks (asks first)"),
     ("fault", "fault <name>: toggle a demo fault (demo mode)"),
     ("help", "show the keys of this view"),
     ("quit", "quit (asks first while a drill is in progress)"),
