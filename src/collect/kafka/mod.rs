@@ -83,7 +83,10 @@ pub fn spawn(config: Config) -> WorldLink {
     }
     drop(platform_tx);
     tokio::spawn(publish(initial, report_rx, platform_rx, snapshots));
-    let executor = Executor::new(config.timing.request_timeout, action_secrets(config.mm2.iter().map(|m| &m.actions)));
+    // Every secret of the configuration is kept out of command output.
+    let mut redact = action_secrets(config.mm2.iter().map(|m| &m.actions));
+    redact.extend(config.clusters.iter().flat_map(|c| c.secrets.values().cloned()));
+    let executor = Executor::new(config.timing.request_timeout, redact);
     tokio::spawn(execute(actions, outcomes, executor));
     world
 }
