@@ -345,3 +345,29 @@ fn restarting_mm2_restarts_only_what_is_observed_failed() {
     let healthy = plan(&planner(KUBE), Action::RestartMm2(Flow::DC_TO_DR), &BTreeMap::new(), None);
     assert!(matches!(&healthy, Err(m) if m.contains("nothing FAILED is observed in MM2 DC→DR")), "{healthy:?}");
 }
+
+#[test]
+fn without_start_offsets_the_preview_shows_what_would_be_copied_back() {
+    use kdrill::model::{Mm2Deployment, Observed, ReplicatedOffset};
+    let no_offsets = REST.replacen(
+        "source = \"dr\"\ntarget = \"dc\"",
+        "source = \"dr\"\ntarget = \"dc\"\nset_start_offsets = false",
+        1,
+    );
+    let mut snap = snapshot();
+    let mut d = Mm2Deployment::unobserved("mm2", Flow::DR_TO_DC, Side::Dc);
+    d.replicated = Some(Observed::new(
+        vec![ReplicatedOffset { topic: "orders".into(), partition: 0, upstream_offset: 69 }],
+        Utc::now(),
+    ));
+    snap.mm2 = vec![d];
+    let ends = [PartitionEnd { topic: "orders".into(), partition: 0, end: 120 }];
+    let facts = Facts { snapshot: &snap, recorded: &BTreeMap::new(), mirror_ends: Some(Ok(&ends)) };
+    let p = planner(&no_offsets).plan(&Action::StartMm2(Flow::DR_TO_DC), &facts).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        p.notes.iter().any(|n| n.contains("DR→DC would copy back 50 records DC already holds (1 partitions)")),
+        "{:?}",
+        p.notes
+    );
+    assert!(p.requests.iter().all(|r| !r.preview()[0].contains("/offsets")), "no offsets set");
+}

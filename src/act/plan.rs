@@ -13,7 +13,7 @@ use super::{
     Request, encode_segment,
 };
 use crate::action::Action;
-use crate::assess::PartitionEnd;
+use crate::assess::{CopyBack, PartitionEnd};
 use crate::config::{AppsBackend, Commands, Config, KubeConfig, Mm2Backend, Mm2Config, StopMeans, WorkloadPick};
 use crate::model::{ConnectState, Flow, Side, Snapshot, WorkloadKind};
 
@@ -182,6 +182,11 @@ impl Planner {
                 None
             }
         };
+        // Not starting at the ends: say what it would copy again, so the
+        // typed confirmation accepts a figure, not a hope.
+        if offsets.is_none() || matches!(m.actions.backend, Mm2Backend::Command(_)) {
+            notes.push(copy_back_note(m, flow, facts));
+        }
         let requests = match &m.actions.backend {
             Mm2Backend::Kube => {
                 let (target, object) = self.mm2_object(m, facts.snapshot)?;
@@ -228,10 +233,10 @@ impl Planner {
             }
             Mm2Backend::Command(c) => {
                 if offsets.is_some() {
-                    notes.clear();
-                    notes.push(format!(
-                        "start offsets cannot be set through a command backend: {flow} resumes from its own committed offsets"
-                    ));
+                    notes.insert(
+                        0,
+                        format!("start offsets cannot be set through a command backend: {flow} resumes from its own committed offsets"),
+                    );
                 }
                 vec![command(c, false)]
             }
@@ -316,6 +321,30 @@ impl Planner {
             name: m.name.clone(),
         };
         Ok((target(m.runs_on, kube), object))
+    }
+}
+
+/// What `flow` would copy back from its own committed position, in words.
+fn copy_back_note(m: &Mm2Config, flow: Flow, facts: &Facts) -> String {
+    let Some(Ok(ends)) = facts.mirror_ends else {
+        return format!("how much {flow} would copy back is unknown: where {} ended was not recorded", flow.reversed());
+    };
+    let replicated =
+        facts.snapshot.mm2.iter().find(|d| d.name == m.name && d.flow == flow).and_then(|d| d.replicated.as_ref());
+    let Some(replicated) = replicated else {
+        return format!("how much {flow} would copy back is unknown: its committed offsets are not observed");
+    };
+    let c = crate::assess::copy_back(ends, &replicated.value);
+    match c {
+        CopyBack { records: 0, .. } => format!("{flow} would copy back nothing: its committed offsets are at the ends"),
+        CopyBack { records, partitions, from_earliest: 0 } => format!(
+            "{flow} would copy back {records} records {} already holds ({partitions} partitions): confirming accepts them as duplicates",
+            flow.target
+        ),
+        CopyBack { records, partitions, from_earliest } => format!(
+            "{flow} would copy back up to {records} records {} already holds ({partitions} partitions, {from_earliest} with no committed position read from their earliest offset): confirming accepts them as duplicates",
+            flow.target
+        ),
     }
 }
 

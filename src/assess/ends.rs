@@ -62,3 +62,58 @@ pub fn mirror_ends(lag: &FlowLag, snap: &Snapshot, settings: &Settings, now: Ts)
     })();
     MirrorEnds { flow, ends, at }
 }
+
+/// What a reverse flow would copy again if started from its own committed
+/// position: the records between that position and where the opposite
+/// flow's data ended, which the other side already holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyBack {
+    pub records: u64,
+    /// Partitions with anything to copy again.
+    pub partitions: usize,
+    /// Of those, partitions with no committed position: they start from
+    /// their earliest offset, assumed 0 (retention may have deleted some,
+    /// so the figure is an upper bound for them).
+    pub from_earliest: usize,
+}
+
+/// The copy-back figure of a reverse flow, from the ends recorded when the
+/// opposite flow stopped and the reverse flow's committed upstream offsets
+/// (`replicated`, by source topic and partition: the ends' topics).
+pub fn copy_back(ends: &[PartitionEnd], replicated: &[crate::model::ReplicatedOffset]) -> CopyBack {
+    let mut out = CopyBack { records: 0, partitions: 0, from_earliest: 0 };
+    for e in ends {
+        let position = replicated.iter().find(|r| r.topic == e.topic && r.partition == e.partition);
+        let start = position.map_or(0, |r| r.upstream_offset.saturating_add(1));
+        let again = e.end.saturating_sub(start);
+        if again > 0 {
+            out.records += again.unsigned_abs();
+            out.partitions += 1;
+            out.from_earliest += usize::from(position.is_none());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ReplicatedOffset;
+
+    #[test]
+    fn the_copy_back_counts_what_lies_between_the_reverse_position_and_the_ends() {
+        let end = |topic: &str, partition, end| PartitionEnd { topic: topic.into(), partition, end };
+        let rep = |topic: &str, partition, upstream_offset| ReplicatedOffset {
+            topic: topic.into(),
+            partition,
+            upstream_offset,
+        };
+        let ends = [end("orders", 0, 100), end("orders", 1, 50), end("orders", 2, 30), end("orders", 3, 0)];
+        // p0 copied up to 89: 10 again; p1 already at the end; p2 never: 30 from the start; p3 empty.
+        let figure = copy_back(&ends, &[rep("orders", 0, 89), rep("orders", 1, 49), rep("other", 2, 5)]);
+        assert_eq!(figure, CopyBack { records: 40, partitions: 2, from_earliest: 1 });
+        // Set exactly at the ends: nothing copied back.
+        let set = copy_back(&ends, &[rep("orders", 0, 99), rep("orders", 1, 49), rep("orders", 2, 29)]);
+        assert_eq!(set.records, 0);
+    }
+}

@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
 pub use conditions::{Check, Condition, evaluate};
-pub use ends::{MirrorEnds, PartitionEnd};
+pub use ends::{CopyBack, MirrorEnds, PartitionEnd, copy_back};
 pub use history::{FlowStart, History};
 pub use lag::{FlowLag, LagLevel, LagRow};
 pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
