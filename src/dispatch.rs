@@ -15,6 +15,9 @@ pub enum Refusal {
     ReadOnly(String),
     #[error("the world backend has stopped; {0} not sent")]
     Disconnected(String),
+    /// Its request could not be journaled, so it was not sent.
+    #[error("the journal could not be written ({0}): nothing sent")]
+    Unjournaled(String),
 }
 
 /// Sends actions to the world backend; only a read-write console has one.

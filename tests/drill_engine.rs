@@ -493,3 +493,68 @@ fn what_could_not_be_read_is_said_on_the_side_and_in_check() {
     assert_eq!(json["sides"][1]["skipped_records"][0]["count"], 2);
     assert!(a.side(Side::Dc).unread.is_empty());
 }
+
+#[test]
+fn an_action_in_flight_is_not_asked_again_and_a_retry_keeps_the_first_count() {
+    use kdrill::action::{Outcome, RequestResult};
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &[], fx.t);
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    assert!(drill.request_action(&a).is_ok());
+    // Until its outcome comes, a second request would queue behind it.
+    let again = drill.request_action(&a);
+    assert!(matches!(&again, Err(why) if why.contains("being carried out")), "{again:?}");
+    let key = "DC /apis/apps/v1/namespaces/apps/deployments/orders#/spec/replicas".to_owned();
+    let answered = |n: i64| {
+        let result = RequestResult {
+            request: "PATCH".into(),
+            ok: false,
+            detail: "403".into(),
+            recorded: vec![(key.clone(), serde_json::json!(n))],
+        };
+        let mut o = Outcome::new(Action::StopApps(Side::Dc), Err("403".into()), fx.t);
+        o.results = vec![result];
+        o
+    };
+    assert!(drill.record_outcome(&answered(3)).is_some());
+    // Answered: it may be retried; the retry reads back its own 0.
+    assert!(drill.request_action(&a).is_ok());
+    // A drill resumed mid-action has nothing in flight: that process is gone.
+    let mut resumed = Drill::replay(drill.events()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(resumed.request_action(&a).is_ok());
+    assert!(drill.record_outcome(&answered(0)).is_some());
+    assert_eq!(drill.recorded().get(&key), Some(&serde_json::json!(3)), "the count to restore survives the retry");
+}
+
+#[test]
+fn mm2_stopped_by_its_connectors_counts_as_stopped_only_when_nothing_of_it_can_copy() {
+    let fx = Fixture::new();
+    let mut s = settings();
+    s.stopped_by_connectors = vec![Flow::DC_TO_DR];
+    let mut snap = fx.snapshot();
+    let set = |snap: &mut Snapshot, state: ConnectState, target, task: Option<ConnectState>| {
+        let c = snap.mm2.iter_mut().find(|d| d.flow == Flow::DC_TO_DR).and_then(|d| d.connectors.as_mut());
+        let Some(c) = c else { panic!("no connectors in the fixture") };
+        for conn in &mut c.value {
+            conn.state = state.clone();
+            conn.target_state = target;
+            conn.tasks =
+                task.iter().map(|t| Task { id: 0, state: t.clone(), worker_id: "w".into(), trace: None }).collect();
+        }
+    };
+    let running = |snap: &Snapshot| {
+        let a = Assessor::new(s.clone()).assess(snap, fx.t);
+        a.mm2.iter().find(|m| m.flow == Flow::DC_TO_DR).map(|m| m.running.clone())
+    };
+    // Workers run; every connector STOPPED as status, target state and tasks.
+    set(&mut snap, ConnectState::Stopped, Some(TargetState::Stopped), None);
+    assert_eq!(running(&snap), Some(Truth::No));
+    // A task another worker still runs may still copy: not stopped.
+    set(&mut snap, ConnectState::Stopped, Some(TargetState::Stopped), Some(ConnectState::Running));
+    assert_eq!(running(&snap), Some(Truth::Yes));
+    // STOPPED in the status but not (yet) as target state: not stopped.
+    set(&mut snap, ConnectState::Stopped, Some(TargetState::Started), None);
+    assert_eq!(running(&snap), Some(Truth::Yes));
+}

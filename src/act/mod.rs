@@ -40,6 +40,8 @@ use crate::model::Side;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Procedure {
     pub action: Action,
+    /// The side its requests act on: the side whose name confirms it.
+    pub side: Side,
     pub requests: Vec<Request>,
     /// What the operator should know before confirming (an offset that
     /// cannot be set, a count taken from the configuration).
@@ -50,7 +52,8 @@ impl Procedure {
     /// An action with no requests of its own: a demo fault, or an action
     /// the demo world carries out by itself.
     pub fn bare(action: Action) -> Procedure {
-        Procedure { action, requests: Vec::new(), notes: Vec::new() }
+        let side = action.side();
+        Procedure { action, side, requests: Vec::new(), notes: Vec::new() }
     }
 
     /// Every request's preview lines, in order: what the journal keeps.

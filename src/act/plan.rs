@@ -74,7 +74,12 @@ impl Planner {
             Action::RestartMm2(flow) => (self.restart_mm2(*flow, facts)?, Vec::new()),
             Action::Fault(_) => return Err("demo faults exist only in the demo world".into()),
         };
-        Ok(Procedure { action: action.clone(), requests, notes })
+        // MM2 acts where it runs, which may differ from its target.
+        let side = match action {
+            Action::StopMm2(f) | Action::StartMm2(f) | Action::RestartMm2(f) => self.deployment(*f)?.runs_on,
+            other => other.side(),
+        };
+        Ok(Procedure { action: action.clone(), side, requests, notes })
     }
 
     fn side(&self, side: Side) -> &SidePlan {
@@ -193,7 +198,7 @@ impl Planner {
                 let mut patch = Value::Null;
                 if m.actions.stop_means == StopMeans::Workers {
                     let path = object.path();
-                    let n = start_replicas(flow.target, &path, m.actions.replicas, facts.recorded)
+                    let n = start_replicas(m.runs_on, &path, m.actions.replicas, facts.recorded)
                         .ok_or(format!("no worker count recorded for {path}: set mm2 replicas"))?;
                     patch = json!({"spec": {"replicas": n}});
                 }
@@ -220,9 +225,13 @@ impl Planner {
                     }
                     out.push(wait);
                     out.push(connect(endpoint, Method::Patch, &at("offsets"), Some(body.clone())));
+                    // Connect lists no offset for a partition reset to null.
+                    let set = json!({"offsets": body["offsets"].as_array().map(|o| {
+                        o.iter().filter(|e| !e["offset"].is_null()).cloned().collect::<Vec<_>>()
+                    })});
                     let mut check = connect(endpoint, Method::Get, &at("offsets"), None);
                     if let Request::Connect(c) = &mut check {
-                        c.until = Some((body, STATE_WAIT));
+                        c.until = Some((set, STATE_WAIT));
                     }
                     out.push(check);
                 }

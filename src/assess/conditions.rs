@@ -189,16 +189,28 @@ fn no_mm2(a: &Assessment) -> Eval {
     // No MM2 pod on either side's Kubernetes, whoever owns it.
     let mut pods = Vec::new();
     for p in a.platforms.iter().flatten() {
-        // A flow stopped by its connectors keeps its pods: judged above.
-        let by_connectors = a.mm2.iter().any(|m| m.runs_on == p.side && m.stopped_by_connectors);
-        if by_connectors {
-            continue;
-        }
         at = older(at, p.mm2_pods_at);
-        match &p.mm2_pods {
+        // A flow stopped by its connectors keeps its own pods (judged
+        // above); any other MM2 pod on the side still counts.
+        let kept: Known<usize> = a
+            .mm2
+            .iter()
+            .filter(|m| m.runs_on == p.side && m.stopped_by_connectors && m.running.is_no())
+            .map(|m| m.platform.as_ref().map_or(Known::Is(0), |pl| pl.pods.clone()))
+            .try_fold(0usize, |sum, k| match k {
+                Known::Is(n) => Ok(sum + n),
+                Known::Unknown(why) => Err(why),
+            })
+            .map_or_else(Known::Unknown, Known::Is);
+        let others = match (&p.mm2_pods, kept) {
+            (Known::Is(n), Known::Is(k)) => Known::Is(n.saturating_sub(k)),
+            (Known::Unknown(why), _) => Known::Unknown(why.clone()),
+            (_, Known::Unknown(why)) => Known::Unknown(why),
+        };
+        match others {
             Known::Is(n) => {
                 pods.push(format!("{n} on {}", p.side));
-                if *n > 0 {
+                if n > 0 {
                     truth = Truth::No;
                 }
             }

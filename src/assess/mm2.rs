@@ -191,7 +191,14 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     let stopped_by_connectors = settings.stopped_by_connectors.contains(&d.flow);
     let running = if stopped_by_connectors {
         let fresh = Freshness::of(connectors_at, now, settings.stale_after).is_fresh();
-        let all_stopped = !connectors.is_empty() && connectors.iter().all(|c| c.state == ConnectState::Stopped);
+        // STOPPED as status, target state and tasks: a task still RUNNING
+        // on another worker may still copy.
+        let all_stopped = !connectors.is_empty()
+            && connectors.iter().all(|c| {
+                c.state == ConnectState::Stopped
+                    && c.target_state == Some(crate::model::TargetState::Stopped)
+                    && c.tasks.iter().all(|t| t.state != ConnectState::Running)
+            });
         match (&running, fresh, all_stopped) {
             (Truth::No, _, _) => Truth::No,
             (_, true, true) => Truth::No,

@@ -350,6 +350,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         {
             return Err(err(format!("{key}.connect_url: expected an http:// or https:// URL, found \"{url}\"")));
         }
+        // Credentials in the URL would be shown in every preview and journaled.
+        if let Some(url) = &m.connect_url
+            && url.split("://").nth(1).and_then(|rest| rest.split('/').next()).is_some_and(|host| host.contains('@'))
+        {
+            return Err(err(format!(
+                "{key}.connect_url: no credentials in the URL; use {key}.connect_user and {key}.connect_password = {{ env = \"VAR\" }}"
+            )));
+        }
         mm2.push(Mm2Config {
             name: m.name.clone().unwrap_or_else(|| "mm2".into()),
             flow,

@@ -172,6 +172,8 @@ fn action_backends_default_sensibly_and_mistakes_name_their_key() {
     assert_eq!(c.settings.stopped_by_connectors, vec![Flow::DC_TO_DR]);
     let e = err(&mm2("connect_url = \"http://c:8083\"\nstop_means = \"workers\""));
     assert!(e.contains("mm2[0].stop_means: the connect backend can stop connectors, not workers"), "{e}");
+    let e = err(&mm2("connect_url = \"https://ops:hunter2@c:8083\""));
+    assert!(e.contains("mm2[0].connect_url: no credentials in the URL") && !e.contains("hunter2"), "{e}");
     let e = err(&mm2("backend = \"kube\""));
     assert!(e.contains("mm2[0].backend: \"kube\" needs the kube_context"), "{e}");
     let e = err(&mm2("connect_url = \"http://c:8083\"\nconnect_user = \"ops\""));

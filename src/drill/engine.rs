@@ -215,6 +215,10 @@ pub struct Drill {
     violations_seen: BTreeMap<String, (Rule, String)>,
     replication_stopped: bool,
     // Transient: not journaled, restarts on resume.
+    /// The current step's action was sent and has not answered yet: asking
+    /// again would queue a second run behind it, planned on older facts.
+    /// (After a resume nothing is in flight: the old process is gone.)
+    in_flight: Option<usize>,
     holding_since: Option<Ts>,
     /// How long after an action its effect may take to be observed.
     verify: TimeDelta,
@@ -261,6 +265,7 @@ impl Drill {
             aborted: None,
             violations_seen: BTreeMap::new(),
             replication_stopped: false,
+            in_flight: None,
             holding_since: None,
             verify: DEFAULT_VERIFY,
             held_until: at,
@@ -467,6 +472,9 @@ impl Drill {
         let step = self.current().ok_or("the drill is finished")?;
         let action =
             self.plan.steps[step].action.clone().ok_or("this step has no action: it completes when observed")?;
+        if self.in_flight == Some(step) {
+            return Err("this step's action is being carried out: wait for its outcome".into());
+        }
         if step > 0 {
             for cond in &self.plan.steps[step - 1].done_when {
                 let check = evaluate(cond, a);
@@ -503,17 +511,23 @@ impl Drill {
             requests,
             confirmed_as,
         });
+        self.in_flight = Some(step);
         Ok((action, ev))
     }
 
     /// Values this drill's actions read before changing them (previous
-    /// replicas), by key; the latest reading of a key wins.
+    /// replicas), by key. The first meaningful reading of a key is kept: a
+    /// retried stop reads back its own 0, which must not replace the count
+    /// to restore.
     pub fn recorded(&self) -> BTreeMap<String, serde_json::Value> {
         let mut out = BTreeMap::new();
         for ev in &self.events {
             if let DrillEvent::ActionOutcome { results, .. } = ev {
-                for r in results {
-                    out.extend(r.recorded.iter().cloned());
+                for (key, value) in results.iter().flat_map(|r| &r.recorded) {
+                    let meaningful = !value.is_null() && value.as_i64() != Some(0);
+                    if meaningful && !out.contains_key(key) {
+                        out.insert(key.clone(), value.clone());
+                    }
                 }
             }
         }
@@ -544,6 +558,7 @@ impl Drill {
             Err(e) => (false, e.clone()),
         };
         let results = outcome.results.clone();
+        self.in_flight = None;
         Some(self.record(DrillEvent::ActionOutcome { step, ok, detail, at: outcome.at, results }))
     }
 

@@ -19,7 +19,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::collect::Observation;
-use crate::dispatch::{self, Dispatcher};
+use crate::dispatch::{self, Dispatcher, Refusal};
 use crate::drill::journal::Journal;
 use crate::model::Ts;
 
@@ -92,12 +92,19 @@ pub async fn run(
         let mut quit = false;
         // A refusal may cause more effects (its journal entry): loop until done.
         while !effects.is_empty() {
+            // An action is sent only once its request is journaled.
+            let mut unjournaled = None;
             for effect in std::mem::take(&mut effects) {
                 match effect {
                     Effect::Journal(ev) => {
                         if let Some(Err(e)) = journal.as_mut().map(|j| j.append(&ev)) {
+                            unjournaled = Some(e.to_string());
                             effects.extend(app.update(Msg::JournalError(e.to_string())));
                         }
+                    }
+                    Effect::Dispatch(procedure) if unjournaled.is_some() => {
+                        let why = unjournaled.clone().unwrap_or_default();
+                        effects.extend(app.update(Msg::Refused(procedure.action, Refusal::Unjournaled(why))));
                     }
                     Effect::Dispatch(procedure) => {
                         let action = procedure.action.clone();

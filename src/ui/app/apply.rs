@@ -301,7 +301,7 @@ impl App {
             }
         };
         let plan_step = step.and_then(|i| drill.and_then(|d| d.plan().steps.get(i)));
-        let side = action.side();
+        let side = procedure.side;
         self.pending = Some(Pending {
             step,
             title: plan_step.map_or_else(|| action.label(), |s| s.title.clone()),
