@@ -230,3 +230,102 @@ fn a_real_prometheus_scrapes_the_lab_figures_kdrill_assesses() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The demo world, judged once per virtual second, as `/metrics` renders it.
+struct Demo {
+    world: kdrill::demo::DemoWorld,
+    assessor: kdrill::assess::Assessor,
+    a: kdrill::assess::Assessment,
+}
+
+impl Demo {
+    fn new() -> Demo {
+        use chrono::TimeZone;
+        let start = chrono::Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).single().expect("a valid time");
+        let world = kdrill::demo::DemoWorld::new(7, start);
+        let mut assessor = kdrill::assess::Assessor::new(kdrill::demo::demo_settings());
+        let a = assessor.assess(&world.observe(), world.now());
+        Demo { world, assessor, a }
+    }
+
+    fn tick(&mut self) {
+        self.world.advance(chrono::TimeDelta::seconds(1));
+        self.a = self.assessor.assess(&self.world.observe(), self.world.now());
+    }
+
+    fn metrics(&self) -> String {
+        kdrill::serve::metrics::render(&kdrill::check::report(&self.a))
+    }
+}
+
+/// The value of the one sample of `name` whose labels include `with`.
+fn sample(metrics: &str, name: &str, with: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(with))
+        .map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+        .collect::<Option<Vec<f64>>>()
+        .filter(|v| v.len() == 1)
+        .map(|v| v[0])
+}
+
+#[test]
+fn a_stalled_flow_reads_1_in_kdrill_mm2_stalled_and_promtool_accepts_it() {
+    let mut demo = Demo::new();
+    for _ in 0..12 {
+        demo.tick();
+    }
+    assert_eq!(sample(&demo.metrics(), "kdrill_mm2_stalled", "flow=\"dc-dr\""), Some(0.0), "{}", demo.metrics());
+    demo.world.apply(&kdrill::action::Action::Fault(kdrill::action::Fault::StallMm2)).expect("stall MM2");
+    // The demo marks a flow stalled within half a minute of virtual time.
+    let stalled = (0..40).any(|_| {
+        demo.tick();
+        sample(&demo.metrics(), "kdrill_mm2_stalled", "flow=\"dc-dr\"") == Some(1.0)
+    });
+    assert!(stalled, "{}", demo.metrics());
+    let mut check = tool("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    check.stdin.take().expect("stdin").write_all(demo.metrics().as_bytes()).expect("feed promtool");
+    let out = check.wait_with_output().expect("promtool ends");
+    assert!(out.status.success() && say(&out).trim().is_empty(), "promtool check metrics:\n{}", say(&out));
+}
+
+#[test]
+fn drift_is_counted_by_kind_and_named_for_a_bounded_number_of_topics() {
+    use kdrill::assess::drift::{Difference, TopicDrift};
+    use kdrill::model::Side;
+    let mut demo = Demo::new();
+    for _ in 0..12 {
+        demo.tick();
+    }
+    let mut report = kdrill::check::report(&demo.a);
+    assert!(report.rules_unchecked_because.is_empty(), "both demo sides fresh");
+    let clean = kdrill::serve::metrics::render(&report);
+    assert_eq!(sample(&clean, "kdrill_topic_drift_topics", "difference=\"missing\""), Some(0.0), "{clean}");
+    // Thousands of mirrors missing: every one counted, a bounded few named.
+    report.drift = (0..2000)
+        .map(|i| TopicDrift {
+            topic: format!("orders-{i}"),
+            source: Side::Dc,
+            mirror: format!("orders-{i}"),
+            target: Side::Dr,
+            differences: vec![Difference { kind: "missing", text: "no mirror".into(), blocking: true }],
+        })
+        .collect();
+    let drifted = kdrill::serve::metrics::render(&report);
+    assert_eq!(sample(&drifted, "kdrill_topic_drift_topics", "difference=\"missing\""), Some(2000.0));
+    assert_eq!(sample(&drifted, "kdrill_topic_drift_topics", "difference=\"partitions\""), Some(0.0));
+    let named = drifted.lines().filter(|l| l.starts_with("kdrill_topic_drift{")).count();
+    assert!((1..=50).contains(&named), "{named} topics named");
+    assert_eq!(
+        sample(&drifted, "kdrill_topic_drift", "topic=\"orders-0\""),
+        Some(1.0),
+        "{}",
+        drifted.lines().find(|l| l.starts_with("kdrill_topic_drift{")).unwrap_or_default()
+    );
+}
