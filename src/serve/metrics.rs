@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
+use crate::assess::drift::TopicDrift;
+use crate::assess::mm2::Mm2ProblemKind;
 use crate::assess::rules::Rule;
 use crate::check::Report;
 use crate::model::age_secs;
@@ -26,6 +28,11 @@ const ROLES: [&str; 4] = ["active", "passive", "idle", "unknown"];
 /// Kafka Connect's states of connectors and tasks.
 const CONNECT_STATES: [&str; 6] = ["UNASSIGNED", "RUNNING", "PAUSED", "FAILED", "RESTARTING", "STOPPED"];
 const LEVELS: [&str; 4] = ["ok", "unknown", "warn", "alarm"];
+/// The kinds of difference `assess::drift` compares.
+const DRIFT_KINDS: [&str; 5] = ["missing", "partitions", "replication-factor", "min-insync-replicas", "cleanup-policy"];
+/// Topics named in per-topic drift series, at most: a DR missing thousands
+/// of mirrors must not make thousands of series. The counts are complete.
+const DRIFT_TOPICS_NAMED: usize = 50;
 
 /// A flow as a label value: `DC→DR` reads `dc-dr`.
 pub fn flow_label(flow: &str) -> String {
@@ -160,6 +167,12 @@ pub fn render(r: &Report) -> String {
             );
         }
         s.set("kdrill_mm2_problems", "Problems kdrill sees with the MM2 deployment", &dep, m.problems.len() as f64);
+        s.set(
+            "kdrill_mm2_stalled",
+            "1 while the flow runs, is behind and its committed progress does not move",
+            &dep,
+            flag(m.problems.iter().any(|p| p.kind == Mm2ProblemKind::Stalled.as_str())),
+        );
     }
     for p in &r.kubernetes {
         let side = p.side.to_lowercase();
@@ -230,6 +243,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     let rules_checked = r.rules_unchecked_because.is_empty();
+    drift(&mut s, &r.drift, rules_checked);
     s.set("kdrill_rules_checked", "1 when the rules could be checked (both sides fresh)", &[], flag(rules_checked));
     for rule in Rule::ALL {
         let broken = r.violations.iter().any(|v| v.id == rule.as_str());
@@ -251,4 +265,35 @@ pub fn render(r: &Report) -> String {
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+/// Drift as counts per kind of difference, and per topic for the first
+/// `DRIFT_TOPICS_NAMED` drifting topics. Drift is judged on fresh sides
+/// only: the counts (0 included) are shown when both sides are fresh.
+fn drift(s: &mut Sink, drift: &[TopicDrift], sides_fresh: bool) {
+    for kind in DRIFT_KINDS.iter().copied().filter(|_| sides_fresh) {
+        let topics = drift.iter().filter(|d| d.differences.iter().any(|x| x.kind == kind)).count();
+        s.set(
+            "kdrill_topic_drift_topics",
+            "Application topics whose mirror differs, by kind of difference",
+            &[("difference", kind)],
+            topics as f64,
+        );
+    }
+    for d in drift.iter().take(DRIFT_TOPICS_NAMED) {
+        let target = d.target.to_string().to_lowercase();
+        for x in &d.differences {
+            s.set(
+                "kdrill_topic_drift",
+                "1 for each difference between an application topic and its mirror (first topics only)",
+                &[
+                    ("topic", &d.topic),
+                    ("target", &target),
+                    ("difference", x.kind),
+                    ("blocking", &x.blocking.to_string()),
+                ],
+                1.0,
+            );
+        }
+    }
 }

@@ -1,0 +1,331 @@
+//! `kdrill serve` judged by Prometheus's own tools: `promtool` accepts its
+//! /metrics and the alerting rules of examples/alerts.yml (whose unit tests
+//! fire and hold back alerts), and a real Prometheus server scrapes kdrill
+//! serving the lab and answers PromQL with the figures kdrill's own
+//! assessment gives. `scripts/test` installs promtool and prometheus
+//! (Debian's `prometheus` package); without them these tests fail.
+
+// The helpers run only under test: a panic there is the test's failure.
+#![allow(clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Prometheus's tool `name`, which must be installed: no skipping.
+fn tool(name: &str) -> Command {
+    let found = Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    assert!(
+        found.is_ok_and(|s| s.success()),
+        "{name} not found: run scripts/test, which installs Debian's `prometheus` package \
+         (apt-get install --no-install-recommends prometheus)"
+    );
+    let mut cmd = Command::new(name);
+    cmd.current_dir(root());
+    cmd
+}
+
+fn say(out: &Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A child process ended when the test ends, also on failure.
+struct Process {
+    child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `kdrill serve ARGS` on an ephemeral loopback port: the process and its address.
+fn serve(args: &[&str]) -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kdrill"))
+        .arg("serve")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(root())
+        .env("KDRILL_CONFIG", "/nonexistent/kdrill.toml")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kdrill serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
+    let process = Process { child };
+    let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    (process, addr)
+}
+
+/// GET on its own connection, HTTP/1.0 (no chunked bodies): (status, body).
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(addr) else { return (0, String::new()) };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("write");
+    let mut raw = Vec::new();
+    if stream.read_to_end(&mut raw).is_err() {
+        return (0, String::new());
+    }
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// Waits, bounded, until `path` answers 200.
+fn await_ok(addr: &str, path: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while get(addr, path).0 != 200 {
+        assert!(Instant::now() < deadline, "{addr}{path} never answered 200 within {within:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn promtool_accepts_the_metrics_of_the_demo() {
+    let (_server, addr) = serve(&["--demo"]);
+    await_ok(&addr, "/readyz", Duration::from_secs(30));
+    let (status, metrics) = get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    let mut check = tool("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    check.stdin.take().expect("stdin").write_all(metrics.as_bytes()).expect("feed promtool");
+    let out = check.wait_with_output().expect("promtool ends");
+    // Lint warnings are printed and fail the check as well: none may appear.
+    assert!(out.status.success(), "promtool check metrics:\n{}\n{metrics}", say(&out));
+    assert!(say(&out).trim().is_empty(), "promtool check metrics warns:\n{}", say(&out));
+    for added in ["kdrill_mm2_stalled{", "kdrill_topic_drift_topics{difference=\"missing\"}"] {
+        assert!(metrics.contains(added), "{added} missing:\n{metrics}");
+    }
+}
+
+#[test]
+fn the_example_alerting_rules_load_and_their_unit_tests_pass() {
+    let out = tool("promtool").args(["check", "rules", "examples/alerts.yml"]).output().expect("run promtool");
+    assert!(out.status.success(), "promtool check rules:\n{}", say(&out));
+    let out =
+        tool("promtool").args(["test", "rules", "tests/prometheus/alerts_test.yml"]).output().expect("run promtool");
+    assert!(out.status.success(), "promtool test rules:\n{}", say(&out));
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// One PromQL query's single value, if it has exactly one series.
+fn query(prometheus: &str, promql: &str) -> Option<f64> {
+    let encoded: String = promql
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let (status, body) = get(prometheus, &format!("/api/v1/query?query={encoded}"));
+    if status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let result = v["data"]["result"].as_array()?;
+    if result.len() != 1 {
+        return None;
+    }
+    result[0]["value"][1].as_str()?.parse().ok()
+}
+
+/// A real Prometheus scrapes `kdrill serve` on the lab every second; PromQL
+/// through its HTTP API returns what kdrill's `/api/v1/assessment` says.
+#[test]
+fn a_real_prometheus_scrapes_the_lab_figures_kdrill_assesses() {
+    support::lab();
+    let _lock = support::shared();
+    let prometheus_bin = tool("prometheus");
+    let (_server, kdrill) = serve(&["--config", "examples/lab.toml"]);
+    await_ok(&kdrill, "/readyz", Duration::from_secs(60));
+
+    let dir = std::env::temp_dir().join(format!("kdrill-prometheus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: kdrill\n    static_configs:\n      - targets: [\"{kdrill}\"]\n"
+        ),
+    )
+    .expect("write prometheus.yml");
+    let prometheus = format!("127.0.0.1:{}", free_port());
+    let arg = |k: &str, v: &Path| format!("--{k}={}", v.display());
+    let mut cmd = prometheus_bin;
+    cmd.args([arg("config.file", &config), arg("storage.tsdb.path", &dir.join("data"))])
+        .arg(format!("--web.listen-address={prometheus}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).expect("log file"));
+    let server = Process { child: cmd.spawn().expect("spawn prometheus") };
+    let log = || std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(&prometheus, "/-/ready").0 != 200 {
+        assert!(Instant::now() < deadline, "prometheus never became ready:\n{}", log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Scraped at least once, successfully.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query(&prometheus, "up{job=\"kdrill\"}") != Some(1.0) {
+        assert!(Instant::now() < deadline, "prometheus never scraped kdrill at {kdrill}:\n{}", log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Both figures are stable on a quiet lab: a side's brokers stay up
+    // unless a test stops one (those hold the lab lock exclusively, and we
+    // hold it shared); the DC→DR lag stays put while nothing produces to
+    // DC's application topics (the lab's apps are stopped). Other shared
+    // holders may produce to their own topics and move the lag for a
+    // moment, so the two are compared until they agree, bounded.
+    let assessed = |kdrill: &str| -> serde_json::Value {
+        let (status, body) = get(kdrill, "/api/v1/assessment");
+        assert_eq!(status, 200);
+        serde_json::from_str(&body).expect("the assessment is JSON")
+    };
+    let figures = [
+        ("kdrill_side_brokers_up{side=\"dc\"}", "brokers up on DC"),
+        ("kdrill_replication_lag_records{flow=\"dc-dr\"}", "DC→DR lag"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let report = assessed(&kdrill);
+        let dc = report["sides"].as_array().and_then(|s| s.iter().find(|s| s["side"] == "DC")).expect("DC");
+        let lag = report["lag"].as_array().and_then(|l| l.iter().find(|l| l["flow"] == "DC→DR")).expect("DC→DR");
+        let expected = [dc["brokers_up"].as_f64(), lag["total_records"].as_f64()];
+        assert!(expected.iter().all(Option::is_some), "the lab's figures are known: {report}");
+        let scraped: Vec<Option<f64>> = figures.iter().map(|(q, _)| query(&prometheus, q)).collect();
+        if scraped == expected {
+            assert_eq!(expected[0], Some(1.0), "the lab's DC has one broker, up");
+            break;
+        }
+        let apart: Vec<String> = figures
+            .iter()
+            .zip(expected.iter().zip(&scraped))
+            .map(|((_, name), (e, s))| format!("{name}: kdrill {e:?}, prometheus {s:?}"))
+            .collect();
+        assert!(Instant::now() < deadline, "Prometheus and kdrill never agreed within 60s: {apart:?}\n{}", log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The demo world, judged once per virtual second, as `/metrics` renders it.
+struct Demo {
+    world: kdrill::demo::DemoWorld,
+    assessor: kdrill::assess::Assessor,
+    a: kdrill::assess::Assessment,
+}
+
+impl Demo {
+    fn new() -> Demo {
+        use chrono::TimeZone;
+        let start = chrono::Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).single().expect("a valid time");
+        let world = kdrill::demo::DemoWorld::new(7, start);
+        let mut assessor = kdrill::assess::Assessor::new(kdrill::demo::demo_settings());
+        let a = assessor.assess(&world.observe(), world.now());
+        Demo { world, assessor, a }
+    }
+
+    fn tick(&mut self) {
+        self.world.advance(chrono::TimeDelta::seconds(1));
+        self.a = self.assessor.assess(&self.world.observe(), self.world.now());
+    }
+
+    fn metrics(&self) -> String {
+        kdrill::serve::metrics::render(&kdrill::check::report(&self.a))
+    }
+}
+
+/// The value of the one sample of `name` whose labels include `with`.
+fn sample(metrics: &str, name: &str, with: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(with))
+        .map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+        .collect::<Option<Vec<f64>>>()
+        .filter(|v| v.len() == 1)
+        .map(|v| v[0])
+}
+
+#[test]
+fn a_stalled_flow_reads_1_in_kdrill_mm2_stalled_and_promtool_accepts_it() {
+    let mut demo = Demo::new();
+    for _ in 0..12 {
+        demo.tick();
+    }
+    assert_eq!(sample(&demo.metrics(), "kdrill_mm2_stalled", "flow=\"dc-dr\""), Some(0.0), "{}", demo.metrics());
+    demo.world.apply(&kdrill::action::Action::Fault(kdrill::action::Fault::StallMm2)).expect("stall MM2");
+    // The demo marks a flow stalled within half a minute of virtual time.
+    let stalled = (0..40).any(|_| {
+        demo.tick();
+        sample(&demo.metrics(), "kdrill_mm2_stalled", "flow=\"dc-dr\"") == Some(1.0)
+    });
+    assert!(stalled, "{}", demo.metrics());
+    let mut check = tool("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    check.stdin.take().expect("stdin").write_all(demo.metrics().as_bytes()).expect("feed promtool");
+    let out = check.wait_with_output().expect("promtool ends");
+    assert!(out.status.success() && say(&out).trim().is_empty(), "promtool check metrics:\n{}", say(&out));
+}
+
+#[test]
+fn drift_is_counted_by_kind_and_named_for_a_bounded_number_of_topics() {
+    use kdrill::assess::drift::{Difference, TopicDrift};
+    use kdrill::model::Side;
+    let mut demo = Demo::new();
+    for _ in 0..12 {
+        demo.tick();
+    }
+    let mut report = kdrill::check::report(&demo.a);
+    assert!(report.rules_unchecked_because.is_empty(), "both demo sides fresh");
+    let clean = kdrill::serve::metrics::render(&report);
+    assert_eq!(sample(&clean, "kdrill_topic_drift_topics", "difference=\"missing\""), Some(0.0), "{clean}");
+    // Thousands of mirrors missing: every one counted, a bounded few named.
+    report.drift = (0..2000)
+        .map(|i| TopicDrift {
+            topic: format!("orders-{i}"),
+            source: Side::Dc,
+            mirror: format!("orders-{i}"),
+            target: Side::Dr,
+            differences: vec![Difference { kind: "missing", text: "no mirror".into(), blocking: true }],
+        })
+        .collect();
+    let drifted = kdrill::serve::metrics::render(&report);
+    assert_eq!(sample(&drifted, "kdrill_topic_drift_topics", "difference=\"missing\""), Some(2000.0));
+    assert_eq!(sample(&drifted, "kdrill_topic_drift_topics", "difference=\"partitions\""), Some(0.0));
+    let named = drifted.lines().filter(|l| l.starts_with("kdrill_topic_drift{")).count();
+    assert!((1..=50).contains(&named), "{named} topics named");
+    assert_eq!(
+        sample(&drifted, "kdrill_topic_drift", "topic=\"orders-0\""),
+        Some(1.0),
+        "{}",
+        drifted.lines().find(|l| l.starts_with("kdrill_topic_drift{")).unwrap_or_default()
+    );
+}
