@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use kdrill::drill::DrillEvent;
 use kdrill::model::{Flow, Side};
-use serde_json::Value;
 use support::console::Console;
 
 /// The lab, driven through Connect REST (connectors stopped, workers kept)
@@ -56,43 +55,6 @@ rate_window = "10s"
 
 fn lab(args: &[&str]) -> String {
     support::lab().run(args, Duration::from_secs(240)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// `scripts/lab verify` of the app runs started since `since_ms` (other
-/// tests' runs are not this drill's business): its report and whether it
-/// said ok.
-fn verify(since_ms: i64) -> (bool, Value) {
-    let runs = |report: &Value| -> Vec<String> {
-        let mut found: Vec<String> = report["sides"]
-            .as_object()
-            .into_iter()
-            .flat_map(|sides| sides.values())
-            .flat_map(|side| side["topics"].as_object().into_iter().flat_map(|t| t.values()))
-            .flat_map(|topic| topic["runs"].as_object().into_iter().flat_map(|r| r.keys().cloned()))
-            .filter(|run| run.split('-').nth(1).and_then(|ms| ms.parse::<i64>().ok()).is_some_and(|ms| ms >= since_ms))
-            .collect();
-        found.sort();
-        found.dedup();
-        found
-    };
-    let (_, all) = verify_with(&[]);
-    let mine = runs(&all);
-    assert!(!mine.is_empty(), "no app run of this test found by the verifier: {all:#}");
-    verify_with(&["--runs", &mine.join(",")])
-}
-
-fn verify_with(args: &[&str]) -> (bool, Value) {
-    let l = support::lab();
-    let out = std::process::Command::new(l.script())
-        .arg("verify")
-        .args(args)
-        .current_dir(&l.root)
-        .output()
-        .unwrap_or_else(|e| panic!("scripts/lab verify: {e}"));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("scripts/lab verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
-    });
-    (out.status.code() == Some(0), report)
 }
 
 /// Puts the lab back as `scripts/lab up` leaves it, also when the test fails.
@@ -176,14 +138,6 @@ fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_l
 
     // Everything written on either side is on both, once, in order.
     lab(&["apps", "stop", "dc"]);
-    let mut last = Value::Null;
-    let ok = (0..60).any(|_| {
-        let (ok, report) = verify(since_ms);
-        last = report;
-        ok || {
-            std::thread::sleep(Duration::from_secs(2));
-            false
-        }
-    });
-    assert!(ok, "the verifier found loss or duplicates: {last:#}");
+    let report = support::verify_runs_since(since_ms);
+    assert_eq!(report["totals"]["duplicates"], serde_json::json!(0), "{report:#}");
 }

@@ -83,39 +83,6 @@ fn changes(mark: &AuditMark, side: Side, user: &str) -> Vec<(String, String, Val
         .collect()
 }
 
-fn verify_runs_since(since_ms: i64) -> Value {
-    let l = support::lab();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(l.script()).arg("verify").args(args).current_dir(&l.root).output();
-        let out = out.unwrap_or_else(|e| panic!("scripts/lab verify: {e}"));
-        let v: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-        (out.status.code() == Some(0), v)
-    };
-    let (_, all) = run(&[]);
-    let mut mine: Vec<String> = all["sides"]
-        .as_object()
-        .into_iter()
-        .flat_map(|s| s.values())
-        .flat_map(|side| side["topics"].as_object().into_iter().flat_map(|t| t.values()))
-        .flat_map(|t| t["runs"].as_object().into_iter().flat_map(|r| r.keys().cloned()))
-        .filter(|r| r.split('-').nth(1).and_then(|ms| ms.parse::<i64>().ok()).is_some_and(|ms| ms >= since_ms))
-        .collect();
-    mine.sort();
-    mine.dedup();
-    assert!(!mine.is_empty(), "no app run of this test: {all:#}");
-    let mut last = Value::Null;
-    for _ in 0..60 {
-        let (ok, report) = run(&["--runs", &mine.join(",")]);
-        if ok {
-            return report;
-        }
-        last = report;
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    panic!("the verifier found loss or duplicates: {last:#}");
-}
-
 /// Puts the Kubernetes lab back as `scripts/lab kube up` leaves it: no app,
 /// MM2 DC→DR running on DR, DR→DC at 0 on DC with its connectors running
 /// (so that scaling it up, as other tests do, starts a flow).
@@ -220,7 +187,7 @@ fn kdrill_alone_switches_over_and_fails_back_on_kubernetes_losing_nothing() {
     eprintln!("switchover:\n  {}\nfailback:\n  {}", switchover.join("\n  "), c.timeline().join("\n  "));
 
     admin.scale_app(Side::Dc, 0);
-    let report = verify_runs_since(since_ms);
+    let report = support::verify_runs_since(since_ms);
     assert_eq!(report["totals"]["duplicates"], json!(0), "{report:#}");
     assert_eq!(report["totals"]["lost_by_replication"], json!(0), "{report:#}");
 }

@@ -284,13 +284,19 @@ fn versions(p: &Patched) -> String {
 }
 
 async fn merge_patch(calls: &Calls<'_>, patch: &Value, record: &[String]) -> Result<Done, String> {
-    let done = patch_with_retries(
-        || calls.get(),
-        |obj| with_resource_version(patch, &resource_version(obj)),
-        |body| async move { calls.patch(&body).await },
-    )
-    .await
-    .map_err(|f| f.words(calls.at))?;
+    patch_read(calls, |obj| with_resource_version(patch, &resource_version(obj)), record).await
+}
+
+/// Reads, patches with what `body` builds from the object read (retried on
+/// conflict), and records `record`'s values as they were before.
+async fn patch_read(
+    calls: &Calls<'_>,
+    body: impl FnMut(&Value) -> Result<Value, String>,
+    record: &[String],
+) -> Result<Done, String> {
+    let done = patch_with_retries(|| calls.get(), body, |body| async move { calls.patch(&body).await })
+        .await
+        .map_err(|f| f.words(calls.at))?;
     Ok(Done {
         detail: format!("200 OK: {}", versions(&done)),
         recorded: record_values(&calls.at.path, &done.before, record),
@@ -346,17 +352,7 @@ async fn edit_mirrors(
     patch: &Value,
     record: &[String],
 ) -> Result<Done, String> {
-    let done = patch_with_retries(
-        || calls.get(),
-        |obj| mirrors_patch(obj, connectors, source, patch),
-        |body| async move { calls.patch(&body).await },
-    )
-    .await
-    .map_err(|f| f.words(calls.at))?;
-    Ok(Done {
-        detail: format!("200 OK: {}", versions(&done)),
-        recorded: record_values(&calls.at.path, &done.before, record),
-    })
+    patch_read(calls, |obj| mirrors_patch(obj, connectors, source, patch), record).await
 }
 
 /// The merge patch that makes an existing object's `data` (and the labels
