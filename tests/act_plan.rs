@@ -365,7 +365,9 @@ fn without_start_offsets_the_preview_shows_what_would_be_copied_back() {
     let facts = Facts { snapshot: &snap, recorded: &BTreeMap::new(), mirror_ends: Some(Ok(&ends)) };
     let p = planner(&no_offsets).plan(&Action::StartMm2(Flow::DR_TO_DC), &facts).unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        p.notes.iter().any(|n| n.contains("DR→DC would copy back 50 records DC already holds (1 partitions)")),
+        p.notes.iter().any(|n| n.contains(
+            "DR→DC would copy back 50 records DC already holds (1 partitions; committed offsets as read at "
+        )),
         "{:?}",
         p.notes
     );

@@ -344,14 +344,16 @@ fn copy_back_note(m: &Mm2Config, flow: Flow, facts: &Facts) -> String {
         return format!("how much {flow} would copy back is unknown: its committed offsets are not observed");
     };
     let c = crate::assess::copy_back(ends, &replicated.value);
+    // The figure rests on committed offsets read at some moment: say when.
+    let seen = format!("committed offsets as read at {}", replicated.at.format("%H:%M:%S UTC"));
     match c {
-        CopyBack { records: 0, .. } => format!("{flow} would copy back nothing: its committed offsets are at the ends"),
+        CopyBack { records: 0, .. } => format!("{flow} would copy back nothing: its {seen} are at the ends"),
         CopyBack { records, partitions, from_earliest: 0 } => format!(
-            "{flow} would copy back {records} records {} already holds ({partitions} partitions): confirming accepts them as duplicates",
+            "{flow} would copy back {records} records {} already holds ({partitions} partitions; {seen}): confirming accepts them as duplicates",
             flow.target
         ),
         CopyBack { records, partitions, from_earliest } => format!(
-            "{flow} would copy back up to {records} records {} already holds ({partitions} partitions, {from_earliest} with no committed position read from their earliest offset): confirming accepts them as duplicates",
+            "{flow} would copy back up to {records} records {} already holds ({partitions} partitions, {from_earliest} with no committed position read from their earliest offset; {seen}): confirming accepts them as duplicates",
             flow.target
         ),
     }
