@@ -19,4 +19,5 @@ pub mod drill;
 pub mod model;
 pub mod report;
 pub mod serve;
+pub mod share;
 pub mod ui;

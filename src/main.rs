@@ -165,7 +165,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let journal = cli.journal.clone().or_else(|| config::state_dir().map(|d| d.join(DEMO_JOURNAL)));
             let settings = kdrill::demo::demo_settings();
             let fingerprint = config::settings_fingerprint(&settings, &format!("demo world, seed {seed}"));
-            console(&cli, link, settings, fingerprint, journal, kdrill::demo::planner()).await
+            let share = kdrill::share::local_only(journal.as_deref(), driver(&cli), config::LEASE_TIMEOUT);
+            console(&cli, link, settings, fingerprint, journal, kdrill::demo::planner(), share).await
         }
         None | Some(Command::Watch) => {
             let cfg = load_config(&cli)?;
@@ -174,12 +175,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let fingerprint = config::fingerprint(&cfg);
             let link = kdrill::collect::kafka::spawn(cfg.clone());
             let planner = Some(Planner::new(&cfg));
-            console(&cli, link, cfg.settings, fingerprint, journal, planner).await
+            let share = kdrill::share::spawn(&cfg, journal.as_deref(), driver(&cli));
+            console(&cli, link, cfg.settings, fingerprint, journal, planner, share).await
         }
         Some(Command::Check { json, watch, demo, settle }) => check(&cli, *json, *watch, *demo, *settle).await,
         Some(Command::Serve { listen, demo }) => serve(&cli, *listen, *demo).await,
         Some(Command::Report { path, format }) => report(&cli, path.as_deref(), *format),
     }
+}
+
+/// This console as a drill driver; a read-only console never is one.
+fn driver(cli: &Cli) -> Option<kdrill::share::Driver> {
+    (!cli.read_only).then(|| kdrill::share::me(&Who::current(), chrono::Utc::now()))
 }
 
 /// Default journal names in the state directory.
@@ -237,6 +244,7 @@ async fn console(
     fingerprint: String,
     journal: Option<PathBuf>,
     planner: Option<Planner>,
+    share: kdrill::share::ShareLink,
 ) -> Result<ExitCode> {
     let demo = planner.is_some() && matches!(cli.command, Some(Command::Demo { .. }));
     let theme = Theme::load(&cli.theme, cli.theme_file.as_deref(), Theme::no_color_from_env())?;
@@ -266,7 +274,7 @@ async fn console(
     if let Some(torn) = recovered.torn {
         app.update(Msg::JournalTorn { line: torn.line });
     }
-    kdrill::ui::run(observation, dispatcher, app, journal).await.wrap_err("the console stopped")?;
+    kdrill::ui::run(observation, dispatcher, app, journal, share).await.wrap_err("the console stopped")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -19,7 +19,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("demo", &["model", "config", "action", "act", "collect"]),
     ("report", &["model", "action", "assess", "drill"]),
     ("serve", &["model", "assess", "check"]),
-    ("ui", &["model", "config", "action", "act", "assess", "drill", "dispatch", "collect"]),
+    ("share", &["model", "config", "drill", "collect"]),
+    ("ui", &["model", "config", "action", "act", "assess", "drill", "dispatch", "collect", "share"]),
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {

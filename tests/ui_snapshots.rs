@@ -101,6 +101,10 @@ impl Console {
                         }
                     }
                     Effect::Quit => self.quit = true,
+                    // These consoles share nothing: no lease is ever claimed.
+                    Effect::Claim(_) | Effect::Release | Effect::Adopt(_) => {
+                        panic!("an unshared console asked for the drill lease")
+                    }
                 }
             }
             while let Ok(procedure) = self.source.actions.try_recv() {

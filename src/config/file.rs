@@ -178,6 +178,9 @@ struct RawDrill {
     infra_checklist: Option<Vec<String>>,
     lag_alarm_records: Option<i64>,
     journal: Option<PathBuf>,
+    topic: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    lease_timeout: Option<Duration>,
 }
 
 /// One cluster as kdrill connects to it. `Debug` never shows secret values.
@@ -252,6 +255,10 @@ pub struct Config {
     pub settings: Settings,
     pub timing: Timing,
     pub journal: Option<PathBuf>,
+    /// The compacted topic the drill is shared through, on both clusters.
+    pub drill_topic: String,
+    /// A driver that has not renewed its lease for this long may be taken over.
+    pub lease_timeout: Duration,
 }
 
 impl Config {
@@ -457,8 +464,30 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         topic_configs_interval: t.topic_configs_interval.unwrap_or(Duration::from_secs(60)),
         request_timeout: t.request_timeout.unwrap_or(Duration::from_secs(5)),
     };
-    Ok(Config { path: path.to_owned(), clusters, mm2, settings, timing, journal: raw.drill.journal.clone() })
+    let drill_topic = raw.drill.topic.clone().unwrap_or_else(|| DRILL_TOPIC.to_owned());
+    if drill_topic.is_empty() || !drill_topic.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Err(err(format!("drill.topic = \"{drill_topic}\" is not a Kafka topic name (letters, digits, . _ -)")));
+    }
+    let lease_timeout = raw.drill.lease_timeout.unwrap_or(LEASE_TIMEOUT);
+    if lease_timeout < Duration::from_secs(2) {
+        return Err(err("drill.lease_timeout must be at least 2s".into()));
+    }
+    Ok(Config {
+        path: path.to_owned(),
+        clusters,
+        mm2,
+        settings,
+        timing,
+        journal: raw.drill.journal.clone(),
+        drill_topic,
+        lease_timeout,
+    })
 }
+
+/// The drill topic's default name.
+pub const DRILL_TOPIC: &str = "kdrill.drill";
+/// How long a driver may stop renewing before it can be taken over.
+pub const LEASE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Property names whose values are secrets in librdkafka.
 fn looks_secret(key: &str) -> bool {

@@ -107,6 +107,13 @@ pub enum DrillEvent {
         reason: String,
         at: Ts,
     },
+    /// This console took the drill over from a driver whose lease had
+    /// gone stale (named as `user@host (pid N)`), after a typed
+    /// confirmation; the records before it are that driver's.
+    TakenOver {
+        from: String,
+        at: Ts,
+    },
 }
 
 impl DrillEvent {
@@ -121,7 +128,8 @@ impl DrillEvent {
             | DrillEvent::RuleCleared { at, .. }
             | DrillEvent::ReplicationStopped { at, .. }
             | DrillEvent::MirrorEnded { at, .. }
-            | DrillEvent::Aborted { at, .. } => *at,
+            | DrillEvent::Aborted { at, .. }
+            | DrillEvent::TakenOver { at, .. } => *at,
         }
     }
 
@@ -133,6 +141,7 @@ impl DrillEvent {
                 | DrillEvent::ActionRequested { .. }
                 | DrillEvent::Confirmed { .. }
                 | DrillEvent::Aborted { .. }
+                | DrillEvent::TakenOver { .. }
         )
     }
 }
@@ -300,6 +309,11 @@ impl Drill {
         Ok(d)
     }
 
+    /// Records an event decided outside the plan (a takeover).
+    pub fn record_decided(&mut self, ev: DrillEvent) -> Result<(), String> {
+        self.apply(ev)
+    }
+
     fn apply(&mut self, ev: DrillEvent) -> Result<(), String> {
         let n = self.plan.steps.len();
         let check = |step: usize| {
@@ -335,7 +349,7 @@ impl Drill {
                 self.violations_seen.remove(&violation_key(*rule, subject));
             }
             DrillEvent::ReplicationStopped { .. } => self.replication_stopped = true,
-            DrillEvent::MirrorEnded { .. } => {}
+            DrillEvent::MirrorEnded { .. } | DrillEvent::TakenOver { .. } => {}
             DrillEvent::Aborted { reason, .. } => self.aborted = Some(reason.clone()),
         }
         self.now = self.now.max(ev.at());

@@ -174,6 +174,11 @@ impl Journal {
     /// Writes `ev` and syncs it to disk; returns its sequence number. A new
     /// drill's `Started` moves the previous journal aside first.
     pub fn append(&mut self, ev: &DrillEvent) -> Result<u64, JournalError> {
+        self.append_record(ev).map(|r| r.seq)
+    }
+
+    /// As [`Journal::append`], returning the record as written (to share it).
+    pub fn append_record(&mut self, ev: &DrillEvent) -> Result<Record, JournalError> {
         if self.broken {
             return Err(JournalError::Broken { path: self.path.display().to_string() });
         }
@@ -188,11 +193,38 @@ impl Journal {
             after_torn_line: self.torn,
             event: ev.clone(),
         };
+        self.write(&record)?;
+        Ok(record)
+    }
+
+    /// Starts this journal afresh from another console's records of a drill
+    /// (a takeover): the previous journal is moved aside, the records are
+    /// written as they were, and the sequence continues after them.
+    pub fn adopt(&mut self, records: &[Record]) -> Result<Vec<Record>, JournalError> {
+        if self.broken {
+            return Err(JournalError::Broken { path: self.path.display().to_string() });
+        }
+        if !self.empty {
+            self.rotate(&chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())?;
+        }
+        let mut written = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let mut r = r.clone();
+            // The records are renumbered as this file's: they come without gaps.
+            r.seq = i as u64 + 1;
+            r.after_torn_line = None;
+            self.write(&r)?;
+            written.push(r);
+        }
+        Ok(written)
+    }
+
+    fn write(&mut self, record: &Record) -> Result<(), JournalError> {
         let mut line = Vec::with_capacity(256);
         if self.unterminated {
             line.push(b'\n');
         }
-        serde_json::to_writer(&mut line, &record)?;
+        serde_json::to_writer(&mut line, record)?;
         line.push(b'\n');
         // One write: a crash leaves at most one torn line, never a blank one.
         let written = self.file.write_all(&line).and_then(|()| self.file.sync_data());
@@ -200,11 +232,11 @@ impl Journal {
             self.broken = true;
             return Err(JournalError::Io { path: self.path.display().to_string(), what: "write", error: e });
         }
-        self.next_seq += 1;
+        self.next_seq = record.seq + 1;
         self.torn = None;
         self.unterminated = false;
         self.empty = false;
-        Ok(record.seq)
+        Ok(())
     }
 
     /// Moves the journal aside (`<name>.<stamp>.jsonl`) and starts a new one.

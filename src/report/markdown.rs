@@ -19,6 +19,7 @@ pub fn to_markdown(r: &Report) -> String {
     confirmations(&mut out, r);
     actions(&mut out, r);
     overrides(&mut out, r);
+    takeovers(&mut out, r);
     journal(&mut out, r);
     out
 }
@@ -267,6 +268,20 @@ fn confirmations(out: &mut String, r: &Report) {
             time(c.at),
             cell(c.by.as_deref().unwrap_or("—"))
         );
+    }
+    let _ = writeln!(out);
+}
+
+/// Only when the drill changed drivers.
+fn takeovers(out: &mut String, r: &Report) {
+    if r.takeovers.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Takeovers\n");
+    let _ = writeln!(out, "| At | From (lease stale) | By |");
+    let _ = writeln!(out, "|---|---|---|");
+    for t in &r.takeovers {
+        let _ = writeln!(out, "| {} | {} | {} |", time(t.at), cell(&t.from), cell(t.by.as_deref().unwrap_or("—")));
     }
     let _ = writeln!(out);
 }

@@ -43,7 +43,17 @@ pub struct Report {
     /// Departures from the plan kdrill guided: steps done without kdrill's
     /// action, actions that failed. kdrill has no way to force a gate.
     pub overrides: Vec<String>,
+    /// The drill changed drivers: a console took over a stale lease.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub takeovers: Vec<Takeover>,
     pub journal: JournalFacts,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Takeover {
+    pub at: Ts,
+    pub from: String,
+    pub by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -199,6 +209,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
     let mut stopped: Option<(Flow, Vec<TopicLag>, Ts)> = None;
     let mut outcome = Outcome::InProgress;
     let mut mirror_ends = Vec::new();
+    let mut takeovers = Vec::new();
     let mut ended_at = *started_at;
 
     for r in records {
@@ -271,6 +282,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
                 at: *at,
             }),
             DrillEvent::Aborted { reason, .. } => outcome = Outcome::Aborted { reason: reason.clone() },
+            DrillEvent::TakenOver { from, at } => takeovers.push(Takeover { at: *at, from: from.clone(), by: who(r) }),
         }
     }
     if outcome == Outcome::InProgress && done.iter().all(Option::is_some) {
@@ -366,6 +378,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
         actions,
         mirror_ends,
         overrides,
+        takeovers,
         journal: JournalFacts {
             records: records.len(),
             torn_lines,

@@ -6,6 +6,7 @@
 //! `view`) only reads this state.
 
 mod apply;
+mod share;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::config::Settings;
 use crate::dispatch::Refusal;
 use crate::drill::{Drill, DrillEvent, DrillView};
 use crate::model::{Snapshot, Ts};
+use crate::share::{Claim, Driver, LeaseOutcome, SharedDrill};
 
 use super::eventlog::{EventLog, Tone};
 use super::input;
@@ -30,6 +32,7 @@ use super::prepared::{Filter, LagQuery, Prepared};
 use super::screen::{Extent, Extents, Screen};
 pub use super::state::{Confirm, Frozen, Gates, Message, Mode, Pending, Question};
 use super::theme::Theme;
+pub use share::Sharing;
 
 /// How the console is started.
 #[derive(Clone, Debug, Default)]
@@ -78,6 +81,17 @@ pub enum Msg {
     JournalError(String),
     /// A frame was drawn; what its panes measured. Changes nothing on screen.
     Measured(Extents),
+    /// The drill is shared through the drill topic. `me`: this console,
+    /// when it may drive (claim the lease); a lease not renewed for
+    /// `lease_timeout` may be taken over.
+    Sharing {
+        me: Option<Driver>,
+        lease_timeout: chrono::TimeDelta,
+    },
+    /// What the drill topic now says.
+    Shared(Arc<SharedDrill>),
+    /// The answer to this console's claim.
+    Lease(LeaseOutcome),
 }
 
 /// What goes out: what the runtime must do after an update.
@@ -87,6 +101,13 @@ pub enum Effect {
     Journal(DrillEvent),
     /// Send a procedure to the world; a refusal comes back as `Msg::Refused`.
     Dispatch(Procedure),
+    /// Claim the drill lease; the answer comes back as `Msg::Lease`.
+    Claim(Claim),
+    /// Give the drill lease back (the drill is over).
+    Release,
+    /// Start the journal afresh from these records (a takeover), before
+    /// the events that follow.
+    Adopt(Vec<crate::drill::journal::Record>),
     Quit,
 }
 
@@ -99,6 +120,9 @@ struct DrillSide {
     drill: Option<Drill>,
     view: Option<DrillView>,
     gates: Gates,
+    /// The drill shown is another console's, followed: why this one
+    /// cannot act on it.
+    followed: Option<String>,
 }
 
 impl DrillSide {
@@ -108,9 +132,14 @@ impl DrillSide {
 
     /// Re-evaluates what the drill keys may do, from the live assessment.
     fn refresh_gates(&mut self, live: Option<&Assessment>) {
-        self.gates = match &self.drill {
-            None => Gates::default(),
-            Some(d) => gates(d, self.view.as_ref(), live),
+        self.gates = match (&self.drill, &self.followed) {
+            (None, _) => Gates::default(),
+            (Some(_), Some(why)) => Gates {
+                run_step: Availability::Disabled(why.clone()),
+                confirm: Availability::Disabled(why.clone()),
+                abort: Availability::Disabled(why.clone()),
+            },
+            (Some(d), None) => gates(d, self.view.as_ref(), live),
         };
     }
 }
@@ -186,6 +215,11 @@ pub struct App {
     planner: Option<Planner>,
     /// The action shown for confirmation, exactly as it would be sent.
     pending: Option<Pending>,
+    /// The shared drill, when the runtime shares it.
+    share: Option<Sharing>,
+    /// This console as a driver.
+    me: Option<Driver>,
+    lease_timeout: chrono::TimeDelta,
     scroll: Scrolling,
     effects: Vec<Effect>,
     dirty: bool,
@@ -214,6 +248,9 @@ impl App {
             config_fingerprint: String::new(),
             planner: opts.planner,
             pending: None,
+            share: None,
+            me: None,
+            lease_timeout: chrono::TimeDelta::seconds(30),
             scroll: Scrolling::default(),
             effects: Vec::new(),
             dirty: true,
@@ -308,9 +345,25 @@ impl App {
                 self.scroll.extents.update(extents);
                 self.dirty = false;
             }
+            Msg::Sharing { me, lease_timeout } => {
+                self.lease_timeout = lease_timeout;
+                let may_drive = me.is_some() && !self.read_only;
+                self.me = me;
+                self.on_sharing(may_drive);
+                self.dirty = true;
+            }
+            Msg::Shared(shared) => {
+                self.on_shared(shared);
+                self.dirty = true;
+            }
+            Msg::Lease(outcome) => {
+                self.on_lease(outcome);
+                self.dirty = true;
+            }
         }
-        if was_running && !self.drill.in_progress() {
+        if was_running && !self.drill.in_progress() && self.drill.followed.is_none() {
             self.offer_report();
+            self.release_if_over();
         }
         std::mem::take(&mut self.effects)
     }
@@ -404,6 +457,7 @@ impl App {
             filter_error: &self.lag.filter_error,
             drill_view: &self.drill.view,
             drill_in_progress: self.drill_in_progress(),
+            sharing: self.share.as_ref().map(|s| s.status(self.now, self.lease_timeout)),
             gates: &self.drill.gates,
             log: &self.log,
             message: &self.message,
@@ -492,8 +546,16 @@ impl App {
         let Some(snap) = self.snapshot.clone() else { return };
         let a = self.assessor.assess(&snap, now);
         if let Some(drill) = self.drill.drill.as_mut() {
-            observe(drill, &a, &mut self.log, &mut self.effects);
-            self.drill.view = Some(drill.view());
+            if self.drill.followed.is_some() {
+                // Another console records this drill: its live gates are
+                // shown from a copy; nothing is journaled here.
+                let mut copy = drill.clone();
+                let _ = copy.observe(&a);
+                self.drill.view = Some(copy.view());
+            } else {
+                observe(drill, &a, &mut self.log, &mut self.effects);
+                self.drill.view = Some(drill.view());
+            }
         }
         self.log.compare(self.live.as_ref(), &a);
         self.live = Some(a);
@@ -526,7 +588,7 @@ impl App {
     /// The drill changed outside an observation: observe again so the view
     /// and gates follow at once.
     fn after_drill_change(&mut self) {
-        if let (Some(d), Some(a)) = (self.drill.drill.as_mut(), self.live.as_ref()) {
+        if let (Some(d), Some(a), None) = (self.drill.drill.as_mut(), self.live.as_ref(), &self.drill.followed) {
             observe(d, a, &mut self.log, &mut self.effects);
         }
         self.drill.view = self.drill.drill.as_ref().map(Drill::view);

@@ -17,6 +17,7 @@ pub fn parse(line: &str, demo: bool) -> Option<Intent> {
         "switchover" => Intent::Start(PlanKind::Switchover),
         "failback" => Intent::Start(PlanKind::Failback),
         "abort" => Intent::AskAbort,
+        "takeover" => Intent::TakeOver,
         "theme" => match arg {
             Some(name) => Intent::Theme(name.to_owned()),
             None => Intent::Warn("theme: expected dark, light or high-contrast".into()),

@@ -150,6 +150,7 @@ impl EventLog {
                 (Tone::Warn, format!("drill journal: where {flow} ends on {} is unknown: {why}", flow.target))
             }
             DrillEvent::Aborted { reason, .. } => (Tone::Warn, format!("drill aborted: {reason}")),
+            DrillEvent::TakenOver { from, .. } => (Tone::Warn, format!("drill taken over from {from}")),
         };
         self.push(ev.at(), tone, text);
     }

@@ -21,6 +21,8 @@ pub enum Intent {
     Start(PlanKind),
     /// `:abort`: asks first, if a drill is in progress.
     AskAbort,
+    /// `:takeover`: carry on a shared drill whose driver stopped renewing.
+    TakeOver,
     /// `:theme <name>`.
     Theme(String),
     /// `:fault <name>`.

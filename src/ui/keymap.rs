@@ -112,10 +112,11 @@ pub enum Command {
 }
 
 /// The `:` commands, for help, completion and the `:` key's description.
-pub const COMMANDS: [(&str, &str); 9] = [
+pub const COMMANDS: [(&str, &str); 10] = [
     ("switchover", "start the DC→DR switchover drill (runbook steps 1–5)"),
     ("failback", "start the DR→DC failback drill (runbook steps 6–10)"),
     ("abort", "abort the drill in progress (asks first)"),
+    ("takeover", "carry on the shared drill of a driver whose lease went stale (type who)"),
     ("theme", "theme dark | light | high-contrast"),
     ("wall", "wall layout on/off"),
     ("restart", "restart dc-dr | dr-dc: restart MM2's failed connectors and tasks (asks first)"),
@@ -293,7 +294,7 @@ static NORMAL: LazyLock<Vec<Binding>> = LazyLock::new(|| {
     let mut v = vec![
         b(&[Key::ch('?')], C::Help, "show the keys of this view", Some("help"), Global),
         Binding {
-            description: Cow::Owned(format!("command: {}", COMMANDS.map(|(name, _)| name).join(", "))),
+            description: Cow::Owned(format!("command: {}", COMMANDS.map(|(name, _)| name).join(" "))),
             ..b(&[Key::ch(':')], C::CommandMode, "", Some("command"), Global)
         },
         b(&[Key::ch('/')], C::Filter, "filter lag rows and groups by regex (!regex inverts)", Some("filter"), Console),

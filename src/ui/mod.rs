@@ -23,7 +23,7 @@ mod terminal;
 pub mod theme;
 mod view;
 
-pub use app::{App, Confirm, Effect, Message, Msg, Question, UiOptions};
+pub use app::{App, Confirm, Effect, Message, Mode, Msg, Question, UiOptions};
 pub use eventlog::{EventLog, LogEntry, Tone};
 pub use keymap::{Availability, Binding, Command, Key, KeyContext, KeyMode, Risk, View};
 pub use layout::Pane;

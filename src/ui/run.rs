@@ -22,6 +22,7 @@ use crate::collect::Observation;
 use crate::dispatch::{self, Dispatcher, Refusal};
 use crate::drill::journal::Journal;
 use crate::model::Ts;
+use crate::share::ShareLink;
 
 use super::app::{App, Effect, Msg};
 use super::terminal::TerminalGuard;
@@ -37,9 +38,15 @@ pub async fn run(
     dispatcher: Option<Dispatcher>,
     mut app: App,
     mut journal: Option<Journal>,
+    share: ShareLink,
 ) -> Result<()> {
     // Effects not yet carried out, in order.
     let mut effects = app.update(Msg::JournalPath(journal.as_ref().map(|j| j.path().to_owned())));
+    let ShareLink { view: mut shared, driver: mut share, me, lease_timeout } = share;
+    let lease_timeout = TimeDelta::from_std(lease_timeout).unwrap_or(TimeDelta::seconds(30));
+    effects.extend(app.update(Msg::Sharing { me, lease_timeout }));
+    let mut shared_open = true;
+    let mut lease_open = share.is_some();
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
     let mut sigint = signal(SignalKind::interrupt()).wrap_err("cannot watch SIGINT")?;
@@ -75,6 +82,17 @@ pub async fn run(
                     effects.extend(app.update(Msg::SourceClosed(clock.now())));
                 }
             },
+            changed = shared.changed(), if shared_open => match changed {
+                Ok(()) => {
+                    let view = shared.borrow_and_update().clone();
+                    effects.extend(app.update(Msg::Shared(view)));
+                }
+                Err(_) => shared_open = false,
+            },
+            lease = next_lease(share.as_mut()), if lease_open => match lease {
+                Some(o) => effects.extend(app.update(Msg::Lease(o))),
+                None => lease_open = false,
+            },
             outcome = link.outcomes.recv(), if outcomes_open => match outcome {
                 Some(o) => effects.extend(app.update(Msg::Outcome(o))),
                 None => outcomes_open = false,
@@ -96,10 +114,42 @@ pub async fn run(
             let mut unjournaled = None;
             for effect in std::mem::take(&mut effects) {
                 match effect {
-                    Effect::Journal(ev) => {
-                        if let Some(Err(e)) = journal.as_mut().map(|j| j.append(&ev)) {
+                    Effect::Journal(ev) => match journal.as_mut().map(|j| j.append_record(&ev)) {
+                        Some(Err(e)) => {
                             unjournaled = Some(e.to_string());
                             effects.extend(app.update(Msg::JournalError(e.to_string())));
+                        }
+                        // Shared only once on disk: the file is the primary record.
+                        Some(Ok(record)) => {
+                            if let Some(s) = &share {
+                                s.publish(&record);
+                            }
+                        }
+                        None => {}
+                    },
+                    Effect::Adopt(records) => match journal.as_mut().map(|j| j.adopt(&records)) {
+                        Some(Err(e)) => {
+                            unjournaled = Some(e.to_string());
+                            effects.extend(app.update(Msg::JournalError(e.to_string())));
+                        }
+                        // The topic holds them already: this names the drill
+                        // the records that follow belong to.
+                        Some(Ok(written)) => {
+                            if let Some(s) = &share {
+                                written.iter().for_each(|r| s.publish(r));
+                            }
+                        }
+                        None => {}
+                    },
+                    Effect::Claim(how) => match &share {
+                        Some(s) => s.claim(how),
+                        None => effects.extend(app.update(Msg::Lease(crate::share::LeaseOutcome::Refused(
+                            "this console cannot drive".into(),
+                        )))),
+                    },
+                    Effect::Release => {
+                        if let Some(s) = &share {
+                            s.release();
                         }
                     }
                     Effect::Dispatch(procedure) if unjournaled.is_some() => {
@@ -132,15 +182,35 @@ pub async fn run(
     // Whatever the way out: every journal event is on disk before we return.
     let mut flushed = Ok(());
     for effect in effects {
-        if let (Effect::Journal(ev), Some(j)) = (effect, journal.as_mut())
-            && let Err(e) = j.append(&ev)
-        {
-            flushed = Err(eyre!(e));
+        if let (Effect::Journal(ev), Some(j)) = (effect, journal.as_mut()) {
+            match j.append_record(&ev) {
+                Ok(record) => {
+                    if let Some(s) = &share {
+                        s.publish(&record);
+                    }
+                }
+                Err(e) => flushed = Err(eyre!(e)),
+            }
         }
     }
     input.stop();
     drop(guard);
+    // A drill in progress keeps its lease (it goes stale, and can be taken
+    // over); otherwise give it back. Either way, what is queued is written.
+    if let Some(s) = share {
+        if !app.drill_in_progress() {
+            s.release();
+        }
+        s.close(Duration::from_secs(3));
+    }
     result.and(flushed)
+}
+
+async fn next_lease(share: Option<&mut crate::share::ShareDriver>) -> Option<crate::share::LeaseOutcome> {
+    match share {
+        Some(s) => s.outcomes.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn on_event(app: &mut App, ev: Event) -> Vec<Effect> {

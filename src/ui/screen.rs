@@ -39,6 +39,9 @@ pub struct Screen<'a> {
     pub drill_view: &'a Option<DrillView>,
     /// A drill is running and not over.
     pub drill_in_progress: bool,
+    /// Who drives the drill and where it is shared, in one line; `true`
+    /// when it needs attention (not shared, taken over, contested).
+    pub sharing: Option<(bool, String)>,
     pub gates: &'a Gates,
     pub log: &'a EventLog,
     pub message: &'a Option<Message>,

@@ -19,6 +19,8 @@ pub enum Confirm {
     Abort,
     /// The current step's action (`App::pending` holds it).
     Action,
+    /// Taking the shared drill over from a driver that stopped renewing.
+    TakeOver,
 }
 
 /// An action shown to the operator before anything is sent.

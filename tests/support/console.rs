@@ -20,6 +20,12 @@ pub struct Console {
     pub app: App,
     observation: Observation,
     dispatcher: Option<Dispatcher>,
+    /// The shared drill (a console started with `start_shared`): the view
+    /// followed, and the writing end of a console that may drive.
+    shared: Option<tokio::sync::watch::Receiver<std::sync::Arc<kdrill::share::SharedDrill>>>,
+    pub share: Option<kdrill::share::ShareDriver>,
+    /// The journal file of a shared console: records are shared once on disk.
+    file: Option<kdrill::drill::journal::Journal>,
     /// Every journaled event, in order, as the runtime would append them.
     pub journal: Vec<DrillEvent>,
     /// Every procedure the console dispatched (a read-only one: none).
@@ -45,7 +51,40 @@ impl Console {
         let planner = (!read_only).then(|| Planner::new(&cfg));
         let opts = UiOptions { read_only, wall: false, theme, demo: false, recovered: Vec::new(), planner };
         let app = App::new(cfg.settings.clone(), opts);
-        Console { _rt: rt, app, observation, dispatcher, journal: Vec::new(), dispatched: 0, last_snapshot: None }
+        Console {
+            _rt: rt,
+            app,
+            observation,
+            dispatcher,
+            shared: None,
+            share: None,
+            file: None,
+            journal: Vec::new(),
+            dispatched: 0,
+            last_snapshot: None,
+        }
+    }
+
+    /// A console that shares its drill through the drill topic of `cfg`,
+    /// journaling to `journal`, as `kdrill` runs it (`user` names it).
+    pub fn start_shared(cfg: Config, read_only: bool, journal: &std::path::Path, user: &str) -> Console {
+        let mut c = Console::start(cfg.clone(), read_only);
+        let who = kdrill::drill::journal::Who { user: user.into(), host: "lab".into() };
+        let me = (!read_only).then(|| kdrill::share::me(&who, Utc::now()));
+        let link = {
+            let _guard = c._rt.enter();
+            kdrill::share::spawn(&cfg, Some(journal), me.clone())
+        };
+        if !read_only {
+            let (file, _) = kdrill::drill::journal::Journal::open(journal, who).unwrap_or_else(|e| panic!("{e}"));
+            c.file = Some(file);
+        }
+        let timeout = chrono::TimeDelta::from_std(link.lease_timeout).unwrap_or_else(|e| panic!("{e}"));
+        c.shared = Some(link.view);
+        c.share = link.driver;
+        let effects = c.app.update(Msg::Sharing { me, lease_timeout: timeout });
+        c.carry_out(effects);
+        c
     }
 
     /// One turn of the runtime: the latest snapshot (or a tick), outcomes.
@@ -64,13 +103,55 @@ impl Console {
             let effects = self.app.update(Msg::Outcome(outcome));
             self.carry_out(effects);
         }
+        let shared =
+            self.shared.as_mut().filter(|v| v.has_changed().unwrap_or(false)).map(|v| v.borrow_and_update().clone());
+        if let Some(view) = shared {
+            let effects = self.app.update(Msg::Shared(view));
+            self.carry_out(effects);
+        }
+        while let Some(outcome) = self.share.as_mut().and_then(|s| s.outcomes.try_recv().ok()) {
+            let effects = self.app.update(Msg::Lease(outcome));
+            self.carry_out(effects);
+        }
+    }
+
+    /// What the drill topic says now, as this console follows it.
+    pub fn shared(&self) -> Option<std::sync::Arc<kdrill::share::SharedDrill>> {
+        self.shared.as_ref().map(|v| v.borrow().clone())
     }
 
     fn carry_out(&mut self, mut effects: Vec<Effect>) {
         while !effects.is_empty() {
             for e in std::mem::take(&mut effects) {
                 match e {
-                    Effect::Journal(ev) => self.journal.push(ev),
+                    Effect::Journal(ev) => {
+                        if let Some(file) = self.file.as_mut() {
+                            let record = file.append_record(&ev).unwrap_or_else(|e| panic!("{e}"));
+                            if let Some(s) = &self.share {
+                                s.publish(&record);
+                            }
+                        }
+                        self.journal.push(ev);
+                    }
+                    Effect::Adopt(records) => {
+                        if let Some(file) = self.file.as_mut() {
+                            for r in file.adopt(&records).unwrap_or_else(|e| panic!("{e}")) {
+                                if let Some(s) = &self.share {
+                                    s.publish(&r);
+                                }
+                            }
+                        }
+                        self.journal = records.into_iter().map(|r| r.event).collect();
+                    }
+                    Effect::Claim(how) => match &self.share {
+                        Some(s) => s.claim(how),
+                        None => panic!("a console without a share link claimed the lease"),
+                    },
+                    Effect::Release => {
+                        if let Some(s) = &self.share {
+                            s.release();
+                        }
+                    }
                     Effect::Dispatch(procedure) => {
                         let action = procedure.action.clone();
                         self.dispatched += 1;
@@ -180,6 +261,19 @@ impl Console {
                 out.push_str(&format!("  step {} {}: {state} outcome {:?}\n", i + 1, s.title, s.outcome));
             }
         }
+        if let Some(s) = self.shared() {
+            let feeds: Vec<String> = s.feeds.iter().map(|f| f.describe()).collect();
+            out.push_str(&format!(
+                "  drill topic: {} · lease {:?}\n",
+                feeds.join(" | "),
+                s.lease.as_ref().map(|h| h.driver.label())
+            ));
+        }
+        out.push_str(&format!(
+            "  message: {:?}\n  journal: {:?}\n",
+            self.app.message().map(|m| m.text.clone()),
+            self.journal.iter().map(|e| format!("{e:?}").chars().take(40).collect::<String>()).collect::<Vec<_>>()
+        ));
         for e in self.app.log().iter().take(12) {
             out.push_str(&format!("  log: {}\n", e.text));
         }

@@ -89,6 +89,18 @@ fn clamp_ms(d: Duration, min: u64, max: u64) -> String {
 /// `properties` (which may change timeouts, security, client id...), then
 /// the secrets, then what kdrill enforces (read-only, read-uncommitted).
 pub fn observer_config(cluster: &ClusterConfig, timing: &Timing) -> ClientConfig {
+    let mut c = base_config(cluster, timing);
+    c.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("allow.auto.create.topics", "false")
+        .set("enable.partition.eof", "false")
+        .set("isolation.level", "read_uncommitted");
+    c
+}
+
+/// What every kdrill client of `cluster` starts from: kdrill's defaults,
+/// the cluster's properties and secrets, never a group.
+pub fn base_config(cluster: &ClusterConfig, timing: &Timing) -> ClientConfig {
     let mut c = ClientConfig::new();
     let request = clamp_ms(timing.request_timeout, 1_000, 300_000);
     c.set("bootstrap.servers", &cluster.bootstrap)
@@ -110,11 +122,6 @@ pub fn observer_config(cluster: &ClusterConfig, timing: &Timing) -> ClientConfig
             c.remove(k);
         }
     }
-    c.set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("allow.auto.create.topics", "false")
-        .set("enable.partition.eof", "false")
-        .set("isolation.level", "read_uncommitted");
     c
 }
 

@@ -31,6 +31,12 @@ impl App {
             Intent::Edit(ev) => self.edit(ev),
             Intent::Start(kind) => self.start(kind),
             Intent::AskAbort if self.read_only => self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL),
+            Intent::AskAbort if self.drill.followed.is_some() => {
+                let why = self.drill.followed.clone().unwrap_or_default();
+                self.note(Tone::Warn, why)
+            }
+            Intent::TakeOver if self.read_only => self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL),
+            Intent::TakeOver => self.ask_takeover(),
             Intent::AskAbort if self.drill.in_progress() => self.ask(Confirm::Abort),
             Intent::AskAbort => self.note(Tone::Warn, "no drill in progress to abort"),
             Intent::Theme(name) => match self.theme.with_base(&name) {
@@ -191,6 +197,7 @@ impl App {
                 self.send_pending(typed);
             }
             Confirm::Quit => self.effects.push(Effect::Quit),
+            Confirm::TakeOver => self.take_over(),
             Confirm::Abort => {
                 let Some(now) = self.now else { return };
                 let ev = self.drill.drill.as_mut().and_then(|d| d.abort("aborted by the operator", now));
@@ -360,15 +367,26 @@ impl App {
             self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL);
             return;
         }
-        let Some(now) = self.now else {
+        if self.now.is_none() {
             self.note(Tone::Warn, "nothing observed yet: wait for the first snapshot");
             return;
-        };
-        if let Some(d) = self.drill.drill.as_ref().filter(|d| !d.is_over()) {
+        }
+        if self.drill.followed.is_none()
+            && let Some(d) = self.drill.drill.as_ref().filter(|d| !d.is_over())
+        {
             let text = format!("a drill is in progress ({}): finish or abort it (A) first", d.kind().title());
             self.note(Tone::Warn, text);
             return;
         }
+        if self.claim_to_start(kind) {
+            return;
+        }
+        self.start_now(kind);
+    }
+
+    /// Starts a drill: this console may drive.
+    pub(super) fn start_now(&mut self, kind: PlanKind) {
+        let Some(now) = self.now else { return };
         let s = self.settings();
         let drill = Drill::start_with_config(kind, s.hold_window, &s.infra_checklist, &self.config_fingerprint, now)
             .verify_within(s.action_timeout);

@@ -53,13 +53,22 @@ fn status(v: &DrillView) -> String {
 
 /// The pane's lines, and the index of the current step's line.
 fn lines<'a>(screen: &Screen, width: usize) -> (Vec<Line<'a>>, usize) {
-    let Some(v) = &screen.drill_view else { return (idle(screen), 0) };
+    let sharing = screen.sharing.as_ref().map(|(warn, text)| {
+        let slot = if *warn { Slot::Warn } else { Slot::Muted };
+        Line::from(screen.span(slot, fmt::clip(text, width)))
+    });
+    let Some(v) = &screen.drill_view else {
+        let mut out: Vec<Line> = sharing.into_iter().collect();
+        out.extend(idle(screen));
+        return (out, 0);
+    };
     let mut at = 0;
     let now = screen.now.unwrap_or(v.started_at);
-    let mut out = vec![Line::from(vec![screen.span(
+    let mut out: Vec<Line> = sharing.into_iter().collect();
+    out.push(Line::from(vec![screen.span(
         Slot::Muted,
         format!("started {} · every gate must hold {:.0} s", fmt::clock(v.started_at), v.hold_secs),
-    )])];
+    )]));
     for (i, s) in v.steps.iter().enumerate() {
         match &s.state {
             // The time stays whole; the title gives way.

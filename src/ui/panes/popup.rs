@@ -69,6 +69,20 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
             Some(p) => (" Carry out this action? ", action_lines(screen, p, question)),
             None => (" Carry out this step? ", vec![answers(screen, question, "send", "cancel")]),
         },
+        Confirm::TakeOver => (
+            " Take the drill over? ",
+            vec![
+                Line::from(screen.span(
+                    Slot::Text,
+                    "Its driver stopped renewing the drill lease. This console will carry the drill on from",
+                )),
+                Line::from(
+                    screen.span(Slot::Text, "the records the drill topic holds; the takeover is journaled and shared."),
+                ),
+                Line::default(),
+                answers(screen, question, "take over", "cancel"),
+            ],
+        ),
         Confirm::Abort => (
             " Abort the drill? ",
             vec![

@@ -1,0 +1,125 @@
+//! The drill shared through the lab's Kafka: one console drives and holds
+//! the lease; a second is refused and told who drives; a read-only wall
+//! console (another journal) follows every record live and writes nothing;
+//! a driver that stops renewing is taken over only with the typed name.
+
+mod support;
+
+use std::time::Duration;
+
+use kdrill::drill::DrillEvent;
+use kdrill::drill::journal;
+use ratatui::crossterm::event::KeyCode;
+use support::console::Console;
+
+fn config(topic: &str) -> kdrill::config::Config {
+    support::lab_config(&format!("[drill]\ntopic = \"{topic}\"\nlease_timeout = \"4s\"\n"))
+}
+
+fn message(c: &Console) -> String {
+    c.app.message().map(|m| m.text.clone()).unwrap_or_default()
+}
+
+/// The records the topic holds now, counted from both sides' folds.
+fn topic_records(c: &Console) -> usize {
+    c.shared().and_then(|s| s.run.as_ref().map(|r| r.records.len())).unwrap_or(0)
+}
+
+#[test]
+fn one_driver_a_refused_second_console_a_wall_that_follows_and_a_takeover() {
+    let _lab = support::shared();
+    let dir = std::env::temp_dir().join(support::unique("kdrill-share"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let topic = support::unique("kdrill.drill.test");
+    let cfg = config(&topic);
+
+    // The wall first, alone: it follows and never writes (no topic yet).
+    let mut wall = Console::start_shared(cfg.clone(), true, &dir.join("wall.jsonl"), "wall");
+    assert!(wall.share.is_none(), "a read-only console holds no writing end");
+    wall.wait("the wall sees both clusters", 60, |c| {
+        c.shared().is_some_and(|s| s.feeds.iter().all(|f| !matches!(f, kdrill::share::Feed::Connecting)))
+    });
+
+    let mut alice = Console::start_shared(cfg.clone(), false, &dir.join("alice.jsonl"), "alice");
+    alice.wait("alice follows the drill topic on both sides (created)", 90, |c| {
+        c.shared().is_some_and(|s| s.feeds.iter().all(kdrill::share::Feed::is_following))
+    });
+    alice.wait("alice has observed the lab", 60, |c| c.app.assessment().is_some());
+    alice.command("switchover");
+    alice.wait("alice holds the lease and runs the drill", 60, |c| c.app.drill_in_progress());
+    assert!(matches!(alice.journal.first(), Some(DrillEvent::Started { .. })), "{:?}", alice.journal);
+
+    // Bob: refused, told who drives; his journal stays empty.
+    let mut bob = Console::start_shared(cfg.clone(), false, &dir.join("bob.jsonl"), "bob");
+    bob.wait("bob sees alice's lease", 60, |c| {
+        c.shared().and_then(|s| s.lease.clone()).is_some_and(|h| h.driver.user == "alice")
+    });
+    bob.wait("bob has observed the lab", 60, |c| c.app.assessment().is_some());
+    bob.command("switchover");
+    assert!(message(&bob).contains("driven by alice@lab"), "bob is told who drives: {}", message(&bob));
+    bob.key(KeyCode::Char('c'));
+    assert!(bob.journal.is_empty(), "bob drove nothing: {:?}", bob.journal);
+
+    // Alice confirms the checklist items she can; the wall follows each.
+    for _ in 0..3 {
+        alice.key(KeyCode::Char('c'));
+        alice.step();
+    }
+    let written = alice.journal.len();
+    wall.wait("the wall shows alice's drill, every record", 60, |c| {
+        c.app.drill().is_some_and(|d| d.events().len() == written) && topic_records(c) == written
+    });
+    assert!(wall.app.drill_in_progress(), "the wall shows the drill in progress");
+    assert!(wall.journal.is_empty(), "the wall journals nothing");
+
+    // Alice stops renewing (her console is gone mid-drill, lease kept).
+    let before = topic_records(&wall);
+    if let Some(s) = alice.share.take() {
+        s.close(Duration::from_secs(5));
+    }
+    drop(alice);
+    // Offered only once bob's console itself judges the lease stale.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        bob.command("takeover");
+        if matches!(bob.app.mode(), kdrill::ui::Mode::Confirm(_)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no takeover offered: {}\n{}", message(&bob), bob.state());
+        bob.step();
+    }
+    bob.typed("alice@lab");
+    bob.key(KeyCode::Enter);
+    bob.wait("bob drives, from alice's records", 60, |c| c.app.drill_in_progress() && !c.journal.is_empty());
+    // Alice's records as they were, then the takeover (then what bob observes).
+    assert!(
+        matches!(bob.journal.get(before), Some(DrillEvent::TakenOver { from, .. }) if from.contains("alice@lab")),
+        "the takeover is journaled after alice's {before} records: {:?}",
+        bob.journal
+    );
+    let on_disk = journal::read(&dir.join("bob.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(on_disk.records.get(before).map(|r| &r.event), Some(DrillEvent::TakenOver { .. })),
+        "bob's journal file holds the adopted drill, then the takeover"
+    );
+    assert_eq!(on_disk.records.get(before).and_then(|r| r.who.as_ref()).map(|w| w.label()), Some("bob@lab".into()));
+    wall.wait("the wall sees bob drive", 60, |c| {
+        c.shared().and_then(|s| s.lease.clone()).is_some_and(|h| h.driver.user == "bob") && topic_records(c) > before
+    });
+
+    // Bob aborts: the lease is given back; the wall shows the abort.
+    bob.command("abort");
+    bob.key(KeyCode::Char('y'));
+    bob.wait("the drill is over for bob", 30, |c| !c.app.drill_in_progress());
+    wall.wait("the wall shows the abort and a free lease", 60, |c| {
+        c.shared().is_some_and(|s| s.lease.is_none()) && c.app.drill().is_some_and(|d| d.is_over())
+    });
+    let report = kdrill::report::build(&on_disk_now(&dir.join("bob.jsonl"))).unwrap_or_else(|e| panic!("{e}"));
+    let md = kdrill::report::to_markdown(&report);
+    assert!(md.contains("## Takeovers") && md.contains("alice@lab"), "the report names the takeover:\n{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn on_disk_now(path: &std::path::Path) -> journal::Recovered {
+    journal::read(path).unwrap_or_else(|e| panic!("{e}"))
+}
