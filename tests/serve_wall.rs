@@ -3,11 +3,14 @@
 //! DevTools protocol: the DOM shows the role of each side, MM2's health and
 //! the lag kdrill reports; a demo fault switched on in the running server
 //! reaches the live page within two seconds of the moment the server says
-//! it happened; a side that stops answering looks stale. Screenshots are
-//! kept under target/tmp (their paths are printed).
+//! it happened; a side that stops answering looks stale; on the lab the
+//! page shows what kdrill assesses. Screenshots are kept under target/tmp
+//! (their paths are printed).
 
 // The helpers run only under test: a panic there is the test's failure.
 #![allow(clippy::expect_used)]
+
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -37,8 +40,9 @@ impl Drop for Server {
 
 fn serve(args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kdrill"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("KDRILL_CONFIG", "/nonexistent/kdrill.toml")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -55,7 +59,7 @@ fn serve(args: &[&str]) -> Server {
         }
     });
     let server = Server { child, addr, lines };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while get(&server, "/readyz").0 != 200 {
         assert!(Instant::now() < deadline, "/readyz never answered 200");
         std::thread::sleep(Duration::from_millis(200));
@@ -247,6 +251,28 @@ fn page_and_report(
     }
 }
 
+/// The page shows the report: each side's role, the MM2 and the lag it
+/// picks (the live flow's, else the first), in the page's words.
+fn assert_page_shows(wall: &Value, report: &Value) {
+    for (key, side) in [("dc_role", "DC"), ("dr_role", "DR")] {
+        let s = report["sides"].as_array().and_then(|s| s.iter().find(|s| s["side"] == json!(side))).expect("side");
+        assert_eq!(wall[key], s["role"], "{side}: {wall:#}\n{report:#}");
+    }
+    let live = report["live_flow"].as_str();
+    let mm2s = report["mm2"].as_array().expect("mm2");
+    let mm2 = mm2s.iter().find(|m| live.is_some() && m["flow"].as_str() == live).or(mm2s.first()).expect("an MM2");
+    let health = mm2["health"].as_str().expect("health").to_uppercase();
+    assert_eq!(wall["mm2"], json!(format!("{health} {}", mm2["flow"].as_str().expect("flow"))), "{wall:#}");
+    let lags = report["lag"].as_array().expect("lag");
+    let lag = lags.iter().find(|l| l["live"] == json!(true)).or(lags.first()).expect("a flow's lag");
+    let shown = match lag["total_records"].as_u64() {
+        Some(records) => format!("{records}rec"),
+        None => "unknown".to_owned(),
+    };
+    assert_eq!(wall["lag"].as_str().expect("lag").replace([',', '.', '\u{a0}', ' '], ""), shown, "{wall:#}");
+    assert_eq!(wall["lag_flow"], lag["flow"], "{wall:#}");
+}
+
 fn same_instant(a: &str, b: &str) -> bool {
     a.parse::<DateTime<Utc>>().ok() == b.parse::<DateTime<Utc>>().ok()
 }
@@ -254,7 +280,7 @@ fn same_instant(a: &str, b: &str) -> bool {
 #[test]
 fn the_wall_in_chromium_shows_role_mm2_health_and_lag_and_a_demo_fault_within_two_seconds() {
     // Late enough for the page to be up and drawn before the fault.
-    let server = serve(&["--demo-fault", "15s:fail-mm2-task"]);
+    let server = serve(&["--demo", "--demo-fault", "15s:fail-mm2-task"]);
     let mut browser = Browser::launch("wall");
     let session = browser.open(&format!("http://{}/", server.addr));
     let drawn = wait_for(&mut browser, &session, Duration::from_secs(15), "both sides", |w| w["sides"] == json!(2));
@@ -270,6 +296,7 @@ fn the_wall_in_chromium_shows_role_mm2_health_and_lag_and_a_demo_fault_within_tw
     assert_eq!(wall["dr_role"], json!("PASSIVE"), "{wall:#}");
     assert_eq!(report["sides"][0]["side"], json!("DC"), "{report:#}");
     assert!(server.lines.try_recv().is_err(), "the fault happened before the steady page was read: start it later");
+    assert_page_shows(&wall, &report);
     let live = report["live_flow"].as_str().expect("a live flow");
     let mm2 = report["mm2"].as_array().and_then(|m| m.iter().find(|m| m["flow"] == json!(live))).expect("live MM2");
     let health = mm2["health"].as_str().expect("health").to_uppercase();
@@ -308,7 +335,7 @@ fn the_wall_in_chromium_shows_role_mm2_health_and_lag_and_a_demo_fault_within_tw
 
 #[test]
 fn a_side_that_stops_answering_looks_stale_on_the_wall() {
-    let server = serve(&["--demo-fault", "0s:cut-off-dc"]);
+    let server = serve(&["--demo", "--demo-fault", "0s:cut-off-dc"]);
     // Stale once DC's last observation is older than the demo's 15 s.
     let deadline = Instant::now() + Duration::from_secs(40);
     while assessment(&server)["sides"][0]["stale"] != json!(true) {
@@ -326,4 +353,20 @@ fn a_side_that_stops_answering_looks_stale_on_the_wall() {
     assert!(wall["lag_class"].as_str().unwrap_or_default().split(' ').any(|c| c == "stale"), "{wall:#}");
     assert!(wall["lag_detail"].as_str().unwrap_or_default().contains("stale"), "{wall:#}");
     browser.screenshot(&session, "wall-demo-stale");
+}
+
+/// The lab as it is (held shared: nothing disrupts it meanwhile): the page
+/// shows what kdrill assesses of it.
+#[test]
+fn the_wall_in_chromium_shows_the_lab_as_kdrill_assesses_it() {
+    support::lab();
+    let _lock = support::shared();
+    let server = serve(&["--config", "examples/lab.toml"]);
+    let mut browser = Browser::launch("lab");
+    let session = browser.open(&format!("http://{}/", server.addr));
+    let fresh =
+        |r: &Value| r["sides"].as_array().is_some_and(|s| s.len() == 2 && s.iter().all(|s| s["stale"] == json!(false)));
+    let (wall, report) = page_and_report(&mut browser, &session, &server, fresh);
+    assert_page_shows(&wall, &report);
+    browser.screenshot(&session, "wall-lab");
 }
