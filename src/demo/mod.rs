@@ -12,7 +12,8 @@
 //!
 //! The parts: `timeline` (clock, RNG, delayed events), `cluster` and
 //! `groups` (each Kafka cluster), `apps`, `mm2` and `faults`, composed and
-//! stepped by `world`.
+//! stepped by `world`; `schedule` toggles faults at set moments (for
+//! `serve --demo`, which nobody types into).
 
 mod apps;
 mod cluster;
