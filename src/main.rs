@@ -95,6 +95,7 @@ enum Command {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Serve options")]
 struct ServeArgs {
     /// Address to listen on (loopback by default; give 0.0.0.0:9464 to expose)
     #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
