@@ -80,14 +80,7 @@ enum Command {
     /// Serve the assessment over HTTP, read-only: Prometheus `/metrics`, the
     /// `check --json` report at `/api/v1/assessment`, `/healthz`, `/readyz`
     /// and a live wall page at `/`
-    Serve {
-        /// Address to listen on (loopback by default; give 0.0.0.0:9464 to expose)
-        #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
-        listen: std::net::SocketAddr,
-        /// Observe the embedded demo world instead of the configured clusters
-        #[arg(long)]
-        demo: bool,
-    },
+    Serve(ServeArgs),
     /// Print the report of a drill from its journal: timeline, evidence,
     /// RTO, RPO, alarms, confirmations and actions
     Report {
@@ -99,6 +92,38 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
     },
+}
+
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Serve options")]
+struct ServeArgs {
+    /// Address to listen on (loopback by default; give 0.0.0.0:9464 to expose)
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// Observe the embedded demo world instead of the configured clusters
+    #[arg(long)]
+    demo: bool,
+    /// Toggle a demo fault AFTER the start, e.g. 30s:stall-mm2 (repeat it to
+    /// schedule more; the same fault again switches it off). Faults:
+    /// fail-mm2-task, stray-consumer, bidirectional, broker-down, cut-off-dc,
+    /// produce-burst, pods-unlisted, stall-mm2
+    #[arg(long, requires = "demo", value_name = "AFTER:FAULT")]
+    demo_fault: Vec<kdrill::demo::ScheduledFault>,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first)
+    #[arg(long, requires = "tls_key", value_name = "PATH")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, requires = "tls_cert", value_name = "PATH")]
+    tls_key: Option<PathBuf>,
+    /// Passphrase of an encrypted --tls-key: env:VAR or file:PATH
+    #[arg(long, requires = "tls_key", value_name = "SOURCE")]
+    tls_key_passphrase: Option<String>,
+    /// Require basic authentication as this user (all but /healthz)
+    #[arg(long, requires = "basic_auth_password", value_name = "NAME")]
+    basic_auth_user: Option<String>,
+    /// The password of --basic-auth-user: env:VAR or file:PATH
+    #[arg(long, requires = "basic_auth_user", value_name = "SOURCE")]
+    basic_auth_password: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,7 +204,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             console(&cli, link, cfg.settings, fingerprint, journal, planner, share).await
         }
         Some(Command::Check { json, watch, demo, settle }) => check(&cli, *json, *watch, *demo, *settle).await,
-        Some(Command::Serve { listen, demo }) => serve(&cli, *listen, *demo).await,
+        Some(Command::Serve(args)) => serve(&cli, args).await,
         Some(Command::Report { path, format }) => report(&cli, path.as_deref(), *format),
     }
 }
@@ -291,20 +316,66 @@ fn source(cli: &Cli, demo: bool) -> Result<(WorldLink, Settings, Duration)> {
     }
 }
 
-async fn serve(cli: &Cli, listen: std::net::SocketAddr, demo: bool) -> Result<ExitCode> {
-    let (link, settings, _) = source(cli, demo)?;
+/// A secret option's value (`env:VAR` or `file:PATH`) resolved, so the
+/// secret itself never appears in a process listing or a shell history.
+/// Parsed here rather than by clap, whose error would repeat a password
+/// given inline.
+fn serve_secret(option: &str, source: &str) -> Result<config::Secret> {
+    let reference = match source.split_once(':') {
+        Some(("env", var)) if !var.is_empty() => config::SecretRef::Env(var.to_owned()),
+        Some(("file", path)) if !path.is_empty() => config::SecretRef::File(path.into()),
+        _ => return Err(eyre!("{option}: give env:VAR or file:PATH (never the secret itself)")),
+    };
+    reference.resolve().map_err(|e| eyre!("{option}: {e}"))
+}
+
+/// TLS and basic authentication as the options ask, secrets resolved.
+fn serve_guard(args: &ServeArgs) -> Result<kdrill::serve::Guard> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let passphrase = match &args.tls_key_passphrase {
+                Some(source) => Some(serve_secret("--tls-key-passphrase", source)?),
+                None => None,
+            };
+            let files = kdrill::serve::tls::TlsFiles { cert, key, passphrase: passphrase.as_ref().map(|p| p.expose()) };
+            Some(kdrill::serve::tls::acceptor(&files).map_err(|e| eyre!("{e}"))?)
+        }
+        _ => None,
+    };
+    let auth = match (&args.basic_auth_user, &args.basic_auth_password) {
+        (Some(user), Some(source)) => {
+            let password = serve_secret("--basic-auth-password", source)?;
+            Some(kdrill::serve::BasicAuth::new(user, password.expose()))
+        }
+        _ => None,
+    };
+    Ok(kdrill::serve::Guard { tls, auth })
+}
+
+async fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
+    let guard = serve_guard(args)?;
+    let scheme = if guard.tls.is_some() { "https" } else { "http" };
+    let (link, settings, _) = if args.demo {
+        let world = kdrill::demo::DemoWorld::new(7, chrono::Utc::now());
+        let link = kdrill::demo::spawn_scheduled(world, args.demo_fault.clone());
+        (link, kdrill::demo::demo_settings(), Duration::from_secs(1))
+    } else {
+        source(cli, false)?
+    };
     // Read-only by construction: the dispatcher is dropped here, so nothing
     // in this process can send an action.
     let (mut observation, dispatcher) = link.split();
     drop(dispatcher);
     let snapshots = &mut observation.snapshots;
+    let outcomes = &mut observation.outcomes;
+    let listen = args.listen;
     let listener =
         tokio::net::TcpListener::bind(listen).await.wrap_err_with(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().wrap_err("no local address")?;
     // The bound address on stdout, for `--listen 127.0.0.1:0` and scripts.
-    println!("listening on http://{bound}");
+    println!("listening on {scheme}://{bound}");
     let (latest_tx, latest) = tokio::sync::watch::channel(std::sync::Arc::new(kdrill::serve::Served::default()));
-    let server = tokio::spawn(kdrill::serve::run(listener, latest));
+    let server = tokio::spawn(kdrill::serve::run(listener, latest, guard));
     let mut assessor = Assessor::new(settings);
     // Ages grow between snapshots: judge every second as well.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -314,6 +385,11 @@ async fn serve(cli: &Cli, listen: std::net::SocketAddr, demo: bool) -> Result<Ex
                 if changed.is_err() { break; }
             }
             _ = tick.tick() => {}
+            // Only scheduled demo faults come back here: say when each happened.
+            Some(outcome) = outcomes.recv() => {
+                print_demo_outcome(&outcome);
+                continue;
+            }
         }
         let snap = snapshots.borrow_and_update().clone();
         let a = assessor.assess(&snap, chrono::Utc::now());
@@ -327,6 +403,20 @@ async fn serve(cli: &Cli, listen: std::net::SocketAddr, demo: bool) -> Result<Ex
         Err(e) => Err(eyre!("the server stopped: {e}")),
         Ok(Ok(())) => Err(eyre!("the source stopped")),
     }
+}
+
+/// `demo fault NAME at TIME: what happened`, on stdout (ignored once
+/// nobody reads it: a closed pipe must not stop the server).
+fn print_demo_outcome(outcome: &kdrill::action::Outcome) {
+    use std::io::Write as _;
+    let kdrill::action::Action::Fault(fault) = outcome.action else { return };
+    let at = outcome.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let what = match &outcome.result {
+        Ok(done) => done.clone(),
+        Err(why) => format!("refused: {why}"),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "demo fault {} at {at}: {what}", fault.as_str()).and_then(|()| out.flush());
 }
 
 async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration) -> Result<ExitCode> {

@@ -221,3 +221,98 @@ fn a_secret_never_reaches_what_is_served() {
     assert!(!event.contains(CANARY), "/events served the secret");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One GET with an `Authorization` header: (status, headers, body).
+fn get_as(server: &Server, path: &str, user: &str, password: &str) -> (u16, String, String) {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut stream = TcpStream::connect(&server.addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let auth = format!("Authorization: Basic {token}\r\n");
+    if path == "/events" {
+        // The stream never ends: read up to its first event (a refusal ends
+        // with the connection).
+        write!(stream, "GET /events HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n", server.addr)
+            .expect("write");
+        let mut reader = BufReader::new(stream);
+        let (mut head, mut line) = (String::new(), String::new());
+        while reader.read_line(&mut line).expect("read") > 0 {
+            head.push_str(&line);
+            if line.starts_with("data: ") {
+                break;
+            }
+            line.clear();
+        }
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        return (status, head, line);
+    }
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n", server.addr).expect("write");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// A SASL password (env) and the basic-auth password (file) of one server:
+/// neither in anything served — to the right user, to a wrong one, to
+/// nobody — nor in its output or its debug log.
+#[test]
+fn neither_a_sasl_nor_a_basic_auth_password_reaches_what_is_served_or_logged() {
+    use base64::Engine as _;
+    const SASL: &str = "canary-sasl-51d0";
+    const WALL: &str = "canary-wall-8e3a";
+    let dir = std::env::temp_dir().join(format!("kdrill-serve-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("kdrill.toml");
+    let side = |name: &str| {
+        format!(
+            "[clusters.{name}]\nbootstrap = \"127.0.0.1:1\"\n[clusters.{name}.properties]\n\
+             \"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\
+             \"sasl.username\" = \"kdrill\"\n[clusters.{name}.secrets]\n\
+             \"sasl.password\" = {{ env = \"KDRILL_SERVE_SASL_CANARY\" }}\n"
+        )
+    };
+    std::fs::write(&config, format!("{}{}[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n", side("dc"), side("dr")))
+        .expect("write config");
+    let password_file = dir.join("wall-password");
+    std::fs::write(&password_file, format!("{WALL}\n")).expect("password file");
+    let config = config.to_string_lossy().into_owned();
+    let password_source = format!("file:{}", password_file.display());
+    let state = dir.join("state").to_string_lossy().into_owned();
+    let mut server = spawn(
+        &["--config", &config, "--basic-auth-user", "wall", "--basic-auth-password", &password_source],
+        &[("KDRILL_SERVE_SASL_CANARY", SASL), ("KDRILL_LOG", "debug"), ("XDG_STATE_HOME", &state)],
+    );
+    // Let a few polls fail and their errors be judged.
+    std::thread::sleep(Duration::from_secs(4));
+    let encoded = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let leaks = |text: &str| {
+        [SASL, WALL]
+            .iter()
+            .any(|c| text.contains(c) || text.contains(&encoded(c)) || text.contains(&encoded(&format!("wall:{c}"))))
+    };
+    for route in ["/", "/metrics", "/api/v1/assessment", "/healthz", "/readyz", "/events"] {
+        for (user, password, expected) in [("wall", WALL, 200), ("wall", "wrong", 401), ("kdrill", SASL, 401)] {
+            let (status, headers, body) = get_as(&server, route, user, password);
+            let expected = match (route, expected) {
+                ("/healthz", _) => 200,
+                ("/readyz", 200) => 503,
+                _ => expected,
+            };
+            assert_eq!(status, expected, "{route} as {user}");
+            assert!(!leaks(&headers) && !leaks(&body), "{route} as {user} served a secret:\n{headers}\n{body}");
+        }
+        if route != "/events" {
+            let (status, headers, body) = request(&server, "GET", route);
+            assert_eq!(status, if route == "/healthz" { 200 } else { 401 }, "{route} without credentials");
+            assert!(!leaks(&headers) && !leaks(&body), "{route} served a secret");
+        }
+    }
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let log = std::fs::read_to_string(dir.join("state/kdrill/kdrill.log")).unwrap_or_default();
+    assert!(!log.is_empty(), "the debug log was written");
+    assert!(!leaks(&log), "the debug log holds a secret");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,7 +12,8 @@
 //!
 //! The parts: `timeline` (clock, RNG, delayed events), `cluster` and
 //! `groups` (each Kafka cluster), `apps`, `mm2` and `faults`, composed and
-//! stepped by `world`.
+//! stepped by `world`; `schedule` toggles faults at set moments (for
+//! `serve --demo`, which nobody types into).
 
 mod apps;
 mod cluster;
@@ -21,6 +22,7 @@ mod groups;
 mod mm2;
 mod planner;
 pub(crate) mod rng;
+mod schedule;
 mod setup;
 mod timeline;
 mod world;
@@ -32,12 +34,13 @@ use chrono::TimeDelta;
 use regex::Regex;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::action::Outcome;
+use crate::action::{Action, Outcome};
 use crate::collect::{self, SourceEnd, WorldLink};
 use crate::config::{Classification, Settings};
 use crate::model::Ts;
 
 pub use planner::planner;
+pub use schedule::ScheduledFault;
 pub use world::DemoWorld;
 
 /// Judgement settings that fit the demo's names; everything else is the
@@ -66,12 +69,20 @@ const WAKE: Duration = Duration::from_millis(200);
 /// as they arrive, each answered by an `Outcome` stamped with world time.
 /// The task ends when the link is dropped.
 pub fn spawn(world: DemoWorld) -> WorldLink {
+    spawn_scheduled(world, Vec::new())
+}
+
+/// `spawn`, toggling each fault of `schedule` when its moment comes; each
+/// toggle is reported as an `Outcome` stamped with world time.
+pub fn spawn_scheduled(world: DemoWorld, mut schedule: Vec<ScheduledFault>) -> WorldLink {
     let (link, end) = collect::link(world.observe());
-    tokio::spawn(run(world, end));
+    // Latest first, so the next due is popped off the end.
+    schedule.sort_by_key(|s| std::cmp::Reverse(s.after));
+    tokio::spawn(run(world, end, schedule));
     link
 }
 
-async fn run(mut world: DemoWorld, mut end: SourceEnd) {
+async fn run(mut world: DemoWorld, mut end: SourceEnd, mut schedule: Vec<ScheduledFault>) {
     let mut ticker = tokio::time::interval(WAKE);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let clock = Clock { began: Instant::now(), origin: world.now() };
@@ -96,6 +107,17 @@ async fn run(mut world: DemoWorld, mut end: SourceEnd) {
         }
         if !clock.catch_up(&mut world, &mut polled, &end) || end.outcomes.is_closed() {
             break;
+        }
+        let due_at =
+            |s: &ScheduledFault| TimeDelta::from_std(s.after).ok().and_then(|d| clock.origin.checked_add_signed(d));
+        while let Some(due) = schedule.last().filter(|s| due_at(s).is_some_and(|at| at <= world.now())) {
+            let action = Action::Fault(due.fault);
+            let result = world.apply(&action);
+            schedule.pop();
+            // Observed from the next snapshot on, like a toggle from the console.
+            if end.outcomes.send(Outcome::new(action, result, world.now())).is_err() {
+                return;
+            }
         }
     }
 }

@@ -9,8 +9,13 @@
 //! - `/metrics` — Prometheus text (see `metrics`);
 //! - `/api/v1/assessment` — the `check --json` report;
 //! - `/healthz` — the process answers; `/readyz` — both sides observed fresh.
+//!
+//! Optionally over TLS (`tls`) and behind basic authentication (`auth`);
+//! `/healthz` stays open for load balancers and probes: it tells nothing.
 
+pub mod auth;
 pub mod metrics;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,11 +24,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::{Bytes, Frame, Incoming};
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use openssl::ssl::{Ssl, SslAcceptor};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+pub use auth::BasicAuth;
 
 use crate::assess::Assessment;
 use crate::check;
@@ -63,22 +71,57 @@ impl Served {
 pub type Latest = watch::Receiver<Arc<Served>>;
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
+/// How long a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What guards the routes: TLS and basic authentication, each optional.
+#[derive(Default)]
+pub struct Guard {
+    pub tls: Option<SslAcceptor>,
+    pub auth: Option<BasicAuth>,
+}
+
 /// Serves connections until the listener fails.
-pub async fn run(listener: TcpListener, latest: Latest) -> std::io::Result<()> {
+pub async fn run(listener: TcpListener, latest: Latest, guard: Guard) -> std::io::Result<()> {
+    let tls = guard.tls.map(Arc::new);
+    let auth = guard.auth.map(Arc::new);
     loop {
-        let (stream, _) = listener.accept().await?;
-        let latest = latest.clone();
+        let (stream, peer) = listener.accept().await?;
+        let (latest, tls, auth) = (latest.clone(), tls.clone(), auth.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let latest = latest.clone();
-                async move { Ok::<_, Infallible>(route(&req, latest)) }
-            });
-            if let Err(e) =
-                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
-            {
-                tracing::debug!("serve: connection ended: {e}");
+            let io = TokioIo::new(stream);
+            let Some(tls) = tls else { return serve_connection(io, latest, auth).await };
+            match handshake(&tls, io).await {
+                Ok(io) => serve_connection(io, latest, auth).await,
+                Err(e) => tracing::debug!("serve: TLS handshake with {peer} failed: {e}"),
             }
         });
+    }
+}
+
+async fn handshake(
+    tls: &SslAcceptor,
+    io: TokioIo<tokio::net::TcpStream>,
+) -> Result<hyper_openssl::SslStream<TokioIo<tokio::net::TcpStream>>, String> {
+    let ssl = Ssl::new(tls.context()).map_err(|e| e.to_string())?;
+    let mut stream = hyper_openssl::SslStream::new(ssl, io).map_err(|e| e.to_string())?;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, std::pin::Pin::new(&mut stream).accept()).await {
+        Ok(Ok(())) => Ok(stream),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
+async fn serve_connection<I>(io: I, latest: Latest, auth: Option<Arc<BasicAuth>>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let (latest, auth) = (latest.clone(), auth.clone());
+        async move { Ok::<_, Infallible>(route(&req, latest, auth.as_deref())) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+        tracing::debug!("serve: connection ended: {e}");
     }
 }
 
@@ -98,8 +141,8 @@ fn respond(status: StatusCode, content_type: &str, body: Body) -> Response<Body>
     res
 }
 
-/// Every path: GET and HEAD only.
-fn route(req: &Request<Incoming>, latest: Latest) -> Response<Body> {
+/// Every path: GET and HEAD only; behind `auth` but for `/healthz`.
+fn route(req: &Request<Incoming>, latest: Latest, auth: Option<&BasicAuth>) -> Response<Body> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut res =
@@ -107,6 +150,14 @@ fn route(req: &Request<Incoming>, latest: Latest) -> Response<Body> {
         if let Ok(v) = "GET, HEAD".parse() {
             res.headers_mut().insert(ALLOW, v);
         }
+        return res;
+    }
+    let open = req.uri().path() == "/healthz";
+    if let Some(auth) = auth.filter(|_| !open)
+        && !auth.admits(req.headers().get(AUTHORIZATION))
+    {
+        let mut res = respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", full("credentials needed\n"));
+        res.headers_mut().insert(WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static(auth::CHALLENGE));
         return res;
     }
     let served = latest.borrow().clone();
