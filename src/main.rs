@@ -355,12 +355,15 @@ fn serve_guard(args: &ServeArgs) -> Result<kdrill::serve::Guard> {
 async fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     let guard = serve_guard(args)?;
     let scheme = if guard.tls.is_some() { "https" } else { "http" };
-    let (link, settings, _) = if args.demo {
+    let (link, settings, share) = if args.demo {
         let world = kdrill::demo::DemoWorld::new(7, chrono::Utc::now());
         let link = kdrill::demo::spawn_scheduled(world, args.demo_fault.clone());
-        (link, kdrill::demo::demo_settings(), Duration::from_secs(1))
+        (link, kdrill::demo::demo_settings(), None)
     } else {
-        source(cli, false)?
+        let cfg = load_config(cli)?;
+        // Follows the drill topic; no writing end exists here.
+        let share = kdrill::share::spawn(&cfg, None, None);
+        (kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings, Some(share))
     };
     // Read-only by construction: the dispatcher is dropped here, so nothing
     // in this process can send an action.
@@ -393,7 +396,8 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         }
         let snap = snapshots.borrow_and_update().clone();
         let a = assessor.assess(&snap, chrono::Utc::now());
-        latest_tx.send_replace(std::sync::Arc::new(kdrill::serve::Served::new(&a)));
+        let drill = share.as_ref().and_then(|s| kdrill::serve::drill::status(&s.view.borrow(), &a));
+        latest_tx.send_replace(std::sync::Arc::new(kdrill::serve::Served::with_drill(&a, drill.as_ref())));
         if server.is_finished() {
             break;
         }

@@ -18,7 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("collect", &["model", "config", "action", "act", "dispatch"]),
     ("demo", &["model", "config", "action", "act", "collect"]),
     ("report", &["model", "action", "assess", "drill"]),
-    ("serve", &["model", "assess", "check"]),
+    ("serve", &["model", "assess", "check", "drill", "share"]),
     ("share", &["model", "config", "drill", "collect"]),
     ("ui", &["model", "config", "action", "act", "assess", "drill", "dispatch", "collect", "share"]),
 ];

@@ -11,6 +11,7 @@ use kdrill::drill::DrillEvent;
 use kdrill::drill::journal;
 use ratatui::crossterm::event::KeyCode;
 use support::console::Console;
+use support::serve::{get, serve};
 
 fn config(topic: &str) -> kdrill::config::Config {
     support::lab_config(&format!("[drill]\ntopic = \"{topic}\"\nlease_timeout = \"4s\"\n"))
@@ -71,6 +72,28 @@ fn one_driver_a_refused_second_console_a_wall_that_follows_and_a_takeover() {
     });
     assert!(wall.app.drill_in_progress(), "the wall shows the drill in progress");
     assert!(wall.journal.is_empty(), "the wall journals nothing");
+
+    // `kdrill serve` follows it too: the JSON, the metrics and the page's events.
+    let toml = dir.join("serve.toml");
+    let lab = support::lab();
+    let text = format!(
+        "[clusters.dc]\nbootstrap = \"{}\"\n[clusters.dr]\nbootstrap = \"{}\"\n[drill]\ntopic = \"{topic}\"\n",
+        lab.dc, lab.dr
+    );
+    std::fs::write(&toml, text).unwrap_or_else(|e| panic!("{e}"));
+    let (_server, addr) = serve(&["--config", &toml.display().to_string()]);
+    let drill = support::wait_for("serve shows alice's drill", Duration::from_secs(60), || {
+        let (status, body) = get(&addr, "/api/v1/drill");
+        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{status} {body}: {e}"))?;
+        (v["driver"].as_str().is_some_and(|d| d.starts_with("alice@lab")) && v["step"] == 1)
+            .then_some(v.clone())
+            .ok_or(format!("{v}"))
+    });
+    assert_eq!((drill["plan"].as_str(), drill["state"].as_str()), (Some("switchover"), Some("in-progress")));
+    assert!(drill["gates"].as_array().is_some_and(|g| !g.is_empty()), "the step's gates: {drill}");
+    let (_, metrics) = get(&addr, "/metrics");
+    assert!(metrics.contains("kdrill_drill_step{plan=\"switchover\"} 1"), "{metrics}");
+    assert!(metrics.contains("kdrill_drill_gate{"), "{metrics}");
 
     // Alice stops renewing (her console is gone mid-drill, lease kept).
     let before = topic_records(&wall);

@@ -10,10 +10,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
@@ -37,60 +37,7 @@ fn say(out: &Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// A child process ended when the test ends, also on failure.
-struct Process {
-    child: Child,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `kdrill serve ARGS` on an ephemeral loopback port: the process and its address.
-fn serve(args: &[&str]) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kdrill"))
-        .arg("serve")
-        .args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(root())
-        .env("KDRILL_CONFIG", "/nonexistent/kdrill.toml")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn kdrill serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    let process = Process { child };
-    let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_owned();
-    (process, addr)
-}
-
-/// GET on its own connection, HTTP/1.0 (no chunked bodies): (status, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(addr) else { return (0, String::new()) };
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("write");
-    let mut raw = Vec::new();
-    if stream.read_to_end(&mut raw).is_err() {
-        return (0, String::new());
-    }
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, body.to_owned())
-}
-
-/// Waits, bounded, until `path` answers 200.
-fn await_ok(addr: &str, path: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    while get(addr, path).0 != 200 {
-        assert!(Instant::now() < deadline, "{addr}{path} never answered 200 within {within:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use support::serve::{Process, await_ok, get, serve};
 
 #[test]
 fn promtool_accepts_the_metrics_of_the_demo() {
@@ -178,7 +125,7 @@ fn a_real_prometheus_scrapes_the_lab_figures_kdrill_assesses() {
         .arg(format!("--web.listen-address={prometheus}"))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("prometheus.log")).expect("log file"));
-    let server = Process { child: cmd.spawn().expect("spawn prometheus") };
+    let server = Process::own(cmd.spawn().expect("spawn prometheus"));
     let log = || std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
     while get(&prometheus, "/-/ready").0 != 200 {

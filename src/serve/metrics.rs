@@ -8,6 +8,7 @@
 //! States (a side's role, a connector's or task's state, the verdict's
 //! level) are state sets: one series per possible state, 1 for the current.
 
+use super::drill::DrillStatus;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -67,8 +68,16 @@ fn flag(b: bool) -> f64 {
 
 /// The report as Prometheus text.
 pub fn render(r: &Report) -> String {
+    render_with_drill(r, None)
+}
+
+/// As [`render`], with the drill in progress (from the drill topic).
+pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
     let now = r.observed_at;
     let mut s = Sink { families: Vec::new() };
+    if let Some(d) = d {
+        drill(&mut s, d);
+    }
     for level in LEVELS {
         s.set(
             "kdrill_verdict_level",
@@ -265,6 +274,32 @@ pub fn render(r: &Report) -> String {
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+/// The shared drill: its plan and state, its step, each gate of the step.
+fn drill(s: &mut Sink, d: &DrillStatus) {
+    for state in ["in-progress", "finished", "aborted"] {
+        s.set(
+            "kdrill_drill_state",
+            "The latest shared drill's state, 1 for the current one",
+            &[("plan", &d.plan), ("state", state)],
+            flag(d.state == state),
+        );
+    }
+    s.set("kdrill_drill_steps", "Steps in the latest shared drill's plan", &[("plan", &d.plan)], d.steps as f64);
+    if let Some(step) = d.step {
+        s.set("kdrill_drill_step", "The current step of the shared drill, from 1", &[("plan", &d.plan)], step as f64);
+    }
+    for g in &d.gates {
+        for state in ["yes", "no", "unknown"] {
+            s.set(
+                "kdrill_drill_gate",
+                "Each precondition of the current drill step, 1 for its observed state",
+                &[("gate", &g.label), ("state", state)],
+                flag(g.state == state),
+            );
+        }
+    }
 }
 
 /// Drift as counts per kind of difference, and per topic for the first

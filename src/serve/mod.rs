@@ -14,6 +14,7 @@
 //! `/healthz` stays open for load balancers and probes: it tells nothing.
 
 pub mod auth;
+pub mod drill;
 pub mod metrics;
 pub mod tls;
 
@@ -52,18 +53,26 @@ pub struct Served {
     pub metrics: String,
     /// Both sides observed, and fresh.
     pub ready: bool,
+    /// The shared drill (`null` when none), for `/api/v1/drill` and `/events`.
+    pub drill: String,
 }
 
 impl Served {
     pub fn new(a: &Assessment) -> Served {
+        Served::with_drill(a, None)
+    }
+
+    /// With the drill the drill topic shares, judged on `a`.
+    pub fn with_drill(a: &Assessment, drill: Option<&drill::DrillStatus>) -> Served {
         let report = check::report(a);
         let ready = !report.sides.is_empty() && report.sides.iter().all(|s| s.observed_at.is_some() && !s.stale);
         Served {
             // The report is plain data: serialising it cannot fail.
             json: serde_json::to_string_pretty(&report).unwrap_or_default(),
             event: serde_json::to_string(&report).unwrap_or_default(),
-            metrics: metrics::render(&report),
+            metrics: metrics::render_with_drill(&report, drill),
             ready,
+            drill: serde_json::to_string(&drill).unwrap_or_default(),
         }
     }
 }
@@ -167,6 +176,11 @@ fn route(req: &Request<Incoming>, latest: Latest, auth: Option<&BasicAuth>) -> R
             (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", full(served.metrics.clone()))
         }
         "/api/v1/assessment" => (StatusCode::OK, "application/json", full(served.json.clone())),
+        "/api/v1/drill" => (
+            StatusCode::OK,
+            "application/json",
+            full(format!("{}\n", if served.drill.is_empty() { "null" } else { &served.drill })),
+        ),
         "/healthz" => (StatusCode::OK, "text/plain; charset=utf-8", full("ok\n")),
         "/readyz" if served.ready => (StatusCode::OK, "text/plain; charset=utf-8", full("ready\n")),
         "/readyz" => (
@@ -192,8 +206,11 @@ fn events(latest: Latest) -> Body {
                 return None;
             }
         }
-        let event = latest.borrow_and_update().event.clone();
-        Some((format!("data: {event}\n\n"), (latest, false)))
+        let (event, drill) = {
+            let served = latest.borrow_and_update();
+            (served.event.clone(), served.drill.clone())
+        };
+        Some((format!("data: {event}\n\nevent: drill\ndata: {drill}\n\n"), (latest, false)))
     });
     BodyExt::boxed_unsync(StreamBody::new(stream.map(|e| Ok::<_, Infallible>(Frame::data(Bytes::from(e))))))
 }

@@ -23,6 +23,7 @@
 pub mod console;
 pub mod kube;
 pub mod lag;
+pub mod serve;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
