@@ -1,0 +1,510 @@
+//! Consumer groups' positions. On each side: each group's lag per
+//! partition, its committed offset against that side's end offset. Across a
+//! flow: where each application group of the source would resume on the
+//! target, from MM2's checkpoints there, how many records it would
+//! re-process or skip, and why it cannot be translated when it cannot.
+
+use crate::config::Settings;
+use crate::model::{Checkpoint, Cluster, Flow, Group, Snapshot, Ts};
+
+use super::history::{History, Series};
+use super::sides::{GroupClass, SideView};
+use super::truth::Freshness;
+
+/// A checkpoint whose translation rests on an offset sync more than this
+/// many records behind the group's position makes the group re-process
+/// them all on the other side. MM2 writes a sync at least every
+/// `offset.lag.max` (default 100) records while it keeps up; ten times that
+/// means syncs are too sparse for this group.
+pub const SYNC_BEHIND_MAX: u64 = 1_000;
+
+/// One partition a group committed an offset for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupLagRow {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    /// The side's end offset of that partition, when read.
+    pub end: Option<i64>,
+    /// `end - committed`; `None` when the end is unknown or the figures
+    /// are stale. Negative (a recreated topic) keeps its sign.
+    pub records: Option<i64>,
+}
+
+/// A group's lag on one side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupLag {
+    pub rows: Vec<GroupLagRow>,
+    /// Records behind over every partition; `None` when any is unknown.
+    pub total: Option<u64>,
+    /// The row furthest behind (an unknown one first).
+    pub worst: Option<usize>,
+    /// The older of the committed offsets' and end offsets' observations.
+    pub at: Option<Ts>,
+    pub unknown_because: Option<String>,
+}
+
+impl GroupLag {
+    pub fn worst_row(&self) -> Option<&GroupLagRow> {
+        self.worst.and_then(|i| self.rows.get(i))
+    }
+}
+
+/// A group's lag on `cluster`: `None` for groups that commit nothing to
+/// Kafka (Connect workers).
+pub fn group_lag(group: &Group, cluster: &Cluster, settings: &Settings, now: Ts) -> Option<GroupLag> {
+    if group.protocol_type == "connect" {
+        return None;
+    }
+    let at = match (&cluster.groups, &cluster.topics) {
+        (Some(g), Some(t)) => Some(g.at.min(t.at)),
+        _ => None,
+    };
+    let stale = Freshness::of(at, now, settings.stale_after).problem("group lag figures");
+    let Some(committed) = &group.committed else {
+        let why = "committed offsets not read".to_owned();
+        return Some(GroupLag { rows: Vec::new(), total: None, worst: None, at, unknown_because: Some(why) });
+    };
+    let rows: Vec<GroupLagRow> = committed
+        .iter()
+        .map(|c| {
+            let end = end_offset(cluster, &c.topic, c.partition);
+            let records = end.filter(|_| stale.is_none()).map(|e| e - c.offset);
+            GroupLagRow { topic: c.topic.clone(), partition: c.partition, committed: c.offset, end, records }
+        })
+        .collect();
+    let unknown = rows.iter().filter(|r| r.records.is_none()).count();
+    let unknown_because = stale.or_else(|| (unknown > 0).then(|| format!("{unknown} partition(s) with no end offset")));
+    let total = unknown_because.is_none().then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
+    let worst = (0..rows.len()).max_by_key(|&i| rows[i].records.map_or(i64::MAX, |n| n));
+    Some(GroupLag { rows, total, worst, at, unknown_because })
+}
+
+fn end_offset(cluster: &Cluster, topic: &str, partition: i32) -> Option<i64> {
+    cluster.topic(topic)?.partitions.iter().find(|p| p.id == partition)?.end_offset
+}
+
+/// Why a group's position cannot be carried to the other side as it is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Untranslatable {
+    /// MM2 wrote no checkpoint for this group and partition yet.
+    NoCheckpoint,
+    /// The group committed past the last checkpoint, and it is not moving
+    /// on (or the checkpoint is older than `stale_after`): the records
+    /// between the two would be consumed again.
+    CheckpointBehindCommit { records: u64, seconds: Option<f64> },
+    /// The checkpoint translates to an offset sync far behind the group's
+    /// position (see `SYNC_BEHIND_MAX`).
+    SyncTooFarBehind { records: u64 },
+}
+
+impl Untranslatable {
+    /// The reason's stable name, as `check` reports it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Untranslatable::NoCheckpoint => "no-checkpoint",
+            Untranslatable::CheckpointBehindCommit { .. } => "checkpoint-behind-commit",
+            Untranslatable::SyncTooFarBehind { .. } => "sync-point-too-far-behind",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Untranslatable::NoCheckpoint => "no checkpoint yet".into(),
+            Untranslatable::CheckpointBehindCommit { records, seconds } => {
+                let span = seconds.map(|s| format!(", {}", super::fmt_age(s))).unwrap_or_default();
+                format!("checkpoint {records} records{span} behind the group's commit")
+            }
+            Untranslatable::SyncTooFarBehind { records } => {
+                format!("offset sync {records} records behind the group's position")
+            }
+        }
+    }
+}
+
+/// Where one partition of a group would resume on the flow's target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranslationRow {
+    /// The topic as named on the source.
+    pub topic: String,
+    pub partition: i32,
+    /// The group's committed offset on the source.
+    pub committed: i64,
+    /// The latest checkpoint on the target for this partition.
+    pub checkpoint: Option<Checkpoint>,
+    /// The group's committed offset on the target, if it has one (MM2's
+    /// `sync.group.offsets.enabled` writes it there): consumers resume
+    /// there, whatever the checkpoint says.
+    pub target_committed: Option<i64>,
+    /// The offset the group would resume at on the target.
+    pub resume_at: Option<i64>,
+    /// The target offset holding the record at the group's source
+    /// position, estimated from MM2's committed progress and the target's
+    /// end offset (no gaps assumed).
+    pub position_on_target: Option<i64>,
+    /// Records the group would consume again there.
+    pub reprocess: Option<u64>,
+    /// Records it would never see there.
+    pub skip: Option<u64>,
+    /// How long a stretch of the source those records span, where its
+    /// history reaches back that far.
+    pub span_secs: Option<f64>,
+    pub problem: Option<Untranslatable>,
+}
+
+/// Where an application group of a flow's source would resume on its target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupTranslation {
+    pub flow: Flow,
+    pub group: String,
+    pub members_on_source: usize,
+    pub rows: Vec<TranslationRow>,
+    /// The first partition's reason, in the order of `Untranslatable`.
+    pub problem: Option<Untranslatable>,
+    /// Why the translation cannot be judged (figures missing or stale).
+    pub unknown_because: Option<String>,
+    /// The oldest observation the figures rest on.
+    pub at: Option<Ts>,
+}
+
+impl GroupTranslation {
+    pub fn reprocess(&self) -> Option<u64> {
+        self.rows.iter().map(|r| r.reprocess).sum()
+    }
+
+    pub fn skip(&self) -> Option<u64> {
+        self.rows.iter().map(|r| r.skip).sum()
+    }
+
+    /// Partitions with `problem`'s reason.
+    pub fn partitions_with_problem(&self) -> usize {
+        let kind = self.problem.as_ref().map(Untranslatable::as_str);
+        self.rows.iter().filter(|r| r.problem.as_ref().map(Untranslatable::as_str) == kind).count()
+    }
+
+    /// `orders-service → DR: no checkpoint yet (orders/0 +2)`.
+    pub fn warning(&self) -> Option<String> {
+        let p = self.problem.as_ref()?;
+        let kind = p.as_str();
+        let first = self.rows.iter().find(|r| r.problem.as_ref().map(Untranslatable::as_str) == Some(kind))?;
+        let more = self.partitions_with_problem().saturating_sub(1);
+        let more = if more > 0 { format!(" +{more}") } else { String::new() };
+        Some(format!(
+            "group {} cannot be translated to {}: {} ({}/{}{more})",
+            self.group,
+            self.flow.target,
+            p.describe(),
+            first.topic,
+            first.partition
+        ))
+    }
+}
+
+/// For every configured flow: each application group of its source with
+/// committed offsets on mirrored topics, translated to its target.
+pub fn translations(
+    snap: &Snapshot,
+    sides: &[SideView; 2],
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> Vec<GroupTranslation> {
+    let mut flows: Vec<Flow> = Vec::new();
+    for d in &snap.mm2 {
+        if !flows.contains(&d.flow) {
+            flows.push(d.flow);
+        }
+    }
+    let mut out = Vec::new();
+    for flow in flows {
+        let views = &sides[flow.source.index()].groups;
+        let Some(groups) = &snap.cluster(flow.source).groups else { continue };
+        for view in views.iter().filter(|v| v.class == GroupClass::App) {
+            let Some(group) = groups.value.iter().find(|g| g.id == view.id) else { continue };
+            if let Some(t) = translate(flow, group, snap, history, settings, now) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+fn translate(
+    flow: Flow,
+    group: &Group,
+    snap: &Snapshot,
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> Option<GroupTranslation> {
+    let source = snap.cluster(flow.source);
+    let target = snap.cluster(flow.target);
+    let policy = &settings.policy;
+    let committed: Vec<_> =
+        group.committed.as_ref()?.iter().filter(|c| settings.classification.is_app_topic(&c.topic, policy)).collect();
+    if committed.is_empty() {
+        return None;
+    }
+    let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
+    let replicated = deployment.and_then(|d| d.replicated.as_ref());
+    let checkpoints = target.checkpoints.as_ref();
+    let target_group = target.groups.as_ref().and_then(|g| g.value.iter().find(|t| t.id == group.id));
+    let stamps = [
+        ("consumer groups", flow.source, source.groups.as_ref().map(|o| o.at)),
+        ("consumer groups", flow.target, target.groups.as_ref().map(|o| o.at)),
+        ("end offsets", flow.target, target.topics.as_ref().map(|o| o.at)),
+        ("checkpoints", flow.target, checkpoints.map(|o| o.at)),
+    ];
+    let never = stamps.iter().find(|(_, _, at)| at.is_none());
+    let at = stamps.iter().filter_map(|(_, _, at)| *at).min();
+    let unknown_because = match never {
+        Some((what, side, _)) => Some(format!("{what} on {side} never read")),
+        None => Freshness::of(at, now, settings.stale_after).problem("translation figures"),
+    };
+    let members = group.members.len();
+    let rows: Vec<TranslationRow> = committed
+        .iter()
+        .map(|c| {
+            let remote = policy.remote_topic(&source.alias, &c.topic);
+            let checkpoint = checkpoints.and_then(|cps| {
+                cps.value
+                    .iter()
+                    .find(|k| {
+                        k.source_alias == source.alias
+                            && k.group == group.id
+                            && k.partition == c.partition
+                            && (k.topic == remote || k.topic == c.topic)
+                    })
+                    .cloned()
+            });
+            let target_committed = target_group
+                .and_then(|g| g.committed.as_ref())
+                .and_then(|cs| cs.iter().find(|t| t.topic == remote && t.partition == c.partition))
+                .map(|t| t.offset);
+            // Where the source's offset `x` lands on the target: MM2 wrote
+            // upstream `r` as the target's last record, so `x` is
+            // `end - (r + 1 - x)` where nothing left a gap.
+            let last_replicated = replicated
+                .and_then(|r| r.value.iter().find(|o| o.topic == c.topic && o.partition == c.partition))
+                .map(|o| o.upstream_offset);
+            let target_end = end_offset(target, &remote, c.partition);
+            let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
+            let series = history.end_offsets[flow.source.index()]
+                .get(&c.topic)
+                .and_then(|s| s.get(usize::try_from(c.partition).ok()?));
+            row(
+                c.topic.clone(),
+                c.partition,
+                c.offset,
+                checkpoint,
+                target_committed,
+                members,
+                on_target,
+                series,
+                settings,
+                now,
+            )
+        })
+        .collect();
+    let order = |p: &Untranslatable| match p {
+        Untranslatable::NoCheckpoint => 0,
+        Untranslatable::CheckpointBehindCommit { .. } => 1,
+        Untranslatable::SyncTooFarBehind { .. } => 2,
+    };
+    let problem =
+        if unknown_because.is_some() { None } else { rows.iter().filter_map(|r| r.problem.clone()).min_by_key(order) };
+    Some(GroupTranslation {
+        flow,
+        group: group.id.clone(),
+        members_on_source: members,
+        rows,
+        problem,
+        unknown_because,
+        at,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    topic: String,
+    partition: i32,
+    committed: i64,
+    checkpoint: Option<Checkpoint>,
+    target_committed: Option<i64>,
+    members: usize,
+    on_target: impl Fn(i64) -> Option<i64>,
+    series: Option<&Series>,
+    settings: &Settings,
+    now: Ts,
+) -> TranslationRow {
+    let resume_at = target_committed.or(checkpoint.as_ref().map(|k| k.downstream_offset));
+    let position_on_target = on_target(committed);
+    let (reprocess, skip) = match (position_on_target, resume_at) {
+        (Some(p), Some(r)) => (Some((p - r).max(0) as u64), Some((r - p).max(0) as u64)),
+        _ => (None, None),
+    };
+    // Records the group would see again end at its position; those it
+    // would miss start there.
+    let span_secs = match (reprocess, skip) {
+        (Some(n @ 1..), _) => span(series, committed - n as i64, committed),
+        (_, Some(n @ 1..)) => span(series, committed, committed + n as i64),
+        (Some(0), Some(0)) => Some(0.0),
+        _ => None,
+    };
+    let problem = match &checkpoint {
+        None => Some(Untranslatable::NoCheckpoint),
+        Some(k) => {
+            let behind = committed - k.upstream_offset;
+            // A group still consuming commits ahead of the checkpoint
+            // connector's interval: only an old checkpoint is a problem then.
+            let settled = members == 0 || now - k.written_at > settings.stale_after;
+            let slack = on_target(k.upstream_offset).map(|d| d - k.downstream_offset);
+            if behind > 0 && settled {
+                let seconds = span(series, k.upstream_offset, committed);
+                Some(Untranslatable::CheckpointBehindCommit { records: behind as u64, seconds })
+            } else {
+                let far = slack.filter(|&n| n > SYNC_BEHIND_MAX as i64);
+                far.map(|n| Untranslatable::SyncTooFarBehind { records: n as u64 })
+            }
+        }
+    };
+    TranslationRow {
+        topic,
+        partition,
+        committed,
+        checkpoint,
+        target_committed,
+        resume_at,
+        position_on_target,
+        reprocess,
+        skip,
+        span_secs,
+        problem,
+    }
+}
+
+/// Seconds between the writes of source records `from` and `to - 1`, from
+/// the source's end-offset history (record `k` was written when the end
+/// offset reached `k + 1`).
+fn span(series: Option<&Series>, from: i64, to: i64) -> Option<f64> {
+    let s = series?;
+    let (first, last) = (s.time_reached(from + 1)?, s.time_reached(to)?);
+    Some(((last - first).num_milliseconds() as f64 / 1000.0).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assess::Assessor;
+    use crate::model::{Committed, GroupProtocol, Mm2Deployment, Observed, Partition, ReplicatedOffset, Side, Topic};
+    use chrono::{TimeDelta, Utc};
+
+    fn topic(end: i64) -> Topic {
+        Topic {
+            name: "orders".into(),
+            partitions: vec![Partition { id: 0, leader: Some(1), end_offset: Some(end) }],
+            replication_factor: None,
+            min_insync_replicas: None,
+            cleanup_policy: None,
+        }
+    }
+
+    fn group(id: &str, committed: Option<i64>) -> Group {
+        Group {
+            id: id.into(),
+            state: "Empty".into(),
+            protocol_type: "consumer".into(),
+            protocol: GroupProtocol::Classic,
+            members: Vec::new(),
+            committed: Some(
+                committed
+                    .into_iter()
+                    .map(|offset| Committed { topic: "orders".into(), partition: 0, offset })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// DC holds 10,000 records of `orders`, `app` committed at 9,000; DR holds
+    /// the 10,000 mirrored at the same offsets.
+    fn world(now: Ts, checkpoint: Option<(i64, i64)>) -> Snapshot {
+        let mut snap = Snapshot::empty(now, "dc", "dr");
+        for side in Side::BOTH {
+            let c = snap.cluster_mut(side);
+            c.topics = Some(Observed::new(vec![topic(10_000)], now));
+            c.groups = Some(Observed::new(Vec::new(), now));
+        }
+        snap.cluster_mut(Side::Dc).groups = Some(Observed::new(vec![group("app", Some(9_000))], now));
+        let cps = checkpoint.map(|(up, down)| Checkpoint {
+            source_alias: "dc".into(),
+            group: "app".into(),
+            topic: "orders".into(),
+            partition: 0,
+            upstream_offset: up,
+            downstream_offset: down,
+            written_at: now,
+        });
+        snap.cluster_mut(Side::Dr).checkpoints = Some(Observed::new(cps.into_iter().collect(), now));
+        let replicated = vec![ReplicatedOffset { topic: "orders".into(), partition: 0, upstream_offset: 9_999 }];
+        snap.mm2 = vec![Mm2Deployment {
+            replicated: Some(Observed::new(replicated, now)),
+            ..Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)
+        }];
+        snap
+    }
+
+    fn translation(snap: &Snapshot, now: Ts) -> GroupTranslation {
+        let a = Assessor::new(Settings::default()).assess(snap, now);
+        let t = a.translations_of(Flow::DC_TO_DR).find(|t| t.group == "app").cloned();
+        t.unwrap_or_else(|| panic!("no translation of app in {:?}", a.translations))
+    }
+
+    #[test]
+    fn group_lag_is_committed_against_end_and_unknown_when_stale_never_zero() {
+        let now = Utc::now();
+        let snap = world(now, None);
+        let dc = snap.cluster(Side::Dc);
+        let settings = Settings::default();
+        let lag = group_lag(&group("app", Some(9_000)), dc, &settings, now).unwrap_or_else(|| panic!("a lag"));
+        assert_eq!((lag.total, lag.rows[0].records), (Some(1_000), Some(1_000)));
+        let later = now + settings.stale_after + TimeDelta::seconds(1);
+        let stale = group_lag(&group("app", Some(9_000)), dc, &settings, later).unwrap_or_else(|| panic!("a lag"));
+        assert_eq!((stale.total, stale.rows[0].records), (None, None));
+        assert!(stale.unknown_because.unwrap_or_default().contains("stale"));
+        let unread = Group { committed: None, ..group("app", None) };
+        assert_eq!(group_lag(&unread, dc, &settings, now).and_then(|l| l.total), None);
+    }
+
+    #[test]
+    fn an_exact_checkpoint_resumes_where_the_group_stopped() {
+        let now = Utc::now();
+        let t = translation(&world(now, Some((9_000, 9_000))), now);
+        assert_eq!(t.problem, None);
+        let r = &t.rows[0];
+        assert_eq!(
+            (r.resume_at, r.position_on_target, r.reprocess, r.skip),
+            (Some(9_000), Some(9_000), Some(0), Some(0))
+        );
+    }
+
+    #[test]
+    fn each_reason_is_named() {
+        let now = Utc::now();
+        assert_eq!(translation(&world(now, None), now).problem, Some(Untranslatable::NoCheckpoint));
+        let behind = translation(&world(now, Some((8_980, 8_980))), now);
+        assert_eq!(behind.problem, Some(Untranslatable::CheckpointBehindCommit { records: 20, seconds: None }));
+        assert_eq!(behind.reprocess(), Some(20));
+        let sparse = translation(&world(now, Some((9_000, 0))), now);
+        assert_eq!(sparse.problem, Some(Untranslatable::SyncTooFarBehind { records: 9_000 }));
+        assert!(sparse.warning().unwrap_or_default().contains("group app cannot be translated to DR"));
+    }
+
+    #[test]
+    fn the_targets_committed_offset_wins_over_the_checkpoint() {
+        let now = Utc::now();
+        let mut snap = world(now, Some((9_000, 9_000)));
+        snap.cluster_mut(Side::Dr).groups = Some(Observed::new(vec![group("app", Some(9_050))], now));
+        let r = translation(&snap, now).rows[0].clone();
+        assert_eq!((r.resume_at, r.skip, r.reprocess), (Some(9_050), Some(50), Some(0)));
+    }
+}
