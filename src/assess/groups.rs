@@ -89,8 +89,7 @@ fn end_offset(cluster: &Cluster, topic: &str, partition: i32) -> Option<i64> {
 pub enum Untranslatable {
     /// MM2 wrote no checkpoint for this group and partition yet.
     NoCheckpoint,
-    /// The group committed past the last checkpoint, and it is not moving
-    /// on (or the checkpoint is older than `stale_after`): the records
+    /// The group, stopped, committed past the last checkpoint: the records
     /// between the two would be consumed again.
     CheckpointBehindCommit { records: u64, seconds: Option<f64> },
     /// The checkpoint translates to an offset sync far behind the group's
@@ -292,18 +291,7 @@ fn translate(
             let series = history.end_offsets[flow.source.index()]
                 .get(&c.topic)
                 .and_then(|s| s.get(usize::try_from(c.partition).ok()?));
-            row(
-                c.topic.clone(),
-                c.partition,
-                c.offset,
-                checkpoint,
-                target_committed,
-                members,
-                on_target,
-                series,
-                settings,
-                now,
-            )
+            row(c.topic.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series)
         })
         .collect();
     let order = |p: &Untranslatable| match p {
@@ -334,8 +322,6 @@ fn row(
     members: usize,
     on_target: impl Fn(i64) -> Option<i64>,
     series: Option<&Series>,
-    settings: &Settings,
-    now: Ts,
 ) -> TranslationRow {
     let resume_at = target_committed.or(checkpoint.as_ref().map(|k| k.downstream_offset));
     let position_on_target = on_target(committed);
@@ -355,9 +341,12 @@ fn row(
         None => Some(Untranslatable::NoCheckpoint),
         Some(k) => {
             let behind = committed - k.upstream_offset;
-            // A group still consuming commits ahead of the checkpoint
-            // connector's interval: only an old checkpoint is a problem then.
-            let settled = members == 0 || now - k.written_at > settings.stale_after;
+            // A group still consuming always commits ahead of the
+            // checkpoint connector (it emits every
+            // `emit.checkpoints.interval.seconds`, 60 by default): the gap
+            // is in the re-process figure. Once the group stops, the
+            // checkpoint must catch up with its last commit.
+            let settled = members == 0;
             let slack = on_target(k.upstream_offset).map(|d| d - k.downstream_offset);
             if behind > 0 && settled {
                 let seconds = span(series, k.upstream_offset, committed);
