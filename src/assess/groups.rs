@@ -5,7 +5,9 @@
 //! re-process or skip, and why it cannot be translated when it cannot.
 
 use crate::config::Settings;
-use crate::model::{Checkpoint, Cluster, Flow, Group, Snapshot, Ts};
+use std::collections::HashMap;
+
+use crate::model::{Checkpoint, Cluster, Flow, Group, Snapshot, Topic, Ts};
 
 use super::history::{History, Series};
 use super::sides::{GroupClass, SideView};
@@ -52,7 +54,13 @@ impl GroupLag {
 
 /// A group's lag on `cluster`: `None` for groups that commit nothing to
 /// Kafka (Connect workers).
-pub fn group_lag(group: &Group, cluster: &Cluster, settings: &Settings, now: Ts) -> Option<GroupLag> {
+pub fn group_lag(
+    group: &Group,
+    cluster: &Cluster,
+    ends: &EndOffsets<'_>,
+    settings: &Settings,
+    now: Ts,
+) -> Option<GroupLag> {
     if group.protocol_type == "connect" {
         return None;
     }
@@ -68,7 +76,7 @@ pub fn group_lag(group: &Group, cluster: &Cluster, settings: &Settings, now: Ts)
     let rows: Vec<GroupLagRow> = committed
         .iter()
         .map(|c| {
-            let end = end_offset(cluster, &c.topic, c.partition);
+            let end = ends.get(&c.topic, c.partition);
             let records = end.filter(|_| stale.is_none()).map(|e| e - c.offset);
             GroupLagRow { topic: c.topic.clone(), partition: c.partition, committed: c.offset, end, records }
         })
@@ -80,8 +88,22 @@ pub fn group_lag(group: &Group, cluster: &Cluster, settings: &Settings, now: Ts)
     Some(GroupLag { rows, total, worst, at, unknown_because })
 }
 
-fn end_offset(cluster: &Cluster, topic: &str, partition: i32) -> Option<i64> {
-    cluster.topic(topic)?.partitions.iter().find(|p| p.id == partition)?.end_offset
+/// A cluster's end offsets by topic name, built once per assessment: group
+/// lag and translations look up thousands of partitions.
+pub struct EndOffsets<'a>(HashMap<&'a str, &'a Topic>);
+
+impl<'a> EndOffsets<'a> {
+    pub fn of(cluster: &'a Cluster) -> EndOffsets<'a> {
+        let topics = cluster.topics.as_ref().map(|t| t.value.iter().map(|t| (t.name.as_str(), t)).collect());
+        EndOffsets(topics.unwrap_or_default())
+    }
+
+    pub fn get(&self, topic: &str, partition: i32) -> Option<i64> {
+        let t = self.0.get(topic)?;
+        // Partitions are listed by id; look further only if they are not.
+        let at = usize::try_from(partition).ok().and_then(|i| t.partitions.get(i)).filter(|p| p.id == partition);
+        at.or_else(|| t.partitions.iter().find(|p| p.id == partition))?.end_offset
+    }
 }
 
 /// Why a group's position cannot be carried to the other side as it is.
@@ -218,9 +240,13 @@ pub fn translations(
     for flow in flows {
         let views = &sides[flow.source.index()].groups;
         let Some(groups) = &snap.cluster(flow.source).groups else { continue };
-        for view in views.iter().filter(|v| v.class == GroupClass::App) {
-            let Some(group) = groups.value.iter().find(|g| g.id == view.id) else { continue };
-            if let Some(t) = translate(flow, group, snap, history, settings, now) {
+        let index = FlowIndex::of(flow, snap);
+        // Views and groups come in the same order (one view per group).
+        for (view, group) in views.iter().zip(&groups.value) {
+            if view.class != GroupClass::App || view.id != group.id {
+                continue;
+            }
+            if let Some(t) = translate(flow, group, snap, &index, history, settings, now) {
                 out.push(t);
             }
         }
@@ -228,10 +254,42 @@ pub fn translations(
     out
 }
 
+/// What a flow's translations look up, indexed once per flow.
+struct FlowIndex<'a> {
+    /// The target's latest checkpoints from this source, by group, topic and partition.
+    checkpoints: HashMap<(&'a str, &'a str, i32), &'a Checkpoint>,
+    /// MM2's last replicated upstream offset, by source topic and partition.
+    replicated: HashMap<(&'a str, i32), i64>,
+    target_groups: HashMap<&'a str, &'a Group>,
+    target_ends: EndOffsets<'a>,
+}
+
+impl<'a> FlowIndex<'a> {
+    fn of(flow: Flow, snap: &'a Snapshot) -> FlowIndex<'a> {
+        let source = snap.cluster(flow.source);
+        let target = snap.cluster(flow.target);
+        let checkpoints = target.checkpoints.as_ref().map_or_else(HashMap::new, |c| {
+            c.value
+                .iter()
+                .filter(|k| k.source_alias == source.alias)
+                .map(|k| ((k.group.as_str(), k.topic.as_str(), k.partition), k))
+                .collect()
+        });
+        let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
+        let replicated = deployment.and_then(|d| d.replicated.as_ref()).map_or_else(HashMap::new, |r| {
+            r.value.iter().map(|o| ((o.topic.as_str(), o.partition), o.upstream_offset)).collect()
+        });
+        let target_groups =
+            target.groups.as_ref().map_or_else(HashMap::new, |g| g.value.iter().map(|g| (g.id.as_str(), g)).collect());
+        FlowIndex { checkpoints, replicated, target_groups, target_ends: EndOffsets::of(target) }
+    }
+}
+
 fn translate(
     flow: Flow,
     group: &Group,
     snap: &Snapshot,
+    index: &FlowIndex<'_>,
     history: &History,
     settings: &Settings,
     now: Ts,
@@ -244,10 +302,8 @@ fn translate(
     if committed.is_empty() {
         return None;
     }
-    let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
-    let replicated = deployment.and_then(|d| d.replicated.as_ref());
     let checkpoints = target.checkpoints.as_ref();
-    let target_group = target.groups.as_ref().and_then(|g| g.value.iter().find(|t| t.id == group.id));
+    let target_committed = index.target_groups.get(group.id.as_str()).and_then(|g| g.committed.as_ref());
     let stamps = [
         ("consumer groups", flow.source, source.groups.as_ref().map(|o| o.at)),
         ("consumer groups", flow.target, target.groups.as_ref().map(|o| o.at)),
@@ -265,28 +321,20 @@ fn translate(
         .iter()
         .map(|c| {
             let remote = policy.remote_topic(&source.alias, &c.topic);
-            let checkpoint = checkpoints.and_then(|cps| {
-                cps.value
-                    .iter()
-                    .find(|k| {
-                        k.source_alias == source.alias
-                            && k.group == group.id
-                            && k.partition == c.partition
-                            && (k.topic == remote || k.topic == c.topic)
-                    })
-                    .cloned()
-            });
-            let target_committed = target_group
-                .and_then(|g| g.committed.as_ref())
+            // The key's topic is the target-side name; accept the source's too.
+            let checkpoint = index
+                .checkpoints
+                .get(&(group.id.as_str(), remote.as_str(), c.partition))
+                .or_else(|| index.checkpoints.get(&(group.id.as_str(), c.topic.as_str(), c.partition)));
+            let checkpoint = checkpoint.map(|k| (*k).clone());
+            let target_committed = target_committed
                 .and_then(|cs| cs.iter().find(|t| t.topic == remote && t.partition == c.partition))
                 .map(|t| t.offset);
             // Where the source's offset `x` lands on the target: MM2 wrote
             // upstream `r` as the target's last record, so `x` is
             // `end - (r + 1 - x)` where nothing left a gap.
-            let last_replicated = replicated
-                .and_then(|r| r.value.iter().find(|o| o.topic == c.topic && o.partition == c.partition))
-                .map(|o| o.upstream_offset);
-            let target_end = end_offset(target, &remote, c.partition);
+            let last_replicated = index.replicated.get(&(c.topic.as_str(), c.partition)).copied();
+            let target_end = index.target_ends.get(&remote, c.partition);
             let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
             let series = history.end_offsets[flow.source.index()]
                 .get(&c.topic)
@@ -454,14 +502,16 @@ mod tests {
         let snap = world(now, None);
         let dc = snap.cluster(Side::Dc);
         let settings = Settings::default();
-        let lag = group_lag(&group("app", Some(9_000)), dc, &settings, now).unwrap_or_else(|| panic!("a lag"));
+        let ends = EndOffsets::of(dc);
+        let lag = group_lag(&group("app", Some(9_000)), dc, &ends, &settings, now).unwrap_or_else(|| panic!("a lag"));
         assert_eq!((lag.total, lag.rows[0].records), (Some(1_000), Some(1_000)));
         let later = now + settings.stale_after + TimeDelta::seconds(1);
-        let stale = group_lag(&group("app", Some(9_000)), dc, &settings, later).unwrap_or_else(|| panic!("a lag"));
+        let stale =
+            group_lag(&group("app", Some(9_000)), dc, &ends, &settings, later).unwrap_or_else(|| panic!("a lag"));
         assert_eq!((stale.total, stale.rows[0].records), (None, None));
         assert!(stale.unknown_because.unwrap_or_default().contains("stale"));
         let unread = Group { committed: None, ..group("app", None) };
-        assert_eq!(group_lag(&unread, dc, &settings, now).and_then(|l| l.total), None);
+        assert_eq!(group_lag(&unread, dc, &ends, &settings, now).and_then(|l| l.total), None);
     }
 
     #[test]

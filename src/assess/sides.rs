@@ -349,6 +349,7 @@ fn group_views(cluster: &Cluster, settings: &Settings, now: Ts) -> Vec<GroupView
         return Vec::new();
     };
     let c = &settings.classification;
+    let ends = super::groups::EndOffsets::of(cluster);
     groups
         .value
         .iter()
@@ -370,7 +371,7 @@ fn group_views(cluster: &Cluster, settings: &Settings, now: Ts) -> Vec<GroupView
             let mut hosts: Vec<String> = g.members.iter().map(|m| m.host.clone()).collect();
             hosts.sort();
             hosts.dedup();
-            let lag = super::groups::group_lag(g, cluster, settings, now);
+            let lag = super::groups::group_lag(g, cluster, &ends, settings, now);
             GroupView { id: g.id.clone(), class, state: g.state.clone(), members: g.members.len(), clients, hosts, lag }
         })
         .collect()
