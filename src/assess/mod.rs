@@ -13,6 +13,7 @@ pub mod mm2;
 pub mod platform;
 pub mod rules;
 pub mod sides;
+pub mod translation;
 pub mod truth;
 
 use std::collections::HashMap;
@@ -22,13 +23,14 @@ use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
 pub use conditions::{Check, Condition, evaluate};
 pub use ends::{CopyBack, MirrorEnds, PartitionEnd, copy_back};
-pub use groups::{GroupLag, GroupLagRow, GroupTranslation, TranslationRow, Untranslatable};
+pub use groups::{GroupLag, GroupLagRow};
 pub use history::{FlowStart, History};
 pub use lag::{FlowLag, LagLevel, LagRow};
 pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
 pub use platform::{Disagreement, DisagreementKind, Known, Mm2Platform, PlatformView};
 pub use rules::{Rule, Violation};
 pub use sides::{GroupClass, GroupView, Role, SideView, TopicView};
+pub use translation::{GroupTranslation, TranslationRow, Untranslatable};
 pub use truth::{Freshness, Truth, fmt_age};
 
 /// How bad the overall picture is, for the one-line verdict.
@@ -101,7 +103,7 @@ pub struct Assessment {
     /// Where each stopped flow's mirrored data ends on its target.
     pub mirror_ends: Vec<MirrorEnds>,
     /// For every configured flow, where each application group of its
-    /// source would resume on its target (see `groups`).
+    /// source would resume on its target (see `translation`).
     pub translations: Vec<GroupTranslation>,
 }
 
@@ -235,7 +237,7 @@ impl Assessor {
             .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
             .map(|l| ends::mirror_ends(l, snap, &self.settings, now))
             .collect();
-        let translations = groups::translations(snap, &sides, &self.history, &self.settings, now);
+        let translations = translation::translations(snap, &sides, &self.history, &self.settings, now);
         Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict, mirror_ends, translations }
     }
 
