@@ -270,12 +270,15 @@ fn state_shown(w: usize) -> bool {
 
 /// The worst partition's column shows from this width on.
 fn worst_shown(w: usize) -> bool {
-    w >= 84
+    w >= 90
 }
+
+/// `redis-writes/11` and a space.
+const WORST: usize = 18;
 
 /// Columns right of the group id: class, state, members, lag, worst partition.
 fn group_fixed(w: usize) -> usize {
-    9 + if state_shown(w) { 9 } else { 0 } + 5 + 11 + if worst_shown(w) { 15 } else { 0 }
+    9 + if state_shown(w) { 9 } else { 0 } + 5 + 11 + if worst_shown(w) { WORST } else { 0 }
 }
 
 /// The group column: the longest id shown, leaving the clients 16.
@@ -285,7 +288,7 @@ fn id_width(w: usize, longest: usize) -> usize {
 
 fn group_header(w: usize, iw: usize) -> String {
     let state = if state_shown(w) { pad("state", 9) } else { String::new() };
-    let worst = if worst_shown(w) { pad("worst", 15) } else { String::new() };
+    let worst = if worst_shown(w) { pad("worst", WORST) } else { String::new() };
     format!("{}{}{state}{:>4} {:>10} {worst}clients @ hosts", pad("group", iw), pad("class", 9), "mem", "lag")
 }
 
@@ -334,7 +337,7 @@ fn lag_cells<'a>(screen: &Screen, lag: Option<&GroupLag>, w: usize, fig: Slot) -
     if worst_shown(w) {
         let worst = lag.and_then(GroupLag::worst_row).filter(|r| r.records != Some(0));
         let text = worst.map_or(String::new(), |r| format!("{}/{}", r.topic, r.partition));
-        out.push(screen.span(Slot::Muted, pad(&text, 15)));
+        out.push(screen.span(Slot::Muted, pad(&text, WORST)));
     }
     out
 }
