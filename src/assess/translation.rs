@@ -57,6 +57,14 @@ impl Untranslatable {
     }
 }
 
+/// What a checkpoint says of one partition (its key is the row's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CheckpointOffsets {
+    pub upstream_offset: i64,
+    pub downstream_offset: i64,
+    pub written_at: Ts,
+}
+
 /// Where one partition of a group would resume on the flow's target.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TranslationRow {
@@ -66,7 +74,7 @@ pub struct TranslationRow {
     /// The group's committed offset on the source.
     pub committed: i64,
     /// The latest checkpoint on the target for this partition.
-    pub checkpoint: Option<Checkpoint>,
+    pub checkpoint: Option<CheckpointOffsets>,
     /// The group's committed offset on the target, if it has one (MM2's
     /// `sync.group.offsets.enabled` writes it there): consumers resume
     /// there, whatever the checkpoint says.
@@ -217,7 +225,13 @@ fn translate(
         return None;
     }
     let checkpoints = target.checkpoints.as_ref();
-    let target_committed = index.target_groups.get(group.id.as_str()).and_then(|g| g.committed.as_ref());
+    // The same group's offsets on the target, by topic and partition.
+    let target_committed: HashMap<(&str, i32), i64> = index
+        .target_groups
+        .get(group.id.as_str())
+        .and_then(|g| g.committed.as_ref())
+        .map(|cs| cs.iter().map(|t| ((t.topic.as_str(), t.partition), t.offset)).collect())
+        .unwrap_or_default();
     let stamps = [
         ("consumer groups", flow.source, source.groups.as_ref().map(|o| o.at)),
         ("consumer groups", flow.target, target.groups.as_ref().map(|o| o.at)),
@@ -240,10 +254,12 @@ fn translate(
                 .checkpoints
                 .get(&(group.id.as_str(), remote.as_str(), c.partition))
                 .or_else(|| index.checkpoints.get(&(group.id.as_str(), c.topic.as_str(), c.partition)));
-            let checkpoint = checkpoint.map(|k| (*k).clone());
-            let target_committed = target_committed
-                .and_then(|cs| cs.iter().find(|t| t.topic == remote && t.partition == c.partition))
-                .map(|t| t.offset);
+            let checkpoint = checkpoint.map(|k| CheckpointOffsets {
+                upstream_offset: k.upstream_offset,
+                downstream_offset: k.downstream_offset,
+                written_at: k.written_at,
+            });
+            let target_committed = target_committed.get(&(remote.as_str(), c.partition)).copied();
             // Where the source's offset `x` lands on the target: MM2 wrote
             // upstream `r` as the target's last record, so `x` is
             // `end - (r + 1 - x)` where nothing left a gap.
@@ -279,7 +295,7 @@ fn row(
     topic: String,
     partition: i32,
     committed: i64,
-    checkpoint: Option<Checkpoint>,
+    checkpoint: Option<CheckpointOffsets>,
     target_committed: Option<i64>,
     members: usize,
     on_target: impl Fn(i64) -> Option<i64>,
