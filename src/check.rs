@@ -6,7 +6,11 @@
 //! (2). Nothing is judged
 //! here: every figure and verdict comes from the assessment.
 
+mod groups;
+
 use serde::Serialize;
+
+pub use groups::{GroupLagReport, GroupPartitionLag, GroupWarning, PartitionTranslation, TranslationReport};
 
 use crate::assess::{Assessment, Freshness, Health, Standing, Truth, fmt_age};
 use crate::model::{Link, Ts, age_secs};
@@ -35,6 +39,13 @@ pub struct Report {
     /// Why the rules could not be checked (a side's data not fresh): an
     /// empty `violations` then proves nothing.
     pub rules_unchecked_because: Vec<String>,
+    /// For every configured flow, where each application group of its
+    /// source would resume on its target, from MM2's checkpoints there.
+    pub translations: Vec<TranslationReport>,
+    /// Groups of the flow out of the active side (else the live flow) that
+    /// cannot be translated as they are: warnings, they do not change the
+    /// exit code.
+    pub group_warnings: Vec<GroupWarning>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +77,9 @@ pub struct GroupReport {
     pub members: usize,
     pub clients: Vec<String>,
     pub hosts: Vec<String>,
+    /// Committed offsets against this side's end offsets (null: the group
+    /// commits nothing to Kafka, as Connect workers).
+    pub lag: Option<GroupLagReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -193,6 +207,7 @@ pub fn report(a: &Assessment) -> Report {
                     members: g.members,
                     clients: g.clients.clone(),
                     hosts: g.hosts.clone(),
+                    lag: g.lag.as_ref().map(groups::lag_report),
                 })
                 .collect(),
             unread: s.unread.clone(),
@@ -304,6 +319,8 @@ pub fn report(a: &Assessment) -> Report {
         violations,
         drift: a.drift.clone(),
         rules_unchecked_because: a.rules_unchecked_because(),
+        translations: a.translations.iter().map(groups::translation_report).collect(),
+        group_warnings: groups::warnings(a),
     }
 }
 
@@ -345,8 +362,13 @@ pub fn human(r: &Report, a: &Assessment) -> String {
             out.push_str(&format!("  ! {line}\n"));
         }
         for g in s.groups.iter().filter(|g| g.members > 0) {
+            let lag = match g.lag.as_ref().map(|l| l.total) {
+                None => String::new(),
+                Some(Some(n)) => format!("  lag {n} rec"),
+                Some(None) => "  lag unknown".into(),
+            };
             out.push_str(&format!(
-                "  group {:<24} {:<9} {:<10} {} members  {}\n",
+                "  group {:<24} {:<9} {:<10} {} members  {}{lag}\n",
                 g.id,
                 g.class.as_str(),
                 g.state,
@@ -413,6 +435,12 @@ pub fn human(r: &Report, a: &Assessment) -> String {
         out.push_str("\ntopic drift\n");
         for x in a.drift.iter().flat_map(|d| &d.differences) {
             out.push_str(&format!("  {} {}\n", if x.blocking { "!" } else { "-" }, x.text));
+        }
+    }
+    if !r.group_warnings.is_empty() {
+        out.push_str("\nconsumer groups\n");
+        for w in &r.group_warnings {
+            out.push_str(&format!("  - {}\n", w.text));
         }
     }
     if !a.violations.is_empty() {

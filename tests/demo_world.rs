@@ -573,3 +573,27 @@ fn a_flow_running_but_not_moving_is_stalled_never_healthy() {
     let back = s.until(10, |s| s.mm2(Flow::DC_TO_DR).health == Health::Healthy);
     assert!(back.is_some(), "{:?}", s.mm2(Flow::DC_TO_DR).problems);
 }
+
+#[test]
+fn a_group_mm2_leaves_out_cannot_be_translated_a_warning_never_an_alarm() {
+    let mut s = Sim::warm(7);
+    let warnings = |s: &Sim| -> Vec<(String, &'static str)> {
+        s.a.group_warnings().iter().filter_map(|t| Some((t.group.clone(), t.problem.as_ref()?.as_str()))).collect()
+    };
+    assert_eq!(warnings(&s), [], "every group translates in the steady state");
+    let translated = s.a.translations_of(Flow::DC_TO_DR).count();
+    assert_eq!(translated, 3, "the three application groups of DC: {:?}", s.a.translations);
+    s.act(Action::Fault(Fault::UntranslatableGroup));
+    s.run(2);
+    assert_eq!(warnings(&s), [("payments-service".to_owned(), "no-checkpoint")]);
+    assert_ne!(s.a.verdict.level, kdrill::assess::Level::Alarm, "{}", s.a.verdict.text);
+    s.act(Action::Fault(Fault::UntranslatableGroup));
+    // The demo's checkpoint connector translates commits MM2 has already
+    // mirrored: once the applications stop, their last commits are.
+    s.act(Action::StopApps(Side::Dc));
+    let back = s.until(60, |s| warnings(s).is_empty());
+    assert!(back.is_some(), "checkpointed again once its commits are mirrored: {:?}", warnings(&s));
+    let t = s.a.translations_of(Flow::DC_TO_DR).find(|t| t.group == "payments-service").cloned();
+    let resumes = t.as_ref().map(|t| (t.problem.clone(), t.reprocess(), t.skip()));
+    assert_eq!(resumes, Some((None, Some(0), Some(0))), "resumes exactly where it stopped: {t:?}");
+}

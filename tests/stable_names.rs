@@ -19,7 +19,8 @@ fn fault_names_are_fixed_and_serde_agrees() {
             "cut-off-dc",
             "produce-burst",
             "pods-unlisted",
-            "stall-mm2"
+            "stall-mm2",
+            "untranslatable-group"
         ]
     );
     for f in Fault::ALL {
@@ -48,4 +49,16 @@ fn rule_names_and_violation_keys_are_fixed() {
         .map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
         .collect();
     assert_eq!(json, ["AppsOnBothSides", "Mm2Bidirectional", "Mm2OnActiveSide", "Mm2StartedBeforeApps"]);
+}
+
+#[test]
+fn untranslatable_reason_names_are_fixed() {
+    use kdrill::assess::Untranslatable;
+    let names = [
+        Untranslatable::NoCheckpoint,
+        Untranslatable::CheckpointBehindCommit { records: 1, seconds: None },
+        Untranslatable::SyncTooFarBehind { records: 1 },
+    ]
+    .map(|r| r.as_str());
+    assert_eq!(names, ["no-checkpoint", "checkpoint-behind-commit", "sync-point-too-far-behind"]);
 }

@@ -646,3 +646,38 @@ fn the_hint_bar_and_questions_follow_the_keymap_of_the_mode() {
     c.key(KeyCode::Char('n'));
     assert!(c.app.drill_in_progress(), "n answers no: the drill goes on");
 }
+
+#[test]
+fn a_group_mm2_cannot_translate_is_a_named_warning_before_applications_start() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("fault untranslatable-group");
+    c.seconds(3);
+    let warned = |c: &Console| {
+        c.app.assessment().map(|a| {
+            let w: Vec<(String, Option<&'static str>)> =
+                a.group_warnings().iter().map(|t| (t.group.clone(), t.problem.as_ref().map(|p| p.as_str()))).collect();
+            (w, a.verdict.level.as_str())
+        })
+    };
+    assert_eq!(
+        warned(&c),
+        Some((vec![("payments-service".to_owned(), Some("no-checkpoint"))], "ok")),
+        "a warning, no alarm"
+    );
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("▲ payments-service → DR: no checkpoint yet"), "{frame}");
+    assert_snapshot!("untranslatable_group_120x36", frame);
+
+    c.command("switchover");
+    let before_start = |c: &Console| {
+        let Some(v) = c.app.drill().map(|d| d.view()) else { return false };
+        let step = v.current.and_then(|i| v.steps.get(i));
+        step.is_some_and(|s| matches!(s.action, Some(Action::StartApps(Side::Dr))) && s.requested_at.is_none())
+    };
+    drive_until(&mut c, 300, before_start);
+    assert!(before_start(&c), "{}", c.frame(120, 36));
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("where applications resume on DR"), "{frame}");
+    assert!(frame.contains("no checkpoint yet"), "{frame}");
+    assert_snapshot!("untranslatable_group_before_start_apps_120x36", frame);
+}

@@ -6,12 +6,14 @@
 pub mod conditions;
 pub mod drift;
 pub mod ends;
+pub mod groups;
 pub mod history;
 pub mod lag;
 pub mod mm2;
 pub mod platform;
 pub mod rules;
 pub mod sides;
+pub mod translation;
 pub mod truth;
 
 use std::collections::HashMap;
@@ -21,12 +23,14 @@ use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
 pub use conditions::{Check, Condition, evaluate};
 pub use ends::{CopyBack, MirrorEnds, PartitionEnd, copy_back};
+pub use groups::{GroupLag, GroupLagRow};
 pub use history::{FlowStart, History};
 pub use lag::{FlowLag, LagLevel, LagRow};
 pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
 pub use platform::{Disagreement, DisagreementKind, Known, Mm2Platform, PlatformView};
 pub use rules::{Rule, Violation};
 pub use sides::{GroupClass, GroupView, Role, SideView, TopicView};
+pub use translation::{CheckpointOffsets, GroupTranslation, TranslationRow, Untranslatable};
 pub use truth::{Freshness, Truth, fmt_age};
 
 /// How bad the overall picture is, for the one-line verdict.
@@ -98,6 +102,9 @@ pub struct Assessment {
     pub verdict: Verdict,
     /// Where each stopped flow's mirrored data ends on its target.
     pub mirror_ends: Vec<MirrorEnds>,
+    /// For every configured flow, where each application group of its
+    /// source would resume on its target (see `translation`).
+    pub translations: Vec<GroupTranslation>,
 }
 
 impl Assessment {
@@ -106,6 +113,19 @@ impl Assessment {
     /// "none broken" then means nothing); empty when they can.
     pub fn rules_unchecked_because(&self) -> Vec<String> {
         self.sides.iter().filter_map(|s| s.freshness.problem(&format!("{} data", s.side))).collect()
+    }
+
+    /// The translations of `flow`'s application groups.
+    pub fn translations_of(&self, flow: Flow) -> impl Iterator<Item = &GroupTranslation> {
+        self.translations.iter().filter(move |t| t.flow == flow)
+    }
+
+    /// Groups that cannot be carried over as they are, in words: for the
+    /// flow out of the active side (else the live flow), the one whose
+    /// translation matters next. A warning, never an alarm.
+    pub fn group_warnings(&self) -> Vec<&GroupTranslation> {
+        let flow = self.active_side().map(Flow::from).or(self.live_flow);
+        self.translations.iter().filter(|t| Some(t.flow) == flow && t.problem.is_some()).collect()
     }
 
     pub fn side(&self, side: Side) -> &SideView {
@@ -217,7 +237,8 @@ impl Assessor {
             .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
             .map(|l| ends::mirror_ends(l, snap, &self.settings, now))
             .collect();
-        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict, mirror_ends }
+        let translations = translation::translations(snap, &sides, &self.history, &self.settings, now);
+        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict, mirror_ends, translations }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {

@@ -66,6 +66,9 @@ pub struct GroupView {
     pub members: usize,
     pub clients: Vec<String>,
     pub hosts: Vec<String>,
+    /// Committed offsets against this side's end offsets; `None` for
+    /// groups that commit nothing to Kafka (Connect workers).
+    pub lag: Option<super::groups::GroupLag>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -144,7 +147,7 @@ pub fn assess_side(
 
     let inbound: Vec<&Mm2View> = mm2.iter().filter(|m| m.flow.target == side).collect();
     let topics = topic_views(cluster, history, &inbound, settings);
-    let groups = group_views(cluster, settings);
+    let groups = group_views(cluster, settings, now);
 
     let producing = match &stale {
         Some(why) => Truth::Unknown(why.clone()),
@@ -341,11 +344,12 @@ fn attribute(
     }
 }
 
-fn group_views(cluster: &Cluster, settings: &Settings) -> Vec<GroupView> {
+fn group_views(cluster: &Cluster, settings: &Settings, now: Ts) -> Vec<GroupView> {
     let Some(groups) = &cluster.groups else {
         return Vec::new();
     };
     let c = &settings.classification;
+    let ends = super::groups::EndOffsets::of(cluster);
     groups
         .value
         .iter()
@@ -367,7 +371,8 @@ fn group_views(cluster: &Cluster, settings: &Settings) -> Vec<GroupView> {
             let mut hosts: Vec<String> = g.members.iter().map(|m| m.host.clone()).collect();
             hosts.sort();
             hosts.dedup();
-            GroupView { id: g.id.clone(), class, state: g.state.clone(), members: g.members.len(), clients, hosts }
+            let lag = super::groups::group_lag(g, cluster, &ends, settings, now);
+            GroupView { id: g.id.clone(), class, state: g.state.clone(), members: g.members.len(), clients, hosts, lag }
         })
         .collect()
 }

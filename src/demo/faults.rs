@@ -7,6 +7,7 @@ use crate::model::{Cluster, Link, Mm2Deployment, Platform, Side, Ts};
 
 use super::apps::Apps;
 use super::cluster::{BROKERS, Clusters};
+use super::mm2::Mm2;
 use super::rng::SplitMix64;
 use super::timeline::{Event, Guard, STEPS_PER_SEC, Timeline};
 
@@ -18,6 +19,9 @@ const BURST: f64 = 10.0;
 const STRAY_GROUP: usize = 0;
 /// The stray is its group's third instance, after the two that ran there.
 const STRAY_INSTANCE: usize = 3;
+/// The application group MM2's checkpoint connector leaves out
+/// (`payments-service`), as a `groups.exclude` pattern catching it would.
+const UNTRANSLATED_GROUP: usize = 1;
 
 /// DC as last seen before it was cut off: kdrill keeps showing these
 /// observations with their old stamps, so they age into staleness.
@@ -213,5 +217,19 @@ impl Faults {
         if self.burst_until.is_some_and(|t| tick >= t) {
             self.burst_until = None;
         }
+    }
+
+    /// MM2 stops checkpointing an application group: it has no checkpoint
+    /// on the other side, so where it would resume there is not known.
+    pub fn untranslatable_on(&mut self, apps: &Apps, mm2: &mut Mm2) -> String {
+        let group = apps.group_id(UNTRANSLATED_GROUP).to_owned();
+        mm2.leave_out_of_checkpoints(Some(group.clone()));
+        format!("MM2's checkpoint connector leaves group {group} out: it has no checkpoint on the other side")
+    }
+
+    pub fn untranslatable_off(&mut self, mm2: &mut Mm2) -> String {
+        let group = mm2.group_left_out().unwrap_or("no group").to_owned();
+        mm2.leave_out_of_checkpoints(None);
+        format!("MM2 checkpoints {group} again from its next commit")
     }
 }

@@ -127,6 +127,7 @@ impl DemoWorld {
             Fault::ProduceBurst => f.has_burst(),
             Fault::PodsUnlisted => f.pods_unlisted(),
             Fault::StallMm2 => self.mm2.is_stalled(),
+            Fault::UntranslatableGroup => self.mm2.group_left_out().is_some(),
         }
     }
 
@@ -256,6 +257,8 @@ impl DemoWorld {
                 self.mm2.stall(dep)
             }
             (Fault::StallMm2, false) => self.mm2.unstall(),
+            (Fault::UntranslatableGroup, true) => self.faults.untranslatable_on(&self.apps, &mut self.mm2),
+            (Fault::UntranslatableGroup, false) => self.faults.untranslatable_off(&mut self.mm2),
         };
         Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }

@@ -30,6 +30,16 @@ pub fn records(n: Option<i64>) -> String {
     }
 }
 
+/// Records in at most 10 columns: `12,345 rec`, `123.4k rec`, `12.3M rec`,
+/// or `? rec`.
+pub fn records_compact(n: Option<i64>) -> String {
+    match n {
+        Some(n) if n.unsigned_abs() >= 10_000_000 => format!("{:.1}M rec", n as f64 / 1e6),
+        Some(n) if n.unsigned_abs() >= 100_000 => format!("{:.1}k rec", n as f64 / 1e3),
+        n => records(n),
+    }
+}
+
 /// `52.0 rec/s`, `1.2k rec/s`, or `? rec/s`.
 pub fn rate(r: Option<f64>) -> String {
     match r {

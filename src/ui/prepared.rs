@@ -105,7 +105,7 @@ pub struct Prepared {
     pub spark: Vec<Option<u64>>,
     /// Per side: indices of application topics, busiest first.
     pub topics: [Vec<usize>; 2],
-    /// Per side: indices of groups, applications first.
+    /// Per side: indices of groups, applications first, then furthest behind.
     pub groups: [Vec<usize>; 2],
     /// Per MM2 view: total workers (alive or not) when observed.
     pub workers_total: Vec<Option<usize>>,
@@ -153,7 +153,15 @@ impl Prepared {
                 (0..s.groups.len()).filter(|&i| filter.is_none_or(|f| f.matches_group(&s.groups[i]))).collect();
             idx.sort_by(|&x, &y| {
                 let (x, y) = (&s.groups[x], &s.groups[y]);
-                class_rank(x.class).cmp(&class_rank(y.class)).then_with(|| x.id.cmp(&y.id))
+                // Within a class, furthest behind first (unknown before any figure).
+                let lag = |g: &GroupView| g.lag.as_ref().map(|l| l.total);
+                class_rank(x.class)
+                    .cmp(&class_rank(y.class))
+                    .then_with(|| match (lag(x), lag(y)) {
+                        (Some(a), Some(b)) => desc_unknown_first(a, b),
+                        (a, b) => b.is_some().cmp(&a.is_some()),
+                    })
+                    .then_with(|| x.id.cmp(&y.id))
             });
             idx
         });

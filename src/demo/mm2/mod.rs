@@ -38,6 +38,9 @@ pub(super) struct Mm2 {
     flat_start: Vec<usize>,
     /// Records per second one flow can replicate.
     capacity: f64,
+    /// A group the checkpoint connectors leave out (as `groups.exclude`
+    /// would): it has no checkpoint on the other side.
+    unchecked_group: Option<String>,
 }
 
 impl Mm2 {
@@ -57,7 +60,7 @@ impl Mm2 {
             Deployment::idle(Flow::DC_TO_DR, dc_to_dr, mirrored.len()),
             Deployment::idle(Flow::DR_TO_DC, dr_to_dc, mirrored.len()),
         ];
-        Mm2 { deployments, policy, mirrored, flat_start, capacity }
+        Mm2 { deployments, policy, mirrored, flat_start, capacity, unchecked_group: None }
     }
 
     /// The deployment replicating `flow`.
@@ -307,6 +310,10 @@ impl Mm2 {
         let mut written = 0;
         d.checkpoints.resize_with(src.groups().len(), Vec::new);
         for (group, slots) in src.groups().iter().zip(&mut d.checkpoints) {
+            if self.unchecked_group.as_deref() == Some(group.id()) {
+                slots.clear();
+                continue;
+            }
             let Some(t) = group.topic() else { continue };
             slots.resize(group.committed().len(), None);
             for (p, (c, slot)) in group.committed().iter().zip(slots.iter_mut()).enumerate() {
@@ -321,6 +328,16 @@ impl Mm2 {
             }
         }
         tgt.bump(&self.policy.checkpoints_topic(alias(d.flow.source)), 0, written);
+    }
+
+    /// Leaves `group` out of every checkpoint connector (`None`: none),
+    /// dropping what was written for it, as for a group MM2 never saw.
+    pub fn leave_out_of_checkpoints(&mut self, group: Option<String>) {
+        self.unchecked_group = group;
+    }
+
+    pub fn group_left_out(&self) -> Option<&str> {
+        self.unchecked_group.as_deref()
     }
 
     /// The first deployment whose connectors are RUNNING.
@@ -436,6 +453,9 @@ impl Mm2 {
         for d in self.deployments.iter().filter(|d| d.flow.target == side) {
             let src = clusters.side(d.flow.source);
             for (group, slots) in src.groups().iter().zip(&d.checkpoints) {
+                if self.unchecked_group.as_deref() == Some(group.id()) {
+                    continue;
+                }
                 let Some(topic) = group.topic().and_then(|t| src.app_topic(t)) else { continue };
                 for (p, k) in slots.iter().enumerate() {
                     let Some(k) = k else { continue };

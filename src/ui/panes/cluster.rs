@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::assess::{GroupClass, Known, PlatformView, SideView, TopicView, Truth, fmt_age};
+use crate::assess::{GroupClass, GroupLag, Known, PlatformView, SideView, TopicView, Truth, fmt_age};
 use crate::model::{Link, Side, age_secs};
 
 use super::super::fmt;
@@ -149,6 +149,16 @@ fn notes<'a>(screen: &Screen, a: &crate::assess::Assessment, side: Side, w: usiz
         let text = fmt::clip(&format!("▲ {first}{}", more(unread.len())), w);
         out.push(Line::from(screen.span(Slot::Warn, text)));
     }
+    let untranslatable: Vec<String> = a
+        .group_warnings()
+        .into_iter()
+        .filter(|t| t.flow.source == side)
+        .filter_map(|t| Some(format!("{} → {}: {}", t.group, t.flow.target, t.problem.as_ref()?.describe())))
+        .collect();
+    if let Some(first) = untranslatable.first() {
+        let text = fmt::clip(&format!("▲ {first}{}", more(untranslatable.len())), w);
+        out.push(Line::from(screen.span(Slot::Warn, text)));
+    }
     let drift: Vec<&crate::assess::drift::Difference> =
         a.drift.iter().filter(|d| d.target == side).flat_map(|d| &d.differences).collect();
     if let Some(first) = drift.iter().find(|d| d.blocking).or(drift.first()) {
@@ -253,9 +263,22 @@ fn topic_line<'a>(screen: &Screen, t: &TopicView, w: usize, c: TopicCols, inboun
     Line::from(spans)
 }
 
-/// Columns right of the group id: class, state (when wide), members.
+/// The group state column shows from this width on.
+fn state_shown(w: usize) -> bool {
+    w >= 70
+}
+
+/// The worst partition's column shows from this width on.
+fn worst_shown(w: usize) -> bool {
+    w >= 90
+}
+
+/// `redis-writes/11` and a space.
+const WORST: usize = 18;
+
+/// Columns right of the group id: class, state, members, lag, worst partition.
 fn group_fixed(w: usize) -> usize {
-    9 + if wide(w) { 9 } else { 0 } + 5
+    9 + if state_shown(w) { 9 } else { 0 } + 5 + 11 + if worst_shown(w) { WORST } else { 0 }
 }
 
 /// The group column: the longest id shown, leaving the clients 16.
@@ -264,8 +287,9 @@ fn id_width(w: usize, longest: usize) -> usize {
 }
 
 fn group_header(w: usize, iw: usize) -> String {
-    let state = if wide(w) { pad("state", 9) } else { String::new() };
-    format!("{}{}{state}{:>4} clients @ hosts", pad("group", iw), pad("class", 9), "mem")
+    let state = if state_shown(w) { pad("state", 9) } else { String::new() };
+    let worst = if worst_shown(w) { pad("worst", WORST) } else { String::new() };
+    format!("{}{}{state}{:>4} {:>10} {worst}clients @ hosts", pad("group", iw), pad("class", 9), "mem", "lag")
 }
 
 /// `orders-1 +1 @ 10.0.0.5 +1`: the first of each, and how many more.
@@ -291,11 +315,29 @@ fn group_line<'a>(screen: &Screen, v: &SideView, g: usize, w: usize, iw: usize, 
         GroupClass::Other => ("other", Slot::Muted),
     };
     let mut spans = vec![screen.span(Slot::Text, pad(&g.id, iw)), screen.span(slot, pad(class, 9))];
-    if wide(w) {
+    if state_shown(w) {
         spans.push(screen.span(fig, pad(&g.state, 9)));
     }
     spans.push(screen.span(fig, format!("{:>4} ", g.members)));
+    spans.extend(lag_cells(screen, g.lag.as_ref(), w, fig));
     let room = w.saturating_sub(iw + group_fixed(w));
     spans.push(screen.span(Slot::Muted, fmt::clip(&who(&g.clients, &g.hosts), room)));
     Line::from(spans)
+}
+
+/// The group's total lag on this side (`?` unknown, `—` for groups that
+/// commit nothing) and, when wide, its partition furthest behind.
+fn lag_cells<'a>(screen: &Screen, lag: Option<&GroupLag>, w: usize, fig: Slot) -> Vec<Span<'a>> {
+    let total = match lag {
+        None => screen.span(Slot::Muted, format!("{:>10} ", "—")),
+        Some(l) if l.total.is_none() => screen.span(Slot::Stale, format!("{:>10} ", fmt::records_compact(None))),
+        Some(l) => screen.span(fig, format!("{:>10} ", fmt::records_compact(l.total.map(|n| n as i64)))),
+    };
+    let mut out = vec![total];
+    if worst_shown(w) {
+        let worst = lag.and_then(GroupLag::worst_row).filter(|r| r.records != Some(0));
+        let text = worst.map_or(String::new(), |r| format!("{}/{}", r.topic, r.partition));
+        out.push(screen.span(Slot::Muted, pad(&text, WORST)));
+    }
+    out
 }

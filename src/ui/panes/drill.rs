@@ -7,9 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::style::Stylize;
 use ratatui::text::Line;
 
+use crate::action::Action;
 use crate::assess::Truth;
 use crate::drill::{DrillView, StepState, StepView};
-use crate::model::{Ts, age_secs};
+use crate::model::{Flow, Ts, age_secs};
 
 use super::super::fmt;
 use super::super::keymap::Availability;
@@ -146,6 +147,10 @@ fn current<'a>(screen: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usi
             text.push_str(&format!(" · requested {}", fmt::clock(at)));
         }
         wrapped(screen, out, &text, width, IN2, slot);
+        // Before applications start on a side: where each group resumes there.
+        if let (Action::StartApps(to), None, Some((a, _))) = (action, s.requested_at, screen.shown()) {
+            out.extend(super::translation::lines(screen, a, Flow::from(to.other()), width));
+        }
         match &s.outcome {
             Some((true, detail)) => wrapped(screen, out, &format!("{IN}✓ done: {detail}"), width, IN2, Slot::Ok),
             Some((false, detail)) => wrapped(screen, out, &format!("{IN}✗ FAILED: {detail}"), width, IN2, Slot::Alarm),

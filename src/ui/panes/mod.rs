@@ -10,6 +10,7 @@ pub mod lag;
 pub mod log;
 pub mod mm2;
 pub mod popup;
+pub mod translation;
 pub mod wall;
 
 use ratatui::Frame;

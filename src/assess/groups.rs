@@ -1,0 +1,146 @@
+//! Consumer groups' lag on one side: each group's committed offset per
+//! partition against that side's end offset, and in total.
+
+use std::collections::HashMap;
+
+use crate::config::Settings;
+use crate::model::{Cluster, Group, Topic, Ts};
+
+use super::truth::Freshness;
+
+/// One partition a group committed an offset for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupLagRow {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    /// The side's end offset of that partition, when read.
+    pub end: Option<i64>,
+    /// `end - committed`; `None` when the end is unknown or the figures
+    /// are stale. Negative (a recreated topic) keeps its sign.
+    pub records: Option<i64>,
+}
+
+/// A group's lag on one side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupLag {
+    pub rows: Vec<GroupLagRow>,
+    /// Records behind over every partition; `None` when any is unknown.
+    pub total: Option<u64>,
+    /// The row furthest behind (an unknown one first).
+    pub worst: Option<usize>,
+    /// The older of the committed offsets' and end offsets' observations.
+    pub at: Option<Ts>,
+    pub unknown_because: Option<String>,
+}
+
+impl GroupLag {
+    pub fn worst_row(&self) -> Option<&GroupLagRow> {
+        self.worst.and_then(|i| self.rows.get(i))
+    }
+}
+
+/// A group's lag on `cluster`: `None` for groups that commit nothing to
+/// Kafka (Connect workers).
+pub fn group_lag(
+    group: &Group,
+    cluster: &Cluster,
+    ends: &EndOffsets<'_>,
+    settings: &Settings,
+    now: Ts,
+) -> Option<GroupLag> {
+    if group.protocol_type == "connect" {
+        return None;
+    }
+    let at = match (&cluster.groups, &cluster.topics) {
+        (Some(g), Some(t)) => Some(g.at.min(t.at)),
+        _ => None,
+    };
+    let stale = Freshness::of(at, now, settings.stale_after).problem("group lag figures");
+    let Some(committed) = &group.committed else {
+        let why = "committed offsets not read".to_owned();
+        return Some(GroupLag { rows: Vec::new(), total: None, worst: None, at, unknown_because: Some(why) });
+    };
+    let rows: Vec<GroupLagRow> = committed
+        .iter()
+        .map(|c| {
+            let end = ends.get(&c.topic, c.partition);
+            let records = end.filter(|_| stale.is_none()).map(|e| e - c.offset);
+            GroupLagRow { topic: c.topic.clone(), partition: c.partition, committed: c.offset, end, records }
+        })
+        .collect();
+    let unknown = rows.iter().filter(|r| r.records.is_none()).count();
+    let unknown_because = stale.or_else(|| (unknown > 0).then(|| format!("{unknown} partition(s) with no end offset")));
+    let total = unknown_because.is_none().then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
+    let worst = (0..rows.len()).max_by_key(|&i| rows[i].records.map_or(i64::MAX, |n| n));
+    Some(GroupLag { rows, total, worst, at, unknown_because })
+}
+
+/// A cluster's end offsets by topic name, built once per assessment: group
+/// lag and translations look up thousands of partitions.
+pub struct EndOffsets<'a>(HashMap<&'a str, &'a Topic>);
+
+impl<'a> EndOffsets<'a> {
+    pub fn of(cluster: &'a Cluster) -> EndOffsets<'a> {
+        let topics = cluster.topics.as_ref().map(|t| t.value.iter().map(|t| (t.name.as_str(), t)).collect());
+        EndOffsets(topics.unwrap_or_default())
+    }
+
+    pub fn get(&self, topic: &str, partition: i32) -> Option<i64> {
+        let t = self.0.get(topic)?;
+        // Partitions are listed by id; look further only if they are not.
+        let at = usize::try_from(partition).ok().and_then(|i| t.partitions.get(i)).filter(|p| p.id == partition);
+        at.or_else(|| t.partitions.iter().find(|p| p.id == partition))?.end_offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Committed, GroupProtocol, Observed, Partition, Side};
+    use chrono::{TimeDelta, Utc};
+
+    fn group(id: &str, committed: Option<i64>) -> Group {
+        Group {
+            id: id.into(),
+            state: "Empty".into(),
+            protocol_type: "consumer".into(),
+            protocol: GroupProtocol::Classic,
+            members: Vec::new(),
+            committed: Some(
+                committed
+                    .into_iter()
+                    .map(|offset| Committed { topic: "orders".into(), partition: 0, offset })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn group_lag_is_committed_against_end_and_unknown_when_stale_never_zero() {
+        let now = Utc::now();
+        let mut dc = Cluster::new(Side::Dc, "dc");
+        let partitions = vec![Partition { id: 0, leader: Some(1), end_offset: Some(10_000) }];
+        let topic = Topic {
+            name: "orders".into(),
+            partitions,
+            replication_factor: None,
+            min_insync_replicas: None,
+            cleanup_policy: None,
+        };
+        dc.topics = Some(Observed::new(vec![topic], now));
+        dc.groups = Some(Observed::new(Vec::new(), now));
+        let dc = &dc;
+        let settings = Settings::default();
+        let ends = EndOffsets::of(dc);
+        let lag = group_lag(&group("app", Some(9_000)), dc, &ends, &settings, now).unwrap_or_else(|| panic!("a lag"));
+        assert_eq!((lag.total, lag.rows[0].records), (Some(1_000), Some(1_000)));
+        let later = now + settings.stale_after + TimeDelta::seconds(1);
+        let stale =
+            group_lag(&group("app", Some(9_000)), dc, &ends, &settings, later).unwrap_or_else(|| panic!("a lag"));
+        assert_eq!((stale.total, stale.rows[0].records), (None, None));
+        assert!(stale.unknown_because.unwrap_or_default().contains("stale"));
+        let unread = Group { committed: None, ..group("app", None) };
+        assert_eq!(group_lag(&unread, dc, &ends, &settings, now).and_then(|l| l.total), None);
+    }
+}

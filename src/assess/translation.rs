@@ -1,0 +1,461 @@
+//! Where each application group of a flow's source would resume on its
+//! target, from MM2's checkpoints there (or the offsets MM2 synced into the
+//! target's group): how many records it would re-process or skip, and the
+//! named reason when it cannot be translated.
+
+use std::collections::HashMap;
+
+use crate::config::Settings;
+use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
+
+use super::groups::EndOffsets;
+use super::history::{History, Series};
+use super::sides::{GroupClass, SideView};
+use super::truth::Freshness;
+
+/// A checkpoint whose translation rests on an offset sync more than this
+/// many records behind the group's position makes the group re-process
+/// them all on the other side. MM2 writes a sync at least every
+/// `offset.lag.max` (default 100) records while it keeps up; ten times that
+/// means syncs are too sparse for this group.
+pub const SYNC_BEHIND_MAX: u64 = 1_000;
+
+/// Why a group's position cannot be carried to the other side as it is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Untranslatable {
+    /// MM2 wrote no checkpoint for this group and partition yet.
+    NoCheckpoint,
+    /// The group, stopped, committed past the last checkpoint: the records
+    /// between the two would be consumed again.
+    CheckpointBehindCommit { records: u64, seconds: Option<f64> },
+    /// The checkpoint translates to an offset sync far behind the group's
+    /// position (see `SYNC_BEHIND_MAX`).
+    SyncTooFarBehind { records: u64 },
+}
+
+impl Untranslatable {
+    /// The reason's stable name, as `check` reports it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Untranslatable::NoCheckpoint => "no-checkpoint",
+            Untranslatable::CheckpointBehindCommit { .. } => "checkpoint-behind-commit",
+            Untranslatable::SyncTooFarBehind { .. } => "sync-point-too-far-behind",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Untranslatable::NoCheckpoint => "no checkpoint yet".into(),
+            Untranslatable::CheckpointBehindCommit { records, seconds } => {
+                let span = seconds.map(|s| format!(", {}", super::fmt_age(s))).unwrap_or_default();
+                format!("checkpoint {records} records{span} behind the group's commit")
+            }
+            Untranslatable::SyncTooFarBehind { records } => {
+                format!("offset sync {records} records behind the group's position")
+            }
+        }
+    }
+}
+
+/// What a checkpoint says of one partition (its key is the row's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CheckpointOffsets {
+    pub upstream_offset: i64,
+    pub downstream_offset: i64,
+    pub written_at: Ts,
+}
+
+/// Where one partition of a group would resume on the flow's target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranslationRow {
+    /// The topic as named on the source.
+    pub topic: String,
+    pub partition: i32,
+    /// The group's committed offset on the source.
+    pub committed: i64,
+    /// The latest checkpoint on the target for this partition.
+    pub checkpoint: Option<CheckpointOffsets>,
+    /// The group's committed offset on the target, if it has one (MM2's
+    /// `sync.group.offsets.enabled` writes it there): consumers resume
+    /// there, whatever the checkpoint says.
+    pub target_committed: Option<i64>,
+    /// The offset the group would resume at on the target.
+    pub resume_at: Option<i64>,
+    /// The target offset holding the record at the group's source
+    /// position, estimated from MM2's committed progress and the target's
+    /// end offset (no gaps assumed).
+    pub position_on_target: Option<i64>,
+    /// Records the group would consume again there.
+    pub reprocess: Option<u64>,
+    /// Records it would never see there.
+    pub skip: Option<u64>,
+    /// How long a stretch of the source those records span, where its
+    /// history reaches back that far.
+    pub span_secs: Option<f64>,
+    pub problem: Option<Untranslatable>,
+}
+
+/// Where an application group of a flow's source would resume on its target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupTranslation {
+    pub flow: Flow,
+    pub group: String,
+    pub members_on_source: usize,
+    pub rows: Vec<TranslationRow>,
+    /// The first partition's reason, in the order of `Untranslatable`.
+    pub problem: Option<Untranslatable>,
+    /// Why the translation cannot be judged (figures missing or stale).
+    pub unknown_because: Option<String>,
+    /// The oldest observation the figures rest on.
+    pub at: Option<Ts>,
+}
+
+impl GroupTranslation {
+    pub fn reprocess(&self) -> Option<u64> {
+        self.rows.iter().map(|r| r.reprocess).sum()
+    }
+
+    pub fn skip(&self) -> Option<u64> {
+        self.rows.iter().map(|r| r.skip).sum()
+    }
+
+    /// Partitions with `problem`'s reason.
+    pub fn partitions_with_problem(&self) -> usize {
+        let kind = self.problem.as_ref().map(Untranslatable::as_str);
+        self.rows.iter().filter(|r| r.problem.as_ref().map(Untranslatable::as_str) == kind).count()
+    }
+
+    /// `orders-service → DR: no checkpoint yet (orders/0 +2)`.
+    pub fn warning(&self) -> Option<String> {
+        let p = self.problem.as_ref()?;
+        let kind = p.as_str();
+        let first = self.rows.iter().find(|r| r.problem.as_ref().map(Untranslatable::as_str) == Some(kind))?;
+        let more = self.partitions_with_problem().saturating_sub(1);
+        let more = if more > 0 { format!(" +{more}") } else { String::new() };
+        Some(format!(
+            "group {} cannot be translated to {}: {} ({}/{}{more})",
+            self.group,
+            self.flow.target,
+            p.describe(),
+            first.topic,
+            first.partition
+        ))
+    }
+}
+
+/// For every configured flow: each application group of its source with
+/// committed offsets on mirrored topics, translated to its target.
+pub fn translations(
+    snap: &Snapshot,
+    sides: &[SideView; 2],
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> Vec<GroupTranslation> {
+    let mut flows: Vec<Flow> = Vec::new();
+    for d in &snap.mm2 {
+        if !flows.contains(&d.flow) {
+            flows.push(d.flow);
+        }
+    }
+    let mut out = Vec::new();
+    for flow in flows {
+        let views = &sides[flow.source.index()].groups;
+        let Some(groups) = &snap.cluster(flow.source).groups else { continue };
+        let index = FlowIndex::of(flow, snap);
+        // Views and groups come in the same order (one view per group).
+        for (view, group) in views.iter().zip(&groups.value) {
+            if view.class != GroupClass::App || view.id != group.id {
+                continue;
+            }
+            if let Some(t) = translate(flow, group, snap, &index, history, settings, now) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// What a flow's translations look up, indexed once per flow.
+struct FlowIndex<'a> {
+    /// The target's latest checkpoints from this source, by group, topic and partition.
+    checkpoints: HashMap<(&'a str, &'a str, i32), &'a Checkpoint>,
+    /// MM2's last replicated upstream offset, by source topic and partition.
+    replicated: HashMap<(&'a str, i32), i64>,
+    target_groups: HashMap<&'a str, &'a Group>,
+    target_ends: EndOffsets<'a>,
+}
+
+impl<'a> FlowIndex<'a> {
+    fn of(flow: Flow, snap: &'a Snapshot) -> FlowIndex<'a> {
+        let source = snap.cluster(flow.source);
+        let target = snap.cluster(flow.target);
+        let checkpoints = target.checkpoints.as_ref().map_or_else(HashMap::new, |c| {
+            c.value
+                .iter()
+                .filter(|k| k.source_alias == source.alias)
+                .map(|k| ((k.group.as_str(), k.topic.as_str(), k.partition), k))
+                .collect()
+        });
+        let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
+        let replicated = deployment.and_then(|d| d.replicated.as_ref()).map_or_else(HashMap::new, |r| {
+            r.value.iter().map(|o| ((o.topic.as_str(), o.partition), o.upstream_offset)).collect()
+        });
+        let target_groups =
+            target.groups.as_ref().map_or_else(HashMap::new, |g| g.value.iter().map(|g| (g.id.as_str(), g)).collect());
+        FlowIndex { checkpoints, replicated, target_groups, target_ends: EndOffsets::of(target) }
+    }
+}
+
+fn translate(
+    flow: Flow,
+    group: &Group,
+    snap: &Snapshot,
+    index: &FlowIndex<'_>,
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> Option<GroupTranslation> {
+    let source = snap.cluster(flow.source);
+    let target = snap.cluster(flow.target);
+    let policy = &settings.policy;
+    let committed: Vec<_> =
+        group.committed.as_ref()?.iter().filter(|c| settings.classification.is_app_topic(&c.topic, policy)).collect();
+    if committed.is_empty() {
+        return None;
+    }
+    let checkpoints = target.checkpoints.as_ref();
+    // The same group's offsets on the target, by topic and partition.
+    let target_committed: HashMap<(&str, i32), i64> = index
+        .target_groups
+        .get(group.id.as_str())
+        .and_then(|g| g.committed.as_ref())
+        .map(|cs| cs.iter().map(|t| ((t.topic.as_str(), t.partition), t.offset)).collect())
+        .unwrap_or_default();
+    let stamps = [
+        ("consumer groups", flow.source, source.groups.as_ref().map(|o| o.at)),
+        ("consumer groups", flow.target, target.groups.as_ref().map(|o| o.at)),
+        ("end offsets", flow.target, target.topics.as_ref().map(|o| o.at)),
+        ("checkpoints", flow.target, checkpoints.map(|o| o.at)),
+    ];
+    let never = stamps.iter().find(|(_, _, at)| at.is_none());
+    let at = stamps.iter().filter_map(|(_, _, at)| *at).min();
+    let unknown_because = match never {
+        Some((what, side, _)) => Some(format!("{what} on {side} never read")),
+        None => Freshness::of(at, now, settings.stale_after).problem("translation figures"),
+    };
+    let members = group.members.len();
+    let rows: Vec<TranslationRow> = committed
+        .iter()
+        .map(|c| {
+            let remote = policy.remote_topic(&source.alias, &c.topic);
+            // The key's topic is the target-side name; accept the source's too.
+            let checkpoint = index
+                .checkpoints
+                .get(&(group.id.as_str(), remote.as_str(), c.partition))
+                .or_else(|| index.checkpoints.get(&(group.id.as_str(), c.topic.as_str(), c.partition)));
+            let checkpoint = checkpoint.map(|k| CheckpointOffsets {
+                upstream_offset: k.upstream_offset,
+                downstream_offset: k.downstream_offset,
+                written_at: k.written_at,
+            });
+            let target_committed = target_committed.get(&(remote.as_str(), c.partition)).copied();
+            // Where the source's offset `x` lands on the target: MM2 wrote
+            // upstream `r` as the target's last record, so `x` is
+            // `end - (r + 1 - x)` where nothing left a gap.
+            let last_replicated = index.replicated.get(&(c.topic.as_str(), c.partition)).copied();
+            let target_end = index.target_ends.get(&remote, c.partition);
+            let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
+            let series = history.end_offsets[flow.source.index()]
+                .get(&c.topic)
+                .and_then(|s| s.get(usize::try_from(c.partition).ok()?));
+            row(c.topic.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series)
+        })
+        .collect();
+    let order = |p: &Untranslatable| match p {
+        Untranslatable::NoCheckpoint => 0,
+        Untranslatable::CheckpointBehindCommit { .. } => 1,
+        Untranslatable::SyncTooFarBehind { .. } => 2,
+    };
+    let problem =
+        if unknown_because.is_some() { None } else { rows.iter().filter_map(|r| r.problem.clone()).min_by_key(order) };
+    Some(GroupTranslation {
+        flow,
+        group: group.id.clone(),
+        members_on_source: members,
+        rows,
+        problem,
+        unknown_because,
+        at,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    topic: String,
+    partition: i32,
+    committed: i64,
+    checkpoint: Option<CheckpointOffsets>,
+    target_committed: Option<i64>,
+    members: usize,
+    on_target: impl Fn(i64) -> Option<i64>,
+    series: Option<&Series>,
+) -> TranslationRow {
+    let resume_at = target_committed.or(checkpoint.as_ref().map(|k| k.downstream_offset));
+    let position_on_target = on_target(committed);
+    let (reprocess, skip) = match (position_on_target, resume_at) {
+        (Some(p), Some(r)) => (Some((p - r).max(0) as u64), Some((r - p).max(0) as u64)),
+        _ => (None, None),
+    };
+    // Records the group would see again end at its position; those it
+    // would miss start there.
+    let span_secs = match (reprocess, skip) {
+        (Some(n @ 1..), _) => span(series, committed - n as i64, committed),
+        (_, Some(n @ 1..)) => span(series, committed, committed + n as i64),
+        (Some(0), Some(0)) => Some(0.0),
+        _ => None,
+    };
+    let problem = match &checkpoint {
+        None => Some(Untranslatable::NoCheckpoint),
+        Some(k) => {
+            let behind = committed - k.upstream_offset;
+            // A group still consuming always commits ahead of the
+            // checkpoint connector (it emits every
+            // `emit.checkpoints.interval.seconds`, 60 by default): the gap
+            // is in the re-process figure. Once the group stops, the
+            // checkpoint must catch up with its last commit.
+            let settled = members == 0;
+            let slack = on_target(k.upstream_offset).map(|d| d - k.downstream_offset);
+            if behind > 0 && settled {
+                let seconds = span(series, k.upstream_offset, committed);
+                Some(Untranslatable::CheckpointBehindCommit { records: behind as u64, seconds })
+            } else {
+                let far = slack.filter(|&n| n > SYNC_BEHIND_MAX as i64);
+                far.map(|n| Untranslatable::SyncTooFarBehind { records: n as u64 })
+            }
+        }
+    };
+    TranslationRow {
+        topic,
+        partition,
+        committed,
+        checkpoint,
+        target_committed,
+        resume_at,
+        position_on_target,
+        reprocess,
+        skip,
+        span_secs,
+        problem,
+    }
+}
+
+/// Seconds between the writes of source records `from` and `to - 1`, from
+/// the source's end-offset history (record `k` was written when the end
+/// offset reached `k + 1`).
+fn span(series: Option<&Series>, from: i64, to: i64) -> Option<f64> {
+    let s = series?;
+    let (first, last) = (s.time_reached(from + 1)?, s.time_reached(to)?);
+    Some(((last - first).num_milliseconds() as f64 / 1000.0).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assess::Assessor;
+    use crate::model::{Committed, GroupProtocol, Mm2Deployment, Observed, Partition, ReplicatedOffset, Side, Topic};
+    use chrono::Utc;
+
+    fn topic(end: i64) -> Topic {
+        Topic {
+            name: "orders".into(),
+            partitions: vec![Partition { id: 0, leader: Some(1), end_offset: Some(end) }],
+            replication_factor: None,
+            min_insync_replicas: None,
+            cleanup_policy: None,
+        }
+    }
+
+    fn group(id: &str, committed: Option<i64>) -> Group {
+        Group {
+            id: id.into(),
+            state: "Empty".into(),
+            protocol_type: "consumer".into(),
+            protocol: GroupProtocol::Classic,
+            members: Vec::new(),
+            committed: Some(
+                committed
+                    .into_iter()
+                    .map(|offset| Committed { topic: "orders".into(), partition: 0, offset })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// DC holds 10,000 records of `orders`, `app` committed at 9,000; DR holds
+    /// the 10,000 mirrored at the same offsets.
+    fn world(now: Ts, checkpoint: Option<(i64, i64)>) -> Snapshot {
+        let mut snap = Snapshot::empty(now, "dc", "dr");
+        for side in Side::BOTH {
+            let c = snap.cluster_mut(side);
+            c.topics = Some(Observed::new(vec![topic(10_000)], now));
+            c.groups = Some(Observed::new(Vec::new(), now));
+        }
+        snap.cluster_mut(Side::Dc).groups = Some(Observed::new(vec![group("app", Some(9_000))], now));
+        let cps = checkpoint.map(|(up, down)| Checkpoint {
+            source_alias: "dc".into(),
+            group: "app".into(),
+            topic: "orders".into(),
+            partition: 0,
+            upstream_offset: up,
+            downstream_offset: down,
+            written_at: now,
+        });
+        snap.cluster_mut(Side::Dr).checkpoints = Some(Observed::new(cps.into_iter().collect(), now));
+        let replicated = vec![ReplicatedOffset { topic: "orders".into(), partition: 0, upstream_offset: 9_999 }];
+        snap.mm2 = vec![Mm2Deployment {
+            replicated: Some(Observed::new(replicated, now)),
+            ..Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)
+        }];
+        snap
+    }
+
+    fn translation(snap: &Snapshot, now: Ts) -> GroupTranslation {
+        let a = Assessor::new(Settings::default()).assess(snap, now);
+        let t = a.translations_of(Flow::DC_TO_DR).find(|t| t.group == "app").cloned();
+        t.unwrap_or_else(|| panic!("no translation of app in {:?}", a.translations))
+    }
+
+    #[test]
+    fn an_exact_checkpoint_resumes_where_the_group_stopped() {
+        let now = Utc::now();
+        let t = translation(&world(now, Some((9_000, 9_000))), now);
+        assert_eq!(t.problem, None);
+        let r = &t.rows[0];
+        assert_eq!(
+            (r.resume_at, r.position_on_target, r.reprocess, r.skip),
+            (Some(9_000), Some(9_000), Some(0), Some(0))
+        );
+    }
+
+    #[test]
+    fn each_reason_is_named() {
+        let now = Utc::now();
+        assert_eq!(translation(&world(now, None), now).problem, Some(Untranslatable::NoCheckpoint));
+        let behind = translation(&world(now, Some((8_980, 8_980))), now);
+        assert_eq!(behind.problem, Some(Untranslatable::CheckpointBehindCommit { records: 20, seconds: None }));
+        assert_eq!(behind.reprocess(), Some(20));
+        let sparse = translation(&world(now, Some((9_000, 0))), now);
+        assert_eq!(sparse.problem, Some(Untranslatable::SyncTooFarBehind { records: 9_000 }));
+        assert!(sparse.warning().unwrap_or_default().contains("group app cannot be translated to DR"));
+    }
+
+    #[test]
+    fn the_targets_committed_offset_wins_over_the_checkpoint() {
+        let now = Utc::now();
+        let mut snap = world(now, Some((9_000, 9_000)));
+        snap.cluster_mut(Side::Dr).groups = Some(Observed::new(vec![group("app", Some(9_050))], now));
+        let r = translation(&snap, now).rows[0].clone();
+        assert_eq!((r.resume_at, r.skip, r.reprocess), (Some(9_050), Some(50), Some(0)));
+    }
+}

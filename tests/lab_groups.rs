@@ -1,0 +1,250 @@
+//! Consumer groups on both sides of the real lab (`scripts/lab`): a group's
+//! lag on DC and DR, and where it would resume on DR, as kdrill's collector
+//! and assessment see them, cross-checked against Kafka's own
+//! `kafka-consumer-groups --describe` on both sides and against MM2's
+//! checkpoints topic read with Kafka's console consumer and MM2's
+//! `CheckpointFormatter`.
+//!
+//! It only observes (its own topic and group, named uniquely), so it holds
+//! the shared lab lock. Every wait is bounded.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kdrill::assess::{Assessment, Assessor, GroupTranslation};
+use kdrill::config::Config;
+use kdrill::model::{Flow, Side};
+
+use support::{GroupMember, Protocol, ToolRow, lab, note, unique, wait_for};
+
+fn config() -> Config {
+    support::lab_config(
+        r#"
+[[mm2]]
+name = "lab"
+source = "dc"
+target = "dr"
+[replication]
+policy = "identity"
+[timing]
+poll_interval = "1s"
+"#,
+    )
+}
+
+/// kdrill's real collector, judged by its real assessment when asked.
+struct Observer {
+    _rt: tokio::runtime::Runtime,
+    link: kdrill::collect::WorldLink,
+    assessor: Assessor,
+}
+
+impl Observer {
+    fn start(cfg: Config) -> Observer {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"));
+        let assessor = Assessor::new(cfg.settings.clone());
+        let link = {
+            let _guard = rt.enter();
+            kdrill::collect::kafka::spawn(cfg)
+        };
+        Observer { _rt: rt, link, assessor }
+    }
+
+    fn assess(&mut self) -> Assessment {
+        let snap = self.link.snapshots.borrow().clone();
+        self.assessor.assess(&snap, Utc::now())
+    }
+}
+
+fn translation<'a>(a: &'a Assessment, group: &str) -> Option<&'a GroupTranslation> {
+    a.translations_of(Flow::DC_TO_DR).find(|t| t.group == group)
+}
+
+/// Per partition: (committed, lag) of `group` on `side`, as kdrill assessed it.
+fn kdrill_lag(a: &Assessment, side: Side, group: &str) -> Result<BTreeMap<i32, (i64, Option<i64>)>, String> {
+    let g = a.side(side).groups.iter().find(|g| g.id == group).ok_or(format!("no group {group} on {side}"))?;
+    let lag = g.lag.as_ref().ok_or("no lag")?;
+    Ok(lag.rows.iter().map(|r| (r.partition, (r.committed, r.records))).collect())
+}
+
+fn kafka_tool(side: Side, group: &str, topic: &str) -> Vec<ToolRow> {
+    let bootstrap = if side == Side::Dc { &lab().dc } else { &lab().dr };
+    let rows = support::describe_group_with_kafka_tool(bootstrap, group).unwrap_or_else(|e| panic!("{e}"));
+    rows.into_iter().filter(|r| r.topic == topic).collect()
+}
+
+/// The latest checkpoint per partition of `topic` for `group`, as MM2's
+/// `CheckpointFormatter` prints DR's `dc.checkpoints.internal` through
+/// Kafka's console consumer: partition → (upstream, downstream).
+fn checkpoints_with_console_consumer(group: &str, topic: &str) -> BTreeMap<i32, (i64, i64)> {
+    let l = lab();
+    // The console consumer ends with an error once `--timeout-ms` passes
+    // without a record: its exit status says nothing, its output is the
+    // evidence. `timeout(1)` bounds the whole run.
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(l.script())
+        .args([
+            "tool",
+            "kafka-console-consumer",
+            "--bootstrap-server",
+            &l.dr,
+            "--topic",
+            "dc.checkpoints.internal",
+            "--from-beginning",
+            "--timeout-ms",
+            "5000",
+            "--formatter",
+            "org.apache.kafka.connect.mirror.formatters.CheckpointFormatter",
+        ])
+        .current_dir(&l.root)
+        .output()
+        .unwrap_or_else(|e| panic!("kafka-console-consumer: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut latest = BTreeMap::new();
+    // Checkpoint{consumerGroupId=g, topicPartition=t-0, upstreamOffset=250, downstreamOffset=201, metadata=}
+    for line in text.lines().filter(|l| l.starts_with("Checkpoint{")) {
+        let field = |name: &str| {
+            line.split([',', '{', '}']).map(str::trim).find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        if field("consumerGroupId") != Some(group) {
+            continue;
+        }
+        let Some((t, p)) = field("topicPartition").and_then(|tp| tp.rsplit_once('-')) else { continue };
+        let (Ok(p), Some(up), Some(down)) = (
+            p.parse::<i32>(),
+            field("upstreamOffset").and_then(|v| v.parse::<i64>().ok()),
+            field("downstreamOffset").and_then(|v| v.parse::<i64>().ok()),
+        ) else {
+            continue;
+        };
+        if t == topic {
+            // Records come in order: the last one per partition is the latest.
+            latest.insert(p, (up, down));
+        }
+    }
+    latest
+}
+
+#[test]
+fn group_lag_and_resume_offsets_match_kafka_consumer_groups_and_the_checkpoints_topic() {
+    let _lab = support::shared();
+    let l = lab();
+    let topic = unique("kdrill-t-resume");
+    let group = unique("kdrill-g-resume");
+    support::create_topic(&l.dc, &topic, 2);
+    support::produce(&l.dc, &topic, &[300, 200]);
+    let committed = [(0, 250i64), (1, 120i64)];
+    {
+        // An application that consumed and committed, then stopped (as for
+        // a switchover): its group stays, empty, with its offsets.
+        let m = GroupMember::join(&l.dc, &group, &topic, Protocol::Classic, &unique("resume"));
+        wait_for("the commit", Duration::from_secs(60), || m.commit(&committed.map(|(p, o)| (topic.as_str(), p, o))));
+    }
+
+    let mut o = Observer::start(config());
+    let started = Instant::now();
+    // MM2 discovers the topic and the group (every 5 s), mirrors the
+    // records, checkpoints the group and syncs its offsets into DR.
+    let a = wait_for("the group checkpointed and synced to DR", Duration::from_secs(240), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let a = o.assess();
+        let t = translation(&a, &group).ok_or("no translation of the group yet")?;
+        let settled = t.rows.len() == 2
+            && t.unknown_because.is_none()
+            && t.rows.iter().all(|r| {
+                r.checkpoint.as_ref().is_some_and(|k| k.upstream_offset == r.committed)
+                    && r.target_committed.is_some()
+                    && r.position_on_target.is_some()
+            });
+        let dr_lag = kdrill_lag(&a, Side::Dr, &group)?;
+        if settled && dr_lag.values().all(|(_, lag)| lag.is_some()) { Ok(a) } else { Err(format!("{t:?}")) }
+    });
+    note(&format!("checkpointed and synced after {:?}", started.elapsed()));
+
+    // Lag on DC: kdrill and kafka-consumer-groups agree, per partition and in total.
+    let dc_tool = kafka_tool(Side::Dc, &group, &topic);
+    let theirs: BTreeMap<i32, (i64, Option<i64>)> =
+        dc_tool.iter().map(|r| (r.partition, (r.current.unwrap_or(-1), r.lag))).collect();
+    let ours = kdrill_lag(&a, Side::Dc, &group).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ours, BTreeMap::from([(0, (250, Some(50))), (1, (120, Some(80)))]));
+    assert_eq!(ours, theirs, "DC: kdrill and kafka-consumer-groups agree");
+    let dc_view = a.side(Side::Dc).groups.iter().find(|g| g.id == group).and_then(|g| g.lag.clone());
+    assert_eq!(dc_view.and_then(|l| l.total), Some(130));
+
+    // Lag on DR, where MM2 synced the translated offsets.
+    let dr_tool = kafka_tool(Side::Dr, &group, &topic);
+    let theirs: BTreeMap<i32, (i64, Option<i64>)> =
+        dr_tool.iter().map(|r| (r.partition, (r.current.unwrap_or(-1), r.lag))).collect();
+    let ours = kdrill_lag(&a, Side::Dr, &group).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ours, theirs, "DR: kdrill and kafka-consumer-groups agree");
+
+    // Where it would resume on DR: the offsets DR's group holds, which are
+    // the checkpoints MM2 wrote, as Kafka's console consumer reads them.
+    let t = translation(&a, &group).unwrap_or_else(|| panic!("no translation"));
+    let cps = checkpoints_with_console_consumer(&group, &topic);
+    note(&format!(
+        "checkpoints {cps:?}; DR {dr_tool:?}; reprocess {:?}",
+        t.rows.iter().map(|r| r.reprocess).collect::<Vec<_>>()
+    ));
+    assert_eq!(cps.len(), 2, "a checkpoint per partition in dc.checkpoints.internal: {cps:?}");
+    for r in &t.rows {
+        let tool = dr_tool.iter().find(|x| x.partition == r.partition).unwrap_or_else(|| panic!("no DR row"));
+        let dc = dc_tool.iter().find(|x| x.partition == r.partition).unwrap_or_else(|| panic!("no DC row"));
+        let k = r.checkpoint.as_ref().unwrap_or_else(|| panic!("no checkpoint"));
+        assert_eq!(cps.get(&r.partition), Some(&(k.upstream_offset, k.downstream_offset)), "as the formatter prints");
+        assert_eq!(r.resume_at, tool.current, "resumes where DR's group stands");
+        assert_eq!(r.resume_at, Some(k.downstream_offset), "which is the checkpoint's translation");
+        // The group's DC position on DR, from both tools' log-end offsets
+        // (the topic is mirrored record for record), and what lies between.
+        let (Some(dr_end), Some(dc_end)) = (tool.log_end, dc.log_end) else { panic!("log-end offsets unknown") };
+        let position = dr_end - (dc_end - r.committed);
+        assert_eq!(r.position_on_target, Some(position));
+        let resume = tool.current.unwrap_or(-1);
+        assert_eq!(r.reprocess, Some((position - resume).max(0) as u64));
+        assert_eq!(r.skip, Some((resume - position).max(0) as u64));
+    }
+    assert_eq!(t.problem, None, "translatable: {t:?}");
+    let report = kdrill::check::report(&a);
+    let json = serde_json::to_value(&report).unwrap_or_default();
+    let entry = json["translations"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["group"] == group.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["translatable"], true, "{entry}");
+    assert_eq!(entry["partitions"].as_array().map(Vec::len), Some(2), "{entry}");
+}
+
+#[test]
+fn a_group_mm2_leaves_out_has_no_checkpoint_and_is_named() {
+    let _lab = support::shared();
+    let l = lab();
+    let topic = unique("kdrill-t-resume");
+    // The lab's MM2 excludes `console-consumer-.*` groups from checkpointing.
+    let group = unique("console-consumer-kdrill");
+    support::create_topic(&l.dc, &topic, 1);
+    support::produce(&l.dc, &topic, &[40]);
+    {
+        let m = GroupMember::join(&l.dc, &group, &topic, Protocol::Classic, &unique("left-out"));
+        wait_for("the commit", Duration::from_secs(60), || m.commit(&[(topic.as_str(), 0, 30)]));
+    }
+    // kdrill treats every non-plumbing group as an application by default.
+    let mut o = Observer::start(config());
+    let t = wait_for("the group judged", Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let a = o.assess();
+        let t = translation(&a, &group).cloned().ok_or("no translation of the group yet")?;
+        if t.unknown_because.is_none() && t.rows.len() == 1 { Ok(t) } else { Err(format!("{t:?}")) }
+    });
+    assert_eq!(t.problem.as_ref().map(|p| p.as_str()), Some("no-checkpoint"), "{t:?}");
+    assert!(checkpoints_with_console_consumer(&group, &topic).is_empty(), "MM2 wrote none indeed");
+}
