@@ -28,10 +28,13 @@ pub enum Fault {
     PodsUnlisted,
     /// MM2's tasks stay RUNNING but stop moving data.
     StallMm2,
+    /// Records written on the side a stopped flow left, after it stopped:
+    /// never replicated, the orphan tail a failback must account for.
+    OrphanRecords,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::FailMm2Task,
         Fault::StrayConsumer,
         Fault::Bidirectional,
@@ -40,6 +43,7 @@ impl Fault {
         Fault::ProduceBurst,
         Fault::PodsUnlisted,
         Fault::StallMm2,
+        Fault::OrphanRecords,
     ];
 
     /// The fault's stable name, as typed after `:fault`.
@@ -53,6 +57,7 @@ impl Fault {
             Fault::ProduceBurst => "produce-burst",
             Fault::PodsUnlisted => "pods-unlisted",
             Fault::StallMm2 => "stall-mm2",
+            Fault::OrphanRecords => "orphan-records",
         }
     }
 
@@ -66,6 +71,7 @@ impl Fault {
             Fault::ProduceBurst => "produce burst",
             Fault::PodsUnlisted => "MM2 pods vanish from Kubernetes",
             Fault::StallMm2 => "MM2 runs but stops moving",
+            Fault::OrphanRecords => "orphan records before failback",
         }
     }
 }

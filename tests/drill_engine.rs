@@ -158,6 +158,18 @@ fn run(
     last.unwrap_or_else(|| assessor.assess(&fx.snapshot(), fx.t))
 }
 
+/// Steps the steady fixture until the drill's pre-flight (step 1) passes
+/// through its own gate, held for the hold window.
+fn pass_preflight(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut Drill, events: &mut Vec<DrillEvent>) {
+    for _ in 0..60 {
+        run(fx, assessor, drill, 1, events);
+        if !completed(events).is_empty() {
+            break;
+        }
+    }
+    assert_eq!(completed(events), vec![0], "the pre-flight passes on the steady fixture: {:?}", drill.view().blocked);
+}
+
 fn completed(events: &[DrillEvent]) -> Vec<usize> {
     events
         .iter()
@@ -194,17 +206,18 @@ fn gate_opens_only_after_the_hold_window() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
-    assert!(completed(&events).is_empty(), "apps still run on DC");
+    assert_eq!(completed(&events), vec![0], "apps still run on DC");
 
     fx.apps[Side::Dc.index()] = false;
     // The rate window (5 s) must pass before "no producers" is observed,
     // then the hold window (10 s) before the step completes.
     let a = run(&mut fx, &mut assessor, &mut drill, 14, &mut events);
-    assert!(completed(&events).is_empty(), "step 1 completed before its hold window: {events:?}");
+    assert_eq!(completed(&events), vec![0], "step 2 completed before its hold window: {events:?}");
     assert!(evaluate(&Condition::NoAppClients(Side::Dc), &a).truth.is_yes());
     run(&mut fx, &mut assessor, &mut drill, 2, &mut events);
-    assert_eq!(completed(&events), vec![0]);
+    assert_eq!(completed(&events), vec![0, 1]);
 }
 
 #[test]
@@ -213,6 +226,7 @@ fn a_flicker_restarts_the_hold() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     fx.apps[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
     // A consumer comes back for one observation.
@@ -222,9 +236,9 @@ fn a_flicker_restarts_the_hold() {
     drill.observe(&a);
     fx.apps[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
-    assert!(completed(&events).is_empty(), "the hold must restart after a flicker");
+    assert_eq!(completed(&events), vec![0], "the hold must restart after a flicker");
     run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
-    assert_eq!(completed(&events), vec![0]);
+    assert_eq!(completed(&events), vec![0, 1]);
 }
 
 #[test]
@@ -318,20 +332,25 @@ fn action_is_refused_while_the_previous_step_no_longer_holds() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &[], fx.t);
-    // Step 1's action is always available.
+    // The pre-flight has no action: it completes when observed.
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    assert!(drill.request_action(&a).is_err());
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
+    // Step 2's action is available once the pre-flight passed, still holding.
     let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
     assert!(matches!(drill.request_action(&a), Ok((Action::StopApps(Side::Dc), _))));
+    let since = fx.t;
     fx.apps[0] = false;
     let mut a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
-    while completed(&events).is_empty() && fx.t < Fixture::new().t + TimeDelta::seconds(30) {
+    while completed(&events).len() < 2 && fx.t < since + TimeDelta::seconds(30) {
         a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
     }
-    assert_eq!(completed(&events), vec![0]);
-    // Step 2 (drain) has no action.
+    assert_eq!(completed(&events), vec![0, 1]);
+    // Step 3 (drain) has no action.
     assert!(drill.request_action(&a).is_err());
     run(&mut fx, &mut assessor, &mut drill, 4, &mut events);
-    assert_eq!(completed(&events), vec![0, 1]);
-    // Step 3 (stop MM2) is refused once apps reappear on DC.
+    assert_eq!(completed(&events), vec![0, 1, 2]);
+    // Step 4 (stop MM2) is refused once apps reappear on DC.
     fx.apps[0] = true;
     let a = run(&mut fx, &mut assessor, &mut drill, 2, &mut events);
     let refused = drill.request_action(&a);
@@ -345,11 +364,12 @@ fn replaying_the_journal_gives_back_the_same_drill() {
     let mut events = Vec::new();
     let checklist = vec!["DB".to_owned(), "DNS".to_owned()];
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &checklist, fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     fx.apps[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
     fx.mm2[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 5, &mut events);
-    assert_eq!(completed(&events), vec![0, 1, 2]);
+    assert_eq!(completed(&events), vec![0, 1, 2, 3]);
     assert!(drill.confirm_next(fx.t).is_ok());
 
     let replayed = Drill::replay(drill.events());
@@ -357,10 +377,10 @@ fn replaying_the_journal_gives_back_the_same_drill() {
         Ok(d) => d,
         Err(e) => panic!("replay failed: {e}"),
     };
-    assert_eq!(replayed.current(), Some(3));
+    assert_eq!(replayed.current(), Some(4));
     let view = replayed.view();
     assert!(matches!(view.steps[0].state, StepState::Done { .. }));
-    assert_eq!(view.steps[3].checklist.iter().filter(|(_, at)| at.is_some()).count(), 1);
+    assert_eq!(view.steps[4].checklist.iter().filter(|(_, at)| at.is_some()).count(), 1);
     // Through JSON, as the journal stores it.
     let lines: Vec<String> = drill.events().iter().filter_map(|e| serde_json::to_string(e).ok()).collect();
     let parsed: Vec<DrillEvent> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -375,10 +395,15 @@ fn the_view_says_what_the_current_step_offers_and_whether_its_hold_runs() {
     let mut events = Vec::new();
     let checklist = vec!["DB".to_owned()];
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &checklist, fx.t);
+    run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    let view = drill.view();
+    let step = view.current_step().map(|(i, s)| (i, s.completes_when_observed(), s.preflight));
+    assert_eq!(step, Some((0, true, true)), "step 1 is the pre-flight: observed, no action");
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
     let view = drill.view();
     let step = view.current_step().map(|(i, s)| (i, s.completes_when_observed(), s.awaits_confirmation()));
-    assert_eq!(step, Some((0, false, false)), "step 1 has an action and no manual items");
+    assert_eq!(step, Some((1, false, false)), "step 2 has an action and no manual items");
     assert_eq!(view.holding, None, "apps still run on DC: no hold");
 
     fx.apps[0] = false;
@@ -389,7 +414,7 @@ fn the_view_says_what_the_current_step_offers_and_whether_its_hold_runs() {
     run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
     let view = drill.view();
     let drain = view.current_step().map(|(i, s)| (i, s.completes_when_observed()));
-    assert_eq!(drain, Some((1, true)), "step 2 (drain) completes when observed");
+    assert_eq!(drain, Some((2, true)), "step 3 (drain) completes when observed");
 }
 
 #[test]
@@ -501,6 +526,7 @@ fn an_action_in_flight_is_not_asked_again_and_a_retry_keeps_the_first_count() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &[], fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
     assert!(drill.request_action(&a).is_ok());
     // Until its outcome comes, a second request would queue behind it.

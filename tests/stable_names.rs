@@ -19,7 +19,8 @@ fn fault_names_are_fixed_and_serde_agrees() {
             "cut-off-dc",
             "produce-burst",
             "pods-unlisted",
-            "stall-mm2"
+            "stall-mm2",
+            "orphan-records"
         ]
     );
     for f in Fault::ALL {

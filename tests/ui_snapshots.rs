@@ -140,6 +140,19 @@ impl Console {
         }
     }
 
+    /// Waits, a second at a time, for the drill's pre-flight (step 1) to
+    /// pass through its gate on the observed world.
+    fn pass_preflight(&mut self) {
+        for _ in 0..60 {
+            if self.app.drill().is_some_and(|d| d.current() != Some(0)) {
+                break;
+            }
+            self.seconds(1);
+        }
+        let current = self.app.drill().and_then(|d| d.current());
+        assert_eq!(current, Some(1), "the pre-flight passes on the healthy demo:\n{}", self.frame(120, 36));
+    }
+
     /// `:` + command + Enter.
     fn command(&mut self, cmd: &str) {
         self.key(KeyCode::Char(':'));
@@ -198,6 +211,7 @@ fn steady_state() {
 fn blocked_gate_shows_why() {
     let mut c = Console::warmed(Opts::default());
     c.command("switchover");
+    c.pass_preflight();
     c.seconds(2);
     assert!(matches!(c.journal.first(), Some(DrillEvent::Started { plan: PlanKind::Switchover, .. })));
     let frame = c.frame(120, 36);
@@ -226,11 +240,11 @@ fn blocked_gate_shows_why() {
     c.key(KeyCode::Enter);
     // The step completes only after the hold window.
     c.seconds(3);
-    let step0 = c.app.drill().map(|d| d.view().steps[0].state.clone());
-    assert!(matches!(step0, Some(StepState::Current { .. })), "not done before the hold: {step0:?}");
+    let step1 = c.app.drill().map(|d| d.view().steps[1].state.clone());
+    assert!(matches!(step1, Some(StepState::Current { .. })), "not done before the hold: {step1:?}");
     c.seconds(20);
-    let step0 = c.app.drill().map(|d| d.view().steps[0].state.clone());
-    assert!(matches!(step0, Some(StepState::Done { .. })), "{step0:?}");
+    let step1 = c.app.drill().map(|d| d.view().steps[1].state.clone());
+    assert!(matches!(step1, Some(StepState::Done { .. })), "{step1:?}");
     assert_snapshot!("drill_step_done_120x36", c.frame(120, 36));
 }
 
@@ -438,15 +452,21 @@ fn every_binding_of_the_view_is_in_help_and_hints_come_from_the_keymap() {
 fn a_blocked_action_key_says_why_and_sends_nothing() {
     let mut c = Console::warmed(Opts::default());
     c.command("switchover");
+    // Step 1 (pre-flight) has no action of its own.
+    c.key(KeyCode::Char('n'));
+    assert!(c.source.actions.try_recv().is_err());
+    let msg = c.app.message().map(|m| m.text.clone()).unwrap_or_default();
+    assert!(msg.starts_with("n: run the current drill step's action — step 1 has no action"), "{msg}");
+    c.pass_preflight();
     c.run_step();
     c.seconds(25);
-    // Step 2 (drain) has no action of its own.
-    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(1));
+    // Step 3 (drain) has no action of its own.
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(2));
     while c.source.actions.try_recv().is_ok() {}
     c.key(KeyCode::Char('n'));
     assert!(c.source.actions.try_recv().is_err());
     let msg = c.app.message().map(|m| m.text.clone()).unwrap_or_default();
-    assert!(msg.starts_with("n: run the current drill step's action — step 2 has no action"), "{msg}");
+    assert!(msg.starts_with("n: run the current drill step's action — step 3 has no action"), "{msg}");
 }
 
 #[test]
@@ -539,6 +559,7 @@ fn pause_freezes_the_panes_but_not_the_alarms_or_the_drill() {
 fn a_drill_on_a_small_terminal() {
     let mut c = Console::warmed(Opts::default());
     c.command("switchover");
+    c.pass_preflight();
     c.seconds(2);
     assert_snapshot!("blocked_gate_80x24", c.frame(80, 24));
 }

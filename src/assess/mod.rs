@@ -6,10 +6,12 @@
 pub mod conditions;
 pub mod drift;
 pub mod ends;
+pub mod failback;
 pub mod history;
 pub mod lag;
 pub mod mm2;
 pub mod platform;
+pub mod preflight;
 pub mod rules;
 pub mod sides;
 pub mod truth;
@@ -21,6 +23,7 @@ use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
 pub use conditions::{Check, Condition, evaluate};
 pub use ends::{CopyBack, MirrorEnds, PartitionEnd, copy_back};
+pub use failback::{Failback, FailbackPartition, FailbackTopic};
 pub use history::{FlowStart, History};
 pub use lag::{FlowLag, LagLevel, LagRow};
 pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
@@ -98,6 +101,9 @@ pub struct Assessment {
     pub verdict: Verdict,
     /// Where each stopped flow's mirrored data ends on its target.
     pub mirror_ends: Vec<MirrorEnds>,
+    /// For each stopped flow, what its reverse flow would copy back if
+    /// started now, and the orphan tail left on the stopped flow's source.
+    pub failback: Vec<Failback>,
 }
 
 impl Assessment {
@@ -216,8 +222,16 @@ impl Assessor {
             .iter()
             .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
             .map(|l| ends::mirror_ends(l, snap, &self.settings, now))
+            .collect::<Vec<_>>();
+        let failback = mirror_ends
+            .iter()
+            .filter(|e| lag.iter().any(|l| l.flow == e.flow.reversed()))
+            .map(|e| {
+                let ends = e.ends.as_deref().map_err(String::as_str);
+                failback::failback(e.flow.reversed(), ends, &lag)
+            })
             .collect();
-        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict, mirror_ends }
+        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict, mirror_ends, failback }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {

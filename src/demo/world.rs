@@ -127,6 +127,7 @@ impl DemoWorld {
             Fault::ProduceBurst => f.has_burst(),
             Fault::PodsUnlisted => f.pods_unlisted(),
             Fault::StallMm2 => self.mm2.is_stalled(),
+            Fault::OrphanRecords => self.faults.orphans_written(),
         }
     }
 
@@ -256,6 +257,16 @@ impl DemoWorld {
                 self.mm2.stall(dep)
             }
             (Fault::StallMm2, false) => self.mm2.unstall(),
+            (Fault::OrphanRecords, true) => {
+                let dep = self
+                    .mm2
+                    .stopped_after_running()
+                    .ok_or("no MM2 flow stopped after running: orphan records are those written after a flow stops")?;
+                let side = self.mm2.flow(dep).source;
+                self.faults.reach(side)?;
+                self.faults.write_orphans(side, &mut self.clusters)?
+            }
+            (Fault::OrphanRecords, false) => self.faults.forget_orphans(),
         };
         Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }

@@ -150,6 +150,20 @@ impl EventLog {
                 (Tone::Warn, format!("drill journal: where {flow} ends on {} is unknown: {why}", flow.target))
             }
             DrillEvent::Aborted { reason, .. } => (Tone::Warn, format!("drill aborted: {reason}")),
+            DrillEvent::PreflightOverridden { step, failed, .. } => (
+                Tone::Alarm,
+                format!(
+                    "step {}: pre-flight OVERRIDDEN by the operator, {} condition(s) failing",
+                    step + 1,
+                    failed.len()
+                ),
+            ),
+            DrillEvent::CopyBackObserved { step, flow, records, .. } => {
+                (Tone::Alarm, format!("step {}: {flow} runs with {records} rec to copy back", step + 1))
+            }
+            DrillEvent::CopyBackAccepted { step, flow, records, .. } => {
+                (Tone::Warn, format!("step {}: {records} rec copied back by {flow} accepted by the operator", step + 1))
+            }
         };
         self.push(ev.at(), tone, text);
     }

@@ -112,12 +112,14 @@ pub enum Command {
 }
 
 /// The `:` commands, for help, completion and the `:` key's description.
-pub const COMMANDS: [(&str, &str); 9] = [
+pub const COMMANDS: [(&str, &str); 11] = [
     ("switchover", "start the DC→DR switchover drill (runbook steps 1–5)"),
     ("failback", "start the DR→DC failback drill (runbook steps 6–10)"),
     ("abort", "abort the drill in progress (asks first)"),
     ("theme", "theme dark | light | high-contrast"),
     ("wall", "wall layout on/off"),
+    ("override", "pass a failing pre-flight: type override; the journal keeps what failed"),
+    ("accept", "accept the copy-back figure shown: type the figure; journaled with it"),
     ("restart", "restart dc-dr | dr-dc: restart MM2's failed connectors and tasks (asks first)"),
     ("fault", "fault <name>: toggle a demo fault (demo mode)"),
     ("help", "show the keys of this view"),

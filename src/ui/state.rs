@@ -19,6 +19,10 @@ pub enum Confirm {
     Abort,
     /// The current step's action (`App::pending` holds it).
     Action,
+    /// Passing a failing pre-flight (`:override`).
+    OverridePreflight,
+    /// Accepting the copy-back figure of the reverse flow (`:accept`).
+    AcceptCopyBack,
 }
 
 /// An action shown to the operator before anything is sent.

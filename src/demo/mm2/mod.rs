@@ -104,6 +104,15 @@ impl Mm2 {
         }
         let pods = self.deployments[dep].new_pods(timeline.rng());
         let d = &mut self.deployments[dep];
+        // A flow that ran resumes from its offsets, set first at the ends
+        // of the opposite flow's data: nothing is copied back.
+        if d.ever_ran
+            && let Some(ends) = d.start_at.take()
+        {
+            for (c, end) in d.committed.iter_mut().zip(ends) {
+                *c = Some(end - 1);
+            }
+        }
         d.desired = true;
         d.generation += 1;
         d.cr_ready = false;
@@ -131,6 +140,9 @@ impl Mm2 {
         if self.deployments[dep].flowing && !cut {
             self.flush(dep, clusters);
         }
+        // Where this flow's data ends on its target: the reverse flow's start.
+        let ends = self.mirrored.iter().map(|&(t, p)| clusters.side(flow.target).app_end(t, p)).collect();
+        self.deployments[1 - dep].start_at = Some(ends);
         let d = &mut self.deployments[dep];
         d.desired = false;
         d.flowing = false;
@@ -338,6 +350,11 @@ impl Mm2 {
         let d = &mut self.deployments[dep];
         d.stalled = true;
         format!("MM2 {} keeps its tasks RUNNING but replicates nothing", d.flow)
+    }
+
+    /// A stopped flow that ran, whose source may hold an orphan tail.
+    pub fn stopped_after_running(&self) -> Option<usize> {
+        self.deployments.iter().position(|d| !d.desired && d.ever_ran)
     }
 
     pub fn unstall(&mut self) -> String {
