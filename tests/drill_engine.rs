@@ -584,3 +584,247 @@ fn mm2_stopped_by_its_connectors_counts_as_stopped_only_when_nothing_of_it_can_c
     set(&mut snap, ConnectState::Stopped, Some(TargetState::Started), None);
     assert_eq!(running(&snap), Some(Truth::Yes));
 }
+
+/// Steps the fixture `n` seconds with `change` applied to every snapshot,
+/// feeding the drill; returns the last assessment.
+fn run_changed(
+    fx: &mut Fixture,
+    assessor: &mut Assessor,
+    drill: &mut Drill,
+    n: usize,
+    events: &mut Vec<DrillEvent>,
+    change: &dyn Fn(&mut Snapshot),
+) -> Assessment {
+    let mut last = None;
+    for _ in 0..n {
+        let mut snap = fx.step();
+        change(&mut snap);
+        let a = assessor.assess(&snap, fx.t);
+        events.extend(drill.observe(&a));
+        last = Some(a);
+    }
+    last.unwrap_or_else(|| assessor.assess(&fx.snapshot(), fx.t))
+}
+
+/// The pre-flight's check of `label`, as the drill shows it now.
+fn preflight_check(drill: &Drill, label: &str) -> Option<kdrill::assess::Check> {
+    let view = drill.view();
+    view.steps.first().and_then(|s| s.checks.iter().find(|c| c.label.starts_with(label)).cloned())
+}
+
+#[test]
+fn the_preflight_blocks_on_each_failing_condition_in_words() {
+    type Case = (&'static str, &'static str, Box<dyn Fn(&mut Fixture)>, Box<dyn Fn(&mut Snapshot)>);
+    let none = || Box::new(|_: &mut Snapshot| {}) as Box<dyn Fn(&mut Snapshot)>;
+    let cases: Vec<Case> = vec![
+        ("DC active, DR passive", "applications run on DR", Box::new(|fx| fx.apps = [true, true]), none()),
+        ("DC active, DR passive", "no application runs on DC", Box::new(|fx| fx.apps = [false, false]), none()),
+        ("DR reachable", "DR unreachable", Box::new(|fx| fx.frozen[1] = Some(fx.t)), none()),
+        (
+            "DR reachable",
+            "only 1 of 2 brokers up",
+            Box::new(|_| {}),
+            Box::new(|s| {
+                if let Some(b) = s.cluster_mut(Side::Dr).brokers.as_mut() {
+                    b.value.push(Broker { id: 1, host: "b1".into(), port: 9092, up: false });
+                }
+            }),
+        ),
+        (
+            "MM2 DC→DR healthy",
+            "FAILED",
+            Box::new(|_| {}),
+            Box::new(|s| {
+                let c = s.mm2.iter_mut().find(|d| d.flow == Flow::DC_TO_DR).and_then(|d| d.connectors.as_mut());
+                for conn in c.map(|c| c.value.iter_mut()).into_iter().flatten() {
+                    for t in &mut conn.tasks {
+                        t.state = ConnectState::Failed;
+                    }
+                }
+            }),
+        ),
+        ("MM2 DC→DR healthy", "above the pre-flight bound of 10000", Box::new(|fx| fx.lag[0] = 20_000), none()),
+        ("no runbook rule broken", "broken: ", Box::new(|fx| fx.apps = [true, true]), none()),
+        (
+            "no blocking topic drift",
+            "orders on DC has no mirror orders on DR",
+            Box::new(|_| {}),
+            Box::new(|s| {
+                if let Some(t) = s.cluster_mut(Side::Dr).topics.as_mut() {
+                    t.value.clear();
+                }
+            }),
+        ),
+    ];
+    for (label, words, setup, change) in cases {
+        let mut fx = Fixture::new();
+        let mut assessor = Assessor::new(settings());
+        let mut events = Vec::new();
+        let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+        run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
+        setup(&mut fx);
+        let a = run_changed(&mut fx, &mut assessor, &mut drill, 40, &mut events, change.as_ref());
+        assert!(completed(&events).is_empty(), "{label}: the pre-flight passed while failing: {events:?}");
+        let check = preflight_check(&drill, label).unwrap_or_else(|| panic!("{label}: no such check"));
+        assert!(!check.truth.is_yes(), "{label}: {check:?}");
+        let text = match &check.truth {
+            Truth::Unknown(why) => format!("{why} {}", check.observed),
+            _ => check.observed.clone(),
+        };
+        assert!(text.contains(words), "{label}: {words:?} not in {text:?}");
+        // No action is offered after a pre-flight that does not pass.
+        assert!(drill.action_gate(&a).is_err(), "{label}");
+        assert!(drill.view().blocked.is_some(), "{label}");
+    }
+}
+
+#[test]
+fn a_failing_preflight_is_passed_only_by_the_typed_override_which_journals_what_failed() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    // Passing, it cannot be overridden: it completes after its hold.
+    let a = run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
+    assert!(drill.override_preflight(&a, kdrill::drill::OVERRIDE_WORD).is_err());
+    // Split brain: two conditions fail.
+    fx.apps = [true, true];
+    let a = run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
+    let refused = drill.override_preflight(&a, "yes");
+    assert!(matches!(&refused, Err(why) if why.contains("\"override\"")), "{refused:?}");
+    assert_eq!(drill.current(), Some(0));
+    let ev = drill.override_preflight(&a, "override").unwrap_or_else(|e| panic!("{e}"));
+    let DrillEvent::PreflightOverridden { step: 0, failed, confirmed_as, .. } = &ev else { panic!("{ev:?}") };
+    assert_eq!(confirmed_as, "override");
+    let labels: Vec<&str> = failed.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["DC active, DR passive", "no runbook rule broken"], "{failed:?}");
+    assert!(failed[0].observed.contains("applications run on DR"), "{failed:?}");
+    assert!(ev.by_operator());
+    // Passed: the next step's action is offered without its gate.
+    assert_eq!(drill.current(), Some(1));
+    assert!(matches!(drill.action_gate(&a), Ok(Action::StopApps(Side::Dc))));
+    let view = drill.view();
+    assert!(view.steps[0].overridden.as_ref().is_some_and(|f| f.len() == 2));
+    assert!(view.steps[0].checks.iter().all(|c| c.truth == Truth::No), "shown as failed, never as passed");
+    // The journal keeps it: replayed, the same; the report shows it first.
+    let replayed = Drill::replay(drill.events()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replayed.view().steps[0].overridden, view.steps[0].overridden);
+    let who = kdrill::drill::journal::Who { user: "alice".into(), host: "ops-1".into() };
+    let records: Vec<kdrill::drill::journal::Record> = drill
+        .events()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| kdrill::drill::journal::Record {
+            kdrill_journal: kdrill::drill::journal::FORMAT,
+            seq: i as u64 + 1,
+            written_at: e.at(),
+            who: e.by_operator().then(|| who.clone()),
+            after_torn_line: None,
+            event: e.clone(),
+        })
+        .collect();
+    let journal = kdrill::drill::journal::Recovered { records, torn: None };
+    let r = kdrill::report::build(&journal).unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.preflight_override.as_ref().is_some_and(|o| o.failed.len() == 2 && o.by.is_some()));
+    assert!(r.steps[0].overridden);
+    let md = kdrill::report::to_markdown(&r);
+    let first_section = md.find("## ").unwrap_or(md.len());
+    let banner = md.find("PRE-FLIGHT OVERRIDDEN").unwrap_or(usize::MAX);
+    assert!(banner < first_section, "shown before the timeline:\n{md}");
+}
+
+/// A switchover driven to its last step, starting MM2 DR→DC, in the fixture.
+fn to_the_reverse_start(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut Drill, events: &mut Vec<DrillEvent>) {
+    pass_preflight(fx, assessor, drill, events);
+    fx.apps[0] = false;
+    for _ in 0..60 {
+        if completed(events).len() >= 3 {
+            break;
+        }
+        run(fx, assessor, drill, 1, events);
+    }
+    fx.mm2[0] = false;
+    for _ in 0..60 {
+        if completed(events).len() >= 5 {
+            break;
+        }
+        run(fx, assessor, drill, 1, events);
+    }
+    assert_eq!(completed(events), vec![0, 1, 2, 3, 4], "{:?}", drill.view().blocked);
+    assert!(matches!(drill.mirror_ends(Flow::DC_TO_DR), Some(Ok(ends)) if !ends.is_empty()));
+    fx.apps[1] = true;
+    for _ in 0..60 {
+        if completed(events).len() >= 6 {
+            break;
+        }
+        run(fx, assessor, drill, 1, events);
+    }
+    assert_eq!(drill.current(), Some(6), "{:?}", drill.view().blocked);
+}
+
+#[test]
+fn the_copy_back_gate_blocks_on_a_figure_above_zero_until_the_figure_is_typed() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t);
+    to_the_reverse_start(&mut fx, &mut assessor, &mut drill, &mut events);
+    // MM2 DR→DC resumes far behind where DC→DR's data ended on DR.
+    fx.lag[1] = 50_000;
+    fx.mm2[1] = true;
+    let a = run(&mut fx, &mut assessor, &mut drill, 20, &mut events);
+    assert_eq!(drill.current(), Some(6), "completed while copying back: {events:?}");
+    let seen = events.iter().find_map(|e| match e {
+        DrillEvent::CopyBackObserved { step: 6, flow, records, .. } => Some((*flow, *records)),
+        _ => None,
+    });
+    let Some((Flow::DR_TO_DC, records)) = seen else { panic!("no copy-back observed: {events:?}") };
+    assert!(records > 40_000, "{records}");
+    let view = drill.view();
+    let figures = view.failback.as_ref().unwrap_or_else(|| panic!("no figures shown"));
+    assert_eq!(figures.flow, Flow::DR_TO_DC);
+    assert_eq!(figures.topics().first().map(|t| t.topic.as_str()), Some("orders"));
+    assert!(view.blocked.as_deref().is_some_and(|b| b.contains("copies nothing back")), "{:?}", view.blocked);
+    // Only the figure itself, typed, accepts it.
+    assert_eq!(drill.copy_back_to_accept(&a), Ok((Flow::DR_TO_DC, records)));
+    assert!(drill.accept_copy_back(&a, "yes").is_err());
+    assert!(drill.accept_copy_back(&a, &(records + 1).to_string()).is_err());
+    // Caught up, the live figure is 0 again: still shut, what was copied stays.
+    fx.lag[1] = 0;
+    run(&mut fx, &mut assessor, &mut drill, 10, &mut events);
+    assert_eq!(drill.current(), Some(6));
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    let ev = drill.accept_copy_back(&a, &records.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&ev, DrillEvent::CopyBackAccepted { step: 6, records: r, .. } if *r == records));
+    assert!(ev.by_operator());
+    events.push(ev);
+    run(&mut fx, &mut assessor, &mut drill, 10, &mut events);
+    assert!(drill.is_finished(), "{:?}", drill.view().blocked);
+    let replayed = Drill::replay(drill.events()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(replayed.is_finished());
+}
+
+#[test]
+fn the_copy_back_gate_opens_by_observation_when_the_reverse_flow_starts_at_the_ends() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t);
+    to_the_reverse_start(&mut fx, &mut assessor, &mut drill, &mut events);
+    fx.mm2[1] = true;
+    let a = run(&mut fx, &mut assessor, &mut drill, 15, &mut events);
+    assert!(drill.is_finished(), "{:?}", drill.view().blocked);
+    assert!(!events.iter().any(|e| matches!(e, DrillEvent::CopyBackObserved { .. })));
+    let evidence = events.iter().find_map(|e| match e {
+        DrillEvent::StepCompleted { step: 6, evidence, .. } => Some(evidence.clone()),
+        _ => None,
+    });
+    let evidence = evidence.unwrap_or_default();
+    assert!(evidence.iter().any(|e| e.label.contains("copies nothing back") && e.observed.starts_with("0 rec")));
+    // `check --json` says the same from the stopped flow's current ends.
+    let json = serde_json::to_value(kdrill::check::report(&a)).unwrap_or_default();
+    assert_eq!(json["failback"][0]["flow"], "DR→DC");
+    assert_eq!(json["failback"][0]["copy_back_records"], 0);
+    assert_eq!(json["failback"][0]["topics"][0]["topic"], "orders");
+    assert_eq!(json["failback"][0]["partitions"][0]["copy_back"], 0);
+}

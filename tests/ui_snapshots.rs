@@ -663,3 +663,80 @@ fn the_hint_bar_and_questions_follow_the_keymap_of_the_mode() {
     c.key(KeyCode::Char('n'));
     assert!(c.app.drill_in_progress(), "n answers no: the drill goes on");
 }
+
+#[test]
+fn the_preflight_passes_by_observation_or_names_what_fails_and_takes_a_typed_override() {
+    // Healthy: every condition observed, the hold runs, no action offered.
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    c.seconds(3);
+    let frame = c.frame(120, 36);
+    for words in ["▶ 1 Pre-flight: DC active, DR ready to take over", "✓ DR reachable, all brokers up", "holding"] {
+        assert!(frame.contains(words), "{words:?} missing:\n{frame}");
+    }
+    assert_snapshot!("preflight_holding_120x36", frame);
+    c.pass_preflight();
+
+    // A stray consumer on DR: the pre-flight fails, each failure in words.
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('2'));
+    c.seconds(15);
+    c.command("switchover");
+    c.seconds(15);
+    let frame = c.frame(120, 36);
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(0), "{frame}");
+    for words in ["✗ DC active, DR passive", "✗ no runbook rule broken", ":override passes it anyway"] {
+        assert!(frame.contains(words), "{words:?} missing:\n{frame}");
+    }
+    assert_snapshot!("preflight_failed_120x36", frame);
+    // `n` offers nothing; `:override` asks for the word, typed.
+    c.key(KeyCode::Char('n'));
+    assert!(c.source.actions.try_recv().is_err());
+    c.command("override");
+    let popup = c.frame(120, 36);
+    assert!(popup.contains("Type override to confirm"), "{popup}");
+    assert_snapshot!("preflight_override_popup_120x36", popup);
+    c.typed("overide");
+    c.key(KeyCode::Enter);
+    assert!(!c.journal.iter().any(|e| matches!(e, DrillEvent::PreflightOverridden { .. })), "a typo overrides nothing");
+    c.key(KeyCode::Esc);
+    c.command("override");
+    c.typed("override");
+    c.key(KeyCode::Enter);
+    let failed = c.journal.iter().find_map(|e| match e {
+        DrillEvent::PreflightOverridden { failed, .. } => Some(failed.clone()),
+        _ => None,
+    });
+    let failed = failed.unwrap_or_else(|| panic!("not journaled: {:?}", c.journal));
+    assert!(failed.iter().any(|e| e.label == "no runbook rule broken"), "{failed:?}");
+    c.seconds(1);
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("OVERRIDDEN"), "{frame}");
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(1));
+}
+
+#[test]
+fn before_the_reverse_start_the_copy_back_and_orphan_tail_are_shown_and_gate_the_step() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    drive_until(&mut c, 300, |c| c.app.drill().and_then(|d| d.current()) == Some(6));
+    // A straggler writes on DC after DC→DR stopped: an orphan tail.
+    c.command("fault orphan-records");
+    // Their writes look like applications on DC for the activity window.
+    c.seconds(12);
+    let a = c.app.assessment().cloned();
+    let figures = a.as_ref().and_then(|a| a.failback.iter().find(|f| f.flow == kdrill::model::Flow::DR_TO_DC));
+    let figures = figures.unwrap_or_else(|| panic!("no failback figures"));
+    // 40 records on every other partition of redis-writes (12) and orders (6).
+    assert_eq!(figures.orphans(), Some(40 * (12 / 2 + 6 / 2)));
+    let frame = c.frame(120, 36);
+    for words in ["DR→DC would copy back", "tail on DC (never replicated): 360 rec", "✗ MM2 DR→DC copies nothing back"]
+    {
+        assert!(frame.contains(words), "{words:?} missing:\n{frame}");
+    }
+    assert_snapshot!("copy_back_gate_120x36", frame);
+    // Started at the ends (as kdrill's start does), it copies nothing back.
+    drive(&mut c, 120);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.frame(120, 36));
+    assert!(!c.journal.iter().any(|e| matches!(e, DrillEvent::CopyBackObserved { .. })));
+}

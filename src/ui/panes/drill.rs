@@ -265,7 +265,9 @@ fn failback<'a>(screen: &Screen, f: &crate::assess::Failback, width: usize, out:
         out.push(Line::from(screen.span(Slot::Muted, text)));
     }
     if f.copy_back().is_some_and(|n| n > 0) && !screen.read_only() {
-        let text = format!("{IN}:accept takes the figure as duplicates (type it; journaled with it)");
+        let text = format!(
+            "{IN}judged again once it runs (kdrill's start sets offsets at the ends where it can: n previews it); :accept takes the figure as duplicates, typed"
+        );
         wrapped(screen, out, &text, width, IN2, Slot::Muted);
     }
 }
