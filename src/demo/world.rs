@@ -258,10 +258,8 @@ impl DemoWorld {
             }
             (Fault::StallMm2, false) => self.mm2.unstall(),
             (Fault::OrphanRecords, true) => {
-                let dep = self
-                    .mm2
-                    .stopped_after_running()
-                    .ok_or("no MM2 flow stopped after running: orphan records are those written after a flow stops")?;
+                let dep =
+                    self.mm2.stopped().ok_or("no MM2 flow is stopped: orphan records are written where one stopped")?;
                 let side = self.mm2.flow(dep).source;
                 self.faults.reach(side)?;
                 self.faults.write_orphans(side, &mut self.clusters)?

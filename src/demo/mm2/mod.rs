@@ -352,9 +352,11 @@ impl Mm2 {
         format!("MM2 {} keeps its tasks RUNNING but replicates nothing", d.flow)
     }
 
-    /// A stopped flow that ran, whose source may hold an orphan tail.
-    pub fn stopped_after_running(&self) -> Option<usize> {
-        self.deployments.iter().position(|d| !d.desired && d.ever_ran)
+    /// A stopped flow, one that ran first: records written on its source
+    /// from now on are never replicated (an orphan tail).
+    pub fn stopped(&self) -> Option<usize> {
+        let ran = self.deployments.iter().position(|d| !d.desired && d.ever_ran);
+        ran.or_else(|| self.deployments.iter().position(|d| !d.desired))
     }
 
     pub fn unstall(&mut self) -> String {
