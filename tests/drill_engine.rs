@@ -828,3 +828,22 @@ fn the_copy_back_gate_opens_by_observation_when_the_reverse_flow_starts_at_the_e
     assert_eq!(json["failback"][0]["topics"][0]["topic"], "orders");
     assert_eq!(json["failback"][0]["partitions"][0]["copy_back"], 0);
 }
+
+#[test]
+fn the_preflight_lag_bound_is_journaled_and_kept_on_replay() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t).preflight_lag_within(50);
+    assert!(matches!(drill.events().first(), Some(DrillEvent::Started { preflight_lag: Some(50), .. })));
+    fx.lag[0] = 60;
+    run(&mut fx, &mut assessor, &mut drill, 20, &mut events);
+    assert!(completed(&events).is_empty());
+    let check = preflight_check(&drill, "MM2 DC→DR healthy").unwrap_or_else(|| panic!("no lag check"));
+    assert!(check.label.ends_with("lag ≤ 50 rec") && check.observed.contains("60 rec, above"), "{check:?}");
+    let replayed = Drill::replay(drill.events()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replayed.plan(), drill.plan());
+    fx.lag[0] = 40;
+    run(&mut fx, &mut assessor, &mut drill, 10, &mut events);
+    assert_eq!(completed(&events), vec![0], "{:?}", drill.view().blocked);
+}

@@ -263,8 +263,6 @@ pub struct Drill {
     copy_back_seen: Vec<Option<(u64, usize)>>,
     /// Copy-back figures the operator accepted, by step.
     copy_back_accepted: Vec<Option<(u64, Ts)>>,
-    /// The pre-flight's lag bound (records).
-    preflight_lag: u64,
     // Transient: not journaled, restarts on resume.
     /// The current step's action was sent and has not answered yet: asking
     /// again would queue a second run behind it, planned on older facts.
@@ -322,7 +320,6 @@ impl Drill {
             overridden: vec![None; n],
             copy_back_seen: vec![None; n],
             copy_back_accepted: vec![None; n],
-            preflight_lag: DEFAULT_PREFLIGHT_LAG,
             in_flight: None,
             holding_since: None,
             verify: DEFAULT_VERIFY,
@@ -336,17 +333,11 @@ impl Drill {
     /// Sets the pre-flight's bound on the outgoing flow's lag (recorded in
     /// the `Started` event, so a resumed drill keeps it).
     pub fn preflight_lag_within(mut self, records: u64) -> Drill {
-        self.set_preflight_lag(records);
-        if let Some(DrillEvent::Started { preflight_lag, .. }) = self.events.first_mut() {
+        if let Some(DrillEvent::Started { preflight_lag, checklist, .. }) = self.events.first_mut() {
             *preflight_lag = Some(records);
+            self.plan = Plan::with_preflight_lag(self.plan.kind, checklist, records);
         }
         self
-    }
-
-    fn set_preflight_lag(&mut self, records: u64) {
-        let checklist: Vec<String> = self.plan.steps.iter().flat_map(|s| s.checklist.clone()).collect();
-        self.plan = Plan::with_preflight_lag(self.plan.kind, &checklist, records);
-        self.preflight_lag = records;
     }
 
     /// Sets how long after an action its effect may take to be observed
@@ -369,9 +360,8 @@ impl Drill {
         if let Some(ms) = verify_ms {
             d.verify = TimeDelta::milliseconds(*ms);
         }
-        if let Some(records) = preflight_lag {
-            d.set_preflight_lag(*records);
-        }
+        let records = preflight_lag.unwrap_or(DEFAULT_PREFLIGHT_LAG);
+        d.plan = Plan::with_preflight_lag(*plan, checklist, records);
         d.events.push(events[0].clone());
         for (i, ev) in events.iter().enumerate().skip(1) {
             d.apply(ev.clone()).map_err(|e| format!("journal event {}: {e}", i + 1))?;
