@@ -451,6 +451,19 @@ pub fn human(r: &Report, a: &Assessment) -> String {
             out.push_str(&format!("  {} {}\n", if x.blocking { "!" } else { "-" }, x.text));
         }
     }
+    for f in &r.failback {
+        let figure = |n: Option<u64>, why: &Option<String>| match (n, why) {
+            (Some(n), _) => format!("{n} rec"),
+            (None, Some(why)) => format!("unknown ({why})"),
+            (None, None) => "unknown".to_owned(),
+        };
+        out.push_str(&format!(
+            "\nbefore {} starts: would copy back {}; orphan tail {}\n",
+            f.flow,
+            figure(f.copy_back_records, &f.copy_back_unknown),
+            figure(f.orphan_records, &f.orphans_unknown)
+        ));
+    }
     if !a.violations.is_empty() {
         out.push_str("\nRULES BROKEN\n");
         for v in &a.violations {

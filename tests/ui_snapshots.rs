@@ -729,6 +729,13 @@ fn before_the_reverse_start_the_copy_back_and_orphan_tail_are_shown_and_gate_the
     let figures = figures.unwrap_or_else(|| panic!("no failback figures"));
     // 40 records on every other partition of redis-writes (12) and orders (6).
     assert_eq!(figures.orphans(), Some(40 * (12 / 2 + 6 / 2)));
+    // `check --json` carries the same figures, per topic and partition.
+    let json = a.as_ref().map(|a| serde_json::to_value(kdrill::check::report(a)).unwrap_or_default());
+    let json = json.unwrap_or_default();
+    assert_eq!(json["failback"][0]["flow"], "DR→DC");
+    assert_eq!(json["failback"][0]["orphan_records"], 360);
+    assert!(json["failback"][0]["copy_back_records"].as_u64().is_some_and(|n| n > 0), "never ran: from earliest");
+    assert_eq!(json["failback"][0]["partitions"].as_array().map(Vec::len), Some(24));
     let frame = c.frame(120, 36);
     for words in ["DR→DC would copy back", "tail on DC (never replicated): 360 rec", "✗ MM2 DR→DC copies nothing back"]
     {

@@ -223,9 +223,11 @@ impl Assessor {
             .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
             .map(|l| ends::mirror_ends(l, snap, &self.settings, now))
             .collect::<Vec<_>>();
+        // Before the reverse flow starts only: once it runs, it copies.
+        let not_running = |f: Flow| !mm2.iter().any(|m| m.flow == f && m.running.is_yes());
         let failback = mirror_ends
             .iter()
-            .filter(|e| lag.iter().any(|l| l.flow == e.flow.reversed()))
+            .filter(|e| lag.iter().any(|l| l.flow == e.flow.reversed()) && not_running(e.flow.reversed()))
             .map(|e| {
                 let ends = e.ends.as_deref().map_err(String::as_str);
                 failback::failback(e.flow.reversed(), ends, &lag)

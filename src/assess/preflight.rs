@@ -77,6 +77,12 @@ pub fn mm2_ready(a: &Assessment, flow: Flow, max_lag: u64) -> Eval {
         None => (Truth::Unknown(format!("no lag figures for {flow}")), "lag ?".to_owned(), None),
         Some(l) => match (l.freshness.problem(&format!("lag of {flow}")), l.total) {
             (Some(why), _) => (Truth::Unknown(why.clone()), format!("lag ? ({why})"), l.at),
+            // Committed past the source's end: an anomaly, never "no lag".
+            (None, _) if l.ahead.1 > 0 => {
+                let (records, partitions) = l.ahead;
+                let text = format!("MM2 {records} rec AHEAD of the source on {partitions} partition(s)");
+                (Truth::No, text, l.at)
+            }
             (None, Some(n)) if n <= max_lag => (Truth::Yes, format!("lag {n} rec"), l.at),
             (None, Some(n)) => (Truth::No, format!("lag {n} rec, above the pre-flight bound of {max_lag}"), l.at),
             (None, None) => {
