@@ -31,10 +31,13 @@ pub enum Fault {
     /// MM2's checkpoint connector leaves an application group out: it
     /// cannot be translated to the other side.
     UntranslatableGroup,
+    /// Records written on the side a stopped flow left, after it stopped:
+    /// never replicated, the orphan tail a failback must account for.
+    OrphanRecords,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 10] = [
         Fault::FailMm2Task,
         Fault::StrayConsumer,
         Fault::Bidirectional,
@@ -44,6 +47,7 @@ impl Fault {
         Fault::PodsUnlisted,
         Fault::StallMm2,
         Fault::UntranslatableGroup,
+        Fault::OrphanRecords,
     ];
 
     /// The fault's stable name, as typed after `:fault`.
@@ -58,6 +62,7 @@ impl Fault {
             Fault::PodsUnlisted => "pods-unlisted",
             Fault::StallMm2 => "stall-mm2",
             Fault::UntranslatableGroup => "untranslatable-group",
+            Fault::OrphanRecords => "orphan-records",
         }
     }
 
@@ -72,6 +77,7 @@ impl Fault {
             Fault::PodsUnlisted => "MM2 pods vanish from Kubernetes",
             Fault::StallMm2 => "MM2 runs but stops moving",
             Fault::UntranslatableGroup => "a group MM2 cannot translate",
+            Fault::OrphanRecords => "orphan records before failback",
         }
     }
 }

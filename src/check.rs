@@ -36,6 +36,10 @@ pub struct Report {
     /// Application topics whose mirror differs: each difference with a
     /// stable kind and whether it blocks (missing, fewer partitions).
     pub drift: Vec<crate::assess::drift::TopicDrift>,
+    /// For each stopped flow, what its reverse flow would copy back if
+    /// started now (from its committed offsets to the stopped flow's data
+    /// ends) and the orphan tail left on the old primary.
+    pub failback: Vec<FailbackReport>,
     /// Why the rules could not be checked (a side's data not fresh): an
     /// empty `violations` then proves nothing.
     pub rules_unchecked_because: Vec<String>,
@@ -318,9 +322,41 @@ pub fn report(a: &Assessment) -> Report {
         lag,
         violations,
         drift: a.drift.clone(),
+        failback: a.failback.iter().map(failback_report).collect(),
         rules_unchecked_because: a.rules_unchecked_because(),
         translations: a.translations.iter().map(groups::translation_report).collect(),
         group_warnings: groups::warnings(a),
+    }
+}
+
+/// One reverse flow's figures before it starts: totals, per topic, per
+/// partition. A figure is `null` when it is not known, with why.
+#[derive(Debug, Serialize)]
+pub struct FailbackReport {
+    /// The reverse flow (`DR→DC`): its opposite is stopped.
+    pub flow: String,
+    /// Records it would copy again into its target.
+    pub copy_back_records: Option<u64>,
+    pub copy_back_unknown: Option<String>,
+    /// When its committed offsets (the figure's base) were read.
+    pub committed_offsets_at: Option<Ts>,
+    /// Records on its target (the old primary) never replicated.
+    pub orphan_records: Option<u64>,
+    pub orphans_unknown: Option<String>,
+    pub topics: Vec<crate::assess::FailbackTopic>,
+    pub partitions: Vec<crate::assess::FailbackPartition>,
+}
+
+fn failback_report(f: &crate::assess::Failback) -> FailbackReport {
+    FailbackReport {
+        flow: f.flow.to_string(),
+        copy_back_records: f.copy_back(),
+        copy_back_unknown: f.copy_back_unknown.clone(),
+        committed_offsets_at: f.committed_at,
+        orphan_records: f.orphans(),
+        orphans_unknown: f.orphans_unknown.clone(),
+        topics: f.topics(),
+        partitions: f.partitions.clone(),
     }
 }
 
@@ -442,6 +478,19 @@ pub fn human(r: &Report, a: &Assessment) -> String {
         for w in &r.group_warnings {
             out.push_str(&format!("  - {}\n", w.text));
         }
+    }
+    for f in &r.failback {
+        let figure = |n: Option<u64>, why: &Option<String>| match (n, why) {
+            (Some(n), _) => format!("{n} rec"),
+            (None, Some(why)) => format!("unknown ({why})"),
+            (None, None) => "unknown".to_owned(),
+        };
+        out.push_str(&format!(
+            "\nbefore {} starts: would copy back {}; orphan tail {}\n",
+            f.flow,
+            figure(f.copy_back_records, &f.copy_back_unknown),
+            figure(f.orphan_records, &f.orphans_unknown)
+        ));
     }
     if !a.violations.is_empty() {
         out.push_str("\nRULES BROKEN\n");

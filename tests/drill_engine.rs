@@ -158,6 +158,18 @@ fn run(
     last.unwrap_or_else(|| assessor.assess(&fx.snapshot(), fx.t))
 }
 
+/// Steps the steady fixture until the drill's pre-flight (step 1) passes
+/// through its own gate, held for the hold window.
+fn pass_preflight(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut Drill, events: &mut Vec<DrillEvent>) {
+    for _ in 0..60 {
+        run(fx, assessor, drill, 1, events);
+        if !completed(events).is_empty() {
+            break;
+        }
+    }
+    assert_eq!(completed(events), vec![0], "the pre-flight passes on the steady fixture: {:?}", drill.view().blocked);
+}
+
 fn completed(events: &[DrillEvent]) -> Vec<usize> {
     events
         .iter()
@@ -194,17 +206,18 @@ fn gate_opens_only_after_the_hold_window() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
-    assert!(completed(&events).is_empty(), "apps still run on DC");
+    assert_eq!(completed(&events), vec![0], "apps still run on DC");
 
     fx.apps[Side::Dc.index()] = false;
     // The rate window (5 s) must pass before "no producers" is observed,
     // then the hold window (10 s) before the step completes.
     let a = run(&mut fx, &mut assessor, &mut drill, 14, &mut events);
-    assert!(completed(&events).is_empty(), "step 1 completed before its hold window: {events:?}");
+    assert_eq!(completed(&events), vec![0], "step 2 completed before its hold window: {events:?}");
     assert!(evaluate(&Condition::NoAppClients(Side::Dc), &a).truth.is_yes());
     run(&mut fx, &mut assessor, &mut drill, 2, &mut events);
-    assert_eq!(completed(&events), vec![0]);
+    assert_eq!(completed(&events), vec![0, 1]);
 }
 
 #[test]
@@ -213,6 +226,7 @@ fn a_flicker_restarts_the_hold() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     fx.apps[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
     // A consumer comes back for one observation.
@@ -222,9 +236,9 @@ fn a_flicker_restarts_the_hold() {
     drill.observe(&a);
     fx.apps[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
-    assert!(completed(&events).is_empty(), "the hold must restart after a flicker");
+    assert_eq!(completed(&events), vec![0], "the hold must restart after a flicker");
     run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
-    assert_eq!(completed(&events), vec![0]);
+    assert_eq!(completed(&events), vec![0, 1]);
 }
 
 #[test]
@@ -318,20 +332,25 @@ fn action_is_refused_while_the_previous_step_no_longer_holds() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &[], fx.t);
-    // Step 1's action is always available.
+    // The pre-flight has no action: it completes when observed.
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    assert!(drill.request_action(&a).is_err());
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
+    // Step 2's action is available once the pre-flight passed, still holding.
     let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
     assert!(matches!(drill.request_action(&a), Ok((Action::StopApps(Side::Dc), _))));
+    let since = fx.t;
     fx.apps[0] = false;
     let mut a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
-    while completed(&events).is_empty() && fx.t < Fixture::new().t + TimeDelta::seconds(30) {
+    while completed(&events).len() < 2 && fx.t < since + TimeDelta::seconds(30) {
         a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
     }
-    assert_eq!(completed(&events), vec![0]);
-    // Step 2 (drain) has no action.
+    assert_eq!(completed(&events), vec![0, 1]);
+    // Step 3 (drain) has no action.
     assert!(drill.request_action(&a).is_err());
     run(&mut fx, &mut assessor, &mut drill, 4, &mut events);
-    assert_eq!(completed(&events), vec![0, 1]);
-    // Step 3 (stop MM2) is refused once apps reappear on DC.
+    assert_eq!(completed(&events), vec![0, 1, 2]);
+    // Step 4 (stop MM2) is refused once apps reappear on DC.
     fx.apps[0] = true;
     let a = run(&mut fx, &mut assessor, &mut drill, 2, &mut events);
     let refused = drill.request_action(&a);
@@ -345,11 +364,12 @@ fn replaying_the_journal_gives_back_the_same_drill() {
     let mut events = Vec::new();
     let checklist = vec!["DB".to_owned(), "DNS".to_owned()];
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &checklist, fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     fx.apps[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 12, &mut events);
     fx.mm2[0] = false;
     run(&mut fx, &mut assessor, &mut drill, 5, &mut events);
-    assert_eq!(completed(&events), vec![0, 1, 2]);
+    assert_eq!(completed(&events), vec![0, 1, 2, 3]);
     assert!(drill.confirm_next(fx.t).is_ok());
 
     let replayed = Drill::replay(drill.events());
@@ -357,10 +377,10 @@ fn replaying_the_journal_gives_back_the_same_drill() {
         Ok(d) => d,
         Err(e) => panic!("replay failed: {e}"),
     };
-    assert_eq!(replayed.current(), Some(3));
+    assert_eq!(replayed.current(), Some(4));
     let view = replayed.view();
     assert!(matches!(view.steps[0].state, StepState::Done { .. }));
-    assert_eq!(view.steps[3].checklist.iter().filter(|(_, at)| at.is_some()).count(), 1);
+    assert_eq!(view.steps[4].checklist.iter().filter(|(_, at)| at.is_some()).count(), 1);
     // Through JSON, as the journal stores it.
     let lines: Vec<String> = drill.events().iter().filter_map(|e| serde_json::to_string(e).ok()).collect();
     let parsed: Vec<DrillEvent> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -375,10 +395,15 @@ fn the_view_says_what_the_current_step_offers_and_whether_its_hold_runs() {
     let mut events = Vec::new();
     let checklist = vec!["DB".to_owned()];
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &checklist, fx.t);
+    run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    let view = drill.view();
+    let step = view.current_step().map(|(i, s)| (i, s.completes_when_observed(), s.preflight));
+    assert_eq!(step, Some((0, true, true)), "step 1 is the pre-flight: observed, no action");
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
     let view = drill.view();
     let step = view.current_step().map(|(i, s)| (i, s.completes_when_observed(), s.awaits_confirmation()));
-    assert_eq!(step, Some((0, false, false)), "step 1 has an action and no manual items");
+    assert_eq!(step, Some((1, false, false)), "step 2 has an action and no manual items");
     assert_eq!(view.holding, None, "apps still run on DC: no hold");
 
     fx.apps[0] = false;
@@ -389,7 +414,7 @@ fn the_view_says_what_the_current_step_offers_and_whether_its_hold_runs() {
     run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
     let view = drill.view();
     let drain = view.current_step().map(|(i, s)| (i, s.completes_when_observed()));
-    assert_eq!(drain, Some((1, true)), "step 2 (drain) completes when observed");
+    assert_eq!(drain, Some((2, true)), "step 3 (drain) completes when observed");
 }
 
 #[test]
@@ -501,6 +526,7 @@ fn an_action_in_flight_is_not_asked_again_and_a_retry_keeps_the_first_count() {
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(2), &[], fx.t);
+    pass_preflight(&mut fx, &mut assessor, &mut drill, &mut events);
     let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
     assert!(drill.request_action(&a).is_ok());
     // Until its outcome comes, a second request would queue behind it.
@@ -557,4 +583,272 @@ fn mm2_stopped_by_its_connectors_counts_as_stopped_only_when_nothing_of_it_can_c
     // STOPPED in the status but not (yet) as target state: not stopped.
     set(&mut snap, ConnectState::Stopped, Some(TargetState::Started), None);
     assert_eq!(running(&snap), Some(Truth::Yes));
+}
+
+/// Steps the fixture `n` seconds with `change` applied to every snapshot,
+/// feeding the drill; returns the last assessment.
+fn run_changed(
+    fx: &mut Fixture,
+    assessor: &mut Assessor,
+    drill: &mut Drill,
+    n: usize,
+    events: &mut Vec<DrillEvent>,
+    change: &dyn Fn(&mut Snapshot),
+) -> Assessment {
+    let mut last = None;
+    for _ in 0..n {
+        let mut snap = fx.step();
+        change(&mut snap);
+        let a = assessor.assess(&snap, fx.t);
+        events.extend(drill.observe(&a));
+        last = Some(a);
+    }
+    last.unwrap_or_else(|| assessor.assess(&fx.snapshot(), fx.t))
+}
+
+/// The pre-flight's check of `label`, as the drill shows it now.
+fn preflight_check(drill: &Drill, label: &str) -> Option<kdrill::assess::Check> {
+    let view = drill.view();
+    view.steps.first().and_then(|s| s.checks.iter().find(|c| c.label.starts_with(label)).cloned())
+}
+
+#[test]
+fn the_preflight_blocks_on_each_failing_condition_in_words() {
+    type Case = (&'static str, &'static str, Box<dyn Fn(&mut Fixture)>, Box<dyn Fn(&mut Snapshot)>);
+    let none = || Box::new(|_: &mut Snapshot| {}) as Box<dyn Fn(&mut Snapshot)>;
+    let cases: Vec<Case> = vec![
+        ("DC active, DR passive", "applications run on DR", Box::new(|fx| fx.apps = [true, true]), none()),
+        ("DC active, DR passive", "no application runs on DC", Box::new(|fx| fx.apps = [false, false]), none()),
+        ("DR reachable", "DR unreachable", Box::new(|fx| fx.frozen[1] = Some(fx.t)), none()),
+        (
+            "DR reachable",
+            "only 1 of 2 brokers up",
+            Box::new(|_| {}),
+            Box::new(|s| {
+                if let Some(b) = s.cluster_mut(Side::Dr).brokers.as_mut() {
+                    b.value.push(Broker { id: 1, host: "b1".into(), port: 9092, up: false });
+                }
+            }),
+        ),
+        (
+            "MM2 DC→DR healthy",
+            "FAILED",
+            Box::new(|_| {}),
+            Box::new(|s| {
+                let c = s.mm2.iter_mut().find(|d| d.flow == Flow::DC_TO_DR).and_then(|d| d.connectors.as_mut());
+                for conn in c.map(|c| c.value.iter_mut()).into_iter().flatten() {
+                    for t in &mut conn.tasks {
+                        t.state = ConnectState::Failed;
+                    }
+                }
+            }),
+        ),
+        ("MM2 DC→DR healthy", "above the pre-flight bound of 10000", Box::new(|fx| fx.lag[0] = 20_000), none()),
+        ("MM2 DC→DR healthy", "500 rec AHEAD of the source", Box::new(|fx| fx.lag[0] = -500), none()),
+        ("no runbook rule broken", "broken: ", Box::new(|fx| fx.apps = [true, true]), none()),
+        (
+            "no blocking topic drift",
+            "orders on DC has no mirror orders on DR",
+            Box::new(|_| {}),
+            Box::new(|s| {
+                if let Some(t) = s.cluster_mut(Side::Dr).topics.as_mut() {
+                    t.value.clear();
+                }
+            }),
+        ),
+    ];
+    for (label, words, setup, change) in cases {
+        let mut fx = Fixture::new();
+        let mut assessor = Assessor::new(settings());
+        let mut events = Vec::new();
+        let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+        run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
+        setup(&mut fx);
+        let a = run_changed(&mut fx, &mut assessor, &mut drill, 40, &mut events, change.as_ref());
+        assert!(completed(&events).is_empty(), "{label}: the pre-flight passed while failing: {events:?}");
+        let check = preflight_check(&drill, label).unwrap_or_else(|| panic!("{label}: no such check"));
+        assert!(!check.truth.is_yes(), "{label}: {check:?}");
+        let text = match &check.truth {
+            Truth::Unknown(why) => format!("{why} {}", check.observed),
+            _ => check.observed.clone(),
+        };
+        assert!(text.contains(words), "{label}: {words:?} not in {text:?}");
+        // No action is offered after a pre-flight that does not pass.
+        assert!(drill.action_gate(&a).is_err(), "{label}");
+        assert!(drill.view().blocked.is_some(), "{label}");
+    }
+}
+
+#[test]
+fn a_failing_preflight_is_passed_only_by_the_typed_override_which_journals_what_failed() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(10), &[], fx.t);
+    // Passing, it cannot be overridden: it completes after its hold.
+    let a = run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
+    assert!(drill.override_preflight(&a, kdrill::drill::OVERRIDE_WORD).is_err());
+    // Split brain: two conditions fail.
+    fx.apps = [true, true];
+    let a = run(&mut fx, &mut assessor, &mut drill, 6, &mut events);
+    let refused = drill.override_preflight(&a, "yes");
+    assert!(matches!(&refused, Err(why) if why.contains("\"override\"")), "{refused:?}");
+    assert_eq!(drill.current(), Some(0));
+    let ev = drill.override_preflight(&a, "override").unwrap_or_else(|e| panic!("{e}"));
+    let DrillEvent::PreflightOverridden { step: 0, failed, confirmed_as, .. } = &ev else { panic!("{ev:?}") };
+    assert_eq!(confirmed_as, "override");
+    let labels: Vec<&str> = failed.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["DC active, DR passive", "no runbook rule broken"], "{failed:?}");
+    assert!(failed[0].observed.contains("applications run on DR"), "{failed:?}");
+    assert!(ev.by_operator());
+    // Passed: the next step's action is offered without its gate.
+    assert_eq!(drill.current(), Some(1));
+    assert!(matches!(drill.action_gate(&a), Ok(Action::StopApps(Side::Dc))));
+    let view = drill.view();
+    assert!(view.steps[0].overridden.as_ref().is_some_and(|f| f.len() == 2));
+    assert!(view.steps[0].checks.iter().all(|c| c.truth == Truth::No), "shown as failed, never as passed");
+    // The journal keeps it: replayed, the same; the report shows it first.
+    let replayed = Drill::replay(drill.events()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replayed.view().steps[0].overridden, view.steps[0].overridden);
+    let who = kdrill::drill::journal::Who { user: "alice".into(), host: "ops-1".into() };
+    let records: Vec<kdrill::drill::journal::Record> = drill
+        .events()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| kdrill::drill::journal::Record {
+            kdrill_journal: kdrill::drill::journal::FORMAT,
+            seq: i as u64 + 1,
+            written_at: e.at(),
+            who: e.by_operator().then(|| who.clone()),
+            after_torn_line: None,
+            event: e.clone(),
+        })
+        .collect();
+    let journal = kdrill::drill::journal::Recovered { records, torn: None };
+    let r = kdrill::report::build(&journal).unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.preflight_override.as_ref().is_some_and(|o| o.failed.len() == 2 && o.by.is_some()));
+    assert!(r.steps[0].overridden);
+    let md = kdrill::report::to_markdown(&r);
+    let first_section = md.find("## ").unwrap_or(md.len());
+    let banner = md.find("PRE-FLIGHT OVERRIDDEN").unwrap_or(usize::MAX);
+    assert!(banner < first_section, "shown before the timeline:\n{md}");
+}
+
+/// A switchover driven to its last step, starting MM2 DR→DC, in the fixture.
+fn to_the_reverse_start(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut Drill, events: &mut Vec<DrillEvent>) {
+    pass_preflight(fx, assessor, drill, events);
+    fx.apps[0] = false;
+    for _ in 0..60 {
+        if completed(events).len() >= 3 {
+            break;
+        }
+        run(fx, assessor, drill, 1, events);
+    }
+    fx.mm2[0] = false;
+    for _ in 0..60 {
+        if completed(events).len() >= 5 {
+            break;
+        }
+        run(fx, assessor, drill, 1, events);
+    }
+    assert_eq!(completed(events), vec![0, 1, 2, 3, 4], "{:?}", drill.view().blocked);
+    assert!(matches!(drill.mirror_ends(Flow::DC_TO_DR), Some(Ok(ends)) if !ends.is_empty()));
+    fx.apps[1] = true;
+    for _ in 0..60 {
+        if completed(events).len() >= 6 {
+            break;
+        }
+        run(fx, assessor, drill, 1, events);
+    }
+    assert_eq!(drill.current(), Some(6), "{:?}", drill.view().blocked);
+}
+
+#[test]
+fn the_copy_back_gate_blocks_on_a_figure_above_zero_until_the_figure_is_typed() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t);
+    to_the_reverse_start(&mut fx, &mut assessor, &mut drill, &mut events);
+    // MM2 DR→DC resumes far behind where DC→DR's data ended on DR.
+    fx.lag[1] = 50_000;
+    fx.mm2[1] = true;
+    let a = run(&mut fx, &mut assessor, &mut drill, 20, &mut events);
+    assert_eq!(drill.current(), Some(6), "completed while copying back: {events:?}");
+    let seen = events.iter().find_map(|e| match e {
+        DrillEvent::CopyBackObserved { step: 6, flow, records, .. } => Some((*flow, *records)),
+        _ => None,
+    });
+    let Some((Flow::DR_TO_DC, records)) = seen else { panic!("no copy-back observed: {events:?}") };
+    assert!(records > 40_000, "{records}");
+    let view = drill.view();
+    let figures = view.failback.as_ref().unwrap_or_else(|| panic!("no figures shown"));
+    assert_eq!(figures.flow, Flow::DR_TO_DC);
+    assert_eq!(figures.topics().first().map(|t| t.topic.as_str()), Some("orders"));
+    assert!(view.blocked.as_deref().is_some_and(|b| b.contains("copies nothing back")), "{:?}", view.blocked);
+    // Only the figure itself, typed, accepts it.
+    assert_eq!(drill.copy_back_to_accept(&a), Ok((Flow::DR_TO_DC, records)));
+    assert!(drill.accept_copy_back(&a, "yes").is_err());
+    assert!(drill.accept_copy_back(&a, &(records + 1).to_string()).is_err());
+    // Caught up, the live figure is 0 again: still shut, what was copied stays.
+    fx.lag[1] = 0;
+    run(&mut fx, &mut assessor, &mut drill, 10, &mut events);
+    assert_eq!(drill.current(), Some(6));
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    let ev = drill.accept_copy_back(&a, &records.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&ev, DrillEvent::CopyBackAccepted { step: 6, records: r, .. } if *r == records));
+    assert!(ev.by_operator());
+    events.push(ev);
+    run(&mut fx, &mut assessor, &mut drill, 10, &mut events);
+    assert!(drill.is_finished(), "{:?}", drill.view().blocked);
+    let replayed = Drill::replay(drill.events()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(replayed.is_finished());
+}
+
+#[test]
+fn the_copy_back_gate_opens_by_observation_when_the_reverse_flow_starts_at_the_ends() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t);
+    to_the_reverse_start(&mut fx, &mut assessor, &mut drill, &mut events);
+    // Before it starts, `check --json` has the figures, here unknown: the
+    // stopped reverse flow's committed offsets were never read.
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    let json = serde_json::to_value(kdrill::check::report(&a)).unwrap_or_default();
+    assert_eq!(json["failback"][0]["flow"], "DR→DC");
+    assert_eq!(json["failback"][0]["copy_back_records"], serde_json::Value::Null);
+    assert!(json["failback"][0]["copy_back_unknown"].as_str().is_some_and(|w| w.contains("never observed")), "{json}");
+    fx.mm2[1] = true;
+    let a = run(&mut fx, &mut assessor, &mut drill, 15, &mut events);
+    assert!(drill.is_finished(), "{:?}", drill.view().blocked);
+    assert!(!events.iter().any(|e| matches!(e, DrillEvent::CopyBackObserved { .. })));
+    let evidence = events.iter().find_map(|e| match e {
+        DrillEvent::StepCompleted { step: 6, evidence, .. } => Some(evidence.clone()),
+        _ => None,
+    });
+    let evidence = evidence.unwrap_or_default();
+    assert!(evidence.iter().any(|e| e.label.contains("copies nothing back") && e.observed.starts_with("0 rec")));
+    // Running, it is no longer "before the start".
+    let json = serde_json::to_value(kdrill::check::report(&a)).unwrap_or_default();
+    assert_eq!(json["failback"], serde_json::json!([]));
+}
+
+#[test]
+fn the_preflight_lag_bound_is_journaled_and_kept_on_replay() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t).preflight_lag_within(50);
+    assert!(matches!(drill.events().first(), Some(DrillEvent::Started { preflight_lag: Some(50), .. })));
+    fx.lag[0] = 60;
+    run(&mut fx, &mut assessor, &mut drill, 20, &mut events);
+    assert!(completed(&events).is_empty());
+    let check = preflight_check(&drill, "MM2 DC→DR healthy").unwrap_or_else(|| panic!("no lag check"));
+    assert!(check.label.ends_with("lag ≤ 50 rec") && check.observed.contains("60 rec, above"), "{check:?}");
+    let replayed = Drill::replay(drill.events()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replayed.plan(), drill.plan());
+    fx.lag[0] = 40;
+    run(&mut fx, &mut assessor, &mut drill, 10, &mut events);
+    assert_eq!(completed(&events), vec![0], "{:?}", drill.view().blocked);
 }

@@ -101,6 +101,8 @@ fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_l
     c.drive(600);
     assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.state());
     let switchover = c.timeline();
+    // Started at the ends, the reverse flow was observed copying nothing back.
+    assert!(!c.journal.iter().any(|e| matches!(e, DrillEvent::CopyBackObserved { .. })), "{:#?}", c.journal);
     assert_eq!(c.app.assessment().and_then(|a| a.active_side()), Some(Side::Dr));
     // The reverse flow started where DC→DR's data ended on DR: its offsets
     // were set on the stopped connector, read back, then it was resumed.
@@ -112,10 +114,10 @@ fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_l
     let count = |topic: &str| ended.iter().filter(|e| e.topic == topic).count();
     assert_eq!((count("orders"), count("redis-writes")), (6, 12), "every partition of the apps' topics recorded");
     let start_mm2 = c.journal.iter().rev().find_map(|e| match e {
-        DrillEvent::ActionOutcome { step: 5, ok: true, results, .. } => Some(results.clone()),
+        DrillEvent::ActionOutcome { step: 6, ok: true, results, .. } => Some(results.clone()),
         _ => None,
     });
-    let start_mm2 = start_mm2.unwrap_or_else(|| panic!("no outcome of step 6: {:#?}", c.journal));
+    let start_mm2 = start_mm2.unwrap_or_else(|| panic!("no outcome of step 7: {:#?}", c.journal));
     assert!(start_mm2.iter().any(|r| {
         r.request.starts_with("PATCH http://127.0.0.1:18083/connectors/dr-%3Edc.MirrorSourceConnector/offsets") && r.ok
     }));
@@ -126,7 +128,7 @@ fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_l
     assert!(
         c.journal
             .iter()
-            .any(|e| matches!(e, DrillEvent::ActionRequested { step: 0, requests, confirmed_as: Some(t), .. }
+            .any(|e| matches!(e, DrillEvent::ActionRequested { step: 1, requests, confirmed_as: Some(t), .. }
         if t == "DC" && requests.iter().any(|r| r.contains("apps stop dc"))))
     );
 

@@ -93,6 +93,42 @@ impl Observer {
         completed_at(&self.events, n).unwrap_or_else(Utc::now)
     }
 
+    /// Waits for step `n`, which starts MM2 back, to complete. `scripts/lab`
+    /// starts the flow from its own committed offsets: where it was seen
+    /// copying back, the operator reads the figure and accepts it typed.
+    /// Returns the figure accepted, if any.
+    fn reverse_start_done(&mut self, n: usize, secs: u64) -> Option<u64> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut accepted = None;
+        while completed_at(&self.events, n).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "step {} not done within {secs} s: {:?}",
+                n + 1,
+                self.blocked()
+            );
+            self.step();
+            let seen = self.events.iter().find_map(|e| match e {
+                DrillEvent::CopyBackObserved { step, records, .. } if *step == n => Some(*records),
+                _ => None,
+            });
+            if let (None, Some(seen), Some(d), Some(a)) = (accepted, seen, self.drill.as_mut(), self.last.as_ref()) {
+                let figure = d.copy_back_to_accept(a).map(|(_, n)| n);
+                assert_eq!(figure, Ok(seen), "the figure offered is the one observed");
+                match d.accept_copy_back(a, &seen.to_string()) {
+                    Ok(ev) => self.events.push(ev),
+                    Err(e) => panic!("accepting {seen}: {e}"),
+                }
+                accepted = Some(seen);
+            }
+        }
+        accepted
+    }
+
+    fn blocked(&self) -> Option<String> {
+        self.drill.as_ref().and_then(|d| d.view().blocked)
+    }
+
     fn confirm_all(&mut self) {
         if let Some(d) = &mut self.drill {
             while let Ok(ev) = d.confirm_next(Utc::now()) {
@@ -152,21 +188,24 @@ fn switchover_alarms_broker_loss_and_failback_on_real_kafka() {
 
     // ---- Switchover DC→DR
     o.start_drill(PlanKind::Switchover);
+    // The pre-flight passes on the healthy lab, by observation alone.
+    o.step_done(0, 90);
     lab_cmd(lab, &["apps", "stop", "dc"]);
     let quiet = o.wait("DC observed without app clients", 60, |a, _| holds(a, Condition::NoAppClients(Side::Dc))).now;
-    let done = o.step_done(0, 60);
-    assert!(done - quiet >= o.hold - chrono::TimeDelta::seconds(1), "step 1 opened {} after quiet", done - quiet);
-    o.step_done(1, 90); // replication drained to 0 with heartbeats flowing
+    let done = o.step_done(1, 60);
+    assert!(done - quiet >= o.hold - chrono::TimeDelta::seconds(1), "step 2 opened {} after quiet", done - quiet);
+    o.step_done(2, 90); // replication drained to 0 with heartbeats flowing
     let a = o.last.clone();
     assert!(a.as_ref().and_then(|a| a.lag_of(Flow::DC_TO_DR)).is_some_and(|l| l.total == Some(0)));
     lab_cmd(lab, &["mm2", "stop", "dc-dr"]);
-    o.step_done(2, 60); // no Connect worker in either MM2 group
+    o.step_done(3, 60); // no Connect worker in either MM2 group
     o.confirm_all();
-    o.step_done(3, 30);
+    o.step_done(4, 30);
     lab_cmd(lab, &["apps", "start", "dr"]);
-    o.step_done(4, 120);
+    o.step_done(5, 120);
     lab_cmd(lab, &["mm2", "start", "dr-dc"]);
-    o.step_done(5, 180);
+    let accepted = o.reverse_start_done(6, 180);
+    eprintln!("switchover: copy-back accepted: {accepted:?}");
     assert!(o.drill.as_ref().is_some_and(Drill::is_finished));
     let broken: Vec<_> = o.events.iter().filter(|e| matches!(e, DrillEvent::RuleViolated { .. })).collect();
     assert!(broken.is_empty(), "the runbook followed breaks no rule: {broken:?}");
@@ -201,17 +240,19 @@ fn switchover_alarms_broker_loss_and_failback_on_real_kafka() {
     });
 
     // ---- Failback DR→DC, back to the steady state
+    o.step_done(0, 120); // the pre-flight, once DR is back
     lab_cmd(lab, &["apps", "stop", "dr"]);
-    o.step_done(0, 60);
-    o.step_done(1, 120);
+    o.step_done(1, 60);
+    o.step_done(2, 120);
     lab_cmd(lab, &["mm2", "stop", "dr-dc"]);
-    o.step_done(2, 60);
+    o.step_done(3, 60);
     o.confirm_all();
-    o.step_done(3, 30);
+    o.step_done(4, 30);
     lab_cmd(lab, &["apps", "start", "dc"]);
-    o.step_done(4, 120);
+    o.step_done(5, 120);
     lab_cmd(lab, &["mm2", "start", "dc-dr"]);
-    o.step_done(5, 180);
+    let accepted = o.reverse_start_done(6, 180);
+    eprintln!("failback: copy-back accepted: {accepted:?}");
     assert!(o.drill.as_ref().is_some_and(Drill::is_finished));
     o.wait("the steady state again", 60, |a, _| {
         a.side(Side::Dc).role == Role::Active && a.side(Side::Dr).role == Role::Passive && a.violations.is_empty()

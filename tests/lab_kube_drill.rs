@@ -199,7 +199,9 @@ fn a_viewers_action_is_refused_in_words_and_the_step_stays_open() {
     let mut c = Console::start(config("dc-viewer", "dr-viewer"), false);
     c.wait("a first observation", 60, |c| c.app.assessment().is_some());
     c.command("switchover");
-    // Step 1 has no step before it: its action is offered at once.
+    // Step 2's action is offered once the pre-flight passed (by observation
+    // or, on whatever state the shared lab is in, by a typed override).
+    c.pass_preflight(30);
     c.key(KeyCode::Char('n'));
     c.typed("DC");
     c.key(KeyCode::Enter);
@@ -209,12 +211,12 @@ fn a_viewers_action_is_refused_in_words_and_the_step_stays_open() {
     c.step();
     let v = c.app.drill().map(|d| d.view());
     let v = v.unwrap_or_else(|| panic!("no drill"));
-    let (ok, detail) = v.steps[0].outcome.clone().unwrap_or_else(|| panic!("no outcome: {}", c.state()));
+    let (ok, detail) = v.steps[1].outcome.clone().unwrap_or_else(|| panic!("no outcome: {}", c.state()));
     assert!(!ok);
     for words in ["403 Forbidden (context dc-viewer)", "User \"viewer\" cannot patch", "deployments", "\"apps\""] {
         assert!(detail.contains(words), "{words:?} missing from: {detail}");
     }
-    assert_eq!(v.current, Some(0), "the step stays open");
+    assert_eq!(v.current, Some(1), "the step stays open");
     assert!(v.blocked.is_some_and(|b| b.starts_with("the action failed: 403")), "{}", c.state());
     // At the API server: the viewer's patch was refused, nothing changed.
     let viewer: Vec<Value> = mark

@@ -43,7 +43,7 @@ fn a_finished_switchover() {
 #[test]
 fn an_aborted_switchover() {
     let mut s = Script::new(PlanKind::Switchover, "fnv1a64:0123456789abcdef");
-    while !s.drill.events().iter().any(|e| matches!(e, DrillEvent::StepCompleted { step: 2, .. })) {
+    while !s.drill.events().iter().any(|e| matches!(e, DrillEvent::StepCompleted { step: 3, .. })) {
         s.tick();
     }
     s.tick();
@@ -59,8 +59,12 @@ fn an_aborted_switchover() {
 #[test]
 fn replication_stopped_before_the_drain_shows_what_was_lost() {
     let mut s = Script::new(PlanKind::Switchover, "fnv1a64:0123456789abcdef");
-    // Someone stops MM2 by hand while applications still write on DC.
+    // The pre-flight passes on the healthy demo; then someone stops MM2 by
+    // hand while applications still write on DC.
     s.operator_acts = false;
+    while !s.drill.events().iter().any(|e| matches!(e, DrillEvent::StepCompleted { step: 0, .. })) {
+        s.tick();
+    }
     let _ = s.world.apply(&Action::StopMm2(Flow::DC_TO_DR));
     for _ in 0..5 {
         s.tick();
@@ -105,20 +109,22 @@ fn timed_switchover() -> Vec<DrillEvent> {
             plan: PlanKind::Switchover,
             at: t(0),
             hold_ms: 10_000,
-            checklist: vec!["DB".into(), "DNS".into()],
+            checklist: vec!["DB".into(), "Routing".into(), "DNS".into()],
             config: "fnv1a64:feedfacecafebeef".into(),
             verify_ms: None,
+            preflight_lag: None,
         },
+        done(0, 10, 0),
         DrillEvent::ActionRequested {
-            step: 0,
+            step: 1,
             action: Action::StopApps(Side::Dc),
             at: t(10),
             requests: vec![],
             confirmed_as: None,
         },
-        DrillEvent::ActionOutcome { step: 0, ok: true, detail: "stopping 3 apps".into(), at: t(10), results: vec![] },
-        done(0, 40, 28),
-        done(1, 60, 50),
+        DrillEvent::ActionOutcome { step: 1, ok: true, detail: "stopping 3 apps".into(), at: t(10), results: vec![] },
+        done(1, 40, 28),
+        done(2, 60, 50),
         DrillEvent::RuleViolated {
             rule: Rule::AppsOnBothSides,
             subject: String::new(),
@@ -126,41 +132,41 @@ fn timed_switchover() -> Vec<DrillEvent> {
             at: t(62),
         },
         DrillEvent::ActionRequested {
-            step: 2,
+            step: 3,
             action: Action::StopMm2(Flow::DC_TO_DR),
             at: t(70),
             requests: vec![],
             confirmed_as: None,
         },
-        DrillEvent::ActionOutcome { step: 2, ok: true, detail: "scaled to 0".into(), at: t(70), results: vec![] },
+        DrillEvent::ActionOutcome { step: 3, ok: true, detail: "scaled to 0".into(), at: t(70), results: vec![] },
         DrillEvent::ReplicationStopped {
             flow: Flow::DC_TO_DR,
             lag: vec![lag("orders", 120, Some(4.5)), lag("payments", 0, None)],
             at: t(75),
         },
         DrillEvent::RuleCleared { rule: Rule::AppsOnBothSides, subject: String::new(), at: t(80) },
-        done(2, 90, 80),
-        DrillEvent::Confirmed { step: 3, item: 0, at: t(100) },
-        DrillEvent::Confirmed { step: 3, item: 1, at: t(110) },
-        DrillEvent::Confirmed { step: 3, item: 2, at: t(112) },
-        done(3, 125, 115),
+        done(3, 90, 80),
+        DrillEvent::Confirmed { step: 4, item: 0, at: t(100) },
+        DrillEvent::Confirmed { step: 4, item: 1, at: t(110) },
+        DrillEvent::Confirmed { step: 4, item: 2, at: t(112) },
+        done(4, 125, 115),
         DrillEvent::ActionRequested {
-            step: 4,
+            step: 5,
             action: Action::StartApps(Side::Dr),
             at: t(130),
             requests: vec![],
             confirmed_as: None,
         },
-        DrillEvent::ActionOutcome { step: 4, ok: true, detail: "starting 3 apps".into(), at: t(131), results: vec![] },
-        done(4, 160, 145),
+        DrillEvent::ActionOutcome { step: 5, ok: true, detail: "starting 3 apps".into(), at: t(131), results: vec![] },
+        done(5, 160, 145),
         DrillEvent::ActionRequested {
-            step: 5,
+            step: 6,
             action: Action::StartMm2(Flow::DR_TO_DC),
             at: t(165),
             requests: vec![],
             confirmed_as: None,
         },
-        DrillEvent::ActionOutcome { step: 5, ok: false, detail: "timed out".into(), at: t(175), results: vec![] },
+        DrillEvent::ActionOutcome { step: 6, ok: false, detail: "timed out".into(), at: t(175), results: vec![] },
         DrillEvent::Aborted { reason: "MM2 would not start".into(), at: t(200) },
     ]
 }
@@ -170,17 +176,17 @@ fn rto_and_rpo_from_known_timings() {
     let r = report_of(&timed_switchover());
     // From the stop requested (10 s) to apps first seen serving on DR (145 s).
     assert_eq!((r.rto.from, r.rto.to, r.rto.ms), (Some(t(10)), Some(t(145)), Some(135_000)));
-    // Operators: step 3's request 10 s after it opened, step 4's items 22 s,
-    // step 5's request 5 s; the rest waited on gates.
+    // Operators: step 4's request 10 s after it opened, step 5's items 22 s,
+    // step 6's request 5 s; the rest waited on gates.
     assert_eq!((r.rto.operator_ms, r.rto.gate_ms), (37_000, 98_000));
     let step = |n: usize| &r.steps[n - 1];
-    assert_eq!((step(3).operator_ms, step(3).gate_ms, step(3).duration_ms), (Some(10_000), Some(20_000), Some(30_000)));
-    assert_eq!((step(6).done_at, step(6).duration_ms), (None, None));
+    assert_eq!((step(4).operator_ms, step(4).gate_ms, step(4).duration_ms), (Some(10_000), Some(20_000), Some(30_000)));
+    assert_eq!((step(7).done_at, step(7).duration_ms), (None, None));
     assert_eq!((r.rpo.records, r.rpo.seconds, r.rpo.observed_at), (Some(120), Some(4.5), Some(t(75))));
     assert_eq!(r.alarms.len(), 1);
     assert_eq!(r.alarms[0].cleared_at, Some(t(80)));
     assert_eq!(r.confirmations.len(), 3);
-    assert!(r.overrides.iter().any(|o| o.contains("step 6") && o.contains("timed out")), "{:?}", r.overrides);
+    assert!(r.overrides.iter().any(|o| o.contains("step 7") && o.contains("timed out")), "{:?}", r.overrides);
     assert_snapshot!("known_timings_md", report::to_markdown(&r));
 }
 

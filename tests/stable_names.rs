@@ -20,7 +20,8 @@ fn fault_names_are_fixed_and_serde_agrees() {
             "produce-burst",
             "pods-unlisted",
             "stall-mm2",
-            "untranslatable-group"
+            "untranslatable-group",
+            "orphan-records"
         ]
     );
     for f in Fault::ALL {

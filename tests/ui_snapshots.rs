@@ -144,6 +144,19 @@ impl Console {
         }
     }
 
+    /// Waits, a second at a time, for the drill's pre-flight (step 1) to
+    /// pass through its gate on the observed world.
+    fn pass_preflight(&mut self) {
+        for _ in 0..60 {
+            if self.app.drill().is_some_and(|d| d.current() != Some(0)) {
+                break;
+            }
+            self.seconds(1);
+        }
+        let current = self.app.drill().and_then(|d| d.current());
+        assert_eq!(current, Some(1), "the pre-flight passes on the healthy demo:\n{}", self.frame(120, 36));
+    }
+
     /// `:` + command + Enter.
     fn command(&mut self, cmd: &str) {
         self.key(KeyCode::Char(':'));
@@ -202,6 +215,7 @@ fn steady_state() {
 fn blocked_gate_shows_why() {
     let mut c = Console::warmed(Opts::default());
     c.command("switchover");
+    c.pass_preflight();
     c.seconds(2);
     assert!(matches!(c.journal.first(), Some(DrillEvent::Started { plan: PlanKind::Switchover, .. })));
     let frame = c.frame(120, 36);
@@ -230,11 +244,11 @@ fn blocked_gate_shows_why() {
     c.key(KeyCode::Enter);
     // The step completes only after the hold window.
     c.seconds(3);
-    let step0 = c.app.drill().map(|d| d.view().steps[0].state.clone());
-    assert!(matches!(step0, Some(StepState::Current { .. })), "not done before the hold: {step0:?}");
+    let step1 = c.app.drill().map(|d| d.view().steps[1].state.clone());
+    assert!(matches!(step1, Some(StepState::Current { .. })), "not done before the hold: {step1:?}");
     c.seconds(20);
-    let step0 = c.app.drill().map(|d| d.view().steps[0].state.clone());
-    assert!(matches!(step0, Some(StepState::Done { .. })), "{step0:?}");
+    let step1 = c.app.drill().map(|d| d.view().steps[1].state.clone());
+    assert!(matches!(step1, Some(StepState::Done { .. })), "{step1:?}");
     assert_snapshot!("drill_step_done_120x36", c.frame(120, 36));
 }
 
@@ -442,15 +456,21 @@ fn every_binding_of_the_view_is_in_help_and_hints_come_from_the_keymap() {
 fn a_blocked_action_key_says_why_and_sends_nothing() {
     let mut c = Console::warmed(Opts::default());
     c.command("switchover");
+    // Step 1 (pre-flight) has no action of its own.
+    c.key(KeyCode::Char('n'));
+    assert!(c.source.actions.try_recv().is_err());
+    let msg = c.app.message().map(|m| m.text.clone()).unwrap_or_default();
+    assert!(msg.starts_with("n: run the current drill step's action — step 1 has no action"), "{msg}");
+    c.pass_preflight();
     c.run_step();
     c.seconds(25);
-    // Step 2 (drain) has no action of its own.
-    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(1));
+    // Step 3 (drain) has no action of its own.
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(2));
     while c.source.actions.try_recv().is_ok() {}
     c.key(KeyCode::Char('n'));
     assert!(c.source.actions.try_recv().is_err());
     let msg = c.app.message().map(|m| m.text.clone()).unwrap_or_default();
-    assert!(msg.starts_with("n: run the current drill step's action — step 2 has no action"), "{msg}");
+    assert!(msg.starts_with("n: run the current drill step's action — step 3 has no action"), "{msg}");
 }
 
 #[test]
@@ -543,6 +563,7 @@ fn pause_freezes_the_panes_but_not_the_alarms_or_the_drill() {
 fn a_drill_on_a_small_terminal() {
     let mut c = Console::warmed(Opts::default());
     c.command("switchover");
+    c.pass_preflight();
     c.seconds(2);
     assert_snapshot!("blocked_gate_80x24", c.frame(80, 24));
 }
@@ -680,4 +701,88 @@ fn a_group_mm2_cannot_translate_is_a_named_warning_before_applications_start() {
     assert!(frame.contains("where applications resume on DR"), "{frame}");
     assert!(frame.contains("no checkpoint yet"), "{frame}");
     assert_snapshot!("untranslatable_group_before_start_apps_120x36", frame);
+}
+
+#[test]
+fn the_preflight_passes_by_observation_or_names_what_fails_and_takes_a_typed_override() {
+    // Healthy: every condition observed, the hold runs, no action offered.
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    c.seconds(3);
+    let frame = c.frame(120, 36);
+    for words in ["▶ 1 Pre-flight: DC active, DR ready to take over", "✓ DR reachable, all brokers up", "holding"] {
+        assert!(frame.contains(words), "{words:?} missing:\n{frame}");
+    }
+    assert_snapshot!("preflight_holding_120x36", frame);
+    c.pass_preflight();
+
+    // A stray consumer on DR: the pre-flight fails, each failure in words.
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('2'));
+    c.seconds(15);
+    c.command("switchover");
+    c.seconds(15);
+    let frame = c.frame(120, 36);
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(0), "{frame}");
+    for words in ["✗ DC active, DR passive", "✗ no runbook rule broken", ":override passes it anyway"] {
+        assert!(frame.contains(words), "{words:?} missing:\n{frame}");
+    }
+    assert_snapshot!("preflight_failed_120x36", frame);
+    // `n` offers nothing; `:override` asks for the word, typed.
+    c.key(KeyCode::Char('n'));
+    assert!(c.source.actions.try_recv().is_err());
+    c.command("override");
+    let popup = c.frame(120, 36);
+    assert!(popup.contains("Type override to confirm"), "{popup}");
+    assert_snapshot!("preflight_override_popup_120x36", popup);
+    c.typed("overide");
+    c.key(KeyCode::Enter);
+    assert!(!c.journal.iter().any(|e| matches!(e, DrillEvent::PreflightOverridden { .. })), "a typo overrides nothing");
+    c.key(KeyCode::Esc);
+    c.command("override");
+    c.typed("override");
+    c.key(KeyCode::Enter);
+    let failed = c.journal.iter().find_map(|e| match e {
+        DrillEvent::PreflightOverridden { failed, .. } => Some(failed.clone()),
+        _ => None,
+    });
+    let failed = failed.unwrap_or_else(|| panic!("not journaled: {:?}", c.journal));
+    assert!(failed.iter().any(|e| e.label == "no runbook rule broken"), "{failed:?}");
+    c.seconds(1);
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("OVERRIDDEN"), "{frame}");
+    assert_eq!(c.app.drill().and_then(|d| d.current()), Some(1));
+}
+
+#[test]
+fn before_the_reverse_start_the_copy_back_and_orphan_tail_are_shown_and_gate_the_step() {
+    let mut c = Console::warmed(Opts::default());
+    c.command("switchover");
+    drive_until(&mut c, 300, |c| c.app.drill().and_then(|d| d.current()) == Some(6));
+    // A straggler writes on DC after DC→DR stopped: an orphan tail.
+    c.command("fault orphan-records");
+    // Their writes look like applications on DC for the activity window.
+    c.seconds(12);
+    let a = c.app.assessment().cloned();
+    let figures = a.as_ref().and_then(|a| a.failback.iter().find(|f| f.flow == kdrill::model::Flow::DR_TO_DC));
+    let figures = figures.unwrap_or_else(|| panic!("no failback figures"));
+    // 40 records on every other partition of redis-writes (12) and orders (6).
+    assert_eq!(figures.orphans(), Some(40 * (12 / 2 + 6 / 2)));
+    // `check --json` carries the same figures, per topic and partition.
+    let json = a.as_ref().map(|a| serde_json::to_value(kdrill::check::report(a)).unwrap_or_default());
+    let json = json.unwrap_or_default();
+    assert_eq!(json["failback"][0]["flow"], "DR→DC");
+    assert_eq!(json["failback"][0]["orphan_records"], 360);
+    assert!(json["failback"][0]["copy_back_records"].as_u64().is_some_and(|n| n > 0), "never ran: from earliest");
+    assert_eq!(json["failback"][0]["partitions"].as_array().map(Vec::len), Some(24));
+    let frame = c.frame(120, 36);
+    for words in ["DR→DC would copy back", "tail on DC (never replicated): 360 rec", "✗ MM2 DR→DC copies nothing back"]
+    {
+        assert!(frame.contains(words), "{words:?} missing:\n{frame}");
+    }
+    assert_snapshot!("copy_back_gate_120x36", frame);
+    // Started at the ends (as kdrill's start does), it copies nothing back.
+    drive(&mut c, 120);
+    assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.frame(120, 36));
+    assert!(!c.journal.iter().any(|e| matches!(e, DrillEvent::CopyBackObserved { .. })));
 }

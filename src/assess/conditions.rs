@@ -23,6 +23,22 @@ pub enum Condition {
     NoMm2Running,
     /// The flow's connectors and tasks run and heartbeats prove data flows.
     Mm2Flowing(Flow),
+    /// Pre-flight: applications run on `active` and the other side is passive.
+    ActiveToPassive { active: Side },
+    /// Pre-flight: the side answers and every broker it knows is up.
+    Reachable(Side),
+    /// Pre-flight: the flow is healthy (every connector and task RUNNING,
+    /// heartbeats fresh, not stalled) and its lag at most `max_lag` records.
+    Mm2Ready { flow: Flow, max_lag: u64 },
+    /// Pre-flight: no runbook rule broken, checked on fresh data.
+    NoRuleBroken,
+    /// Pre-flight: no application topic lacks its mirror or has fewer
+    /// partitions there (see `drift`).
+    NoBlockingDrift,
+    /// The reverse flow copies nothing back that its source received from
+    /// the stopped flow (see `failback`): judged by the drill, which holds
+    /// where the stopped flow's data ended.
+    NothingCopiedBack(Flow),
 }
 
 impl Condition {
@@ -33,6 +49,14 @@ impl Condition {
             Condition::LagDrained(f) => format!("replication {f} drained to 0"),
             Condition::NoMm2Running => "no MM2 worker or pod anywhere".into(),
             Condition::Mm2Flowing(f) => format!("MM2 {f} running, heartbeats flowing"),
+            Condition::ActiveToPassive { active } => format!("{active} active, {} passive", active.other()),
+            Condition::Reachable(s) => format!("{s} reachable, all brokers up"),
+            Condition::Mm2Ready { flow, max_lag } => {
+                format!("MM2 {flow} healthy (tasks RUNNING, heartbeats fresh, not stalled), lag ≤ {max_lag} rec")
+            }
+            Condition::NoRuleBroken => "no runbook rule broken".into(),
+            Condition::NoBlockingDrift => "no blocking topic drift (missing mirror, fewer partitions)".into(),
+            Condition::NothingCopiedBack(f) => format!("MM2 {f} copies nothing back into {}", f.target),
         }
     }
 }
@@ -55,11 +79,22 @@ pub fn evaluate(cond: &Condition, a: &Assessment) -> Check {
         Condition::LagDrained(flow) => lag_drained(a, *flow),
         Condition::NoMm2Running => no_mm2(a),
         Condition::Mm2Flowing(flow) => mm2_flowing(a, *flow),
+        Condition::ActiveToPassive { active } => super::preflight::roles(a, *active),
+        Condition::Reachable(side) => super::preflight::reachable(a, *side),
+        Condition::Mm2Ready { flow, max_lag } => super::preflight::mm2_ready(a, *flow, *max_lag),
+        Condition::NoRuleBroken => super::preflight::no_rule_broken(a),
+        Condition::NoBlockingDrift => super::preflight::no_blocking_drift(a),
+        Condition::NothingCopiedBack(flow) => {
+            // Outside a drill: from the stopped flow's current ends.
+            let figures = a.failback.iter().find(|f| f.flow == *flow);
+            let why = || format!("MM2 {} not observed stopped", flow.reversed());
+            super::failback::copy_back_eval(*flow, figures.ok_or_else(why))
+        }
     };
     Check { label: cond.label(), truth, observed, at }
 }
 
-type Eval = (Truth, String, Option<Ts>);
+pub(super) type Eval = (Truth, String, Option<Ts>);
 
 fn app_summary(a: &Assessment, side: Side) -> String {
     let s = a.side(side);
@@ -98,11 +133,11 @@ fn workloads_text(w: &WorkloadsView) -> String {
 }
 
 /// Both must hold; a known `No` wins over unknowns.
-fn all(a: Truth, b: Truth) -> Truth {
+pub(super) fn all(a: Truth, b: Truth) -> Truth {
     a.negate().or(b.negate()).negate()
 }
 
-fn older(a: Option<Ts>, b: Option<Ts>) -> Option<Ts> {
+pub(super) fn older(a: Option<Ts>, b: Option<Ts>) -> Option<Ts> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),

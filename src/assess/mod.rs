@@ -6,11 +6,13 @@
 pub mod conditions;
 pub mod drift;
 pub mod ends;
+pub mod failback;
 pub mod groups;
 pub mod history;
 pub mod lag;
 pub mod mm2;
 pub mod platform;
+pub mod preflight;
 pub mod rules;
 pub mod sides;
 pub mod translation;
@@ -23,6 +25,7 @@ use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
 pub use conditions::{Check, Condition, evaluate};
 pub use ends::{CopyBack, MirrorEnds, PartitionEnd, copy_back};
+pub use failback::{Failback, FailbackPartition, FailbackTopic};
 pub use groups::{GroupLag, GroupLagRow};
 pub use history::{FlowStart, History};
 pub use lag::{FlowLag, LagLevel, LagRow};
@@ -105,6 +108,9 @@ pub struct Assessment {
     /// For every configured flow, where each application group of its
     /// source would resume on its target (see `translation`).
     pub translations: Vec<GroupTranslation>,
+    /// For each stopped flow, what its reverse flow would copy back if
+    /// started now, and the orphan tail left on the stopped flow's source.
+    pub failback: Vec<Failback>,
 }
 
 impl Assessment {
@@ -236,9 +242,32 @@ impl Assessor {
             .iter()
             .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
             .map(|l| ends::mirror_ends(l, snap, &self.settings, now))
+            .collect::<Vec<_>>();
+        // Before the reverse flow starts only: once it runs, it copies.
+        let not_running = |f: Flow| !mm2.iter().any(|m| m.flow == f && m.running.is_yes());
+        let failback = mirror_ends
+            .iter()
+            .filter(|e| lag.iter().any(|l| l.flow == e.flow.reversed()) && not_running(e.flow.reversed()))
+            .map(|e| {
+                let ends = e.ends.as_deref().map_err(String::as_str);
+                failback::failback(e.flow.reversed(), ends, &lag)
+            })
             .collect();
         let translations = translation::translations(snap, &sides, &self.history, &self.settings, now);
-        Assessment { now, sides, mm2, platforms, drift, lag, live_flow, violations, verdict, mirror_ends, translations }
+        Assessment {
+            now,
+            sides,
+            mm2,
+            platforms,
+            drift,
+            lag,
+            live_flow,
+            violations,
+            verdict,
+            mirror_ends,
+            translations,
+            failback,
+        }
     }
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {

@@ -177,6 +177,8 @@ struct RawTiming {
 struct RawDrill {
     infra_checklist: Option<Vec<String>>,
     lag_alarm_records: Option<i64>,
+    /// The pre-flight's bound on the outgoing flow's lag (records).
+    preflight_lag_records: Option<u64>,
     journal: Option<PathBuf>,
     topic: Option<String>,
     #[serde(default, with = "humantime_serde")]
@@ -442,6 +444,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         policy,
         heartbeats: raw.replication.heartbeats.unwrap_or(defaults.heartbeats),
         lag_alarm_records: raw.drill.lag_alarm_records.unwrap_or(defaults.lag_alarm_records),
+        preflight_lag_records: raw.drill.preflight_lag_records.unwrap_or(defaults.preflight_lag_records),
         infra_checklist: raw.drill.infra_checklist.clone().unwrap_or(defaults.infra_checklist),
         declared_active,
         stopped_by_connectors: mm2

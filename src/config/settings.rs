@@ -89,6 +89,9 @@ pub struct Settings {
     pub heartbeats: HeartbeatMode,
     /// Total replication lag (records) above which `check` reports failure.
     pub lag_alarm_records: i64,
+    /// The drill's pre-flight passes only with the outgoing flow's total
+    /// lag at most this many records (`drill.preflight_lag_records`).
+    pub preflight_lag_records: u64,
     /// A running flow behind its source whose committed progress has not
     /// moved for this long is stalled. Longer than Connect's offset flush
     /// interval (60 s by default), which is how often progress is committed.
@@ -122,6 +125,7 @@ impl Default for Settings {
             policy: ReplicationPolicy::identity(),
             heartbeats: HeartbeatMode::Mirrored,
             lag_alarm_records: 10_000,
+            preflight_lag_records: 10_000,
             stall_after: TimeDelta::seconds(120),
             action_timeout: TimeDelta::seconds(120),
             infra_checklist: vec![

@@ -15,6 +15,10 @@ use super::timeline::{Event, Guard, STEPS_PER_SEC, Timeline};
 const BURST_SECS: u64 = 20;
 /// Produce-rate multiplier of the ProduceBurst fault.
 const BURST: f64 = 10.0;
+/// Application topics the OrphanRecords fault writes into.
+const ORPHAN_TOPICS: usize = 2;
+/// Records per partition (every other one) of the OrphanRecords fault.
+const ORPHANS_PER_PARTITION: i64 = 40;
 /// The application group a stray consumer joins (`orders-service`).
 const STRAY_GROUP: usize = 0;
 /// The stray is its group's third instance, after the two that ran there.
@@ -42,6 +46,8 @@ pub(super) struct Faults {
     bidirectional: Option<usize>,
     /// The DR broker taken down.
     broker_down: Option<usize>,
+    /// Orphan records were written (the OrphanRecords fault).
+    orphans: bool,
     cut: Option<Box<Cut>>,
     /// The step at which a ProduceBurst ends.
     burst_until: Option<u64>,
@@ -205,6 +211,31 @@ impl Faults {
         }
         self.burst_until = Some(tick + BURST_SECS * STEPS_PER_SEC);
         Ok(format!("producers on {} write 10× for {BURST_SECS} s", sides.join(" and ")))
+    }
+
+    /// Writes a straggler's records on `side`'s application topics after
+    /// its outgoing flow stopped: no MM2 will ever replicate them.
+    pub fn write_orphans(&mut self, side: Side, clusters: &mut Clusters) -> Result<String, String> {
+        let c = clusters.side_mut(side);
+        let mut written = 0;
+        for topic in 0..ORPHAN_TOPICS {
+            let Some(parts) = c.app_topic(topic).map(|t| t.partitions()) else { continue };
+            for p in (0..parts).step_by(2) {
+                c.append(topic, p, ORPHANS_PER_PARTITION);
+                written += ORPHANS_PER_PARTITION;
+            }
+        }
+        self.orphans = true;
+        Ok(format!("a straggler wrote {written} records on {side} after its MM2 stopped: an orphan tail"))
+    }
+
+    pub fn orphans_written(&self) -> bool {
+        self.orphans
+    }
+
+    pub fn forget_orphans(&mut self) -> String {
+        self.orphans = false;
+        "the orphan records stay where they were written".into()
     }
 
     pub fn burst_off(&mut self) -> String {

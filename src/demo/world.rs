@@ -128,6 +128,7 @@ impl DemoWorld {
             Fault::PodsUnlisted => f.pods_unlisted(),
             Fault::StallMm2 => self.mm2.is_stalled(),
             Fault::UntranslatableGroup => self.mm2.group_left_out().is_some(),
+            Fault::OrphanRecords => self.faults.orphans_written(),
         }
     }
 
@@ -259,6 +260,14 @@ impl DemoWorld {
             (Fault::StallMm2, false) => self.mm2.unstall(),
             (Fault::UntranslatableGroup, true) => self.faults.untranslatable_on(&self.apps, &mut self.mm2),
             (Fault::UntranslatableGroup, false) => self.faults.untranslatable_off(&mut self.mm2),
+            (Fault::OrphanRecords, true) => {
+                let dep =
+                    self.mm2.stopped().ok_or("no MM2 flow is stopped: orphan records are written where one stopped")?;
+                let side = self.mm2.flow(dep).source;
+                self.faults.reach(side)?;
+                self.faults.write_orphans(side, &mut self.clusters)?
+            }
+            (Fault::OrphanRecords, false) => self.faults.forget_orphans(),
         };
         Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }

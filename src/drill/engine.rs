@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::action::Outcome;
 use crate::action::{Action, RequestResult};
 use crate::assess::Condition;
+use crate::assess::failback::{copy_back_eval, failback};
 use crate::assess::rules::violation_key;
-use crate::assess::{Assessment, Check, PartitionEnd, Rule, Truth, evaluate};
+use crate::assess::{Assessment, Check, Failback, PartitionEnd, Rule, Truth, evaluate};
 use crate::model::{Flow, Ts};
 
 use super::evidence::{Evidence, TopicLag, topic_lag};
-use super::plan::{Plan, PlanKind};
+use super::plan::{DEFAULT_PREFLIGHT_LAG, OVERRIDE_WORD, Plan, PlanKind};
 
 /// One thing that happened in a drill. Serde names are the journal's
 /// format: renaming a variant or a field changes what journals say.
@@ -36,6 +37,10 @@ pub enum DrillEvent {
         /// step says it did not come (absent: the default).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         verify_ms: Option<i64>,
+        /// The pre-flight's bound on the outgoing flow's lag, in records
+        /// (absent: the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preflight_lag: Option<u64>,
     },
     ActionRequested {
         step: usize,
@@ -114,6 +119,31 @@ pub enum DrillEvent {
         from: String,
         at: Ts,
     },
+    /// The operator passed a failing pre-flight by typing the override
+    /// word: `failed` is every condition not observed true at that moment.
+    PreflightOverridden {
+        step: usize,
+        failed: Vec<Evidence>,
+        confirmed_as: String,
+        at: Ts,
+    },
+    /// The reverse flow was observed running while its copy-back figure was
+    /// not 0: it copies back (or did) records its target already holds.
+    CopyBackObserved {
+        step: usize,
+        flow: Flow,
+        records: u64,
+        partitions: usize,
+        at: Ts,
+    },
+    /// The operator accepted a copy-back figure by typing it.
+    CopyBackAccepted {
+        step: usize,
+        flow: Flow,
+        records: u64,
+        confirmed_as: String,
+        at: Ts,
+    },
 }
 
 impl DrillEvent {
@@ -129,7 +159,10 @@ impl DrillEvent {
             | DrillEvent::ReplicationStopped { at, .. }
             | DrillEvent::MirrorEnded { at, .. }
             | DrillEvent::Aborted { at, .. }
-            | DrillEvent::TakenOver { at, .. } => *at,
+            | DrillEvent::TakenOver { at, .. }
+            | DrillEvent::PreflightOverridden { at, .. }
+            | DrillEvent::CopyBackObserved { at, .. }
+            | DrillEvent::CopyBackAccepted { at, .. } => *at,
         }
     }
 
@@ -142,6 +175,8 @@ impl DrillEvent {
                 | DrillEvent::Confirmed { .. }
                 | DrillEvent::Aborted { .. }
                 | DrillEvent::TakenOver { .. }
+                | DrillEvent::PreflightOverridden { .. }
+                | DrillEvent::CopyBackAccepted { .. }
         )
     }
 }
@@ -171,6 +206,11 @@ pub struct StepView {
     /// Live checks for the current step, evidence for done ones.
     pub checks: Vec<Check>,
     pub checklist: Vec<(String, Option<Ts>)>,
+    /// The pre-flight was passed by an operator's override while these
+    /// conditions failed.
+    pub overridden: Option<Vec<Evidence>>,
+    /// The step may be passed by `override_preflight` while it fails.
+    pub preflight: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -186,6 +226,9 @@ pub struct DrillView {
     /// Seconds the current step has held so far, while its hold runs: every
     /// precondition observed true and every manual item confirmed.
     pub holding: Option<f64>,
+    /// The current step's copy-back and orphan figures, where it starts the
+    /// reverse flow (from the ends this drill recorded).
+    pub failback: Option<Failback>,
 }
 
 impl DrillView {
@@ -223,6 +266,12 @@ pub struct Drill {
     /// they cause come out in the same order on every run).
     violations_seen: BTreeMap<String, (Rule, String)>,
     replication_stopped: bool,
+    /// Pre-flight overrides, by step: what failed then.
+    overridden: Vec<Option<Vec<Evidence>>>,
+    /// Copy-back figures observed while the reverse flow ran, by step.
+    copy_back_seen: Vec<Option<(u64, usize)>>,
+    /// Copy-back figures the operator accepted, by step.
+    copy_back_accepted: Vec<Option<(u64, Ts)>>,
     // Transient: not journaled, restarts on resume.
     /// The current step's action was sent and has not answered yet: asking
     /// again would queue a second run behind it, planned on older facts.
@@ -234,6 +283,8 @@ pub struct Drill {
     /// The newest observation time the hold has been confirmed up to.
     held_until: Ts,
     checks: Vec<Check>,
+    /// The current step's failback figures, when it has a copy-back gate.
+    failback: Option<Failback>,
     now: Ts,
 }
 
@@ -252,6 +303,7 @@ impl Drill {
             checklist: checklist.to_vec(),
             config: config.to_owned(),
             verify_ms: None,
+            preflight_lag: None,
         };
         let mut d = Drill::empty(kind, hold, checklist, at);
         d.events.push(ev);
@@ -274,13 +326,27 @@ impl Drill {
             aborted: None,
             violations_seen: BTreeMap::new(),
             replication_stopped: false,
+            overridden: vec![None; n],
+            copy_back_seen: vec![None; n],
+            copy_back_accepted: vec![None; n],
             in_flight: None,
             holding_since: None,
             verify: DEFAULT_VERIFY,
             held_until: at,
             checks: Vec::new(),
+            failback: None,
             now: at,
         }
+    }
+
+    /// Sets the pre-flight's bound on the outgoing flow's lag (recorded in
+    /// the `Started` event, so a resumed drill keeps it).
+    pub fn preflight_lag_within(mut self, records: u64) -> Drill {
+        if let Some(DrillEvent::Started { preflight_lag, checklist, .. }) = self.events.first_mut() {
+            *preflight_lag = Some(records);
+            self.plan = Plan::with_preflight_lag(self.plan.kind, checklist, records);
+        }
+        self
     }
 
     /// Sets how long after an action its effect may take to be observed
@@ -295,13 +361,16 @@ impl Drill {
 
     /// Rebuilds a drill from its journal.
     pub fn replay(events: &[DrillEvent]) -> Result<Drill, String> {
-        let Some(DrillEvent::Started { plan, at, hold_ms, checklist, verify_ms, .. }) = events.first() else {
+        let Some(DrillEvent::Started { plan, at, hold_ms, checklist, verify_ms, preflight_lag, .. }) = events.first()
+        else {
             return Err("the journal does not begin with a Started event".into());
         };
         let mut d = Drill::empty(*plan, TimeDelta::milliseconds(*hold_ms), checklist, *at);
         if let Some(ms) = verify_ms {
             d.verify = TimeDelta::milliseconds(*ms);
         }
+        let records = preflight_lag.unwrap_or(DEFAULT_PREFLIGHT_LAG);
+        d.plan = Plan::with_preflight_lag(*plan, checklist, records);
         d.events.push(events[0].clone());
         for (i, ev) in events.iter().enumerate().skip(1) {
             d.apply(ev.clone()).map_err(|e| format!("journal event {}: {e}", i + 1))?;
@@ -351,6 +420,23 @@ impl Drill {
             DrillEvent::ReplicationStopped { .. } => self.replication_stopped = true,
             DrillEvent::MirrorEnded { .. } | DrillEvent::TakenOver { .. } => {}
             DrillEvent::Aborted { reason, .. } => self.aborted = Some(reason.clone()),
+            DrillEvent::PreflightOverridden { step, failed, at, .. } => {
+                check(*step)?;
+                if !self.plan.steps[*step].preflight {
+                    return Err(format!("step {} is not a pre-flight", step + 1));
+                }
+                self.completed[*step] = Some((*at, failed.clone()));
+                self.overridden[*step] = Some(failed.clone());
+                self.holding_since = None;
+            }
+            DrillEvent::CopyBackObserved { step, records, partitions, .. } => {
+                check(*step)?;
+                self.copy_back_seen[*step] = Some((*records, *partitions));
+            }
+            DrillEvent::CopyBackAccepted { step, records, at, .. } => {
+                check(*step)?;
+                self.copy_back_accepted[*step] = Some((*records, *at));
+            }
         }
         self.now = self.now.max(ev.at());
         self.events.push(ev);
@@ -425,7 +511,15 @@ impl Drill {
         let Some(step) = self.current() else {
             return out;
         };
-        self.checks = self.plan.steps[step].done_when.iter().map(|c| evaluate(c, a)).collect();
+        self.failback = None;
+        let conditions = self.plan.steps[step].done_when.clone();
+        self.checks = conditions
+            .iter()
+            .map(|c| match c {
+                Condition::NothingCopiedBack(flow) => self.copy_back_check(step, *flow, a, &mut out),
+                c => evaluate(c, a),
+            })
+            .collect();
         let confirmed = self.confirmed[step].iter().all(Option::is_some);
         // The hold is measured in observation time: data that stopped
         // arriving cannot keep a condition "holding", however fresh it is.
@@ -489,7 +583,8 @@ impl Drill {
         if self.in_flight == Some(step) {
             return Err("this step's action is being carried out: wait for its outcome".into());
         }
-        if step > 0 {
+        // A pre-flight passed by override no longer gates: what failed is journaled.
+        if step > 0 && self.overridden[step - 1].is_none() {
             for cond in &self.plan.steps[step - 1].done_when {
                 let check = evaluate(cond, a);
                 match check.truth {
@@ -593,6 +688,131 @@ impl Drill {
         Some(self.record(DrillEvent::Aborted { reason: reason.to_owned(), at: now }))
     }
 
+    /// The copy-back gate of `step`, judged from the ends this drill
+    /// recorded when the opposite flow stopped. Once the reverse flow is
+    /// seen running with a figure above 0, that is journaled and the gate
+    /// stays shut until the operator accepts it: the figure falls back to
+    /// 0 as the flow copies, which must not read as "nothing copied".
+    fn copy_back_check(&mut self, step: usize, flow: Flow, a: &Assessment, out: &mut Vec<DrillEvent>) -> Check {
+        let label = Condition::NothingCopiedBack(flow).label();
+        let figures = self.failback_of(flow, a);
+        let (mut truth, mut observed, at) = copy_back_eval(flow, Ok(&figures));
+        // Copying means a source task RUNNING: workers up with connectors
+        // still stopped are where start offsets get set, not copying yet.
+        let copying = a.mm2.iter().any(|m| {
+            m.flow == flow
+                && m.running.is_yes()
+                && m.connectors.iter().any(|c| {
+                    c.kind == crate::model::ConnectorKind::Source
+                        && c.state == crate::model::ConnectState::Running
+                        && c.tasks.iter().any(|t| t.state == crate::model::ConnectState::Running)
+                })
+        });
+        if copying && truth.is_no() && self.copy_back_seen[step].is_none() {
+            let records = figures.copy_back().unwrap_or(0);
+            let partitions = figures.copy_back_partitions().0;
+            out.push(self.record(DrillEvent::CopyBackObserved { step, flow, records, partitions, at: a.now }));
+        }
+        if let Some((records, when)) = self.copy_back_accepted[step] {
+            truth = Truth::Yes;
+            observed = format!("{records} rec copied back, accepted by the operator at {}", when.format("%H:%M:%S"));
+        } else if let Some((records, _)) = self.copy_back_seen[step]
+            && !truth.is_no()
+        {
+            truth = Truth::No;
+            observed =
+                format!("{flow} ran with {records} rec to copy back: accept the figure typed (:accept) to go on");
+        }
+        self.failback = Some(figures);
+        Check { label, truth, observed, at }
+    }
+
+    /// The failback figures of the reverse `flow`, from the ends recorded.
+    fn failback_of(&self, flow: Flow, a: &Assessment) -> Failback {
+        let ends = match self.mirror_ends(flow.reversed()) {
+            Some(ends) => ends,
+            None => Err("this drill did not record it"),
+        };
+        failback(flow, ends, &a.lag)
+    }
+
+    /// What failed in the current step, if it is a pre-flight that fails
+    /// now: the conditions an override passes by, as evidence.
+    pub fn preflight_failures(&self, a: &Assessment) -> Result<Vec<Evidence>, String> {
+        if let Some(why) = &self.aborted {
+            return Err(format!("the drill was aborted: {why}"));
+        }
+        let step = self.current().ok_or("the drill is finished")?;
+        let s = &self.plan.steps[step];
+        if !s.preflight {
+            return Err("only a pre-flight can be overridden".into());
+        }
+        let failed: Vec<Evidence> = s
+            .done_when
+            .iter()
+            .map(|c| evaluate(c, a))
+            .filter_map(|c| match c.truth {
+                Truth::Yes => None,
+                Truth::No => Some(Evidence { label: c.label, observed: c.observed, at: c.at }),
+                Truth::Unknown(why) => Some(Evidence { label: c.label, observed: format!("unknown: {why}"), at: c.at }),
+            })
+            .collect();
+        if failed.is_empty() {
+            return Err("the pre-flight passes: nothing to override, it completes after its hold".into());
+        }
+        Ok(failed)
+    }
+
+    /// Passes a failing pre-flight, if `typed` is the override word; the
+    /// event carries every condition failing at `a`.
+    pub fn override_preflight(&mut self, a: &Assessment, typed: &str) -> Result<DrillEvent, String> {
+        let failed = self.preflight_failures(a)?;
+        if typed != OVERRIDE_WORD {
+            return Err(format!("type {OVERRIDE_WORD:?} exactly to override the pre-flight"));
+        }
+        let step = self.current().ok_or("the drill is finished")?;
+        let confirmed_as = typed.to_owned();
+        Ok(self.record(DrillEvent::PreflightOverridden { step, failed, confirmed_as, at: a.now }))
+    }
+
+    /// The copy-back figure the operator may accept now, in records: the
+    /// one observed while the reverse flow ran, else the current one.
+    pub fn copy_back_to_accept(&self, a: &Assessment) -> Result<(Flow, u64), String> {
+        if let Some(why) = &self.aborted {
+            return Err(format!("the drill was aborted: {why}"));
+        }
+        let step = self.current().ok_or("the drill is finished")?;
+        let flow = self.plan.steps[step]
+            .done_when
+            .iter()
+            .find_map(|c| if let Condition::NothingCopiedBack(f) = c { Some(*f) } else { None })
+            .ok_or("this step has no copy-back figure to accept")?;
+        if let Some((records, at)) = self.copy_back_accepted[step] {
+            return Err(format!("{records} rec already accepted at {}", at.format("%H:%M:%S")));
+        }
+        if let Some((records, _)) = self.copy_back_seen[step] {
+            return Ok((flow, records));
+        }
+        let figures = self.failback_of(flow, a);
+        match (&figures.copy_back_unknown, figures.copy_back()) {
+            (Some(why), _) => Err(format!("the copy-back figure is unknown: {why}")),
+            (None, Some(0)) => Err("nothing would be copied back: no figure to accept".into()),
+            (None, Some(n)) => Ok((flow, n)),
+            (None, None) => Err("the copy-back figure is unknown".into()),
+        }
+    }
+
+    /// Accepts the copy-back figure, if `typed` is that figure.
+    pub fn accept_copy_back(&mut self, a: &Assessment, typed: &str) -> Result<DrillEvent, String> {
+        let (flow, records) = self.copy_back_to_accept(a)?;
+        if typed != records.to_string() {
+            return Err(format!("type {records} (the records to accept) exactly"));
+        }
+        let step = self.current().ok_or("the drill is finished")?;
+        let confirmed_as = typed.to_owned();
+        Ok(self.record(DrillEvent::CopyBackAccepted { step, flow, records, confirmed_as, at: a.now }))
+    }
+
     pub fn view(&self) -> DrillView {
         let current = if self.aborted.is_some() { None } else { self.current() };
         let steps = self
@@ -602,6 +822,9 @@ impl Drill {
             .enumerate()
             .map(|(i, s)| {
                 let (state, checks) = match &self.completed[i] {
+                    Some((at, ev)) if self.overridden[i].is_some() => {
+                        (StepState::Done { at: *at }, ev.iter().map(failed_check).collect())
+                    }
                     Some((at, ev)) => (StepState::Done { at: *at }, ev.iter().map(evidence_check).collect()),
                     None if Some(i) == current => {
                         let held = self.held_secs();
@@ -617,6 +840,8 @@ impl Drill {
                     outcome: self.outcomes[i].clone(),
                     checks,
                     checklist: s.checklist.iter().cloned().zip(self.confirmed[i].iter().copied()).collect(),
+                    overridden: self.overridden[i].clone(),
+                    preflight: s.preflight,
                 }
             })
             .collect();
@@ -629,6 +854,7 @@ impl Drill {
             blocked: current.and_then(|i| self.blocked_reason(i)),
             aborted: self.aborted.clone(),
             holding: current.filter(|&i| self.hold_runs(i)).map(|_| self.held_secs().unwrap_or(0.0).max(0.0)),
+            failback: current.and(self.failback.clone()),
         }
     }
 
@@ -682,6 +908,11 @@ fn mirror_ended(a: &Assessment, flow: Flow) -> DrillEvent {
         None => (Vec::new(), Some(format!("MM2 {flow} not observed stopped"))),
     };
     DrillEvent::MirrorEnded { flow, ends, unknown, at: a.now }
+}
+
+/// A condition that failed when a pre-flight was overridden.
+fn failed_check(e: &Evidence) -> Check {
+    Check { label: e.label.clone(), truth: Truth::No, observed: e.observed.clone(), at: e.at }
 }
 
 fn evidence_check(e: &Evidence) -> Check {

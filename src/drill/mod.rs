@@ -8,4 +8,4 @@ mod plan;
 
 pub use engine::{Drill, DrillEvent, DrillView, StepState, StepView};
 pub use evidence::{Evidence, TopicLag, topic_lag};
-pub use plan::{Plan, PlanKind, Step};
+pub use plan::{DEFAULT_PREFLIGHT_LAG, OVERRIDE_WORD, Plan, PlanKind, Step};

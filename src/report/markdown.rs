@@ -11,6 +11,7 @@ use super::{Outcome, Report, StepReport};
 pub fn to_markdown(r: &Report) -> String {
     let mut out = String::new();
     summary(&mut out, r);
+    preflight_override(&mut out, r);
     timeline(&mut out, r);
     evidence(&mut out, r);
     rto(&mut out, r);
@@ -156,6 +157,14 @@ fn evidence(out: &mut String, r: &Report) {
         return;
     }
     for s in done {
+        if s.overridden {
+            let _ = writeln!(out, "Step {}: **OVERRIDDEN** {} while failing:\n", s.number, opt_time(s.done_at));
+            for e in &s.evidence {
+                let _ = writeln!(out, "- ✗ {}: {} (observed {})", e.label, e.observed, opt_time(e.at));
+            }
+            let _ = writeln!(out);
+            continue;
+        }
         let held = s.held_since.map_or(String::new(), |t| format!(", holding since {}", time(t)));
         let _ = writeln!(out, "Step {}: gate opened {}{held}\n", s.number, opt_time(s.done_at));
         for e in &s.evidence {
@@ -366,4 +375,21 @@ fn journal(out: &mut String, r: &Report) {
         let lines: Vec<String> = j.torn_lines.iter().map(|l| l.to_string()).collect();
         let _ = writeln!(out, "**Torn by a crash mid-write (not part of the drill): line {}.**", lines.join(", "));
     }
+}
+
+/// A pre-flight passed by override, right under the summary: the drill
+/// began on conditions kdrill did not observe true.
+fn preflight_override(out: &mut String, r: &Report) {
+    let Some(o) = &r.preflight_override else { return };
+    let by = o.by.as_deref().unwrap_or("unknown");
+    let _ = writeln!(
+        out,
+        "> **⚠ PRE-FLIGHT OVERRIDDEN** at {} by {by} (typed `{}`), while failing:\n>",
+        time(o.at),
+        o.confirmed_as
+    );
+    for e in &o.failed {
+        let _ = writeln!(out, "> - {}: {} (observed {})", e.label, e.observed, opt_time(e.at));
+    }
+    let _ = writeln!(out);
 }

@@ -46,6 +46,14 @@ pub struct Report {
     /// The drill changed drivers: a console took over a stale lease.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub takeovers: Vec<Takeover>,
+    /// A failed pre-flight passed by an operator's typed override, with
+    /// every condition that failed then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight_override: Option<PreflightOverride>,
+    /// Copy-back figures observed while the reverse flow ran, and whether
+    /// an operator accepted them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copy_back: Vec<CopyBackReport>,
     pub journal: JournalFacts,
 }
 
@@ -54,6 +62,41 @@ pub struct Takeover {
     pub at: Ts,
     pub from: String,
     pub by: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PreflightOverride {
+    pub step: usize,
+    pub at: Ts,
+    pub by: Option<String>,
+    pub confirmed_as: String,
+    pub failed: Vec<Evidence>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CopyBackReport {
+    pub step: usize,
+    pub flow: String,
+    /// Observed while the flow ran (absent: accepted before it started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<CopyBackObserved>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<CopyBackAccepted>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CopyBackObserved {
+    pub records: u64,
+    pub partitions: usize,
+    pub at: Ts,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CopyBackAccepted {
+    pub records: u64,
+    pub at: Ts,
+    pub by: Option<String>,
+    pub confirmed_as: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -85,6 +128,9 @@ pub struct StepReport {
     pub by: Vec<String>,
     pub evidence: Vec<Evidence>,
     pub lag: Vec<TopicLag>,
+    /// Passed by an operator's override: `evidence` is what failed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub overridden: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -194,10 +240,12 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
     let Some(first) = records.first() else {
         return Err("the journal holds no event".into());
     };
-    let DrillEvent::Started { plan: kind, at: started_at, hold_ms, checklist, config, .. } = &first.event else {
+    let DrillEvent::Started { plan: kind, at: started_at, hold_ms, checklist, config, preflight_lag, .. } =
+        &first.event
+    else {
         return Err("the journal does not begin with a drill start".into());
     };
-    let plan = Plan::new(*kind, checklist);
+    let plan = Plan::with_preflight_lag(*kind, checklist, preflight_lag.unwrap_or(crate::drill::DEFAULT_PREFLIGHT_LAG));
     let who = |r: &Record| r.who.as_ref().map(|w| w.label());
 
     let mut operators: Vec<String> = Vec::new();
@@ -211,6 +259,8 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
     let mut mirror_ends = Vec::new();
     let mut takeovers = Vec::new();
     let mut ended_at = *started_at;
+    let mut preflight_override = None;
+    let mut copy_back: Vec<CopyBackReport> = Vec::new();
 
     for r in records {
         if let Some(w) = who(r).filter(|w| !operators.contains(w)) {
@@ -283,6 +333,49 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
             }),
             DrillEvent::Aborted { reason, .. } => outcome = Outcome::Aborted { reason: reason.clone() },
             DrillEvent::TakenOver { from, at } => takeovers.push(Takeover { at: *at, from: from.clone(), by: who(r) }),
+            DrillEvent::PreflightOverridden { step, failed, confirmed_as, at } => {
+                if let Some(a) = acts.get_mut(*step) {
+                    a.push((*at, who(r)));
+                }
+                if let Some(slot) = done.get_mut(*step) {
+                    *slot = Some((*at, None, failed.clone(), Vec::new()));
+                }
+                preflight_override = Some(PreflightOverride {
+                    step: step + 1,
+                    at: *at,
+                    by: who(r),
+                    confirmed_as: confirmed_as.clone(),
+                    failed: failed.clone(),
+                });
+            }
+            DrillEvent::CopyBackObserved { step, flow, records, partitions, at } => {
+                let seen = CopyBackObserved { records: *records, partitions: *partitions, at: *at };
+                match copy_back.iter_mut().find(|c| c.step == step + 1) {
+                    Some(c) => c.observed = Some(seen),
+                    None => copy_back.push(CopyBackReport {
+                        step: step + 1,
+                        flow: flow.to_string(),
+                        observed: Some(seen),
+                        accepted: None,
+                    }),
+                }
+            }
+            DrillEvent::CopyBackAccepted { step, flow, records, confirmed_as, at } => {
+                if let Some(a) = acts.get_mut(*step) {
+                    a.push((*at, who(r)));
+                }
+                let accepted =
+                    CopyBackAccepted { records: *records, at: *at, by: who(r), confirmed_as: confirmed_as.clone() };
+                match copy_back.iter_mut().find(|c| c.step == step + 1) {
+                    Some(c) => c.accepted = Some(accepted),
+                    None => copy_back.push(CopyBackReport {
+                        step: step + 1,
+                        flow: flow.to_string(),
+                        observed: None,
+                        accepted: Some(accepted),
+                    }),
+                }
+            }
         }
     }
     if outcome == Outcome::InProgress && done.iter().all(Option::is_some) {
@@ -324,6 +417,7 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
             by,
             evidence,
             lag,
+            overridden: preflight_override.as_ref().is_some_and(|o: &PreflightOverride| o.step == i + 1),
         });
         opened = done_at;
     }
@@ -350,6 +444,20 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
                 i + 1,
                 action.label()
             ));
+        }
+    }
+    if let Some(o) = &preflight_override {
+        let failed: Vec<String> = o.failed.iter().map(|e| format!("{} ({})", e.label, e.observed)).collect();
+        overrides.push(format!("step {}: pre-flight OVERRIDDEN while failing: {}", o.step, failed.join("; ")));
+    }
+    for c in &copy_back {
+        match (&c.observed, &c.accepted) {
+            (_, Some(a)) => overrides
+                .push(format!("step {}: {} rec copied back by {} accepted by the operator", c.step, a.records, c.flow)),
+            (Some(o), None) => {
+                overrides.push(format!("step {}: {} ran with {} rec to copy back", c.step, c.flow, o.records))
+            }
+            (None, None) => {}
         }
     }
     for a in &actions {
@@ -379,6 +487,8 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
         mirror_ends,
         overrides,
         takeovers,
+        preflight_override,
+        copy_back,
         journal: JournalFacts {
             records: records.len(),
             torn_lines,

@@ -37,6 +37,8 @@ pub fn parse(line: &str, demo: bool) -> Option<Intent> {
                 "restart: expected dc-dr or dr-dc (the MM2 flow whose failed connectors and tasks to restart)".into(),
             ),
         },
+        "override" => Intent::OverridePreflight,
+        "accept" => Intent::AcceptCopyBack,
         "help" => Intent::Run(Command::Help),
         "q" | "quit" => Intent::Run(Command::Quit),
         other => {

@@ -151,6 +151,20 @@ impl EventLog {
             }
             DrillEvent::Aborted { reason, .. } => (Tone::Warn, format!("drill aborted: {reason}")),
             DrillEvent::TakenOver { from, .. } => (Tone::Warn, format!("drill taken over from {from}")),
+            DrillEvent::PreflightOverridden { step, failed, .. } => (
+                Tone::Alarm,
+                format!(
+                    "step {}: pre-flight OVERRIDDEN by the operator, {} condition(s) failing",
+                    step + 1,
+                    failed.len()
+                ),
+            ),
+            DrillEvent::CopyBackObserved { step, flow, records, .. } => {
+                (Tone::Alarm, format!("step {}: {flow} runs with {records} rec to copy back", step + 1))
+            }
+            DrillEvent::CopyBackAccepted { step, flow, records, .. } => {
+                (Tone::Warn, format!("step {}: {records} rec copied back by {flow} accepted by the operator", step + 1))
+            }
         };
         self.push(ev.at(), tone, text);
     }

@@ -29,6 +29,10 @@ pub enum Intent {
     Fault(Fault),
     /// `:restart <flow>`: restart MM2's failed connectors and tasks (asks first).
     Restart(crate::model::Flow),
+    /// `:override`: pass a failing pre-flight (typed confirmation).
+    OverridePreflight,
+    /// `:accept`: accept the copy-back figure shown (typed confirmation).
+    AcceptCopyBack,
     /// A `:` line that cannot run: the reason, for the status line.
     Warn(String),
 }

@@ -112,13 +112,25 @@ pub enum Command {
 }
 
 /// The `:` commands, for help, completion and the `:` key's description.
-pub const COMMANDS: [(&str, &str); 10] = [
+/// The demo fault keys: `1`…`9`, then `0` for the tenth; later faults are
+/// toggled by name (`:fault NAME`).
+pub fn fault_key(i: usize) -> Option<char> {
+    match i {
+        0..=8 => Some(char::from(b'1' + i as u8)),
+        9 => Some('0'),
+        _ => None,
+    }
+}
+
+pub const COMMANDS: [(&str, &str); 12] = [
     ("switchover", "start the DC→DR switchover drill (runbook steps 1–5)"),
     ("failback", "start the DR→DC failback drill (runbook steps 6–10)"),
     ("abort", "abort the drill in progress (asks first)"),
     ("takeover", "carry on the shared drill of a driver whose lease went stale (type who)"),
     ("theme", "theme dark | light | high-contrast"),
     ("wall", "wall layout on/off"),
+    ("override", "pass a failing pre-flight: type override; the journal keeps what failed"),
+    ("accept", "accept the copy-back figure shown: type the figure; journaled with it"),
     ("restart", "restart dc-dr | dr-dc: restart MM2's failed connectors and tasks (asks first)"),
     ("fault", "fault <name>: toggle a demo fault (demo mode)"),
     ("help", "show the keys of this view"),
@@ -327,7 +339,7 @@ static NORMAL: LazyLock<Vec<Binding>> = LazyLock::new(|| {
         b(&[Key::ch('q'), Key::ctrl('c')], C::Quit, QUIT, Some("quit"), Global).risky(Risk::DuringDrill),
     ];
     for (i, fault) in Fault::ALL.iter().enumerate() {
-        let digit = char::from(b'1' + i as u8);
+        let Some(digit) = fault_key(i) else { continue };
         v.push(Binding {
             keys: vec![Key::ch(digit)],
             description: Cow::Owned(format!("demo: toggle fault \"{}\"", fault.label())),
@@ -627,7 +639,7 @@ mod tests {
         assert!(lookup(&c, Key::ch('1')).is_none(), "no fault keys outside demo mode");
         c.demo = true;
         for (i, fault) in Fault::ALL.iter().enumerate() {
-            let key = Key::ch(char::from(b'1' + i as u8));
+            let key = Key::ch(fault_key(i).unwrap_or_else(|| panic!("fault {i} has no key")));
             let binding = lookup(&c, key);
             assert_eq!(binding.map(|b| b.command), Some(Command::Fault(i)));
             assert!(binding.is_some_and(|b| b.description.contains(fault.label())));

@@ -21,6 +21,10 @@ pub enum Confirm {
     Action,
     /// Taking the shared drill over from a driver that stopped renewing.
     TakeOver,
+    /// Passing a failing pre-flight (`:override`).
+    OverridePreflight,
+    /// Accepting the copy-back figure of the reverse flow (`:accept`).
+    AcceptCopyBack,
 }
 
 /// An action shown to the operator before anything is sent.

@@ -196,6 +196,29 @@ impl Console {
         }
     }
 
+    /// Waits up to `secs` for the drill's pre-flight (step 1) to pass by
+    /// observation; if it still fails then, overrides it as an operator
+    /// would (`:override`, the word typed, Enter). Returns whether it did.
+    pub fn pass_preflight(&mut self, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let current = |c: &Console| c.app.drill().and_then(|d| d.current());
+        while current(self) == Some(0) && Instant::now() < deadline {
+            self.step();
+        }
+        if current(self) != Some(0) {
+            return false;
+        }
+        // Refused while the pre-flight holds: then it completes by itself.
+        self.command("override");
+        if self.app.mode().keys() == kdrill::ui::KeyMode::ConfirmTyped {
+            self.typed(kdrill::drill::OVERRIDE_WORD);
+            self.key(KeyCode::Enter);
+        }
+        let overridden = |c: &Console| c.journal.iter().any(|e| matches!(e, DrillEvent::PreflightOverridden { .. }));
+        self.wait("the pre-flight passed or overridden", 30, |c| current(c) != Some(0));
+        overridden(self)
+    }
+
     /// Plays the operator until the drill is over: confirms checklist
     /// items, and sends each step's action once its gate opens (`n`, the
     /// side's name, Enter). A failed action fails the test, in its words.

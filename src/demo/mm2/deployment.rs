@@ -66,6 +66,10 @@ pub(super) struct Deployment {
     pub position: Vec<i64>,
     /// Last replicated upstream offset committed to Connect's offsets topic.
     pub committed: Vec<Option<i64>>,
+    /// Where the next start sets this flow's source offsets: the ends of the
+    /// opposite flow's data on its source when it stopped (kdrill's start
+    /// action does that), per mirrored partition.
+    pub start_at: Option<Vec<i64>>,
     /// (upstream, downstream) where the current run began, to translate.
     pub base: Vec<(i64, i64)>,
     pub failed_task: Option<usize>,
@@ -92,6 +96,7 @@ impl Deployment {
             ever_ran: false,
             position: vec![0; partitions],
             committed: vec![None; partitions],
+            start_at: None,
             base: vec![(0, 0); partitions],
             failed_task: None,
             stalled: false,

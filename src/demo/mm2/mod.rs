@@ -107,6 +107,15 @@ impl Mm2 {
         }
         let pods = self.deployments[dep].new_pods(timeline.rng());
         let d = &mut self.deployments[dep];
+        // A flow that ran resumes from its offsets, set first at the ends
+        // of the opposite flow's data: nothing is copied back.
+        if d.ever_ran
+            && let Some(ends) = d.start_at.take()
+        {
+            for (c, end) in d.committed.iter_mut().zip(ends) {
+                *c = Some(end - 1);
+            }
+        }
         d.desired = true;
         d.generation += 1;
         d.cr_ready = false;
@@ -134,6 +143,9 @@ impl Mm2 {
         if self.deployments[dep].flowing && !cut {
             self.flush(dep, clusters);
         }
+        // Where this flow's data ends on its target: the reverse flow's start.
+        let ends = self.mirrored.iter().map(|&(t, p)| clusters.side(flow.target).app_end(t, p)).collect();
+        self.deployments[1 - dep].start_at = Some(ends);
         let d = &mut self.deployments[dep];
         d.desired = false;
         d.flowing = false;
@@ -355,6 +367,13 @@ impl Mm2 {
         let d = &mut self.deployments[dep];
         d.stalled = true;
         format!("MM2 {} keeps its tasks RUNNING but replicates nothing", d.flow)
+    }
+
+    /// A stopped flow, one that ran first: records written on its source
+    /// from now on are never replicated (an orphan tail).
+    pub fn stopped(&self) -> Option<usize> {
+        let ran = self.deployments.iter().position(|d| !d.desired && d.ever_ran);
+        ran.or_else(|| self.deployments.iter().position(|d| !d.desired))
     }
 
     pub fn unstall(&mut self) -> String {

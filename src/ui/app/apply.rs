@@ -49,6 +49,11 @@ impl App {
             Intent::Fault(f) => self.send(Action::Fault(f)),
             Intent::Restart(_) if self.read_only => self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL),
             Intent::Restart(flow) => self.propose(Action::RestartMm2(flow), None),
+            Intent::OverridePreflight | Intent::AcceptCopyBack if self.read_only => {
+                self.note(Tone::Warn, crate::ui::keymap::READ_ONLY_DRILL)
+            }
+            Intent::OverridePreflight => self.ask_override(),
+            Intent::AcceptCopyBack => self.ask_accept(),
             Intent::Warn(text) => self.note(Tone::Warn, text),
         }
     }
@@ -195,6 +200,10 @@ impl App {
             Confirm::Action => {
                 let typed = question.typed.map(|t| t.input.value().to_owned()).unwrap_or_default();
                 self.send_pending(typed);
+            }
+            Confirm::OverridePreflight | Confirm::AcceptCopyBack => {
+                let typed = question.typed.map(|t| t.input.value().to_owned()).unwrap_or_default();
+                self.pass_gate(question.about, &typed);
             }
             Confirm::Quit => self.effects.push(Effect::Quit),
             Confirm::TakeOver => self.take_over(),
@@ -347,6 +356,55 @@ impl App {
         self.after_drill_change();
     }
 
+    /// Asks for the override word, if the current step is a failing pre-flight.
+    fn ask_override(&mut self) {
+        let (Some(a), Some(drill)) = (self.live.as_ref(), self.drill.drill.as_ref()) else {
+            self.note(Tone::Warn, "override: no drill running, or nothing observed yet");
+            return;
+        };
+        match drill.preflight_failures(a) {
+            Ok(_) => {
+                self.mode = Mode::Confirm(Question::typed(Confirm::OverridePreflight, crate::drill::OVERRIDE_WORD))
+            }
+            Err(why) => self.note(Tone::Warn, format!("override: {why}")),
+        }
+    }
+
+    /// Asks for the copy-back figure to be typed, if there is one to accept.
+    fn ask_accept(&mut self) {
+        let (Some(a), Some(drill)) = (self.live.as_ref(), self.drill.drill.as_ref()) else {
+            self.note(Tone::Warn, "accept: no drill running, or nothing observed yet");
+            return;
+        };
+        match drill.copy_back_to_accept(a) {
+            Ok((_, records)) => {
+                self.mode = Mode::Confirm(Question::typed(Confirm::AcceptCopyBack, records.to_string()))
+            }
+            Err(why) => self.note(Tone::Warn, format!("accept: {why}")),
+        }
+    }
+
+    /// Journals a typed override or acceptance, judged on the facts of now.
+    fn pass_gate(&mut self, about: Confirm, typed: &str) {
+        let (Some(a), Some(drill)) = (self.live.as_ref(), self.drill.drill.as_mut()) else { return };
+        let result = match about {
+            Confirm::OverridePreflight => drill.override_preflight(a, typed),
+            _ => drill.accept_copy_back(a, typed),
+        };
+        match result {
+            Ok(ev) => {
+                self.journal_event(ev);
+                self.after_drill_change();
+                let text = match about {
+                    Confirm::OverridePreflight => "pre-flight overridden: the journal keeps what failed",
+                    _ => "copy-back figure accepted: journaled with the figure",
+                };
+                self.note(Tone::Warn, text);
+            }
+            Err(why) => self.note(Tone::Warn, format!("{why}; nothing recorded")),
+        }
+    }
+
     fn confirm_item(&mut self) {
         let Some(now) = self.now else { return };
         let result = match self.drill.drill.as_mut() {
@@ -389,7 +447,8 @@ impl App {
         let Some(now) = self.now else { return };
         let s = self.settings();
         let drill = Drill::start_with_config(kind, s.hold_window, &s.infra_checklist, &self.config_fingerprint, now)
-            .verify_within(s.action_timeout);
+            .verify_within(s.action_timeout)
+            .preflight_lag_within(s.preflight_lag_records);
         let started = drill.events().to_vec();
         self.drill.drill = Some(drill);
         for ev in started {

@@ -72,6 +72,11 @@ fn lines<'a>(screen: &Screen, width: usize) -> (Vec<Line<'a>>, usize) {
     )]));
     for (i, s) in v.steps.iter().enumerate() {
         match &s.state {
+            StepState::Done { at } if s.overridden.is_some() => out.push(Line::from(vec![
+                screen.span(Slot::Alarm, format!("⚠ {} ", i + 1)),
+                screen.span(Slot::Text, fmt::clip(&s.title, width.saturating_sub(4 + 27))),
+                screen.span(Slot::Alarm, format!("  OVERRIDDEN {}", fmt::clock(*at))),
+            ])),
             // The time stays whole; the title gives way.
             StepState::Done { at } => out.push(Line::from(vec![
                 screen.span(Slot::Ok, format!("✓ {} ", i + 1)),
@@ -180,6 +185,13 @@ fn current<'a>(screen: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usi
     if s.checks.is_empty() {
         out.push(Line::from(screen.span(Slot::Stale, format!("{IN}? waiting for the first observation"))));
     }
+    if s.preflight && s.checks.iter().any(|c| !c.truth.is_yes()) && !screen.read_only() {
+        let text = format!("{IN}:override passes it anyway (type override; the journal keeps what failed)");
+        wrapped(screen, out, &text, width, IN2, Slot::Muted);
+    }
+    if let Some(f) = &v.failback {
+        failback(screen, f, width, out);
+    }
     for (item, at) in &s.checklist {
         let (mark, mark_slot, note) = match at {
             Some(at) => ("☑", Slot::Ok, format!("  confirmed {}", fmt::clock(*at))),
@@ -206,5 +218,70 @@ fn current<'a>(screen: &Screen, v: &DrillView, s: &StepView, now: Ts, width: usi
         ]));
     } else if let Some(why) = &v.blocked {
         wrapped(screen, out, &format!("{IN}▲ blocked: {why}"), width, IN2, Slot::Warn);
+    }
+}
+
+/// Partitions listed one by one under the per-topic figures, at most.
+const PARTITION_ROWS: usize = 8;
+
+/// What the reverse flow would copy back and the orphan tail, per topic
+/// then per partition (those with anything to show).
+fn failback<'a>(screen: &Screen, f: &crate::assess::Failback, width: usize, out: &mut Vec<Line<'a>>) {
+    const IN: &str = "    ";
+    const IN2: &str = "        ";
+    let total = match (&f.copy_back_unknown, f.copy_back()) {
+        (Some(why), _) => format!("unknown ({why})"),
+        (None, Some(n)) => format!("{n} rec"),
+        (None, None) => "unknown".to_owned(),
+    };
+    let orphans = match (&f.orphans_unknown, f.orphans()) {
+        (Some(why), _) => format!("unknown ({why})"),
+        (None, Some(n)) => format!("{n} rec"),
+        (None, None) => "unknown".to_owned(),
+    };
+    let text = format!(
+        "{IN}{} would copy back {total} into {} · orphan tail on {} (never replicated): {orphans}",
+        f.flow, f.flow.target, f.flow.target
+    );
+    wrapped(screen, out, &text, width, IN2, Slot::Text);
+    let rec = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
+    let age = |s: Option<f64>| s.map_or(String::new(), |s| format!(", oldest {} ago", crate::assess::fmt_age(s)));
+    for t in f.topics() {
+        let text = format!(
+            "{IN2}{}: copy back {} rec · orphans {} rec{} ({} partitions)",
+            t.topic,
+            rec(t.copy_back),
+            rec(t.orphans),
+            age(t.orphans_oldest_age_secs),
+            t.partitions
+        );
+        out.push(Line::from(screen.span(Slot::Muted, fmt::clip(&text, width))));
+    }
+    let shown: Vec<_> = f
+        .partitions
+        .iter()
+        .filter(|p| p.copy_back.is_some_and(|n| n > 0) || p.orphans.is_some_and(|n| n > 0))
+        .collect();
+    for p in shown.iter().take(PARTITION_ROWS) {
+        let earliest = if p.from_earliest { " from earliest" } else { "" };
+        let text = format!(
+            "{IN2}  {}[{}]: copy back {} rec{earliest} · orphans {} rec{}",
+            p.topic,
+            p.partition,
+            rec(p.copy_back),
+            rec(p.orphans),
+            age(p.orphans_oldest_age_secs)
+        );
+        out.push(Line::from(screen.span(Slot::Muted, fmt::clip(&text, width))));
+    }
+    if shown.len() > PARTITION_ROWS {
+        let text = format!("{IN2}  … {} more partitions (kdrill check --json lists all)", shown.len() - PARTITION_ROWS);
+        out.push(Line::from(screen.span(Slot::Muted, text)));
+    }
+    if f.copy_back().is_some_and(|n| n > 0) && !screen.read_only() {
+        let text = format!(
+            "{IN}judged again once it runs (kdrill's start sets offsets at the ends where it can: n previews it); :accept takes the figure as duplicates, typed"
+        );
+        wrapped(screen, out, &text, width, IN2, Slot::Muted);
     }
 }

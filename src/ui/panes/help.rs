@@ -79,7 +79,8 @@ pub fn draw(screen: &Screen, frame: &mut Frame, area: Rect, scroll: usize) {
         View::Console => format!("console view · focus: {}", screen.focus.name()),
         View::Wall => "wall view".to_owned(),
     };
-    let r = centered(area, 100, lines.len() as u16 + 2);
+    // Wide enough for the `:` key's list of commands on one line.
+    let r = centered(area, 112, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)

@@ -83,6 +83,8 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
                 answers(screen, question, "take over", "cancel"),
             ],
         ),
+        Confirm::OverridePreflight => (" Override the pre-flight? ", override_lines(screen, question)),
+        Confirm::AcceptCopyBack => (" Accept the copy-back? ", accept_lines(screen, question)),
         Confirm::Abort => (
             " Abort the drill? ",
             vec![
@@ -103,7 +105,8 @@ pub fn confirm(screen: &Screen, frame: &mut Frame, area: Rect, question: &Questi
         ]);
         lines.insert(lines.len().saturating_sub(1), typed);
     }
-    let width = if question.about == Confirm::Action { 110 } else { 72 };
+    let wide = matches!(question.about, Confirm::Action | Confirm::OverridePreflight | Confirm::AcceptCopyBack);
+    let width = if wide { 110 } else { 72 };
     // Wrapped lines need more rows than there are lines.
     let inner = width.min(area.width).saturating_sub(2).max(1) as usize;
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
@@ -140,5 +143,44 @@ fn action_lines<'a>(screen: &Screen, p: &'a Pending, question: &'a Question) -> 
     }
     lines.push(Line::default());
     lines.push(answers(screen, question, "send", "cancel, nothing sent"));
+    lines
+}
+
+/// The pre-flight's failing conditions, as the drill pane shows them now.
+fn override_lines<'a>(screen: &Screen, question: &'a Question) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::from(screen.span(Slot::Warn, "The pre-flight does not pass. Failing now:"))];
+    let step = screen.drill_view.as_ref().and_then(|v| v.current_step());
+    for c in step.map(|(_, s)| s.checks.as_slice()).unwrap_or_default().iter().filter(|c| !c.truth.is_yes()) {
+        let why = match &c.truth {
+            crate::assess::Truth::Unknown(why) => format!("unknown, {why}"),
+            _ => c.observed.clone(),
+        };
+        lines.push(Line::from(screen.span(Slot::Text, format!("  ✗ {}: {why}", c.label))));
+    }
+    lines.push(Line::from(
+        screen.span(Slot::Muted, "Overriding journals exactly what failed at this moment; the report shows it first."),
+    ));
+    lines.push(Line::default());
+    lines.push(answers(screen, question, "override", "cancel"));
+    lines
+}
+
+/// The copy-back figure being accepted, per topic.
+fn accept_lines<'a>(screen: &Screen, question: &'a Question) -> Vec<Line<'a>> {
+    let figures = screen.drill_view.as_ref().and_then(|v| v.failback.as_ref());
+    let mut lines = Vec::new();
+    if let Some(f) = figures {
+        lines.push(Line::from(screen.span(
+            Slot::Warn,
+            format!("{} copies back records {} already holds: duplicates there.", f.flow, f.flow.target),
+        )));
+        for t in f.topics().iter().filter(|t| t.copy_back.is_some_and(|n| n > 0)) {
+            let n = t.copy_back.unwrap_or(0);
+            lines.push(Line::from(screen.span(Slot::Text, format!("  {}: {n} rec", t.topic))));
+        }
+    }
+    lines.push(Line::from(screen.span(Slot::Muted, "Accepting journals the figure; the report shows it.")));
+    lines.push(Line::default());
+    lines.push(answers(screen, question, "accept", "cancel"));
     lines
 }

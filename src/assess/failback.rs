@@ -1,0 +1,180 @@
+//! What restarting MM2 in the reverse direction would do to the old
+//! primary (seeds 001 and 003): the records it would copy back (from its
+//! committed position in its Connect offsets topic to where the stopped
+//! flow's data ended on its source), and the orphan tail, the records on
+//! the old primary the stopped flow never replicated.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Flow, Ts};
+
+use super::conditions::Eval;
+use super::ends::PartitionEnd;
+use super::lag::FlowLag;
+use super::truth::Truth;
+
+/// One partition's figures. A partition is named as it is on the side
+/// it lives: copy-back on the reverse flow's source, orphans on the old
+/// primary (the same names with identity replication).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailbackPartition {
+    pub topic: String,
+    pub partition: i32,
+    /// Records the reverse flow would copy again; `None` when unknown.
+    pub copy_back: Option<u64>,
+    /// No committed position: the reverse flow would read from the
+    /// earliest offset, assumed 0 (an upper bound under retention).
+    pub from_earliest: bool,
+    /// Records on the old primary never replicated; `None` when unknown.
+    pub orphans: Option<u64>,
+    /// Age of the oldest orphan record: the tail was written since then.
+    pub orphans_oldest_age_secs: Option<f64>,
+}
+
+/// One topic's figures, summed over its partitions.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailbackTopic {
+    pub topic: String,
+    pub partitions: usize,
+    pub copy_back: Option<u64>,
+    pub orphans: Option<u64>,
+    pub orphans_oldest_age_secs: Option<f64>,
+}
+
+/// The figures of one reverse flow before it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failback {
+    /// The reverse flow, about to start (its opposite stopped).
+    pub flow: Flow,
+    pub partitions: Vec<FailbackPartition>,
+    /// Why the copy-back is not known, if it is not.
+    pub copy_back_unknown: Option<String>,
+    /// When the reverse flow's committed offsets were read.
+    pub committed_at: Option<Ts>,
+    /// Why the orphan tail is not known, if it is not.
+    pub orphans_unknown: Option<String>,
+}
+
+impl Failback {
+    /// Total records the reverse flow would copy back, when known.
+    pub fn copy_back(&self) -> Option<u64> {
+        if self.copy_back_unknown.is_some() {
+            return None;
+        }
+        self.partitions.iter().try_fold(0u64, |sum, p| Some(sum + p.copy_back.unwrap_or(0)))
+    }
+
+    /// Partitions with anything to copy back, and of those how many from
+    /// their earliest offset.
+    pub fn copy_back_partitions(&self) -> (usize, usize) {
+        let again = self.partitions.iter().filter(|p| p.copy_back.is_some_and(|n| n > 0));
+        again.fold((0, 0), |(n, e), p| (n + 1, e + usize::from(p.from_earliest)))
+    }
+
+    /// Total orphan records, when known.
+    pub fn orphans(&self) -> Option<u64> {
+        if self.orphans_unknown.is_some() {
+            return None;
+        }
+        Some(self.partitions.iter().filter_map(|p| p.orphans).sum())
+    }
+
+    /// The figures per topic, in topic order.
+    pub fn topics(&self) -> Vec<FailbackTopic> {
+        let mut by: BTreeMap<&str, FailbackTopic> = BTreeMap::new();
+        for p in &self.partitions {
+            let t = by.entry(&p.topic).or_insert_with(|| FailbackTopic {
+                topic: p.topic.clone(),
+                partitions: 0,
+                copy_back: None,
+                orphans: None,
+                orphans_oldest_age_secs: None,
+            });
+            t.partitions += 1;
+            let add = |sum: Option<u64>, n: Option<u64>| match (sum, n) {
+                (s, None) => s,
+                (s, Some(n)) => Some(s.unwrap_or(0) + n),
+            };
+            t.copy_back = add(t.copy_back, p.copy_back);
+            t.orphans = add(t.orphans, p.orphans);
+            if let Some(s) = p.orphans_oldest_age_secs {
+                t.orphans_oldest_age_secs = Some(t.orphans_oldest_age_secs.map_or(s, |m| m.max(s)));
+            }
+        }
+        by.into_values().collect()
+    }
+}
+
+/// The figures of `flow` (the reverse flow) from `ends`, where the stopped
+/// opposite flow's data ended on `flow`'s source, and the flows' lag: the
+/// reverse flow's committed positions, the stopped flow's unreplicated
+/// records.
+pub fn failback(flow: Flow, ends: Result<&[PartitionEnd], &str>, lag: &[FlowLag]) -> Failback {
+    let mut by: BTreeMap<(String, i32), FailbackPartition> = BTreeMap::new();
+    let blank = |topic: &str, partition| FailbackPartition {
+        topic: topic.to_owned(),
+        partition,
+        copy_back: None,
+        from_earliest: false,
+        orphans: None,
+        orphans_oldest_age_secs: None,
+    };
+    let reverse = lag.iter().find(|l| l.flow == flow);
+    let committed_at = reverse.and_then(|l| l.at);
+    let copy_back_unknown = match (ends, reverse) {
+        (Err(why), _) => Some(format!("where {} ended is unknown: {why}", flow.reversed())),
+        (_, None) => Some(format!("no MM2 deployment for {flow} configured")),
+        (Ok(_), Some(l)) => l.freshness.problem(&format!("{flow}'s committed offsets")),
+    };
+    if let (Ok(ends), Some(l), None) = (ends, reverse, &copy_back_unknown) {
+        for e in ends {
+            let position = l.rows.iter().find(|r| *r.topic == *e.topic && r.partition == e.partition);
+            let replicated = position.and_then(|r| r.replicated);
+            let start = replicated.map_or(0, |r| r.saturating_add(1));
+            let p = by.entry((e.topic.clone(), e.partition)).or_insert_with(|| blank(&e.topic, e.partition));
+            p.copy_back = Some(e.end.saturating_sub(start).max(0).unsigned_abs());
+            p.from_earliest = replicated.is_none();
+        }
+    }
+    let stopped = lag.iter().find(|l| l.flow == flow.reversed());
+    let orphans_unknown = match stopped {
+        None => Some(format!("no MM2 deployment for {} configured", flow.reversed())),
+        Some(l) => l.freshness.problem(&format!("lag of {}", flow.reversed())),
+    };
+    if let (Some(l), None) = (stopped, &orphans_unknown) {
+        for r in &l.rows {
+            let p = by.entry((r.topic.to_string(), r.partition)).or_insert_with(|| blank(&r.topic, r.partition));
+            p.orphans = r.records.map(|n| n.max(0).unsigned_abs());
+            p.orphans_oldest_age_secs = r.seconds.filter(|_| r.records.is_some_and(|n| n > 0));
+        }
+    }
+    Failback { flow, partitions: by.into_values().collect(), copy_back_unknown, committed_at, orphans_unknown }
+}
+
+/// The copy-back gate judged on `figures`: passes on a fresh 0 only.
+pub fn copy_back_eval(flow: Flow, figures: Result<&Failback, String>) -> Eval {
+    let f = match figures {
+        Ok(f) => f,
+        Err(why) => return (Truth::Unknown(why), "copy-back ?".into(), None),
+    };
+    let at = f.committed_at;
+    if let Some(why) = &f.copy_back_unknown {
+        return (Truth::Unknown(why.clone()), "copy-back ?".into(), at);
+    }
+    match f.copy_back() {
+        Some(0) => {
+            (Truth::Yes, format!("0 rec: {flow}'s committed position is at or past the ends on every partition"), at)
+        }
+        Some(n) => (Truth::No, copy_back_text(f, n), at),
+        None => (Truth::Unknown("copy-back unknown".into()), "copy-back ?".into(), at),
+    }
+}
+
+/// The copy-back figure in words.
+pub fn copy_back_text(f: &Failback, records: u64) -> String {
+    let (parts, earliest) = f.copy_back_partitions();
+    let earliest = if earliest > 0 { format!(", {earliest} from their earliest offset") } else { String::new() };
+    format!("{} would copy back {records} rec {} already holds ({parts} partitions{earliest})", f.flow, f.flow.target)
+}
