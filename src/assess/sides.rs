@@ -106,6 +106,40 @@ pub struct SideView {
     /// incomplete. Figures resting on those topics may be missing a fact.
     pub unread: Vec<String>,
     pub skipped: Vec<crate::model::SkippedRecords>,
+    /// How kdrill connects here, when it is not plaintext.
+    pub security: Option<SecurityView>,
+}
+
+/// The security in use towards a side, in words (never a secret), and the
+/// server certificate's remaining days where a handshake showed them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecurityView {
+    /// `SASL_SSL · SCRAM-SHA-512 · user kdrill`.
+    pub text: String,
+    /// Whole days until the server certificate expires (negative: expired).
+    pub cert_days_left: Option<i64>,
+    /// The certificate expires within the configured warning days.
+    pub cert_warn: bool,
+}
+
+/// The security view of `s` at `now`; plaintext has none to show.
+pub fn security_view(s: &crate::model::Security, now: Ts) -> Option<SecurityView> {
+    if s.protocol == "PLAINTEXT" {
+        return None;
+    }
+    let mut text = s.protocol.clone();
+    if let Some(m) = &s.mechanism {
+        text.push_str(&format!(" · {m}"));
+    }
+    if let Some(u) = &s.user {
+        text.push_str(&format!(" · user {u}"));
+    }
+    let cert_days_left = s.cert_not_after.map(|t| (t - now).num_days());
+    Some(SecurityView {
+        text,
+        cert_days_left,
+        cert_warn: cert_days_left.is_some_and(|d| d < i64::from(s.cert_warn_days)),
+    })
 }
 
 impl SideView {
@@ -179,6 +213,7 @@ pub fn assess_side(
         declared: None,
         unread: unread(cluster),
         skipped: cluster.unread.as_ref().map(|u| u.value.skipped.clone()).unwrap_or_default(),
+        security: cluster.security.as_ref().and_then(|s| security_view(s, now)),
     }
 }
 
