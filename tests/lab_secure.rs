@@ -341,9 +341,18 @@ fn each_connection_failure_is_said_in_words_fast() {
     );
     let (code, out, err) = check(&wrong_file, false, &[]);
     assert!(out.contains("authentication failed on dc: SCRAM-SHA-512 user kdrill"), "{out}{err}");
-    assert!(!out.contains("never observed (STALE)") || out.contains("authentication failed"), "{out}");
     assert!(!err.contains("panicked"), "{err}");
-    assert_ne!(code, 101, "check crashed: {err}");
+    // Nothing judged on a side never observed: check alarms (exit 2).
+    assert_eq!(code, 2, "{out}{err}");
+    let (code, json, _) = check(&wrong_file, true, &[]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(code, 2);
+    assert_eq!(v["standing"], "unobserved", "{json}");
+    assert_eq!(v["sides"][0]["reachable"], false);
+    assert_eq!(v["sides"][0]["unreachable_because"], "authentication failed on dc: SCRAM-SHA-512 user kdrill");
+    assert_eq!(v["sides"][0]["security"], "SASL_SSL · SCRAM-SHA-512 · user kdrill");
+    let dr_days = v["sides"][1]["cert_days_left"].as_i64();
+    assert!(dr_days.is_some_and(|d| (820..=826).contains(&d)), "dr's certificate: {dr_days:?}");
     let _ = std::fs::remove_file(wrong_file);
 }
 
