@@ -406,3 +406,33 @@ fn group_views(cluster: &Cluster, settings: &Settings) -> Vec<GroupView> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod security_tests {
+    use super::*;
+    use crate::model::Security;
+
+    fn sec(protocol: &str, days: Option<i64>, warn: u32) -> Security {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
+        Security {
+            protocol: protocol.into(),
+            mechanism: Some("SCRAM-SHA-512".into()),
+            user: Some("kdrill".into()),
+            cert_not_after: days.map(|d| now + chrono::Duration::days(d) + chrono::Duration::hours(1)),
+            cert_warn_days: warn,
+        }
+    }
+
+    #[test]
+    fn certificate_days_warn_below_the_configured_days() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
+        let v = security_view(&sec("SASL_SSL", Some(29), 30), now).unwrap_or_else(|| panic!("a view"));
+        assert_eq!(v.text, "SASL_SSL · SCRAM-SHA-512 · user kdrill");
+        assert_eq!((v.cert_days_left, v.cert_warn), (Some(29), true));
+        let v = security_view(&sec("SASL_SSL", Some(30), 30), now).unwrap_or_else(|| panic!("a view"));
+        assert_eq!((v.cert_days_left, v.cert_warn), (Some(30), false));
+        let v = security_view(&sec("SASL_SSL", None, 30), now).unwrap_or_else(|| panic!("a view"));
+        assert_eq!((v.cert_days_left, v.cert_warn), (None, false));
+        assert_eq!(security_view(&sec("PLAINTEXT", None, 30), now), None, "plaintext shows nothing");
+    }
+}
