@@ -57,6 +57,13 @@ pub struct SideReport {
     pub side: String,
     pub alias: String,
     pub reachable: bool,
+    /// Why the cluster does not answer, in words (never a secret).
+    pub unreachable_because: Option<String>,
+    /// How kdrill connects: `SASL_SSL · SCRAM-SHA-512 · user kdrill`
+    /// (null: plaintext).
+    pub security: Option<String>,
+    /// Whole days until the server certificate expires, where read.
+    pub cert_days_left: Option<i64>,
     pub role: String,
     pub declared_role: Option<String>,
     /// When the data this is based on was observed (null: never).
@@ -193,6 +200,12 @@ pub fn report(a: &Assessment) -> Report {
             side: s.side.label().into(),
             alias: s.alias.clone(),
             reachable: matches!(s.link, Link::Up { .. }),
+            unreachable_because: match &s.link {
+                Link::Down { error, .. } => Some(error.clone()),
+                _ => None,
+            },
+            security: s.security.as_ref().map(|v| v.text.clone()),
+            cert_days_left: s.security.as_ref().and_then(|v| v.cert_days_left),
             role: s.role.label().into(),
             declared_role: s.declared.map(|r| r.label().into()),
             observed_at: s.observed_at,

@@ -32,7 +32,7 @@ pub use lag::{FlowLag, LagLevel, LagRow};
 pub use mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
 pub use platform::{Disagreement, DisagreementKind, Known, Mm2Platform, PlatformView};
 pub use rules::{Rule, Violation};
-pub use sides::{GroupClass, GroupView, Role, SideView, TopicView};
+pub use sides::{GroupClass, GroupView, Role, SecurityView, SideView, TopicView};
 pub use translation::{CheckpointOffsets, GroupTranslation, TranslationRow, Untranslatable};
 pub use truth::{Freshness, Truth, fmt_age};
 

@@ -109,6 +109,40 @@ pub struct SideView {
     /// incomplete. Figures resting on those topics may be missing a fact.
     pub unread: Vec<String>,
     pub skipped: Vec<crate::model::SkippedRecords>,
+    /// How kdrill connects here, when it is not plaintext.
+    pub security: Option<SecurityView>,
+}
+
+/// The security in use towards a side, in words (never a secret), and the
+/// server certificate's remaining days where a handshake showed them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecurityView {
+    /// `SASL_SSL · SCRAM-SHA-512 · user kdrill`.
+    pub text: String,
+    /// Whole days until the server certificate expires (negative: expired).
+    pub cert_days_left: Option<i64>,
+    /// The certificate expires within the configured warning days.
+    pub cert_warn: bool,
+}
+
+/// The security view of `s` at `now`; plaintext has none to show.
+pub fn security_view(s: &crate::model::Security, now: Ts) -> Option<SecurityView> {
+    if s.protocol == "PLAINTEXT" {
+        return None;
+    }
+    let mut text = s.protocol.clone();
+    if let Some(m) = &s.mechanism {
+        text.push_str(&format!(" · {m}"));
+    }
+    if let Some(u) = &s.user {
+        text.push_str(&format!(" · user {u}"));
+    }
+    let cert_days_left = s.cert_not_after.map(|t| (t - now).num_days());
+    Some(SecurityView {
+        text,
+        cert_days_left,
+        cert_warn: cert_days_left.is_some_and(|d| d < i64::from(s.cert_warn_days)),
+    })
 }
 
 impl SideView {
@@ -182,6 +216,7 @@ pub fn assess_side(
         declared: None,
         unread: unread(cluster),
         skipped: cluster.unread.as_ref().map(|u| u.value.skipped.clone()).unwrap_or_default(),
+        security: cluster.security.as_ref().and_then(|s| security_view(s, now)),
     }
 }
 
@@ -375,4 +410,34 @@ fn group_views(cluster: &Cluster, settings: &Settings, now: Ts) -> Vec<GroupView
             GroupView { id: g.id.clone(), class, state: g.state.clone(), members: g.members.len(), clients, hosts, lag }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod security_tests {
+    use super::*;
+    use crate::model::Security;
+
+    fn sec(protocol: &str, days: Option<i64>, warn: u32) -> Security {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
+        Security {
+            protocol: protocol.into(),
+            mechanism: Some("SCRAM-SHA-512".into()),
+            user: Some("kdrill".into()),
+            cert_not_after: days.map(|d| now + chrono::Duration::days(d) + chrono::Duration::hours(1)),
+            cert_warn_days: warn,
+        }
+    }
+
+    #[test]
+    fn certificate_days_warn_below_the_configured_days() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
+        let v = security_view(&sec("SASL_SSL", Some(29), 30), now).unwrap_or_else(|| panic!("a view"));
+        assert_eq!(v.text, "SASL_SSL · SCRAM-SHA-512 · user kdrill");
+        assert_eq!((v.cert_days_left, v.cert_warn), (Some(29), true));
+        let v = security_view(&sec("SASL_SSL", Some(30), 30), now).unwrap_or_else(|| panic!("a view"));
+        assert_eq!((v.cert_days_left, v.cert_warn), (Some(30), false));
+        let v = security_view(&sec("SASL_SSL", None, 30), now).unwrap_or_else(|| panic!("a view"));
+        assert_eq!((v.cert_days_left, v.cert_warn), (None, false));
+        assert_eq!(security_view(&sec("PLAINTEXT", None, 30), now), None, "plaintext shows nothing");
+    }
 }

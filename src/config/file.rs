@@ -65,6 +65,8 @@ struct RawCluster {
     /// Commands that stop and start this side's applications, instead of
     /// scaling its workloads.
     app_commands: Option<RawCommands>,
+    /// Warn when a TLS server certificate expires within this many days.
+    cert_warn_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +198,9 @@ pub struct ClusterConfig {
     pub kube: Option<KubeConfig>,
     /// How this side's applications are stopped and started.
     pub apps: AppsBackend,
+    /// Warn when the cluster's TLS server certificate expires within this
+    /// many days (`cert_warn_days`, default 30).
+    pub cert_warn_days: u32,
 }
 
 /// Where a side's Kubernetes is and what kdrill reads there.
@@ -318,6 +323,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 None if !raw.workloads.is_empty() => AppsBackend::Kube,
                 None => AppsBackend::None,
             },
+            cert_warn_days: raw.cert_warn_days.unwrap_or(DEFAULT_CERT_WARN_DAYS),
         })
     };
     let clusters = [cluster(Side::Dc, &raw.clusters.dc)?, cluster(Side::Dr, &raw.clusters.dr)?];
@@ -486,6 +492,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         lease_timeout,
     })
 }
+
+/// Days before a TLS server certificate expires that kdrill warns.
+pub const DEFAULT_CERT_WARN_DAYS: u32 = 30;
 
 /// The drill topic's default name.
 pub const DRILL_TOPIC: &str = "kdrill.drill";

@@ -22,6 +22,24 @@ pub struct Cluster {
     pub checkpoints: Option<Observed<Vec<Checkpoint>>>,
     /// What could not be read of MM2's topics here, as of the last read.
     pub unread: Option<Observed<Unread>>,
+    /// How kdrill connects (never a secret) and the server certificate's
+    /// expiry where a TLS handshake showed it.
+    #[serde(default)]
+    pub security: Option<Security>,
+}
+
+/// The security in use towards one cluster: protocol, SASL mechanism and
+/// user, never the secret; and what a TLS handshake showed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Security {
+    /// `security.protocol`: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    pub protocol: String,
+    pub mechanism: Option<String>,
+    pub user: Option<String>,
+    /// The server certificate's notAfter, from the last TLS handshake.
+    pub cert_not_after: Option<Ts>,
+    /// Warn when the server certificate expires within this many days.
+    pub cert_warn_days: u32,
 }
 
 /// What a reader of MM2's topics could not use: records it skipped as
@@ -54,6 +72,7 @@ impl Cluster {
             heartbeats: None,
             checkpoints: None,
             unread: None,
+            security: None,
         }
     }
 

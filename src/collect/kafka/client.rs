@@ -3,7 +3,7 @@
 //! ever committed, no topic auto-created), and with errors that can never
 //! carry a secret.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -33,12 +33,30 @@ pub type StatisticsSink = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct KdrillContext {
     statistics: Option<StatisticsSink>,
+    /// The last connection failure librdkafka reported (its reason text),
+    /// for saying why a cluster is unreachable in words.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl KdrillContext {
     /// A context that hands every statistics JSON to `sink`.
     pub fn with_statistics(sink: StatisticsSink) -> KdrillContext {
-        KdrillContext { statistics: Some(sink) }
+        KdrillContext { statistics: Some(sink), ..KdrillContext::default() }
+    }
+
+    /// The last connection failure reported since the previous call.
+    pub fn take_failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|mut f| f.take())
+    }
+
+    fn note_failure(&self, reason: &str) {
+        // The summary that follows a failure says less than the failure.
+        if reason.contains("brokers are down") {
+            return;
+        }
+        if let Ok(mut f) = self.failure.lock() {
+            *f = Some(reason.to_owned());
+        }
     }
 }
 
@@ -50,6 +68,9 @@ impl std::fmt::Debug for KdrillContext {
 
 impl ClientContext for KdrillContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        if fac == "FAIL" {
+            self.note_failure(message);
+        }
         match level {
             RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
                 tracing::warn!(target: "librdkafka", "{fac} {message}")
@@ -62,6 +83,7 @@ impl ClientContext for KdrillContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        self.note_failure(reason);
         tracing::debug!(target: "librdkafka", "{error}: {reason}");
     }
 
@@ -180,6 +202,7 @@ mod tests {
             secrets,
             kube: None,
             apps: crate::config::AppsBackend::None,
+            cert_warn_days: 30,
         }
     }
 

@@ -21,11 +21,15 @@ use chrono::Utc;
 use rdkafka::consumer::Consumer;
 
 use crate::config::{Classification, ClusterConfig, Timing};
-use crate::model::{Broker, Cluster, Link, Observed, Partition, Topic, Ts};
+use crate::model::{Broker, Cluster, Link, Observed, Partition, Security, Topic, Ts};
 
 use super::client::{self, KdrillContext, Observer, StatisticsSink};
 use super::ffi::{self, Metadata};
 use super::groups::{self, GroupStats};
+use super::security;
+
+/// How often the server certificate is read again while the cluster is up.
+const CERT_READ_EVERY: Duration = Duration::from_secs(3600);
 
 /// First retry delay after a failed poll; doubles per failure.
 pub const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -79,6 +83,8 @@ pub struct ClusterPoller {
     /// The last good state of every section, and the link.
     state: Cluster,
     failures: u32,
+    /// When the server certificate was last read by a TLS handshake.
+    tls_checked: Option<Instant>,
 }
 
 impl ClusterPoller {
@@ -94,6 +100,9 @@ impl ClusterPoller {
             .as_ref()
             .map(|b| b.value.iter().map(|b| (b.id, (b.host.clone(), b.port))).collect())
             .unwrap_or_default();
+        // The certificate last seen stays until a handshake shows another.
+        let seen = state.security.as_ref().and_then(|s| s.cert_not_after);
+        let security = Security { cert_not_after: seen, ..security::security_of(&cfg) };
         ClusterPoller {
             cfg,
             timing,
@@ -103,8 +112,9 @@ impl ClusterPoller {
             known_brokers,
             configs: HashMap::new(),
             configs_refreshed: None,
-            state,
+            state: Cluster { security: Some(security), ..state },
             failures: 0,
+            tls_checked: None,
         }
     }
 
@@ -172,10 +182,11 @@ impl ClusterPoller {
 
     fn poll_with(&mut self, observer: &Observer, deadline: Instant, stats: &mut PollStats) {
         let client = observer.client();
-        let md = match ffi::metadata(client, deadline) {
+        let md = match self.metadata(observer, deadline) {
             Ok(md) => md,
-            Err(e) => return self.fail(format!("metadata: {e}"), stats),
+            Err(e) => return self.fail(e, stats),
         };
+        self.read_certificate(deadline);
         let md_at = Utc::now();
         self.state.link = Link::Up { last_ok: md_at };
         self.failures = 0;
@@ -321,6 +332,71 @@ impl ClusterPoller {
         }
     }
 
+    /// Metadata, the first request of every poll. While the cluster is not
+    /// up, asked in growing slices so that a failure librdkafka would only
+    /// retry until the deadline (wrong password, untrusted certificate, a
+    /// listener without TLS) is reported at once, in words.
+    fn metadata(&self, observer: &Observer, deadline: Instant) -> Result<ffi::Metadata, String> {
+        let client = observer.client();
+        if matches!(self.state.link, Link::Up { .. }) {
+            return ffi::metadata(client, deadline).map_err(|e| self.explained(format!("metadata: {e}"), deadline));
+        }
+        let mut slice = Duration::from_millis(500);
+        // librdkafka suppresses repeats of a failure: keep the last one.
+        let mut last: Option<String> = None;
+        loop {
+            let until = deadline.min(Instant::now() + slice);
+            match ffi::metadata(client, until) {
+                Ok(md) => return Ok(md),
+                Err(e) => {
+                    drain_events(observer);
+                    // Credentials and TLS: said at once. Anything else (a
+                    // broker restarting) is retried until the deadline.
+                    if let Some(r) = self.context.take_failure() {
+                        last = Some(client::redact(&r, &self.cfg));
+                    }
+                    if let Some(r) = last.as_deref().filter(|r| security::is_security_failure(r))
+                        && let Some(words) = self.explain(r, deadline)
+                    {
+                        return Err(words);
+                    }
+                    if Instant::now() >= deadline {
+                        let words = last.as_deref().and_then(|r| self.explain(r, deadline));
+                        return Err(words.unwrap_or_else(|| format!("metadata: {e}")));
+                    }
+                    slice = slice.saturating_mul(2);
+                }
+            }
+        }
+    }
+
+    /// `error`, or better words for it from what librdkafka reported.
+    fn explained(&self, error: String, deadline: Instant) -> String {
+        let failure = self.context.take_failure().map(|r| client::redact(&r, &self.cfg));
+        failure.and_then(|r| self.explain(&r, deadline)).unwrap_or(error)
+    }
+
+    fn explain(&self, reason: &str, deadline: Instant) -> Option<String> {
+        let timeout = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(500));
+        security::explain(&self.cfg, reason, || security::handshake(&self.cfg, timeout))
+    }
+
+    /// Reads the server certificate's expiry by a TLS handshake of its own:
+    /// on the first good poll, then once an hour.
+    fn read_certificate(&mut self, deadline: Instant) {
+        let Some(sec) = &self.state.security else { return };
+        if !security::uses_tls(sec) || self.tls_checked.is_some_and(|t| t.elapsed() < CERT_READ_EVERY) {
+            return;
+        }
+        self.tls_checked = Some(Instant::now());
+        let timeout = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(500));
+        if let security::Handshake::Certificate { not_after: Some(t), .. } = security::handshake(&self.cfg, timeout)
+            && let Some(s) = self.state.security.as_mut()
+        {
+            s.cert_not_after = Some(t);
+        }
+    }
+
     fn section_error(&self, error: String, stats: &mut PollStats) {
         let error = client::redact(&error, &self.cfg);
         tracing::debug!("{}: {error}", self.cfg.alias);
@@ -406,6 +482,7 @@ mod tests {
             secrets: Default::default(),
             kube: None,
             apps: crate::config::AppsBackend::None,
+            cert_warn_days: 30,
         };
         let timing = Timing {
             poll_interval: poll,

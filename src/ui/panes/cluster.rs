@@ -119,7 +119,7 @@ fn status<'a>(screen: &Screen, v: &SideView, now: crate::model::Ts, w: usize) ->
                 "UNREACHABLE since {} ({}): {}",
                 fmt::clock(*since),
                 fmt_age(age_secs(*since, now)),
-                fmt::clip(error, 40)
+                fmt::clip(error, 72)
             ),
         )),
     }
@@ -144,6 +144,9 @@ fn status<'a>(screen: &Screen, v: &SideView, now: crate::model::Ts, w: usize) ->
 fn notes<'a>(screen: &Screen, a: &crate::assess::Assessment, side: Side, w: usize) -> Vec<Line<'a>> {
     let more = |n: usize| if n > 1 { format!(" (+{} in check)", n - 1) } else { String::new() };
     let mut out = Vec::new();
+    if let Some(sec) = &a.side(side).security {
+        out.push(security_line(screen, sec, w));
+    }
     let unread = &a.side(side).unread;
     if let Some(first) = unread.first() {
         let text = fmt::clip(&format!("▲ {first}{}", more(unread.len())), w);
@@ -169,6 +172,21 @@ fn notes<'a>(screen: &Screen, a: &crate::assess::Assessment, side: Side, w: usiz
         out.push(Line::from(screen.span(slot, text)));
     }
     out
+}
+
+/// How kdrill connects to the side and when the server certificate
+/// expires, warned below the configured days.
+fn security_line<'a>(screen: &Screen, sec: &crate::assess::SecurityView, w: usize) -> Line<'a> {
+    let mut spans = vec![screen.span(Slot::Muted, fmt::clip(&format!("security {}", sec.text), w))];
+    if let Some(days) = sec.cert_days_left {
+        let (slot, text) = match days {
+            d if d < 0 => (Slot::Alarm, format!(" · certificate EXPIRED {} days ago", -d)),
+            d if sec.cert_warn => (Slot::Warn, format!(" · ▲ certificate expires in {d} days")),
+            d => (Slot::Muted, format!(" · certificate expires in {d} days")),
+        };
+        spans.push(screen.span(slot, text));
+    }
+    Line::from(spans)
 }
 
 /// The side's Kubernetes: MM2 pods and the applications' workloads, or
