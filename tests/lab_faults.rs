@@ -271,6 +271,15 @@ fn step_for(c: &mut Console, d: Duration, fault: Fault, watch: &mut Watch) {
     }
 }
 
+/// This process's resident memory (the console's collector and App run
+/// in it), for watching that it stays flat over long runs.
+fn rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024)
+}
+
 /// Runs one fault against a console mid-drill; the recovery time.
 fn run(c: &mut Console, fault: Fault) -> Duration {
     let from = c.journal.len();
@@ -337,7 +346,12 @@ fn run(c: &mut Console, fault: Fault) -> Duration {
     let mut bad = findings(c, from, fault);
     bad.extend(watch.alarms.into_iter().map(|a| format!("alarm shown that the world did not cause: {a}")));
     let trail = watch.trail.join(" → ");
-    eprintln!("FAULT\t{}\trecovered in {:.1} s\tMM2 DC→DR {trail}", fault.label(), took.as_secs_f64());
+    eprintln!(
+        "FAULT\t{}\trecovered in {:.1} s\tMM2 DC→DR {trail}\tRSS {} MiB",
+        fault.label(),
+        took.as_secs_f64(),
+        rss_mib().map_or("?".into(), |m| m.to_string())
+    );
     assert!(bad.is_empty(), "{}:\n{}\n{}", fault.label(), bad.join("\n"), c.state());
     assert!(
         took <= budget,

@@ -11,7 +11,7 @@
 //! Sections fail separately: a failed section keeps its last good value and
 //! stamp. Metadata is the cluster's heartbeat: when it fails the cluster is
 //! `Link::Down` and the poller backs off exponentially (1 s doubling to
-//! 30 s) while keeping the same client, which librdkafka reconnects; the
+//! 30 s, or the cap `with_backoff_max` set) while keeping the same client, which librdkafka reconnects; the
 //! first good poll brings it back `Up`.
 
 use std::collections::{BTreeMap, HashMap};
