@@ -122,12 +122,14 @@ impl Fixture {
                 partition: 0,
                 upstream_offset: self.end[i] - 1 - self.lag[i],
             }];
+            // Workers and connector states are read where the deployment runs.
+            let seen = self.frozen[flow.target.index()].unwrap_or(self.t);
             s.mm2.push(Mm2Deployment {
                 name: "mm2".into(),
                 flow,
                 runs_on: flow.target,
-                connectors: Some(Observed::new(vec![connector], self.t)),
-                workers: Some(Observed::new(workers, self.t)),
+                connectors: Some(Observed::new(vec![connector], seen)),
+                workers: Some(Observed::new(workers, seen)),
                 // A flow that is not running commits no progress.
                 replicated: running.then(|| Observed::new(replicated, at)),
             });
@@ -452,6 +454,54 @@ fn regaining_sight_of_a_running_flow_is_not_a_start() {
     // has no applications: that is the rule broken.
     fx.mm2[0] = false;
     for _ in 0..12 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.mm2[0] = true;
+    let a = assessor.assess(&fx.step(), fx.t);
+    assert!(a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps), "{:?}", a.violations);
+}
+
+#[test]
+fn a_connect_group_rejoining_after_its_broker_hung_is_not_a_start() {
+    // As on the lab: DR frozen 30 s right after switchover step 1 (no apps
+    // anywhere), then resumed; its Connect group shows no worker for longer
+    // than the hold window while the worker rejoins, then it is back. MM2
+    // never stopped: "unknown → stopped → healthy" must raise nothing.
+    let mut fx = Fixture::new();
+    fx.apps = [false, false];
+    let mut assessor = Assessor::new(settings());
+    for _ in 0..5 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.frozen[1] = Some(fx.t);
+    for _ in 0..30 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.frozen[1] = None;
+    fx.mm2[0] = false;
+    let hold = settings().hold_window.num_seconds();
+    for _ in 0..hold + 2 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.mm2[0] = true;
+    for _ in 0..5 {
+        let a = assessor.assess(&fx.step(), fx.t);
+        assert!(
+            !a.violations.iter().any(|v| v.rule == Rule::Mm2StartedBeforeApps),
+            "workers rejoining after sight came back are not a start: {:?}",
+            a.violations
+        );
+    }
+    // Sight lost again, and MM2 really is stopped when it returns: seen
+    // stopped across the hold window and stale_after, its start counts.
+    fx.frozen[1] = Some(fx.t);
+    for _ in 0..30 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    fx.frozen[1] = None;
+    fx.mm2[0] = false;
+    let stale = settings().stale_after.num_seconds();
+    for _ in 0..=hold + stale {
         assessor.assess(&fx.step(), fx.t);
     }
     fx.mm2[0] = true;

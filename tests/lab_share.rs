@@ -106,6 +106,8 @@ fn one_driver_a_refused_second_console_a_wall_that_follows_and_a_takeover() {
     loop {
         bob.command("takeover");
         if matches!(bob.app.mode(), kdrill::ui::Mode::Confirm(_)) {
+            let lease = bob.shared().and_then(|s| s.lease.clone());
+            assert!(lease.is_some_and(|h| h.driver.user == "alice"), "offered without alice's lease:\n{}", bob.state());
             break;
         }
         assert!(std::time::Instant::now() < deadline, "no takeover offered: {}\n{}", message(&bob), bob.state());

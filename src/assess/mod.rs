@@ -186,14 +186,13 @@ pub struct Assessor {
 /// seen running again after one has not started.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum FlowState {
-    Running,
+    /// `lost_sight`: the flow has been unknown since it was last seen running.
+    Running { lost_sight: bool },
     /// Seen stopped from `since` to `last` (unknown spells between them
-    /// included); `ran` = it was seen running before.
-    Stopped {
-        since: Ts,
-        last: Ts,
-        ran: bool,
-    },
+    /// included); `ran` = it was seen running before; `after_lost_sight` =
+    /// the first stopped sighting came as sight returned after an unknown
+    /// spell that followed running.
+    Stopped { since: Ts, last: Ts, ran: bool, after_lost_sight: bool },
 }
 
 impl Assessor {
@@ -272,35 +271,50 @@ impl Assessor {
 
     fn track_starts(&mut self, mm2: &[Mm2View], sides: &[SideView; 2], now: Ts) {
         for m in mm2 {
+            let before = self.flow_state.get(&m.flow).copied();
             let running = match m.running {
                 Truth::Yes => true,
                 Truth::No => false,
-                Truth::Unknown(_) => continue,
+                Truth::Unknown(_) => {
+                    if let Some(FlowState::Running { .. }) = before {
+                        self.flow_state.insert(m.flow, FlowState::Running { lost_sight: true });
+                    }
+                    continue;
+                }
             };
             let hold = self.settings.hold_window;
-            let before = self.flow_state.get(&m.flow).copied();
+            let stale = self.settings.stale_after;
             // A stop of a flow that ran counts once it has been observed
             // across the hold window: workers missing for a moment (a Connect
-            // group rebalancing after its broker hung) are not a stop, and
-            // their return is not a start.
-            let stop_held = |since: Ts, last: Ts, ran: bool| !ran || last - since >= hold;
+            // group rebalancing) are not a stop, and their return is not a
+            // start. When sight of a running flow comes back after an unknown
+            // spell (its broker hung), the Connect group is still rejoining
+            // from the same outage: the stop must then hold `stale_after`
+            // longer before it counts.
+            let stop_held = |since: Ts, last: Ts, ran: bool, after_lost_sight: bool| {
+                !ran || last - since >= if after_lost_sight { hold + stale } else { hold }
+            };
             if !running {
                 let state = match before {
-                    Some(FlowState::Stopped { since, ran, .. }) => FlowState::Stopped { since, last: now, ran },
-                    Some(FlowState::Running) => FlowState::Stopped { since: now, last: now, ran: true },
-                    None => FlowState::Stopped { since: now, last: now, ran: false },
+                    Some(FlowState::Stopped { since, ran, after_lost_sight, .. }) => {
+                        FlowState::Stopped { since, last: now, ran, after_lost_sight }
+                    }
+                    Some(FlowState::Running { lost_sight }) => {
+                        FlowState::Stopped { since: now, last: now, ran: true, after_lost_sight: lost_sight }
+                    }
+                    None => FlowState::Stopped { since: now, last: now, ran: false, after_lost_sight: false },
                 };
-                if let FlowState::Stopped { since, last, ran } = state
-                    && stop_held(since, last, ran)
+                if let FlowState::Stopped { since, last, ran, after_lost_sight } = state
+                    && stop_held(since, last, ran, after_lost_sight)
                 {
                     self.history.flow_started.remove(&m.flow);
                 }
                 self.flow_state.insert(m.flow, state);
                 continue;
             }
-            self.flow_state.insert(m.flow, FlowState::Running);
-            if let Some(FlowState::Stopped { since, last, ran }) = before
-                && stop_held(since, last, ran)
+            self.flow_state.insert(m.flow, FlowState::Running { lost_sight: false });
+            if let Some(FlowState::Stopped { since, last, ran, after_lost_sight }) = before
+                && stop_held(since, last, ran, after_lost_sight)
             {
                 let apps = match sides[m.flow.source.index()].apps_active() {
                     Truth::Yes => Some(true),

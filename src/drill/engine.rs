@@ -530,6 +530,12 @@ impl Drill {
             .try_fold(None::<Ts>, |acc, at| at.map(|t| Some(acc.map_or(t, |a| a.min(t)))));
         let observed = observed.flatten();
         if let (true, true, Some(observed)) = (confirmed, self.checks.iter().all(|c| c.truth.is_yes()), observed) {
+            // Observations further apart than the hold window were not
+            // watched in between (the console paused, or its data stopped
+            // and came back): a hold never spans such a gap.
+            if observed - self.held_until > self.hold {
+                self.holding_since = None;
+            }
             let since = *self.holding_since.get_or_insert(observed);
             self.held_until = observed;
             if observed - since >= self.hold {

@@ -125,6 +125,8 @@ pub struct SharedDrill {
     pub lease_seen_at: Option<Ts>,
     /// The sides name different holders: nobody may drive until it clears.
     pub lease_disagreement: Option<String>,
+    /// Each side's holder as its own log tells it (DC then DR).
+    pub holders: [Option<Driver>; 2],
     pub run: Option<SharedRun>,
     pub fenced: usize,
     pub foreign: usize,
@@ -151,6 +153,7 @@ impl SharedDrill {
             lease,
             lease_seen_at,
             lease_disagreement,
+            holders: [dc.lease.holder().cloned(), dr.lease.holder().cloned()],
             run: merge_runs(&following),
             fenced: dc.fenced + dr.fenced,
             foreign: dc.foreign + dr.foreign,

@@ -11,7 +11,7 @@
 //! Sections fail separately: a failed section keeps its last good value and
 //! stamp. Metadata is the cluster's heartbeat: when it fails the cluster is
 //! `Link::Down` and the poller backs off exponentially (1 s doubling to
-//! 30 s) while keeping the same client, which librdkafka reconnects; the
+//! 30 s, or the cap `with_backoff_max` set) while keeping the same client, which librdkafka reconnects; the
 //! first good poll brings it back `Up`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -85,6 +85,8 @@ pub struct ClusterPoller {
     failures: u32,
     /// When the server certificate was last read by a TLS handshake.
     tls_checked: Option<Instant>,
+    /// Longest delay between two attempts (`BACKOFF_MAX` unless set).
+    backoff_max: Duration,
 }
 
 impl ClusterPoller {
@@ -115,7 +117,17 @@ impl ClusterPoller {
             state: Cluster { security: Some(security), ..state },
             failures: 0,
             tls_checked: None,
+            backoff_max: BACKOFF_MAX,
         }
+    }
+
+    /// Caps the backoff at `max` (never below the poll interval, never
+    /// above `BACKOFF_MAX`). A hung cluster already costs a whole request
+    /// timeout per attempt; a long backoff only delays seeing it again
+    /// after it resumes, so callers cap it below their staleness threshold.
+    pub fn with_backoff_max(mut self, max: Duration) -> ClusterPoller {
+        self.backoff_max = max.clamp(self.timing.poll_interval.min(BACKOFF_MAX), BACKOFF_MAX);
+        self
     }
 
     /// The last observed state (sections keep their own stamps).
@@ -145,13 +157,14 @@ impl ClusterPoller {
     }
 
     /// How long to wait before the next poll: the poll interval while the
-    /// cluster answers, an exponential backoff capped at 30 s while it does not.
+    /// cluster answers, an exponential backoff while it does not, capped at
+    /// 30 s or what `with_backoff_max` set.
     pub fn next_delay(&self) -> Duration {
         if self.failures == 0 {
             return self.timing.poll_interval;
         }
         let shift = (self.failures - 1).min(16);
-        BACKOFF_START.saturating_mul(1 << shift).min(BACKOFF_MAX).max(self.timing.poll_interval.min(BACKOFF_MAX))
+        BACKOFF_START.saturating_mul(1 << shift).min(self.backoff_max).max(self.timing.poll_interval.min(BACKOFF_MAX))
     }
 
     /// One poll. Never panics on anything from the network; every call is
@@ -508,6 +521,20 @@ mod tests {
         let mut slow = poller(Duration::from_secs(10));
         slow.failures = 1;
         assert_eq!(slow.next_delay(), Duration::from_secs(10), "never poll faster than configured");
+    }
+
+    #[test]
+    fn a_capped_backoff_stops_growing_at_its_cap() {
+        let mut p = poller(Duration::from_secs(1)).with_backoff_max(Duration::from_secs(3));
+        let delays: Vec<u64> = (0..5)
+            .map(|_| {
+                p.failures += 1;
+                p.next_delay().as_secs()
+            })
+            .collect();
+        assert_eq!(delays, [1, 2, 3, 3, 3]);
+        let p = poller(Duration::from_secs(5)).with_backoff_max(Duration::from_secs(2));
+        assert_eq!(p.backoff_max, Duration::from_secs(5), "never below the poll interval");
     }
 
     #[test]

@@ -44,7 +44,8 @@ impl SidePoller {
             config.cluster(side).clone(),
             config.timing.clone(),
             config.settings.classification.clone(),
-        );
+        )
+        .with_backoff_max(backoff_max(config));
         SidePoller::with(config, side, cluster)
     }
 
@@ -68,7 +69,8 @@ impl SidePoller {
             config.timing.clone(),
             config.settings.classification.clone(),
             Cluster { heartbeats: None, checkpoints: None, unread: None, ..last.cluster.clone() },
-        );
+        )
+        .with_backoff_max(backoff_max(config));
         let mut p = SidePoller::with(config, side, cluster);
         p.heartbeats = last.cluster.heartbeats.clone();
         p.checkpoints = last.cluster.checkpoints.clone();
@@ -157,6 +159,14 @@ impl SidePoller {
             .collect();
         Report { side: self.side, cluster, deployments }
     }
+}
+
+/// How long a side that stopped answering may wait between attempts: half
+/// of `stale_after`, so a cluster that comes back (a broker resumed after
+/// hanging) is seen fresh again within `stale_after` of returning, however
+/// long it was gone.
+fn backoff_max(config: &Config) -> Duration {
+    config.settings.stale_after.to_std().map_or(super::cluster::BACKOFF_MAX, |s| s / 2)
 }
 
 /// The Connect workers of a deployment: the members of its worker group

@@ -1,0 +1,412 @@
+//! Recover every time: faults on the real lab with a console running and a
+//! switchover in progress (steps 1 and 2 done, "Stop MM2" current, so a
+//! gate opening on a wrong or old fact shows at once).
+//!
+//! Each fault (a broker frozen with SIGSTOP shorter and longer than
+//! `stale_after`, a broker killed with SIGKILL and restarted with its data,
+//! MM2's Connect worker killed and restarted, the console not stepped for
+//! longer than the hold window) is asserted the same way:
+//! * nothing panics (the console's collector and app keep answering);
+//! * no step completes on evidence older than `stale_after`;
+//! * no rule violation is raised that the fault itself did not cause;
+//! * the console is back to fresh, correct figures (both sides fresh, MM2
+//!   DC→DR healthy with fresh connector states, lag known) within
+//!   `stale_after` + 2 polls of the fault ending; the time is printed.
+//!
+//! `KDRILL_FAULT_REPEAT=N` repeats every fault N times with randomised
+//! durations (the default suite runs each once, with fixed ones). Tests that
+//! disrupt the lab hold `support::exclusive()` and put it back (brokers
+//! running, MM2 DC→DR running, no apps) also when they fail.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use kdrill::assess::{Assessment, Health};
+use kdrill::drill::DrillEvent;
+use kdrill::model::{Flow, Side};
+use support::console::Console;
+
+const POLL: Duration = Duration::from_secs(1);
+const STALE_AFTER: Duration = Duration::from_secs(6);
+const HOLD: Duration = Duration::from_secs(3);
+
+/// The lab with short timing, MM2 DC→DR observed (and its Connect REST).
+fn config() -> kdrill::config::Config {
+    let env = std::fs::read_to_string(support::lab().dir.join("lab.env")).unwrap_or_default();
+    let rest = env
+        .lines()
+        .find_map(|l| l.strip_prefix("KDRILL_LAB_MM2_DC_DR_REST="))
+        .unwrap_or("http://127.0.0.1:28083")
+        .to_owned();
+    support::lab_config(&format!(
+        r#"
+[[mm2]]
+source = "dc"
+target = "dr"
+connect_url = "{rest}"
+[replication]
+heartbeats = "mirrored"
+[apps]
+topics = ["redis-writes", "orders"]
+groups = ["orders-app", "writes-app"]
+[timing]
+poll_interval = "{}s"
+hold_window = "{}s"
+stale_after = "{}s"
+request_timeout = "3s"
+rate_window = "10s"
+"#,
+        POLL.as_secs(),
+        HOLD.as_secs(),
+        STALE_AFTER.as_secs()
+    ))
+}
+
+/// How many times each fault runs: `KDRILL_FAULT_REPEAT`, default 1.
+fn repeat() -> usize {
+    std::env::var("KDRILL_FAULT_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
+}
+
+/// A duration in `[lo, hi]`: `lo` on the first run, random after (the
+/// default suite is then deterministic, the long runs vary their timing).
+fn duration(run: usize, lo: Duration, hi: Duration) -> Duration {
+    if run == 0 || hi <= lo {
+        return lo;
+    }
+    let nanos = Utc::now().timestamp_subsec_nanos() as u64 ^ (run as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    lo + Duration::from_millis(nanos % (hi - lo).as_millis().max(1) as u64)
+}
+
+/// The lab's name of a side (`dc`, `dr`).
+fn lab_name(side: Side) -> &'static str {
+    match side {
+        Side::Dc => "dc",
+        Side::Dr => "dr",
+    }
+}
+
+fn lab(args: &[&str]) {
+    if let Err(e) = support::lab().run(args, Duration::from_secs(240)) {
+        panic!("{e}");
+    }
+}
+
+fn pid_of(part: &str) -> String {
+    let path = support::lab().dir.join("run").join(format!("{part}.pid"));
+    let pid = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    pid.trim().to_owned()
+}
+
+fn signal(part: &str, sig: &str) {
+    let pid = pid_of(part);
+    let status = std::process::Command::new("kill").args([&format!("-{sig}"), &pid]).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -{sig} {part} ({pid}) failed");
+}
+
+/// Puts the lab back as `scripts/lab up` leaves it (brokers running and
+/// resumed, MM2 DC→DR running, no apps), also when the test fails.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let l = support::lab();
+        for part in ["broker-dc", "broker-dr", "connect-dc-dr"] {
+            if let Ok(pid) = std::fs::read_to_string(l.dir.join("run").join(format!("{part}.pid"))) {
+                let _ = std::process::Command::new("kill").args(["-CONT", pid.trim()]).status();
+            }
+        }
+        for args in [
+            &["broker", "start", "dc"][..],
+            &["broker", "start", "dr"],
+            &["apps", "stop", "dc"],
+            &["apps", "stop", "dr"],
+            &["mm2", "start", "dc-dr"],
+        ] {
+            if let Err(e) = l.run(args, Duration::from_secs(240)) {
+                eprintln!("restoring the lab: {e}");
+            }
+        }
+    }
+}
+
+/// One fault of the matrix.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// The side's broker stopped (SIGSTOP) for the duration, then resumed.
+    Freeze(Side, Duration),
+    /// The side's broker killed (SIGKILL), down for the duration, restarted.
+    KillBroker(Side, Duration),
+    /// MM2 DC→DR's Connect worker killed (SIGKILL), restarted after the duration.
+    KillMm2(Duration),
+    /// The console not stepped for the duration (its process paused).
+    PauseConsole(Duration),
+}
+
+impl Fault {
+    fn label(self) -> String {
+        match self {
+            Fault::Freeze(s, d) => format!("SIGSTOP broker {s} {:.1} s", d.as_secs_f64()),
+            Fault::KillBroker(s, d) => format!("kill -9 broker {s}, restart after {:.1} s", d.as_secs_f64()),
+            Fault::KillMm2(d) => format!("kill -9 MM2 worker, restart after {:.1} s", d.as_secs_f64()),
+            Fault::PauseConsole(d) => format!("console paused {:.1} s", d.as_secs_f64()),
+        }
+    }
+
+    /// Whether the fault really stops MM2 (its rules and gates may then fire).
+    fn stops_mm2(self) -> bool {
+        matches!(self, Fault::KillMm2(_))
+    }
+}
+
+/// Fresh, correct figures: both sides fresh, MM2 DC→DR healthy with fresh
+/// connector states, its lag known.
+fn recovered(a: &Assessment) -> bool {
+    let stale = TimeDelta::from_std(STALE_AFTER).unwrap_or(TimeDelta::MAX);
+    Side::BOTH.iter().all(|&s| a.side(s).freshness.is_fresh())
+        && a.mm2.iter().any(|m| {
+            m.flow == Flow::DC_TO_DR
+                && m.health == Health::Healthy
+                && m.connectors_at.is_some_and(|t| a.now - t <= stale)
+        })
+        && a.lag_of(Flow::DC_TO_DR).is_some_and(|l| l.total.is_some())
+}
+
+fn mm2_line(a: &Assessment) -> String {
+    a.mm2
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {} running {:?} connectors {:?} old",
+                m.flow,
+                m.health.label(),
+                m.running,
+                m.connectors_at.map(|t| (a.now - t).num_milliseconds() as f64 / 1000.0)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A console with a switchover started and steps 1–2 done: "Stop MM2" is current.
+fn console_mid_drill() -> Console {
+    let mut c = Console::start(config(), false);
+    c.wait("the steady state (no apps, MM2 DC→DR healthy)", 120, |c| c.app.assessment().is_some_and(recovered));
+    c.command("switchover");
+    c.wait("the switchover at \"Stop MM2\"", 90, |c| {
+        c.app
+            .drill()
+            .and_then(|d| d.view().current_step().map(|(_, s)| s.title.starts_with("Stop MM2")))
+            .unwrap_or(false)
+    });
+    c
+}
+
+/// The journal's findings since `from`: completions on old evidence and
+/// violations, as failure lines.
+fn findings(c: &Console, from: usize, fault: Fault) -> Vec<String> {
+    let stale = TimeDelta::from_std(STALE_AFTER).unwrap_or(TimeDelta::MAX);
+    let mut out = Vec::new();
+    for e in &c.journal[from.min(c.journal.len())..] {
+        match e {
+            DrillEvent::StepCompleted { step, at, evidence, .. } => {
+                for ev in evidence {
+                    match ev.at {
+                        Some(t) if *at - t <= stale => {}
+                        t => out.push(format!(
+                            "step {} completed at {at} on {} observed {t:?} (older than stale_after)",
+                            step + 1,
+                            ev.label
+                        )),
+                    }
+                }
+                if !fault.stops_mm2() && !matches!(fault, Fault::PauseConsole(_)) {
+                    out.push(format!("step {} completed though the world did not change: {e:?}", step + 1));
+                }
+            }
+            DrillEvent::RuleViolated { rule, detail, .. } if !fault.stops_mm2() => {
+                out.push(format!("alarm the world did not cause: {rule:?}: {detail}"));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What a run saw while stepping: alarms the fault did not cause, and
+/// MM2 DC→DR's health as it changed.
+#[derive(Default)]
+struct Watch {
+    alarms: Vec<String>,
+    trail: Vec<String>,
+}
+
+impl Watch {
+    fn look(&mut self, c: &Console, fault: Fault) {
+        let Some(a) = c.app.assessment() else { return };
+        if let Some(m) = a.mm2.iter().find(|m| m.flow == Flow::DC_TO_DR)
+            && self.trail.last().is_none_or(|h| h != m.health.label())
+        {
+            self.trail.push(m.health.label().to_owned());
+        }
+        if fault.stops_mm2() {
+            return;
+        }
+        for v in &a.violations {
+            let line = format!("{:?}: {}", v.rule, v.detail);
+            if !self.alarms.contains(&line) {
+                self.alarms.push(line);
+            }
+        }
+    }
+}
+
+/// Steps the console for `d`, watching it.
+fn step_for(c: &mut Console, d: Duration, fault: Fault, watch: &mut Watch) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        c.step();
+        watch.look(c, fault);
+    }
+}
+
+/// This process's resident memory (the console's collector and App run
+/// in it), for watching that it stays flat over long runs.
+fn rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// Runs one fault against a console mid-drill; the recovery time.
+fn run(c: &mut Console, fault: Fault) -> Duration {
+    let from = c.journal.len();
+    let mut watch = Watch::default();
+    if !matches!(fault, Fault::PauseConsole(_)) {
+        step_for(c, POLL * 2, fault, &mut watch);
+    }
+    match fault {
+        Fault::Freeze(side, d) => {
+            let part = format!("broker-{}", lab_name(side));
+            signal(&part, "STOP");
+            step_for(c, d, fault, &mut watch);
+            signal(&part, "CONT");
+        }
+        Fault::KillBroker(side, d) => {
+            signal(&format!("broker-{}", lab_name(side)), "KILL");
+            step_for(c, d, fault, &mut watch);
+            lab(&["broker", "start", lab_name(side)]);
+        }
+        Fault::KillMm2(d) => {
+            signal("connect-dc-dr", "KILL");
+            step_for(c, d, fault, &mut watch);
+            lab(&["mm2", "start", "dc-dr"]);
+        }
+        Fault::PauseConsole(d) => {
+            let paused = Utc::now();
+            std::thread::sleep(d);
+            step_for(c, HOLD + POLL * 2, fault, &mut watch);
+            // A hold that ran before the pause does not count across it.
+            for e in &c.journal[from..] {
+                if let DrillEvent::StepCompleted { step, held_since: Some(since), at, .. } = e {
+                    assert!(
+                        *since > paused,
+                        "step {} held from {since} across the pause ({paused}, {} s) to {at}",
+                        step + 1,
+                        d.as_secs()
+                    );
+                }
+            }
+        }
+    }
+    let ended = Instant::now();
+    let budget = STALE_AFTER + POLL * 2;
+    // Stepping past the budget shows how long recovery took when it was late.
+    let give_up = budget + Duration::from_secs(60);
+    loop {
+        c.step();
+        watch.look(c, fault);
+        if c.app.assessment().is_some_and(recovered) {
+            break;
+        }
+        assert!(
+            ended.elapsed() < give_up,
+            "{}: not recovered within {} s: {}\n{}",
+            fault.label(),
+            give_up.as_secs(),
+            c.app.assessment().map(mm2_line).unwrap_or_default(),
+            c.state()
+        );
+    }
+    let took = ended.elapsed();
+    // A few more polls: the figures stay fresh and nothing is raised late.
+    step_for(c, POLL * 3, fault, &mut watch);
+    let mut bad = findings(c, from, fault);
+    bad.extend(watch.alarms.into_iter().map(|a| format!("alarm shown that the world did not cause: {a}")));
+    let trail = watch.trail.join(" → ");
+    eprintln!(
+        "FAULT\t{}\trecovered in {:.1} s\tMM2 DC→DR {trail}\tRSS {} MiB",
+        fault.label(),
+        took.as_secs_f64(),
+        rss_mib().map_or("?".into(), |m| m.to_string())
+    );
+    assert!(bad.is_empty(), "{}:\n{}\n{}", fault.label(), bad.join("\n"), c.state());
+    assert!(
+        took <= budget,
+        "{}: back to fresh figures after {:.1} s, more than stale_after + 2 polls ({} s)",
+        fault.label(),
+        took.as_secs_f64(),
+        budget.as_secs()
+    );
+    took
+}
+
+#[test]
+fn frozen_brokers_shorter_and_longer_than_stale_after_are_recovered_from() {
+    let _lock = support::exclusive();
+    let _restore = Restore;
+    let mut c = console_mid_drill();
+    for i in 0..repeat() {
+        for side in [Side::Dr, Side::Dc] {
+            run(&mut c, Fault::Freeze(side, duration(i, Duration::from_secs(3), STALE_AFTER - Duration::from_secs(1))));
+            run(&mut c, Fault::Freeze(side, duration(i, Duration::from_secs(25), Duration::from_secs(40))));
+        }
+    }
+}
+
+#[test]
+fn killed_brokers_restarted_with_their_data_are_recovered_from() {
+    let _lock = support::exclusive();
+    let _restore = Restore;
+    let mut c = console_mid_drill();
+    for i in 0..repeat() {
+        for side in [Side::Dr, Side::Dc] {
+            run(&mut c, Fault::KillBroker(side, duration(i, Duration::from_secs(2), Duration::from_secs(20))));
+        }
+    }
+}
+
+#[test]
+fn a_killed_mm2_worker_restarted_is_recovered_from() {
+    let _lock = support::exclusive();
+    let _restore = Restore;
+    for i in 0..repeat() {
+        let mut c = console_mid_drill();
+        run(&mut c, Fault::KillMm2(duration(i, Duration::from_secs(2), Duration::from_secs(20))));
+    }
+}
+
+#[test]
+fn a_paused_console_restarts_its_holds_and_opens_nothing_on_old_data() {
+    let _lock = support::shared();
+    for i in 0..repeat() {
+        let mut c = Console::start(config(), false);
+        c.wait("the steady state (no apps, MM2 DC→DR healthy)", 120, |c| c.app.assessment().is_some_and(recovered));
+        c.command("switchover");
+        // Step 1's gate (no app on DC) holds at once: pause while it holds.
+        c.wait("step 1's hold running", 30, |c| c.app.drill().is_some_and(|d| d.view().holding.is_some()));
+        run(&mut c, Fault::PauseConsole(duration(i, HOLD * 3, HOLD * 6)));
+    }
+}
