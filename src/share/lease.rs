@@ -91,12 +91,14 @@ impl Lease {
                     Some(Held { driver: r.driver.clone(), since: r.at, renewed_at: r.at, took_over_from: None });
                 true
             }
-            (LeaseKind::Claim | LeaseKind::Renew, Some(h)) if holds(h) => {
-                h.renewed_at = h.renewed_at.max(r.at);
-                true
-            }
             (LeaseKind::Release, Some(h)) if holds(h) => {
                 self.held = None;
+                true
+            }
+            // The holder's own claim or takeover, written again (a send
+            // that timed out yet arrived) renews: it never loses to itself.
+            (_, Some(h)) if holds(h) => {
+                h.renewed_at = h.renewed_at.max(r.at);
                 true
             }
             (LeaseKind::TakeOver { from }, Some(h)) if h.driver == *from => {
@@ -185,6 +187,19 @@ mod tests {
         let held = l.held.unwrap_or_else(|| panic!("held"));
         assert_eq!((held.driver, held.took_over_from), (b, Some(a)));
         assert_eq!(l.lost, vec![c]);
+    }
+
+    #[test]
+    fn a_repeated_claim_or_takeover_by_the_holder_renews() {
+        let (a, b) = (driver("a"), driver("b"));
+        let takeover = LeaseKind::TakeOver { from: a.clone() };
+        let mut l = Lease::default();
+        for r in [rec(&a, 1, LeaseKind::Claim), rec(&a, 2, LeaseKind::Claim), rec(&b, 60, takeover.clone())] {
+            assert!(l.apply(&r), "{r:?}");
+        }
+        assert!(l.apply(&rec(&b, 61, takeover)), "written twice, it still holds");
+        assert_eq!(l.held.map(|h| (h.driver, h.renewed_at)), Some((b, t(61))));
+        assert!(l.lost.is_empty());
     }
 
     #[test]

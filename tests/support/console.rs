@@ -286,8 +286,9 @@ impl Console {
         }
         if let Some(s) = self.shared() {
             let feeds: Vec<String> = s.feeds.iter().map(|f| f.describe()).collect();
+            let holders: Vec<Option<String>> = s.holders.iter().map(|h| h.as_ref().map(|d| d.label())).collect();
             out.push_str(&format!(
-                "  drill topic: {} · lease {:?}\n",
+                "  drill topic: {} · lease {:?} · per side {holders:?}\n",
                 feeds.join(" | "),
                 s.lease.as_ref().map(|h| h.driver.label())
             ));
