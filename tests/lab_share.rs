@@ -142,6 +142,8 @@ fn one_driver_a_refused_second_console_a_wall_that_follows_and_a_takeover() {
     let report = kdrill::report::build(&on_disk_now(&dir.join("bob.jsonl"))).unwrap_or_else(|e| panic!("{e}"));
     let md = kdrill::report::to_markdown(&report);
     assert!(md.contains("## Takeovers") && md.contains("alice@lab"), "the report names the takeover:\n{md}");
+    // The report of this lab drill, for whoever runs the test with --nocapture.
+    println!("{md}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -95,12 +95,13 @@ impl<'a> EndOffsets<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::{Committed, GroupProtocol, Observed, Partition, Side};
     use chrono::{TimeDelta, Utc};
 
-    fn group(id: &str, committed: Option<i64>) -> Group {
+    /// A group without members that committed `committed` on `orders`/0.
+    pub(in crate::assess) fn group(id: &str, committed: Option<i64>) -> Group {
         Group {
             id: id.into(),
             state: "Empty".into(),

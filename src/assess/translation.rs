@@ -363,7 +363,7 @@ fn span(series: Option<&Series>, from: i64, to: i64) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::assess::Assessor;
-    use crate::model::{Committed, GroupProtocol, Mm2Deployment, Observed, Partition, ReplicatedOffset, Side, Topic};
+    use crate::model::{Mm2Deployment, Observed, Partition, ReplicatedOffset, Side, Topic};
     use chrono::Utc;
 
     fn topic(end: i64) -> Topic {
@@ -376,21 +376,7 @@ mod tests {
         }
     }
 
-    fn group(id: &str, committed: Option<i64>) -> Group {
-        Group {
-            id: id.into(),
-            state: "Empty".into(),
-            protocol_type: "consumer".into(),
-            protocol: GroupProtocol::Classic,
-            members: Vec::new(),
-            committed: Some(
-                committed
-                    .into_iter()
-                    .map(|offset| Committed { topic: "orders".into(), partition: 0, offset })
-                    .collect(),
-            ),
-        }
-    }
+    use super::super::groups::tests::group;
 
     /// DC holds 10,000 records of `orders`, `app` committed at 9,000; DR holds
     /// the 10,000 mirrored at the same offsets.
