@@ -194,6 +194,9 @@ fn console_mid_drill() -> Console {
     let mut c = Console::start(config(), false);
     c.wait("the steady state (no apps, MM2 DC→DR healthy)", 120, |c| c.app.assessment().is_some_and(recovered));
     c.command("switchover");
+    // The steady state runs no application on DC: the pre-flight fails on
+    // it, and the operator overrides it typed, as on a quiet lab.
+    c.pass_preflight(10);
     c.wait("the switchover at \"Stop MM2\"", 90, |c| {
         c.app
             .drill()
@@ -405,8 +408,9 @@ fn a_paused_console_restarts_its_holds_and_opens_nothing_on_old_data() {
         let mut c = Console::start(config(), false);
         c.wait("the steady state (no apps, MM2 DC→DR healthy)", 120, |c| c.app.assessment().is_some_and(recovered));
         c.command("switchover");
-        // Step 1's gate (no app on DC) holds at once: pause while it holds.
-        c.wait("step 1's hold running", 30, |c| c.app.drill().is_some_and(|d| d.view().holding.is_some()));
+        c.pass_preflight(10);
+        // The stop-apps gate (no app on DC) holds at once: pause while it holds.
+        c.wait("the stop-apps step's hold running", 30, |c| c.app.drill().is_some_and(|d| d.view().holding.is_some()));
         run(&mut c, Fault::PauseConsole(duration(i, HOLD * 3, HOLD * 6)));
     }
 }
