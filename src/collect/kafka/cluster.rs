@@ -217,7 +217,12 @@ impl ClusterPoller {
             Err(e) => self.section_error(format!("end offsets: {e}"), stats),
         }
 
-        match groups::poll_groups(client, &self.classification, deadline) {
+        // A deadline of its own, past librdkafka's request timeout
+        // (socket.timeout.ms = request_timeout): the group listing must not
+        // return while its requests are still in flight, whose late replies
+        // librdkafka's ListGroups/DescribeGroups path does not survive.
+        let groups_deadline = deadline.max(Instant::now() + self.timing.request_timeout + Duration::from_secs(1));
+        match groups::poll_groups(client, &self.classification, groups_deadline) {
             Ok((groups, g)) => {
                 stats.groups = g;
                 self.state.groups = Some(Observed::new(groups, Utc::now()));
