@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::assess::{Assessment, Truth};
-use crate::drill::{Drill, DrillEvent, StepState};
+use crate::drill::StepState;
 use crate::model::{Side, Ts};
 use crate::share::SharedDrill;
 
@@ -34,6 +34,8 @@ pub struct DrillStatus {
     pub driver_since: Option<Ts>,
     /// The sides whose drill topic is followed.
     pub shared_on: Vec<String>,
+    /// When the drill topic was last read to its end: the drill is as of then.
+    pub observed_at: Option<Ts>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,8 +50,7 @@ pub struct Gate {
 /// The latest shared drill, judged on `a`; `None` when the topic holds none.
 pub fn status(shared: &SharedDrill, a: &Assessment) -> Option<DrillStatus> {
     let run = shared.run.as_ref()?;
-    let events: Vec<DrillEvent> = run.records.iter().map(|r| r.event.clone()).collect();
-    let mut drill = Drill::replay(&events).ok()?;
+    let mut drill = run.replay().ok()?;
     let _ = drill.observe(a);
     let v = drill.view();
     let current = v.current_step();
@@ -96,5 +97,6 @@ pub fn status(shared: &SharedDrill, a: &Assessment) -> Option<DrillStatus> {
             .filter(|s| shared.feed(*s).is_following())
             .map(|s| s.label().to_owned())
             .collect(),
+        observed_at: shared.observed_at,
     })
 }

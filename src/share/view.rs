@@ -116,6 +116,19 @@ pub struct SharedRun {
     pub disagreement: Option<String>,
 }
 
+impl SharedRun {
+    /// The drill its records describe, replayed.
+    pub fn replay(&self) -> Result<crate::drill::Drill, String> {
+        replay(&self.records)
+    }
+}
+
+/// Replays journal records into the drill they describe.
+pub fn replay(records: &[Record]) -> Result<crate::drill::Drill, String> {
+    let events: Vec<crate::drill::DrillEvent> = records.iter().map(|r| r.event.clone()).collect();
+    crate::drill::Drill::replay(&events)
+}
+
 /// Both sides' drill topics, merged: what every console shows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SharedDrill {

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::drill::journal::Record;
-use crate::drill::{Drill, DrillEvent, PlanKind};
+use crate::drill::{DrillEvent, PlanKind};
 use crate::share::{Claim, Driver, LeaseOutcome, SharedDrill};
 
 use super::super::eventlog::Tone;
@@ -167,7 +166,7 @@ impl App {
         let shared = sharing.shared.clone();
         let now = self.now.unwrap_or_default();
         let timeout = self.lease_timeout;
-        let unfinished = shared.run.as_ref().and_then(|r| replay(&r.records).ok()).is_some_and(|d| !d.is_over());
+        let unfinished = shared.run.as_ref().and_then(|r| r.replay().ok()).is_some_and(|d| !d.is_over());
         if let Some(h) = &shared.lease {
             let who = h.driver.label();
             if !shared.lease_is_stale(now, timeout) {
@@ -245,7 +244,7 @@ impl App {
         let Some(records) = self.share.as_ref().and_then(|s| s.shared.run.as_ref()).map(|r| r.records.clone()) else {
             return;
         };
-        let Ok(mut drill) = replay(&records) else { return };
+        let Ok(mut drill) = crate::share::view::replay(&records) else { return };
         let Some(now) = self.now else { return };
         self.effects.push(Effect::Adopt(records));
         let from = from.map_or_else(|| "nobody (the lease was free)".to_owned(), Driver::label);
@@ -275,7 +274,7 @@ impl App {
             None => "nobody drives the shared drill: this console follows".into(),
         });
         if let Some(run) = run {
-            match replay(&run.records) {
+            match run.replay() {
                 Ok(d) => {
                     let first = self.drill.drill.is_none();
                     self.drill.view = Some(d.view());
@@ -301,9 +300,4 @@ impl App {
             self.effects.push(Effect::Release);
         }
     }
-}
-
-fn replay(records: &[Record]) -> Result<Drill, String> {
-    let events: Vec<DrillEvent> = records.iter().map(|r| r.event.clone()).collect();
-    Drill::replay(&events)
 }
