@@ -132,7 +132,13 @@ fn classic_and_kip848_groups_appear_with_members_and_assignments() {
     let observer: BaseConsumer =
         ClientConfig::new().set("bootstrap.servers", &lab().dc).create().unwrap_or_else(|e| panic!("{e}"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    let described = ffi::describe_consumer_groups(observer.client(), std::slice::from_ref(&classic.group), deadline)
+    let listed = ffi::classic_groups(observer.client(), deadline).unwrap_or_else(|e| panic!("{e}"));
+    let at = listed
+        .iter()
+        .find(|g| g.id == classic.group)
+        .map(|g| ffi::GroupAt { id: g.id.clone(), coordinator: g.coordinator })
+        .unwrap_or_else(|| panic!("{} is not listed", classic.group));
+    let described = ffi::describe_consumer_groups(observer.client(), std::slice::from_ref(&at), deadline)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(described.len(), 1);
     let mut theirs = described[0].members.iter().map(|m| m.assignment.clone()).collect::<Vec<_>>();
@@ -385,4 +391,37 @@ fn zz_a_stopped_broker_is_down_with_last_good_data_then_recovers() {
     });
     let (b1, t1, _) = good_at(&up);
     assert!(b1 > b0 && t1 > t0, "fresh stamps after recovery");
+}
+
+/// Committed-offset and describe requests whose deadline passes before
+/// their group's coordinator answers must leave nothing behind that a late answer could
+/// trip on: librdkafka's coordinator path frees a timed-out request while a
+/// coordinator lookup still holds it (an `rd_kafka_enq_once` assertion or a
+/// SIGSEGV when the lookup completes), so a crash here kills this test binary.
+#[test]
+fn group_requests_timing_out_before_the_coordinator_answers_leave_nothing_behind() {
+    let _lab = support::shared();
+    let brokers: Vec<i32> = {
+        let c: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", &lab().dc).create().unwrap_or_else(|e| panic!("{e}"));
+        let md = ffi::metadata(c.client(), Instant::now() + Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+        md.brokers.iter().map(|b| b.id).collect()
+    };
+    assert!(!brokers.is_empty());
+    // Whether a broker is the group's coordinator does not matter here: a
+    // wrong one answers NOT_COORDINATOR, which is an answer.
+    let groups: Vec<ffi::GroupAt> = (0..40)
+        .map(|i| ffi::GroupAt { id: unique(&format!("kdrill-g-timeout-{i}")), coordinator: brokers[i % brokers.len()] })
+        .collect();
+    for round in 0..4 {
+        // A fresh client knows no coordinator and has no connection yet.
+        let c: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", &lab().dc).create().unwrap_or_else(|e| panic!("{e}"));
+        let results = ffi::committed_offsets(c.client(), &groups, 64, Instant::now() + Duration::from_millis(1));
+        assert_eq!(results.len(), groups.len(), "round {round}: one answer per group");
+        let described = ffi::describe_consumer_groups(c.client(), &groups, Instant::now() + Duration::from_millis(1));
+        assert!(described.map_or(true, |d| d.len() <= groups.len()), "round {round}");
+        // The late coordinator lookups and replies arrive while the client lives.
+        std::thread::sleep(Duration::from_secs(3));
+    }
 }

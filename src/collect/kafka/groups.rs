@@ -19,8 +19,10 @@
 //! costs one ConsumerGroupDescribe (plus, for classic groups, a fallback
 //! DescribeGroups) per group, so classic groups come from the batched
 //! classic path. Requests grow with brokers and groups, never partitions.
+//! Per-group requests go to the broker that listed the group, its
+//! coordinator (see `ffi`, invariant 6).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use rdkafka::client::{Client, ClientContext};
@@ -29,7 +31,7 @@ use crate::config::Classification;
 use crate::model::{Committed, Group, GroupProtocol, Member};
 
 use super::bytes::{ByteReader, ReadError};
-use super::ffi::{self, ClassicGroup, Described, GroupType, Listing, RawError};
+use super::ffi::{self, ClassicGroup, Described, GroupAt, GroupType, Listing, RawError};
 
 /// How many OffsetFetch requests one cluster poll keeps outstanding.
 pub const OFFSET_FETCH_IN_FLIGHT: usize = 64;
@@ -63,6 +65,7 @@ pub fn poll_groups<C: ClientContext>(
     let described = ffi::describe_consumer_groups(client, &plan.describe, deadline)
         .map_err(|e| format!("describing consumer groups: {e}"))?;
     let mut stats = GroupStats { described: plan.describe.len(), ..GroupStats::default() };
+    let coordinators = plan.coordinators;
     let mut groups = plan.ready;
     for d in described {
         if let Some(g) = from_described(d)? {
@@ -70,11 +73,17 @@ pub fn poll_groups<C: ClientContext>(
         }
     }
 
-    let wanted: Vec<usize> = (0..groups.len()).filter(|&i| wants_offsets(&groups[i], classification)).collect();
-    let ids: Vec<String> = wanted.iter().map(|&i| groups[i].id.clone()).collect();
+    // Every group came from the classic listing, so its coordinator is known.
+    let wanted: Vec<(usize, GroupAt)> = (0..groups.len())
+        .filter(|&i| wants_offsets(&groups[i], classification))
+        .filter_map(|i| {
+            coordinators.get(&groups[i].id).map(|&c| (i, GroupAt { id: groups[i].id.clone(), coordinator: c }))
+        })
+        .collect();
+    let ids: Vec<GroupAt> = wanted.iter().map(|(_, g)| g.clone()).collect();
     let results = ffi::committed_offsets(client, &ids, OFFSET_FETCH_IN_FLIGHT, deadline);
     stats.offset_fetches = ids.len();
-    for (&i, r) in wanted.iter().zip(results) {
+    for (&(i, _), r) in wanted.iter().zip(results) {
         match r {
             Ok(parts) => {
                 let mut committed: Vec<Committed> = parts
@@ -109,47 +118,46 @@ pub fn wants_offsets(g: &Group, classification: &Classification) -> bool {
     g.protocol_type != "connect" && (!g.members.is_empty() || classification.is_app_group(&g.id, &g.protocol_type))
 }
 
-/// The classic path's groups that are complete, and the ids that need
-/// `DescribeConsumerGroups`.
+/// The classic path's groups that are complete, the groups that need
+/// `DescribeConsumerGroups`, and every group's coordinator.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
     pub ready: Vec<Group>,
-    pub describe: Vec<String>,
+    pub describe: Vec<GroupAt>,
+    pub coordinators: HashMap<String, i32>,
 }
 
 /// Decides, per group id, which call's answer to use:
 /// * KIP-848 groups (type `Consumer` in the listing) → `DescribeConsumerGroups`;
 /// * groups the classic path described without error → the classic answer;
-/// * consumer/simple groups the classic path missed or could not describe
+/// * consumer/simple groups the classic path could not describe
 ///   → `DescribeConsumerGroups` (which falls back to classic DescribeGroups);
 /// * any other group the classic path could not describe (a `connect`
-///   group whose coordinator is loading, say) → the whole poll fails.
+///   group whose coordinator is loading, say) → the whole poll fails;
+/// * a group the admin listing has and the classic path does not (its
+///   coordinator is unknown, so it cannot be asked) → the whole poll fails.
 pub fn plan(listing: &[Listing], classic: Vec<ClassicGroup>) -> Result<Plan, String> {
     let types: HashMap<&str, GroupType> = listing.iter().map(|l| (l.id.as_str(), l.kind)).collect();
     let mut plan = Plan::default();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut describe: HashSet<String> = HashSet::new();
     for g in classic {
-        if !seen.insert(g.id.clone()) {
+        if plan.coordinators.contains_key(&g.id) {
             continue;
         }
+        plan.coordinators.insert(g.id.clone(), g.coordinator);
         let kip848 = types.get(g.id.as_str()) == Some(&GroupType::Consumer);
         let consumerish = g.protocol_type.is_empty() || g.protocol_type == "consumer";
         if kip848 || (g.err != ffi::NO_ERROR && (consumerish || types.contains_key(g.id.as_str()))) {
-            describe.insert(g.id);
+            plan.describe.push(GroupAt { id: g.id, coordinator: g.coordinator });
         } else if g.err != ffi::NO_ERROR {
             return Err(format!("describing group {}: {}", g.id, ffi::err_name(g.err)));
         } else {
             plan.ready.push(from_classic(g));
         }
     }
-    for l in listing {
-        if !seen.contains(&l.id) {
-            describe.insert(l.id.clone());
-        }
+    if let Some(l) = listing.iter().find(|l| !plan.coordinators.contains_key(&l.id)) {
+        return Err(format!("group {} is listed, but no broker lists it as its coordinator", l.id));
     }
-    plan.describe = describe.into_iter().collect();
-    plan.describe.sort();
+    plan.describe.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(plan)
 }
 
@@ -307,6 +315,7 @@ mod tests {
     fn classic(id: &str, protocol_type: &str, err: i32) -> ClassicGroup {
         ClassicGroup {
             id: id.into(),
+            coordinator: 2,
             err,
             state: if err == 0 { "Stable".into() } else { String::new() },
             protocol_type: protocol_type.into(),
@@ -324,13 +333,13 @@ mod tests {
         Listing { id: id.into(), state: "Stable".into(), kind, simple: false }
     }
 
+    fn at(id: &str) -> GroupAt {
+        GroupAt { id: id.into(), coordinator: 2 }
+    }
+
     #[test]
     fn plan_routes_each_group_to_the_call_that_can_describe_it() {
-        let listed = [
-            listing("classic-app", GroupType::Classic),
-            listing("kip848-app", GroupType::Consumer),
-            listing("late-app", GroupType::Classic),
-        ];
+        let listed = [listing("classic-app", GroupType::Classic), listing("kip848-app", GroupType::Consumer)];
         let found = vec![
             classic("classic-app", "consumer", 0),
             classic("kip848-app", "consumer", ffi::GROUP_ID_NOT_FOUND),
@@ -338,12 +347,20 @@ mod tests {
             classic("offsets-only", "", 0),
         ];
         let p = plan(&listed, found).unwrap_or_default();
-        assert_eq!(p.describe, vec!["kip848-app".to_owned(), "late-app".to_owned()]);
+        assert_eq!(p.describe, vec![at("kip848-app")]);
         let ids: Vec<&str> = p.ready.iter().map(|g| g.id.as_str()).collect();
         assert_eq!(ids, ["classic-app", "mirrormaker2-cluster", "offsets-only"]);
         assert_eq!(p.ready[0].members[0].assignment, vec![("t".to_owned(), 2)]);
         assert_eq!(p.ready[1].protocol_type, "connect");
         assert!(p.ready[1].members[0].assignment.is_empty(), "Connect assignments are not topic partitions");
+        assert_eq!(p.coordinators.len(), 4, "every group's coordinator is known");
+    }
+
+    #[test]
+    fn a_group_no_coordinator_lists_fails_the_poll() {
+        let listed = [listing("classic-app", GroupType::Classic), listing("late-app", GroupType::Classic)];
+        let e = plan(&listed, vec![classic("classic-app", "consumer", 0)]);
+        assert!(matches!(e, Err(m) if m.contains("late-app")));
     }
 
     #[test]
@@ -352,7 +369,7 @@ mod tests {
         assert!(matches!(e, Err(m) if m.contains("mirrormaker2-cluster")));
         // A consumer group with the same trouble gets a second chance.
         let p = plan(&[], vec![classic("app", "consumer", 14)]).unwrap_or_default();
-        assert_eq!(p.describe, vec!["app".to_owned()]);
+        assert_eq!(p.describe, vec![at("app")]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ListConsumerGroups (group types) and DescribeConsumerGroups (KIP-848
 //! members with decoded assignments).
 
+use std::collections::BTreeMap;
 use std::ffi::{CString, c_char, c_int};
 use std::ptr;
 use std::time::Instant;
@@ -10,8 +11,8 @@ use std::time::Instant;
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
 
-use super::handle::{Options, Queue, read_tpl};
-use super::{NO_ERROR, RawError, cstr, ms_until, native, raw, slice};
+use super::handle::{Event, Options, Queue, read_tpl};
+use super::{GroupAt, NO_ERROR, RawError, cstr, ms_until, native, raw, slice};
 
 /// librdkafka's `RD_KAFKA_CONSUMER_GROUP_TYPE_CONSUMER` (KIP-848).
 const GROUP_TYPE_CONSUMER: c_int = 1;
@@ -23,6 +24,8 @@ const GROUP_TYPE_CLASSIC: c_int = 2;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClassicGroup {
     pub id: String,
+    /// The broker that listed the group: its coordinator.
+    pub coordinator: i32,
     /// Error the broker returned for this group in DescribeGroups.
     pub err: i32,
     pub state: String,
@@ -89,6 +92,7 @@ pub fn classic_groups<C: ClientContext>(client: &Client<C>, deadline: Instant) -
             }
             out.push(ClassicGroup {
                 id: cstr((*g).group),
+                coordinator: (*g).broker.id,
                 err: ptr::addr_of!((*g).err).cast::<i32>().read(),
                 state: cstr((*g).state),
                 protocol_type: cstr((*g).protocol_type),
@@ -195,33 +199,51 @@ pub struct Described {
     pub members: Vec<DescribedMember>,
 }
 
-/// Describes consumer groups of both protocols: librdkafka sends one
-/// ConsumerGroupDescribe per group to its coordinator and falls back to a
-/// classic DescribeGroups for classic groups (`rdkafka_admin.c`,
+/// Describes consumer groups of both protocols: one DescribeConsumerGroups
+/// per coordinator (invariant 6), in which librdkafka sends one
+/// ConsumerGroupDescribe per group and falls back to a classic
+/// DescribeGroups for classic groups (`rdkafka_admin.c`,
 /// `rd_kafka_admin_describe_consumer_group_do_fallback_to_classic`). Use it
 /// for KIP-848 groups; classic groups are cheaper through `classic_groups`.
 pub fn describe_consumer_groups<C: ClientContext>(
     client: &Client<C>,
-    ids: &[String],
+    groups: &[GroupAt],
     deadline: Instant,
 ) -> Result<Vec<Described>, RawError> {
-    if ids.is_empty() {
+    if groups.is_empty() {
         return Ok(Vec::new());
     }
     let rk = native(client);
-    let names: Vec<CString> = ids
-        .iter()
-        .map(|id| CString::new(id.as_str()).map_err(|_| RawError::new(-1, format!("group id with a NUL byte: {id:?}"))))
-        .collect::<Result<_, _>>()?;
-    let mut ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+    let mut by_coordinator: BTreeMap<i32, Vec<CString>> = BTreeMap::new();
+    for g in groups {
+        let name = CString::new(g.id.as_str())
+            .map_err(|_| RawError::new(-1, format!("group id with a NUL byte: {:?}", g.id)))?;
+        by_coordinator.entry(g.coordinator).or_default().push(name);
+    }
     let opts = Options::new(rk, rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, deadline)?;
     let queue = Queue::new(rk)?;
-    // SAFETY: `names` outlive the call and librdkafka copies them (rd_strdup
-    // in rd_kafka_DescribeConsumerGroups); rk, opts, queue live.
-    unsafe { rd::rd_kafka_DescribeConsumerGroups(rk, ptrs.as_mut_ptr(), ptrs.len(), opts.0, queue.0) };
-    let ev = queue.poll(deadline).ok_or_else(|| RawError::new(-185, "DescribeConsumerGroups timed out"))?;
-    ev.check(rd::RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT)?;
+    for (coordinator, names) in &by_coordinator {
+        opts.set_broker(*coordinator)?;
+        let mut ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        // SAFETY: `names` outlive the call and librdkafka copies them (rd_strdup
+        // in rd_kafka_DescribeConsumerGroups); rk, opts (copied), queue live.
+        unsafe { rd::rd_kafka_DescribeConsumerGroups(rk, ptrs.as_mut_ptr(), ptrs.len(), opts.0, queue.0) };
+    }
     let mut out = Vec::new();
+    for _ in 0..by_coordinator.len() {
+        let ev = queue.poll(deadline).ok_or_else(|| RawError::new(-185, "DescribeConsumerGroups timed out"))?;
+        ev.check(rd::RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT)?;
+        // SAFETY: everything reachable from the result lives as long as `ev`.
+        unsafe { read_descriptions(&ev, &mut out)? };
+    }
+    Ok(out)
+}
+
+/// Copies the groups of one DescribeConsumerGroups result into `out`.
+///
+/// # Safety
+/// `ev` is a live DescribeConsumerGroups result event.
+unsafe fn read_descriptions(ev: &Event, out: &mut Vec<Described>) -> Result<(), RawError> {
     // SAFETY: everything reachable from the result lives as long as `ev`;
     // copied before `ev` drops; null pointers skipped.
     unsafe {
@@ -265,7 +287,7 @@ pub fn describe_consumer_groups<C: ClientContext>(
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

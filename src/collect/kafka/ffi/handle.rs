@@ -45,22 +45,32 @@ impl Options {
             return Err(RawError::new(-1, "librdkafka refused to create admin options"));
         }
         let opts = Options(p);
+        let timeout = ms_until(deadline);
+        // SAFETY: opts.0 is live; `errstr` is writable for its whole length.
+        opts.set(|errstr, len| unsafe {
+            raw::rd_kafka_AdminOptions_set_request_timeout(opts.0, timeout, errstr, len)
+        })?;
+        Ok(opts)
+    }
+
+    /// Sends the request to broker `id` instead of the broker librdkafka
+    /// would look up: see invariant 6 of [`super`] for why group requests
+    /// name their coordinator.
+    pub(super) fn set_broker(&self, id: i32) -> Result<(), RawError> {
+        // SAFETY: self.0 is live; `errstr` is writable for its whole length.
+        self.set(|errstr, len| unsafe { raw::rd_kafka_AdminOptions_set_broker(self.0, id, errstr, len) })
+    }
+
+    /// Runs one `rd_kafka_AdminOptions_set_*` call with an error buffer.
+    fn set(&self, call: impl FnOnce(*mut c_char, usize) -> c_int) -> Result<(), RawError> {
         let mut errbuf = [0 as c_char; 256];
-        // SAFETY: opts.0 is live; errbuf is writable for its whole length.
-        let err = unsafe {
-            raw::rd_kafka_AdminOptions_set_request_timeout(
-                opts.0,
-                ms_until(deadline),
-                errbuf.as_mut_ptr(),
-                errbuf.len(),
-            )
-        };
+        let err = call(errbuf.as_mut_ptr(), errbuf.len());
         if err != NO_ERROR {
             // SAFETY: librdkafka NUL-terminates errbuf (and it is zeroed).
             let msg = unsafe { cstr(errbuf.as_ptr()) };
             return Err(RawError::new(err, msg));
         }
-        Ok(opts)
+        Ok(())
     }
 
     pub(super) fn set_opaque(&self, value: usize) {

@@ -39,6 +39,16 @@
 //!    we never leave one waiting on a queue we are about to destroy (and if we
 //!    did, destroying an owner queue disables it: a late result is dropped by
 //!    librdkafka, not written to freed memory).
+//! 6. **Group requests name their coordinator.** Left to find a group's
+//!    coordinator itself, librdkafka 2.12 frees an admin request that timed
+//!    out while its coordinator lookup still holds it, and the lookup's
+//!    completion then reads freed memory (`rdkafka_admin.c`,
+//!    `rd_kafka_admin_coord_request` returning `_DESTROY` into
+//!    `rd_kafka_coord_req_fail`: an `rd_kafka_enq_once` assertion or a
+//!    SIGSEGV). So OffsetFetch and ConsumerGroupDescribe go to the broker
+//!    that listed the group in ListGroups (a broker lists the groups it
+//!    coordinates), through `rd_kafka_AdminOptions_set_broker`: the
+//!    explicit-broker path holds its request until every waiter let go.
 
 //!
 //! # Modules
@@ -74,6 +84,13 @@ pub use groups::{
 pub use handle::{TpOffset, main_queue_len};
 pub use metadata::{MetaBroker, MetaPartition, MetaTopic, Metadata, metadata};
 pub use offsets::{committed_offsets, end_offsets};
+
+/// A group and the broker coordinating it (the broker that listed it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupAt {
+    pub id: String,
+    pub coordinator: i32,
+}
 
 /// librdkafka's "no error".
 pub const NO_ERROR: i32 = 0;

@@ -9,7 +9,7 @@ use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
 
 use super::handle::{Options, Queue, TpOffset, Tpl, read_tpl};
-use super::{NO_ERROR, RawError, ms_until, native, raw, slice};
+use super::{GroupAt, NO_ERROR, RawError, ms_until, native, raw, slice};
 
 /// High watermarks of `partitions` in one `offsets_for_times(END)` call: one
 /// ListOffsets request per leader broker. On a `read_uncommitted` client
@@ -61,13 +61,13 @@ pub fn end_offsets<C: ClientContext>(
 }
 
 /// Committed offsets of many groups: one `ListConsumerGroupOffsets` (one
-/// OffsetFetch to the group's coordinator) per group, at most `in_flight`
+/// OffsetFetch to the group's coordinator, named: invariant 6) per group, at most `in_flight`
 /// outstanding at once, all on one queue, all bounded by `deadline`.
 /// Results are in input order; a group whose request failed or timed out
 /// gets its error. Only partitions with a committed offset are returned.
 pub fn committed_offsets<C: ClientContext>(
     client: &Client<C>,
-    groups: &[String],
+    groups: &[GroupAt],
     in_flight: usize,
     deadline: Instant,
 ) -> Vec<Result<Vec<TpOffset>, RawError>> {
@@ -89,10 +89,14 @@ pub fn committed_offsets<C: ClientContext>(
         while next < groups.len() && outstanding < in_flight {
             let i = next;
             next += 1;
-            let Ok(name) = CString::new(groups[i].as_str()) else {
+            let Ok(name) = CString::new(groups[i].id.as_str()) else {
                 out[i] = Some(Err(RawError::new(-1, "group id with a NUL byte")));
                 continue;
             };
+            if let Err(e) = opts.set_broker(groups[i].coordinator) {
+                out[i] = Some(Err(e));
+                continue;
+            }
             // SAFETY: the request object is created here, copied by
             // rd_kafka_ListConsumerGroupOffsets (it stores a copy on the op),
             // and destroyed right after submission. A NULL partition list

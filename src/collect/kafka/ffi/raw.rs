@@ -36,6 +36,12 @@ unsafe extern "C" {
         errstr: *mut c_char,
         errstr_size: usize,
     ) -> c_int;
+    pub fn rd_kafka_AdminOptions_set_broker(
+        options: *mut rd::rd_kafka_AdminOptions_t,
+        broker_id: i32,
+        errstr: *mut c_char,
+        errstr_size: usize,
+    ) -> c_int;
     pub fn rd_kafka_ConfigResource_error(config: *const rd::rd_kafka_ConfigResource_t) -> c_int;
     pub fn rd_kafka_ConsumerGroupListing_state(grplist: *const rd::rd_kafka_ConsumerGroupListing_t) -> c_int;
     pub fn rd_kafka_ConsumerGroupListing_type(grplist: *const rd::rd_kafka_ConsumerGroupListing_t) -> c_int;
