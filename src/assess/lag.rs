@@ -142,6 +142,7 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
     let policy = &settings.policy;
     let mirrored = |topic: &str| !policy.is_internal_topic(topic) && !policy.is_heartbeats_topic(topic);
 
+    let reads = Reads { end_at: source.topics.as_ref().map(|t| t.at), rep_at: d.replicated.as_ref().map(|r| r.at) };
     let mut rows = Vec::new();
     if let Some(topics) = &source.topics {
         let source_series = &history.end_offsets[d.flow.source.index()];
@@ -156,12 +157,12 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
             for p in &topic.partitions {
                 let rep = reps.and_then(|r| r.get(p.id as usize).copied().flatten());
                 let history = series.and_then(|s| s.get(usize::try_from(p.id).ok()?));
-                rows.push(lag_row(history, name.clone(), p.id, p.end_offset, rep, now));
+                rows.push(lag_row(history, name.clone(), p.id, p.end_offset, rep, reads, now));
             }
         }
     }
 
-    let at = match (source.topics.as_ref().map(|t| t.at), d.replicated.as_ref().map(|r| r.at)) {
+    let at = match (reads.end_at, reads.rep_at) {
         (Some(a), Some(b)) => Some(a.min(b)),
         _ => None,
     };
@@ -185,15 +186,25 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
     }
 }
 
+/// When the two figures of a row were read: the source's end offsets and
+/// MM2's position come from different polls.
+#[derive(Clone, Copy, Debug)]
+struct Reads {
+    end_at: Option<Ts>,
+    rep_at: Option<Ts>,
+}
+
 fn lag_row(
     history: Option<&Series>,
     topic: Arc<str>,
     partition: i32,
     end: Option<i64>,
     rep: Option<i64>,
+    reads: Reads,
     now: Ts,
 ) -> LagRow {
     let records = match (end, rep) {
+        (Some(e), Some(r)) if e - (r + 1) < 0 && written_between(history, e, reads) >= (r + 1) - e => Some(0),
         (Some(e), Some(r)) => Some(e - (r + 1)),
         // An empty partition has nothing to replicate.
         (Some(0), None) => Some(0),
@@ -209,6 +220,24 @@ fn lag_row(
         _ => None,
     };
     LagRow { topic, partition, source_end: end, replicated: rep, records, seconds }
+}
+
+/// How far MM2's position may pass the end offset `end` without being
+/// ahead of the source: nothing when the position was read first (it can
+/// never pass an end read after it); when it was read `gap` after the end,
+/// what the source may have grown meanwhile, bounded by its growth over
+/// the `2 × gap` before the end was read (so a writer may double its rate;
+/// a recreated topic or an echo loop passes the end by more, source idle
+/// or not). Without history reaching back that far: nothing.
+fn written_between(history: Option<&Series>, end: i64, reads: Reads) -> i64 {
+    let (Some(end_at), Some(rep_at), Some(series)) = (reads.end_at, reads.rep_at, history) else {
+        return 0;
+    };
+    if rep_at <= end_at {
+        return 0;
+    }
+    let gap = rep_at - end_at;
+    series.value_at(end_at - gap * 2).map_or(0, |before| (end - before.floor() as i64).max(0))
 }
 
 #[cfg(test)]
@@ -248,5 +277,61 @@ mod tests {
         assert_eq!(l.level, LagLevel::Ahead { records: 30, partitions: 1 });
         let why = l.drained().err().unwrap_or_default();
         assert!(why.contains("30 records past the source's end on 1 partition"), "{why}");
+    }
+
+    /// One partition of `orders` whose source ends were read at `history`
+    /// (seconds before `now`, end offset) and MM2's position `rep` read
+    /// `rep_secs_after` the last end read.
+    fn one_partition(history: &[(i64, i64)], rep: i64, rep_secs_after: i64) -> FlowLag {
+        let now = Utc::now();
+        let at = |secs_ago: i64| now - chrono::TimeDelta::seconds(secs_ago);
+        let (last_ago, end) = history.last().copied().unwrap_or_default();
+        let mut snap = Snapshot::empty(now, "dc", "dr");
+        let topic = Topic {
+            name: "orders".into(),
+            partitions: vec![Partition { id: 0, leader: Some(0), end_offset: Some(end) }],
+            replication_factor: None,
+            min_insync_replicas: None,
+            cleanup_policy: None,
+        };
+        let mut h = History::default();
+        for &(ago, e) in history {
+            let mut s = Snapshot::empty(at(ago), "dc", "dr");
+            let mut t = topic.clone();
+            t.partitions[0].end_offset = Some(e);
+            s.cluster_mut(Side::Dc).topics = Some(Observed::new(vec![t], at(ago)));
+            h.ingest(&s);
+        }
+        snap.cluster_mut(Side::Dc).topics = Some(Observed::new(vec![topic], at(last_ago)));
+        let replicated = vec![ReplicatedOffset { topic: "orders".into(), partition: 0, upstream_offset: rep }];
+        snap.mm2 = vec![Mm2Deployment {
+            replicated: Some(Observed::new(replicated, at(last_ago - rep_secs_after))),
+            ..Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)
+        }];
+        assess_lag(&snap, &h, &Settings::default(), now).remove(0)
+    }
+
+    #[test]
+    fn a_position_read_after_the_end_may_pass_it_by_what_the_source_grew_meanwhile() {
+        // The source grows 10 records a second; MM2's position, read 1 s
+        // after the end offsets, is 8 records past them: caught up.
+        let l = one_partition(&[(4, 1000), (3, 1010), (2, 1020)], 1027, 1);
+        assert_eq!(l.rows[0].records, Some(0));
+        assert_eq!(l.level, LagLevel::Within);
+        // 300 records past them is no race: the source never grew that fast.
+        let l = one_partition(&[(4, 1000), (3, 1010), (2, 1020)], 1319, 1);
+        assert_eq!(l.ahead, (300, 1));
+        // An idle source allows nothing, however late the position was read.
+        let l = one_partition(&[(4, 1020), (3, 1020), (2, 1020)], 1022, 1);
+        assert_eq!(l.ahead, (3, 1));
+    }
+
+    #[test]
+    fn a_position_read_before_the_end_may_never_pass_it() {
+        let l = one_partition(&[(4, 1000), (3, 1010), (2, 1020)], 1025, -1);
+        assert_eq!(l.ahead, (6, 1), "read first, it cannot have seen records the end did not");
+        // Without history to bound the race, a later read is judged as is.
+        let l = one_partition(&[(2, 1020)], 1025, 1);
+        assert_eq!(l.ahead, (6, 1));
     }
 }

@@ -78,10 +78,7 @@ pub fn mm2_ready(a: &Assessment, flow: Flow, max_lag: u64) -> Eval {
         Some(l) => match (l.freshness.problem(&format!("lag of {flow}")), l.total) {
             (Some(why), _) => (Truth::Unknown(why.clone()), format!("lag ? ({why})"), l.at),
             // Committed past the source's end: an anomaly, never "no lag".
-            // While applications write the source, MM2's position read after
-            // the source's end offsets can pass them by what was written in
-            // between: only a source no application writes proves it.
-            (None, _) if l.ahead.1 > 0 && a.sides[flow.source.index()].producing != Truth::Yes => {
+            (None, _) if l.ahead.1 > 0 => {
                 let (records, partitions) = l.ahead;
                 let text = format!("MM2 {records} rec AHEAD of the source on {partitions} partition(s)");
                 (Truth::No, text, l.at)
