@@ -60,6 +60,9 @@ def parse_args(argv):
                    help="a cluster to read (default: dc and dr from <state>/lab.env)")
     p.add_argument("--topics", default="orders,redis-writes", help="comma-separated topics (default: %(default)s)")
     p.add_argument("--runs", default="", help="judge only these runs (comma-separated); all are still read")
+    p.add_argument("--since", type=int, default=None, metavar="MS",
+                   help="read only records stamped at or after MS (ms since the epoch) and judge only the runs "
+                        "started then or later (a run is named <side>-<start ms>-<pid>)")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("KDRILL_LAB_WAIT_VERIFY", "600")),
                    help="seconds for the whole verification (default: %(default)s)")
     p.add_argument("--idle-timeout", type=float, default=30.0,
@@ -135,10 +138,11 @@ class RunSeen:
 class TopicRead:
     """Reads one topic of one side with the console consumer and tallies it."""
 
-    def __init__(self, side, topic, bootstrap, start, end, runs_filter):
+    def __init__(self, side, topic, bootstrap, start, end, runs_filter, since=None):
         self.side, self.topic, self.bootstrap = side, topic, bootstrap
         self.start, self.end = start, end  # {partition: offset}
         self.runs_filter = runs_filter
+        self.since = since
         self.records = self.beyond = self.unidentified = self.unparsable = 0
         self.runs = {}
         self.last_seq = {}  # (partition, key, run) -> highest seq so far
@@ -178,6 +182,8 @@ class TopicRead:
             return
         if self.runs_filter is not None and run not in self.runs_filter:
             return
+        if self.since is not None and run_start_ms(run) < self.since:
+            return
         r = self.runs.get(run)
         if r is None:
             r = self.runs[run] = RunSeen(writer)
@@ -202,11 +208,43 @@ class TopicRead:
         else:
             self.last_seq[k] = seq
 
-    def read(self, args, stderr_file):
+    def read(self, args, deadline, stderr_file):
         if not self.pending:
             return
+        # The console consumer starts at one offset per partition only through
+        # a group's committed offsets: a throwaway group, set first, deleted after.
+        group = None
+        if self.since is not None:
+            # Named so MM2 never mirrors it (its default `groups.exclude`).
+            group = f"console-consumer-kdrill-verify-{os.getpid()}-{self.side}-{self.topic}"
+            with tempfile.NamedTemporaryFile("w", suffix=".csv") as f:
+                f.writelines(f"{self.topic},{p},{o}\n" for p, o in sorted(self.start.items()))
+                f.flush()
+                rc, _, err = run_tool(args, deadline, ["kafka-consumer-groups", "--bootstrap-server", self.bootstrap,
+                                                       "--group", group, "--reset-offsets", "--from-file", f.name,
+                                                       "--execute"])
+            if rc != 0:
+                last = (err.strip().splitlines() or ["no output"])[-1]
+                self.error = f"{self.side}/{self.topic}: setting where to read from failed (rc {rc}): {last}"
+                return
+        try:
+            self.consume(args, group, stderr_file)
+        finally:
+            if group is not None:
+                # A member that did not leave is on the coordinator's books until
+                # its session (6 s, below) times out.
+                for _ in range(10):
+                    rc, _, _ = run_tool(args, deadline + 30, ["kafka-consumer-groups", "--bootstrap-server",
+                                                              self.bootstrap, "--delete", "--group", group])
+                    if rc == 0:
+                        break
+                    time.sleep(2)
+
+    def consume(self, args, group, stderr_file):
+        # The group's shortest session a broker allows by default.
+        start = ["--group", group, "--command-property", "session.timeout.ms=6000"] if group else ["--from-beginning"]
         cmd = [args.lab, "tool", "console-consumer", "--bootstrap-server", self.bootstrap, "--topic", self.topic,
-               "--from-beginning", "--timeout-ms", str(int(args.idle_timeout * 1000)),
+               *start, "--timeout-ms", str(int(args.idle_timeout * 1000)),
                "--formatter-property", "print.partition=true", "--formatter-property", "print.offset=true",
                "--formatter-property", "print.key=true",
                "--command-property", "enable.auto.commit=false",
@@ -240,6 +278,12 @@ class TopicRead:
         self.error = self.error or f"{self.side}/{self.topic}: {why}"
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
+
+
+def run_start_ms(run):
+    """When a run started, from its name `<side>-<start ms>-<pid>`; 0 if unnamed so."""
+    parts = run.split("-")
+    return int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else 0
 
 
 def ranges(mask_bytes, pattern, limit=MAX_RANGES):
@@ -290,11 +334,14 @@ def main(argv):
     runs_filter = {r for r in args.runs.split(",") if r} or None
     errors = []
 
-    # End offsets first: what exists now is what must be read.
+    # End offsets first: what exists now is what must be read. From the
+    # log start, or from the first record stamped at or after --since
+    # (every record of a run started then; MM2 keeps the source's stamps).
+    first = -2 if args.since is None else args.since
     snap = {}
     threads = []
     for side, bs in sides.items():
-        for spec in (-1, -2):
+        for spec in (-1, first):
             def take(side=side, bs=bs, spec=spec):
                 snap[(side, spec)] = offsets(args, deadline, bs, topics, spec)
             threads.append(threading.Thread(target=take))
@@ -304,7 +351,7 @@ def main(argv):
         t.join()
     reads = []
     for side, bs in sides.items():
-        end, start = snap[(side, -1)], snap[(side, -2)]
+        end, start = snap[(side, -1)], snap[(side, first)]
         bad = [x for x in (end, start) if isinstance(x, str)]
         if bad:
             errors.extend(bad)
@@ -314,8 +361,9 @@ def main(argv):
             if not e:
                 errors.append(f"topic {topic} not found on {side} ({bs})")
                 continue
-            s = {p: o for (t, p), o in start.items() if t == topic}
-            reads.append(TopicRead(side, topic, bs, s, e, runs_filter))
+            # A partition with nothing stamped since then answers -1: nothing to read.
+            s = {p: (o if o >= 0 else e.get(p, 0)) for (t, p), o in start.items() if t == topic}
+            reads.append(TopicRead(side, topic, bs, s, e, runs_filter, args.since))
 
     if not errors:
         # Every consumer within the deadline; a watchdog kills what overruns.
@@ -326,7 +374,7 @@ def main(argv):
         timer.daemon = True
         timer.start()
         files = [tempfile.TemporaryFile() for _ in reads]
-        workers = [threading.Thread(target=r.read, args=(args, f)) for r, f in zip(reads, files)]
+        workers = [threading.Thread(target=r.read, args=(args, deadline, f)) for r, f in zip(reads, files)]
         for w in workers:
             w.start()
         for w in workers:

@@ -451,35 +451,32 @@ pub fn note(msg: &str) {
 }
 
 /// `scripts/lab verify` (the lab's independent verifier) of the sample
-/// app's runs started since `since_ms` (other tests' runs are not the
-/// caller's business), repeated until it says ok (replication may still be
-/// catching up), bounded: its report, or a failure with the last report.
+/// app's runs started since `since_ms`, reading only what was written since
+/// (other tests' runs are not the caller's business), repeated until it
+/// says ok (replication may still be catching up), bounded: its report, or
+/// a failure with the last report.
 pub fn verify_runs_since(since_ms: i64) -> serde_json::Value {
     use serde_json::Value;
     let l = lab();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(l.script()).arg("verify").args(args).current_dir(&l.root).output();
-        let out = out.unwrap_or_else(|e| panic!("scripts/lab verify: {e}"));
-        let v: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-        (out.status.code() == Some(0), v)
-    };
-    let (_, all) = run(&[]);
-    let mut mine: Vec<String> = all["sides"]
-        .as_object()
-        .into_iter()
-        .flat_map(|s| s.values())
-        .flat_map(|side| side["topics"].as_object().into_iter().flat_map(|t| t.values()))
-        .flat_map(|t| t["runs"].as_object().into_iter().flat_map(|r| r.keys().cloned()))
-        .filter(|r| r.split('-').nth(1).and_then(|ms| ms.parse::<i64>().ok()).is_some_and(|ms| ms >= since_ms))
-        .collect();
-    mine.sort();
-    mine.dedup();
-    assert!(!mine.is_empty(), "no app run of this test: {all:#}");
+    let since = since_ms.to_string();
     let mut last = Value::Null;
     for _ in 0..60 {
-        let (ok, report) = run(&["--runs", &mine.join(",")]);
-        if ok {
+        let out = std::process::Command::new(l.script())
+            .args(["verify", "--since", &since])
+            .current_dir(&l.root)
+            .output()
+            .unwrap_or_else(|e| panic!("scripts/lab verify: {e}"));
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        let runs = report["sides"]
+            .as_object()
+            .into_iter()
+            .flat_map(|s| s.values())
+            .flat_map(|side| side["topics"].as_object().into_iter().flat_map(|t| t.values()))
+            .filter(|t| t["runs"].as_object().is_some_and(|r| !r.is_empty()))
+            .count();
+        if out.status.code() == Some(0) {
+            assert!(runs > 0, "no app run of this test: {report:#}");
             return report;
         }
         last = report;
