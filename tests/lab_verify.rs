@@ -122,6 +122,7 @@ fn an_app_run_replicated_by_mm2_is_whole_on_both_sides() {
     let _lock = support::exclusive();
     let _restore = StopAppKeepMm2(lab);
     lab_cmd(lab, &["mm2", "start", "dc-dr"]);
+    let since = chrono::Utc::now().timestamp_millis().to_string();
     lab_cmd(lab, &["apps", "start", "dc"]);
     thread::sleep(Duration::from_secs(4));
     lab_cmd(lab, &["apps", "stop", "dc"]);
@@ -137,7 +138,8 @@ fn an_app_run_replicated_by_mm2_is_whole_on_both_sides() {
         assert_eq!(*last, *delivered as i64 - 1, "{topic}: seqs 0..=last all delivered");
     }
 
-    let args = ["--runs", run.as_str()];
+    // Only what was written since the run started is read.
+    let args = ["--runs", run.as_str(), "--since", since.as_str()];
     let v = verify_until(lab, &args, Duration::from_secs(60), "MM2 dc→dr replicating the run", |v| {
         v.report["complete"] == true && v.report["totals"]["lost_by_replication"] == 0
     });
