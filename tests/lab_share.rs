@@ -1,7 +1,8 @@
 //! The drill shared through the lab's Kafka: one console drives and holds
 //! the lease; a second is refused and told who drives; a read-only wall
 //! console (another journal) follows every record live and writes nothing;
-//! a driver that stops renewing is taken over only with the typed name.
+//! a driver that stops renewing is taken over only with the typed name; a
+//! side that is down while the drill runs is caught up when it returns.
 
 mod support;
 
@@ -149,4 +150,101 @@ fn one_driver_a_refused_second_console_a_wall_that_follows_and_a_takeover() {
 
 fn on_disk_now(path: &std::path::Path) -> journal::Recovered {
     journal::read(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The journal records a cluster's drill topic holds, read with a plain
+/// consumer (not kdrill's): keys `drill/<id>/<seq>`.
+fn journal_records_on(bootstrap: &str, topic: &str) -> Result<usize, String> {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", support::unique("kdrill-share-count"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|e| e.to_string())?;
+    let (_, end) = c.fetch_watermarks(topic, 0, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).map_err(|e| e.to_string())?;
+    c.assign(&tpl).map_err(|e| e.to_string())?;
+    let mut n = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut next = 0;
+    while next < end {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("read {next} of {end} records"));
+        }
+        match c.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                next = m.offset() + 1;
+                n += usize::from(m.key().is_some_and(|k| k.starts_with(b"drill/")));
+            }
+            Some(Err(e)) => return Err(e.to_string()),
+            None => {}
+        }
+    }
+    Ok(n)
+}
+
+#[test]
+fn a_side_down_while_the_drill_runs_is_caught_up_when_it_returns() {
+    let _lab = support::exclusive();
+    struct Restart;
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            for args in [&["broker", "start", "dr"][..], &["mm2", "start", "dc-dr"]] {
+                if let Err(e) = support::lab().run(args, Duration::from_secs(300)) {
+                    eprintln!("restoring the lab: {e}");
+                }
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(support::unique("kdrill-share-down"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let topic = support::unique("kdrill.drill.test");
+    let lab = support::lab();
+    let mut alice = Console::start_shared(config(&topic), false, &dir.join("alice.jsonl"), "alice");
+    alice.wait("alice follows the drill topic on both sides (created)", 90, |c| {
+        c.shared().is_some_and(|s| s.feeds.iter().all(kdrill::share::Feed::is_following))
+    });
+    alice.wait("alice has observed the lab", 60, |c| c.app.assessment().is_some());
+
+    let _restart = Restart;
+    lab.run(&["broker", "stop", "dr"], Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
+    alice.wait("alice sees DR's drill topic out of reach", 90, |c| {
+        c.shared().is_some_and(|s| !s.feeds[1].is_following())
+    });
+    alice.command("switchover");
+    alice.wait("alice drives, shared on DC alone", 60, |c| c.app.drill_in_progress());
+    assert!(message(&alice).contains("caught up when it returns"), "said on screen: {}", message(&alice));
+    // Its pre-flight fails (DR is down): the drill holds its start record.
+    assert!(matches!(alice.journal.first(), Some(DrillEvent::Started { .. })), "{:?}", alice.journal);
+    let on_dc = support::wait_for("DC's drill topic holds every record", Duration::from_secs(30), || {
+        alice.step();
+        match journal_records_on(&lab.dc, &topic)? {
+            n if n == alice.journal.len() => Ok(n),
+            n => Err(format!("{n} of {}", alice.journal.len())),
+        }
+    });
+
+    lab.run(&["broker", "start", "dr"], Duration::from_secs(300)).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        alice.step();
+        let want = alice.journal.len();
+        let last = match journal_records_on(&lab.dr, &topic) {
+            Ok(n) if n == want && want >= on_dc => break,
+            Ok(n) => format!("{n} of {want}"),
+            Err(e) => e,
+        };
+        assert!(std::time::Instant::now() < deadline, "DR was not caught up: {last}");
+    }
+    alice.wait("DR's drill topic names alice as driver again", 60, |c| {
+        c.shared().is_some_and(|s| s.holders[1].as_ref().is_some_and(|d| d.user == "alice"))
+    });
+    if let Some(s) = alice.share.take() {
+        s.close(Duration::from_secs(5));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

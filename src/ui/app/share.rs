@@ -27,7 +27,7 @@ pub enum Driving {
     No,
     /// A claim is out; what follows when it is won.
     Claiming(ClaimFor),
-    /// This console drives; `note` says when the drill is not (fully) shared.
+    /// This console drives; `note` says why the drill is not shared at all.
     Yes { note: Option<String> },
 }
 
@@ -61,7 +61,12 @@ impl Sharing {
         }
         match &self.driving {
             Driving::Yes { note: Some(note) } => (true, format!("you drive · NOT SHARED: {note}")),
-            Driving::Yes { note: None } => (false, format!("you drive · {topic}")),
+            Driving::Yes { note: None } if sh.feeds.iter().all(crate::share::Feed::is_following) => {
+                (false, format!("you drive · {topic}"))
+            }
+            Driving::Yes { note: None } => {
+                (true, format!("you drive · {topic} · a side out of reach is caught up when it returns"))
+            }
             Driving::Claiming(_) => (false, format!("taking the drill lease… · {topic}")),
             Driving::No => match &sh.lease {
                 Some(h) => {
@@ -135,16 +140,19 @@ impl App {
                     self.note(Tone::Warn, why);
                 }
             }
-            LeaseOutcome::Won { note, .. } => {
-                sharing.driving = Driving::Yes { note: note.clone() };
-                if let Some(note) = note {
-                    self.note(Tone::Warn, format!("drill not shared: {note}"));
-                }
+            LeaseOutcome::Won { shared, note } => {
+                sharing.driving = Driving::Yes { note: note.clone().filter(|_| !shared) };
                 self.drill.followed = None;
                 match what {
                     ClaimFor::Start(kind) => self.start_now(kind),
                     ClaimFor::Resume => self.note(Tone::Info, "this console drives the drill"),
                     ClaimFor::TakeOver(from) => self.adopt(from.as_ref()),
+                }
+                // Said last: it outweighs "started".
+                match note {
+                    Some(note) if shared => self.note(Tone::Warn, format!("drill {note}")),
+                    Some(note) => self.note(Tone::Warn, format!("drill not shared: {note}")),
+                    None => {}
                 }
             }
         }
