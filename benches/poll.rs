@@ -309,7 +309,8 @@ fn main() {
     if !keep {
         for b in BOOTSTRAPS {
             support::delete_topics(b, &topic_names());
+            support::delete_groups(b, &group_names());
         }
-        println!("deleted the bench topics (KDRILL_BENCH_KEEP=1 keeps them)");
+        println!("deleted the bench topics and groups (KDRILL_BENCH_KEEP=1 keeps them)");
     }
 }

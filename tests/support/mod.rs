@@ -281,6 +281,15 @@ pub fn delete_topics(bootstrap: &str, names: &[String]) {
     }
 }
 
+/// Deletes consumer groups without members (best effort, for cleanup).
+pub fn delete_groups(bootstrap: &str, names: &[String]) {
+    let Ok(admin) = base(bootstrap).create::<AdminClient<DefaultClientContext>>() else { return };
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    for chunk in refs.chunks(500) {
+        let _ = block_on(admin.delete_groups(chunk, &AdminOptions::new()), Duration::from_secs(120));
+    }
+}
+
 /// Produces `counts[p]` records to partition `p` of `topic`, acks=all,
 /// waits until every record is acknowledged; panics on any failure.
 pub fn produce(bootstrap: &str, topic: &str, counts: &[usize]) {
