@@ -15,8 +15,8 @@ use kdrill::model::{Flow, Side};
 use support::console::Console;
 
 /// The lab, driven through Connect REST (connectors stopped, workers kept)
-/// and commands; `extra` is appended (TOML).
-fn config(extra: &str) -> kdrill::config::Config {
+/// and commands.
+fn config() -> kdrill::config::Config {
     let root = &support::lab().root;
     let lab = root.join("scripts").join("lab");
     let lab = lab.display();
@@ -38,18 +38,10 @@ connect_url = "http://127.0.0.1:28083"
 source = "dr"
 target = "dc"
 connect_url = "http://127.0.0.1:18083"
-[replication]
-heartbeats = "mirrored"
-[apps]
-topics = ["redis-writes", "orders"]
-groups = ["orders-app", "writes-app"]
-[timing]
-poll_interval = "1s"
-hold_window = "5s"
-stale_after = "10s"
-rate_window = "10s"
-{extra}
-"#
+{apps}
+{timing}"#,
+        apps = support::LAB_APPS,
+        timing = support::LAB_DRILL_TIMING
     ))
 }
 
@@ -88,7 +80,7 @@ fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_l
     lab(&["mm2", "start", "dr-dc", "--stopped"]);
     lab(&["apps", "start", "dc"]);
 
-    let mut c = Console::start(config(""), false);
+    let mut c = Console::start(config(), false);
     c.wait("DC active, DC→DR flowing, DR→DC stopped", 120, |c| {
         c.app.assessment().is_some_and(|a| {
             a.active_side() == Some(Side::Dc)

@@ -46,11 +46,7 @@ fn config() -> kdrill::config::Config {
 source = "dc"
 target = "dr"
 connect_url = "{rest}"
-[replication]
-heartbeats = "mirrored"
-[apps]
-topics = ["redis-writes", "orders"]
-groups = ["orders-app", "writes-app"]
+{apps}
 [timing]
 poll_interval = "{}s"
 hold_window = "{}s"
@@ -60,7 +56,8 @@ rate_window = "10s"
 "#,
         POLL.as_secs(),
         HOLD.as_secs(),
-        STALE_AFTER.as_secs()
+        STALE_AFTER.as_secs(),
+        apps = support::LAB_APPS
     ))
 }
 

@@ -46,21 +46,13 @@ target = "dr"
 [[mm2]]
 source = "dr"
 target = "dc"
-[replication]
-heartbeats = "mirrored"
-[apps]
-topics = ["redis-writes", "orders"]
-groups = ["orders-app", "writes-app"]
-[timing]
-poll_interval = "1s"
-hold_window = "5s"
-stale_after = "10s"
-rate_window = "10s"
-"#,
+{}{}"#,
         l.dc,
         side(dc_context),
         l.dr,
-        side(dr_context)
+        side(dr_context),
+        support::LAB_APPS,
+        support::LAB_DRILL_TIMING
     );
     kdrill::config::parse(&text, std::path::Path::new("lab-kube-drill.toml")).unwrap_or_else(|e| panic!("{e}"))
 }

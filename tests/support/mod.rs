@@ -104,6 +104,25 @@ pub fn lab() -> &'static Lab {
     })
 }
 
+/// The lab's sample application as kdrill's configuration declares it, with
+/// MM2's heartbeats mirrored (`[replication]` and `[apps]`, TOML).
+pub const LAB_APPS: &str = r#"
+[replication]
+heartbeats = "mirrored"
+[apps]
+topics = ["redis-writes", "orders"]
+groups = ["orders-app", "writes-app"]
+"#;
+
+/// Timing for a drill driven on the lab: a poll a second, gates held 5 s.
+pub const LAB_DRILL_TIMING: &str = r#"
+[timing]
+poll_interval = "1s"
+hold_window = "5s"
+stale_after = "10s"
+rate_window = "10s"
+"#;
+
 /// kdrill's configuration for this lab: its two clusters, then `rest`
 /// (MM2 deployments, timing...) as TOML.
 pub fn lab_config(rest: &str) -> kdrill::config::Config {
