@@ -279,11 +279,12 @@ fn same_instant(a: &str, b: &str) -> bool {
 
 #[test]
 fn the_wall_in_chromium_shows_role_mm2_health_and_lag_and_a_demo_fault_within_two_seconds() {
-    // Late enough for the page to be up and drawn before the fault.
-    let server = serve(&["--demo", "--demo-fault", "15s:fail-mm2-task"]);
+    // Late enough for the page to be up and drawn before the fault, also
+    // with Chromium starting on a loaded machine (15 s was not, once).
+    let server = serve(&["--demo", "--demo-fault", "30s:fail-mm2-task"]);
     let mut browser = Browser::launch("wall");
     let session = browser.open(&format!("http://{}/", server.addr));
-    let drawn = wait_for(&mut browser, &session, Duration::from_secs(15), "both sides", |w| w["sides"] == json!(2));
+    let drawn = wait_for(&mut browser, &session, Duration::from_secs(25), "both sides", |w| w["sides"] == json!(2));
     assert!(
         server.lines.try_recv().is_err(),
         "the fault happened before the page was drawn: start it later (page: {drawn:#})"
