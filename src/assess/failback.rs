@@ -58,12 +58,13 @@ pub struct Failback {
 }
 
 impl Failback {
-    /// Total records the reverse flow would copy back, when known.
+    /// Total records the reverse flow would copy back, when known (a
+    /// partition without a figure is one only the orphan tail names).
     pub fn copy_back(&self) -> Option<u64> {
         if self.copy_back_unknown.is_some() {
             return None;
         }
-        self.partitions.iter().try_fold(0u64, |sum, p| Some(sum + p.copy_back.unwrap_or(0)))
+        Some(self.partitions.iter().filter_map(|p| p.copy_back).sum())
     }
 
     /// Partitions with anything to copy back, and of those how many from
@@ -141,7 +142,12 @@ pub fn failback(flow: Flow, ends: Result<&[PartitionEnd], &str>, lag: &[FlowLag]
     let stopped = lag.iter().find(|l| l.flow == flow.reversed());
     let orphans_unknown = match stopped {
         None => Some(format!("no MM2 deployment for {} configured", flow.reversed())),
-        Some(l) => l.freshness.problem(&format!("lag of {}", flow.reversed())),
+        // A partition of unknown lag may hold orphans: the tail is then
+        // unknown, never a partial sum.
+        Some(l) => l.freshness.problem(&format!("lag of {}", flow.reversed())).or_else(|| {
+            (l.unknown_rows > 0)
+                .then(|| format!("{} partition(s) of {} with unknown lag", l.unknown_rows, flow.reversed()))
+        }),
     };
     if let (Some(l), None) = (stopped, &orphans_unknown) {
         for r in &l.rows {
@@ -177,4 +183,47 @@ pub fn copy_back_text(f: &Failback, records: u64) -> String {
     let (parts, earliest) = f.copy_back_partitions();
     let earliest = if earliest > 0 { format!(", {earliest} from their earliest offset") } else { String::new() };
     format!("{} would copy back {records} rec {} already holds ({parts} partitions{earliest})", f.flow, f.flow.target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assess::lag::{LagLevel, LagRow};
+    use crate::assess::truth::Freshness;
+
+    fn stopped_flow(records: &[Option<i64>]) -> FlowLag {
+        let rows: Vec<LagRow> = records
+            .iter()
+            .enumerate()
+            .map(|(p, &records)| LagRow {
+                topic: "orders".into(),
+                partition: p as i32,
+                source_end: Some(100),
+                replicated: records.map(|n| 99 - n),
+                records,
+                seconds: None,
+            })
+            .collect();
+        FlowLag {
+            flow: Flow::DC_TO_DR,
+            deployment: "mm2".into(),
+            unknown_rows: rows.iter().filter(|r| r.records.is_none()).count(),
+            rows,
+            total: None,
+            ahead: (0, 0),
+            max_seconds: None,
+            at: None,
+            freshness: Freshness::Fresh { age: 1.0 },
+            level: LagLevel::Within,
+        }
+    }
+
+    #[test]
+    fn an_orphan_tail_with_a_partition_of_unknown_lag_is_unknown_never_a_partial_sum() {
+        let known = failback(Flow::DR_TO_DC, Ok(&[]), &[stopped_flow(&[Some(3), Some(0)])]);
+        assert_eq!(known.orphans(), Some(3));
+        let partly = failback(Flow::DR_TO_DC, Ok(&[]), &[stopped_flow(&[Some(3), None])]);
+        assert_eq!(partly.orphans(), None);
+        assert!(partly.orphans_unknown.as_ref().is_some_and(|why| why.contains("1 partition(s)")), "{partly:?}");
+    }
 }
