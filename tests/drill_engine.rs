@@ -22,12 +22,27 @@ struct Fixture {
     end: [i64; 2],
     /// Sides whose observations stopped (their stamps freeze).
     frozen: [Option<Ts>; 2],
+    /// Seconds a side's offsets are read behind the other's (a slow poll):
+    /// its stamps and values are those of then.
+    late: [usize; 2],
+    /// `end` at the start and after each step, newest last: what a late read saw.
+    past: Vec<[i64; 2]>,
 }
 
 impl Fixture {
     fn new() -> Self {
         let t = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).single().unwrap_or_default();
-        Fixture { t, apps: [true, false], mm2: [true, false], lag: [0, 0], end: [1_000, 1_000], frozen: [None, None] }
+        let end = [1_000, 1_000];
+        Fixture {
+            t,
+            apps: [true, false],
+            mm2: [true, false],
+            lag: [0, 0],
+            end,
+            frozen: [None, None],
+            late: [0, 0],
+            past: vec![end],
+        }
     }
 
     fn step(&mut self) -> Snapshot {
@@ -43,21 +58,29 @@ impl Fixture {
                 self.end[i] += 100;
             }
         }
+        self.past.push(self.end);
         self.snapshot()
+    }
+
+    /// Side `i`'s end offset and its stamp as read now.
+    fn read(&self, i: usize) -> (i64, Ts) {
+        let late = self.late[i];
+        let end = self.past[self.past.len().saturating_sub(late + 1)][i];
+        (end, self.frozen[i].unwrap_or(self.t) - TimeDelta::seconds(late as i64))
     }
 
     fn snapshot(&self) -> Snapshot {
         let mut s = Snapshot::empty(self.t, "dc", "dr");
         for side in Side::BOTH {
             let i = side.index();
-            let at = self.frozen[i].unwrap_or(self.t);
+            let (end, at) = self.read(i);
             let c = s.cluster_mut(side);
             c.link = match self.frozen[i] {
                 None => Link::Up { last_ok: at },
                 Some(since) => Link::Down { since, last_ok: Some(since), error: "timed out".into() },
             };
             c.brokers = Some(Observed::new(vec![Broker { id: 0, host: "b".into(), port: 9092, up: true }], at));
-            let partitions = vec![Partition { id: 0, leader: Some(0), end_offset: Some(self.end[i]) }];
+            let partitions = vec![Partition { id: 0, leader: Some(0), end_offset: Some(end) }];
             let topic = Topic {
                 name: "orders".into(),
                 partitions,
@@ -116,12 +139,9 @@ impl Fixture {
                 trace: None,
                 tasks: vec![task],
             };
-            let at = self.frozen[i].unwrap_or(self.t);
-            let replicated = vec![ReplicatedOffset {
-                topic: "orders".into(),
-                partition: 0,
-                upstream_offset: self.end[i] - 1 - self.lag[i],
-            }];
+            let (end, at) = self.read(i);
+            let replicated =
+                vec![ReplicatedOffset { topic: "orders".into(), partition: 0, upstream_offset: end - 1 - self.lag[i] }];
             // Workers and connector states are read where the deployment runs.
             let seen = self.frozen[flow.target.index()].unwrap_or(self.t);
             s.mm2.push(Mm2Deployment {
@@ -191,6 +211,27 @@ fn steady_state_roles_and_no_violations() {
     assert_eq!(a.side(Side::Dr).role, Role::Passive, "growth on DR is all MM2's, so DR is passive");
     assert!(a.violations.is_empty(), "{:?}", a.violations);
     assert_eq!(a.lag_of(Flow::DC_TO_DR).and_then(|l| l.total), Some(0));
+}
+
+#[test]
+fn a_source_read_late_does_not_make_mm2_writes_look_like_an_application() {
+    // DC's poll runs 3 s behind DR's (a loaded machine): over DR's window,
+    // DC and MM2's progress are known only up to DC's last read, never
+    // assumed flat after it.
+    let mut fx = Fixture::new();
+    fx.late = [3, 0];
+    let mut assessor = Assessor::new(settings());
+    for _ in 0..4 {
+        assessor.assess(&fx.step(), fx.t);
+    }
+    for _ in 0..12 {
+        let a = assessor.assess(&fx.step(), fx.t);
+        let dr = a.side(Side::Dr);
+        assert!(!dr.producing.is_yes(), "at {}: DR judged producing: {:?}", fx.t, dr.topics);
+        assert!(a.violations.is_empty(), "{:?}", a.violations);
+    }
+    let a = assessor.assess(&fx.step(), fx.t);
+    assert_eq!(a.side(Side::Dr).role, Role::Passive, "all of DR's growth is still MM2's");
 }
 
 #[test]

@@ -280,6 +280,14 @@ fn common_start<'a>(series: impl IntoIterator<Item = &'a Series>, t0: Ts) -> Opt
     series.into_iter().try_fold(t0, |acc, s| s.first().map(|(t, _)| acc.max(t)))
 }
 
+/// The earliest last-observation among `series`, at most `t1`: the end of
+/// the interval over which all of them are known. Past its last read a
+/// series is only assumed flat, and a side read later than the other would
+/// seem to outgrow it.
+fn common_end(series: &[&Series], t1: Ts) -> Ts {
+    series.iter().filter_map(|s| s.latest()).fold(t1, |acc, (t, _)| acc.min(t))
+}
+
 /// Records the series grew by over `[from, t1]`, with `from` their common start.
 fn growth(series: &[&Series], t0: Ts, t1: Ts) -> Option<(f64, Ts)> {
     let from = common_start(series.iter().copied(), t0)?;
@@ -319,6 +327,8 @@ fn attribute(
 ) -> (Option<f64>, Option<f64>, Option<f64>) {
     let upstream = settings.policy.original_topic(topic);
     let mut feeds: Vec<[Option<&Series>; 2]> = Vec::new();
+    // Series that keep moving: read every poll, known only up to their last read.
+    let mut live = vec![own];
     let mut replicating = false;
     for m in inbound {
         let committed = history.replicated_totals.get(&m.flow).and_then(|t| t.get(upstream));
@@ -330,7 +340,9 @@ fn attribute(
             Truth::No => feeds.push([None, committed]),
             Truth::Yes => {
                 replicating = true;
-                feeds.push([history.topic_totals[m.flow.source.index()].get(upstream), committed]);
+                let source = history.topic_totals[m.flow.source.index()].get(upstream);
+                live.extend(source.into_iter().chain(committed));
+                feeds.push([source, committed]);
             }
         }
     }
@@ -341,9 +353,17 @@ fn attribute(
     let t0 = if replicating { t1 - settings.rate_window } else { recent };
     let all = std::iter::once(own).chain(feeds.iter().flatten().flatten().copied());
     let Some(from) = common_start(all, t0) else { return (None, None, None) };
-    let Some(rate) = grown_between(&[own], from, t1).and_then(|g| rate_over(g, from, t1)) else {
-        return (None, None, None);
-    };
+    let rate_until = |t1: Ts| grown_between(&[own], from, t1).and_then(|g| rate_over(g, from, t1));
+    match rate_until(t1) {
+        None => return (None, None, None),
+        // Nothing written: no one to attribute it to, whatever the sources.
+        Some(0.0) => return (Some(0.0), Some(0.0), replicating.then_some(0.0)),
+        Some(_) => {}
+    }
+    // Growth is compared where every moving series was read (a stopped
+    // flow's progress stays where it was last read).
+    let t1 = common_end(&live, t1);
+    let Some(rate) = rate_until(t1) else { return (None, None, None) };
     // MM2 runs into this side but has not committed progress for this topic
     // yet (it has just started): growth cannot be attributed either way.
     if rate > 0.0 && feeds.iter().any(|[source, committed]| source.is_some() && committed.is_none()) {
