@@ -65,9 +65,22 @@ impl Lcg {
     }
 }
 
+/// When the kill is timed from.
+#[derive(Clone, Copy, PartialEq)]
+enum From {
+    /// The child's start: it may not have opened the journal yet.
+    Spawn,
+    /// Its first line, once it opened the journal: a random point in the
+    /// drill (maybe while a gate holds), however long a loaded machine
+    /// takes to start a process.
+    Journal,
+    /// The first event it wrote: the drill has moved since the last crash.
+    Ack,
+}
+
 /// Runs the child until it finishes or `kill_after` passes (then SIGKILL);
 /// returns what it printed and whether it finished.
-fn run_child(path: &Path, kill_after: Duration) -> (Vec<String>, bool) {
+fn run_child(path: &Path, kill_after: Duration, from: From) -> (Vec<String>, bool) {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(exe)
         .args(["child_drill_writer", "--exact", "--nocapture", "--test-threads=1"])
@@ -88,10 +101,17 @@ fn run_child(path: &Path, kill_after: Duration) -> (Vec<String>, bool) {
             }
         })
     };
-    let deadline = Instant::now() + kill_after;
+    // Bounded even for a child that never prints.
+    let mut deadline = Instant::now() + if from == From::Spawn { kill_after } else { Duration::from_secs(30) };
+    let mut opened = false;
     let exited = loop {
         if let Ok(Some(_)) = child.try_wait() {
             break true;
+        }
+        let seen = |l: &String| if from == From::Ack { l.starts_with("ack ") } else { said_opened(l) };
+        if from != From::Spawn && !opened && lines.lock().unwrap_or_else(|e| e.into_inner()).iter().any(seen) {
+            opened = true;
+            deadline = Instant::now() + kill_after;
         }
         if Instant::now() >= deadline {
             break false;
@@ -107,6 +127,11 @@ fn run_child(path: &Path, kill_after: Duration) -> (Vec<String>, bool) {
     let lines = lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let finished = lines.iter().any(|l| l == "finished");
     (lines, finished)
+}
+
+/// A line the child prints once it has opened the journal.
+fn said_opened(line: &str) -> bool {
+    line.starts_with("torn ") || line.starts_with("resumed ") || line.starts_with("ack ")
 }
 
 fn acked(lines: &[String]) -> u64 {
@@ -137,17 +162,24 @@ fn sigkill_at_random_points_resumes_without_loss_or_repeat() {
     let mut finished = false;
     let mut kills = 0;
     let mut tears = 0;
+    let mut torn_at = Vec::new();
     for round in 0..60 {
         let before = journal::read(&path).ok();
         let expect_step = before.as_ref().filter(|r| !r.records.is_empty()).map(|r| {
             let d = Drill::replay(&r.events()).unwrap_or_else(|e| panic!("{e}"));
             d.current()
         });
-        // Late rounds let the child finish.
-        let kill_after = if round >= 50 { Duration::from_secs(60) } else { Duration::from_millis(20 + rng.next(300)) };
-        let (lines, done) = run_child(&path, kill_after);
-        let started =
-            lines.iter().any(|l| l.starts_with("torn ") || l.starts_with("resumed ") || l.starts_with("ack "));
+        // Late rounds let the child finish. Otherwise it is killed while it
+        // may still be starting, at a random point after it opened the
+        // journal, or soon after it wrote: the drill moves between crashes.
+        let (kill_after, from) = match round {
+            50.. => (Duration::from_secs(60), From::Journal),
+            _ if round % 5 == 4 => (Duration::from_millis(5 + rng.next(100)), From::Spawn),
+            _ if round % 5 == 2 => (Duration::from_millis(rng.next(400)), From::Journal),
+            _ => (Duration::from_millis(rng.next(100)), From::Ack),
+        };
+        let (lines, done) = run_child(&path, kill_after, from);
+        let started = lines.iter().any(|l| said_opened(l));
         match expect_torn.take() {
             Some(line) if started => {
                 assert!(
@@ -183,22 +215,33 @@ fn sigkill_at_random_points_resumes_without_loss_or_repeat() {
         kills += 1;
         // A crash mid-write, as it would leave the file: part of a record.
         let bytes = std::fs::read(&path).unwrap_or_default();
-        if round % 2 == 1 && bytes.last() == Some(&b'\n') {
+        eprintln!(
+            "R{round} started={started} acks={} nl={} torn={expect_torn:?} lines={:?}",
+            lines.iter().filter(|l| l.starts_with("ack")).count(),
+            bytes.last() == Some(&b'\n'),
+            lines.iter().take(2).collect::<Vec<_>>()
+        );
+        // Whenever the last tear was reported and a child has written
+        // since: a whole last line to tear.
+        if expect_torn.is_none() && bytes.last() == Some(&b'\n') {
             let last = bytes[..bytes.len() - 1].rsplit(|b| *b == b'\n').next().unwrap_or_default().to_vec();
             let cut = 1 + rng.next(last.len() as u64 - 1) as usize;
             let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap_or_else(|e| panic!("{e}"));
             f.write_all(&last[..cut]).unwrap_or_else(|e| panic!("{e}"));
             expect_torn = Some(bytes.iter().filter(|b| **b == b'\n').count() + 1);
+            torn_at.extend(expect_torn);
             tears += 1;
         }
     }
+    eprintln!("{kills} kills, {tears} torn lines");
     assert!(finished, "the drill never finished");
     assert!(kills >= 5 && tears >= 2, "too few crashes to mean anything: {kills} kills, {tears} tears");
     let all = journal::read(&path).unwrap_or_else(|e| panic!("{e}"));
     let drill = Drill::replay(&all.events()).unwrap_or_else(|e| panic!("{e}"));
     assert!(drill.is_finished());
     let marked = all.records.iter().filter(|r| r.after_torn_line.is_some()).count();
-    assert_eq!(marked, tears, "every torn line named by the record after it");
+    let lines: Vec<_> = all.records.iter().filter_map(|r| r.after_torn_line).collect();
+    assert_eq!(marked, tears, "every torn line named by the record after it: {lines:?} vs tears at {torn_at:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
