@@ -34,10 +34,13 @@ pub enum Fault {
     /// Records written on the side a stopped flow left, after it stopped:
     /// never replicated, the orphan tail a failback must account for.
     OrphanRecords,
+    /// MM2's checkpoint connector names topics by another replication
+    /// policy than its siblings.
+    PolicyDrift,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::FailMm2Task,
         Fault::StrayConsumer,
         Fault::Bidirectional,
@@ -48,6 +51,7 @@ impl Fault {
         Fault::StallMm2,
         Fault::UntranslatableGroup,
         Fault::OrphanRecords,
+        Fault::PolicyDrift,
     ];
 
     /// The fault's stable name, as typed after `:fault`.
@@ -63,6 +67,7 @@ impl Fault {
             Fault::StallMm2 => "stall-mm2",
             Fault::UntranslatableGroup => "untranslatable-group",
             Fault::OrphanRecords => "orphan-records",
+            Fault::PolicyDrift => "policy-drift",
         }
     }
 
@@ -78,6 +83,7 @@ impl Fault {
             Fault::StallMm2 => "MM2 runs but stops moving",
             Fault::UntranslatableGroup => "a group MM2 cannot translate",
             Fault::OrphanRecords => "orphan records before failback",
+            Fault::PolicyDrift => "an MM2 connector names topics another way",
         }
     }
 }

@@ -113,6 +113,9 @@ pub struct Mm2Report {
     pub pods: Option<usize>,
     pub pods_observed_at: Option<Ts>,
     pub heartbeat_age_secs: Option<f64>,
+    /// What the connectors are configured to do, from Connect's config
+    /// topic (null: not read there).
+    pub config: Option<crate::assess::mm2_config::Mm2Settings>,
     pub problems: Vec<ProblemReport>,
 }
 
@@ -257,6 +260,7 @@ pub fn report(a: &Assessment) -> Report {
             pods: m.platform.as_ref().and_then(|p| p.pods.value()),
             pods_observed_at: m.platform.as_ref().and_then(|p| p.pods_at),
             heartbeat_age_secs: m.heartbeat_mirrored_age.or(m.heartbeat_local_age),
+            config: m.settings.clone(),
             problems: m
                 .problems
                 .iter()

@@ -297,6 +297,7 @@ fn restarting_mm2_restarts_only_what_is_observed_failed() {
         worker_id: "w".into(),
         trace: None,
         tasks,
+        settings: None,
     };
     let mut snap = snapshot();
     let mut d = Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr);

@@ -138,6 +138,7 @@ impl Fixture {
                 worker_id: "w".into(),
                 trace: None,
                 tasks: vec![task],
+                settings: None,
             };
             let (end, at) = self.read(i);
             let replicated =

@@ -21,7 +21,8 @@ fn fault_names_are_fixed_and_serde_agrees() {
             "pods-unlisted",
             "stall-mm2",
             "untranslatable-group",
-            "orphan-records"
+            "orphan-records",
+            "policy-drift"
         ]
     );
     for f in Fault::ALL {

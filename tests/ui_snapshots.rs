@@ -14,7 +14,7 @@ use kdrill::collect::{self, SourceEnd};
 use kdrill::demo::{DemoWorld, demo_settings};
 use kdrill::dispatch::{Dispatcher, dispatch};
 use kdrill::drill::{DrillEvent, PlanKind, StepState};
-use kdrill::model::{Side, Ts};
+use kdrill::model::{Flow, Side, Ts};
 use kdrill::ui::{App, Effect, Msg, Theme, UiOptions, keymap};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -518,6 +518,34 @@ fn failed_task_under_a_ready_custom_resource_is_evident() {
     assert!(frame.contains("CR says Ready=True, but"), "{frame}");
     assert!(frame.contains("✗ FAILED"), "{frame}");
     assert_snapshot!("failed_task_120x36", frame);
+}
+
+#[test]
+fn a_connector_naming_topics_another_way_degrades_the_flow_and_closes_its_gates() {
+    use kdrill::assess::{Health, Mm2ProblemKind};
+    let mut c = Console::warmed(Opts::default());
+    let steady = c.frame(120, 36);
+    assert!(steady.contains("identity names · offsets synced · checkpoint every 60 s"), "{steady}");
+    c.command("fault policy-drift");
+    c.seconds(3);
+    let flow = |c: &Console| c.app.assessment().and_then(|a| a.mm2.iter().find(|m| m.flow == Flow::DC_TO_DR).cloned());
+    let m = flow(&c);
+    assert_eq!(m.as_ref().map(|m| m.health), Some(Health::Degraded));
+    let drift: Vec<String> = m
+        .iter()
+        .flat_map(|m| &m.problems)
+        .filter(|p| p.kind == Mm2ProblemKind::ConfigDrift)
+        .map(|p| p.text.clone())
+        .collect();
+    assert_eq!(drift, ["connectors name topics differently: identity (source, heartbeat), default (checkpoint)"]);
+    assert!(m.is_some_and(|m| !m.flowing.is_yes()), "a flow whose names cannot be trusted opens no gate");
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("names differ"), "{frame}");
+    assert!(frame.contains("▲ connectors name topics differently"), "{frame}");
+    assert_snapshot!("policy_drift_120x36", frame);
+    c.command("fault policy-drift");
+    c.seconds(3);
+    assert_eq!(flow(&c).map(|m| m.health), Some(Health::Healthy), "mended, healthy again");
 }
 
 #[test]

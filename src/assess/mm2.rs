@@ -5,6 +5,7 @@ use crate::config::{HeartbeatMode, Settings};
 use crate::model::naming::HEARTBEATS_TOPIC;
 use crate::model::{ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, Side, Snapshot, Ts, age_secs};
 
+use super::mm2_config::Mm2Settings;
 use super::platform::{DisagreementKind, Known, Mm2Platform};
 use super::truth::{Freshness, Truth};
 
@@ -56,6 +57,9 @@ pub enum Mm2ProblemKind {
     Disagreement(DisagreementKind),
     /// Running, behind its source, and its committed progress not moving.
     Stalled,
+    /// Its connectors are configured unlike each other or kdrill, or leave
+    /// an application topic out.
+    ConfigDrift,
 }
 
 impl Mm2ProblemKind {
@@ -74,6 +78,7 @@ impl Mm2ProblemKind {
             Mm2ProblemKind::ReadyWhileFailed => "ready-while-failed",
             Mm2ProblemKind::Disagreement(k) => k.as_str(),
             Mm2ProblemKind::Stalled => "stalled",
+            Mm2ProblemKind::ConfigDrift => "config-drift",
         }
     }
 
@@ -100,7 +105,8 @@ impl Mm2ProblemKind {
             | Mm2ProblemKind::RunsOffTarget
             | Mm2ProblemKind::NoSourceConnector
             | Mm2ProblemKind::ReadyWhileFailed
-            | Mm2ProblemKind::Stalled => true,
+            | Mm2ProblemKind::Stalled
+            | Mm2ProblemKind::ConfigDrift => true,
             Mm2ProblemKind::Disagreement(k) => k != DisagreementKind::Unreconciled,
             Mm2ProblemKind::ConnectorsUnobserved
             | Mm2ProblemKind::ConnectorNotRunning
@@ -149,6 +155,9 @@ pub struct Mm2View {
     pub stopped_by_connectors: bool,
     pub connectors: Vec<Connector>,
     pub connectors_at: Option<Ts>,
+    /// What its connectors are configured to do, where their configuration
+    /// was read.
+    pub settings: Option<Mm2Settings>,
     /// When the deployment was observed: the older of its workers and
     /// connectors, the weaker of the two facts.
     pub observed_at: Option<Ts>,
@@ -257,6 +266,15 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     if !connectors.iter().any(|c| c.kind == ConnectorKind::Source) && connectors_at.is_some() {
         problems.push(Mm2Problem::new(Kind::NoSourceConnector, "no MirrorSourceConnector"));
     }
+    let settings_read = super::mm2_config::assess_settings(
+        &connectors,
+        &settings.policy,
+        app_topics(snap, d, settings, now).as_deref(),
+    );
+    let mm2_settings = settings_read.map(|(view, drift)| {
+        problems.extend(drift.into_iter().map(|text| Mm2Problem::new(Kind::ConfigDrift, text)));
+        view
+    });
     // Sources that disagree: nothing resting on them can be trusted.
     for dis in platform.iter().flat_map(|p| &p.disagreements) {
         problems.push(Mm2Problem::new(Kind::Disagreement(dis.kind), dis.text.clone()));
@@ -320,6 +338,7 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
         stopped_by_connectors,
         connectors,
         connectors_at,
+        settings: mm2_settings,
         observed_at,
         freshness: Freshness::of(observed_at, now, settings.stale_after),
         health,
@@ -343,6 +362,21 @@ pub fn mark_stalled(m: &mut Mm2View, behind: u64, since: Ts, now: Ts) {
     m.flowing = Truth::Unknown(text.clone());
     m.health = Health::Degraded;
     m.problems.insert(0, Mm2Problem::new(Mm2ProblemKind::Stalled, text));
+}
+
+/// The application topics on `d`'s source, as freshly listed there: what
+/// its topic filter must let through. `None` while they are not known.
+fn app_topics<'a>(snap: &'a Snapshot, d: &Mm2Deployment, settings: &Settings, now: Ts) -> Option<Vec<&'a str>> {
+    let topics = snap.cluster(d.flow.source).topics.as_ref()?;
+    Freshness::of(Some(topics.at), now, settings.stale_after).is_fresh().then(|| {
+        let policy = &settings.policy;
+        topics
+            .value
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(|t| settings.classification.is_app_topic(t, policy) && policy.original_topic(t) == *t)
+            .collect()
+    })
 }
 
 /// Connectors and tasks in FAILED state.

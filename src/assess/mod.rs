@@ -11,6 +11,7 @@ pub mod groups;
 pub mod history;
 pub mod lag;
 pub mod mm2;
+pub mod mm2_config;
 pub mod platform;
 pub mod preflight;
 pub mod rules;

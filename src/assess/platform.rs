@@ -301,6 +301,7 @@ mod tests {
             worker_id: "w".into(),
             trace: None,
             tasks: vec![Task { id: 0, state: task, worker_id: "w".into(), trace: None }],
+            settings: None,
         }
     }
 

@@ -129,6 +129,7 @@ impl DemoWorld {
             Fault::StallMm2 => self.mm2.is_stalled(),
             Fault::UntranslatableGroup => self.mm2.group_left_out().is_some(),
             Fault::OrphanRecords => self.faults.orphans_written(),
+            Fault::PolicyDrift => self.mm2.has_policy_drift(),
         }
     }
 
@@ -268,6 +269,11 @@ impl DemoWorld {
                 self.faults.write_orphans(side, &mut self.clusters)?
             }
             (Fault::OrphanRecords, false) => self.faults.forget_orphans(),
+            (Fault::PolicyDrift, true) => {
+                let dep = self.mm2.flowing().ok_or("no MM2 flow is replicating")?;
+                self.mm2.drift_policy(dep)
+            }
+            (Fault::PolicyDrift, false) => self.mm2.undrift_policy(),
         };
         Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }

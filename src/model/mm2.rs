@@ -140,6 +140,47 @@ pub struct Connector {
     pub worker_id: String,
     pub trace: Option<String>,
     pub tasks: Vec<Task>,
+    /// Its stored configuration, where it was read (Connect's config topic).
+    #[serde(default)]
+    pub settings: Option<MirrorSettings>,
+}
+
+/// What kdrill keeps of a mirror connector's stored configuration: the
+/// settings that decide topic names, which topics are mirrored and how
+/// consumer offsets follow. Nothing else is kept, so no credential a
+/// connector's configuration carries is ever held. Values are as
+/// submitted, before config providers (`${file:...}`) resolve.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorSettings {
+    properties: std::collections::BTreeMap<String, String>,
+}
+
+impl MirrorSettings {
+    /// The only settings kept.
+    pub const NAMES: [&str; 11] = [
+        "replication.policy.class",
+        "replication.policy.separator",
+        "replication.policy.internal.topic.separator.enabled",
+        "source.cluster.alias",
+        "topics",
+        "topics.exclude",
+        "topics.blacklist",
+        "topic.filter.class",
+        "sync.group.offsets.enabled",
+        "emit.checkpoints.enabled",
+        "emit.checkpoints.interval.seconds",
+    ];
+
+    /// Keeps the settings named in [`Self::NAMES`] that `get` has.
+    pub fn keep<'a>(get: impl Fn(&str) -> Option<&'a str>) -> MirrorSettings {
+        let properties =
+            Self::NAMES.iter().filter_map(|&name| Some((name.to_owned(), get(name)?.to_owned()))).collect();
+        MirrorSettings { properties }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).map(String::as_str)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

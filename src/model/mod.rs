@@ -13,7 +13,8 @@ pub use cluster::{
     SkippedRecords, Topic, Unread,
 };
 pub use mm2::{
-    ConnectState, Connector, ConnectorKind, Flow, Mm2Deployment, ReplicatedOffset, TargetState, Task, Worker,
+    ConnectState, Connector, ConnectorKind, Flow, MirrorSettings, Mm2Deployment, ReplicatedOffset, TargetState, Task,
+    Worker,
 };
 pub use observed::{Observed, Ts, age_secs};
 pub use platform::{

@@ -134,6 +134,7 @@ pub fn connector_status(v: &Value) -> Option<Connector> {
         trace: trace(connector),
         tasks,
         name,
+        settings: None,
     })
 }
 

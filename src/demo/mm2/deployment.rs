@@ -3,9 +3,10 @@
 //! progress per mirrored partition; and what Kubernetes and Connect's REST
 //! API show of it.
 
+use crate::model::naming::ReplicationPolicy;
 use crate::model::{
-    self, Condition, ConnectState, Connector, ConnectorKind, DesiredConnector, Flow, MirrorMaker, Mm2Deployment,
-    Observed, ReplicatedOffset, TargetState, Task, Ts, Worker,
+    self, Condition, ConnectState, Connector, ConnectorKind, DesiredConnector, Flow, MirrorMaker, MirrorSettings,
+    Mm2Deployment, Observed, ReplicatedOffset, TargetState, Task, Ts, Worker,
 };
 
 use super::super::cluster::{Beat, ClusterState, alias, net};
@@ -75,6 +76,9 @@ pub(super) struct Deployment {
     pub failed_task: Option<usize>,
     /// Tasks RUNNING but replicating nothing (the StallMm2 fault).
     pub stalled: bool,
+    /// The checkpoint connector names topics by the default policy (the
+    /// PolicyDrift fault).
+    pub policy_drift: bool,
     /// Source heartbeats read last second, written to the target next second.
     pub pending_beats: Vec<Beat>,
     /// Per source group, per partition.
@@ -100,6 +104,7 @@ impl Deployment {
             base: vec![(0, 0); partitions],
             failed_task: None,
             stalled: false,
+            policy_drift: false,
             pending_beats: Vec::new(),
             checkpoints: Vec::new(),
             cr_ready: true,
@@ -294,6 +299,7 @@ impl Deployment {
                 target_state: Some(TargetState::Started),
                 worker_id: c.worker.clone(),
                 trace: None,
+                settings: Some(self.settings(c.kind)),
                 tasks: c
                     .tasks
                     .iter()
@@ -307,6 +313,26 @@ impl Deployment {
                     .collect(),
             })
             .collect()
+    }
+}
+
+impl Deployment {
+    /// A connector's stored settings: identity names, offsets synced,
+    /// checkpoints every minute (Kafka's default).
+    fn settings(&self, kind: ConnectorKind) -> MirrorSettings {
+        let class = if self.policy_drift && kind == ConnectorKind::Checkpoint {
+            ReplicationPolicy::DEFAULT_CLASS
+        } else {
+            ReplicationPolicy::IDENTITY_CLASS
+        };
+        let checkpoint = kind == ConnectorKind::Checkpoint;
+        MirrorSettings::keep(|name| match name {
+            "replication.policy.class" => Some(class),
+            "source.cluster.alias" => Some(alias(self.flow.source)),
+            "sync.group.offsets.enabled" if checkpoint => Some("true"),
+            "emit.checkpoints.interval.seconds" if checkpoint => Some("60"),
+            _ => None,
+        })
     }
 }
 

@@ -376,6 +376,25 @@ impl Mm2 {
         ran.or_else(|| self.deployments.iter().position(|d| !d.desired))
     }
 
+    /// The PolicyDrift fault: `dep`'s checkpoint connector is configured
+    /// with the default replication policy, its siblings with identity.
+    pub fn drift_policy(&mut self, dep: usize) -> String {
+        let d = &mut self.deployments[dep];
+        d.policy_drift = true;
+        format!("MM2 {}'s checkpoint connector now names topics by the default policy", d.flow)
+    }
+
+    pub fn undrift_policy(&mut self) -> String {
+        for d in &mut self.deployments {
+            d.policy_drift = false;
+        }
+        "MM2's connectors all name topics by the identity policy again".into()
+    }
+
+    pub fn has_policy_drift(&self) -> bool {
+        self.deployments.iter().any(|d| d.policy_drift)
+    }
+
     pub fn unstall(&mut self) -> String {
         for d in &mut self.deployments {
             d.stalled = false;

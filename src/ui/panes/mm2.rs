@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::assess::mm2::short_name;
+use crate::assess::mm2_config::Mm2Settings;
 use crate::assess::{Freshness, Health, Known, Mm2Problem, Mm2ProblemKind, Mm2View};
 use crate::model::ConnectState;
 
@@ -130,6 +131,9 @@ fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Fre
     spans.push(screen.span(Slot::Muted, " · "));
     spans.extend(hb("checkpoint", m.last_checkpoint_age));
     out.push(Line::from(spans));
+    if let Some(s) = &m.settings {
+        out.push(settings_line(screen, s));
+    }
     // Connector and task states, and the Ready alarm, are on their own
     // lines already.
     let shown = |p: &Mm2Problem| p.kind.restates_a_state() || p.kind == Mm2ProblemKind::ReadyWhileFailed;
@@ -137,6 +141,30 @@ fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Fre
         out.push(Line::from(screen.span(Slot::Warn, format!("  ▲ {p}"))));
     }
     out
+}
+
+/// `identity names · offsets synced · checkpoint every 60 s`:
+/// what the connectors were configured to do, from Connect's config topic.
+fn settings_line<'a>(screen: &Screen, s: &Mm2Settings) -> Line<'a> {
+    let names = match &s.policy {
+        Some(p) => screen.span(Slot::Text, format!("{p} names")),
+        None => screen.span(Slot::Warn, "names differ"),
+    };
+    let mut rest = Vec::new();
+    match s.sync_group_offsets {
+        Some(true) => rest.push("offsets synced".to_owned()),
+        Some(false) => rest.push("offsets not synced".to_owned()),
+        None => {}
+    }
+    if let Some(secs) = s.checkpoint_interval_s {
+        rest.push(format!("checkpoint every {secs} s"));
+    }
+    let mut spans = vec![Span::raw("  "), names];
+    for r in rest {
+        spans.push(screen.span(Slot::Muted, " · "));
+        spans.push(screen.span(Slot::Text, r));
+    }
+    Line::from(spans)
 }
 
 /// `…-0 Running ready ↻2 18m`: the pod's short name, phase (or

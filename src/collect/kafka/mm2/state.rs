@@ -19,7 +19,9 @@ use crate::collect::kafka::connect_topics::{
 use crate::collect::kafka::wire;
 use crate::config::Mm2Config;
 use crate::model::naming::ReplicationPolicy;
-use crate::model::{Checkpoint, ConnectState, Connector, ConnectorKind, Flow, Heartbeat, ReplicatedOffset, Side, Task};
+use crate::model::{
+    Checkpoint, ConnectState, Connector, ConnectorKind, Flow, Heartbeat, MirrorSettings, ReplicatedOffset, Side, Task,
+};
 
 /// One consumed record, as far as the stores care.
 #[derive(Clone, Copy, Debug)]
@@ -351,6 +353,7 @@ impl Mm2State {
                     worker_id: own.map(|s| s.worker_id.clone()).unwrap_or_default(),
                     trace: own.and_then(|s| s.trace.clone()),
                     tasks,
+                    settings: Some(MirrorSettings::keep(|name| cfg.get(name))),
                 }
             })
             .collect()
