@@ -19,9 +19,11 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
+use kdrill::assess::mm2_config::{Mm2Settings, assess_settings};
 use kdrill::collect::kafka::mm2::{DeploymentFootprint, Mm2Footprint, Mm2Reader};
 use kdrill::collect::kafka::wire;
 use kdrill::config::Config;
+use kdrill::model::naming::ReplicationPolicy;
 use kdrill::model::{ConnectState, Connector, ConnectorKind, Side, TargetState, age_secs};
 
 use support::{GroupMember, Protocol, lab, note, unique};
@@ -95,11 +97,19 @@ fn end_offsets(bootstrap: &str, topic: &str, partitions: i32) -> Vec<i64> {
 
 /// Minimal Connect REST call; returns the status code and the body.
 fn rest(method: &str, path: &str) -> Result<(u16, String), String> {
+    rest_with(method, path, "")
+}
+
+/// A Connect REST call with a JSON body.
+fn rest_with(method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
     let addr = REST.parse().map_err(|e| format!("{e}"))?;
     let mut s =
         TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {REST}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {REST}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {REST}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;
     let mut response = String::new();
     s.read_to_string(&mut response).map_err(|e| format!("read: {e}"))?;
@@ -282,6 +292,76 @@ fn paused_then_stopped_then_resumed() {
             .is_some_and(|c| all_running(c) && !c.tasks.is_empty() && c.target_state == Some(TargetState::Started))
     });
     note(&format!("resumed in {:?}: {:#?}", start.elapsed(), connector(&fp, SOURCE)));
+}
+
+const CHECKPOINT: &str = "dc->dr.MirrorCheckpointConnector";
+
+/// Puts a connector's configuration back when dropped, whatever happened.
+struct RestoreConfig(&'static str, String);
+
+impl Drop for RestoreConfig {
+    fn drop(&mut self) {
+        if let Err(e) = put_config(self.0, &self.1) {
+            eprintln!("could not restore {}'s configuration: {e}", self.0);
+        }
+    }
+}
+
+fn put_config(name: &str, config: &str) -> Result<(), String> {
+    let path = format!("/connectors/{}/config", name.replace('>', "%3E"));
+    let start = Instant::now();
+    loop {
+        let last = match rest_with("PUT", &path, config) {
+            Ok((200..=299, _)) => return Ok(()),
+            Ok((code, body)) => format!("HTTP {code}: {body}"),
+            Err(e) => e,
+        };
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err(format!("PUT {path}: {last}"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The settings kdrill judges MM2 by, as read from the lab's config topic.
+fn settings_of(fp: &Mm2Footprint) -> Option<(Mm2Settings, Vec<String>)> {
+    let cs = deployment(fp).connectors.as_deref()?;
+    assess_settings(cs, &ReplicationPolicy::identity(), Some(&["orders", "redis-writes"]))
+}
+
+#[test]
+fn connector_settings_from_the_config_topic_and_a_connector_set_apart() {
+    let _lab = support::exclusive();
+    let mut r = reader();
+    let fp = poll_until(&mut r, Duration::from_secs(90), "every connector's settings read", |fp| {
+        CONNECTORS.iter().all(|n| connector(fp, n).is_some_and(|c| c.settings.is_some()))
+    });
+    // As `scripts/lab.d/connector-*.json` configures them.
+    let (s, problems) = settings_of(&fp).unwrap_or_else(|| panic!("no settings in {fp:#?}"));
+    assert_eq!(s.policy.as_deref(), Some("identity"));
+    assert_eq!((s.sync_group_offsets, s.checkpoint_interval_s), (Some(true), Some(1)));
+    assert!(problems.is_empty() && s.unchecked.is_empty(), "{problems:?} {s:?}");
+
+    // The checkpoint connector reconfigured by hand with the default policy.
+    let path = format!("/connectors/{}/config", CHECKPOINT.replace('>', "%3E"));
+    let original = match rest("GET", &path) {
+        Ok((200, body)) => body,
+        other => panic!("GET {path}: {other:?}"),
+    };
+    let mut drifted: serde_json::Value = serde_json::from_str(&original).unwrap_or_else(|e| panic!("{e}: {original}"));
+    drifted["replication.policy.class"] = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy".into();
+    let _restore = RestoreConfig(CHECKPOINT, original.clone());
+    put_config(CHECKPOINT, &drifted.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let fp = poll_until(&mut r, Duration::from_secs(60), "the drifted policy read", |fp| {
+        settings_of(fp).is_some_and(|(s, _)| s.policy.is_none())
+    });
+    let (_, problems) = settings_of(&fp).unwrap_or_else(|| panic!("no settings"));
+    assert_eq!(problems, ["connectors name topics differently: default (checkpoint), identity (heartbeat, source)"]);
+
+    put_config(CHECKPOINT, &original).unwrap_or_else(|e| panic!("{e}"));
+    poll_until(&mut r, Duration::from_secs(60), "the policy put back", |fp| {
+        settings_of(fp).is_some_and(|(s, p)| s.policy.as_deref() == Some("identity") && p.is_empty())
+    });
 }
 
 /// Deletes the topics when dropped, whatever happened.

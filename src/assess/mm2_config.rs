@@ -57,6 +57,7 @@ pub fn assess_settings(
             let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
             for (kind, p) in &named {
                 match groups.iter_mut().find(|(q, _)| q == p) {
+                    Some((_, kinds)) if kinds.contains(&kind.label()) => {}
                     Some((_, kinds)) => kinds.push(kind.label()),
                     None => groups.push((p, vec![kind.label()])),
                 }
@@ -252,5 +253,14 @@ mod tests {
         assert_eq!(s.unchecked, ["topic filter not checked: custom topic.filter.class com.example.Filter"]);
         let none = [Connector { settings: None, ..connector(ConnectorKind::Source, &[]) }];
         assert_eq!(assess_settings(&none, &ReplicationPolicy::identity(), None), None);
+    }
+
+    #[test]
+    fn only_the_named_settings_are_kept_so_no_credential_is_held() {
+        let props = [IDENTITY, ("source.cluster.sasl.jaas.config", "password=\"hunter2\""), ("ssl.key.password", "k")];
+        let kept = MirrorSettings::keep(|n| props.iter().find(|(k, _)| *k == n).map(|(_, v)| *v));
+        assert_eq!(kept.get("replication.policy.class"), Some(ReplicationPolicy::IDENTITY_CLASS));
+        let json = serde_json::to_string(&kept).unwrap_or_default();
+        assert!(!json.contains("hunter2") && !json.contains("password"), "{json}");
     }
 }
