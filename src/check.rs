@@ -91,6 +91,9 @@ pub struct GroupReport {
     /// Committed offsets against this side's end offsets (null: the group
     /// commits nothing to Kafka, as Connect workers).
     pub lag: Option<GroupLagReport>,
+    /// Members connected and behind, committed offsets unchanged since then
+    /// for at least `stall_after` (null: not stalled).
+    pub stalled_since: Option<Ts>,
 }
 
 #[derive(Debug, Serialize)]
@@ -228,6 +231,7 @@ pub fn report(a: &Assessment) -> Report {
                     clients: g.clients.clone(),
                     hosts: g.hosts.clone(),
                     lag: g.lag.as_ref().map(groups::lag_report),
+                    stalled_since: g.stalled_since,
                 })
                 .collect(),
             unread: s.unread.clone(),

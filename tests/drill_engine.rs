@@ -25,6 +25,8 @@ struct Fixture {
     /// Seconds a side's offsets are read behind the other's (a slow poll):
     /// its stamps and values are those of then.
     late: [usize; 2],
+    /// The app group's committed offset on `orders`/0, per side (not read: None).
+    committed: [Option<i64>; 2],
     /// `end` at the start and after each step, newest last: what a late read saw.
     past: Vec<[i64; 2]>,
 }
@@ -41,6 +43,7 @@ impl Fixture {
             end,
             frozen: [None, None],
             late: [0, 0],
+            committed: [None, None],
             past: vec![end],
         }
     }
@@ -108,7 +111,8 @@ impl Fixture {
                 protocol_type: "consumer".into(),
                 protocol: GroupProtocol::Classic,
                 members,
-                committed: None,
+                committed: self.committed[i]
+                    .map(|offset| vec![Committed { topic: "orders".into(), partition: 0, offset }]),
             };
             c.groups = Some(Observed::new(vec![group], at));
             let source = side.other();
@@ -233,6 +237,41 @@ fn a_source_read_late_does_not_make_mm2_writes_look_like_an_application() {
     }
     let a = assessor.assess(&fx.step(), fx.t);
     assert_eq!(a.side(Side::Dr).role, Role::Passive, "all of DR's growth is still MM2's");
+}
+
+#[test]
+fn a_connected_group_behind_whose_commits_stopped_is_stalled_and_a_person_is_needed() {
+    use kdrill::assess::Standing;
+    let mut fx = Fixture::new();
+    let settings = Settings { stall_after: TimeDelta::seconds(30), ..settings() };
+    let mut assessor = Assessor::new(settings);
+    let stalled = |a: &Assessment| a.side(Side::Dc).groups.iter().find(|g| g.id == "orders-app")?.stalled_since;
+    // Committing as it consumes: behind by a moment, never stalled.
+    for _ in 0..40 {
+        fx.committed[0] = Some(fx.end[0] - 50);
+        let a = assessor.assess(&fx.step(), fx.t);
+        assert_eq!(stalled(&a), None);
+        assert_eq!(a.verdict.standing, Standing::Holds, "{}", a.verdict.text);
+    }
+    // Its commits stop while its members stay and the topic grows.
+    let stuck_at = fx.t;
+    for n in 1..=40 {
+        let a = assessor.assess(&fx.step(), fx.t);
+        match n {
+            ..30 => assert_eq!(stalled(&a), None, "not before stall_after ({n} s)"),
+            _ => {
+                assert_eq!(stalled(&a), Some(stuck_at), "since its last commit ({n} s)");
+                assert_eq!(a.verdict.standing, Standing::Fails);
+                assert!(a.verdict.text.contains("group orders-app on DC stalled for"), "{}", a.verdict.text);
+            }
+        }
+    }
+    // Caught up on an idle topic, nothing to commit: not stalled. Nor is a
+    // group whose members left.
+    fx.apps = [false, false];
+    fx.committed[0] = Some(fx.end[0]);
+    let a = assessor.assess(&fx.step(), fx.t);
+    assert_eq!(stalled(&a), None);
 }
 
 #[test]

@@ -137,6 +137,9 @@ pub struct History {
     /// Sum of a topic's end offsets, per side: for produce rates, so a pass
     /// costs a lookup per topic, not per partition.
     pub topic_totals: [HashMap<String, Series>; 2],
+    /// Sum of each consumer group's committed offsets, per side: a group
+    /// whose commits stop while it is behind is stalled.
+    pub group_commits: [HashMap<String, Series>; 2],
     /// Sum of MM2's replicated upstream offsets per upstream topic, per flow.
     pub replicated_totals: HashMap<Flow, HashMap<String, Series>>,
     /// Total replication lag per flow, one sample per snapshot (None = unknown).
@@ -180,6 +183,17 @@ impl History {
                 // A partly unknown total would look like a drop: skip it.
                 if let Some(total) = total {
                     push_total(&mut self.topic_totals[side], &topic.name, topics.at, total);
+                }
+            }
+        }
+        for cluster in &snap.clusters {
+            let Some(groups) = &cluster.groups else { continue };
+            let series = &mut self.group_commits[cluster.side.index()];
+            // Groups gone from the listing are forgotten: memory stays bounded.
+            series.retain(|id, _| groups.value.iter().any(|g| &g.id == id));
+            for g in &groups.value {
+                if let Some(committed) = &g.committed {
+                    push_total(series, &g.id, groups.at, committed.iter().map(|c| c.offset).sum());
                 }
             }
         }

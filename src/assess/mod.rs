@@ -440,6 +440,13 @@ fn verdict(
         level = Level::Alarm;
         standing = Standing::Fails;
     }
+    // So does a consumer that is connected, behind, and not moving.
+    let stalled = sides.iter().flat_map(|s| s.groups.iter().map(move |g| (s.side, g)));
+    if let Some((side, g, since)) = stalled.filter_map(|(side, g)| Some((side, g, g.stalled_since?))).next() {
+        parts.push(format!("group {} on {side} stalled for {}", g.id, fmt_age(age_secs(since, now))));
+        level = level.max(Level::Warn);
+        standing = Standing::Fails;
+    }
     // A mirror that cannot take its source's data needs a person too.
     if let Some(d) = drift.iter().flat_map(|d| &d.differences).find(|d| d.blocking) {
         parts.push(format!("topic drift: {}", d.text));

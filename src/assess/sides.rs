@@ -69,6 +69,10 @@ pub struct GroupView {
     /// Committed offsets against this side's end offsets; `None` for
     /// groups that commit nothing to Kafka (Connect workers).
     pub lag: Option<super::groups::GroupLag>,
+    /// Members are connected and it is behind, but its committed offsets
+    /// have not moved since then, for at least `stall_after` (Burrow's
+    /// STALL): a consumer that is stuck, not one that is idle.
+    pub stalled_since: Option<Ts>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -181,7 +185,7 @@ pub fn assess_side(
 
     let inbound: Vec<&Mm2View> = mm2.iter().filter(|m| m.flow.target == side).collect();
     let topics = topic_views(cluster, history, &inbound, settings);
-    let groups = group_views(cluster, settings, now);
+    let groups = group_views(cluster, history, settings, now);
 
     let producing = match &stale {
         Some(why) => Truth::Unknown(why.clone()),
@@ -399,7 +403,7 @@ fn attribute(
     }
 }
 
-fn group_views(cluster: &Cluster, settings: &Settings, now: Ts) -> Vec<GroupView> {
+fn group_views(cluster: &Cluster, history: &History, settings: &Settings, now: Ts) -> Vec<GroupView> {
     let Some(groups) = &cluster.groups else {
         return Vec::new();
     };
@@ -427,7 +431,21 @@ fn group_views(cluster: &Cluster, settings: &Settings, now: Ts) -> Vec<GroupView
             hosts.sort();
             hosts.dedup();
             let lag = super::groups::group_lag(g, cluster, &ends, settings, now);
-            GroupView { id: g.id.clone(), class, state: g.state.clone(), members: g.members.len(), clients, hosts, lag }
+            let behind = lag.as_ref().and_then(|l| l.total).is_some_and(|n| n > 0);
+            let stalled_since = (class != GroupClass::Mm2 && !g.members.is_empty() && behind)
+                .then(|| history.group_commits[cluster.side.index()].get(&g.id)?.unchanged_since())
+                .flatten()
+                .filter(|since| now - *since >= settings.stall_after);
+            GroupView {
+                id: g.id.clone(),
+                class,
+                state: g.state.clone(),
+                members: g.members.len(),
+                clients,
+                hosts,
+                lag,
+                stalled_since,
+            }
         })
         .collect()
 }

@@ -333,11 +333,14 @@ fn group_line<'a>(screen: &Screen, v: &SideView, g: usize, w: usize, iw: usize, 
         GroupClass::Other => ("other", Slot::Muted),
     };
     let mut spans = vec![screen.span(Slot::Text, pad(&g.id, iw)), screen.span(slot, pad(class, 9))];
+    // A stalled group's state and lag stand out: behind and not moving.
+    let stalled = g.stalled_since.is_some();
     if state_shown(w) {
-        spans.push(screen.span(fig, pad(&g.state, 9)));
+        let (state, slot) = if stalled { ("STALLED", Slot::Warn) } else { (g.state.as_str(), fig) };
+        spans.push(screen.span(slot, pad(state, 9)));
     }
     spans.push(screen.span(fig, format!("{:>4} ", g.members)));
-    spans.extend(lag_cells(screen, g.lag.as_ref(), w, fig));
+    spans.extend(lag_cells(screen, g.lag.as_ref(), w, if stalled { Slot::Warn } else { fig }));
     let room = w.saturating_sub(iw + group_fixed(w));
     spans.push(screen.span(Slot::Muted, fmt::clip(&who(&g.clients, &g.hosts), room)));
     Line::from(spans)
