@@ -248,3 +248,56 @@ fn a_group_mm2_leaves_out_has_no_checkpoint_and_is_named() {
     assert_eq!(t.problem.as_ref().map(|p| p.as_str()), Some("no-checkpoint"), "{t:?}");
     assert!(checkpoints_with_console_consumer(&group, &topic).is_empty(), "MM2 wrote none indeed");
 }
+
+#[test]
+fn a_member_that_stops_committing_while_its_topic_grows_is_stalled_until_it_commits() {
+    let _lab = support::shared();
+    let l = lab();
+    let topic = unique("kdrill-t-stall");
+    let group = unique("kdrill-g-stall");
+    support::create_topic(&l.dc, &topic, 1);
+    support::produce(&l.dc, &topic, &[50]);
+    let m = GroupMember::join(&l.dc, &group, &topic, Protocol::Classic, &unique("stuck"));
+    wait_for("the first commit", Duration::from_secs(60), || m.commit(&[(topic.as_str(), 0, 10)]));
+
+    let mut cfg = config();
+    cfg.settings.stall_after = chrono::TimeDelta::seconds(10);
+    let mut o = Observer::start(cfg);
+    let view = |a: &Assessment| a.side(Side::Dc).groups.iter().find(|g| g.id == group).cloned();
+    // The member stays, never commits again, and the topic keeps growing.
+    let started = Instant::now();
+    let mut produced = 50;
+    let a = wait_for("the group stalled", Duration::from_secs(90), || {
+        support::produce(&l.dc, &topic, &[5]);
+        produced += 5;
+        std::thread::sleep(Duration::from_millis(500));
+        let a = o.assess();
+        let g = view(&a).ok_or("group not listed yet")?;
+        if g.stalled_since.is_some() { Ok(a) } else { Err(format!("{g:?}")) }
+    });
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9), "stalled only once its commits stood still 10 s: {waited:?}");
+    let g = view(&a).unwrap_or_else(|| panic!("no group"));
+    assert_eq!(g.members, 1);
+    assert!(g.lag.as_ref().and_then(|l| l.total).is_some_and(|n| n > 40), "behind: {:?}", g.lag);
+    assert_eq!(a.verdict.standing, kdrill::assess::Standing::Fails, "{}", a.verdict.text);
+    let json = serde_json::to_value(kdrill::check::report(&a)).unwrap_or_default();
+    let listed = json["sides"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["side"] == "DC"))
+        .and_then(|s| s["groups"].as_array()?.iter().find(|g| g["group"] == group.as_str()).cloned())
+        .unwrap_or_default();
+    assert!(listed["stalled_since"].is_string(), "{listed}");
+    note(&format!("stalled after {waited:?}: {}", a.verdict.text));
+
+    // It commits what it has read: moving again, not stalled.
+    wait_for("the catch-up commit", Duration::from_secs(60), || m.commit(&[(topic.as_str(), 0, produced)]));
+    wait_for("the stall cleared", Duration::from_secs(30), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let g = view(&o.assess()).ok_or("group gone")?;
+        if g.stalled_since.is_none() { Ok(()) } else { Err(format!("{g:?}")) }
+    });
+    drop(m);
+    support::delete_groups(&l.dc, std::slice::from_ref(&group));
+    support::delete_topics(&l.dc, std::slice::from_ref(&topic));
+}
