@@ -3,10 +3,12 @@
 //! and assessment see them, cross-checked against Kafka's own
 //! `kafka-consumer-groups --describe` on both sides and against MM2's
 //! checkpoints topic read with Kafka's console consumer and MM2's
-//! `CheckpointFormatter`.
+//! `CheckpointFormatter`. Then who is connected and writing: a member that
+//! stops committing while it is behind (stalled), and a producer writing
+//! straight into DR while MM2 mirrors into the same topic.
 //!
-//! It only observes (its own topic and group, named uniquely), so it holds
-//! the shared lab lock. Every wait is bounded.
+//! It only observes and writes its own topics and groups, named uniquely,
+//! so it holds the shared lab lock. Every wait is bounded.
 
 mod support;
 
@@ -19,7 +21,7 @@ use kdrill::assess::{Assessment, Assessor, GroupTranslation};
 use kdrill::config::Config;
 use kdrill::model::{Flow, Side};
 
-use support::{GroupMember, Protocol, ToolRow, lab, note, unique, wait_for};
+use support::{GroupMember, Protocol, SteadyProducer, ToolRow, lab, note, unique, wait_for};
 
 fn config() -> Config {
     support::lab_config(
@@ -299,5 +301,66 @@ fn a_member_that_stops_committing_while_its_topic_grows_is_stalled_until_it_comm
     });
     drop(m);
     support::delete_groups(&l.dc, std::slice::from_ref(&group));
+    support::delete_topics(&l.dc, std::slice::from_ref(&topic));
+}
+
+#[test]
+fn a_producer_writing_straight_into_the_passive_side_is_flagged_within_the_rate_window() {
+    use kdrill::assess::Rule;
+    let _lab = support::shared();
+    let l = lab();
+    let topic = unique("kdrill-t-writes");
+    support::create_topic(&l.dc, &topic, 1);
+    let app = SteadyProducer::start(&l.dc, &topic, 20);
+    let mut cfg = config();
+    let window = chrono::TimeDelta::seconds(10);
+    cfg.settings.rate_window = window;
+    let mut o = Observer::start(cfg);
+    let on_dr = |a: &Assessment| a.side(Side::Dr).topics.iter().find(|t| t.name == topic).cloned();
+
+    // MM2 mirrors the topic into DR (same name): all of DR's growth is MM2's.
+    wait_for("MM2's writes into DR measured as MM2's", Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let t = on_dr(&o.assess()).ok_or("not mirrored yet")?;
+        let mm2 = t.mm2_rate.is_some_and(|r| r > 10.0);
+        if mm2 && t.app_rate == Some(0.0) { Ok(()) } else { Err(format!("{t:?}")) }
+    });
+    // And stays so: real clusters read at different moments are not a producer.
+    let calm = Instant::now();
+    while calm.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(500));
+        let t = on_dr(&o.assess());
+        let apps = t.as_ref().and_then(|t| t.app_rate).unwrap_or(0.0);
+        assert!(apps < 0.05, "MM2's writes taken for an application's: {t:?}");
+    }
+
+    // A producer writes straight into DR's copy.
+    let started = Instant::now();
+    let foreign = SteadyProducer::start(&l.dr, &topic, 10);
+    let a = wait_for("the foreign producer flagged", Duration::from_secs(40), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let a = o.assess();
+        let t = on_dr(&a).ok_or("topic gone")?;
+        if t.app_rate.is_some_and(|r| r >= 3.0) { Ok(a) } else { Err(format!("{t:?}")) }
+    });
+    let flagged = started.elapsed();
+    // The stated bound: the rate window and a few polls.
+    assert!(flagged <= Duration::from_secs(20), "flagged after {flagged:?}");
+    let both = a.violations.iter().find(|v| v.rule == Rule::AppsOnBothSides);
+    assert!(
+        both.is_some_and(|v| v.detail.contains(&format!("producers on {topic} at"))),
+        "applications on both sides, naming the topic and rate: {:?}",
+        a.violations
+    );
+    note(&format!("flagged after {flagged:?}: {:?}", both.map(|v| &v.detail)));
+
+    drop(foreign);
+    wait_for("DR quiet again", Duration::from_secs(40), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let t = on_dr(&o.assess()).ok_or("topic gone")?;
+        if t.app_rate == Some(0.0) { Ok(()) } else { Err(format!("{t:?}")) }
+    });
+    drop(app);
+    support::delete_topics(&l.dr, std::slice::from_ref(&topic));
     support::delete_topics(&l.dc, std::slice::from_ref(&topic));
 }

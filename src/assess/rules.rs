@@ -137,8 +137,22 @@ fn verb(side: Side, m: &Mm2View) -> &'static str {
     if side == m.runs_on { "runs on" } else { "writes into" }
 }
 
-/// A short "who" for a side: its active app groups, or "producers".
+/// A short "who" for a side: its active app groups, or where applications
+/// write and how fast (the topic written fastest).
 fn who(side: &SideView) -> String {
     let groups: Vec<&str> = side.app_groups().filter(|g| g.members > 0).map(|g| g.id.as_str()).collect();
-    if groups.is_empty() { "producers".into() } else { groups.join(", ") }
+    if !groups.is_empty() {
+        return groups.join(", ");
+    }
+    let mut writing: Vec<(&str, f64)> = side
+        .topics
+        .iter()
+        .filter_map(|t| Some((t.name.as_str(), t.app_rate.filter(|r| *r >= super::sides::MIN_APP_RATE)?)))
+        .collect();
+    writing.sort_by(|a, b| b.1.total_cmp(&a.1));
+    match writing.as_slice() {
+        [] => "producers".into(),
+        [(t, r)] => format!("producers on {t} at {r:.1} rec/s"),
+        [(t, r), rest @ ..] => format!("producers on {t} at {r:.1} rec/s and {} more topic(s)", rest.len()),
+    }
 }

@@ -163,7 +163,7 @@ impl SideView {
 
 /// Growth below this many records per second is noise (offset gaps,
 /// transaction markers, MM2 commit timing), not an application.
-const MIN_APP_RATE: f64 = 0.05;
+pub(super) const MIN_APP_RATE: f64 = 0.05;
 
 pub fn assess_side(
     side: Side,

@@ -352,6 +352,45 @@ pub fn produce(bootstrap: &str, topic: &str, counts: &[usize]) {
     assert_eq!(failed.load(Ordering::Relaxed), 0, "some records to {topic} were not acknowledged");
 }
 
+/// A real producer writing `per_sec` records a second into a topic on its
+/// own thread, in tenths of a second, until dropped.
+pub struct SteadyProducer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SteadyProducer {
+    pub fn start(bootstrap: &str, topic: &str, per_sec: usize) -> SteadyProducer {
+        let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+            base(bootstrap).set("linger.ms", "5").create().unwrap_or_else(|e| panic!("producer for {bootstrap}: {e}"));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop2, topic) = (stop.clone(), topic.to_owned());
+        let thread = thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop2.load(Ordering::Relaxed) {
+                for _ in 0..per_sec.div_ceil(10) {
+                    let key = n.to_string();
+                    // A full queue drops the record: the rate is a target, not a count.
+                    let _ = producer.send(BaseRecord::to(&topic).partition(0).key(&key).payload("steady"));
+                    n += 1;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+            let _ = producer.flush(Duration::from_secs(10));
+        });
+        SteadyProducer { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for SteadyProducer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Which group protocol a test consumer speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
