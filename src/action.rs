@@ -37,10 +37,13 @@ pub enum Fault {
     /// MM2's checkpoint connector names topics by another replication
     /// policy than its siblings.
     PolicyDrift,
+    /// A producer writes straight into a topic of the passive side that MM2
+    /// also writes into.
+    ForeignProducer,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 12] = [
         Fault::FailMm2Task,
         Fault::StrayConsumer,
         Fault::Bidirectional,
@@ -52,6 +55,7 @@ impl Fault {
         Fault::UntranslatableGroup,
         Fault::OrphanRecords,
         Fault::PolicyDrift,
+        Fault::ForeignProducer,
     ];
 
     /// The fault's stable name, as typed after `:fault`.
@@ -68,6 +72,7 @@ impl Fault {
             Fault::UntranslatableGroup => "untranslatable-group",
             Fault::OrphanRecords => "orphan-records",
             Fault::PolicyDrift => "policy-drift",
+            Fault::ForeignProducer => "foreign-producer",
         }
     }
 
@@ -84,6 +89,7 @@ impl Fault {
             Fault::UntranslatableGroup => "a group MM2 cannot translate",
             Fault::OrphanRecords => "orphan records before failback",
             Fault::PolicyDrift => "an MM2 connector names topics another way",
+            Fault::ForeignProducer => "a producer writes into the passive side",
         }
     }
 }

@@ -22,7 +22,8 @@ fn fault_names_are_fixed_and_serde_agrees() {
             "stall-mm2",
             "untranslatable-group",
             "orphan-records",
-            "policy-drift"
+            "policy-drift",
+            "foreign-producer"
         ]
     );
     for f in Fault::ALL {

@@ -521,6 +521,30 @@ fn failed_task_under_a_ready_custom_resource_is_evident() {
 }
 
 #[test]
+fn a_producer_writing_into_the_passive_side_is_split_brain_naming_topic_and_rate() {
+    use kdrill::assess::Rule;
+    let mut c = Console::warmed(Opts::default());
+    c.command("fault foreign-producer");
+    let alarm = |c: &Console| {
+        c.app
+            .assessment()
+            .and_then(|a| a.violations.iter().find(|v| v.rule == Rule::AppsOnBothSides).map(|v| v.detail.clone()))
+    };
+    let mut waited = 0;
+    while alarm(&c).is_none() && waited < 60 {
+        c.seconds(1);
+        waited += 1;
+    }
+    let detail = alarm(&c).unwrap_or_else(|| panic!("no alarm after {waited} s: {}", c.frame(120, 36)));
+    assert!(waited <= 25, "flagged after {waited} s, past the rate window");
+    assert!(detail.contains("DR (producers on redis-writes at"), "{detail}");
+    c.seconds(25 - waited);
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("RULE BROKEN"), "{frame}");
+    assert_snapshot!("foreign_producer_120x36", frame);
+}
+
+#[test]
 fn a_connector_naming_topics_another_way_degrades_the_flow_and_closes_its_gates() {
     use kdrill::assess::{Health, Mm2ProblemKind};
     let mut c = Console::warmed(Opts::default());

@@ -19,6 +19,8 @@ const BURST: f64 = 10.0;
 const ORPHAN_TOPICS: usize = 2;
 /// Records per partition (every other one) of the OrphanRecords fault.
 const ORPHANS_PER_PARTITION: i64 = 40;
+/// Records a second the ForeignProducer fault writes into the passive side.
+const FOREIGN_RATE: f64 = 80.0;
 /// The application group a stray consumer joins (`orders-service`).
 const STRAY_GROUP: usize = 0;
 /// The stray is its group's third instance, after the two that ran there.
@@ -53,6 +55,8 @@ pub(super) struct Faults {
     burst_until: Option<u64>,
     /// MM2's pods missing from the Kubernetes API while the workers run.
     pods_unlisted: bool,
+    /// The side a producer writes straight into (ForeignProducer).
+    foreign: Option<Side>,
 }
 
 impl Faults {
@@ -236,6 +240,30 @@ impl Faults {
     pub fn forget_orphans(&mut self) -> String {
         self.orphans = false;
         "the orphan records stay where they were written".into()
+    }
+
+    /// Someone's producer writes into the first application topic of the
+    /// side without applications, which MM2 also writes into.
+    pub fn foreign_on(&mut self, apps: &Apps) -> Result<String, String> {
+        let side = Side::BOTH.into_iter().rev().find(|s| !apps.is_up(*s)).ok_or("applications run on both sides")?;
+        self.foreign = Some(side);
+        Ok(format!("a producer writes {FOREIGN_RATE} records/s straight into {side}'s first application topic"))
+    }
+
+    pub fn foreign_off(&mut self) -> String {
+        self.foreign = None;
+        "the foreign producer stops".into()
+    }
+
+    pub fn foreign(&self) -> Option<Side> {
+        self.foreign
+    }
+
+    /// What the foreign producer writes in one step.
+    pub fn produce_foreign(&self, clusters: &mut Clusters) {
+        if let Some(side) = self.foreign {
+            clusters.side_mut(side).produce(0, FOREIGN_RATE / STEPS_PER_SEC as f64);
+        }
     }
 
     pub fn burst_off(&mut self) -> String {

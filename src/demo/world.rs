@@ -130,6 +130,7 @@ impl DemoWorld {
             Fault::UntranslatableGroup => self.mm2.group_left_out().is_some(),
             Fault::OrphanRecords => self.faults.orphans_written(),
             Fault::PolicyDrift => self.mm2.has_policy_drift(),
+            Fault::ForeignProducer => self.faults.foreign().is_some(),
         }
     }
 
@@ -141,6 +142,7 @@ impl DemoWorld {
             self.mm2.replicate(&mut self.clusters);
         }
         self.apps.produce(&mut self.clusters, self.faults.produce_factor());
+        self.faults.produce_foreign(&mut self.clusters);
         let whole_second = self.timeline.end_step();
         while let Some((guard, event)) = self.timeline.next_due() {
             if self.is_current(guard) {
@@ -274,6 +276,8 @@ impl DemoWorld {
                 self.mm2.drift_policy(dep)
             }
             (Fault::PolicyDrift, false) => self.mm2.undrift_policy(),
+            (Fault::ForeignProducer, true) => self.faults.foreign_on(&self.apps)?,
+            (Fault::ForeignProducer, false) => self.faults.foreign_off(),
         };
         Ok(format!("{}: {text}", if on { "on" } else { "off" }))
     }
