@@ -248,15 +248,50 @@ fn switchover_alarms_broker_loss_and_failback_on_real_kafka() {
     o.step_done(3, 60);
     o.confirm_all();
     o.step_done(4, 30);
+    // No application and no flow writes either side now: what DR→DC left
+    // on DC, and all DR holds, counted with a plain Kafka client.
+    let mirror_end = support::records_held(&lab.dc, &APP_TOPICS);
+    let dr_before = support::records_held(&lab.dr, &APP_TOPICS);
     lab_cmd(lab, &["apps", "start", "dc"]);
     o.step_done(5, 120);
+    // The figures the drill pane shows before DC→DR starts (from the ends
+    // the drill recorded when DR→DC stopped), for the application topics:
+    // other mirrored topics are copied back too, and counted in the total.
+    o.step();
+    let shown = o.drill.as_ref().and_then(|d| d.view().failback);
+    let figure = shown.as_ref().and_then(|f| {
+        let apps = f.partitions.iter().filter(|p| APP_TOPICS.contains(&p.topic.as_str()));
+        apps.map(|p| p.copy_back).sum::<Option<u64>>()
+    });
+    assert!(figure.is_some(), "the drill shows the copy-back before DC→DR starts: {shown:?}");
     lab_cmd(lab, &["mm2", "start", "dc-dr"]);
     let accepted = o.reverse_start_done(6, 180);
-    eprintln!("failback: copy-back accepted: {accepted:?}");
+    let total = shown.as_ref().and_then(|f| f.copy_back());
+    eprintln!("failback: copy-back shown {total:?} ({figure:?} in the application topics), accepted {accepted:?}");
     assert!(o.drill.as_ref().is_some_and(Drill::is_finished));
     o.wait("the steady state again", 60, |a, _| {
         a.side(Side::Dc).role == Role::Active && a.side(Side::Dr).role == Role::Passive && a.violations.is_empty()
     });
     // Leave the lab as `scripts/lab up` made it: MM2 DC→DR, no apps.
     lab_cmd(lab, &["apps", "stop", "dc"]);
+
+    // What DC→DR then copied into DR: the records DC's applications wrote
+    // after the failback, and the copy-back, which is the figure shown.
+    let settled = |o: &mut Observer| {
+        let before = support::records_held(&lab.dr, &APP_TOPICS);
+        std::thread::sleep(Duration::from_secs(3));
+        let caught_up = o.step().lag_of(Flow::DC_TO_DR).is_some_and(|l| l.total == Some(0));
+        caught_up && support::records_held(&lab.dr, &APP_TOPICS) == before
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !settled(&mut o) {
+        assert!(std::time::Instant::now() < deadline, "DC→DR did not settle within 120 s");
+    }
+    let written_on_dc = support::records_held(&lab.dc, &APP_TOPICS) - mirror_end;
+    let copied = support::records_held(&lab.dr, &APP_TOPICS) - dr_before - written_on_dc;
+    eprintln!("failback: DC→DR copied back {copied} records (figure {figure:?}); DC's apps wrote {written_on_dc}");
+    assert_eq!(figure, Some(copied as u64), "the copy-back figure is what the reverse flow copied back");
 }
+
+/// The lab application's topics (`examples/lab.toml`).
+const APP_TOPICS: [&str; 2] = ["orders", "redis-writes"];

@@ -352,6 +352,27 @@ pub fn produce(bootstrap: &str, topic: &str, counts: &[usize]) {
     assert_eq!(failed.load(Ordering::Relaxed), 0, "some records to {topic} were not acknowledged");
 }
 
+/// The sum of the high watermarks of `topics` on `bootstrap`, as Kafka
+/// reports them to a plain consumer: records a side holds, counted
+/// without kdrill.
+pub fn records_held(bootstrap: &str, topics: &[&str]) -> i64 {
+    let consumer: BaseConsumer = base(bootstrap).create().unwrap_or_else(|e| panic!("consumer for {bootstrap}: {e}"));
+    let mut total = 0;
+    for topic in topics {
+        let md = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("metadata of {topic} on {bootstrap}: {e}"));
+        let parts = md.topics().first().map_or(0, |t| t.partitions().len()) as i32;
+        for p in 0..parts {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("watermarks of {topic}/{p} on {bootstrap}: {e}"));
+            total += high;
+        }
+    }
+    total
+}
+
 /// A real producer writing `per_sec` records a second into a topic on its
 /// own thread, in tenths of a second, until dropped.
 pub struct SteadyProducer {
