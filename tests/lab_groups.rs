@@ -301,7 +301,8 @@ fn a_member_that_stops_committing_while_its_topic_grows_is_stalled_until_it_comm
     });
     drop(m);
     support::delete_groups(&l.dc, std::slice::from_ref(&group));
-    support::delete_topics(&l.dc, std::slice::from_ref(&topic));
+    // The topic stays, as MM2 mirrored it: deleted on one side, a flow would
+    // recreate it empty there, under MM2's old committed offsets ("ahead").
 }
 
 #[test]
@@ -360,7 +361,6 @@ fn a_producer_writing_straight_into_the_passive_side_is_flagged_within_the_rate_
         let t = on_dr(&o.assess()).ok_or("topic gone")?;
         if t.app_rate == Some(0.0) { Ok(()) } else { Err(format!("{t:?}")) }
     });
+    // The topic stays on both sides (see the stall test above).
     drop(app);
-    support::delete_topics(&l.dr, std::slice::from_ref(&topic));
-    support::delete_topics(&l.dc, std::slice::from_ref(&topic));
 }
