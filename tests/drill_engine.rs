@@ -866,7 +866,9 @@ fn a_failing_preflight_is_passed_only_by_the_typed_override_which_journals_what_
 }
 
 /// A switchover driven to its last step, starting MM2 DR→DC, in the fixture.
-fn to_the_reverse_start(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut Drill, events: &mut Vec<DrillEvent>) {
+/// Steps a switchover to where DR's applications are to start: DC quiet,
+/// DC→DR stopped and its ends recorded.
+fn to_the_apps_start(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut Drill, events: &mut Vec<DrillEvent>) {
     pass_preflight(fx, assessor, drill, events);
     fx.apps[0] = false;
     for _ in 0..60 {
@@ -884,6 +886,10 @@ fn to_the_reverse_start(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut D
     }
     assert_eq!(completed(events), vec![0, 1, 2, 3, 4], "{:?}", drill.view().blocked);
     assert!(matches!(drill.mirror_ends(Flow::DC_TO_DR), Some(Ok(ends)) if !ends.is_empty()));
+}
+
+fn to_the_reverse_start(fx: &mut Fixture, assessor: &mut Assessor, drill: &mut Drill, events: &mut Vec<DrillEvent>) {
+    to_the_apps_start(fx, assessor, drill, events);
     fx.apps[1] = true;
     for _ in 0..60 {
         if completed(events).len() >= 6 {
@@ -937,19 +943,41 @@ fn the_copy_back_gate_blocks_on_a_figure_above_zero_until_the_figure_is_typed() 
 }
 
 #[test]
+fn outside_the_drill_the_copy_back_rests_on_current_ends_only_while_nothing_writes_there() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut events = Vec::new();
+    let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t);
+    to_the_apps_start(&mut fx, &mut assessor, &mut drill, &mut events);
+    let why = |a: &Assessment| {
+        let json = serde_json::to_value(kdrill::check::report(a)).unwrap_or_default();
+        json["failback"][0]["copy_back_unknown"].as_str().unwrap_or_default().to_owned()
+    };
+    // DR quiet: its current ends are where DC→DR's data ended; what is
+    // missing is DR→DC's committed offsets, never read in this fixture.
+    let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
+    assert!(why(&a).contains("never observed"), "{}", why(&a));
+    fx.apps[1] = true;
+    let a = run(&mut fx, &mut assessor, &mut drill, 8, &mut events);
+    assert!(why(&a).contains("applications write on DR since it stopped"), "{}", why(&a));
+}
+
+#[test]
 fn the_copy_back_gate_opens_by_observation_when_the_reverse_flow_starts_at_the_ends() {
     let mut fx = Fixture::new();
     let mut assessor = Assessor::new(settings());
     let mut events = Vec::new();
     let mut drill = Drill::start(PlanKind::Switchover, TimeDelta::seconds(5), &[], fx.t);
     to_the_reverse_start(&mut fx, &mut assessor, &mut drill, &mut events);
-    // Before it starts, `check --json` has the figures, here unknown: the
-    // stopped reverse flow's committed offsets were never read.
+    // Before it starts, `check --json` has the figures, here unknown: DR's
+    // applications write where DC→DR's data ended, a point only the drill
+    // recorded.
     let a = run(&mut fx, &mut assessor, &mut drill, 1, &mut events);
     let json = serde_json::to_value(kdrill::check::report(&a)).unwrap_or_default();
     assert_eq!(json["failback"][0]["flow"], "DR→DC");
     assert_eq!(json["failback"][0]["copy_back_records"], serde_json::Value::Null);
-    assert!(json["failback"][0]["copy_back_unknown"].as_str().is_some_and(|w| w.contains("never observed")), "{json}");
+    let why = json["failback"][0]["copy_back_unknown"].as_str().unwrap_or_default();
+    assert!(why.contains("applications write on DR since it stopped"), "{json}");
     fx.mm2[1] = true;
     let a = run(&mut fx, &mut assessor, &mut drill, 15, &mut events);
     assert!(drill.is_finished(), "{:?}", drill.view().blocked);

@@ -825,7 +825,11 @@ fn before_the_reverse_start_the_copy_back_and_orphan_tail_are_shown_and_gate_the
     let json = json.unwrap_or_default();
     assert_eq!(json["failback"][0]["flow"], "DR→DC");
     assert_eq!(json["failback"][0]["orphan_records"], 360);
-    assert!(json["failback"][0]["copy_back_records"].as_u64().is_some_and(|n| n > 0), "never ran: from earliest");
+    // Outside the drill, DR's current ends hold what its applications wrote
+    // since DC→DR stopped: the figure is the drill's alone (its pane, below).
+    assert_eq!(json["failback"][0]["copy_back_records"], serde_json::Value::Null);
+    let why = json["failback"][0]["copy_back_unknown"].as_str().unwrap_or_default();
+    assert!(why.contains("applications write on DR since it stopped"), "{why}");
     assert_eq!(json["failback"][0]["partitions"].as_array().map(Vec::len), Some(24));
     let frame = c.frame(120, 36);
     for words in ["DR→DC would copy back", "tail on DC (never replicated): 360 rec", "✗ MM2 DR→DC copies nothing back"]

@@ -249,7 +249,19 @@ impl Assessor {
             .iter()
             .filter(|e| lag.iter().any(|l| l.flow == e.flow.reversed()) && not_running(e.flow.reversed()))
             .map(|e| {
-                let ends = e.ends.as_deref().map_err(String::as_str);
+                // The target's current ends are where the stopped flow's data
+                // ended only while nothing else writes there; once its
+                // applications do, only a drill that saw the flow stop knows.
+                let target = e.flow.target;
+                let written = match &sides[target.index()].producing {
+                    Truth::No => None,
+                    Truth::Yes => Some(format!("applications write on {target} since it stopped")),
+                    Truth::Unknown(why) => Some(format!("whether applications write on {target} is unknown: {why}")),
+                };
+                let ends = match &written {
+                    Some(why) => Err(why.as_str()),
+                    None => e.ends.as_deref().map_err(String::as_str),
+                };
                 failback::failback(e.flow.reversed(), ends, &lag)
             })
             .collect();
