@@ -181,7 +181,10 @@ fn both_clusters_and_mm2_look_the_same_over_scram_tls_as_over_plaintext() {
     support::create_topic(&l.dc, &topic, 3);
     support::produce(&l.dc, &topic, &[30, 20, 10]);
     let member = GroupMember::join(&l.dc, &group, &topic, Protocol::Classic, "secure-test");
-    member.commit(&[(&topic, 0, 15), (&topic, 1, 20), (&topic, 2, 5)]).unwrap_or_else(|e| panic!("{e}"));
+    // Retried: a commit while the group still forms is refused (IllegalGeneration).
+    support::wait_for("the commit", Duration::from_secs(60), || {
+        member.commit(&[(&topic, 0, 15), (&topic, 1, 20), (&topic, 2, 5)])
+    });
 
     let plain = config(&plain_text());
     let sec = config(&secure_text(&s, &format!("{{ file = \"{}\" }}", s.password_file)));
