@@ -98,8 +98,9 @@ pub enum DrillEvent {
         at: Ts,
     },
     /// Where the stopped flow's mirrored data ends on its target, per
-    /// partition, when its stop step completed: the reverse flow starts
-    /// there. `unknown` says why the ends could not be observed.
+    /// partition, as its stop step completes (written just before that
+    /// step's `StepCompleted`; the last one counts): the reverse flow
+    /// starts there. `unknown` says why the ends could not be observed.
     MirrorEnded {
         flow: Flow,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -546,10 +547,14 @@ impl Drill {
                     .collect();
                 let lag = self.drained_flow(step).map(|f| topic_lag(a, f)).unwrap_or_default();
                 let held_since = Some(since);
-                out.push(self.record(DrillEvent::StepCompleted { step, at: a.now, evidence, held_since, lag }));
+                // The ends go first: a crash between the two records leaves
+                // the step to complete again, recording them again, where
+                // the other order would lose them for good and shut the
+                // copy-back gate of the drill's last step.
                 if let Some(Action::StopMm2(flow)) = self.plan.steps[step].action {
                     out.push(self.record(mirror_ended(a, flow)));
                 }
+                out.push(self.record(DrillEvent::StepCompleted { step, at: a.now, evidence, held_since, lag }));
                 self.checks.clear();
             }
         } else {
