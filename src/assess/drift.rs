@@ -55,11 +55,7 @@ pub fn topic_drift(snap: &Snapshot, settings: &Settings, now: Ts) -> Vec<TopicDr
         }
         // By name: thousands of topics are compared every pass.
         let targets: HashMap<&str, &Topic> = tgt_topics.value.iter().map(|m| (m.name.as_str(), m)).collect();
-        for t in src_topics.value.iter().filter(|t| settings.classification.is_app_topic(&t.name, policy)) {
-            // A topic MM2 brought here is not a source of this flow.
-            if policy.original_topic(&t.name) != t.name {
-                continue;
-            }
+        for t in src_topics.value.iter().filter(|t| settings.classification.is_source_app_topic(&t.name, policy)) {
             let mirror = policy.remote_topic(&src.alias, &t.name);
             if !paired.insert((flow.source, t.name.clone())) {
                 continue;

@@ -374,7 +374,7 @@ fn app_topics<'a>(snap: &'a Snapshot, d: &Mm2Deployment, settings: &Settings, no
             .value
             .iter()
             .map(|t| t.name.as_str())
-            .filter(|t| settings.classification.is_app_topic(t, policy) && policy.original_topic(t) == *t)
+            .filter(|t| settings.classification.is_source_app_topic(t, policy))
             .collect()
     })
 }

@@ -5,6 +5,9 @@
 //! makes every name derived from it wrong; an application topic its filter
 //! leaves out is never mirrored. Each is a named problem.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use regex::Regex;
 use serde::Serialize;
 
@@ -150,10 +153,25 @@ impl TopicFilter {
 
 /// A comma-separated list of patterns as one pattern matching whole names,
 /// as Java's `Pattern.matcher(..).matches()`; an empty list matches nothing.
+/// Compiled once per distinct list: the assessment asks on every poll, and
+/// a deployment's filter rarely changes (a `Regex` clone shares its program).
 fn whole(list: &str) -> Result<Regex, String> {
+    /// Distinct lists kept; past it the memo starts afresh (configs churning).
+    const KEPT: usize = 64;
+    static COMPILED: OnceLock<Mutex<HashMap<String, Result<Regex, String>>>> = OnceLock::new();
+    let memo = COMPILED.get_or_init(Mutex::default);
+    let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = memo.get(list) {
+        return found.clone();
+    }
     let items: Vec<&str> = list.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
     let joined = if items.is_empty() { "[^\\s\\S]".to_owned() } else { items.join("|") };
-    Regex::new(&format!("^(?:{joined})$")).map_err(|_| format!("pattern {list:?} not understood"))
+    let compiled = Regex::new(&format!("^(?:{joined})$")).map_err(|_| format!("pattern {list:?} not understood"));
+    if memo.len() >= KEPT {
+        memo.clear();
+    }
+    memo.insert(list.to_owned(), compiled.clone());
+    compiled
 }
 
 #[cfg(test)]

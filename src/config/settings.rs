@@ -59,6 +59,12 @@ impl Classification {
         let base = policy.original_topic(topic);
         self.app_topics.is_empty() || self.app_topics.iter().any(|r| r.is_match(base))
     }
+
+    /// An application topic written on this cluster itself, not one MM2
+    /// brought here under a remote name: what a flow from here mirrors.
+    pub fn is_source_app_topic(&self, topic: &str, policy: &ReplicationPolicy) -> bool {
+        self.is_app_topic(topic, policy) && policy.original_topic(topic) == topic
+    }
 }
 
 /// Groups MM2 itself creates (Connect workers, dedicated-mode herders).
