@@ -13,7 +13,7 @@ use serde::Serialize;
 pub use groups::{GroupLagReport, GroupPartitionLag, GroupWarning, PartitionTranslation, TranslationReport};
 
 use crate::assess::{Assessment, Freshness, Health, Standing, Truth, fmt_age};
-use crate::model::{Link, Ts, age_secs};
+use crate::model::{Link, Side, Ts, age_secs};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -379,6 +379,37 @@ fn failback_report(f: &crate::assess::Failback) -> FailbackReport {
         topics: f.topics(),
         partitions: f.partitions.clone(),
     }
+}
+
+/// Most partitions whose first unreplicated record is read, per side: those
+/// furthest behind (one record fetched each).
+const UNAGED_MAX: usize = 1000;
+
+/// `(topic, partition, offset)` of one cluster.
+pub type PartitionOffsets = Vec<(String, i32, i64)>;
+
+/// Where a flow is behind and its lag could not be aged from history: per
+/// source side, each partition's first unreplicated offset, furthest
+/// behind first — what `check` reads the record times of.
+pub fn unaged_lag(a: &Assessment) -> Vec<(Side, PartitionOffsets)> {
+    Side::BOTH
+        .into_iter()
+        .filter_map(|side| {
+            let mut behind: Vec<_> = a
+                .lag_that_matters()
+                .filter(|l| l.flow.source == side)
+                .flat_map(|l| &l.rows)
+                .filter(|r| r.seconds.is_none())
+                .filter_map(|r| match (r.records, r.replicated) {
+                    (Some(n @ 1..), Some(rep)) => Some((n, (r.topic.to_string(), r.partition, rep + 1))),
+                    _ => None,
+                })
+                .collect();
+            behind.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+            behind.truncate(UNAGED_MAX);
+            (!behind.is_empty()).then(|| (side, behind.into_iter().map(|(_, at)| at).collect()))
+        })
+        .collect()
 }
 
 /// The verdict's standing as an exit code: 0 holds, 1 fails (a rule broken,

@@ -8,10 +8,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
-use kdrill::assess::Assessor;
+use kdrill::assess::{Assessment, Assessor};
 use kdrill::collect::WorldLink;
 use kdrill::config::{self, Config, Settings};
 use kdrill::drill::journal::{self, Journal, Who};
+use kdrill::model::{Observed, Snapshot};
 use kdrill::ui::{App, Msg, Theme, UiOptions};
 
 /// A terminal console for Kafka active/passive DC–DR pairs replicated by
@@ -305,15 +306,38 @@ async fn console(
 
 /// The source of `check` and `serve`: the demo world or the configured
 /// clusters, with their settings and poll interval.
-fn source(cli: &Cli, demo: bool) -> Result<(WorldLink, Settings, Duration)> {
+/// The world `check` observes: the link, the settings, the poll interval,
+/// and the configuration when it is the real world.
+fn source(cli: &Cli, demo: bool) -> Result<(WorldLink, Settings, Duration, Option<Config>)> {
     if demo {
         let world = kdrill::demo::DemoWorld::new(7, chrono::Utc::now());
-        Ok((kdrill::demo::spawn(world), kdrill::demo::demo_settings(), Duration::from_secs(1)))
+        Ok((kdrill::demo::spawn(world), kdrill::demo::demo_settings(), Duration::from_secs(1), None))
     } else {
         let cfg = load_config(cli)?;
         let poll = cfg.timing.poll_interval;
-        Ok((kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings, poll))
+        Ok((kdrill::collect::kafka::spawn(cfg.clone()), cfg.settings.clone(), poll, Some(cfg)))
     }
+}
+
+/// `snap` with the time of the first unreplicated record read on each
+/// source cluster wherever the assessment `a` could not age a lag from
+/// history (a one-shot `check` has little).
+async fn with_record_times(cfg: &Config, a: &Assessment, mut snap: Snapshot) -> Snapshot {
+    for (side, wanted) in kdrill::check::unaged_lag(a) {
+        let cluster = cfg.cluster(side).clone();
+        let timing = cfg.timing.clone();
+        let timeout = timing.request_timeout;
+        let read = tokio::task::spawn_blocking(move || {
+            kdrill::collect::kafka::record_times::read_record_times(&cluster, &timing, &wanted, timeout)
+        })
+        .await;
+        match read {
+            Ok(Ok(times)) => snap.cluster_mut(side).record_times = Some(Observed::new(times, chrono::Utc::now())),
+            Ok(Err(e)) => tracing::warn!("{side}: {e}"),
+            Err(e) => tracing::warn!("{side}: reading record times failed: {e}"),
+        }
+    }
+    snap
 }
 
 /// A secret option's value (`env:VAR` or `file:PATH`) resolved, so the
@@ -424,7 +448,7 @@ fn print_demo_outcome(outcome: &kdrill::action::Outcome) {
 }
 
 async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration) -> Result<ExitCode> {
-    let (mut link, settings, poll) = source(cli, demo)?;
+    let (mut link, settings, poll, cfg) = source(cli, demo)?;
     let mut assessor = Assessor::new(settings);
     let deadline = tokio::time::Instant::now() + settle;
     // Feed every snapshot so history (rates, time lag) builds up while settling.
@@ -440,7 +464,11 @@ async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration)
     }
     loop {
         let snap = link.snapshots.borrow().clone();
-        let a = assessor.assess(&snap, chrono::Utc::now());
+        let mut a = assessor.assess(&snap, chrono::Utc::now());
+        if let (false, Some(cfg)) = (watch, &cfg) {
+            let snap = with_record_times(cfg, &a, (*snap).clone()).await;
+            a = assessor.assess(&snap, chrono::Utc::now());
+        }
         let report = kdrill::check::report(&a);
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -95,6 +95,55 @@ fn end_offsets_and_topic_facts_match_what_was_produced() {
 }
 
 #[test]
+fn record_times_are_read_at_the_offsets_asked_and_unknown_where_nothing_is() {
+    let _lab = support::shared();
+    let topic = unique("kdrill-t-record-times");
+    support::create_topic(&lab().dc, &topic, 4);
+    let before_first = chrono::Utc::now();
+    support::produce(&lab().dc, &topic, &[3, 3, 0, 3]);
+    let after_first = chrono::Utc::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let before_second = chrono::Utc::now();
+    support::produce(&lab().dc, &topic, &[2, 0, 0, 0]);
+    let after_second = chrono::Utc::now();
+
+    let c = config();
+    // Partition 0 at the second batch, 1 at the first, 2 empty, 3 past its
+    // end; partition 0 asked again (one position per partition is read).
+    let wanted = [(0, 3), (1, 0), (2, 0), (3, 5), (0, 0)].map(|(p, o)| (topic.clone(), p, o));
+    let times = kdrill::collect::kafka::record_times::read_record_times(
+        c.cluster(Side::Dc),
+        &c.timing,
+        &wanted,
+        Duration::from_secs(3),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        times.iter().map(|t| (t.partition, t.offset)).collect::<Vec<_>>(),
+        [(0, 3), (1, 0), (2, 0), (3, 5), (0, 0)],
+        "one answer per ask, in order"
+    );
+    let at = |i: usize| times.get(i).and_then(|t| t.timestamp);
+    // Timestamps are the producer's, in milliseconds.
+    let within = |t: Option<chrono::DateTime<chrono::Utc>>, lo: chrono::DateTime<chrono::Utc>, hi| {
+        t.is_some_and(|t| t >= lo - chrono::TimeDelta::milliseconds(1) && t <= hi)
+    };
+    assert!(
+        within(at(0), before_second, after_second),
+        "partition 0 record 3: {:?} not in [{before_second}, {after_second}]",
+        at(0)
+    );
+    assert!(
+        within(at(1), before_first, after_first),
+        "partition 1 record 0: {:?} not in [{before_first}, {after_first}]",
+        at(1)
+    );
+    assert_eq!(at(2), None, "an empty partition");
+    assert_eq!(at(3), None, "past the end: no record yet");
+    assert_eq!(at(4), None, "a second position of a partition is not read");
+}
+
+#[test]
 fn classic_and_kip848_groups_appear_with_members_and_assignments() {
     let _lab = support::shared();
     let topic = unique("kdrill-t-groups");

@@ -294,6 +294,56 @@ fn paused_then_stopped_then_resumed() {
     note(&format!("resumed in {:?}: {:#?}", start.elapsed(), connector(&fp, SOURCE)));
 }
 
+/// A one-shot `kdrill check` has only its settle time of history: the
+/// age of a lag older than that comes from the first unreplicated record.
+#[test]
+fn a_one_shot_check_ages_the_lag_from_the_first_unreplicated_record() {
+    let _lab = support::exclusive();
+    let mut r = reader();
+    poll_until(&mut r, Duration::from_secs(90), "source connector RUNNING", |fp| {
+        connector(fp, SOURCE).is_some_and(|c| all_running(c) && !c.tasks.is_empty())
+    });
+    let _resume = Resume(SOURCE);
+    assert_eq!(connector_verb(SOURCE, "stop", Duration::from_secs(30)), Ok(204));
+    poll_until(&mut r, Duration::from_secs(60), "source connector STOPPED", |fp| {
+        connector(fp, SOURCE).is_some_and(|c| c.state == ConnectState::Stopped && c.tasks.is_empty())
+    });
+    // MM2 committed where the source ended; these records stay behind.
+    let written = Utc::now();
+    support::produce(&lab().dc, "orders", &[5, 5, 0, 0, 0, 0]);
+    std::thread::sleep(Duration::from_secs(4));
+
+    let config = std::env::temp_dir().join(format!("{}.toml", unique("kdrill-check-age")));
+    let text = format!(
+        "[clusters.dc]\nbootstrap = \"{}\"\n[clusters.dr]\nbootstrap = \"{}\"\n[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n",
+        lab().dc,
+        lab().dr
+    );
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+    let started = Utc::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kdrill"))
+        .arg("--config")
+        .arg(&config)
+        .args(["check", "--json", "--settle", "3s"])
+        .env_remove("KDRILL_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("kdrill check: {e}"));
+    let ended = Utc::now();
+    let _ = std::fs::remove_file(&config);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check --json: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let lag = json["lag"].as_array().and_then(|l| l.iter().find(|l| l["flow"] == "DC→DR")).cloned();
+    let lag = lag.unwrap_or_else(|| panic!("no DC→DR lag in {json:#}"));
+    note(&format!("DC→DR lag: {lag:#}"));
+    assert!(lag["total_records"].as_u64().is_some_and(|n| n >= 10), "{lag:#}");
+    // The records were written before the check started, its 3 s of
+    // history included: only their own time can say how old they are.
+    let seconds = lag["max_seconds"].as_f64().unwrap_or_else(|| panic!("no lag in seconds: {lag:#}"));
+    let secs = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| (to - from).num_milliseconds() as f64 / 1000.0;
+    let (least, most) = (secs(written, started) + 3.0 - 1.0, secs(written, ended) + 1.0);
+    assert!(seconds >= least && seconds <= most, "{seconds} s, expected {least:.1}–{most:.1} s: {lag:#}");
+}
+
 const CHECKPOINT: &str = "dc->dr.MirrorCheckpointConnector";
 
 /// Puts a connector's configuration back when dropped, whatever happened.

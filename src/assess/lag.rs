@@ -87,6 +87,8 @@ pub struct FlowLag {
     /// partitions (see `LagRow::records`).
     pub ahead: (u64, usize),
     pub unknown_rows: usize,
+    /// Age of the oldest record not yet replicated; `None` while any row
+    /// behind cannot be aged (never the maximum of the rows that can).
     pub max_seconds: Option<f64>,
     /// The older of the two observations the figures rest on.
     pub at: Option<Ts>,
@@ -143,6 +145,13 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
     let mirrored = |topic: &str| !policy.is_internal_topic(topic) && !policy.is_heartbeats_topic(topic);
 
     let reads = Reads { end_at: source.topics.as_ref().map(|t| t.at), rep_at: d.replicated.as_ref().map(|r| r.at) };
+    // Read on demand where history is missing: (offset asked, its record's time).
+    let written: HashMap<(&str, i32), (i64, Ts)> = source
+        .record_times
+        .iter()
+        .flat_map(|o| &o.value)
+        .filter_map(|r| Some(((r.topic.as_str(), r.partition), (r.offset, r.timestamp?))))
+        .collect();
     let mut rows = Vec::new();
     if let Some(topics) = &source.topics {
         let source_series = &history.end_offsets[d.flow.source.index()];
@@ -157,7 +166,8 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
             for p in &topic.partitions {
                 let rep = reps.and_then(|r| r.get(p.id as usize).copied().flatten());
                 let history = series.and_then(|s| s.get(usize::try_from(p.id).ok()?));
-                rows.push(lag_row(history, name.clone(), p.id, p.end_offset, rep, reads, now));
+                let aging = Aging { history, written: written.get(&(topic.name.as_str(), p.id)).copied() };
+                rows.push(lag_row(aging, name.clone(), p.id, p.end_offset, rep, reads, now));
             }
         }
     }
@@ -170,7 +180,10 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
     let total = (unknown_rows == 0).then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
     let negative = rows.iter().filter_map(|r| r.records).filter(|n| *n < 0);
     let ahead = negative.fold((0u64, 0usize), |(n, k), r| (n + r.unsigned_abs(), k + 1));
-    let max_seconds = rows.iter().filter_map(|r| r.seconds).reduce(f64::max);
+    // The oldest record behind is unknown while any row behind (or of
+    // unknown lag) cannot be aged: the known ones may all be younger.
+    let unaged = rows.iter().any(|r| r.seconds.is_none() && r.records.is_none_or(|n| n > 0));
+    let max_seconds = if unaged { None } else { rows.iter().filter_map(|r| r.seconds).reduce(f64::max) };
     let freshness = Freshness::of(at, now, settings.stale_after);
     FlowLag {
         flow: d.flow,
@@ -194,8 +207,16 @@ struct Reads {
     rep_at: Option<Ts>,
 }
 
+/// What a row's lag in seconds can be told from: the history of the
+/// source's end offset, or the time of a record read at an offset.
+#[derive(Clone, Copy, Default)]
+struct Aging<'a> {
+    history: Option<&'a Series>,
+    written: Option<(i64, Ts)>,
+}
+
 fn lag_row(
-    history: Option<&Series>,
+    aging: Aging<'_>,
     topic: Arc<str>,
     partition: i32,
     end: Option<i64>,
@@ -204,7 +225,7 @@ fn lag_row(
     now: Ts,
 ) -> LagRow {
     let records = match (end, rep) {
-        (Some(e), Some(r)) if e - (r + 1) < 0 => match written_between(history, e, reads) {
+        (Some(e), Some(r)) if e - (r + 1) < 0 => match written_between(aging.history, e, reads) {
             Some(may) if may >= (r + 1) - e => Some(0),
             Some(_) => Some(e - (r + 1)),
             // The race cannot be told from an anomaly yet.
@@ -220,8 +241,13 @@ fn lag_row(
         // Ahead of the source: no unreplicated record to age.
         (Some(n), _) if n < 0 => None,
         // The oldest unreplicated record (r + 1) was written when the end
-        // offset passed r + 2.
-        (Some(_), Some(r)) => history.and_then(|s| s.time_reached(r + 2)).map(|t| age_secs(t, now)),
+        // offset passed r + 2; without that history, its own timestamp,
+        // if it was read for this very position.
+        (Some(_), Some(r)) => aging
+            .history
+            .and_then(|s| s.time_reached(r + 2))
+            .or(aging.written.filter(|(asked, _)| *asked == r + 1).map(|(_, t)| t))
+            .map(|t| age_secs(t, now)),
         _ => None,
     };
     LagRow { topic, partition, source_end: end, replicated: rep, records, seconds }
@@ -250,14 +276,15 @@ fn written_between(history: Option<&Series>, end: i64, reads: Reads) -> Option<i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Flow, Observed, Partition, ReplicatedOffset, Side, Topic};
+    use crate::model::{Flow, Observed, Partition, RecordTime, ReplicatedOffset, Side, Topic};
     use chrono::Utc;
 
-    #[test]
-    fn a_committed_position_past_the_source_end_is_an_anomaly_never_zero() {
-        let now = Utc::now();
+    /// `orders` on DC, every partition ending at 100, MM2's committed
+    /// upstream offset per partition as `replicated`, all read at `now`.
+    fn orders(now: Ts, replicated: &[i64]) -> Snapshot {
         let mut snap = Snapshot::empty(now, "dc", "dr");
-        let partitions = (0..2).map(|id| Partition { id, leader: Some(0), end_offset: Some(100) }).collect();
+        let partitions =
+            (0..replicated.len() as i32).map(|id| Partition { id, leader: Some(0), end_offset: Some(100) }).collect();
         let topic = Topic {
             name: "orders".into(),
             partitions,
@@ -266,16 +293,27 @@ mod tests {
             cleanup_policy: None,
         };
         snap.cluster_mut(Side::Dc).topics = Some(Observed::new(vec![topic], now));
-        // Partition 0 replicated to its end; partition 1 committed 30 records
-        // past it (an echo loop, or the source topic recreated).
-        let replicated = vec![
-            ReplicatedOffset { topic: "orders".into(), partition: 0, upstream_offset: 99 },
-            ReplicatedOffset { topic: "orders".into(), partition: 1, upstream_offset: 129 },
-        ];
+        let replicated = (0..)
+            .zip(replicated)
+            .map(|(partition, &upstream_offset)| ReplicatedOffset {
+                topic: "orders".into(),
+                partition,
+                upstream_offset,
+            })
+            .collect();
         snap.mm2 = vec![Mm2Deployment {
             replicated: Some(Observed::new(replicated, now)),
             ..Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)
         }];
+        snap
+    }
+
+    #[test]
+    fn a_committed_position_past_the_source_end_is_an_anomaly_never_zero() {
+        let now = Utc::now();
+        // Partition 0 replicated to its end; partition 1 committed 30 records
+        // past it (an echo loop, or the source topic recreated).
+        let snap = orders(now, &[99, 129]);
         let lag = assess_lag(&snap, &History::default(), &Settings::default(), now);
         let l = &lag[0];
         assert_eq!(l.rows[1].records, Some(-30), "the row keeps its sign");
@@ -284,6 +322,33 @@ mod tests {
         assert_eq!(l.level, LagLevel::Ahead { records: 30, partitions: 1 });
         let why = l.drained().err().unwrap_or_default();
         assert!(why.contains("30 records past the source's end on 1 partition"), "{why}");
+    }
+
+    #[test]
+    fn without_history_the_lag_is_aged_from_the_first_unreplicated_records_time() {
+        let now = Utc::now();
+        let secs = |n: i64| chrono::TimeDelta::seconds(n);
+        let mut snap = orders(now, &[59, 59]);
+        let lag = |snap: &Snapshot| assess_lag(snap, &History::default(), &Settings::default(), now).remove(0);
+        let l = lag(&snap);
+        assert_eq!(l.rows[0].seconds, None, "no history, no record read: unknown");
+        assert_eq!(l.max_seconds, None, "never the oldest of the rows that can be aged");
+        // Partition 0's record 60 was read; partition 1's read was for an
+        // earlier position (MM2 has replicated it since): not its age.
+        let read = |partition, offset| RecordTime {
+            topic: "orders".into(),
+            partition,
+            offset,
+            timestamp: Some(now - secs(42)),
+        };
+        snap.cluster_mut(Side::Dc).record_times = Some(Observed::new(vec![read(0, 60), read(1, 31)], now));
+        let l = lag(&snap);
+        assert_eq!(l.rows[0].records, Some(40));
+        assert_eq!(l.rows[0].seconds.map(f64::round), Some(42.0));
+        assert_eq!(l.rows[1].seconds, None);
+        assert_eq!(l.max_seconds, None, "partition 1 still cannot be aged");
+        snap.cluster_mut(Side::Dc).record_times = Some(Observed::new(vec![read(0, 60), read(1, 60)], now));
+        assert_eq!(lag(&snap).max_seconds.map(f64::round), Some(42.0));
     }
 
     /// One partition of `orders` whose source ends were read at `history`

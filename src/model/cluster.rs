@@ -26,6 +26,22 @@ pub struct Cluster {
     /// expiry where a TLS handshake showed it.
     #[serde(default)]
     pub security: Option<Security>,
+    /// When the first records MM2 has not yet replicated from here were
+    /// written, read on demand (`kdrill check`, which has no history to
+    /// age its lag from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_times: Option<Observed<Vec<RecordTime>>>,
+}
+
+/// The record at or after `offset` of a partition, as a read found it:
+/// its timestamp, `None` when no record is there (yet).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordTime {
+    pub topic: String,
+    pub partition: i32,
+    /// The offset asked for: the first one MM2 had not replicated.
+    pub offset: i64,
+    pub timestamp: Option<Ts>,
 }
 
 /// The security in use towards one cluster: protocol, SASL mechanism and
@@ -73,6 +89,7 @@ impl Cluster {
             checkpoints: None,
             unread: None,
             security: None,
+            record_times: None,
         }
     }
 

@@ -9,8 +9,8 @@ mod observed;
 mod platform;
 
 pub use cluster::{
-    Broker, Checkpoint, Cluster, Committed, Group, GroupProtocol, Heartbeat, Link, Member, Partition, Security,
-    SkippedRecords, Topic, Unread,
+    Broker, Checkpoint, Cluster, Committed, Group, GroupProtocol, Heartbeat, Link, Member, Partition, RecordTime,
+    Security, SkippedRecords, Topic, Unread,
 };
 pub use mm2::{
     ConnectState, Connector, ConnectorKind, Flow, MirrorSettings, Mm2Deployment, ReplicatedOffset, TargetState, Task,

@@ -36,6 +36,7 @@ pub mod connect_topics;
 pub mod ffi;
 pub mod groups;
 pub mod mm2;
+pub mod record_times;
 pub mod security;
 mod side;
 pub mod wire;
