@@ -5,10 +5,12 @@
 //! checkpoints topic read with Kafka's console consumer and MM2's
 //! `CheckpointFormatter`. Then who is connected and writing: a member that
 //! stops committing while it is behind (stalled), and a producer writing
-//! straight into DR while MM2 mirrors into the same topic.
+//! straight into DR while MM2 mirrors into the same topic; and checkpoints
+//! that stop while a group commits (MM2's checkpoint connector paused).
 //!
-//! It only observes and writes its own topics and groups, named uniquely,
-//! so it holds the shared lab lock. Every wait is bounded.
+//! It writes only its own topics and groups, named uniquely, so it holds
+//! the shared lab lock; pausing MM2's checkpoint connector holds it
+//! exclusively, and resumes it whatever happens. Every wait is bounded.
 
 mod support;
 
@@ -17,10 +19,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use kdrill::assess::mm2::Mm2ProblemKind;
 use kdrill::assess::{Assessment, Assessor, GroupTranslation};
 use kdrill::config::Config;
 use kdrill::model::{Flow, Side};
 
+use support::connect::{Resume, connector_verb};
 use support::{GroupMember, Protocol, SteadyProducer, ToolRow, lab, note, unique, wait_for};
 
 fn config() -> Config {
@@ -363,4 +367,68 @@ fn a_producer_writing_straight_into_the_passive_side_is_flagged_within_the_rate_
     });
     // The topic stays on both sides (see the stall test above).
     drop(app);
+}
+
+/// MM2 checkpoints a group as it commits. With the checkpoint connector
+/// paused, the group commits far past its last checkpoint while MM2
+/// replicates past it: the flow shows its checkpoints stopped, naming the
+/// group, until the connector resumes and checkpoints it again.
+#[test]
+fn checkpoints_stopped_while_a_group_commits_are_shown_until_they_resume() {
+    const CHECKPOINT: &str = "dc->dr.MirrorCheckpointConnector";
+    let _lab = support::exclusive();
+    let l = lab();
+    let topic = unique("kdrill-t-cpstall");
+    let group = unique("kdrill-g-cpstall");
+    support::create_topic(&l.dc, &topic, 1);
+    support::produce(&l.dc, &topic, &[500]);
+    let m = GroupMember::join(&l.dc, &group, &topic, Protocol::Classic, &unique("cp"));
+    wait_for("the first commit", Duration::from_secs(60), || m.commit(&[(topic.as_str(), 0, 400)]));
+
+    let mut cfg = config();
+    cfg.settings.stall_after = chrono::TimeDelta::seconds(5);
+    let mut o = Observer::start(cfg);
+    let stopped = |a: &Assessment| {
+        let m = a.mm2.iter().find(|m| m.flow == Flow::DC_TO_DR)?;
+        m.problems.iter().find(|p| p.kind == Mm2ProblemKind::CheckpointsStalled).map(|p| p.text.clone())
+    };
+    let checkpointed_at = |a: &Assessment| translation(a, &group)?.rows.first()?.checkpoint.map(|c| c.upstream_offset);
+    wait_for("MM2's checkpoint of the group", Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let a = o.assess();
+        if checkpointed_at(&a) == Some(400) { Ok(()) } else { Err(format!("{:?}", translation(&a, &group))) }
+    });
+
+    let _resume = Resume(CHECKPOINT);
+    assert_eq!(connector_verb(CHECKPOINT, "pause", Duration::from_secs(30)), Ok(202));
+    // A checkpoint already on its way may still land.
+    std::thread::sleep(Duration::from_secs(3));
+    support::produce(&l.dc, &topic, &[1_500]);
+    wait_for("the group's commit at the end", Duration::from_secs(60), || m.commit(&[(topic.as_str(), 0, 2_000)]));
+    let committed = Instant::now();
+    let (a, text) = wait_for("checkpoints shown stopped", Duration::from_secs(90), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let a = o.assess();
+        match stopped(&a) {
+            Some(text) => Ok((a, text)),
+            None => Err(format!("{:?} · lag {:?}", translation(&a, &group), a.lag_of(Flow::DC_TO_DR).map(|l| l.total))),
+        }
+    });
+    note(&format!("checkpoints shown stopped {:?} after the commit: {text}", committed.elapsed()));
+    assert!(text.contains(&format!("group {group} committed 1600 rec past its last checkpoint")), "{text}");
+    assert_eq!(checkpointed_at(&a), Some(400), "no checkpoint came meanwhile");
+    assert_eq!(a.verdict.standing, kdrill::assess::Standing::Fails, "{}", a.verdict.text);
+
+    // Resumed: MM2 checkpoints the group at its commit, and it clears.
+    assert_eq!(connector_verb(CHECKPOINT, "resume", Duration::from_secs(30)), Ok(202));
+    wait_for("checkpoints again", Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let a = o.assess();
+        match (stopped(&a), checkpointed_at(&a)) {
+            (None, Some(2_000)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    drop(m);
+    support::delete_groups(&l.dc, std::slice::from_ref(&group));
 }

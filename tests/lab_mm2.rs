@@ -10,8 +10,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -26,10 +24,10 @@ use kdrill::config::Config;
 use kdrill::model::naming::ReplicationPolicy;
 use kdrill::model::{ConnectState, Connector, ConnectorKind, Side, TargetState, age_secs};
 
+use support::connect::{REST, Resume, connector_verb, rest, rest_with};
 use support::{GroupMember, Protocol, lab, note, unique};
 
 /// The Connect REST listener of MM2 dc→dr (`scripts/lab`).
-const REST: &str = "127.0.0.1:28083";
 const SOURCE: &str = "dc->dr.MirrorSourceConnector";
 const CONNECTORS: [&str; 4] = [
     "dc->dr.MirrorCheckpointConnector",
@@ -93,61 +91,6 @@ fn end_offsets(bootstrap: &str, topic: &str, partitions: i32) -> Vec<i64> {
     (0..partitions)
         .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}")).1)
         .collect()
-}
-
-/// Minimal Connect REST call; returns the status code and the body.
-fn rest(method: &str, path: &str) -> Result<(u16, String), String> {
-    rest_with(method, path, "")
-}
-
-/// A Connect REST call with a JSON body.
-fn rest_with(method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
-    let addr = REST.parse().map_err(|e| format!("{e}"))?;
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {REST}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {REST}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;
-    let mut response = String::new();
-    s.read_to_string(&mut response).map_err(|e| format!("read: {e}"))?;
-    let code = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("not an HTTP response: {response:?}"))?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((code, body))
-}
-
-/// `PUT /connectors/<name>/<verb>`, retried while Connect rebalances (409/5xx).
-fn connector_verb(name: &str, verb: &str, limit: Duration) -> Result<u16, String> {
-    let path = format!("/connectors/{}/{verb}", name.replace('>', "%3E"));
-    let start = Instant::now();
-    loop {
-        let last = match rest("PUT", &path) {
-            Ok((code @ 200..=299, _)) => return Ok(code),
-            Ok((code, body)) => format!("HTTP {code}: {body}"),
-            Err(e) => e,
-        };
-        if start.elapsed() > limit {
-            return Err(format!("PUT {path}: {last}"));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// Resumes the connector when dropped, whatever happened.
-struct Resume(&'static str);
-
-impl Drop for Resume {
-    fn drop(&mut self) {
-        if let Err(e) = connector_verb(self.0, "resume", Duration::from_secs(30)) {
-            eprintln!("could not resume {}: {e}", self.0);
-        }
-    }
 }
 
 fn all_running(c: &Connector) -> bool {

@@ -60,6 +60,8 @@ pub enum Mm2ProblemKind {
     /// Its connectors are configured unlike each other or kdrill, or leave
     /// an application topic out.
     ConfigDrift,
+    /// No new checkpoint for a group that committed well past its last.
+    CheckpointsStalled,
 }
 
 impl Mm2ProblemKind {
@@ -78,6 +80,7 @@ impl Mm2ProblemKind {
             Mm2ProblemKind::ReadyWhileFailed => "ready-while-failed",
             Mm2ProblemKind::Disagreement(k) => k.as_str(),
             Mm2ProblemKind::Stalled => "stalled",
+            Mm2ProblemKind::CheckpointsStalled => "checkpoints-stalled",
             Mm2ProblemKind::ConfigDrift => "config-drift",
         }
     }
@@ -106,6 +109,7 @@ impl Mm2ProblemKind {
             | Mm2ProblemKind::NoSourceConnector
             | Mm2ProblemKind::ReadyWhileFailed
             | Mm2ProblemKind::Stalled
+            | Mm2ProblemKind::CheckpointsStalled
             | Mm2ProblemKind::ConfigDrift => true,
             Mm2ProblemKind::Disagreement(k) => k != DisagreementKind::Unreconciled,
             Mm2ProblemKind::ConnectorsUnobserved
@@ -125,7 +129,7 @@ pub struct Mm2Problem {
 }
 
 impl Mm2Problem {
-    fn new(kind: Mm2ProblemKind, text: impl Into<String>) -> Mm2Problem {
+    pub(super) fn new(kind: Mm2ProblemKind, text: impl Into<String>) -> Mm2Problem {
         Mm2Problem { kind, text: text.into() }
     }
 }

@@ -27,6 +27,10 @@ pub struct Mm2Settings {
     /// The checkpoint connector's `emit.checkpoints.interval.seconds`
     /// (default 60); `None` where checkpoints are not emitted.
     pub checkpoint_interval_s: Option<u64>,
+    /// The source connector's `offset.lag.max` (default 100): how far its
+    /// offset syncs, and so the checkpoints translated from them, may
+    /// trail a group's position.
+    pub offset_lag_max: Option<u64>,
     /// What could not be checked, and why.
     pub unchecked: Vec<String>,
 }
@@ -89,7 +93,9 @@ pub fn assess_settings(
         .filter(|s| flag(s, "emit.checkpoints.enabled", true))
         .and_then(|s| s.get("emit.checkpoints.interval.seconds").map_or(Some(60), |v| v.trim().parse().ok()));
 
-    if let (Some((_, source)), Some(topics)) = (read.iter().find(|(k, _)| *k == ConnectorKind::Source), app_topics) {
+    let source = read.iter().find(|(k, _)| *k == ConnectorKind::Source).map(|(_, s)| *s);
+    let offset_lag_max = source.and_then(|s| s.get("offset.lag.max").map_or(Some(100), |v| v.trim().parse().ok()));
+    if let (Some(source), Some(topics)) = (source, app_topics) {
         match TopicFilter::of(source) {
             Ok(filter) => {
                 for t in topics {
@@ -101,7 +107,7 @@ pub fn assess_settings(
             Err(why) => unchecked.push(format!("topic filter not checked: {why}")),
         }
     }
-    Some((Mm2Settings { policy, sync_group_offsets, checkpoint_interval_s, unchecked }, problems))
+    Some((Mm2Settings { policy, sync_group_offsets, checkpoint_interval_s, offset_lag_max, unchecked }, problems))
 }
 
 /// How a connector names remote topics.

@@ -3,6 +3,7 @@
 //! `Assessor` folds snapshots into the little history judgement needs and
 //! never reads a clock: `now` is always given.
 
+pub mod checkpoints;
 pub mod conditions;
 pub mod drift;
 pub mod ends;
@@ -232,6 +233,8 @@ impl Assessor {
                 mm2::mark_stalled(m, behind, since, now);
             }
         }
+        let translations = translation::translations(snap, &sides, &self.history, &self.settings, now);
+        checkpoints::mark_stalled_checkpoints(&mut mm2, &translations, &lag, &self.history, s.stall_after, now);
         self.track_starts(&mm2, &sides, now);
         let found = rules::check_rules(&sides, &mm2, &self.history);
         let violations = self.stamp(found, now);
@@ -265,7 +268,6 @@ impl Assessor {
                 failback::failback(e.flow.reversed(), ends, &lag)
             })
             .collect();
-        let translations = translation::translations(snap, &sides, &self.history, &self.settings, now);
         Assessment {
             now,
             sides,

@@ -157,7 +157,7 @@ pub struct MirrorSettings {
 
 impl MirrorSettings {
     /// The only settings kept.
-    pub const NAMES: [&str; 11] = [
+    pub const NAMES: [&str; 12] = [
         "replication.policy.class",
         "replication.policy.separator",
         "replication.policy.internal.topic.separator.enabled",
@@ -169,6 +169,7 @@ impl MirrorSettings {
         "sync.group.offsets.enabled",
         "emit.checkpoints.enabled",
         "emit.checkpoints.interval.seconds",
+        "offset.lag.max",
     ];
 
     /// Keeps the settings named in [`Self::NAMES`] that `get` has.

@@ -20,6 +20,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod connect;
 pub mod console;
 pub mod kube;
 pub mod lag;
