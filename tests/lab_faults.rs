@@ -90,6 +90,15 @@ fn lab(args: &[&str]) {
     }
 }
 
+/// Where a moved listener goes: beside the side's ports, taken by no lab part.
+fn moved_port(side: Side) -> u16 {
+    let l = support::lab();
+    let bootstrap = if side == Side::Dc { &l.dc } else { &l.dr };
+    let port: u16 = bootstrap.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    assert!(port > 0, "no port in the lab's bootstrap {bootstrap}");
+    port + 8
+}
+
 fn pid_of(part: &str) -> String {
     let path = support::lab().dir.join("run").join(format!("{part}.pid"));
     let pid = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -135,6 +144,9 @@ enum Fault {
     Freeze(Side, Duration),
     /// The side's broker killed (SIGKILL), down for the duration, restarted.
     KillBroker(Side, Duration),
+    /// The side's broker restarted with its plaintext listener moved (its
+    /// bootstrap address refuses; the broker runs), moved back after the duration.
+    MoveListener(Side, Duration),
     /// MM2 DC→DR's Connect worker killed (SIGKILL), restarted after the duration.
     KillMm2(Duration),
     /// The console not stepped for the duration (its process paused).
@@ -146,6 +158,7 @@ impl Fault {
         match self {
             Fault::Freeze(s, d) => format!("SIGSTOP broker {s} {:.1} s", d.as_secs_f64()),
             Fault::KillBroker(s, d) => format!("kill -9 broker {s}, restart after {:.1} s", d.as_secs_f64()),
+            Fault::MoveListener(s, d) => format!("broker {s} listener moved, back after {:.1} s", d.as_secs_f64()),
             Fault::KillMm2(d) => format!("kill -9 MM2 worker, restart after {:.1} s", d.as_secs_f64()),
             Fault::PauseConsole(d) => format!("console paused {:.1} s", d.as_secs_f64()),
         }
@@ -170,12 +183,16 @@ fn recovered(a: &Assessment) -> bool {
         && a.lag_of(Flow::DC_TO_DR).is_some_and(|l| l.total.is_some())
 }
 
-fn mm2_line(a: &Assessment) -> String {
-    a.mm2
+/// Each part of `recovered`, as it stands: which one a late recovery
+/// waits for, and why.
+fn recovery_state(a: &Assessment) -> String {
+    let sides = Side::BOTH.map(|s| format!("{s} {:?}", a.side(s).freshness)).join(", ");
+    let mm2 = a
+        .mm2
         .iter()
         .map(|m| {
             format!(
-                "{} {} running {:?} connectors {:?} old",
+                "{} {} running {:?} connectors {:?} s old",
                 m.flow,
                 m.health.label(),
                 m.running,
@@ -183,7 +200,23 @@ fn mm2_line(a: &Assessment) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    let lag = match a.lag_of(Flow::DC_TO_DR) {
+        None => "no lag for DC→DR".to_owned(),
+        Some(l) => {
+            let unknown: Vec<String> = l
+                .rows
+                .iter()
+                .filter(|r| r.records.is_none())
+                .take(4)
+                .map(|r| {
+                    format!("{}[{}] source end {:?} replicated {:?}", r.topic, r.partition, r.source_end, r.replicated)
+                })
+                .collect();
+            format!("lag total {:?}, {} rows unknown {unknown:?}, at {:?}", l.total, l.unknown_rows, l.at)
+        }
+    };
+    format!("sides: {sides}\nMM2: {mm2}\n{lag}")
 }
 
 /// A console with a switchover started and steps 1–2 done: "Stop MM2" is current.
@@ -280,6 +313,37 @@ fn rss_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
+/// The test process's memory over a series of runs on one console: taken
+/// after each run, the first (once the console has warmed up) is the
+/// baseline. Flat means no run adds more than noise to it: a leak of a
+/// client or a history per fault grows with the repetitions.
+#[derive(Default)]
+struct Memory {
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+/// What the allocator may keep beyond the first run without it being a leak.
+const MEMORY_SLACK_MIB: u64 = 48;
+
+impl Memory {
+    fn sample(&mut self) {
+        let now = rss_mib();
+        self.first = self.first.or(now);
+        self.last = now;
+    }
+
+    fn assert_flat(&self) {
+        if let (Some(first), Some(last)) = (self.first, self.last) {
+            eprintln!("MEMORY\tRSS {first} MiB after the first run, {last} MiB after the last");
+            assert!(
+                last <= first + MEMORY_SLACK_MIB,
+                "memory grew over the runs: {first} MiB after the first, {last} MiB after the last"
+            );
+        }
+    }
+}
+
 /// Runs one fault against a console mid-drill; the recovery time.
 fn run(c: &mut Console, fault: Fault) -> Duration {
     let from = c.journal.len();
@@ -298,6 +362,12 @@ fn run(c: &mut Console, fault: Fault) -> Duration {
             signal(&format!("broker-{}", lab_name(side)), "KILL");
             step_for(c, d, fault, &mut watch);
             lab(&["broker", "start", lab_name(side)]);
+        }
+        Fault::MoveListener(side, d) => {
+            let name = lab_name(side);
+            lab(&["broker", "start", name, "--port", &moved_port(side).to_string()]);
+            step_for(c, d, fault, &mut watch);
+            lab(&["broker", "start", name]);
         }
         Fault::KillMm2(d) => {
             signal("connect-dc-dr", "KILL");
@@ -336,7 +406,7 @@ fn run(c: &mut Console, fault: Fault) -> Duration {
             "{}: not recovered within {} s: {}\n{}",
             fault.label(),
             give_up.as_secs(),
-            c.app.assessment().map(mm2_line).unwrap_or_default(),
+            c.app.assessment().map(recovery_state).unwrap_or_default(),
             c.state()
         );
     }
@@ -363,29 +433,46 @@ fn run(c: &mut Console, fault: Fault) -> Duration {
     took
 }
 
-#[test]
-fn frozen_brokers_shorter_and_longer_than_stale_after_are_recovered_from() {
+/// Runs, on one console mid-drill, the faults `each(run, side)` gives for
+/// every repetition and side (DR first), its memory flat over them all.
+fn on_one_console(each: impl Fn(usize, Side) -> Vec<Fault>) {
     let _lock = support::exclusive();
     let _restore = Restore;
     let mut c = console_mid_drill();
+    let mut memory = Memory::default();
     for i in 0..repeat() {
         for side in [Side::Dr, Side::Dc] {
-            run(&mut c, Fault::Freeze(side, duration(i, Duration::from_secs(3), STALE_AFTER - Duration::from_secs(1))));
-            run(&mut c, Fault::Freeze(side, duration(i, Duration::from_secs(25), Duration::from_secs(40))));
+            for fault in each(i, side) {
+                run(&mut c, fault);
+                memory.sample();
+            }
         }
     }
+    memory.assert_flat();
+}
+
+#[test]
+fn frozen_brokers_shorter_and_longer_than_stale_after_are_recovered_from() {
+    on_one_console(|i, side| {
+        vec![
+            Fault::Freeze(side, duration(i, Duration::from_secs(3), STALE_AFTER - Duration::from_secs(1))),
+            Fault::Freeze(side, duration(i, Duration::from_secs(25), Duration::from_secs(40))),
+        ]
+    });
 }
 
 #[test]
 fn killed_brokers_restarted_with_their_data_are_recovered_from() {
-    let _lock = support::exclusive();
-    let _restore = Restore;
-    let mut c = console_mid_drill();
-    for i in 0..repeat() {
-        for side in [Side::Dr, Side::Dc] {
-            run(&mut c, Fault::KillBroker(side, duration(i, Duration::from_secs(2), Duration::from_secs(20))));
-        }
-    }
+    on_one_console(|i, side| {
+        vec![Fault::KillBroker(side, duration(i, Duration::from_secs(2), Duration::from_secs(20)))]
+    });
+}
+
+#[test]
+fn a_broker_moved_off_its_bootstrap_address_and_back_is_recovered_from() {
+    on_one_console(|i, side| {
+        vec![Fault::MoveListener(side, duration(i, Duration::from_secs(10), Duration::from_secs(30)))]
+    });
 }
 
 #[test]

@@ -298,8 +298,10 @@ impl Console {
             self.app.message().map(|m| m.text.clone()),
             self.journal.iter().map(|e| format!("{e:?}").chars().take(40).collect::<String>()).collect::<Vec<_>>()
         ));
-        for e in self.app.log().iter().take(12) {
-            out.push_str(&format!("  log: {}\n", e.text));
+        // The newest lines, oldest first: what led up to the failure.
+        let newest: Vec<_> = self.app.log().iter().rev().take(16).collect();
+        for e in newest.into_iter().rev() {
+            out.push_str(&format!("  log: {} {}\n", e.at.format("%H:%M:%S"), e.text));
         }
         out
     }

@@ -225,7 +225,7 @@ impl Mm2Reader {
 
     /// Replaces a stalled consumer by a fresh one, assigned at the next
     /// offset of every partition (what was read is kept, nothing is read twice).
-    fn renew_consumer(&mut self) {
+    pub fn renew_consumer(&mut self) {
         let fresh: Observer = match self.client_config.create_with_context(KdrillContext::default()) {
             Ok(c) => c,
             Err(e) => {
