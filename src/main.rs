@@ -464,10 +464,12 @@ async fn check(cli: &Cli, json: bool, watch: bool, demo: bool, settle: Duration)
     }
     loop {
         let snap = link.snapshots.borrow().clone();
-        let mut a = assessor.assess(&snap, chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let mut a = assessor.assess(&snap, now);
         if let (false, Some(cfg)) = (watch, &cfg) {
+            // Judged as of before the reads: they add no age to the facts.
             let snap = with_record_times(cfg, &a, (*snap).clone()).await;
-            a = assessor.assess(&snap, chrono::Utc::now());
+            a = assessor.assess(&snap, now);
         }
         let report = kdrill::check::report(&a);
         if json {

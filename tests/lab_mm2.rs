@@ -24,10 +24,9 @@ use kdrill::config::Config;
 use kdrill::model::naming::ReplicationPolicy;
 use kdrill::model::{ConnectState, Connector, ConnectorKind, Side, TargetState, age_secs};
 
-use support::connect::{REST, Resume, connector_verb, rest, rest_with};
+use support::connect::{Resume, connector_verb, rest, rest_address, rest_with};
 use support::{GroupMember, Protocol, lab, note, unique};
 
-/// The Connect REST listener of MM2 dc→dr (`scripts/lab`).
 const SOURCE: &str = "dc->dr.MirrorSourceConnector";
 const CONNECTORS: [&str; 4] = [
     "dc->dr.MirrorCheckpointConnector",
@@ -118,8 +117,8 @@ fn connectors_and_tasks_running_from_the_status_topic() {
     assert_eq!(kinds, [Checkpoint, Heartbeat, Source, Heartbeat]);
     for c in cs {
         assert_eq!(c.target_state, Some(TargetState::Started), "{}", c.name);
-        assert_eq!(c.worker_id, REST, "{}: the worker's advertised REST address", c.name);
-        assert!(c.tasks.iter().all(|t| t.worker_id == REST), "{c:?}");
+        assert_eq!(c.worker_id, rest_address(), "{}: the worker's advertised REST address", c.name);
+        assert!(c.tasks.iter().all(|t| t.worker_id == rest_address()), "{c:?}");
     }
     assert_eq!(fp.malformed_total, 0, "{:?}", fp.error);
     note(&format!("connectors RUNNING in {:?}: {cs:#?}", start.elapsed()));

@@ -7,13 +7,15 @@
 //! checkpoint intervals and `stall_after`, has its checkpoints stopped:
 //! switched over now, its consumers would resume from the old one.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::TimeDelta;
 
 use super::history::History;
 use super::lag::FlowLag;
 use super::mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
 use super::translation::GroupTranslation;
-use crate::model::{Ts, age_secs};
+use crate::model::{Flow, Ts, age_secs};
 
 /// The furthest a group's commit ran past its last checkpoint on a flow.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,18 +30,29 @@ pub struct CheckpointStall {
     pub since: Ts,
 }
 
+/// When each (flow, group) was first seen past where MM2 should have
+/// checkpointed it, in the current streak: the commit history alone keeps
+/// too few points to reach back over a checkpoint interval of a group that
+/// keeps committing.
+pub type BehindSince = HashMap<(Flow, String), Ts>;
+
 /// Marks each running flow whose checkpoints stopped while a group
-/// commits: degraded, with the group, how far and since when.
+/// commits: degraded, with the group, how far and since when. Only fresh
+/// figures count: a checkpoint merely unobserved is not a stopped one.
 pub fn mark_stalled_checkpoints(
     mm2: &mut [Mm2View],
     translations: &[GroupTranslation],
     lag: &[FlowLag],
     history: &History,
+    behind: &mut BehindSince,
     stall_after: TimeDelta,
     now: Ts,
 ) {
+    let mut seen = HashSet::new();
     for m in mm2.iter_mut().filter(|m| m.running.is_yes()) {
-        let Some(stall) = stalled(m, translations, lag, history, stall_after, now) else { continue };
+        let Some(stall) = stalled(m, translations, lag, history, behind, &mut seen, stall_after, now) else {
+            continue;
+        };
         let text = format!(
             "checkpoints stopped: group {} committed {} rec past its last checkpoint on {}/{} {} ago",
             stall.group,
@@ -51,49 +64,59 @@ pub fn mark_stalled_checkpoints(
         m.health = Health::Degraded;
         m.problems.push(Mm2Problem::new(Mm2ProblemKind::CheckpointsStalled, text));
     }
+    behind.retain(|k, _| seen.contains(k));
 }
 
+#[allow(clippy::too_many_arguments)]
 fn stalled(
     m: &Mm2View,
     translations: &[GroupTranslation],
     lag: &[FlowLag],
     history: &History,
+    behind: &mut BehindSince,
+    seen: &mut HashSet<(Flow, String)>,
     stall_after: TimeDelta,
     now: Ts,
 ) -> Option<CheckpointStall> {
     let settings = m.settings.as_ref()?;
     // Checkpoints not emitted, or their cadence not read: nothing to expect.
-    let interval = TimeDelta::seconds(i64::try_from(settings.checkpoint_interval_s?).ok()?);
-    let lag_max = i64::try_from(settings.offset_lag_max.unwrap_or(100)).ok()?;
-    let window = interval * 2 + stall_after;
-    let rows = &lag.iter().find(|l| l.flow == m.flow)?.rows;
-    let replicated = |topic: &str, partition: i32| {
-        rows.iter().find(|r| &*r.topic == topic && r.partition == partition).and_then(|r| r.replicated)
-    };
+    let interval = TimeDelta::try_seconds(i64::try_from(settings.checkpoint_interval_s?).ok()?)?;
+    let window = interval.checked_mul(2)?.checked_add(&stall_after)?;
+    let lag_max = i64::try_from(settings.offset_lag_max.unwrap_or(100)).unwrap_or(i64::MAX);
+    let flow_lag = lag.iter().find(|l| l.flow == m.flow && l.freshness.is_fresh())?;
+    let replicated: HashMap<(&str, i32), i64> =
+        flow_lag.rows.iter().filter_map(|r| Some(((&*r.topic, r.partition), r.replicated?))).collect();
     let mut worst: Option<CheckpointStall> = None;
-    for t in translations.iter().filter(|t| t.flow == m.flow) {
-        let Some(commits) = history.group_commits[m.flow.source.index()].get(&t.group) else { continue };
-        let Some((_, total)) = commits.latest() else { continue };
+    for t in translations.iter().filter(|t| t.flow == m.flow && t.unknown_because.is_none()) {
+        let commits = history.group_commits[m.flow.source.index()].get(&t.group);
+        let total = commits.and_then(|c| c.latest()).map(|(_, v)| v);
         for r in &t.rows {
-            let (Some(cp), Some(rep)) = (r.checkpoint, replicated(&r.topic, r.partition)) else { continue };
-            if now - cp.written_at < window {
+            let (Some(cp), Some(&rep)) = (r.checkpoint, replicated.get(&(r.topic.as_str(), r.partition))) else {
                 continue;
-            }
+            };
             // No sync lies past what MM2 replicated.
-            if r.committed > rep + 1 {
+            if r.committed > rep.saturating_add(1) {
                 continue;
             }
-            let past = r.committed - cp.upstream_offset;
+            let past = r.committed.saturating_sub(cp.upstream_offset);
             // Syncs near the group are kept about as sparse as it is behind MM2.
-            let beyond = past - lag_max - 2 * (rep + 1 - r.committed);
+            let slack = lag_max.saturating_add(rep.saturating_add(1).saturating_sub(r.committed).saturating_mul(2));
+            let beyond = past.saturating_sub(slack);
             if beyond <= 0 {
                 continue;
             }
+            let key = (m.flow, t.group.clone());
+            let first_seen = *behind.entry(key.clone()).or_insert(now);
+            seen.insert(key);
             // The group's total was below `total - beyond` until its commit
             // here passed where a sync must lie: a bound on when that was.
-            let bound = total - beyond;
-            let since = commits.time_reached(bound).or_else(|| commits.first().map(|(t, _)| t))?;
-            if now - since < window || worst.as_ref().is_some_and(|w| w.records >= past as u64) {
+            let bound = match (commits, total) {
+                (Some(c), Some(total)) => c.time_reached(total.saturating_sub(beyond)),
+                _ => None,
+            };
+            let since = bound.map_or(first_seen, |b| b.min(first_seen));
+            let quiet = now - cp.written_at >= window;
+            if !quiet || now - since < window || worst.as_ref().is_some_and(|w| w.records >= past as u64) {
                 continue;
             }
             worst = Some(CheckpointStall {
@@ -155,6 +178,24 @@ mod tests {
         snap
     }
 
+    /// The views as a running flow's, checkpoints every 60 s and
+    /// `offset.lag.max` 100.
+    fn running(mut mm2: Vec<Mm2View>) -> Vec<Mm2View> {
+        for m in &mut mm2 {
+            m.running = Truth::Yes;
+            m.health = Health::Healthy;
+            m.problems.clear();
+            m.settings = Some(Mm2Settings {
+                policy: None,
+                sync_group_offsets: Some(false),
+                checkpoint_interval_s: Some(60),
+                offset_lag_max: Some(100),
+                unchecked: Vec::new(),
+            });
+        }
+        mm2
+    }
+
     /// The running flow as judged now, after `app` committed each `(seconds
     /// ago, offset)`, with its last checkpoint `(upstream offset, seconds
     /// ago)`; checkpoints every 60 s, `offset.lag.max` 100, `stall_after` 30 s.
@@ -170,20 +211,9 @@ mod tests {
             last = Some(assessor.assess(&snap, ago(secs)));
         }
         let a = last.unwrap_or_else(|| panic!("no commits"));
-        let mut mm2 = a.mm2.clone();
-        for m in &mut mm2 {
-            m.running = Truth::Yes;
-            m.health = Health::Healthy;
-            m.problems.clear();
-            m.settings = Some(Mm2Settings {
-                policy: None,
-                sync_group_offsets: Some(false),
-                checkpoint_interval_s: Some(60),
-                offset_lag_max: Some(100),
-                unchecked: Vec::new(),
-            });
-        }
-        mark_stalled_checkpoints(&mut mm2, &a.translations, &a.lag, &history, TimeDelta::seconds(30), now);
+        let mut mm2 = running(a.mm2.clone());
+        let mut behind = BehindSince::new();
+        mark_stalled_checkpoints(&mut mm2, &a.translations, &a.lag, &history, &mut behind, TimeDelta::seconds(30), now);
         mm2.remove(0)
     }
 
@@ -210,5 +240,36 @@ mod tests {
         // The same far from MM2's progress: checkpoints translate from syncs
         // as sparse as the group is behind, so nothing is expected yet.
         assert!(!stopped(&judged(&[(300, 1_000), (200, 5_000), (0, 5_000)], (1_000, 250))));
+        // Figures not fresh: unobserved, not stopped.
+        let settings = Settings { stale_after: TimeDelta::seconds(10), ..Settings::default() };
+        let now = Utc::now();
+        let snap = world(now - TimeDelta::seconds(60), 9_000, (1_000, now - TimeDelta::seconds(250)));
+        let a = Assessor::new(settings).assess(&snap, now);
+        assert!(a.lag_of(Flow::DC_TO_DR).is_some_and(|l| !l.freshness.is_fresh()));
+        let mut mm2 = running(a.mm2.clone());
+        let mut history = History::default();
+        history.ingest(&snap);
+        let mut behind = BehindSince::new();
+        mark_stalled_checkpoints(&mut mm2, &a.translations, &a.lag, &history, &mut behind, TimeDelta::seconds(30), now);
+        assert!(!stopped(&mm2[0]));
+    }
+
+    #[test]
+    fn without_history_reaching_back_the_wait_counts_from_first_sight() {
+        // One point of history: when the group passed is not known.
+        let now = Utc::now();
+        let snap = world(now, 9_000, (1_000, now - TimeDelta::seconds(250)));
+        let a = Assessor::new(Settings::default()).assess(&snap, now);
+        let mut history = History::default();
+        history.ingest(&snap);
+        let mut behind = BehindSince::new();
+        let stopped = |behind: &mut BehindSince, at: Ts| {
+            let mut mm2 = running(a.mm2.clone());
+            mark_stalled_checkpoints(&mut mm2, &a.translations, &a.lag, &history, behind, TimeDelta::seconds(30), at);
+            mm2[0].problems.iter().any(|p| p.kind == Mm2ProblemKind::CheckpointsStalled)
+        };
+        assert!(!stopped(&mut behind, now), "first seen now");
+        assert!(!stopped(&mut behind, now + TimeDelta::seconds(100)));
+        assert!(stopped(&mut behind, now + TimeDelta::seconds(151)), "two intervals and stall_after later");
     }
 }

@@ -242,11 +242,12 @@ fn lag_row(
         (Some(n), _) if n < 0 => None,
         // The oldest unreplicated record (r + 1) was written when the end
         // offset passed r + 2; without that history, its own timestamp,
-        // if it was read for this very position.
+        // if it was read for this very position (a producer's clock ahead
+        // of ours says nothing of its age).
         (Some(_), Some(r)) => aging
             .history
             .and_then(|s| s.time_reached(r + 2))
-            .or(aging.written.filter(|(asked, _)| *asked == r + 1).map(|(_, t)| t))
+            .or(aging.written.filter(|(asked, t)| *asked == r + 1 && *t <= now).map(|(_, t)| t))
             .map(|t| age_secs(t, now)),
         _ => None,
     };

@@ -182,6 +182,8 @@ pub struct Assessor {
     /// What each flow was last known to do (absent = never judged), to
     /// tell a start from a flow found already running.
     flow_state: HashMap<Flow, FlowState>,
+    /// Groups seen past where MM2 should have checkpointed them.
+    checkpoints_behind: checkpoints::BehindSince,
 }
 
 /// A flow's last known running state. Unknown spells are skipped: a flow
@@ -199,7 +201,12 @@ enum FlowState {
 
 impl Assessor {
     pub fn new(settings: Settings) -> Self {
-        Assessor { settings, history: History::default(), flow_state: HashMap::new() }
+        Assessor {
+            settings,
+            history: History::default(),
+            flow_state: HashMap::new(),
+            checkpoints_behind: checkpoints::BehindSince::new(),
+        }
     }
 
     /// Judges `snap` at `now`. A snapshot newer than the last one is folded
@@ -234,7 +241,15 @@ impl Assessor {
             }
         }
         let translations = translation::translations(snap, &sides, &self.history, &self.settings, now);
-        checkpoints::mark_stalled_checkpoints(&mut mm2, &translations, &lag, &self.history, s.stall_after, now);
+        checkpoints::mark_stalled_checkpoints(
+            &mut mm2,
+            &translations,
+            &lag,
+            &self.history,
+            &mut self.checkpoints_behind,
+            s.stall_after,
+            now,
+        );
         self.track_starts(&mm2, &sides, now);
         let found = rules::check_rules(&sides, &mm2, &self.history);
         let violations = self.stamp(found, now);

@@ -325,12 +325,16 @@ pub fn build(journal: &Recovered) -> Result<Report, String> {
                     stopped = Some((*flow, lag.clone(), *at));
                 }
             }
-            DrillEvent::MirrorEnded { flow, ends, unknown, at } => mirror_ends.push(MirrorEndsReport {
-                flow: *flow,
-                partitions: ends.len(),
-                unknown: unknown.clone(),
-                at: *at,
-            }),
+            DrillEvent::MirrorEnded { flow, ends, unknown, at } => {
+                // Recorded again after a crash before its step completed: the last counts.
+                mirror_ends.retain(|m: &MirrorEndsReport| m.flow != *flow);
+                mirror_ends.push(MirrorEndsReport {
+                    flow: *flow,
+                    partitions: ends.len(),
+                    unknown: unknown.clone(),
+                    at: *at,
+                })
+            }
             DrillEvent::Aborted { reason, .. } => outcome = Outcome::Aborted { reason: reason.clone() },
             DrillEvent::TakenOver { from, at } => takeovers.push(Takeover { at: *at, from: from.clone(), by: who(r) }),
             DrillEvent::PreflightOverridden { step, failed, confirmed_as, at } => {

@@ -4,10 +4,21 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The REST address of the DC→DR worker.
-pub const REST: &str = "127.0.0.1:28083";
+/// The REST address (`host:port`) of the DC→DR worker, as the lab's
+/// `lab.env` gives it (its ports shift with `KDRILL_LAB_PORT_OFFSET`).
+pub fn rest_address() -> &'static str {
+    static ADDRESS: OnceLock<String> = OnceLock::new();
+    ADDRESS.get_or_init(|| {
+        let env = std::fs::read_to_string(super::lab().dir.join("lab.env")).unwrap_or_default();
+        env.lines()
+            .find_map(|l| l.strip_prefix("KDRILL_LAB_MM2_DC_DR_REST="))
+            .map(|url| url.trim().trim_start_matches("http://").to_owned())
+            .unwrap_or_else(|| "127.0.0.1:28083".to_owned())
+    })
+}
 
 /// Minimal Connect REST call; returns the status code and the body.
 pub fn rest(method: &str, path: &str) -> Result<(u16, String), String> {
@@ -16,12 +27,13 @@ pub fn rest(method: &str, path: &str) -> Result<(u16, String), String> {
 
 /// A Connect REST call with a JSON body.
 pub fn rest_with(method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
-    let addr = REST.parse().map_err(|e| format!("{e}"))?;
+    let rest = rest_address();
+    let addr = rest.parse().map_err(|e| format!("{rest}: {e}"))?;
     let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {REST}: {e}"))?;
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {rest}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {REST}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {rest}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;

@@ -32,7 +32,9 @@ pub fn read_record_times(
     }
     let mut config = client::observer_config(cluster, timing);
     // assign() needs a group.id; it is never joined, fetched nor committed.
-    config.set("group.id", READER_GROUP).set("fetch.max.bytes", "1048576");
+    // An offset the log no longer holds (deleted by retention) is an error,
+    // its time unknown: jumping to the end would age the lag from a new record.
+    config.set("group.id", READER_GROUP).set("fetch.max.bytes", "1048576").set("auto.offset.reset", "error");
     let consumer: BaseConsumer<KdrillContext> = config
         .create_with_context(KdrillContext::default())
         .map_err(|e| format!("{}: reading record times: {}", cluster.alias, client::describe(&e, cluster)))?;
