@@ -11,8 +11,10 @@
 //! Sections fail separately: a failed section keeps its last good value and
 //! stamp. Metadata is the cluster's heartbeat: when it fails the cluster is
 //! `Link::Down` and the poller backs off exponentially (1 s doubling to
-//! 30 s, or the cap `with_backoff_max` set) while keeping the same client, which librdkafka reconnects; the
-//! first good poll brings it back `Up`.
+//! 30 s, or the cap `with_backoff_max` set); librdkafka reconnects the same
+//! client, and after `RENEW_AFTER_FAILURES` failed polls in a row a new one
+//! replaces it (a client whose connections hung with a frozen broker may
+//! never answer again). The first good poll brings it back `Up`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -27,6 +29,9 @@ use super::client::{self, KdrillContext, Observer, StatisticsSink};
 use super::ffi::{self, Metadata};
 use super::groups::{self, GroupStats};
 use super::security;
+
+/// Failed polls in a row after which the client is replaced by a new one.
+const RENEW_AFTER_FAILURES: u32 = 3;
 
 /// How often the server certificate is read again while the cluster is up.
 const CERT_READ_EVERY: Duration = Duration::from_secs(3600);
@@ -83,6 +88,8 @@ pub struct ClusterPoller {
     /// The last good state of every section, and the link.
     state: Cluster,
     failures: u32,
+    /// The next poll connects with a new client (see `RENEW_AFTER_FAILURES`).
+    renew: bool,
     /// When the server certificate was last read by a TLS handshake.
     tls_checked: Option<Instant>,
     /// Longest delay between two attempts (`BACKOFF_MAX` unless set).
@@ -116,6 +123,7 @@ impl ClusterPoller {
             configs_refreshed: None,
             state: Cluster { security: Some(security), ..state },
             failures: 0,
+            renew: false,
             tls_checked: None,
             backoff_max: BACKOFF_MAX,
         }
@@ -188,7 +196,13 @@ impl ClusterPoller {
         };
         self.poll_with(&observer, deadline, &mut stats);
         drain_events(&observer);
-        self.client = Some(observer);
+        if std::mem::take(&mut self.renew) {
+            tracing::info!("{}: {} polls failed in a row: connecting with a new client", self.cfg.alias, self.failures);
+            // Destroying a client may wait on its hung connections: not here.
+            std::thread::spawn(move || drop(observer));
+        } else {
+            self.client = Some(observer);
+        }
         stats.elapsed = started.elapsed();
         stats
     }
@@ -203,6 +217,7 @@ impl ClusterPoller {
         let md_at = Utc::now();
         self.state.link = Link::Up { last_ok: md_at };
         self.failures = 0;
+        self.renew = false;
         stats.brokers = md.brokers.len();
         self.state.brokers = Some(Observed::new(self.brokers(&md), md_at));
 
@@ -426,6 +441,7 @@ impl ClusterPoller {
         let error = client::redact(&error, &self.cfg);
         let now = Utc::now();
         self.failures = self.failures.saturating_add(1);
+        self.renew = self.failures.is_multiple_of(RENEW_AFTER_FAILURES);
         self.state.link = match &self.state.link {
             Link::Down { since, last_ok, .. } => Link::Down { since: *since, last_ok: *last_ok, error: error.clone() },
             Link::Up { last_ok } => Link::Down { since: now, last_ok: Some(*last_ok), error: error.clone() },
@@ -526,6 +542,20 @@ mod tests {
         let mut slow = poller(Duration::from_secs(10));
         slow.failures = 1;
         assert_eq!(slow.next_delay(), Duration::from_secs(10), "never poll faster than configured");
+    }
+
+    #[test]
+    fn a_cluster_that_keeps_failing_is_polled_with_a_new_client_every_third_failure() {
+        // Nothing listens there: every poll fails within its 300 ms.
+        let mut p = poller(Duration::from_millis(100));
+        let mut clients = Vec::new();
+        for _ in 0..6 {
+            p.poll();
+            clients.push(p.client.is_some());
+        }
+        assert_eq!(p.failures, 6);
+        assert_eq!(clients, [true, true, false, true, true, false], "dropped after failures 3 and 6");
+        assert!(matches!(p.cluster().link, Link::Down { .. }));
     }
 
     #[test]

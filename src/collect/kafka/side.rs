@@ -10,7 +10,7 @@ use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side
 
 use super::blank_deployment;
 use super::cluster::ClusterPoller;
-use super::mm2::{Mm2Footprint, Mm2Reader, STALLED_POLLS};
+use super::mm2::{Mm2Footprint, Mm2Reader};
 
 /// What one cluster's task reports after each poll.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,9 +36,9 @@ pub(super) struct SidePoller {
     /// Last good connectors and replicated offsets per deployment (by index
     /// among the deployments running on this side).
     deployments: Vec<Mm2Deployment>,
-    /// Polls in a row in which the cluster answered while the MM2 reader
-    /// could not read its topics to their end.
-    reader_behind: u32,
+    /// Since when, poll after poll, the cluster answered while the MM2
+    /// reader could not read its topics to their end.
+    reader_behind: Option<std::time::Instant>,
 }
 
 impl SidePoller {
@@ -62,7 +62,7 @@ impl SidePoller {
             checkpoints: None,
             unread: None,
             deployments: config.mm2.iter().filter(|m| m.runs_on == side).map(blank_deployment).collect(),
-            reader_behind: 0,
+            reader_behind: None,
         }
     }
 
@@ -127,28 +127,31 @@ impl SidePoller {
     /// A reader whose client hung with its broker (a SIGSTOP, a network
     /// stall) may keep failing while the cluster answers a fresh client.
     /// Once MM2's sections have been incomplete that way for half of
-    /// `stale_after`, it reads with a new client, where it stopped, before
-    /// its facts turn stale. Its own check covers a consumer that fetches
+    /// `stale_after` (measured from the first such poll: a stuck poll lasts
+    /// its whole timeout), it reads with a new client, where it stopped. Its own check covers a consumer that fetches
     /// nothing; this one any client that cannot finish a read, though other
     /// topics move (heartbeats) or its requests time out. A reader merely
     /// catching up loses nothing by it: what it read is kept.
     fn watch_reader(&mut self, answered: bool, f: &Mm2Footprint) {
-        let incomplete = f.deployments.iter().any(|d| d.connectors.is_none() || d.replicated.is_none());
-        self.reader_behind = if answered && incomplete { self.reader_behind + 1 } else { 0 };
-        let patience = self.config.settings.stale_after.to_std().ok().map_or(STALLED_POLLS, |s| {
-            let polls = s.as_millis() / self.config.timing.poll_interval.as_millis().max(1) / 2;
-            u32::try_from(polls).unwrap_or(u32::MAX).max(STALLED_POLLS)
-        });
-        if self.reader_behind >= patience
+        let incomplete = f.deployments.iter().any(|d| d.connectors.is_none() || d.replicated.is_none())
+            || f.heartbeats.is_none()
+            || f.checkpoints.is_none();
+        if !(answered && incomplete) {
+            self.reader_behind = None;
+            return;
+        }
+        let since = *self.reader_behind.get_or_insert_with(std::time::Instant::now);
+        let patience = self.config.settings.stale_after.to_std().map_or(Duration::from_secs(5), |s| s / 2);
+        if since.elapsed() >= patience
             && let Some(r) = self.reader.as_mut()
         {
             tracing::info!(
-                "{}: MM2 topics not read to their end for {} polls while the cluster answers: reading with a new client",
+                "{}: MM2 topics not read to their end for {:.0} s while the cluster answers: reading with a new client",
                 self.side,
-                self.reader_behind
+                since.elapsed().as_secs_f64()
             );
             r.renew_consumer();
-            self.reader_behind = 0;
+            self.reader_behind = None;
         }
     }
 
