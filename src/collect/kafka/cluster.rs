@@ -198,8 +198,7 @@ impl ClusterPoller {
         drain_events(&observer);
         if std::mem::take(&mut self.renew) {
             tracing::info!("{}: {} polls failed in a row: connecting with a new client", self.cfg.alias, self.failures);
-            // Destroying a client may wait on its hung connections: not here.
-            std::thread::spawn(move || drop(observer));
+            drop(observer);
         } else {
             self.client = Some(observer);
         }
