@@ -14,7 +14,10 @@
 //! 30 s, or the cap `with_backoff_max` set); librdkafka reconnects the same
 //! client, and after `RENEW_AFTER_FAILURES` failed polls in a row a new one
 //! replaces it (a client whose connections hung with a frozen broker may
-//! never answer again). The first good poll brings it back `Up`.
+//! never answer again). The first good poll brings it back `Up`. A client
+//! whose metadata answers but whose end offsets all fail in
+//! `RENEW_AFTER_OFFSET_FAILURES` polls in a row is replaced too: after a
+//! broker resumed, a client may keep stale leaders a fresh one never sees.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -32,6 +35,10 @@ use super::security;
 
 /// Failed polls in a row after which the client is replaced by a new one.
 const RENEW_AFTER_FAILURES: u32 = 3;
+
+/// Polls in a row that read no end offset at all, while metadata answered,
+/// after which the client is replaced by a new one.
+const RENEW_AFTER_OFFSET_FAILURES: u32 = 2;
 
 /// How often the server certificate is read again while the cluster is up.
 const CERT_READ_EVERY: Duration = Duration::from_secs(3600);
@@ -88,6 +95,8 @@ pub struct ClusterPoller {
     /// The last good state of every section, and the link.
     state: Cluster,
     failures: u32,
+    /// Polls in a row whose metadata answered and whose end offsets all failed.
+    offset_failures: u32,
     /// The next poll connects with a new client (see `RENEW_AFTER_FAILURES`).
     renew: bool,
     /// When the server certificate was last read by a TLS handshake.
@@ -123,6 +132,7 @@ impl ClusterPoller {
             configs_refreshed: None,
             state: Cluster { security: Some(security), ..state },
             failures: 0,
+            offset_failures: 0,
             renew: false,
             tls_checked: None,
             backoff_max: BACKOFF_MAX,
@@ -223,7 +233,9 @@ impl ClusterPoller {
         let mut topics = topics_of(&md);
         stats.topics = topics.len();
         stats.partitions = topics.iter().map(|t| t.partitions.len()).sum();
-        match self.fill_end_offsets(client, &mut topics, deadline, stats) {
+        let offsets = self.fill_end_offsets(client, &mut topics, deadline, stats);
+        self.note_end_offsets(offsets.is_ok());
+        match offsets {
             Ok(at) => {
                 self.fill_configs(client, &mut topics, deadline, stats);
                 self.state.topics = Some(Observed::new(topics, at));
@@ -262,6 +274,21 @@ impl ClusterPoller {
 
     /// Fills `end_offset` of every partition that has a leader, in one call.
     /// Returns when the offsets were observed.
+    /// Counts polls whose end offsets all failed while metadata answered;
+    /// the next poll connects anew after `RENEW_AFTER_OFFSET_FAILURES`.
+    fn note_end_offsets(&mut self, read: bool) {
+        self.offset_failures = if read { 0 } else { self.offset_failures + 1 };
+        if self.offset_failures >= RENEW_AFTER_OFFSET_FAILURES {
+            tracing::info!(
+                "{}: no end offset read in {} polls while metadata answers: connecting with a new client",
+                self.cfg.alias,
+                self.offset_failures
+            );
+            self.offset_failures = 0;
+            self.renew = true;
+        }
+    }
+
     fn fill_end_offsets(
         &self,
         client: &rdkafka::client::Client<KdrillContext>,
@@ -555,6 +582,21 @@ mod tests {
         assert_eq!(p.failures, 6);
         assert_eq!(clients, [true, true, false, true, true, false], "dropped after failures 3 and 6");
         assert!(matches!(p.cluster().link, Link::Down { .. }));
+    }
+
+    #[test]
+    fn a_client_whose_end_offsets_keep_failing_is_renewed() {
+        let mut p = poller(Duration::from_secs(1));
+        p.note_end_offsets(false);
+        assert!(!p.renew, "one failed read may be a leader election");
+        p.note_end_offsets(true);
+        p.note_end_offsets(false);
+        assert!(!p.renew, "a good read in between starts the count again");
+        p.note_end_offsets(false);
+        assert!(p.renew, "two in a row: a new client");
+        p.renew = false;
+        p.note_end_offsets(false);
+        assert!(!p.renew, "the count starts again with the new client");
     }
 
     #[test]

@@ -37,14 +37,6 @@ use state::{Mm2State, Record};
 /// The `group.id` librdkafka requires for `assign`; never joined, never committed.
 pub const READER_GROUP: &str = "kdrill-mm2-reader";
 
-/// After this many polls in a row in which the cluster answered (its end
-/// offsets were listed, beyond what was read) but the consumer fetched
-/// nothing, the consumer is replaced by a fresh one assigned where reading
-/// stopped. A consumer whose broker hung mid-fetch can stay in that state
-/// for good: every poll then waits out its whole deadline and MM2's
-/// connector states age while the cluster itself looks fine.
-pub const STALLED_POLLS: u32 = 2;
-
 /// What one poll saw of MM2 in one cluster. A section is `Some` only when
 /// every topic it is built from was read up to the end offsets taken at
 /// `at` during this poll (or does not exist); otherwise it is `None`
@@ -107,9 +99,6 @@ pub struct Mm2Reader {
     consumer: Observer,
     /// What `consumer` was built from, to build a fresh one when it stalls.
     client_config: rdkafka::ClientConfig,
-    /// Polls in a row in which the cluster listed end offsets beyond what
-    /// was read but the consumer delivered nothing (see [`STALLED_POLLS`]).
-    stalled: u32,
     /// This cluster's alias, for messages.
     alias: String,
     state: Mm2State,
@@ -181,7 +170,6 @@ impl Mm2Reader {
         Ok(Mm2Reader {
             consumer,
             client_config: config,
-            stalled: 0,
             alias: cluster.alias.clone(),
             state: Mm2State::new(aliases, deployments, policy),
             progress: BTreeMap::new(),
@@ -208,23 +196,14 @@ impl Mm2Reader {
         let at = Utc::now();
         self.learn_starts(deadline, &mut notes);
         self.reset_truncated(&ends, &mut notes);
-        // Only a consumer given time to fetch can be judged stalled.
-        let had_time = remaining(deadline) >= timeout / 2;
-        let advanced = self.consume(&ends, deadline, &mut notes);
-        let footprint = self.footprint(at, Some((&wanted, &ends)), notes);
-        if advanced || self.behind(&ends).is_empty() {
-            self.stalled = 0;
-        } else if had_time {
-            self.stalled += 1;
-        }
-        if self.stalled >= STALLED_POLLS {
-            self.renew_consumer();
-        }
-        footprint
+        self.consume(&ends, deadline, &mut notes);
+        self.footprint(at, Some((&wanted, &ends)), notes)
     }
 
-    /// Replaces a stalled consumer by a fresh one, assigned at the next
-    /// offset of every partition (what was read is kept, nothing is read twice).
+    /// Replaces the consumer by a fresh one, assigned at the next offset of
+    /// every partition (what was read is kept, nothing is read twice): a
+    /// consumer whose connections hung with its broker may never fetch
+    /// again. The caller decides when (`side::SidePoller`).
     pub fn renew_consumer(&mut self) {
         let fresh: Observer = match self.client_config.create_with_context(KdrillContext::default()) {
             Ok(c) => c,
@@ -242,13 +221,7 @@ impl Mm2Reader {
             tracing::warn!("{}: MM2 reader stalled; assigning a new client failed: {}", self.alias, brief(&e));
             return;
         }
-        tracing::info!(
-            "{}: MM2 reader fetched nothing for {} polls: reading with a new client",
-            self.alias,
-            self.stalled
-        );
         self.consumer = fresh;
-        self.stalled = 0;
     }
 
     /// The partitions of every topic this reader wants, from fresh metadata.
@@ -423,9 +396,8 @@ impl Mm2Reader {
     }
 
     /// Applies records until every partition reached its end offset or the
-    /// deadline passed; whether any partition moved forward.
-    fn consume(&mut self, ends: &Ends, deadline: Instant, notes: &mut Notes) -> bool {
-        let before: i64 = self.progress.values().map(|p| p.next).sum();
+    /// deadline passed.
+    fn consume(&mut self, ends: &Ends, deadline: Instant, notes: &mut Notes) {
         let mut behind = self.behind(ends);
         while !behind.is_empty() {
             let left = remaining(deadline);
@@ -471,7 +443,6 @@ impl Mm2Reader {
             }
         }
         self.refresh_positions();
-        self.progress.values().map(|p| p.next).sum::<i64>() != before
     }
 
     /// Whether every partition of `topic` was read to its end offset in this

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::model::{Checkpoint, Cluster, Heartbeat, Mm2Deployment, Observed, Side, SkippedRecords, Unread, Worker};
+use crate::model::{
+    Checkpoint, Cluster, Heartbeat, Link, Mm2Deployment, Observed, Side, SkippedRecords, Unread, Worker,
+};
 
 use super::blank_deployment;
 use super::cluster::ClusterPoller;
@@ -104,6 +106,7 @@ impl SidePoller {
                 Err(e) => tracing::warn!("{}: cannot read MM2 topics: {e}", self.side),
             }
         }
+        let was_down = matches!(self.cluster.cluster().link, Link::Down { .. });
         let cluster = &mut self.cluster;
         let (answered, footprint) = std::thread::scope(|s| {
             let reading = self.reader.as_mut().map(|r| s.spawn(move || r.poll(timeout)));
@@ -112,7 +115,7 @@ impl SidePoller {
         });
         match footprint {
             Some(Ok(f)) => {
-                self.watch_reader(answered, &f);
+                self.watch_reader(answered, was_down, &f);
                 self.absorb(f)
             }
             Some(Err(_)) => {
@@ -125,14 +128,13 @@ impl SidePoller {
     }
 
     /// A reader whose client hung with its broker (a SIGSTOP, a network
-    /// stall) may keep failing while the cluster answers a fresh client.
-    /// Once MM2's sections have been incomplete that way for half of
-    /// `stale_after` (measured from the first such poll: a stuck poll lasts
-    /// its whole timeout), it reads with a new client, where it stopped. Its own check covers a consumer that fetches
-    /// nothing; this one any client that cannot finish a read, though other
-    /// topics move (heartbeats) or its requests time out. A reader merely
-    /// catching up loses nothing by it: what it read is kept.
-    fn watch_reader(&mut self, answered: bool, f: &Mm2Footprint) {
+    /// stall) may keep failing while the cluster answers the poller's
+    /// client. While the cluster answers and MM2's sections are incomplete,
+    /// the reader continues with a new client, where it stopped: at once
+    /// when the cluster was down the poll before (the reader's connections
+    /// lived through the outage), else once that has lasted half of
+    /// `stale_after` (a reader merely catching up loses nothing by it).
+    fn watch_reader(&mut self, answered: bool, was_down: bool, f: &Mm2Footprint) {
         let incomplete = f.deployments.iter().any(|d| d.connectors.is_none() || d.replicated.is_none())
             || f.heartbeats.is_none()
             || f.checkpoints.is_none();
@@ -142,13 +144,17 @@ impl SidePoller {
         }
         let since = *self.reader_behind.get_or_insert_with(std::time::Instant::now);
         let patience = self.config.settings.stale_after.to_std().map_or(Duration::from_secs(5), |s| s / 2);
-        if since.elapsed() >= patience
+        if (was_down || since.elapsed() >= patience)
             && let Some(r) = self.reader.as_mut()
         {
             tracing::info!(
-                "{}: MM2 topics not read to their end for {:.0} s while the cluster answers: reading with a new client",
+                "{}: MM2 topics not read to their end {} while the cluster answers: reading with a new client",
                 self.side,
-                since.elapsed().as_secs_f64()
+                if was_down {
+                    "after an outage".to_owned()
+                } else {
+                    format!("for {:.0} s", since.elapsed().as_secs_f64())
+                }
             );
             r.renew_consumer();
             self.reader_behind = None;
