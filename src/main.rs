@@ -187,7 +187,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Some(Command::Demo { seed }) => {
             let start = chrono::Utc::now();
-            let link = kdrill::demo::spawn(kdrill::demo::DemoWorld::new(*seed, start));
+            let world = kdrill::demo::DemoWorld::new(*seed, start);
+            // A read-only console writes nothing: no canary.
+            let world = if cli.read_only { world } else { world.with_canary(*seed) };
+            let link = kdrill::demo::spawn(world);
             let journal = cli.journal.clone().or_else(|| config::state_dir().map(|d| d.join(DEMO_JOURNAL)));
             let settings = kdrill::demo::demo_settings();
             let fingerprint = config::settings_fingerprint(&settings, &format!("demo world, seed {seed}"));
@@ -199,7 +202,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let journal =
                 cli.journal.clone().or(cfg.journal.clone()).or_else(|| config::state_dir().map(|d| d.join(JOURNAL)));
             let fingerprint = config::fingerprint(&cfg);
-            let link = kdrill::collect::kafka::spawn(cfg.clone());
+            // A read-only console writes nothing: no canary.
+            let link = if cli.read_only {
+                kdrill::collect::kafka::spawn(cfg.clone())
+            } else {
+                kdrill::collect::kafka::spawn_acting(cfg.clone())
+            };
             let planner = Some(Planner::new(&cfg));
             let share = kdrill::share::spawn(&cfg, journal.as_deref(), driver(&cli));
             console(&cli, link, cfg.settings, fingerprint, journal, planner, share).await

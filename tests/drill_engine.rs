@@ -367,6 +367,51 @@ fn drain_gate_needs_zero_lag_and_flowing_mm2() {
 }
 
 #[test]
+fn where_a_canary_runs_the_drain_gate_also_needs_its_records_through() {
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    fx.apps[0] = false;
+    // A record a second for 90 s; `seen` says which came through, 300 ms later.
+    let with_canary = |fx: &mut Fixture, seen: &dyn Fn(i64) -> bool, problem: Option<&str>| {
+        let mut snap = fx.step();
+        let sent = (0..90)
+            .map(|i| {
+                let sent_at = fx.t - TimeDelta::seconds(90 - i);
+                let arrived_at = seen(i).then(|| sent_at + TimeDelta::milliseconds(300));
+                kdrill::model::CanaryRecord { seq: i as u64 + 1, sent_at, arrived_at }
+            })
+            .collect();
+        let canary = kdrill::model::Canary {
+            flow: Flow::DC_TO_DR,
+            topic: "kdrill.canary".into(),
+            mirror: "kdrill.canary".into(),
+            sent,
+            problem: problem.map(str::to_owned),
+        };
+        snap.canaries = vec![kdrill::model::Observed::new(canary, fx.t)];
+        snap
+    };
+    let drained = |a: &Assessment| evaluate(&Condition::LagDrained(Flow::DC_TO_DR), a);
+    for _ in 0..4 {
+        assessor.assess(&with_canary(&mut fx, &|_| true, None), fx.t);
+    }
+    let a = assessor.assess(&with_canary(&mut fx, &|_| true, None), fx.t);
+    let check = drained(&a);
+    assert!(check.truth.is_yes(), "{check:?}");
+    assert!(check.observed.contains("canary through 700 ms ago, 0 lost"), "{check:?}");
+    // Zero lag, MM2 flowing, but a record sent 85 s ago (past
+    // canary_lost_after, 60 s) never came through.
+    let a = assessor.assess(&with_canary(&mut fx, &|i| i != 5, None), fx.t);
+    let check = drained(&a);
+    assert_eq!(check.truth, Truth::No, "{check:?}");
+    assert!(check.observed.contains("1 lost"), "{check:?}");
+    // A canary that cannot read back proves nothing.
+    let a = assessor.assess(&with_canary(&mut fx, &|_| true, Some("DR has no kdrill.canary yet")), fx.t);
+    let check = drained(&a);
+    assert!(matches!(check.truth, Truth::Unknown(ref w) if w.contains("DR has no kdrill.canary")), "{check:?}");
+}
+
+#[test]
 fn violations_during_a_drill_are_raised_once() {
     let mut fx = Fixture::new();
     let mut assessor = Assessor::new(settings());

@@ -51,11 +51,14 @@ struct Opts {
     wall: bool,
     no_color: bool,
     recovered: Vec<DrillEvent>,
+    /// The canary a console that may act runs (`[mm2.canary]`).
+    canary: bool,
 }
 
 impl Console {
     fn new(o: Opts) -> Console {
         let world = DemoWorld::new(7, start());
+        let world = if o.canary { world.with_canary(7) } else { world };
         let (link, source) = collect::link(world.observe());
         let theme = ok(Theme::load("dark", None, o.no_color));
         let planner = if o.read_only { None } else { kdrill::demo::planner() };
@@ -209,6 +212,35 @@ fn steady_state() {
     assert!(frame.contains("DC active · MM2 DC→DR healthy"), "{frame}");
     assert_snapshot!("steady_state_120x36", frame);
     assert_snapshot!("steady_state_80x24", c.frame(80, 24));
+}
+
+#[test]
+fn the_canary_shows_its_latency_and_a_flow_that_stops_moving_loses_it() {
+    let mut c = Console::warmed(Opts { canary: true, ..Opts::default() });
+    let frame = c.frame(120, 36);
+    assert!(frame.contains("canary p50 400 ms · p99 600 ms · 0 lost · 4 s ago"), "{frame}");
+    assert_snapshot!("canary_steady_120x36", frame);
+    let canary = |c: &Console| c.app.assessment().and_then(|a| a.canaries.first().cloned());
+    assert!(canary(&c).is_some_and(|k| k.through_recently && k.p50_seconds.is_some_and(|s| s > 0.1 && s < 1.0)));
+
+    // MM2 keeps its tasks RUNNING and replicates nothing: records wait, then are lost.
+    c.command("fault stall-mm2");
+    c.seconds(70);
+    let lost = canary(&c).map_or(0, |k| k.lost);
+    assert!(lost >= 1, "{:?}", canary(&c));
+    let problems: Vec<String> = c
+        .app
+        .assessment()
+        .map(|a| a.mm2.iter().flat_map(|m| &m.problems).map(|p| p.kind.as_str().to_owned()).collect())
+        .unwrap_or_default();
+    assert!(problems.iter().any(|p| p == "canary-lost"), "{problems:?}");
+    assert!(c.frame(120, 36).contains(&format!("{lost} lost")), "{}", c.frame(120, 36));
+
+    // Moving again: the held records arrive, late, and none stays lost.
+    c.command("fault stall-mm2");
+    c.seconds(3);
+    let after = canary(&c);
+    assert!(after.as_ref().is_some_and(|k| k.lost == 0 && k.p99_seconds.is_some_and(|s| s > 60.0)), "{after:?}");
 }
 
 #[test]

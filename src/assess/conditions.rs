@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Flow, Side, Ts};
+use crate::model::{Flow, Side, Ts, age_secs};
 
 use super::Assessment;
 use super::platform::{Known, WorkloadsView};
@@ -177,10 +177,22 @@ fn lag_drained(a: &Assessment, flow: Flow) -> Eval {
         Some(n) => format!("{n} rec over {} partitions", lag.rows.len()),
         None => format!("{} of {} partitions unknown", lag.unknown_rows, lag.rows.len()),
     };
+    let canary = a.canaries.iter().find(|c| c.flow == flow);
+    let observed = match canary {
+        Some(c) => {
+            let through = c.last_round_trip.map_or_else(
+                || "none through".to_owned(),
+                |t| format!("through {} ago", super::fmt_age(age_secs(t.arrived_at, a.now))),
+            );
+            format!("{observed} · canary {through}, {} lost", c.lost)
+        }
+        None => observed,
+    };
     let truth = match lag.drained() {
         Ok(()) => match a.mm2.iter().find(|m| m.flow == flow).map(|m| &m.flowing) {
-            // Zero lag must be current: the flow must still be seen flowing.
-            Some(Truth::Yes) => Truth::Yes,
+            // Zero lag must be current: the flow must still be seen flowing,
+            // and where a canary runs, its records must come through.
+            Some(Truth::Yes) => canary.map_or(Truth::Yes, canary_through),
             Some(Truth::No) => Truth::Unknown("MM2 is not running, lag may be frozen".into()),
             Some(Truth::Unknown(w)) => Truth::Unknown(w.clone()),
             None => Truth::Unknown("MM2 not observed".into()),
@@ -192,6 +204,16 @@ fn lag_drained(a: &Assessment, flow: Flow) -> Eval {
         Err(why) => Truth::Unknown(why),
     };
     (truth, observed, lag.at)
+}
+
+/// Drained, as the canary sees it: nothing lost, a record sent lately through.
+fn canary_through(c: &super::CanaryView) -> Truth {
+    match (&c.problem, c.lost, c.through_recently) {
+        (Some(p), _, _) => Truth::Unknown(format!("canary: {p}")),
+        (None, 0, true) => Truth::Yes,
+        (None, 0, false) => Truth::Unknown("no canary record sent lately has come through yet".into()),
+        (None, _, _) => Truth::No,
+    }
 }
 
 fn no_mm2(a: &Assessment) -> Eval {

@@ -62,6 +62,8 @@ pub enum Mm2ProblemKind {
     ConfigDrift,
     /// No new checkpoint for a group that committed well past its last.
     CheckpointsStalled,
+    /// kdrill's canary records sent through the running flow do not arrive.
+    CanaryLost,
 }
 
 impl Mm2ProblemKind {
@@ -81,6 +83,7 @@ impl Mm2ProblemKind {
             Mm2ProblemKind::Disagreement(k) => k.as_str(),
             Mm2ProblemKind::Stalled => "stalled",
             Mm2ProblemKind::CheckpointsStalled => "checkpoints-stalled",
+            Mm2ProblemKind::CanaryLost => "canary-lost",
             Mm2ProblemKind::ConfigDrift => "config-drift",
         }
     }
@@ -110,6 +113,7 @@ impl Mm2ProblemKind {
             | Mm2ProblemKind::ReadyWhileFailed
             | Mm2ProblemKind::Stalled
             | Mm2ProblemKind::CheckpointsStalled
+            | Mm2ProblemKind::CanaryLost
             | Mm2ProblemKind::ConfigDrift => true,
             Mm2ProblemKind::Disagreement(k) => k != DisagreementKind::Unreconciled,
             Mm2ProblemKind::ConnectorsUnobserved

@@ -3,6 +3,7 @@
 //! `Assessor` folds snapshots into the little history judgement needs and
 //! never reads a clock: `now` is always given.
 
+pub mod canary;
 pub mod checkpoints;
 pub mod conditions;
 pub mod drift;
@@ -25,6 +26,7 @@ use std::collections::HashMap;
 use crate::config::Settings;
 use crate::model::{Flow, Link, Side, Snapshot, Ts, age_secs};
 
+pub use canary::{CanaryView, RoundTrip};
 pub use conditions::{Check, Condition, evaluate};
 pub use ends::{CopyBack, MirrorEnds, PartitionEnd, copy_back};
 pub use failback::{Failback, FailbackPartition, FailbackTopic};
@@ -113,6 +115,8 @@ pub struct Assessment {
     /// For each stopped flow, what its reverse flow would copy back if
     /// started now, and the orphan tail left on the stopped flow's source.
     pub failback: Vec<Failback>,
+    /// kdrill's canary through each flow that has one running.
+    pub canaries: Vec<CanaryView>,
 }
 
 impl Assessment {
@@ -250,6 +254,8 @@ impl Assessor {
             s.stall_after,
             now,
         );
+        let canaries = canary::assess_canaries(snap, s, now);
+        canary::mark_lost_canaries(&mut mm2, &canaries, now);
         self.track_starts(&mm2, &sides, now);
         let found = rules::check_rules(&sides, &mm2, &self.history);
         let violations = self.stamp(found, now);
@@ -296,6 +302,7 @@ impl Assessor {
             mirror_ends,
             translations,
             failback,
+            canaries,
         }
     }
 

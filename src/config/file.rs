@@ -121,6 +121,16 @@ struct RawMm2 {
     connect_ca_file: Option<PathBuf>,
     commands: Option<RawCommands>,
     set_start_offsets: Option<bool>,
+    canary: Option<RawCanary>,
+}
+
+/// `[mm2.canary]`: kdrill's own records through this flow.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    topic: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    interval: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -172,6 +182,10 @@ struct RawTiming {
     request_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     action_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    canary_lost_after: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    canary_window: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -245,7 +259,21 @@ pub struct Mm2Config {
     pub status_topic: String,
     pub connect_url: Option<String>,
     pub actions: Mm2Actions,
+    /// kdrill's canary through this flow (`[mm2.canary]`), if any.
+    pub canary: Option<CanaryConfig>,
 }
+
+/// An end-to-end canary: a small timestamped record sent to `topic` on the
+/// flow's source every `interval`, read back from its mirror on the target.
+/// Sent only by a console that may act (never read-only, `check` or `serve`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CanaryConfig {
+    pub topic: String,
+    pub interval: Duration,
+}
+
+/// The canary topic's default name.
+pub const CANARY_TOPIC: &str = "kdrill.canary";
 
 #[derive(Clone, Debug)]
 pub struct Timing {
@@ -373,6 +401,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 "{key}.connect_url: no credentials in the URL; use {key}.connect_user and {key}.connect_password = {{ env = \"VAR\" }}"
             )));
         }
+        let canary = match &m.canary {
+            None => None,
+            Some(c) => {
+                let topic = c.topic.clone().unwrap_or_else(|| CANARY_TOPIC.to_owned());
+                if !is_topic_name(&topic) {
+                    return Err(err(format!(
+                        "{key}.canary.topic = \"{topic}\" is not a Kafka topic name (letters, digits, . _ -)"
+                    )));
+                }
+                let interval = c.interval.unwrap_or(Duration::from_secs(5));
+                if interval < Duration::from_millis(100) {
+                    return Err(err(format!("{key}.canary.interval: expected at least 100ms, like \"5s\"")));
+                }
+                Some(CanaryConfig { topic, interval })
+            }
+        };
         mm2.push(Mm2Config {
             name: m.name.clone().unwrap_or_else(|| "mm2".into()),
             flow,
@@ -398,6 +442,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 };
                 actions::mm2_actions(&key, &raw, m.connect_url.as_deref(), has_kube).map_err(err)?
             },
+            canary,
         });
     }
     if mm2.iter().filter(|m| m.flow == Flow::DC_TO_DR).count() > 1
@@ -425,10 +470,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             })
             .collect()
     };
+    let drill_topic = raw.drill.topic.clone().unwrap_or_else(|| DRILL_TOPIC.to_owned());
+    if !is_topic_name(&drill_topic) {
+        return Err(err(format!("drill.topic = \"{drill_topic}\" is not a Kafka topic name (letters, digits, . _ -)")));
+    }
     let classification = Classification {
         app_topics: regexes("apps.topics", &raw.apps.topics)?,
         app_groups: regexes("apps.groups", &raw.apps.groups)?,
         plumbing_groups: regexes("apps.plumbing_groups", &raw.apps.plumbing_groups)?,
+        own_topics: std::iter::once(drill_topic.clone())
+            .chain(mm2.iter().filter_map(|m| m.canary.as_ref().map(|c| c.topic.clone())))
+            .collect(),
     };
     let t = &raw.timing;
     let delta = |key: &str, d: Option<Duration>, default: TimeDelta| -> Result<TimeDelta, ConfigError> {
@@ -446,6 +498,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         activity_window: delta("activity_window", t.activity_window, defaults.activity_window)?,
         stall_after: delta("stall_after", t.stall_after, defaults.stall_after)?,
         action_timeout: delta("action_timeout", t.action_timeout, defaults.action_timeout)?,
+        canary_lost_after: delta("canary_lost_after", t.canary_lost_after, defaults.canary_lost_after)?,
+        canary_window: delta("canary_window", t.canary_window, defaults.canary_window)?,
         classification,
         policy,
         heartbeats: raw.replication.heartbeats.unwrap_or(defaults.heartbeats),
@@ -459,6 +513,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             .map(|m| m.flow)
             .collect(),
     };
+    for (i, m) in mm2.iter().enumerate() {
+        if let Some(c) = &m.canary
+            && settings.stale_after.to_std().is_ok_and(|s| c.interval >= s)
+        {
+            return Err(err(format!(
+                "mm2[{i}].canary.interval: must be shorter than timing.stale_after, or every canary report looks stale"
+            )));
+        }
+    }
     let poll_interval = t.poll_interval.unwrap_or(Duration::from_secs(2));
     if poll_interval.is_zero() {
         return Err(err("timing.poll_interval: expected a positive duration like \"2s\"".into()));
@@ -473,10 +536,6 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         topic_configs_interval: t.topic_configs_interval.unwrap_or(Duration::from_secs(60)),
         request_timeout: t.request_timeout.unwrap_or(Duration::from_secs(5)),
     };
-    let drill_topic = raw.drill.topic.clone().unwrap_or_else(|| DRILL_TOPIC.to_owned());
-    if drill_topic.is_empty() || !drill_topic.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-        return Err(err(format!("drill.topic = \"{drill_topic}\" is not a Kafka topic name (letters, digits, . _ -)")));
-    }
     let lease_timeout = raw.drill.lease_timeout.unwrap_or(LEASE_TIMEOUT);
     if lease_timeout < Duration::from_secs(2) {
         return Err(err("drill.lease_timeout must be at least 2s".into()));
@@ -500,6 +559,11 @@ pub const DEFAULT_CERT_WARN_DAYS: u32 = 30;
 pub const DRILL_TOPIC: &str = "kdrill.drill";
 /// How long a driver may stop renewing before it can be taken over.
 pub const LEASE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Letters, digits, `.`, `_` and `-`: what Kafka accepts in a topic name.
+fn is_topic_name(topic: &str) -> bool {
+    !topic.is_empty() && topic.len() <= 249 && topic.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
 
 /// Property names whose values are secrets in librdkafka.
 fn looks_secret(key: &str) -> bool {

@@ -30,6 +30,9 @@ pub struct Classification {
     /// Groups expected on the passive side (e.g. `redis-applier`): they are
     /// not applications and never count as "apps on both sides".
     pub plumbing_groups: Vec<Regex>,
+    /// kdrill's own topics (the drill topic, canary topics): never an
+    /// application's, under their own or a remote name.
+    pub own_topics: Vec<String>,
 }
 
 impl Classification {
@@ -57,7 +60,28 @@ impl Classification {
             return false;
         }
         let base = policy.original_topic(topic);
+        if self.is_own_topic(topic, policy) {
+            return false;
+        }
         self.app_topics.is_empty() || self.app_topics.iter().any(|r| r.is_match(base))
+    }
+
+    /// One of kdrill's own topics, or a mirror of one. Each upstream name
+    /// is tried: under a `.` separator `kdrill.canary` itself reads as a
+    /// remote topic of a cluster named `kdrill`.
+    pub fn is_own_topic(&self, topic: &str, policy: &ReplicationPolicy) -> bool {
+        let mut name = topic;
+        loop {
+            if self.own_topics.iter().any(|own| own == name) {
+                return true;
+            }
+            // Each step strictly shortens the name, or stops (Identity
+            // names a topic's upstream as itself).
+            match policy.upstream_topic(name).filter(|u| *u != name) {
+                Some(upstream) => name = upstream,
+                None => return false,
+            }
+        }
     }
 
     /// An application topic written on this cluster itself, not one MM2
@@ -113,6 +137,12 @@ pub struct Settings {
     /// STOPPED, its workers still running (`mm2[].stop_means = "connectors"`);
     /// every other flow is stopped only with no worker and no pod.
     pub stopped_by_connectors: Vec<crate::model::Flow>,
+    /// A canary record not seen on the target this long after it was sent
+    /// is lost (`timing.canary_lost_after`).
+    pub canary_lost_after: TimeDelta,
+    /// Canary latency percentiles and losses are over this window
+    /// (`timing.canary_window`).
+    pub canary_window: TimeDelta,
 }
 
 impl Default for Settings {
@@ -127,7 +157,10 @@ impl Default for Settings {
                 app_topics: Vec::new(),
                 app_groups: Vec::new(),
                 plumbing_groups: Vec::new(),
+                own_topics: Vec::new(),
             },
+            canary_lost_after: TimeDelta::seconds(60),
+            canary_window: TimeDelta::minutes(5),
             policy: ReplicationPolicy::identity(),
             heartbeats: HeartbeatMode::Mirrored,
             lag_alarm_records: 10_000,

@@ -186,3 +186,31 @@ fn action_backends_default_sensibly_and_mistakes_name_their_key() {
     ));
     assert!(e.contains("clusters.dc.app_commands.timeout: expected a positive duration"), "{e}");
 }
+
+#[test]
+fn a_canary_is_configured_per_flow_and_its_topic_is_never_an_application_s() {
+    let text = format!(
+        "{MINIMAL}\n[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n[mm2.canary]\ninterval = \"2s\"\n[[mm2]]\nsource = \"dr\"\ntarget = \"dc\"\n"
+    );
+    let c = parse(&text, Path::new("ok.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let canary = c.mm2[0].canary.clone().unwrap_or_else(|| panic!("dc→dr has a canary"));
+    assert_eq!((canary.topic.as_str(), canary.interval), (super::CANARY_TOPIC, std::time::Duration::from_secs(2)));
+    assert_eq!(c.mm2[1].canary, None);
+    // Every topic is an application's here (no apps.topics), but kdrill's own.
+    let policy = crate::model::naming::ReplicationPolicy::default();
+    let apps = &c.settings.classification;
+    assert!(apps.is_app_topic("orders", &policy));
+    for own in ["kdrill.canary", "dc.kdrill.canary", "kdrill.drill", "dr.kdrill.drill"] {
+        assert!(!apps.is_app_topic(own, &policy), "{own}");
+    }
+    let identity = crate::model::naming::ReplicationPolicy::identity();
+    assert!(!apps.is_app_topic("kdrill.canary", &identity));
+    assert!(apps.is_app_topic("orders", &identity));
+
+    let bad =
+        |canary: &str| err(&format!("{MINIMAL}\n[[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n[mm2.canary]\n{canary}\n"));
+    assert!(bad("topic = \"a b\"").contains("mm2[0].canary.topic = \"a b\" is not a Kafka topic name"));
+    assert!(bad("interval = \"1h\"").contains("mm2[0].canary.interval: must be shorter than timing.stale_after"));
+    assert!(bad("interval = \"10ms\"").contains("mm2[0].canary.interval: expected at least 100ms"));
+    assert!(bad("rate = 3").contains("unknown field `rate`"), "{}", bad("rate = 3"));
+}

@@ -16,6 +16,7 @@
 //! `serve --demo`, which nobody types into).
 
 mod apps;
+mod canary;
 mod cluster;
 mod faults;
 mod groups;
@@ -52,6 +53,7 @@ pub fn demo_settings() -> Settings {
             app_topics: res(&[r"^(redis-writes|orders|payments|svc\d{3}-events)$"]),
             app_groups: res(&[r"^(orders-service|payments-service|cache-invalidator|.+-consumer-\d+)$"]),
             plumbing_groups: res(&[r"^redis-applier$"]),
+            own_topics: Vec::new(),
         },
         declared_active: None,
         // The demo's MM2 commits its progress every second.

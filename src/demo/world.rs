@@ -11,6 +11,7 @@ use crate::action::{Action, Fault};
 use crate::model::{Link, Observed, Platform, Side, Snapshot, Ts};
 
 use super::apps::Apps;
+use super::canary::DemoCanary;
 use super::cluster::{Clusters, alias};
 use super::faults::Faults;
 use super::mm2::Mm2;
@@ -24,6 +25,8 @@ pub struct DemoWorld {
     apps: Apps,
     mm2: Mm2,
     faults: Faults,
+    /// The canary a console that may act runs (`with_canary`).
+    canary: Option<DemoCanary>,
 }
 
 impl DemoWorld {
@@ -40,7 +43,14 @@ impl DemoWorld {
     }
 
     pub(super) fn compose(timeline: Timeline, clusters: Clusters, apps: Apps, mm2: Mm2) -> Self {
-        DemoWorld { timeline, clusters, apps, mm2, faults: Faults::default() }
+        DemoWorld { timeline, clusters, apps, mm2, faults: Faults::default(), canary: None }
+    }
+
+    /// The world as a console that may act sees it: with its canary
+    /// through DC→DR (`[mm2.canary]`). `seed` drives the canary's latency only.
+    pub fn with_canary(mut self, seed: u64) -> Self {
+        self.canary = Some(DemoCanary::new(seed));
+        self
     }
 
     /// The world's virtual time.
@@ -74,7 +84,8 @@ impl DemoWorld {
             Some(dc) if side == Side::Dc => Some(dc),
             _ => Some(self.observe_platform(side)),
         });
-        Snapshot { taken_at: now, clusters, mm2, platforms }
+        let canaries = self.canary.iter().map(|c| c.observe(now)).collect();
+        Snapshot { taken_at: now, clusters, mm2, platforms, canaries }
     }
 
     /// What `side`'s Kubernetes shows: MM2's resources and pods in namespace
@@ -144,6 +155,10 @@ impl DemoWorld {
         self.apps.produce(&mut self.clusters, self.faults.produce_factor());
         self.faults.produce_foreign(&mut self.clusters);
         let whole_second = self.timeline.end_step();
+        if let Some(c) = &mut self.canary {
+            let replicating = !self.faults.dc_cut() && self.mm2.flowing() == Some(0) && !self.mm2.is_stalled();
+            c.step(self.timeline.step_time(), replicating);
+        }
         while let Some((guard, event)) = self.timeline.next_due() {
             if self.is_current(guard) {
                 self.handle(event);
@@ -154,6 +169,9 @@ impl DemoWorld {
             self.faults.expire_burst(self.timeline.tick());
             self.clusters.commit_groups();
             self.mm2.second(self.timeline.step_time(), &mut self.clusters, self.faults.dc_cut());
+            if let Some(c) = &mut self.canary {
+                c.second(self.timeline.tick() / super::timeline::STEPS_PER_SEC, self.timeline.step_time());
+            }
         }
     }
 

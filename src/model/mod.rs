@@ -2,12 +2,14 @@
 //! fact stamped with when it was seen. No behaviour beyond small accessors;
 //! judgement lives in `assess`.
 
+mod canary;
 mod cluster;
 mod mm2;
 pub mod naming;
 mod observed;
 mod platform;
 
+pub use canary::{Canary, CanaryRecord};
 pub use cluster::{
     Broker, Checkpoint, Cluster, Committed, Group, GroupProtocol, Heartbeat, Link, Member, Partition, RecordTime,
     Security, SkippedRecords, Topic, Unread,
@@ -73,6 +75,8 @@ pub struct Snapshot {
     /// Each side's Kubernetes, where one is configured (`None`: the side is
     /// observed through Kafka alone).
     pub platforms: [Option<Platform>; 2],
+    /// kdrill's canaries, one per flow that has one running.
+    pub canaries: Vec<Observed<Canary>>,
 }
 
 impl Snapshot {
@@ -82,6 +86,7 @@ impl Snapshot {
             clusters: [Cluster::new(Side::Dc, dc_alias), Cluster::new(Side::Dr, dr_alias)],
             mm2: Vec::new(),
             platforms: [None, None],
+            canaries: Vec::new(),
         }
     }
 

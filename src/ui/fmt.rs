@@ -59,6 +59,17 @@ pub fn seconds(s: Option<f64>) -> String {
     }
 }
 
+/// A latency: `340 ms` below a second, `1.2 s` below ten, then as an age;
+/// `? ms` when unknown.
+pub fn latency(s: Option<f64>) -> String {
+    match s {
+        Some(s) if s < 1.0 => format!("{:.0} ms", (s * 1000.0).max(0.0)),
+        Some(s) if s < 10.0 => format!("{s:.1} s"),
+        Some(s) => fmt_age(s),
+        None => "? ms".into(),
+    }
+}
+
 /// `3 s ago`, or `never` / `? ago`.
 pub fn ago(at: Option<Ts>, now: Ts) -> String {
     match at {

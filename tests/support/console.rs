@@ -33,18 +33,29 @@ pub struct Console {
     last_snapshot: Option<chrono::DateTime<Utc>>,
 }
 
+/// The real collector of `cfg` on a runtime of its own: acting (with its
+/// canaries, as a console that may act runs it) or observing only.
+pub fn collector(cfg: &Config, acting: bool) -> (tokio::runtime::Runtime, kdrill::collect::WorldLink) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"));
+    let link = {
+        let _guard = rt.enter();
+        if acting {
+            kdrill::collect::kafka::spawn_acting(cfg.clone())
+        } else {
+            kdrill::collect::kafka::spawn(cfg.clone())
+        }
+    };
+    (rt, link)
+}
+
 impl Console {
     /// A console on `cfg`; a read-only one holds no dispatcher and no planner.
     pub fn start(cfg: Config, read_only: bool) -> Console {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"));
-        let link = {
-            let _guard = rt.enter();
-            kdrill::collect::kafka::spawn(cfg.clone())
-        };
+        let (rt, link) = collector(&cfg, !read_only);
         let (observation, dispatcher) = link.split();
         let dispatcher = (!read_only).then_some(dispatcher);
         let theme = Theme::load("dark", None, true).unwrap_or_else(|e| panic!("{e}"));

@@ -28,6 +28,7 @@
 //! * `ffi`: the only unsafe code, librdkafka's C API behind safe functions.
 
 pub mod bytes;
+mod canary;
 pub mod client;
 pub mod cluster;
 pub mod connect_topics;
@@ -51,7 +52,7 @@ use crate::act::Procedure;
 use crate::act::run::Executor;
 use crate::action::Outcome;
 use crate::config::{Config, Mm2Config, action_secrets};
-use crate::model::{Mm2Deployment, Platform, Side, Snapshot};
+use crate::model::{Canary, Mm2Deployment, Observed, Platform, Side, Snapshot};
 use side::{Report, SidePoller};
 
 pub use side::workers_of;
@@ -59,7 +60,18 @@ pub use side::workers_of;
 /// Starts observing both clusters of `config`; the returned link receives a
 /// snapshot whenever what is known changes, and answers every action.
 /// Must be called within a Tokio runtime. Tasks end when the link is dropped.
+/// Observing writes nothing to the clusters.
 pub fn spawn(config: Config) -> WorldLink {
+    spawn_with(config, false)
+}
+
+/// `spawn`, for a console that may act: it also runs the canaries the
+/// configuration names (`[mm2.canary]`), which write to the clusters.
+pub fn spawn_acting(config: Config) -> WorldLink {
+    spawn_with(config, true)
+}
+
+fn spawn_with(config: Config, acting: bool) -> WorldLink {
     let initial = empty_snapshot(&config);
     let (world, source) = link(initial.clone());
     let SourceEnd { snapshots, outcomes, actions } = source;
@@ -84,7 +96,23 @@ pub fn spawn(config: Config) -> WorldLink {
         }
     }
     drop(platform_tx);
-    tokio::spawn(publish(initial, report_rx, platform_rx, snapshots));
+    let (canary_tx, canary_rx) = mpsc::channel::<Observed<Canary>>(8);
+    for m in config.mm2.iter().filter(|_| acting) {
+        let Some(c) = m.canary.clone() else { continue };
+        let (tx, config, flow) = (canary_tx.clone(), config.clone(), m.flow);
+        let spawned = std::thread::Builder::new()
+            .name(format!("canary {flow}"))
+            .spawn(move || canary::run(&config, flow, &c, &tx));
+        if let Err(e) = spawned {
+            tracing::error!("{flow}: cannot start the canary: {e}");
+        }
+    }
+    drop(canary_tx);
+    tokio::spawn(publish(
+        initial,
+        Inputs { reports: report_rx, platforms: platform_rx, canaries: canary_rx },
+        snapshots,
+    ));
     // Every secret of the configuration is kept out of command output.
     let mut redact = action_secrets(config.mm2.iter().map(|m| &m.actions));
     redact.extend(config.clusters.iter().flat_map(|c| c.secrets.values().cloned()));
@@ -153,30 +181,41 @@ async fn cluster_task(side: Side, config: Config, tx: mpsc::Sender<Report>) {
     }
 }
 
+/// What the publisher merges: each side's reports, each side's platform,
+/// each canary.
+struct Inputs {
+    reports: mpsc::Receiver<Report>,
+    platforms: mpsc::Receiver<Platform>,
+    canaries: mpsc::Receiver<Observed<Canary>>,
+}
+
 /// Merges reports into snapshots and sends one only when it differs from
 /// the last sent (ignoring `taken_at`). Every successful poll restamps its
 /// sections, so fresh observations always go out; a cluster that keeps
 /// failing the same way sends nothing new.
-async fn publish(
-    mut current: Snapshot,
-    mut reports: mpsc::Receiver<Report>,
-    mut platforms: mpsc::Receiver<Platform>,
-    tx: tokio::sync::watch::Sender<Arc<Snapshot>>,
-) {
-    let mut platforms_open = true;
+async fn publish(mut current: Snapshot, mut inputs: Inputs, tx: tokio::sync::watch::Sender<Arc<Snapshot>>) {
+    let (mut platforms_open, mut canaries_open) = (true, true);
     loop {
         let mut next = current.clone();
         tokio::select! {
-            r = reports.recv() => match r {
+            r = inputs.reports.recv() => match r {
                 Some(report) => merge(&mut next, report),
                 None => return,
             },
-            p = platforms.recv(), if platforms_open => match p {
+            p = inputs.platforms.recv(), if platforms_open => match p {
                 Some(p) => {
                     let side = p.side;
                     next.platforms[side.index()] = Some(p);
                 }
                 None => platforms_open = false,
+            },
+            c = inputs.canaries.recv(), if canaries_open => match c {
+                Some(c) => {
+                    next.canaries.retain(|o| o.value.flow != c.value.flow);
+                    next.canaries.push(c);
+                    next.canaries.sort_by_key(|o| (o.value.flow.source, o.value.flow.target));
+                }
+                None => canaries_open = false,
             },
             _ = tx.closed() => return,
         }
@@ -192,7 +231,7 @@ async fn publish(
 }
 
 fn same_content(a: &Snapshot, b: &Snapshot) -> bool {
-    a.clusters == b.clusters && a.mm2 == b.mm2 && a.platforms == b.platforms
+    a.clusters == b.clusters && a.mm2 == b.mm2 && a.platforms == b.platforms && a.canaries == b.canaries
 }
 
 /// Carries out each procedure in turn (one at a time: a drill's actions

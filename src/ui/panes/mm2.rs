@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 
 use crate::assess::mm2::short_name;
 use crate::assess::mm2_config::Mm2Settings;
-use crate::assess::{Freshness, Health, Known, Mm2Problem, Mm2ProblemKind, Mm2View};
+use crate::assess::{CanaryView, Freshness, Health, Known, Mm2Problem, Mm2ProblemKind, Mm2View};
 use crate::model::ConnectState;
 
 use super::super::fmt;
@@ -48,7 +48,14 @@ fn lines<'a>(screen: &Screen) -> Vec<Line<'a>> {
             .iter()
             .enumerate()
             .flat_map(|(k, m)| {
-                deployment(screen, m, screen.prepared.workers_total.get(k).copied().flatten(), m.freshness)
+                let mut out =
+                    deployment(screen, m, screen.prepared.workers_total.get(k).copied().flatten(), m.freshness);
+                if m.health != Health::Stopped
+                    && let Some(c) = a.canaries.iter().find(|c| c.flow == m.flow)
+                {
+                    out.push(canary_line(screen, c, a.now));
+                }
+                out
             })
             .collect(),
     }
@@ -141,6 +148,27 @@ fn deployment<'a>(screen: &Screen, m: &Mm2View, total: Option<usize>, fresh: Fre
         out.push(Line::from(screen.span(Slot::Warn, format!("  ▲ {p}"))));
     }
     out
+}
+
+/// `canary p50 340 ms · p99 1.2 s · 0 lost · 3 s ago`: kdrill's own records
+/// through the flow over the canary window, and when the last came through.
+fn canary_line<'a>(screen: &Screen, c: &CanaryView, now: crate::model::Ts) -> Line<'a> {
+    let fig = figure_slot(c.freshness, Slot::Text);
+    let mut spans = vec![
+        Span::raw("  "),
+        screen.span(Slot::Muted, "canary p50 "),
+        screen.span(fig, fmt::latency(c.p50_seconds)),
+        screen.span(Slot::Muted, " · p99 "),
+        screen.span(fig, fmt::latency(c.p99_seconds)),
+        screen.span(Slot::Muted, " · "),
+        screen.span(if c.lost > 0 { Slot::Warn } else { fig }, format!("{} lost", c.lost)),
+        screen.span(Slot::Muted, " · "),
+        screen.span(fig, fmt::ago(c.last_round_trip.map(|t| t.arrived_at), now)),
+    ];
+    if let Some(p) = &c.problem {
+        spans.push(screen.span(Slot::Warn, format!(" · {p}")));
+    }
+    Line::from(spans)
 }
 
 /// `identity names · offsets synced · checkpoint every 60 s`:

@@ -458,6 +458,7 @@ mod tests {
             status_topic: STATUS.into(),
             connect_url: None,
             actions: crate::config::Mm2Actions::none(),
+            canary: None,
         }
     }
 

@@ -1,0 +1,269 @@
+//! The end-to-end canary of one MM2 flow: every `interval`, a small
+//! timestamped record sent to the canary topic on the flow's source (created
+//! there when absent and allowed), and read back from its mirror on the
+//! target. Heartbeats prove MM2 alive; the canary proves that a record
+//! written on one side arrives on the other, and how fast.
+//!
+//! Only a console that may act runs it (`spawn_acting`): it writes. Records
+//! carry this console's id, so canaries of other consoles in the same topic
+//! are ignored. Latency is from the send to the moment the target's
+//! consumer returns the record (a fetch waits at most `FETCH_WAIT`).
+//! Blocking: runs on a thread of its own until its receiver is dropped.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rdkafka::Message;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::util::Timeout;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::client::{self, KdrillContext};
+use crate::config::{CanaryConfig, ClusterConfig, Config};
+use crate::model::{Canary, CanaryRecord, Flow, Observed};
+
+/// Records kept: enough for a day-long window at one a minute, or
+/// `canary_window` at the usual intervals.
+const KEPT: usize = 2_000;
+
+/// The longest a fetch on the target waits for data: the most the canary
+/// adds to the latency it measures.
+const FETCH_WAIT: Duration = Duration::from_millis(100);
+
+/// How long a canary topic keeps its records (they only need to cross).
+const RETENTION_MS: &str = "86400000";
+
+/// The `group.id` librdkafka requires for `assign`; never joined, never committed.
+const READER_GROUP: &str = "kdrill-canary-reader";
+
+/// One canary record's value. `kdrill` marks it as kdrill's.
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    kdrill: String,
+    id: String,
+    seq: u64,
+    sent_at_ms: i64,
+}
+
+const MARK: &str = "canary";
+
+/// Runs the canary of `flow` until `tx` closes.
+pub(super) fn run(config: &Config, flow: Flow, canary: &CanaryConfig, tx: &mpsc::Sender<Observed<Canary>>) {
+    let mut p = Prober::new(config, flow, canary);
+    // The reader first, at the mirror's end: only what is sent from now on.
+    p.read_until(Instant::now());
+    let mut next_send = Instant::now();
+    loop {
+        p.send();
+        next_send += canary.interval;
+        if next_send < Instant::now() {
+            next_send = Instant::now() + canary.interval;
+        }
+        p.read_until(next_send);
+        if tx.blocking_send(Observed::new(p.canary(), Utc::now())).is_err() {
+            return;
+        }
+    }
+}
+
+struct Prober {
+    flow: Flow,
+    source: ClusterConfig,
+    target: ClusterConfig,
+    timing: crate::config::Timing,
+    topic: String,
+    mirror: String,
+    /// This console's canaries among others' in the same topic.
+    id: String,
+    seq: u64,
+    sent: VecDeque<CanaryRecord>,
+    producer: Option<FutureProducer<KdrillContext>>,
+    topic_ready: bool,
+    consumer: Option<BaseConsumer<KdrillContext>>,
+    assigned: bool,
+    send_problem: Option<String>,
+    read_problem: Option<String>,
+}
+
+impl Prober {
+    fn new(config: &Config, flow: Flow, canary: &CanaryConfig) -> Prober {
+        let source = config.cluster(flow.source).clone();
+        let target = config.cluster(flow.target).clone();
+        let mirror = config.settings.policy.remote_topic(&source.alias, &canary.topic);
+        let started = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        Prober {
+            flow,
+            source,
+            target,
+            timing: config.timing.clone(),
+            topic: canary.topic.clone(),
+            mirror,
+            id: format!("{:x}-{:x}", std::process::id(), started),
+            seq: 0,
+            sent: VecDeque::new(),
+            producer: None,
+            topic_ready: false,
+            consumer: None,
+            assigned: false,
+            send_problem: None,
+            read_problem: None,
+        }
+    }
+
+    fn canary(&self) -> Canary {
+        let problem = [&self.send_problem, &self.read_problem].into_iter().flatten().cloned().collect::<Vec<_>>();
+        Canary {
+            flow: self.flow,
+            topic: self.topic.clone(),
+            mirror: self.mirror.clone(),
+            sent: self.sent.iter().copied().collect(),
+            problem: (!problem.is_empty()).then(|| problem.join("; ")),
+        }
+    }
+
+    /// Sends the next record and waits for the source to hold it.
+    fn send(&mut self) {
+        self.send_problem = self.try_send().err().map(|e| client::redact(&e, &self.source));
+    }
+
+    fn try_send(&mut self) -> Result<(), String> {
+        let timeout = self.timing.request_timeout;
+        if self.producer.is_none() {
+            let mut c = client::base_config(&self.source, &self.timing);
+            let ms = (timeout.as_millis() as u64).clamp(1_000, 300_000);
+            c.set("acks", "all").set("message.timeout.ms", ms.to_string()).set("linger.ms", "0");
+            let p = c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, &self.source))?;
+            self.producer = Some(p);
+        }
+        if !self.topic_ready {
+            self.create_topic(timeout)?;
+            self.topic_ready = true;
+        }
+        let Some(producer) = &self.producer else { return Ok(()) };
+        self.seq += 1;
+        let sent_at = Utc::now();
+        let payload = Payload {
+            kdrill: MARK.to_owned(),
+            id: self.id.clone(),
+            seq: self.seq,
+            sent_at_ms: sent_at.timestamp_millis(),
+        };
+        let value = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+        let record = FutureRecord::to(&self.topic)
+            .key(&self.id)
+            .payload(&value)
+            .timestamp(sent_at.timestamp_millis())
+            .partition(0);
+        futures::executor::block_on(producer.send(record, Timeout::After(timeout))).map_err(|(e, _)| {
+            format!("{} did not take canary record {} in {}: {e}", self.source.alias, self.seq, self.topic)
+        })?;
+        self.sent.push_back(CanaryRecord { seq: self.seq, sent_at, arrived_at: None });
+        while self.sent.len() > KEPT {
+            self.sent.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Creates the canary topic on the source when it is absent: one
+    /// partition (order: a later record seen means an earlier one crossed
+    /// or was lost), the cluster's default replication, a day's retention.
+    fn create_topic(&self, timeout: Duration) -> Result<(), String> {
+        let admin: AdminClient<KdrillContext> = client::base_config(&self.source, &self.timing)
+            .create_with_context(KdrillContext::default())
+            .map_err(|e| client::describe(&e, &self.source))?;
+        let new = NewTopic::new(&self.topic, 1, TopicReplication::Fixed(-1)).set("retention.ms", RETENTION_MS);
+        let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(timeout)));
+        let results = futures::executor::block_on(admin.create_topics([&new], &opts))
+            .map_err(|e| format!("cannot create the canary topic {} on {}: {e}", self.topic, self.source.alias))?;
+        match results.into_iter().next() {
+            Some(Ok(_)) | None | Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
+            Some(Err((_, code))) => Err(format!(
+                "cannot create the canary topic {} on {} ({code}): create it, or allow kdrill to",
+                self.topic, self.source.alias
+            )),
+        }
+    }
+
+    /// Reads the mirror on the target until `until`, marking this
+    /// console's records as arrived.
+    fn read_until(&mut self, until: Instant) {
+        if let Err(e) = self.prepare_reader() {
+            self.read_problem = Some(client::redact(&e, &self.target));
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            return;
+        }
+        self.read_problem = None;
+        let Some(consumer) = &self.consumer else { return };
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let Some(Ok(msg)) = consumer.poll(left) else { continue };
+            let arrived = Utc::now();
+            let Some(p) = msg.payload().and_then(|v| serde_json::from_slice::<Payload>(v).ok()) else { continue };
+            if p.kdrill != MARK || p.id != self.id {
+                continue;
+            }
+            if let Some(r) = self.sent.iter_mut().find(|r| r.seq == p.seq && r.arrived_at.is_none()) {
+                r.arrived_at = Some(arrived);
+            }
+        }
+    }
+
+    /// The target's consumer, assigned to the mirror once it exists: at its
+    /// current end while nothing was sent, else from its beginning (MM2
+    /// may create the mirror after the first records were sent).
+    fn prepare_reader(&mut self) -> Result<(), String> {
+        let timeout = self.timing.request_timeout;
+        if self.consumer.is_none() {
+            let mut c = client::observer_config(&self.target, &self.timing);
+            c.set("group.id", READER_GROUP)
+                .set("auto.offset.reset", "earliest")
+                .set("fetch.wait.max.ms", FETCH_WAIT.as_millis().to_string());
+            let consumer =
+                c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, &self.target))?;
+            self.consumer = Some(consumer);
+        }
+        let Some(consumer) = &self.consumer else { return Ok(()) };
+        if self.assigned {
+            return Ok(());
+        }
+        let md = consumer
+            .fetch_metadata(Some(&self.mirror), timeout)
+            .map_err(|e| format!("{}: metadata of {}: {e}", self.target.alias, self.mirror))?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .iter()
+            .filter(|t| t.name() == self.mirror && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(format!(
+                "{} has no {} yet: does MM2 {} replicate {}?",
+                self.target.alias, self.mirror, self.flow, self.topic
+            ));
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions {
+            let at = if self.sent.is_empty() {
+                let (_, high) = consumer
+                    .fetch_watermarks(&self.mirror, p, timeout)
+                    .map_err(|e| format!("{}: end of {}/{p}: {e}", self.target.alias, self.mirror))?;
+                Offset::Offset(high)
+            } else {
+                Offset::Beginning
+            };
+            let _ = tpl.add_partition_offset(&self.mirror, p, at);
+        }
+        consumer.assign(&tpl).map_err(|e| format!("{}: assign {}: {e}", self.target.alias, self.mirror))?;
+        self.assigned = true;
+        Ok(())
+    }
+}
