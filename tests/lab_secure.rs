@@ -520,6 +520,152 @@ fn a_canary_password_never_comes_out() {
     let _ = std::fs::remove_dir_all(state);
 }
 
+/// A console that may act, over SCRAM-SHA-512/TLS with the real password:
+/// its end-to-end canary runs through MM2 over those listeners, it drives a
+/// drill shared through its drill topic, and the password is absent from
+/// everything it writes or shows: every screen, its log, the journal, the
+/// drill topic and the canary topic on both clusters, the report (Markdown
+/// and JSON), and `check` (text, JSON, the debug log).
+#[test]
+fn a_driving_console_over_scram_tls_runs_its_canary_and_writes_its_password_nowhere() {
+    let s = secure();
+    let _lock = support::shared();
+    let password = std::fs::read_to_string(&s.password_file).unwrap_or_else(|e| panic!("{}: {e}", s.password_file));
+    let password = password.trim().to_owned();
+    assert!(password.len() >= 8, "the lab's kdrill password is too short to grep for");
+    let canary_topic = unique("kdrill-canary-tls");
+    let drill_topic = unique("kdrill.drill.tls");
+    let dir = std::env::temp_dir().join(unique("kdrill-secure-drive"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    struct Cleanup(Vec<String>, PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            // DC first: MM2 DC→DR would copy a topic back onto DR.
+            support::delete_topics(&lab().dc, &self.0);
+            support::delete_topics(&lab().dr, &self.0);
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let _cleanup = Cleanup(vec![canary_topic.clone(), drill_topic.clone()], dir.clone());
+    let secret = format!("{{ file = \"{}\" }}", s.password_file);
+    let text = format!(
+        "{}{}{}[drill]\ntopic = \"{drill_topic}\"\n",
+        secure_cluster("dc", &s.dc, &s.dc_ca, &secret, ""),
+        secure_cluster("dr", &s.dr, &s.dr_ca, &secret, ""),
+        rest_of_config().replacen(
+            "[[mm2]]\nsource = \"dr\"",
+            &format!("[mm2.canary]\ntopic = \"{canary_topic}\"\ninterval = \"1s\"\n[[mm2]]\nsource = \"dr\""),
+            1
+        )
+    );
+    let journal = dir.join("journal.jsonl");
+    let mut c = support::console::Console::start_shared(config(&text), false, &journal, "alice");
+    c.wait("canary records through MM2, sent and read over SCRAM/TLS", 120, |c| {
+        c.app
+            .assessment()
+            .is_some_and(|a| a.canaries.iter().any(|k| k.arrived >= 3 && k.lost == 0 && k.problem.is_none()))
+    });
+    c.wait("the drill topic followed on both sides", 90, |c| {
+        c.shared().is_some_and(|s| s.feeds.iter().all(kdrill::share::Feed::is_following))
+    });
+    c.command("switchover");
+    c.wait("the drill runs", 60, |c| c.app.drill_in_progress());
+    for _ in 0..8 {
+        c.step();
+    }
+
+    let mut seen = Vec::new();
+    let mut scan = |what: &str, text: &str| {
+        assert!(!text.contains(&password), "the password appears in {what}");
+        seen.push(what.to_owned());
+    };
+    for key in [None, Some('?'), Some('j'), Some('l'), Some('g'), Some('w')] {
+        if let Some(k) = key {
+            c.key(ratatui::crossterm::event::KeyCode::Char(k));
+            c.step();
+        }
+        for (w, h) in [(200, 50), (100, 30)] {
+            let screen = dump(&c, w, h);
+            if key.is_none() && w == 200 {
+                assert!(screen.contains("canary p50"), "{screen}");
+            }
+            scan(&format!("the screen after {key:?} at {w}x{h}"), &screen);
+        }
+        c.key(ratatui::crossterm::event::KeyCode::Esc);
+    }
+    c.command("abort");
+    c.key(ratatui::crossterm::event::KeyCode::Char('y'));
+    c.wait("the drill is over", 30, |c| !c.app.drill_in_progress());
+    scan("the console's state and log", &c.state());
+
+    let journal_text = std::fs::read_to_string(&journal).unwrap_or_else(|e| panic!("{e}"));
+    assert!(journal_text.contains("\"plan\":\"Switchover\""), "{journal_text}");
+    scan("the journal", &journal_text);
+    let recovered = kdrill::drill::journal::read(&journal).unwrap_or_else(|e| panic!("{e}"));
+    let report = kdrill::report::build(&recovered).unwrap_or_else(|e| panic!("{e}"));
+    scan("the report (Markdown)", &kdrill::report::to_markdown(&report));
+    scan("the report (JSON)", &kdrill::report::to_json(&report));
+    for (side, bootstrap) in [("DC", &lab().dc), ("DR", &lab().dr)] {
+        let drill = topic_text(bootstrap, &drill_topic);
+        assert!(drill.contains("alice"), "{side}'s drill topic holds the drill: {drill}");
+        scan(&format!("{side}'s drill topic"), &drill);
+        scan(&format!("{side}'s canary topic"), &topic_text(bootstrap, &canary_topic));
+    }
+
+    let state = dir.join("state");
+    let file = write_config("secure-drive", &text);
+    let env = [("KDRILL_LOG", "debug"), ("XDG_STATE_HOME", state.to_str().unwrap_or_default())];
+    for json in [false, true] {
+        let (_, out, err) = check(&file, json, &env);
+        // Connected over SASL_SSL: the JSON says how; the text, that both answered.
+        let connected =
+            if json { out.contains("SASL_SSL · SCRAM-SHA-512 · user kdrill") } else { !out.contains("UNREACHABLE") };
+        assert!(connected, "{out}{err}");
+        scan(&format!("check (json: {json})"), &out);
+        scan(&format!("check's stderr (json: {json})"), &err);
+    }
+    let log = std::fs::read_to_string(state.join("kdrill").join("kdrill.log")).unwrap_or_default();
+    assert!(!log.is_empty(), "check wrote its debug log");
+    scan("check's debug log", &log);
+    let _ = std::fs::remove_file(file);
+    support::note(&format!("the password is absent from: {}", seen.join(", ")));
+}
+
+/// Every record of `topic` (all partitions) on `bootstrap`, keys and
+/// values as lossy text, read with a plain consumer on the plaintext listener.
+fn topic_text(bootstrap: &str, topic: &str) -> String {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", unique("kdrill-secure-grep"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap_or_else(|e| panic!("{topic}: {e}"));
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    let mut left = 0;
+    for p in md.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = c.fetch_watermarks(topic, p.id(), Duration::from_secs(10)).unwrap_or((0, 0));
+        left += high - low;
+        let _ = tpl.add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning);
+    }
+    c.assign(&tpl).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while left > 0 && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(500)) {
+            left -= 1;
+            out.push_str(&String::from_utf8_lossy(m.key().unwrap_or_default()));
+            out.push(' ');
+            out.push_str(&String::from_utf8_lossy(m.payload().unwrap_or_default()));
+            out.push('\n');
+        }
+    }
+    assert!(left <= 0, "{topic} on {bootstrap}: {left} records not read in 30 s");
+    out
+}
+
 fn canary_file(canary: &str) -> PathBuf {
     let p = std::env::temp_dir().join(unique("canary-pw"));
     std::fs::write(&p, canary).unwrap_or_else(|e| panic!("{e}"));

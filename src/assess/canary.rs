@@ -96,9 +96,11 @@ fn percentile(sorted: &[f64], p: usize) -> Option<f64> {
     sorted.get(rank - 1).copied()
 }
 
-/// A flow that runs while its fresh canary loses records is degraded.
+/// A flow that runs while its fresh canary loses records is degraded. A
+/// canary that cannot read back (its mirror not there yet: MM2 finds new
+/// topics every `refresh.topics.interval.seconds`) proves nothing either way.
 pub fn mark_lost_canaries(mm2: &mut [Mm2View], canaries: &[CanaryView], now: Ts) {
-    for c in canaries.iter().filter(|c| c.freshness.is_fresh() && c.lost > 0) {
+    for c in canaries.iter().filter(|c| c.freshness.is_fresh() && c.problem.is_none() && c.lost > 0) {
         let Some(m) = mm2.iter_mut().find(|m| m.flow == c.flow && m.running.is_yes()) else { continue };
         let since = c.last_round_trip.map_or_else(
             || "none seen yet".to_owned(),
@@ -184,6 +186,11 @@ mod tests {
             "{p:?}"
         );
         assert!(Mm2ProblemKind::CanaryLost.needs_a_person());
+        // A canary that cannot read back raises nothing.
+        let blind = CanaryView { problem: Some("DR has no kdrill.canary yet".into()), ..v.clone() };
+        let mut mm2 = vec![running_flow()];
+        mark_lost_canaries(&mut mm2, &[blind], now);
+        assert!(mm2[0].problems.is_empty());
         // A stopped flow's canaries wait: counted, never a problem of MM2's.
         let mut stopped = vec![Mm2View { running: crate::assess::Truth::No, ..running_flow() }];
         mark_lost_canaries(&mut stopped, &[v], now);
