@@ -50,9 +50,6 @@ pub struct Report {
     /// cannot be translated as they are: warnings, they do not change the
     /// exit code.
     pub group_warnings: Vec<GroupWarning>,
-    /// kdrill's end-to-end canaries, where this process runs them (a
-    /// console that may act; never `check` or `serve`, which write nothing).
-    pub canaries: Vec<crate::assess::CanaryView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -350,7 +347,6 @@ pub fn report(a: &Assessment) -> Report {
         rules_unchecked_because: a.rules_unchecked_because(),
         translations: a.translations.iter().map(groups::translation_report).collect(),
         group_warnings: groups::warnings(a),
-        canaries: a.canaries.clone(),
     }
 }
 

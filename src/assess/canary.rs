@@ -4,22 +4,19 @@
 //! canaries is degraded and needs a person: MM2 says it runs, records do
 //! not arrive.
 
-use serde::Serialize;
-
 use super::mm2::{Mm2Problem, Mm2ProblemKind, Mm2View};
 use super::truth::{Freshness, fmt_age};
 use super::{Health, Settings};
 use crate::model::{Canary, Flow, Observed, Snapshot, Ts, age_secs};
 
 /// One flow's canary as judged now.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CanaryView {
     pub flow: Flow,
     pub topic: String,
     pub mirror: String,
     /// When the prober last reported, and how fresh that is.
     pub at: Ts,
-    #[serde(skip)]
     pub freshness: Freshness,
     /// Records sent within the window, and of them: seen on the target,
     /// lost, and still on their way (younger than `canary_lost_after`).
@@ -39,7 +36,7 @@ pub struct CanaryView {
     pub problem: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RoundTrip {
     pub sent_at: Ts,
     pub arrived_at: Ts,
