@@ -135,7 +135,8 @@ fn a_canary_through_mm2_measures_latency_and_counts_losses_while_mm2_is_paused()
     let first = p.until("ten canary records through MM2", 120, |a| canary(a).filter(|c| c.arrived >= 10).cloned());
     let (p50, p99) = (first.p50_seconds.unwrap_or(-1.0), first.p99_seconds.unwrap_or(-1.0));
     eprintln!("CANARY\tp50 {p50:.3} s\tp99 {p99:.3} s\tsent {}\tarrived {}", first.sent, first.arrived);
-    assert!(p50 > 0.0 && p50 <= p99 && p99 < 10.0, "implausible latency: {first:#?}");
+    // The first records wait for MM2 to find the new topic (every 5 s here).
+    assert!(p50 > 0.0 && p50 <= p99 && p50 < 10.0 && p99 < 60.0, "implausible latency: {first:#?}");
     assert_eq!(first.lost, 0, "{first:#?}");
     assert_eq!(first.problem, None);
     // The mirrored records are kdrill's, timestamped when they were sent.
@@ -159,14 +160,29 @@ fn a_canary_through_mm2_measures_latency_and_counts_losses_while_mm2_is_paused()
     eprintln!("CANARY\tpaused: {text}");
     assert!(text.contains(&topic), "{text}");
 
-    // Resumed: the held records arrive late, none stays lost.
+    // Resumed: the held records arrive, after the resume, and none stays lost.
     assert_eq!(connector_verb(SOURCE, "resume", Duration::from_secs(30)), Ok(202));
+    let resumed_at = Utc::now();
     let after = p.until("every canary record through after MM2 resumed", 120, |a| {
-        canary(a).filter(|c| c.lost == 0 && c.last_round_trip.is_some_and(|t| t.sent_at > paused_at)).cloned()
+        canary(a).filter(|c| c.lost == 0 && c.last_round_trip.is_some_and(|t| t.sent_at > resumed_at)).cloned()
     });
-    let late = after.p99_seconds.unwrap_or(0.0);
-    eprintln!("CANARY\tresumed: p99 {late:.1} s over the window, {} sent, {} arrived", after.sent, after.arrived);
-    assert!(late >= 5.0, "records held while paused arrive late: p99 {late:.1} s");
+    eprintln!(
+        "CANARY\tresumed: p99 {:?} s over the window, {} sent, {} arrived",
+        after.p99_seconds, after.sent, after.arrived
+    );
+    let snap = p.snapshots.borrow().clone();
+    let held: Vec<_> = snap
+        .canaries
+        .iter()
+        .flat_map(|c| &c.value.sent)
+        // Connect pauses its task a moment after answering the request.
+        .filter(|r| r.sent_at > paused_at + chrono::TimeDelta::seconds(3) && r.sent_at < resumed_at)
+        .collect();
+    assert!(held.len() >= 3, "records sent while paused: {held:?}");
+    assert!(
+        held.iter().all(|r| r.arrived_at.is_some_and(|t| t > resumed_at)),
+        "held records arrive after the resume: {held:?}"
+    );
 }
 
 #[test]

@@ -504,7 +504,14 @@ fn run(c: &mut Console, fault: Fault) -> Duration {
         );
     }
     let took = ended.elapsed();
-    let world = witness.world_back().unwrap_or(give_up);
+    let Some(world) = witness.world_back() else {
+        panic!(
+            "{}: the world itself did not answer fresh clients within {} s (every partition led with an end \
+             offset on both clusters, every connector and task RUNNING): the recovery cannot be timed",
+            fault.label(),
+            give_up.as_secs()
+        )
+    };
     // A few more polls: the figures stay fresh and nothing is raised late.
     step_for(c, POLL * 3, fault, &mut watch);
     let mut bad = findings(c, from, fault);

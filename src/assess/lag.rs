@@ -142,7 +142,10 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         }
     }
     let policy = &settings.policy;
-    let mirrored = |topic: &str| !policy.is_internal_topic(topic) && !policy.is_heartbeats_topic(topic);
+    // kdrill's own topics (drill, canary) are written during the drill
+    // itself: their lag says nothing of the applications' data.
+    let own = |topic: &str| settings.classification.is_own_topic(topic, policy);
+    let mirrored = |topic: &str| !policy.is_internal_topic(topic) && !policy.is_heartbeats_topic(topic) && !own(topic);
 
     let reads = Reads { end_at: source.topics.as_ref().map(|t| t.at), rep_at: d.replicated.as_ref().map(|r| r.at) };
     // Read on demand where history is missing: (offset asked, its record's time).
@@ -323,6 +326,29 @@ mod tests {
         assert_eq!(l.level, LagLevel::Ahead { records: 30, partitions: 1 });
         let why = l.drained().err().unwrap_or_default();
         assert!(why.contains("30 records past the source's end on 1 partition"), "{why}");
+    }
+
+    #[test]
+    fn kdrills_own_topics_are_never_lag() {
+        let now = Utc::now();
+        let mut snap = orders(now, &[50]);
+        // The canary topic, mirrored and behind: written during the drill itself.
+        let mut canary = snap.cluster(Side::Dc).topics.clone().map(|t| t.value).unwrap_or_default();
+        canary[0].name = "kdrill.canary".into();
+        if let Some(t) = snap.cluster_mut(Side::Dc).topics.as_mut() {
+            t.value.extend(canary);
+        }
+        if let Some(r) = snap.mm2[0].replicated.as_mut() {
+            r.value.push(ReplicatedOffset { topic: "kdrill.canary".into(), partition: 0, upstream_offset: 10 });
+        }
+        let mut settings = Settings::default();
+        let orders_only = assess_lag(&orders(now, &[50]), &History::default(), &settings, now)[0].total;
+        let lag = assess_lag(&snap, &History::default(), &settings, now);
+        assert_eq!(lag[0].total, orders_only.map(|n| n + 89), "a topic MM2 replicates counts");
+        settings.classification.own_topics = vec!["kdrill.canary".into()];
+        let lag = assess_lag(&snap, &History::default(), &settings, now);
+        assert_eq!(lag[0].total, orders_only, "only orders is behind");
+        assert!(lag[0].rows.iter().all(|r| &*r.topic == "orders"));
     }
 
     #[test]

@@ -275,6 +275,9 @@ pub struct CanaryConfig {
 /// The canary topic's default name.
 pub const CANARY_TOPIC: &str = "kdrill.canary";
 
+/// Canary records a console keeps: `timing.canary_window` must fit in them.
+pub const CANARY_RECORDS_KEPT: u32 = 2_000;
+
 #[derive(Clone, Debug)]
 pub struct Timing {
     pub poll_interval: Duration,
@@ -513,12 +516,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             .map(|m| m.flow)
             .collect(),
     };
+    if settings.canary_lost_after >= settings.canary_window {
+        return Err(err(
+            "timing.canary_lost_after: must be shorter than timing.canary_window, or no loss is ever seen".into(),
+        ));
+    }
     for (i, m) in mm2.iter().enumerate() {
-        if let Some(c) = &m.canary
-            && settings.stale_after.to_std().is_ok_and(|s| c.interval >= s)
-        {
+        let Some(c) = &m.canary else { continue };
+        if settings.stale_after.to_std().is_ok_and(|s| c.interval >= s) {
             return Err(err(format!(
                 "mm2[{i}].canary.interval: must be shorter than timing.stale_after, or every canary report looks stale"
+            )));
+        }
+        let shortest = settings.canary_window.to_std().unwrap_or_default() / CANARY_RECORDS_KEPT;
+        if c.interval < shortest {
+            return Err(err(format!(
+                "mm2[{i}].canary.interval: at least {} ms, so that timing.canary_window fits in the {CANARY_RECORDS_KEPT} records kept",
+                shortest.as_millis()
             )));
         }
     }

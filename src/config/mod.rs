@@ -13,8 +13,8 @@ pub use actions::{
     AppsBackend, Commands, ConnectEndpoint, Mm2Actions, Mm2Backend, StopMeans, secrets as action_secrets,
 };
 pub use file::{
-    CANARY_TOPIC, CanaryConfig, ClusterConfig, Config, ConfigError, DRILL_TOPIC, KubeConfig, LEASE_TIMEOUT, Mm2Config,
-    Mm2Flavour, Timing, WorkloadPick, WorkloadRef, load, parse,
+    CANARY_RECORDS_KEPT, CANARY_TOPIC, CanaryConfig, ClusterConfig, Config, ConfigError, DRILL_TOPIC, KubeConfig,
+    LEASE_TIMEOUT, Mm2Config, Mm2Flavour, Timing, WorkloadPick, WorkloadRef, load, parse,
 };
 pub use fingerprint::{fingerprint, settings_fingerprint};
 pub use secret::{Secret, SecretRef};

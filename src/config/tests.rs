@@ -213,4 +213,7 @@ fn a_canary_is_configured_per_flow_and_its_topic_is_never_an_application_s() {
     assert!(bad("interval = \"1h\"").contains("mm2[0].canary.interval: must be shorter than timing.stale_after"));
     assert!(bad("interval = \"10ms\"").contains("mm2[0].canary.interval: expected at least 100ms"));
     assert!(bad("rate = 3").contains("unknown field `rate`"), "{}", bad("rate = 3"));
+    assert!(bad("interval = \"100ms\"").contains("mm2[0].canary.interval: at least 150 ms"));
+    let e = err(&format!("{MINIMAL}\n[timing]\ncanary_lost_after = \"10m\"\n"));
+    assert!(e.contains("timing.canary_lost_after: must be shorter than timing.canary_window"), "{e}");
 }

@@ -12,8 +12,8 @@ use super::rng::SplitMix64;
 
 /// Seconds between two canary records.
 const EVERY_S: u64 = 5;
-/// Records kept (the collector keeps as many).
-const KEPT: usize = 2_000;
+/// Records kept, as the collector keeps them.
+const KEPT: usize = crate::config::CANARY_RECORDS_KEPT as usize;
 
 pub(super) struct DemoCanary {
     rng: SplitMix64,

@@ -18,7 +18,7 @@ use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 use serde::{Deserialize, Serialize};
@@ -28,9 +28,8 @@ use super::client::{self, KdrillContext};
 use crate::config::{CanaryConfig, ClusterConfig, Config};
 use crate::model::{Canary, CanaryRecord, Flow, Observed};
 
-/// Records kept: enough for a day-long window at one a minute, or
-/// `canary_window` at the usual intervals.
-const KEPT: usize = 2_000;
+/// Records kept: `timing.canary_window` fits in them (the config says so).
+const KEPT: usize = crate::config::CANARY_RECORDS_KEPT as usize;
 
 /// The longest a fetch on the target waits for data: the most the canary
 /// adds to the latency it measures.
@@ -52,6 +51,14 @@ struct Payload {
 }
 
 const MARK: &str = "canary";
+
+/// The canary of `flow` before its prober's first report: configured,
+/// proving nothing yet (so a gate that needs it stays shut until it does).
+pub(super) fn starting(config: &Config, flow: Flow, canary: &CanaryConfig) -> Observed<Canary> {
+    let p = Prober::new(config, flow, canary);
+    let canary = Canary { problem: Some("starting: nothing sent yet".into()), ..p.canary() };
+    Observed::new(canary, Utc::now())
+}
 
 /// Runs the canary of `flow` until `tx` closes.
 pub(super) fn run(config: &Config, flow: Flow, canary: &CanaryConfig, tx: &mpsc::Sender<Observed<Canary>>) {
@@ -84,12 +91,21 @@ struct Prober {
     seq: u64,
     sent: VecDeque<CanaryRecord>,
     producer: Option<FutureProducer<KdrillContext>>,
+    /// The canary topic is known to exist on the source.
     topic_ready: bool,
+    /// Sends in a row that failed: the producer is renewed after `RENEW_AFTER`.
+    send_failures: u32,
     consumer: Option<BaseConsumer<KdrillContext>>,
     assigned: bool,
+    /// Reads in a row that failed: the consumer is renewed after `RENEW_AFTER`.
+    read_failures: u32,
     send_problem: Option<String>,
     read_problem: Option<String>,
 }
+
+/// Failed sends or reads in a row after which the client is replaced (a
+/// client whose connections hung with a frozen broker may never recover).
+const RENEW_AFTER: u32 = 3;
 
 impl Prober {
     fn new(config: &Config, flow: Flow, canary: &CanaryConfig) -> Prober {
@@ -109,8 +125,10 @@ impl Prober {
             sent: VecDeque::new(),
             producer: None,
             topic_ready: false,
+            send_failures: 0,
             consumer: None,
             assigned: false,
+            read_failures: 0,
             send_problem: None,
             read_problem: None,
         }
@@ -130,6 +148,12 @@ impl Prober {
     /// Sends the next record and waits for the source to hold it.
     fn send(&mut self) {
         self.send_problem = self.try_send().err().map(|e| client::redact(&e, &self.source));
+        self.send_failures = if self.send_problem.is_some() { self.send_failures + 1 } else { 0 };
+        if self.send_failures >= RENEW_AFTER {
+            self.producer = None;
+            self.topic_ready = false;
+            self.send_failures = 0;
+        }
     }
 
     fn try_send(&mut self) -> Result<(), String> {
@@ -141,11 +165,18 @@ impl Prober {
             let p = c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, &self.source))?;
             self.producer = Some(p);
         }
+        let Some(producer) = &self.producer else { return Ok(()) };
         if !self.topic_ready {
-            self.create_topic(timeout)?;
+            let md = producer
+                .client()
+                .fetch_metadata(Some(&self.topic), timeout)
+                .map_err(|e| format!("{}: metadata of {}: {e}", self.source.alias, self.topic))?;
+            let exists = md.topics().iter().any(|t| t.name() == self.topic && !t.partitions().is_empty());
+            if !exists {
+                self.create_topic(timeout)?;
+            }
             self.topic_ready = true;
         }
-        let Some(producer) = &self.producer else { return Ok(()) };
         self.seq += 1;
         let sent_at = Utc::now();
         let payload = Payload {
@@ -160,9 +191,16 @@ impl Prober {
             .payload(&value)
             .timestamp(sent_at.timestamp_millis())
             .partition(0);
-        futures::executor::block_on(producer.send(record, Timeout::After(timeout))).map_err(|(e, _)| {
-            format!("{} did not take canary record {} in {}: {e}", self.source.alias, self.seq, self.topic)
-        })?;
+        if let Err((e, _)) = futures::executor::block_on(producer.send(record, Timeout::After(timeout))) {
+            // Deleted meanwhile: looked up (and created) again.
+            if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+                self.topic_ready = false;
+            }
+            return Err(format!(
+                "{} did not take canary record {} in {}: {e}",
+                self.source.alias, self.seq, self.topic
+            ));
+        }
         self.sent.push_back(CanaryRecord { seq: self.seq, sent_at, arrived_at: None });
         while self.sent.len() > KEPT {
             self.sent.pop_front();
@@ -198,14 +236,22 @@ impl Prober {
             std::thread::sleep(until.saturating_duration_since(Instant::now()));
             return;
         }
-        self.read_problem = None;
         let Some(consumer) = &self.consumer else { return };
+        let (mut read, mut error) = (false, None);
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return;
+                break;
             }
-            let Some(Ok(msg)) = consumer.poll(left) else { continue };
+            let msg = match consumer.poll(left) {
+                None => continue,
+                Some(Err(e)) => {
+                    error = Some(e);
+                    continue;
+                }
+                Some(Ok(msg)) => msg,
+            };
+            read = true;
             let arrived = Utc::now();
             let Some(p) = msg.payload().and_then(|v| serde_json::from_slice::<Payload>(v).ok()) else { continue };
             if p.kdrill != MARK || p.id != self.id {
@@ -214,6 +260,30 @@ impl Prober {
             if let Some(r) = self.sent.iter_mut().find(|r| r.seq == p.seq && r.arrived_at.is_none()) {
                 r.arrived_at = Some(arrived);
             }
+        }
+        self.judge_read(read, error);
+    }
+
+    /// A read that failed without delivering anything is said, never taken
+    /// for records not arriving; the mirror gone or out of range is assigned
+    /// again, and a consumer that keeps failing is replaced.
+    fn judge_read(&mut self, read: bool, error: Option<rdkafka::error::KafkaError>) {
+        let Some(e) = error.filter(|_| !read) else {
+            self.read_problem = None;
+            self.read_failures = 0;
+            return;
+        };
+        let code = e.rdkafka_error_code();
+        if matches!(code, Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::OffsetOutOfRange)) {
+            self.assigned = false;
+        }
+        self.read_problem =
+            Some(client::redact(&format!("{}: reading {}: {e}", self.target.alias, self.mirror), &self.target));
+        self.read_failures += 1;
+        if self.read_failures >= RENEW_AFTER {
+            self.consumer = None;
+            self.assigned = false;
+            self.read_failures = 0;
         }
     }
 
@@ -265,5 +335,53 @@ impl Prober {
         consumer.assign(&tpl).map_err(|e| format!("{}: assign {}: {e}", self.target.alias, self.mirror))?;
         self.assigned = true;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::error::KafkaError;
+
+    use super::*;
+
+    fn prober() -> Prober {
+        let text = "[clusters.dc]\nbootstrap = \"127.0.0.1:1\"\n[clusters.dr]\nbootstrap = \"127.0.0.1:2\"\n\
+                    [[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n[mm2.canary]\n";
+        let config = crate::config::parse(text, std::path::Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let canary = config.mm2[0].canary.clone().unwrap_or_else(|| panic!("a canary"));
+        Prober::new(&config, Flow::DC_TO_DR, &canary)
+    }
+
+    #[test]
+    fn a_failed_read_is_said_and_a_consumer_that_keeps_failing_is_replaced() {
+        let mut p = prober();
+        p.assigned = true;
+        let transport = || Some(KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure));
+        p.judge_read(false, transport());
+        let problem = p.canary().problem.unwrap_or_default();
+        assert!(problem.starts_with("dr: reading kdrill.canary:"), "{problem}");
+        assert!(p.assigned, "one failure keeps the assignment");
+        p.judge_read(false, transport());
+        p.judge_read(false, transport());
+        assert!(!p.assigned && p.consumer.is_none(), "three in a row: a new consumer, assigned again");
+        // A read that delivered records is no failure, whatever else it saw.
+        p.judge_read(true, transport());
+        assert_eq!((p.canary().problem, p.read_failures), (None, 0));
+        // The mirror gone: assigned again at once (from its beginning).
+        p.assigned = true;
+        p.judge_read(false, Some(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)));
+        assert!(!p.assigned);
+    }
+
+    #[test]
+    fn before_its_first_report_a_canary_proves_nothing() {
+        let text = "[clusters.dc]\nbootstrap = \"127.0.0.1:1\"\n[clusters.dr]\nbootstrap = \"127.0.0.1:2\"\n\
+                    [[mm2]]\nsource = \"dc\"\ntarget = \"dr\"\n[mm2.canary]\ntopic = \"c1\"\n\
+                    [replication]\npolicy = \"default\"\n";
+        let config = crate::config::parse(text, std::path::Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let canary = config.mm2[0].canary.clone().unwrap_or_else(|| panic!("a canary"));
+        let c = starting(&config, Flow::DC_TO_DR, &canary).value;
+        assert_eq!((c.topic.as_str(), c.mirror.as_str()), ("c1", "dc.c1"));
+        assert!(c.sent.is_empty() && c.problem.is_some());
     }
 }

@@ -207,7 +207,14 @@ impl ClusterPoller {
         self.poll_with(&observer, deadline, &mut stats);
         drain_events(&observer);
         if std::mem::take(&mut self.renew) {
-            tracing::info!("{}: {} polls failed in a row: connecting with a new client", self.cfg.alias, self.failures);
+            // Why was logged where it was decided (here, or `note_end_offsets`).
+            if self.failures > 0 {
+                tracing::info!(
+                    "{}: {} polls failed in a row: connecting with a new client",
+                    self.cfg.alias,
+                    self.failures
+                );
+            }
             drop(observer);
         } else {
             self.client = Some(observer);
@@ -272,8 +279,6 @@ impl ClusterPoller {
             .collect()
     }
 
-    /// Fills `end_offset` of every partition that has a leader, in one call.
-    /// Returns when the offsets were observed.
     /// Counts polls whose end offsets all failed while metadata answered;
     /// the next poll connects anew after `RENEW_AFTER_OFFSET_FAILURES`.
     fn note_end_offsets(&mut self, read: bool) {
@@ -289,6 +294,8 @@ impl ClusterPoller {
         }
     }
 
+    /// Fills `end_offset` of every partition that has a leader, in one call.
+    /// Returns when the offsets were observed.
     fn fill_end_offsets(
         &self,
         client: &rdkafka::client::Client<KdrillContext>,

@@ -72,7 +72,10 @@ pub fn spawn_acting(config: Config) -> WorldLink {
 }
 
 fn spawn_with(config: Config, acting: bool) -> WorldLink {
-    let initial = empty_snapshot(&config);
+    let mut initial = empty_snapshot(&config);
+    let canaries: Vec<_> =
+        config.mm2.iter().filter(|_| acting).filter_map(|m| Some((m.flow, m.canary.clone()?))).collect();
+    initial.canaries = canaries.iter().map(|(flow, c)| canary::starting(&config, *flow, c)).collect();
     let (world, source) = link(initial.clone());
     let SourceEnd { snapshots, outcomes, actions } = source;
     let (report_tx, report_rx) = mpsc::channel::<Report>(8);
@@ -97,9 +100,8 @@ fn spawn_with(config: Config, acting: bool) -> WorldLink {
     }
     drop(platform_tx);
     let (canary_tx, canary_rx) = mpsc::channel::<Observed<Canary>>(8);
-    for m in config.mm2.iter().filter(|_| acting) {
-        let Some(c) = m.canary.clone() else { continue };
-        let (tx, config, flow) = (canary_tx.clone(), config.clone(), m.flow);
+    for (flow, c) in canaries {
+        let (tx, config) = (canary_tx.clone(), config.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("canary {flow}"))
             .spawn(move || canary::run(&config, flow, &c, &tx));
