@@ -110,7 +110,19 @@ impl SidePoller {
         let cluster = &mut self.cluster;
         let (answered, footprint) = std::thread::scope(|s| {
             let reading = self.reader.as_mut().map(|r| s.spawn(move || r.poll(timeout)));
-            let answered = cluster.poll().brokers > 0;
+            let stats = cluster.poll();
+            if stats.brokers > 0 {
+                tracing::debug!(
+                    "{}: polled in {} ms: {} brokers, {} topics, {} partitions, {} section error(s)",
+                    self.side,
+                    stats.elapsed.as_millis(),
+                    stats.brokers,
+                    stats.topics,
+                    stats.partitions,
+                    stats.errors.len()
+                );
+            }
+            let answered = stats.brokers > 0;
             (answered, reading.map(|h| h.join()))
         });
         match footprint {
