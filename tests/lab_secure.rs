@@ -529,7 +529,10 @@ fn a_canary_password_never_comes_out() {
 #[test]
 fn a_driving_console_over_scram_tls_runs_its_canary_and_writes_its_password_nowhere() {
     let s = secure();
-    let _lock = support::shared();
+    // Exclusive: its drill topic is written on both clusters, where a
+    // console of another scenario (no [drill] topic of that name) would
+    // take the writes for an application's.
+    let _lock = support::exclusive();
     let password = std::fs::read_to_string(&s.password_file).unwrap_or_else(|e| panic!("{}: {e}", s.password_file));
     let password = password.trim().to_owned();
     assert!(password.len() >= 8, "the lab's kdrill password is too short to grep for");
