@@ -11,7 +11,8 @@
 //! * no rule violation is raised that the fault itself did not cause;
 //! * the console is back to fresh, correct figures (both sides fresh, MM2
 //!   DC→DR healthy with fresh connector states, lag known) within
-//!   `stale_after` + 2 polls of the world answering fresh clients again
+//!   `stale_after` + 2 polls + 2 request timeouts of the world answering
+//!   fresh clients again
 //!   (a [`Witness`] times that from the fault's end); both times are printed.
 //!
 //! `KDRILL_FAULT_REPEAT=N` repeats every fault N times with randomised
@@ -32,6 +33,7 @@ use support::console::Console;
 const POLL: Duration = Duration::from_secs(1);
 const STALE_AFTER: Duration = Duration::from_secs(6);
 const HOLD: Duration = Duration::from_secs(3);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The lab with short timing, MM2 DC→DR observed (and its Connect REST).
 fn config() -> kdrill::config::Config {
@@ -52,12 +54,13 @@ connect_url = "{rest}"
 poll_interval = "{}s"
 hold_window = "{}s"
 stale_after = "{}s"
-request_timeout = "3s"
+request_timeout = "{}s"
 rate_window = "10s"
 "#,
         POLL.as_secs(),
         HOLD.as_secs(),
         STALE_AFTER.as_secs(),
+        REQUEST_TIMEOUT.as_secs(),
         apps = support::LAB_APPS
     ))
 }
@@ -471,7 +474,11 @@ fn run(c: &mut Console, fault: Fault) -> Duration {
         }
     }
     let ended = Instant::now();
-    let budget = STALE_AFTER + POLL * 2;
+    // After the world answers, a client that hung with the broker is
+    // replaced after at most two failed polls, each bounded by the request
+    // timeout (`RENEW_AFTER_OFFSET_FAILURES`); then fresh within
+    // stale_after + 2 polls.
+    let budget = STALE_AFTER + POLL * 2 + REQUEST_TIMEOUT * 2;
     // Stepping past the budget shows how long recovery took when it was late.
     let give_up = budget + Duration::from_secs(60);
     let witness = Witness::start(give_up);
@@ -532,8 +539,8 @@ fn run(c: &mut Console, fault: Fault) -> Duration {
     assert!(bad.is_empty(), "{}:\n{}\n{}", fault.label(), bad.join("\n"), c.state());
     assert!(
         took <= world + budget,
-        "{}: back to fresh figures after {:.1} s ({parts}), more than stale_after + 2 polls ({} s) after \
-         the world answered ({:.1} s); at {} s:\n{}\nnow:\n{}",
+        "{}: back to fresh figures after {:.1} s ({parts}), more than stale_after + 2 polls + 2 request \
+         timeouts ({} s) after the world answered ({:.1} s); at {} s:\n{}\nnow:\n{}",
         fault.label(),
         took.as_secs_f64(),
         budget.as_secs(),
