@@ -55,9 +55,20 @@ const MARK: &str = "canary";
 /// The canary of `flow` before its prober's first report: configured,
 /// proving nothing yet (so a gate that needs it stays shut until it does).
 pub(super) fn starting(config: &Config, flow: Flow, canary: &CanaryConfig) -> Observed<Canary> {
-    let p = Prober::new(config, flow, canary);
-    let canary = Canary { problem: Some("starting: nothing sent yet".into()), ..p.canary() };
-    Observed::new(canary, Utc::now())
+    let value = Canary {
+        flow,
+        topic: canary.topic.clone(),
+        mirror: mirror_of(config, flow, canary),
+        sent: Vec::new(),
+        problem: Some("starting: nothing sent yet".into()),
+    };
+    Observed::new(value, Utc::now())
+}
+
+/// The canary topic's mirror on the flow's target, as the replication
+/// policy names it.
+fn mirror_of(config: &Config, flow: Flow, canary: &CanaryConfig) -> String {
+    config.settings.policy.remote_topic(&config.cluster(flow.source).alias, &canary.topic)
 }
 
 /// Runs the canary of `flow` until `tx` closes.
@@ -111,7 +122,7 @@ impl Prober {
     fn new(config: &Config, flow: Flow, canary: &CanaryConfig) -> Prober {
         let source = config.cluster(flow.source).clone();
         let target = config.cluster(flow.target).clone();
-        let mirror = config.settings.policy.remote_topic(&source.alias, &canary.topic);
+        let mirror = mirror_of(config, flow, canary);
         let started = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         Prober {
             flow,
