@@ -330,9 +330,12 @@ fn a_context_without_list_pods_is_refused_by_name() {
     // runs anywhere rests on the pods kdrill is not allowed to list.
     let mm2 = "[[mm2]]\nsource = \"dr\"\ntarget = \"dc\"\nflavour = \"strimzi\"\n";
     let mut o = Observer::start(kube_config(["dc-nolist", "dr-nolist"], mm2));
-    let (snap, a) = o.wait("both sides refusing the MM2 pods", 60, |snap, a| {
+    let (snap, a) = o.wait("both sides refusing the MM2 pods, their resources read", 60, |snap, a| {
         Side::BOTH.iter().all(|s| {
-            snap.platform(*s).is_some_and(|p| p.refusals.iter().any(|r| r.section == Section::Mm2Pods))
+            // The resources' own watch syncs on its own time: wait for it
+            // too, so that what follows asserts the refusal left it alone.
+            snap.platform(*s)
+                .is_some_and(|p| p.refusals.iter().any(|r| r.section == Section::Mm2Pods) && p.mirrormakers.is_some())
                 && !a.platforms[s.index()].as_ref().is_none_or(|p| p.refusals.is_empty())
         }) && mm2_of(a, Flow::DR_TO_DC).workers_alive == Some(0)
     });
