@@ -9,14 +9,14 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::AdminClient;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::collect::kafka::client::{self, KdrillContext};
+use crate::collect::kafka::writer;
 use crate::config::{ClusterConfig, Timing};
 use crate::model::Side;
 
@@ -148,7 +148,7 @@ impl SideTask {
                 if Instant::now() >= next_probe {
                     next_probe = Instant::now() + PROBE_EVERY;
                     let before = log.feed.clone();
-                    match topic_exists(&consumer, &self.topic, timeout) {
+                    match writer::topic_exists(consumer.client(), &self.topic, timeout) {
                         Ok(true) => {
                             let mut tpl = TopicPartitionList::new();
                             let added = tpl.add_partition_offset(&self.topic, 0, Offset::Beginning);
@@ -298,20 +298,6 @@ fn lease_envelope(me: &Driver, kind: LeaseKind) -> Envelope {
     Envelope::lease(LeaseRecord { driver: me.clone(), at: Utc::now(), kind })
 }
 
-/// Whether `topic` exists; `Err` when the cluster does not answer.
-fn topic_exists(consumer: &BaseConsumer<KdrillContext>, topic: &str, timeout: Duration) -> Result<bool, String> {
-    let md = consumer.fetch_metadata(Some(topic), timeout).map_err(|e| e.to_string())?;
-    match md.topics().iter().find(|t| t.name() == topic) {
-        Some(t) if t.error().is_none() => Ok(!t.partitions().is_empty()),
-        Some(t) => match t.error().map(RDKafkaErrorCode::from) {
-            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Ok(false),
-            Some(RDKafkaErrorCode::TopicAuthorizationFailed) => Err(format!("not allowed to read {topic}")),
-            other => Err(format!("{topic}: {other:?}")),
-        },
-        None => Ok(false),
-    }
-}
-
 /// The writing clients of a driving console: an idempotent producer
 /// (ordered, never duplicated by retries) and an admin client.
 struct Writer {
@@ -321,12 +307,8 @@ struct Writer {
 
 impl Writer {
     fn new(cluster: &ClusterConfig, timing: &Timing) -> Result<Writer, String> {
-        let mut c = client::base_config(cluster, timing);
-        let timeout = (timing.request_timeout.as_millis() as u64).clamp(1_000, 300_000);
-        c.set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("message.timeout.ms", (timeout * 2).to_string())
-            .set("linger.ms", "0");
+        let mut c = writer::producer_config(cluster, timing, timing.request_timeout * 2);
+        c.set("enable.idempotence", "true");
         let producer = c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, cluster))?;
         let admin = c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, cluster))?;
         Ok(Writer { producer, admin })
@@ -344,15 +326,7 @@ impl Writer {
     /// Creates the drill topic: one partition, compacted, the cluster's
     /// default replication.
     fn create(&self, topic: &str, timeout: Duration) -> Result<(), String> {
-        let new = NewTopic::new(topic, 1, TopicReplication::Fixed(-1)).set("cleanup.policy", "compact");
-        let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(timeout)));
-        let results =
-            futures::executor::block_on(self.admin.create_topics([&new], &opts)).map_err(|e| e.to_string())?;
-        match results.into_iter().next() {
-            Some(Ok(_)) | None => Ok(()),
-            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
-            Some(Err((_, code))) => Err(code.to_string()),
-        }
+        writer::create_topic(&self.admin, topic, &[("cleanup.policy", "compact")], timeout)
     }
 }
 

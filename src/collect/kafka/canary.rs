@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rdkafka::Message;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::AdminClient;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::client::{self, KdrillContext};
+use super::writer;
 use crate::config::{CanaryConfig, ClusterConfig, Config};
 use crate::model::{Canary, CanaryRecord, Flow, Observed};
 
@@ -170,19 +171,15 @@ impl Prober {
     fn try_send(&mut self) -> Result<(), String> {
         let timeout = self.timing.request_timeout;
         if self.producer.is_none() {
-            let mut c = client::base_config(&self.source, &self.timing);
-            let ms = (timeout.as_millis() as u64).clamp(1_000, 300_000);
-            c.set("acks", "all").set("message.timeout.ms", ms.to_string()).set("linger.ms", "0");
-            let p = c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, &self.source))?;
+            let p = writer::producer_config(&self.source, &self.timing, timeout)
+                .create_with_context(KdrillContext::default())
+                .map_err(|e| client::describe(&e, &self.source))?;
             self.producer = Some(p);
         }
         let Some(producer) = &self.producer else { return Ok(()) };
         if !self.topic_ready {
-            let md = producer
-                .client()
-                .fetch_metadata(Some(&self.topic), timeout)
+            let exists = writer::topic_exists(producer.client(), &self.topic, timeout)
                 .map_err(|e| format!("{}: metadata of {}: {e}", self.source.alias, self.topic))?;
-            let exists = md.topics().iter().any(|t| t.name() == self.topic && !t.partitions().is_empty());
             if !exists {
                 self.create_topic(timeout)?;
             }
@@ -226,17 +223,12 @@ impl Prober {
         let admin: AdminClient<KdrillContext> = client::base_config(&self.source, &self.timing)
             .create_with_context(KdrillContext::default())
             .map_err(|e| client::describe(&e, &self.source))?;
-        let new = NewTopic::new(&self.topic, 1, TopicReplication::Fixed(-1)).set("retention.ms", RETENTION_MS);
-        let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(timeout)));
-        let results = futures::executor::block_on(admin.create_topics([&new], &opts))
-            .map_err(|e| format!("cannot create the canary topic {} on {}: {e}", self.topic, self.source.alias))?;
-        match results.into_iter().next() {
-            Some(Ok(_)) | None | Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
-            Some(Err((_, code))) => Err(format!(
-                "cannot create the canary topic {} on {} ({code}): create it, or allow kdrill to",
+        writer::create_topic(&admin, &self.topic, &[("retention.ms", RETENTION_MS)], timeout).map_err(|why| {
+            format!(
+                "cannot create the canary topic {} on {} ({why}): create it, or allow kdrill to",
                 self.topic, self.source.alias
-            )),
-        }
+            )
+        })
     }
 
     /// Reads the mirror on the target until `until`, marking this

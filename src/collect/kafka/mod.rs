@@ -41,6 +41,7 @@ pub mod record_times;
 pub mod security;
 mod side;
 pub mod wire;
+pub mod writer;
 
 use std::sync::Arc;
 
