@@ -26,6 +26,9 @@ struct Secure {
     dc_ca: String,
     dr_ca: String,
     password_file: String,
+    /// MM2's own user's password: its worker reaches both clusters over
+    /// SASL_SSL, reading it through Connect's FileConfigProvider.
+    mm2_password_file: String,
     dir: PathBuf,
 }
 
@@ -47,6 +50,7 @@ fn secure() -> Secure {
         dc_ca: get("KDRILL_LAB_DC_CA_FILE"),
         dr_ca: get("KDRILL_LAB_DR_CA_FILE"),
         password_file: get("KDRILL_LAB_KDRILL_PASSWORD_FILE"),
+        mm2_password_file: get("KDRILL_LAB_MM2_PASSWORD_FILE"),
         dir: l.dir.clone(),
     }
 }
@@ -522,10 +526,11 @@ fn a_canary_password_never_comes_out() {
 
 /// A console that may act, over SCRAM-SHA-512/TLS with the real password:
 /// its end-to-end canary runs through MM2 over those listeners, it drives a
-/// drill shared through its drill topic, and the password is absent from
-/// everything it writes or shows: every screen, its log, the journal, the
-/// drill topic and the canary topic on both clusters, the report (Markdown
-/// and JSON), and `check` (text, JSON, the debug log).
+/// drill shared through its drill topic, and the password (and MM2's own,
+/// whose configurations kdrill reads) is absent from everything it writes
+/// or shows: every screen, its log, the journal, the drill topic and the
+/// canary topic on both clusters, the report (Markdown and JSON), and
+/// `check` (text, JSON, the debug log).
 #[test]
 fn a_driving_console_over_scram_tls_runs_its_canary_and_writes_its_password_nowhere() {
     let s = secure();
@@ -533,9 +538,12 @@ fn a_driving_console_over_scram_tls_runs_its_canary_and_writes_its_password_nowh
     // console of another scenario (no [drill] topic of that name) would
     // take the writes for an application's.
     let _lock = support::exclusive();
-    let password = std::fs::read_to_string(&s.password_file).unwrap_or_else(|e| panic!("{}: {e}", s.password_file));
-    let password = password.trim().to_owned();
+    let read = |f: &str| std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{f}: {e}")).trim().to_owned();
+    let password = read(&s.password_file);
     assert!(password.len() >= 8, "the lab's kdrill password is too short to grep for");
+    // MM2's too: kdrill reads MM2's configurations from its config topic.
+    let mm2_password = read(&s.mm2_password_file);
+    assert!(mm2_password.len() >= 8, "the lab's mm2 password is too short to grep for");
     let canary_topic = unique("kdrill-canary-tls");
     let drill_topic = unique("kdrill.drill.tls");
     let dir = std::env::temp_dir().join(unique("kdrill-secure-drive"));
@@ -580,6 +588,7 @@ fn a_driving_console_over_scram_tls_runs_its_canary_and_writes_its_password_nowh
     let mut seen = Vec::new();
     let mut scan = |what: &str, text: &str| {
         assert!(!text.contains(&password), "the password appears in {what}");
+        assert!(!text.contains(&mm2_password), "MM2's password appears in {what}");
         seen.push(what.to_owned());
     };
     for key in [None, Some('?'), Some('j'), Some('l'), Some('g'), Some('w')] {
@@ -614,6 +623,10 @@ fn a_driving_console_over_scram_tls_runs_its_canary_and_writes_its_password_nowh
         scan(&format!("{side}'s drill topic"), &drill);
         scan(&format!("{side}'s canary topic"), &topic_text(bootstrap, &canary_topic));
     }
+    // What kdrill reads of MM2's settings names the secret, never holds it.
+    let configs = topic_text(&lab().dr, "mirrormaker2-cluster-configs");
+    assert!(configs.contains("source.cluster.sasl.jaas.config") && configs.contains("${file:"), "{configs}");
+    scan("MM2 DC→DR's config topic", &configs);
 
     let state = dir.join("state");
     let file = write_config("secure-drive", &text);

@@ -101,3 +101,73 @@ KDRILL_LAB_MM2_PASSWORD_FILE=$SECURE/mm2.password
 KDRILL_LAB_APP_PASSWORD_FILE=$SECURE/app.password
 EOF
 }
+
+# ---------------------------------------------------------------- clients
+# MM2 and the sample app connect as production's do: SCRAM-SHA-512 over TLS,
+# each as its own user, trusting only the CA of the cluster it talks to.
+
+secure_bootstrap() { echo "127.0.0.1:${SPORT[$1]}"; }
+
+# The secrets MM2's Connect worker reads through Kafka's FileConfigProvider
+# (as Strimzi mounts them): worker and connector configurations, and so the
+# config topic kdrill reads, hold a reference, never the password.
+secure_mm2_secrets() {
+  local f="$SECURE/mm2-client.properties" tmp="$SECURE/mm2-client.properties.tmp.$BASHPID"
+  (umask 077
+    printf 'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="mm2" password="%s";\n' \
+      "$(cat "$SECURE/mm2.password")" >"$tmp") && mv -f "$tmp" "$f"
+}
+
+# Java client properties reaching SIDE as mm2, each key behind PREFIX.
+secure_java_client() {  # secure_java_client SIDE PREFIX
+  local side="$1" p="$2"
+  cat <<EOF2
+${p}security.protocol=SASL_SSL
+${p}sasl.mechanism=$SCRAM_MECHANISM
+${p}sasl.jaas.config=\${file:$SECURE/mm2-client.properties:sasl.jaas.config}
+${p}ssl.truststore.type=PEM
+${p}ssl.truststore.location=$SECURE/ca-$side.pem
+EOF2
+}
+
+# The worker's own clients (its group and internal topics) and those it
+# gives tasks (the producer of every source task, admin, consumer), on the
+# target cluster.
+secure_worker_props() {  # secure_worker_props TARGET
+  printf '%s\n' "# SCRAM-SHA-512 over TLS as user mm2 (scripts/lab.d/secure.sh)" \
+    "config.providers=file" \
+    "config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider"
+  local p
+  for p in "" producer. consumer. admin.; do secure_java_client "$1" "$p"; done
+}
+
+# Adds to a connector's JSON configuration the security of every cluster it
+# names (source.cluster., target.cluster., producer.override.), each found
+# by its bootstrap address.
+secure_connector() {  # secure_connector FILE
+  python3 - "$1" "$(secure_bootstrap dc)" "$(secure_bootstrap dr)" \
+    "$(secure_java_client dc @)" "$(secure_java_client dr @)" <<'PY'
+import json, sys
+path, boot_dc, boot_dr, props_dc, props_dr = sys.argv[1:]
+sides = {boot_dc: props_dc, boot_dr: props_dr}
+cfg = json.load(open(path))
+for prefix in ("source.cluster.", "target.cluster.", "producer.override."):
+    props = sides.get(cfg.get(prefix + "bootstrap.servers"))
+    if props is None:
+        continue
+    for line in props.splitlines():
+        key, value = line.split("=", 1)
+        cfg[key.replace("@", prefix, 1)] = value
+with open(path + ".tmp", "w") as f:
+    json.dump(cfg, f, indent=2)
+PY
+  mv -f "$1.tmp" "$1"
+}
+
+# librdkafka properties for the sample app on SIDE, as user app.
+secure_app_config() {  # secure_app_config SIDE FILE
+  local tmp="$2.tmp.$BASHPID"
+  (umask 077
+    printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanisms=$SCRAM_MECHANISM" "sasl.username=app" \
+      "sasl.password=$(cat "$SECURE/app.password")" "ssl.ca.location=$SECURE/ca-$1.pem" >"$tmp") && mv -f "$tmp" "$2"
+}

@@ -24,8 +24,13 @@
 //! (plus ` pending=<p>` when the flush timed out): records whose delivery
 //! failed are the app's own loss, not replication's.
 //!
+//! `--client-config FILE` adds librdkafka properties (`key=value` lines) to
+//! every client: scripts/lab connects the app over SCRAM-SHA-512/TLS as
+//! user `app` this way, the password kept in that file.
+//!
 //! Usage: kdrill-lab-app --bootstrap HOST:PORT --side NAME [--rate N]
 //!        [--group-protocol classic|consumer] [--wait-topics-secs N]
+//!        [--client-config FILE]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +55,34 @@ struct Args {
     rate: u64,
     group_protocol: String,
     wait_topics: Duration,
+    /// Added to every client's configuration (`--client-config`).
+    client_config: Vec<(String, String)>,
+}
+
+/// `key=value` lines; blank lines and `#` comments skipped.
+fn read_client_config(path: &str) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--client-config {path}: {e}"))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // Never quote the line: it may hold a password.
+        let (k, v) = line.split_once('=').ok_or_else(|| format!("--client-config {path}: line {} has no '='", n + 1))?;
+        out.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+/// A client configuration with the bootstrap address and `--client-config`.
+fn client_config(args: &Args) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &args.bootstrap);
+    for (k, v) in &args.client_config {
+        cfg.set(k, v);
+    }
+    cfg
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -59,6 +92,7 @@ fn parse_args() -> Result<Args, String> {
         rate: 150,
         group_protocol: "classic".into(),
         wait_topics: Duration::from_secs(180),
+        client_config: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
             "--side" => a.side = val()?,
             "--rate" => a.rate = val()?.parse().map_err(|e| format!("--rate: {e}"))?,
             "--group-protocol" => a.group_protocol = val()?,
+            "--client-config" => a.client_config = read_client_config(&val()?)?,
             "--wait-topics-secs" => {
                 a.wait_topics = Duration::from_secs(val()?.parse().map_err(|e| format!("--wait-topics-secs: {e}"))?)
             }
@@ -156,7 +191,7 @@ async fn main() {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "{e}\nusage: kdrill-lab-app --bootstrap HOST:PORT --side NAME [--rate N] [--group-protocol classic|consumer] [--wait-topics-secs N]"
+                "{e}\nusage: kdrill-lab-app --bootstrap HOST:PORT --side NAME [--rate N] [--group-protocol classic|consumer] [--wait-topics-secs N] [--client-config FILE]"
             );
             std::process::exit(2);
         }
@@ -171,8 +206,7 @@ async fn main() {
         args.group_protocol
     );
 
-    let producer: ThreadedProducer<Delivery> = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap)
+    let producer: ThreadedProducer<Delivery> = client_config(&args)
         .set("client.id", format!("lab-app-producer-{}", args.side))
         // Same partitioner as the Java clients, so keys land where a Java
         // producer would put them.
@@ -286,9 +320,8 @@ async fn wait_for_topics(producer: &ThreadedProducer<Delivery>, args: &Args) {
 }
 
 fn make_consumer(args: &Args, topic: &str, group: &str, client_id: &str) -> StreamConsumer<Member> {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", &args.bootstrap)
-        .set("group.id", group)
+    let mut cfg = client_config(args);
+    cfg.set("group.id", group)
         .set("client.id", client_id)
         .set("group.protocol", &args.group_protocol)
         .set("enable.auto.commit", "true")
