@@ -12,13 +12,12 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
 use kdrill::assess::{Assessment, Assessor, Condition, Health, Role, Rule, Truth, evaluate};
 use kdrill::collect::WorldLink;
-use kdrill::config::{self, Config};
+use kdrill::config::Config;
 use kdrill::drill::{Drill, DrillEvent, PlanKind};
 use kdrill::model::{Flow, Link, Side};
 
@@ -159,10 +158,7 @@ fn lab_cmd(lab: &support::Lab, args: &[&str]) {
 fn switchover_alarms_broker_loss_and_failback_on_real_kafka() {
     let lab = support::lab();
     let _lock = support::exclusive();
-    let cfg = match config::load(Path::new("examples/lab.toml")) {
-        Ok(c) => c,
-        Err(e) => panic!("{e}"),
-    };
+    let cfg = support::lab_example_config();
     // The steady state of the runbook: apps on DC, MM2 on DR (DC→DR).
     lab_cmd(lab, &["apps", "stop", "dr"]);
     lab_cmd(lab, &["mm2", "stop", "dr-dc"]);

@@ -132,6 +132,28 @@ pub fn lab_config(rest: &str) -> kdrill::config::Config {
     kdrill::config::parse(&text, std::path::Path::new("lab-test.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `examples/lab.toml` as it reads against this lab: its clusters and MM2
+/// REST addresses from `lab.env` (a private lab shifts every port).
+pub fn lab_example_config() -> kdrill::config::Config {
+    let l = lab();
+    let path = l.root.join("examples/lab.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let env = std::fs::read_to_string(l.dir.join("lab.env")).unwrap_or_default();
+    let get = |k: &str| env.lines().find_map(|line| line.strip_prefix(&format!("{k}="))).map(str::to_owned);
+    let moves = [
+        ("127.0.0.1:19092", Some(l.dc.clone())),
+        ("127.0.0.1:29092", Some(l.dr.clone())),
+        ("http://127.0.0.1:28083", get("KDRILL_LAB_MM2_DC_DR_REST")),
+        ("http://127.0.0.1:18083", get("KDRILL_LAB_MM2_DR_DC_REST")),
+    ];
+    for (from, to) in moves {
+        if let Some(to) = to {
+            text = text.replace(from, &to);
+        }
+    }
+    kdrill::config::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Runs a command with a deadline; stdout on success, stdout+stderr tail otherwise.
 pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<String, String> {
     let out_path = std::env::temp_dir().join(format!("kdrill-test-cmd-{}.out", unique("o")));
