@@ -18,6 +18,9 @@
 //! whose metadata answers but whose end offsets all fail in
 //! `RENEW_AFTER_OFFSET_FAILURES` polls in a row is replaced too: after a
 //! broker resumed, a client may keep stale leaders a fresh one never sees.
+//! On the first answer after an outage one such poll is enough, and its
+//! groups are not asked: a client that lived through the outage is not
+//! trusted to wait out another request timeout.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -231,6 +234,7 @@ impl ClusterPoller {
         };
         self.read_certificate(deadline);
         let md_at = Utc::now();
+        let after_outage = matches!(self.state.link, Link::Down { .. });
         self.state.link = Link::Up { last_ok: md_at };
         self.failures = 0;
         self.renew = false;
@@ -241,13 +245,17 @@ impl ClusterPoller {
         stats.topics = topics.len();
         stats.partitions = topics.iter().map(|t| t.partitions.len()).sum();
         let offsets = self.fill_end_offsets(client, &mut topics, deadline, stats);
-        self.note_end_offsets(offsets.is_ok());
+        self.note_end_offsets(offsets.is_ok(), after_outage);
         match offsets {
             Ok(at) => {
                 self.fill_configs(client, &mut topics, deadline, stats);
                 self.state.topics = Some(Observed::new(topics, at));
             }
             Err(e) => self.section_error(format!("end offsets: {e}"), stats),
+        }
+        if self.renew {
+            // The next poll, one interval away, asks with a new client.
+            return self.section_error("groups: not asked, connecting with a new client".into(), stats);
         }
 
         // A deadline of its own, past librdkafka's request timeout
@@ -280,10 +288,12 @@ impl ClusterPoller {
     }
 
     /// Counts polls whose end offsets all failed while metadata answered;
-    /// the next poll connects anew after `RENEW_AFTER_OFFSET_FAILURES`.
-    fn note_end_offsets(&mut self, read: bool) {
+    /// the next poll connects anew after `RENEW_AFTER_OFFSET_FAILURES`, or
+    /// after one on the first answer after an outage.
+    fn note_end_offsets(&mut self, read: bool, after_outage: bool) {
         self.offset_failures = if read { 0 } else { self.offset_failures + 1 };
-        if self.offset_failures >= RENEW_AFTER_OFFSET_FAILURES {
+        let limit = if after_outage { 1 } else { RENEW_AFTER_OFFSET_FAILURES };
+        if self.offset_failures >= limit {
             tracing::info!(
                 "{}: no end offset read in {} polls while metadata answers: connecting with a new client",
                 self.cfg.alias,
@@ -594,16 +604,25 @@ mod tests {
     #[test]
     fn a_client_whose_end_offsets_keep_failing_is_renewed() {
         let mut p = poller(Duration::from_secs(1));
-        p.note_end_offsets(false);
+        p.note_end_offsets(false, false);
         assert!(!p.renew, "one failed read may be a leader election");
-        p.note_end_offsets(true);
-        p.note_end_offsets(false);
+        p.note_end_offsets(true, false);
+        p.note_end_offsets(false, false);
         assert!(!p.renew, "a good read in between starts the count again");
-        p.note_end_offsets(false);
+        p.note_end_offsets(false, false);
         assert!(p.renew, "two in a row: a new client");
         p.renew = false;
-        p.note_end_offsets(false);
+        p.note_end_offsets(false, false);
         assert!(!p.renew, "the count starts again with the new client");
+    }
+
+    #[test]
+    fn a_client_that_lived_through_an_outage_is_renewed_at_its_first_failed_read() {
+        let mut p = poller(Duration::from_secs(1));
+        p.note_end_offsets(true, true);
+        assert!(!p.renew, "its offsets answered: it is trusted");
+        p.note_end_offsets(false, true);
+        assert!(p.renew, "the first answer after an outage without offsets: a new client at once");
     }
 
     #[test]
