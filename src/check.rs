@@ -78,6 +78,9 @@ pub struct SideReport {
     /// skipped as undecodable per topic, an incomplete last read.
     pub unread: Vec<String>,
     pub skipped_records: Vec<crate::model::SkippedRecords>,
+    /// Where the groups' committed offsets came from: "from
+    /// __consumer_offsets", or "per-group requests (why)".
+    pub group_offsets: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -236,6 +239,7 @@ pub fn report(a: &Assessment) -> Report {
                 .collect(),
             unread: s.unread.clone(),
             skipped_records: s.skipped.clone(),
+            group_offsets: s.offsets_source.as_ref().map(crate::model::OffsetsSource::describe),
         })
         .collect();
     let mm2 = a
@@ -448,6 +452,9 @@ pub fn human(r: &Report, a: &Assessment) -> String {
         out.push_str(&format!("  app writes   {}\n  app groups   {}\n", truth(&s.producing), truth(&s.consuming)));
         for line in &s.unread {
             out.push_str(&format!("  ! {line}\n"));
+        }
+        if let Some(per_group @ crate::model::OffsetsSource::PerGroup(_)) = &s.offsets_source {
+            out.push_str(&format!("  group offsets {}\n", per_group.describe()));
         }
         for g in s.groups.iter().filter(|g| g.members > 0) {
             let lag = match g.lag.as_ref().map(|l| l.total) {

@@ -80,7 +80,8 @@ fn end_offsets_and_topic_facts_match_what_was_produced() {
     assert!(matches!(c.link, Link::Up { .. }), "{:?}", c.link);
     let brokers = &c.brokers.as_ref().map(|b| b.value.clone()).unwrap_or_default();
     assert_eq!(brokers.len(), 1);
-    assert!(brokers[0].up && brokers[0].id == 1 && brokers[0].port == 19092, "{brokers:?}");
+    let port = lab().dc.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+    assert!(brokers[0].up && brokers[0].id == 1 && Some(brokers[0].port) == port, "{brokers:?}");
     // The internal and MM2 topics are observed too; compacted ones say so.
     assert_eq!(c.topic("__consumer_offsets").and_then(|t| t.cleanup_policy.clone()).as_deref(), Some("compact"));
 
@@ -277,6 +278,112 @@ fn kip848_group_committed_offsets_and_lag_match_kafka_consumer_groups() {
 
 /// The statistics hook the poll bench counts requests with: a poller's
 /// client hands librdkafka's statistics JSON to the poller's sink.
+/// Committed offsets read from `__consumer_offsets` equal what OffsetFetch
+/// answers, group by group, without a request per group; a deleted group's
+/// commits are gone, and a commit in an aborted transaction never counts.
+#[test]
+fn committed_offsets_read_from_the_topic_equal_offset_fetch() {
+    use kdrill::collect::kafka::{client, committed::CommittedReader, groups};
+    use kdrill::model::OffsetsSource;
+    use rdkafka::producer::{BaseProducer, Producer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let _lab = support::shared();
+    let c = config();
+    let (cfg, timing) = (c.cluster(Side::Dc).clone(), c.timing.clone());
+    let topic = unique("kdrill-t-committed");
+    support::create_topic(&lab().dc, &topic, 3);
+    support::produce(&lab().dc, &topic, &[40, 30, 20]);
+    let m = GroupMember::join(&lab().dc, &unique("kdrill-g-committed"), &topic, Protocol::Classic, &unique("cm"));
+    let mut p = poller(Side::Dc);
+    poll_until(&mut p, "the member owning all partitions", |c| {
+        let g = group(c, &m.group)?;
+        if g.members.first().is_some_and(|mem| mem.assignment.len() == 3) { Ok(()) } else { Err(format!("{g:?}")) }
+    });
+    wait_for("the commit", Duration::from_secs(30), || m.commit(&[(&topic, 0, 11), (&topic, 1, 22), (&topic, 2, 3)]));
+
+    // A simple group: one commit kept, then a transaction whose commit is
+    // aborted; another simple group committed, then deleted.
+    let simple = |group: &str| -> BaseConsumer {
+        let mut cc = ClientConfig::new();
+        cc.set("bootstrap.servers", &lab().dc).set("group.id", group).set("enable.auto.commit", "false");
+        cc.create().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let commit = |consumer: &BaseConsumer, partition: i32, offset: i64| {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, partition, Offset::Offset(offset)).unwrap_or_else(|e| panic!("{e}"));
+        wait_for("a simple group's commit", Duration::from_secs(30), || {
+            consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync).map_err(|e| e.to_string())
+        });
+    };
+    let kept = unique("kdrill-g-kept");
+    let kept_consumer = simple(&kept);
+    commit(&kept_consumer, 0, 7);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &lab().dc)
+        .set("transactional.id", unique("kdrill-tx"))
+        .create()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = Duration::from_secs(30);
+    producer.init_transactions(t).unwrap_or_else(|e| panic!("{e}"));
+    producer.begin_transaction().unwrap_or_else(|e| panic!("{e}"));
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(35)).unwrap_or_else(|e| panic!("{e}"));
+    let meta = kept_consumer.group_metadata().unwrap_or_else(|| panic!("group metadata of {kept}"));
+    producer.send_offsets_to_transaction(&tpl, &meta, t).unwrap_or_else(|e| panic!("{e}"));
+    producer.abort_transaction(t).unwrap_or_else(|e| panic!("{e}"));
+    let gone = unique("kdrill-g-gone");
+    commit(&simple(&gone), 1, 9);
+
+    let reader_sees = |reader: &mut CommittedReader, group: &str| -> Vec<(i32, i64)> {
+        let read = reader.read(Instant::now() + Duration::from_secs(10));
+        read.unwrap_or_else(|e| panic!("reading __consumer_offsets: {e}"));
+        reader.offsets().of(group).iter().map(|x| (x.partition, x.offset)).collect()
+    };
+    let mut reader = CommittedReader::new(&cfg, &timing).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reader_sees(&mut reader, &gone), [(1, 9)]);
+    assert_eq!(reader_sees(&mut reader, &kept), [(0, 7)], "the aborted transaction's commit never counts");
+    support::delete_groups(&lab().dc, std::slice::from_ref(&gone));
+    wait_for("the deleted group's commits gone", Duration::from_secs(30), || {
+        let left = reader_sees(&mut reader, &gone);
+        if left.is_empty() { Ok(()) } else { Err(format!("{gone} still has {left:?}")) }
+    });
+
+    // The same groups through OffsetFetch, one request each.
+    let observer = client::observer(&cfg, &timing, Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let ids = [m.group.clone(), kept.clone()];
+    // Every group counts as an application's here (no `[apps] groups`).
+    let cls = &c.settings.classification;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (by_fetch, stats) =
+        groups::poll_groups(observer.client(), cls, None, deadline).unwrap_or_else(|e| panic!("{e}"));
+    assert!(stats.offset_fetches >= 2, "{stats:?}");
+    read_to_end(&mut reader);
+    let (by_topic, stats) =
+        groups::poll_groups(observer.client(), cls, Some(reader.offsets()), deadline).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stats.offset_fetches, 0, "no request per group: {stats:?}");
+    for id in &ids {
+        let committed = |gs: &[Group]| gs.iter().find(|g| &g.id == id).and_then(|g| g.committed.clone());
+        let fetched = committed(&by_fetch).unwrap_or_else(|| panic!("OffsetFetch gave nothing for {id}"));
+        assert!(!fetched.is_empty(), "{id}");
+        assert_eq!(committed(&by_topic), Some(fetched), "{id}: the topic and OffsetFetch agree");
+    }
+    // The poller took them from the topic too.
+    poll_until(&mut p, "offsets from __consumer_offsets", |c| match &c.offsets_source {
+        Some(OffsetsSource::Topic) => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
+    drop(m);
+    support::delete_groups(&lab().dc, &[kept]);
+    support::delete_topics(&lab().dc, &[topic]);
+}
+
+fn read_to_end(reader: &mut kdrill::collect::kafka::committed::CommittedReader) {
+    wait_for("__consumer_offsets read to its end", Duration::from_secs(30), || {
+        reader.read(Instant::now() + Duration::from_secs(5))
+    });
+}
+
 #[test]
 fn statistics_reach_the_pollers_sink() {
     let _lab = support::shared();

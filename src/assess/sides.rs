@@ -115,6 +115,8 @@ pub struct SideView {
     pub skipped: Vec<crate::model::SkippedRecords>,
     /// How kdrill connects here, when it is not plaintext.
     pub security: Option<SecurityView>,
+    /// Where the groups' committed offsets came from in the last poll.
+    pub offsets_source: Option<crate::model::OffsetsSource>,
 }
 
 /// The security in use towards a side, in words (never a secret), and the
@@ -221,6 +223,7 @@ pub fn assess_side(
         unread: unread(cluster),
         skipped: cluster.unread.as_ref().map(|u| u.value.skipped.clone()).unwrap_or_default(),
         security: cluster.security.as_ref().and_then(|s| security_view(s, now)),
+        offsets_source: cluster.offsets_source.clone(),
     }
 }
 

@@ -31,6 +31,28 @@ pub struct Cluster {
     /// age its lag from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_times: Option<Observed<Vec<RecordTime>>>,
+    /// Where the last groups poll took committed offsets from.
+    #[serde(default)]
+    pub offsets_source: Option<OffsetsSource>,
+}
+
+/// Where committed offsets come from: read from `__consumer_offsets` (a few
+/// requests whatever the number of groups), or one OffsetFetch per group,
+/// with why the topic was not used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OffsetsSource {
+    Topic,
+    PerGroup(String),
+}
+
+impl OffsetsSource {
+    /// In words: "from __consumer_offsets", "per-group requests (why)".
+    pub fn describe(&self) -> String {
+        match self {
+            OffsetsSource::Topic => "from __consumer_offsets".into(),
+            OffsetsSource::PerGroup(why) => format!("per-group requests ({why})"),
+        }
+    }
 }
 
 /// The record at or after `offset` of a partition, as a read found it:
@@ -90,6 +112,7 @@ impl Cluster {
             unread: None,
             security: None,
             record_times: None,
+            offsets_source: None,
         }
     }
 

@@ -4,17 +4,20 @@
 //! 1. metadata: brokers, topics, partitions, leaders (1 request);
 //! 2. end offsets of every led partition in one `offsets_for_times(END)`
 //!    call (1 ListOffsets per leader broker);
-//! 3. groups, members, assignments, committed offsets (`groups`);
+//! 3. groups, members, assignments (`groups`), and committed offsets read
+//!    from `__consumer_offsets` (`committed`), or, where that topic cannot
+//!    be read to its end, one OffsetFetch per group;
 //! 4. every `topic_configs_interval` (or for new topics), `min.insync.replicas`
 //!    and `cleanup.policy` in one DescribeConfigs; reused in between.
 //!
 //! Sections fail separately: a failed section keeps its last good value and
 //! stamp. Metadata is the cluster's heartbeat: when it fails the cluster is
 //! `Link::Down` and the poller backs off exponentially (1 s doubling to
-//! 30 s, or the cap `with_backoff_max` set); librdkafka reconnects the same
-//! client, and after `RENEW_AFTER_FAILURES` failed polls in a row a new one
-//! replaces it (a client whose connections hung with a frozen broker may
-//! never answer again). The first good poll brings it back `Up`. A client
+//! 30 s, or the cap `with_backoff_max` set). The next poll connects with a
+//! new client: one whose connections hung with a frozen broker may never
+//! answer again, and one that kept failing waits out librdkafka's growing
+//! reconnect backoff before it tries again, late after the broker returned.
+//! The first good poll brings it back `Up`. A client
 //! whose metadata answers but whose end offsets all fail in
 //! `RENEW_AFTER_OFFSET_FAILURES` polls in a row is replaced too: after a
 //! broker resumed, a client may keep stale leaders a fresh one never sees.
@@ -29,19 +32,21 @@ use chrono::Utc;
 use rdkafka::consumer::Consumer;
 
 use crate::config::{Classification, ClusterConfig, Timing};
-use crate::model::{Broker, Cluster, Link, Observed, Partition, Security, Topic, Ts};
+use crate::model::{Broker, Cluster, Link, Observed, OffsetsSource, Partition, Security, Topic, Ts};
 
 use super::client::{self, KdrillContext, Observer, StatisticsSink};
+use super::committed::{CommittedOffsets, CommittedReader};
 use super::ffi::{self, Metadata};
 use super::groups::{self, GroupStats};
 use super::security;
 
-/// Failed polls in a row after which the client is replaced by a new one.
-const RENEW_AFTER_FAILURES: u32 = 3;
-
 /// Polls in a row that read no end offset at all, while metadata answered,
 /// after which the client is replaced by a new one.
 const RENEW_AFTER_OFFSET_FAILURES: u32 = 2;
+
+/// Reads of `__consumer_offsets` in a row that did not reach its end, after
+/// which its reader starts again with a new client from the beginning.
+const RENEW_OFFSETS_READER_AFTER: u32 = 3;
 
 /// How often the server certificate is read again while the cluster is up.
 const CERT_READ_EVERY: Duration = Duration::from_secs(3600);
@@ -100,12 +105,16 @@ pub struct ClusterPoller {
     failures: u32,
     /// Polls in a row whose metadata answered and whose end offsets all failed.
     offset_failures: u32,
-    /// The next poll connects with a new client (see `RENEW_AFTER_FAILURES`).
+    /// The next poll connects with a new client.
     renew: bool,
     /// When the server certificate was last read by a TLS handshake.
     tls_checked: Option<Instant>,
     /// Longest delay between two attempts (`BACKOFF_MAX` unless set).
     backoff_max: Duration,
+    /// Reads `__consumer_offsets`; made on first use, dropped to start anew.
+    offsets_reader: Option<CommittedReader>,
+    /// Reads of it in a row that failed (see `RENEW_OFFSETS_READER_AFTER`).
+    offsets_read_failures: u32,
 }
 
 impl ClusterPoller {
@@ -138,6 +147,8 @@ impl ClusterPoller {
             offset_failures: 0,
             renew: false,
             tls_checked: None,
+            offsets_reader: None,
+            offsets_read_failures: 0,
             backoff_max: BACKOFF_MAX,
         }
     }
@@ -212,7 +223,7 @@ impl ClusterPoller {
         if std::mem::take(&mut self.renew) {
             // Why was logged where it was decided (here, or `note_end_offsets`).
             if self.failures > 0 {
-                tracing::info!(
+                tracing::debug!(
                     "{}: {} polls failed in a row: connecting with a new client",
                     self.cfg.alias,
                     self.failures
@@ -263,10 +274,21 @@ impl ClusterPoller {
         // return while its requests are still in flight, whose late replies
         // librdkafka's ListGroups/DescribeGroups path does not survive.
         let groups_deadline = deadline.max(Instant::now() + self.timing.request_timeout + Duration::from_secs(1));
-        match groups::poll_groups(client, &self.classification, groups_deadline) {
+        let read_until = Instant::now() + self.timing.request_timeout / 2;
+        let from_topic = read_committed(
+            &mut self.offsets_reader,
+            &mut self.offsets_read_failures,
+            (&self.cfg, &self.timing),
+            read_until,
+        );
+        match groups::poll_groups(client, &self.classification, from_topic.as_ref().ok().copied(), groups_deadline) {
             Ok((groups, g)) => {
                 stats.groups = g;
                 self.state.groups = Some(Observed::new(groups, Utc::now()));
+                self.state.offsets_source = Some(match from_topic {
+                    Ok(_) => OffsetsSource::Topic,
+                    Err(why) => OffsetsSource::PerGroup(client::redact(&why, &self.cfg)),
+                });
             }
             Err(e) => self.section_error(format!("groups: {e}"), stats),
         }
@@ -484,7 +506,7 @@ impl ClusterPoller {
         let error = client::redact(&error, &self.cfg);
         let now = Utc::now();
         self.failures = self.failures.saturating_add(1);
-        self.renew = self.failures.is_multiple_of(RENEW_AFTER_FAILURES);
+        self.renew = true;
         self.state.link = match &self.state.link {
             Link::Down { since, last_ok, .. } => Link::Down { since: *since, last_ok: *last_ok, error: error.clone() },
             Link::Up { last_ok } => Link::Down { since: now, last_ok: Some(*last_ok), error: error.clone() },
@@ -492,6 +514,40 @@ impl ClusterPoller {
         };
         tracing::debug!("{}: {error}", self.cfg.alias);
         stats.errors.push(error);
+    }
+}
+
+/// Reads `__consumer_offsets` to its end with `reader` (made when absent),
+/// by `until`; why not, when not. A reader that keeps failing is dropped,
+/// to start again with a new client: its connections may have hung.
+fn read_committed<'a>(
+    reader: &'a mut Option<CommittedReader>,
+    failures: &mut u32,
+    (cfg, timing): (&ClusterConfig, &Timing),
+    until: Instant,
+) -> Result<&'a CommittedOffsets, String> {
+    if reader.is_none() {
+        *reader = Some(CommittedReader::new(cfg, timing)?);
+    }
+    let read = reader.as_mut().map_or_else(|| Err("no reader".into()), |r| r.read(until));
+    match read {
+        Ok(()) => {
+            *failures = 0;
+            reader.as_ref().map(CommittedReader::offsets).ok_or_else(|| "no reader".into())
+        }
+        Err(why) => {
+            *failures += 1;
+            if *failures >= RENEW_OFFSETS_READER_AFTER {
+                tracing::info!(
+                    "{}: {why}; reading {} again with a new client",
+                    cfg.alias,
+                    super::committed::OFFSETS_TOPIC
+                );
+                *reader = None;
+                *failures = 0;
+            }
+            Err(why)
+        }
     }
 }
 
@@ -588,16 +644,16 @@ mod tests {
     }
 
     #[test]
-    fn a_cluster_that_keeps_failing_is_polled_with_a_new_client_every_third_failure() {
+    fn a_cluster_that_keeps_failing_is_polled_with_a_new_client_each_time() {
         // Nothing listens there: every poll fails within its 300 ms.
         let mut p = poller(Duration::from_millis(100));
         let mut clients = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..3 {
             p.poll();
             clients.push(p.client.is_some());
         }
-        assert_eq!(p.failures, 6);
-        assert_eq!(clients, [true, true, false, true, true, false], "dropped after failures 3 and 6");
+        assert_eq!(p.failures, 3);
+        assert_eq!(clients, [false, false, false], "a failed poll's client is never kept");
         assert!(matches!(p.cluster().link, Link::Down { .. }));
     }
 

@@ -10,7 +10,7 @@
 //! | `ListConsumerGroups` (admin) | 1 ListGroups v5 per broker | consumer + simple groups, their type (classic/KIP-848); per-broker errors |
 //! | `rd_kafka_list_groups` | 1 ListGroups + 1 DescribeGroups per broker | every classic-protocol group of every protocol type (`connect` too), members, raw assignments |
 //! | `DescribeConsumerGroups` (admin) | 1 ConsumerGroupDescribe per KIP-848 group | KIP-848 members with decoded assignments |
-//! | `ListConsumerGroupOffsets` (admin) | 1 OffsetFetch per group that matters | committed offsets |
+//! | `ListConsumerGroupOffsets` (admin) | 1 OffsetFetch per group that matters | committed offsets, unless read from `__consumer_offsets` (`committed`) |
 //!
 //! Why: `ListConsumerGroups` drops groups whose protocol type is neither
 //! `consumer` nor empty, and `DescribeConsumerGroups` answers "not a consumer
@@ -31,6 +31,7 @@ use crate::config::Classification;
 use crate::model::{Committed, Group, GroupProtocol, Member};
 
 use super::bytes::{ByteReader, ReadError};
+use super::committed::CommittedOffsets;
 use super::ffi::{self, ClassicGroup, Described, GroupAt, GroupType, Listing, RawError};
 
 /// How many OffsetFetch requests one cluster poll keeps outstanding.
@@ -50,13 +51,15 @@ pub struct GroupStats {
 }
 
 /// Polls every group of the cluster, with committed offsets for the groups
-/// `classification` says matter. Fails as a whole (so the caller keeps the
+/// `classification` says matter: from `from_topic` when given (read from
+/// `__consumer_offsets`, no request per group), else one OffsetFetch each. Fails as a whole (so the caller keeps the
 /// last good groups) when a broker did not list its groups or a listed
 /// group could not be described: a group must never vanish silently, since
 /// "no application consumes here" is judged from this list.
 pub fn poll_groups<C: ClientContext>(
     client: &Client<C>,
     classification: &Classification,
+    from_topic: Option<&CommittedOffsets>,
     deadline: Instant,
 ) -> Result<(Vec<Group>, GroupStats), String> {
     let listing = ffi::list_consumer_groups(client, deadline).map_err(|e| format!("listing consumer groups: {e}"))?;
@@ -80,6 +83,12 @@ pub fn poll_groups<C: ClientContext>(
             coordinators.get(&groups[i].id).map(|&c| (i, GroupAt { id: groups[i].id.clone(), coordinator: c }))
         })
         .collect();
+    if let Some(offsets) = from_topic {
+        for (i, _) in &wanted {
+            groups[*i].committed = Some(offsets.of(&groups[*i].id));
+        }
+    }
+    let wanted = if from_topic.is_some() { Vec::new() } else { wanted };
     let ids: Vec<GroupAt> = wanted.iter().map(|(_, g)| g.clone()).collect();
     let results = ffi::committed_offsets(client, &ids, OFFSET_FETCH_IN_FLIGHT, deadline);
     stats.offset_fetches = ids.len();

@@ -31,6 +31,7 @@ pub mod bytes;
 mod canary;
 pub mod client;
 pub mod cluster;
+pub mod committed;
 pub mod connect_topics;
 // The crate's only unsafe code: librdkafka's C API behind safe functions.
 #[allow(unsafe_code)]

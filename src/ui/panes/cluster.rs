@@ -147,6 +147,11 @@ fn notes<'a>(screen: &Screen, a: &crate::assess::Assessment, side: Side, w: usiz
     if let Some(sec) = &a.side(side).security {
         out.push(security_line(screen, sec, w));
     }
+    // Said only when it costs the cluster a request per group.
+    if let Some(per_group @ crate::model::OffsetsSource::PerGroup(_)) = &a.side(side).offsets_source {
+        let text = fmt::clip(&format!("group offsets {}", per_group.describe()), w);
+        out.push(Line::from(screen.span(Slot::Muted, text)));
+    }
     let unread = &a.side(side).unread;
     if let Some(first) = unread.first() {
         let text = fmt::clip(&format!("▲ {first}{}", more(unread.len())), w);
