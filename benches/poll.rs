@@ -1,7 +1,7 @@
 //! What one poll costs on real brokers, at scale.
 //!
-//! Needs the lab: run `scripts/lab up` first. Without it (nothing answers on
-//! 127.0.0.1:19092 and :29092) the bench prints why and exits successfully.
+//! Needs the lab: run `scripts/lab up` first (its addresses come from
+//! `lab.env`). Without it the bench prints why and exits successfully.
 //!
 //! ```text
 //! scripts/lab up
@@ -52,10 +52,20 @@ const PARTITIONS: i32 = 100;
 const GROUPS: usize = 500;
 const TOPIC_PREFIX: &str = "kdrill-bench-t";
 const GROUP_PREFIX: &str = "__kdrill-bench-g";
-const BOOTSTRAPS: [&str; 2] = ["127.0.0.1:19092", "127.0.0.1:29092"];
+
+/// The lab's two bootstrap addresses, from its `lab.env` (a private lab,
+/// `KDRILL_LAB_DIR` and `KDRILL_LAB_PORT_OFFSET`, shifts them).
+fn bootstraps() -> [String; 2] {
+    let dir = std::env::var("KDRILL_LAB_DIR").unwrap_or_else(|_| "/tmp/kdrill-lab".into());
+    let env = std::fs::read_to_string(Path::new(&dir).join("lab.env")).unwrap_or_default();
+    let get = |k: &str, default: &str| {
+        env.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or(default).to_owned()
+    };
+    [get("KDRILL_LAB_DC_BOOTSTRAP", "127.0.0.1:19092"), get("KDRILL_LAB_DR_BOOTSTRAP", "127.0.0.1:29092")]
+}
 
 fn lab_answers() -> bool {
-    BOOTSTRAPS
+    bootstraps()
         .iter()
         .all(|b| b.parse::<SocketAddr>().is_ok_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok()))
 }
@@ -64,7 +74,8 @@ fn config(stats: bool) -> Config {
     let props = if stats { "properties = { \"statistics.interval.ms\" = \"100\" }\n" } else { "" };
     let text = format!(
         "[clusters.dc]\nbootstrap = \"{}\"\n{props}[clusters.dr]\nbootstrap = \"{}\"\n{props}[timing]\nrequest_timeout = \"30s\"\n",
-        BOOTSTRAPS[0], BOOTSTRAPS[1]
+        bootstraps()[0],
+        bootstraps()[1]
     );
     parse(&text, Path::new("bench.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -122,18 +133,21 @@ fn create_groups(bootstrap: &str) {
 }
 
 /// Requests sent per API between two statistics samples around one poll;
-/// `latest` is where the poller's statistics sink keeps the newest JSON.
-fn requests_of_one_poll(p: &mut ClusterPoller, latest: &Mutex<String>) -> BTreeMap<String, u64> {
+/// `latest` is where the poller's statistics sink keeps the newest JSON of
+/// each of its clients (the poller's own and its `__consumer_offsets` reader).
+fn requests_of_one_poll(p: &mut ClusterPoller, latest: &Mutex<BTreeMap<String, String>>) -> BTreeMap<String, u64> {
     let sample = |p: &ClusterPoller| -> BTreeMap<String, u64> {
         std::thread::sleep(Duration::from_millis(400));
         p.serve_events();
-        let json = latest.lock().map(|j| j.clone()).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let jsons = latest.lock().map(|j| j.clone()).unwrap_or_default();
         let mut out = BTreeMap::new();
-        if let Some(brokers) = v.get("brokers").and_then(|b| b.as_object()) {
-            for b in brokers.values() {
-                for (api, n) in b.get("req").and_then(|r| r.as_object()).into_iter().flatten() {
-                    *out.entry(api.clone()).or_insert(0) += n.as_u64().unwrap_or(0);
+        for json in jsons.values() {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+            if let Some(brokers) = v.get("brokers").and_then(|b| b.as_object()) {
+                for b in brokers.values() {
+                    for (api, n) in b.get("req").and_then(|r| r.as_object()).into_iter().flatten() {
+                        *out.entry(api.clone()).or_insert(0) += n.as_u64().unwrap_or(0);
+                    }
                 }
             }
         }
@@ -153,24 +167,35 @@ fn requests_of_one_poll(p: &mut ClusterPoller, latest: &Mutex<String>) -> BTreeM
         .collect()
 }
 
+/// Prints the requests of one steady poll of dc: committed offsets read
+/// from `__consumer_offsets`, and, on the same lab, one OffsetFetch per group.
 fn print_requests(label: &str) {
-    let cfg = config(true);
-    let latest = Arc::new(Mutex::new(String::new()));
-    let sink = Arc::clone(&latest);
-    let mut p = poller(&cfg, Side::Dc).with_statistics(Arc::new(move |json: &str| {
-        if let Ok(mut l) = sink.lock() {
-            json.clone_into(&mut l);
-        }
-    }));
-    let req = requests_of_one_poll(&mut p, &latest);
-    let total: u64 = req.values().sum();
-    let c = p.cluster();
-    let partitions: usize = c.topics.as_ref().map_or(0, |t| t.value.iter().map(|t| t.partitions.len()).sum());
-    let groups = c.groups.as_ref().map_or(0, |g| g.value.len());
-    let brokers = c.brokers.as_ref().map_or(0, |b| b.value.len());
-    println!(
-        "requests per poll of dc, {label}: {brokers} broker(s), {partitions} partitions, {groups} groups -> {total} requests {req:?}"
-    );
+    for per_group in [false, true] {
+        let cfg = config(true);
+        let latest = Arc::new(Mutex::new(BTreeMap::<String, String>::new()));
+        let sink = Arc::clone(&latest);
+        let p = poller(&cfg, Side::Dc).with_statistics(Arc::new(move |json: &str| {
+            let name = serde_json::from_str::<serde_json::Value>(json)
+                .ok()
+                .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            if let Ok(mut l) = sink.lock() {
+                l.insert(name, json.to_owned());
+            }
+        }));
+        let mut p = if per_group { p.with_offsets_per_group() } else { p };
+        let req = requests_of_one_poll(&mut p, &latest);
+        let total: u64 = req.values().sum();
+        let c = p.cluster();
+        let partitions: usize = c.topics.as_ref().map_or(0, |t| t.value.iter().map(|t| t.partitions.len()).sum());
+        let groups = c.groups.as_ref().map_or(0, |g| g.value.len());
+        let brokers = c.brokers.as_ref().map_or(0, |b| b.value.len());
+        let source = c.offsets_source.as_ref().map(kdrill::model::OffsetsSource::describe).unwrap_or_default();
+        println!(
+            "requests per poll of dc, {label}: {brokers} broker(s), {partitions} partitions, {groups} groups, \
+             offsets {source} -> {total} requests {req:?}"
+        );
+    }
 }
 
 /// Waits (bounded) until both clusters answer end offsets of every bench
@@ -196,7 +221,7 @@ fn wait_for_bench_offsets() {
 
 fn compare_with_fetch_watermarks() {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", BOOTSTRAPS[0])
+        .set("bootstrap.servers", &bootstraps()[0])
         .set("isolation.level", "read_uncommitted")
         .create()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -233,7 +258,7 @@ fn compare_with_fetch_watermarks() {
 
 fn main() {
     if !lab_answers() {
-        println!("poll bench skipped: no lab answers on {BOOTSTRAPS:?}; start it with `scripts/lab up`");
+        println!("poll bench skipped: no lab answers on {:?}; start it with `scripts/lab up`", bootstraps());
         return;
     }
     // Thousands of partitions slow every broker request: keep lab tests out.
@@ -251,9 +276,9 @@ fn main() {
             // KRaft bounds one controller batch to 10,000 records (a record per
             // partition, plus topic records): create 10 topics at a time.
             for chunk in topic_names().chunks(10) {
-                support::create_topics(BOOTSTRAPS[i], chunk, PARTITIONS);
+                support::create_topics(&bootstraps()[i], chunk, PARTITIONS);
             }
-            println!("created {TOPICS}x{PARTITIONS} partitions on {} in {:?}", BOOTSTRAPS[i], t.elapsed());
+            println!("created {TOPICS}x{PARTITIONS} partitions on {} in {:?}", bootstraps()[i], t.elapsed());
         }
     }
     wait_for_bench_offsets();
@@ -263,8 +288,8 @@ fn main() {
     for (i, &(_, groups)) in before.iter().enumerate() {
         if groups < GROUPS {
             let t = Instant::now();
-            create_groups(BOOTSTRAPS[i]);
-            println!("created {GROUPS} groups on {} in {:?}", BOOTSTRAPS[i], t.elapsed());
+            create_groups(&bootstraps()[i]);
+            println!("created {GROUPS} groups on {} in {:?}", bootstraps()[i], t.elapsed());
         }
     }
     print_requests("+10,000 partitions and 500 groups");
@@ -307,7 +332,7 @@ fn main() {
     crit.final_summary();
 
     if !keep {
-        for b in BOOTSTRAPS {
+        for b in &bootstraps() {
             support::delete_topics(b, &topic_names());
             support::delete_groups(b, &group_names());
         }

@@ -340,7 +340,7 @@ fn committed_offsets_read_from_the_topic_equal_offset_fetch() {
         read.unwrap_or_else(|e| panic!("reading __consumer_offsets: {e}"));
         reader.offsets().of(group).iter().map(|x| (x.partition, x.offset)).collect()
     };
-    let mut reader = CommittedReader::new(&cfg, &timing).unwrap_or_else(|e| panic!("{e}"));
+    let mut reader = CommittedReader::new(&cfg, &timing, Default::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reader_sees(&mut reader, &gone), [(1, 9)]);
     assert_eq!(reader_sees(&mut reader, &kept), [(0, 7)], "the aborted transaction's commit never counts");
     support::delete_groups(&lab().dc, std::slice::from_ref(&gone));

@@ -115,6 +115,8 @@ pub struct ClusterPoller {
     offsets_reader: Option<CommittedReader>,
     /// Reads of it in a row that failed (see `RENEW_OFFSETS_READER_AFTER`).
     offsets_read_failures: u32,
+    /// Whether committed offsets are read from `__consumer_offsets` at all.
+    offsets_topic: bool,
 }
 
 impl ClusterPoller {
@@ -149,6 +151,7 @@ impl ClusterPoller {
             tls_checked: None,
             offsets_reader: None,
             offsets_read_failures: 0,
+            offsets_topic: true,
             backoff_max: BACKOFF_MAX,
         }
     }
@@ -177,6 +180,13 @@ impl ClusterPoller {
     pub fn with_statistics(mut self, sink: StatisticsSink) -> ClusterPoller {
         self.context = KdrillContext::with_statistics(sink);
         self.client = None;
+        self
+    }
+
+    /// Asks one OffsetFetch per group instead of reading `__consumer_offsets`:
+    /// for measuring what the topic saves.
+    pub fn with_offsets_per_group(mut self) -> ClusterPoller {
+        self.offsets_topic = false;
         self
     }
 
@@ -275,12 +285,19 @@ impl ClusterPoller {
         // librdkafka's ListGroups/DescribeGroups path does not survive.
         let groups_deadline = deadline.max(Instant::now() + self.timing.request_timeout + Duration::from_secs(1));
         let read_until = Instant::now() + self.timing.request_timeout / 2;
-        let from_topic = read_committed(
-            &mut self.offsets_reader,
-            &mut self.offsets_read_failures,
-            (&self.cfg, &self.timing),
-            read_until,
-        );
+        if after_outage && let Some(r) = self.offsets_reader.as_mut() {
+            r.renew_consumer();
+        }
+        let from_topic = if self.offsets_topic {
+            read_committed(
+                &mut self.offsets_reader,
+                &mut self.offsets_read_failures,
+                (&self.cfg, &self.timing, &self.context),
+                read_until,
+            )
+        } else {
+            Err("asked per group".into())
+        };
         match groups::poll_groups(client, &self.classification, from_topic.as_ref().ok().copied(), groups_deadline) {
             Ok((groups, g)) => {
                 stats.groups = g;
@@ -523,11 +540,11 @@ impl ClusterPoller {
 fn read_committed<'a>(
     reader: &'a mut Option<CommittedReader>,
     failures: &mut u32,
-    (cfg, timing): (&ClusterConfig, &Timing),
+    (cfg, timing, context): (&ClusterConfig, &Timing, &KdrillContext),
     until: Instant,
 ) -> Result<&'a CommittedOffsets, String> {
     if reader.is_none() {
-        *reader = Some(CommittedReader::new(cfg, timing)?);
+        *reader = Some(CommittedReader::new(cfg, timing, context.clone())?);
     }
     let read = reader.as_mut().map_or_else(|| Err("no reader".into()), |r| r.read(until));
     match read {

@@ -121,6 +121,9 @@ impl CommittedOffsets {
 /// Reads `__consumer_offsets` of one cluster, incrementally.
 pub struct CommittedReader {
     consumer: Observer,
+    /// What `consumer` was built from, to build a fresh one.
+    client_config: rdkafka::ClientConfig,
+    context: KdrillContext,
     alias: String,
     /// The next offset to read per partition; empty until assigned.
     next: BTreeMap<i32, i64>,
@@ -131,7 +134,9 @@ pub struct CommittedReader {
 }
 
 impl CommittedReader {
-    pub fn new(cluster: &ClusterConfig, timing: &Timing) -> Result<CommittedReader, String> {
+    /// `context` is the poller's, so that statistics (when a cluster's
+    /// properties ask for them) count this client's requests too.
+    pub fn new(cluster: &ClusterConfig, timing: &Timing, context: KdrillContext) -> Result<CommittedReader, String> {
         let mut config = client::observer_config(cluster, timing);
         // As the MM2 reader: a group.id for assign() that is never joined
         // nor committed; committed data only; a position out of range
@@ -141,16 +146,33 @@ impl CommittedReader {
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest");
         let consumer = config
-            .create_with_context(KdrillContext::default())
+            .create_with_context(context.clone())
             .map_err(|e| format!("{}: offsets reader: {}", cluster.alias, client::describe(&e, cluster)))?;
         Ok(CommittedReader {
             consumer,
+            client_config: config,
+            context,
             alias: cluster.alias.clone(),
             next: BTreeMap::new(),
             offsets: CommittedOffsets::default(),
             malformed: 0,
             first_malformed: None,
         })
+    }
+
+    /// Continues with a new client where this one stopped (nothing read
+    /// twice, nothing forgotten): one whose connections lived through an
+    /// outage of its broker may never fetch again.
+    pub fn renew_consumer(&mut self) {
+        let Ok(fresh) = self.client_config.create_with_context::<_, Observer>(self.context.clone()) else { return };
+        let mut tpl = TopicPartitionList::new();
+        for (&p, &next) in &self.next {
+            let _ = tpl.add_partition_offset(OFFSETS_TOPIC, p, Offset::Offset(next));
+        }
+        if tpl.count() > 0 && fresh.assign(&tpl).is_err() {
+            return;
+        }
+        self.consumer = fresh;
     }
 
     /// What was applied so far (complete as of the last `Ok` of `read`).
@@ -174,13 +196,18 @@ impl CommittedReader {
             return Err(format!("{OFFSETS_TOPIC} shrank (re-created?): reading it again"));
         }
         let behind = |next: &BTreeMap<i32, i64>| ends.iter().any(|(p, &end)| next.get(p).is_none_or(|&n| n < end));
-        while behind(&self.next) {
+        // At least one poll of the consumer per read, even with nothing new:
+        // it also serves the client's events (errors, statistics).
+        let mut polled = false;
+        while !polled || behind(&self.next) {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() && behind(&self.next) {
                 let lag: i64 = ends.iter().map(|(p, &end)| end - self.next.get(p).copied().unwrap_or(0)).sum();
                 return Err(format!("{OFFSETS_TOPIC} not read to its end in time ({lag} records behind)"));
             }
-            match self.consumer.poll(left.min(Duration::from_millis(100))) {
+            let wait = if behind(&self.next) { left.min(Duration::from_millis(100)) } else { Duration::ZERO };
+            polled = true;
+            match self.consumer.poll(wait) {
                 None => self.refresh_positions(),
                 Some(Err(e)) => return Err(self.refusal(&e)),
                 Some(Ok(msg)) => {
