@@ -60,10 +60,20 @@ target = "dc"
 /// The changes `user` made at `side`'s API server since `mark`: verb,
 /// resource/name, and the request body, in order.
 fn changes(mark: &AuditMark, side: Side, user: &str) -> Vec<(String, String, Value)> {
-    mark.events_since(side)
+    let writes: Vec<Value> = mark
+        .events_since(side)
         .into_iter()
         .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
         .filter(|e| !matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
+        .collect();
+    // A write refused for a stale resourceVersion (409) is read again and
+    // resent, by design: only those may fail, and only what succeeded counts.
+    let code = |e: &Value| e["responseStatus"]["code"].as_i64().unwrap_or(0);
+    let refused: Vec<i64> = writes.iter().map(code).filter(|c| !(200..300).contains(c)).collect();
+    assert!(refused.iter().all(|&c| c == 409), "{side}: writes refused other than by a conflict: {refused:?}");
+    writes
+        .into_iter()
+        .filter(|e| (200..300).contains(&code(e)))
         .map(|e| {
             let what = format!(
                 "{}/{}",
@@ -104,6 +114,21 @@ impl Drop for Restore {
     }
 }
 
+/// The Markdown report of the drill `events` journal, as `kdrill report`
+/// makes it from the journal file.
+fn report_of(events: &[DrillEvent]) -> String {
+    use kdrill::drill::journal::{self, Journal, Who};
+    let path = std::env::temp_dir().join(format!("{}.jsonl", support::unique("kdrill-lab-drill-journal")));
+    let (mut file, _) =
+        Journal::open(&path, Who { user: "lab".into(), host: "lab".into() }).unwrap_or_else(|e| panic!("{e}"));
+    for ev in events {
+        file.append(ev).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let recovered = journal::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_file(&path);
+    kdrill::report::to_markdown(&kdrill::report::build(&recovered).unwrap_or_else(|e| panic!("{e}")))
+}
+
 #[test]
 fn kdrill_alone_switches_over_and_fails_back_on_kubernetes_losing_nothing() {
     let _lab = support::exclusive();
@@ -128,6 +153,13 @@ fn kdrill_alone_switches_over_and_fails_back_on_kubernetes_losing_nothing() {
     assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.state());
     assert_eq!(c.app.assessment().and_then(|a| a.active_side()), Some(Side::Dr));
     let switchover = c.timeline();
+    // What the auditor gets of it: the report, from its journal alone.
+    let report = report_of(&c.journal);
+    for part in ["# Switchover DC→DR — finished", "| RPO | 0 records (replication DC→DR stopped, observed", "| RTO | "]
+    {
+        assert!(report.contains(part), "the report should say {part:?}:\n{report}");
+    }
+    eprintln!("{report}");
 
     // What arrived at the API servers, read back from their audit logs.
     let dc = changes(&mark, Side::Dc, "operator");
