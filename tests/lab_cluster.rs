@@ -331,16 +331,18 @@ fn committed_offsets_read_from_the_topic_equal_offset_fetch() {
     tpl.add_partition_offset(&topic, 0, Offset::Offset(35)).unwrap_or_else(|e| panic!("{e}"));
     let meta = kept_consumer.group_metadata().unwrap_or_else(|| panic!("group metadata of {kept}"));
     producer.send_offsets_to_transaction(&tpl, &meta, t).unwrap_or_else(|e| panic!("{e}"));
+    // While it is open, commits after it cannot be read: never complete.
+    let mut reader = CommittedReader::new(&cfg, &timing, Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let open = reader.read(Instant::now() + Duration::from_secs(10), &offsets_topic_ends());
+    assert!(open.as_ref().is_err_and(|e| e.contains("transaction is open")), "{open:?}");
     producer.abort_transaction(t).unwrap_or_else(|e| panic!("{e}"));
     let gone = unique("kdrill-g-gone");
     commit(&simple(&gone), 1, 9);
 
     let reader_sees = |reader: &mut CommittedReader, group: &str| -> Vec<(i32, i64)> {
-        let read = reader.read(Instant::now() + Duration::from_secs(10));
-        read.unwrap_or_else(|e| panic!("reading __consumer_offsets: {e}"));
+        read_to_end(reader);
         reader.offsets().of(group).iter().map(|x| (x.partition, x.offset)).collect()
     };
-    let mut reader = CommittedReader::new(&cfg, &timing, Default::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(reader_sees(&mut reader, &gone), [(1, 9)]);
     assert_eq!(reader_sees(&mut reader, &kept), [(0, 7)], "the aborted transaction's commit never counts");
     support::delete_groups(&lab().dc, std::slice::from_ref(&gone));
@@ -380,8 +382,28 @@ fn committed_offsets_read_from_the_topic_equal_offset_fetch() {
 
 fn read_to_end(reader: &mut kdrill::collect::kafka::committed::CommittedReader) {
     wait_for("__consumer_offsets read to its end", Duration::from_secs(30), || {
-        reader.read(Instant::now() + Duration::from_secs(5))
+        reader.read(Instant::now() + Duration::from_secs(5), &offsets_topic_ends())
     });
+}
+
+/// The ends of DC's `__consumer_offsets` as a read_uncommitted client sees them.
+fn offsets_topic_ends() -> BTreeMap<i32, i64> {
+    let topic = "__consumer_offsets";
+    // librdkafka's default reads committed: its "high" would be the last stable offset.
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &lab().dc)
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+    let partitions: Vec<i32> = md.topics().iter().flat_map(|t| t.partitions()).map(|p| p.id()).collect();
+    partitions
+        .into_iter()
+        .map(|p| {
+            let (_, high) = c.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+            (p, high)
+        })
+        .collect()
 }
 
 #[test]

@@ -112,10 +112,11 @@ secure_bootstrap() { echo "127.0.0.1:${SPORT[$1]}"; }
 # (as Strimzi mounts them): worker and connector configurations, and so the
 # config topic kdrill reads, hold a reference, never the password.
 secure_mm2_secrets() {
-  local f="$SECURE/mm2-client.properties" tmp="$SECURE/mm2-client.properties.tmp.$BASHPID"
+  local f="$SECURE/mm2-client.properties" tmp="$SECURE/mm2-client.properties.tmp.$BASHPID" pw
+  pw="$(cat "$SECURE/mm2.password")"
   (umask 077
     printf 'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="mm2" password="%s";\n' \
-      "$(cat "$SECURE/mm2.password")" >"$tmp") && mv -f "$tmp" "$f"
+      "$pw" >"$tmp") && mv -f "$tmp" "$f"
 }
 
 # Java client properties reaching SIDE as mm2, each key behind PREFIX.
@@ -166,8 +167,9 @@ PY
 
 # librdkafka properties for the sample app on SIDE, as user app.
 secure_app_config() {  # secure_app_config SIDE FILE
-  local tmp="$2.tmp.$BASHPID"
+  local tmp="$2.tmp.$BASHPID" pw
+  pw="$(cat "$SECURE/app.password")"
   (umask 077
     printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanisms=$SCRAM_MECHANISM" "sasl.username=app" \
-      "sasl.password=$(cat "$SECURE/app.password")" "ssl.ca.location=$SECURE/ca-$1.pem" >"$tmp") && mv -f "$tmp" "$2"
+      "sasl.password=$pw" "ssl.ca.location=$SECURE/ca-$1.pem" >"$tmp") && mv -f "$tmp" "$2"
 }

@@ -307,7 +307,9 @@ struct Writer {
 
 impl Writer {
     fn new(cluster: &ClusterConfig, timing: &Timing) -> Result<Writer, String> {
-        let mut c = writer::producer_config(cluster, timing, timing.request_timeout * 2);
+        // Twice the request timeout: an idempotent send may be retried once.
+        let timeout = timing.request_timeout.clamp(Duration::from_secs(1), Duration::from_secs(300));
+        let mut c = writer::producer_config(cluster, timing, timeout * 2);
         c.set("enable.idempotence", "true");
         let producer = c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, cluster))?;
         let admin = c.create_with_context(KdrillContext::default()).map_err(|e| client::describe(&e, cluster))?;

@@ -171,7 +171,8 @@ impl Prober {
     fn try_send(&mut self) -> Result<(), String> {
         let timeout = self.timing.request_timeout;
         if self.producer.is_none() {
-            let p = writer::producer_config(&self.source, &self.timing, timeout)
+            let give_up = timeout.clamp(Duration::from_secs(1), Duration::from_secs(300));
+            let p = writer::producer_config(&self.source, &self.timing, give_up)
                 .create_with_context(KdrillContext::default())
                 .map_err(|e| client::describe(&e, &self.source))?;
             self.producer = Some(p);

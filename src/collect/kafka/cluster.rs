@@ -21,9 +21,8 @@
 //! whose metadata answers but whose end offsets all fail in
 //! `RENEW_AFTER_OFFSET_FAILURES` polls in a row is replaced too: after a
 //! broker resumed, a client may keep stale leaders a fresh one never sees.
-//! On the first answer after an outage one such poll is enough, and its
-//! groups are not asked: a client that lived through the outage is not
-//! trusted to wait out another request timeout.
+//! A client about to be replaced does not ask its groups: the next poll,
+//! one interval later, asks with the new one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -35,7 +34,7 @@ use crate::config::{Classification, ClusterConfig, Timing};
 use crate::model::{Broker, Cluster, Link, Observed, OffsetsSource, Partition, Security, Topic, Ts};
 
 use super::client::{self, KdrillContext, Observer, StatisticsSink};
-use super::committed::{CommittedOffsets, CommittedReader};
+use super::committed::{CommittedOffsets, CommittedReader, OFFSETS_TOPIC};
 use super::ffi::{self, Metadata};
 use super::groups::{self, GroupStats};
 use super::security;
@@ -45,7 +44,7 @@ use super::security;
 const RENEW_AFTER_OFFSET_FAILURES: u32 = 2;
 
 /// Reads of `__consumer_offsets` in a row that did not reach its end, after
-/// which its reader starts again with a new client from the beginning.
+/// which its reader goes on where it stopped with a new client.
 const RENEW_OFFSETS_READER_AFTER: u32 = 3;
 
 /// How often the server certificate is read again while the cluster is up.
@@ -266,7 +265,18 @@ impl ClusterPoller {
         stats.topics = topics.len();
         stats.partitions = topics.iter().map(|t| t.partitions.len()).sum();
         let offsets = self.fill_end_offsets(client, &mut topics, deadline, stats);
-        self.note_end_offsets(offsets.is_ok(), after_outage);
+        self.note_end_offsets(offsets.is_ok());
+        // What a read_uncommitted client sees as the ends of
+        // `__consumer_offsets` in this poll (empty when not read).
+        let high_watermarks: BTreeMap<i32, i64> = match &offsets {
+            Ok(_) => topics
+                .iter()
+                .filter(|t| t.name == OFFSETS_TOPIC)
+                .flat_map(|t| &t.partitions)
+                .filter_map(|p| Some((p.id, p.end_offset?)))
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        };
         match offsets {
             Ok(at) => {
                 self.fill_configs(client, &mut topics, deadline, stats);
@@ -275,29 +285,31 @@ impl ClusterPoller {
             Err(e) => self.section_error(format!("end offsets: {e}"), stats),
         }
         if self.renew {
-            // The next poll, one interval away, asks with a new client.
+            // A client about to be replaced does not wait out its group
+            // requests too: the next poll, one interval away, asks anew.
             return self.section_error("groups: not asked, connecting with a new client".into(), stats);
         }
 
-        // A deadline of its own, past librdkafka's request timeout
-        // (socket.timeout.ms = request_timeout): the group listing must not
-        // return while its requests are still in flight, whose late replies
-        // librdkafka's ListGroups/DescribeGroups path does not survive.
-        let groups_deadline = deadline.max(Instant::now() + self.timing.request_timeout + Duration::from_secs(1));
-        let read_until = Instant::now() + self.timing.request_timeout / 2;
+        // The reader's client lived through the outage: a fresh one, in place.
         if after_outage && let Some(r) = self.offsets_reader.as_mut() {
             r.renew_consumer();
         }
+        let read_until = Instant::now() + self.timing.request_timeout / 2;
         let from_topic = if self.offsets_topic {
             read_committed(
                 &mut self.offsets_reader,
                 &mut self.offsets_read_failures,
                 (&self.cfg, &self.timing, &self.context),
-                read_until,
+                (read_until, &high_watermarks),
             )
         } else {
             Err("asked per group".into())
         };
+        // A deadline of its own, past librdkafka's request timeout
+        // (socket.timeout.ms = request_timeout): the group listing must not
+        // return while its requests are still in flight, whose late replies
+        // librdkafka's ListGroups/DescribeGroups path does not survive.
+        let groups_deadline = deadline.max(Instant::now() + self.timing.request_timeout + Duration::from_secs(1));
         match groups::poll_groups(client, &self.classification, from_topic.as_ref().ok().copied(), groups_deadline) {
             Ok((groups, g)) => {
                 stats.groups = g;
@@ -327,12 +339,10 @@ impl ClusterPoller {
     }
 
     /// Counts polls whose end offsets all failed while metadata answered;
-    /// the next poll connects anew after `RENEW_AFTER_OFFSET_FAILURES`, or
-    /// after one on the first answer after an outage.
-    fn note_end_offsets(&mut self, read: bool, after_outage: bool) {
+    /// the next poll connects anew after `RENEW_AFTER_OFFSET_FAILURES`.
+    fn note_end_offsets(&mut self, read: bool) {
         self.offset_failures = if read { 0 } else { self.offset_failures + 1 };
-        let limit = if after_outage { 1 } else { RENEW_AFTER_OFFSET_FAILURES };
-        if self.offset_failures >= limit {
+        if self.offset_failures >= RENEW_AFTER_OFFSET_FAILURES {
             tracing::info!(
                 "{}: no end offset read in {} polls while metadata answers: connecting with a new client",
                 self.cfg.alias,
@@ -535,18 +545,18 @@ impl ClusterPoller {
 }
 
 /// Reads `__consumer_offsets` to its end with `reader` (made when absent),
-/// by `until`; why not, when not. A reader that keeps failing is dropped,
-/// to start again with a new client: its connections may have hung.
+/// by `until`; why not, when not. A reader that keeps failing goes on
+/// where it stopped with a new client: its connections may have hung.
 fn read_committed<'a>(
     reader: &'a mut Option<CommittedReader>,
     failures: &mut u32,
     (cfg, timing, context): (&ClusterConfig, &Timing, &KdrillContext),
-    until: Instant,
+    (until, high_watermarks): (Instant, &BTreeMap<i32, i64>),
 ) -> Result<&'a CommittedOffsets, String> {
     if reader.is_none() {
         *reader = Some(CommittedReader::new(cfg, timing, context.clone())?);
     }
-    let read = reader.as_mut().map_or_else(|| Err("no reader".into()), |r| r.read(until));
+    let read = reader.as_mut().map_or_else(|| Err("no reader".into()), |r| r.read(until, high_watermarks));
     match read {
         Ok(()) => {
             *failures = 0;
@@ -554,13 +564,11 @@ fn read_committed<'a>(
         }
         Err(why) => {
             *failures += 1;
-            if *failures >= RENEW_OFFSETS_READER_AFTER {
-                tracing::info!(
-                    "{}: {why}; reading {} again with a new client",
-                    cfg.alias,
-                    super::committed::OFFSETS_TOPIC
-                );
-                *reader = None;
+            if *failures >= RENEW_OFFSETS_READER_AFTER
+                && let Some(r) = reader.as_mut()
+            {
+                tracing::debug!("{}: {why}; reading {OFFSETS_TOPIC} on with a new client", cfg.alias);
+                r.renew_consumer();
                 *failures = 0;
             }
             Err(why)
@@ -677,25 +685,16 @@ mod tests {
     #[test]
     fn a_client_whose_end_offsets_keep_failing_is_renewed() {
         let mut p = poller(Duration::from_secs(1));
-        p.note_end_offsets(false, false);
+        p.note_end_offsets(false);
         assert!(!p.renew, "one failed read may be a leader election");
-        p.note_end_offsets(true, false);
-        p.note_end_offsets(false, false);
+        p.note_end_offsets(true);
+        p.note_end_offsets(false);
         assert!(!p.renew, "a good read in between starts the count again");
-        p.note_end_offsets(false, false);
+        p.note_end_offsets(false);
         assert!(p.renew, "two in a row: a new client");
         p.renew = false;
-        p.note_end_offsets(false, false);
+        p.note_end_offsets(false);
         assert!(!p.renew, "the count starts again with the new client");
-    }
-
-    #[test]
-    fn a_client_that_lived_through_an_outage_is_renewed_at_its_first_failed_read() {
-        let mut p = poller(Duration::from_secs(1));
-        p.note_end_offsets(true, true);
-        assert!(!p.renew, "its offsets answered: it is trusted");
-        p.note_end_offsets(false, true);
-        assert!(p.renew, "the first answer after an outage without offsets: a new client at once");
     }
 
     #[test]

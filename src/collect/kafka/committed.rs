@@ -181,9 +181,12 @@ impl CommittedReader {
     }
 
     /// Reads what was committed since the last call, up to the end offsets
-    /// taken now. `Ok` once caught up; `Err` says why not (not allowed to
-    /// read the topic, not read to its end by `deadline`).
-    pub fn read(&mut self, deadline: Instant) -> Result<(), String> {
+    /// taken now. `Ok` once every commit is in: caught up, no record it
+    /// could not decode, and no transaction open on the topic (its last
+    /// stable offset below `high_watermarks`, the ends a read_uncommitted
+    /// client saw, holds back the commits after it, which OffsetFetch
+    /// answers). `Err` says why not, and the caller asks per group.
+    pub fn read(&mut self, deadline: Instant, high_watermarks: &BTreeMap<i32, i64>) -> Result<(), String> {
         if self.next.is_empty() {
             self.assign(deadline)?;
         }
@@ -200,6 +203,11 @@ impl CommittedReader {
         // it also serves the client's events (errors, statistics).
         let mut polled = false;
         while !polled || behind(&self.next) {
+            // Positions move past transaction markers, never delivered.
+            self.refresh_positions();
+            if polled && !behind(&self.next) {
+                break;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() && behind(&self.next) {
                 let lag: i64 = ends.iter().map(|(p, &end)| end - self.next.get(p).copied().unwrap_or(0)).sum();
@@ -208,7 +216,7 @@ impl CommittedReader {
             let wait = if behind(&self.next) { left.min(Duration::from_millis(100)) } else { Duration::ZERO };
             polled = true;
             match self.consumer.poll(wait) {
-                None => self.refresh_positions(),
+                None => {}
                 Some(Err(e)) => return Err(self.refusal(&e)),
                 Some(Ok(msg)) => {
                     let partition = msg.partition();
@@ -227,6 +235,21 @@ impl CommittedReader {
                     }
                     self.next.insert(partition, msg.offset() + 1);
                 }
+            }
+        }
+        // A commit skipped leaves its group at an older offset: not complete.
+        if let Some(first) = &self.first_malformed {
+            return Err(format!("{} commit record(s) kdrill cannot decode, first: {first}", self.malformed));
+        }
+        for (p, end) in &ends {
+            match high_watermarks.get(p) {
+                Some(hw) if end < hw => {
+                    return Err(format!(
+                        "a transaction is open on {OFFSETS_TOPIC}/{p}: later commits not readable yet"
+                    ));
+                }
+                Some(_) => {}
+                None => return Err(format!("the end offset of {OFFSETS_TOPIC}/{p} is not known")),
             }
         }
         Ok(())

@@ -15,10 +15,11 @@ use crate::config::{ClusterConfig, Timing};
 
 /// A producer's configuration: every in-sync replica holds a record before
 /// it counts as sent (`acks=all`), nothing waits to batch, and a record not
-/// taken within `give_up_after` fails instead of waiting on.
+/// taken within `give_up_after` (at least a second) fails instead of
+/// waiting on.
 pub fn producer_config(cluster: &ClusterConfig, timing: &Timing, give_up_after: Duration) -> ClientConfig {
     let mut c = client::base_config(cluster, timing);
-    let ms = (give_up_after.as_millis().min(300_000) as u64).max(1_000);
+    let ms = (give_up_after.as_millis().min(u128::from(u32::MAX >> 1)) as u64).max(1_000);
     c.set("acks", "all").set("message.timeout.ms", ms.to_string()).set("linger.ms", "0");
     c
 }
