@@ -110,11 +110,13 @@ pub struct ClusterPoller {
     tls_checked: Option<Instant>,
     /// Longest delay between two attempts (`BACKOFF_MAX` unless set).
     backoff_max: Duration,
-    /// Reads `__consumer_offsets`; made on first use, dropped to start anew.
+    /// Reads `__consumer_offsets`; made on first use, its client renewed in
+    /// place after an outage or failed reads.
     offsets_reader: Option<CommittedReader>,
     /// Reads of it in a row that failed (see `RENEW_OFFSETS_READER_AFTER`).
     offsets_read_failures: u32,
-    /// Whether committed offsets are read from `__consumer_offsets` at all.
+    /// Whether committed offsets are read from `__consumer_offsets` at all
+    /// (`with_offsets_per_group` turns it off, for measurement).
     offsets_topic: bool,
 }
 

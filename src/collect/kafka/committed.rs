@@ -128,9 +128,10 @@ pub struct CommittedReader {
     /// The next offset to read per partition; empty until assigned.
     next: BTreeMap<i32, i64>,
     offsets: CommittedOffsets,
-    /// Records skipped as undecodable since the reader started, and the first.
-    pub malformed: u64,
-    pub first_malformed: Option<String>,
+    /// Records skipped as undecodable since the reader started, and the
+    /// first: while there is one, `read` never calls the offsets complete.
+    malformed: u64,
+    first_malformed: Option<String>,
 }
 
 impl CommittedReader {
