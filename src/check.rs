@@ -81,6 +81,12 @@ pub struct SideReport {
     /// Where the groups' committed offsets came from: "from
     /// __consumer_offsets", or "per-group requests (why)".
     pub group_offsets: Option<String>,
+    /// How the collector fares (after one poll for `check`): `polls`,
+    /// `failing` (polls in a row unanswered), `section_errors` (parts of
+    /// the last answered poll not read, in words), `requests_sent` and
+    /// `requests_per_poll` (from librdkafka's statistics; `null` before
+    /// their first report).
+    pub collector: crate::model::PollCounts,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,6 +125,8 @@ pub struct Mm2Report {
     pub pods: Option<usize>,
     pub pods_observed_at: Option<Ts>,
     pub heartbeat_age_secs: Option<f64>,
+    /// Age of the newest checkpoint MM2 wrote for the flow, where read.
+    pub checkpoint_age_secs: Option<f64>,
     /// What the connectors are configured to do, from Connect's config
     /// topic (null: not read there).
     pub config: Option<crate::assess::mm2_config::Mm2Settings>,
@@ -240,6 +248,7 @@ pub fn report(a: &Assessment) -> Report {
             unread: s.unread.clone(),
             skipped_records: s.skipped.clone(),
             group_offsets: s.offsets_source.as_ref().map(crate::model::OffsetsSource::describe),
+            collector: s.polls.clone(),
         })
         .collect();
     let mm2 = a
@@ -268,6 +277,7 @@ pub fn report(a: &Assessment) -> Report {
             pods: m.platform.as_ref().and_then(|p| p.pods.value()),
             pods_observed_at: m.platform.as_ref().and_then(|p| p.pods_at),
             heartbeat_age_secs: m.heartbeat_mirrored_age.or(m.heartbeat_local_age),
+            checkpoint_age_secs: m.last_checkpoint_age,
             config: m.settings.clone(),
             problems: m
                 .problems
@@ -452,6 +462,11 @@ pub fn human(r: &Report, a: &Assessment) -> String {
         out.push_str(&format!("  app writes   {}\n  app groups   {}\n", truth(&s.producing), truth(&s.consuming)));
         for line in &s.unread {
             out.push_str(&format!("  ! {line}\n"));
+        }
+        if s.polls.failing == 0 {
+            for e in &s.polls.section_errors {
+                out.push_str(&format!("  ! not read in the last poll: {e}\n"));
+            }
         }
         if let Some(per_group @ crate::model::OffsetsSource::PerGroup(_)) = &s.offsets_source {
             out.push_str(&format!("  group offsets {}\n", per_group.describe()));

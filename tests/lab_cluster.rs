@@ -406,8 +406,11 @@ fn offsets_topic_ends() -> BTreeMap<i32, i64> {
         .collect()
 }
 
+/// librdkafka's statistics reach a measuring sink, and the poller counts
+/// from them the requests its clients sent: more after each poll, never
+/// fewer (a renewed client's count stays in the total).
 #[test]
-fn statistics_reach_the_pollers_sink() {
+fn statistics_reach_the_pollers_sink_and_count_its_requests() {
     let _lab = support::shared();
     let c = support::lab_config("[clusters.dc.properties]\n\"statistics.interval.ms\" = \"100\"\n");
     let latest = Arc::new(Mutex::new(String::new()));
@@ -424,6 +427,19 @@ fn statistics_reach_the_pollers_sink() {
         let json = latest.lock().map(|j| j.clone()).unwrap_or_default();
         if json.contains("\"brokers\"") { Ok(()) } else { Err(format!("latest statistics: {json:?}")) }
     });
+    let first = wait_for("requests counted", Duration::from_secs(10), || {
+        p.poll();
+        p.cluster().polls.requests_sent.filter(|n| *n > 0).ok_or_else(|| format!("{:?}", p.cluster().polls))
+    });
+    let more = wait_for("more requests after more polls", Duration::from_secs(10), || {
+        p.poll();
+        let n = p.cluster().polls.requests_sent.unwrap_or(0);
+        if n > first { Ok(n) } else { Err(format!("{n} requests, {first} before")) }
+    });
+    let counts = p.cluster().polls.clone();
+    assert!(counts.polls >= 3 && counts.failing == 0 && counts.requests_sent == Some(more), "{counts:?}");
+    // One broker, few groups: a handful of requests per poll, never none.
+    assert!(counts.requests_per_poll.is_some_and(|n| n > 0.0 && n < 100.0), "{counts:?}");
 }
 
 #[test]
@@ -551,6 +567,7 @@ fn zz_a_stopped_broker_is_down_with_last_good_data_then_recovers() {
     assert_eq!(down.topics, good.topics, "never replaced by empty or zero");
     assert_eq!(down.groups, good.groups);
     assert!(p.next_delay() >= Duration::from_secs(1), "backing off");
+    assert!(down.polls.failing >= 1, "the failed polls are counted: {:?}", down.polls);
 
     lab().run(&["broker", "start", "dc"], Duration::from_secs(300)).unwrap_or_else(|e| panic!("{e}"));
     let (b0, t0, _) = good_at(&good);
@@ -569,6 +586,9 @@ fn zz_a_stopped_broker_is_down_with_last_good_data_then_recovers() {
     });
     let (b1, t1, _) = good_at(&up);
     assert!(b1 > b0 && t1 > t0, "fresh stamps after recovery");
+    // The clients dropped during the outage keep their requests counted.
+    assert!(up.polls.requests_sent >= good.polls.requests_sent, "{:?} after, {:?} before", up.polls, good.polls);
+    assert_eq!(up.polls.failing, 0, "{:?}", up.polls);
 }
 
 /// Committed-offset and describe requests whose deadline passes before

@@ -174,6 +174,22 @@ fn a_real_prometheus_scrapes_the_lab_figures_kdrill_assesses() {
         assert!(Instant::now() < deadline, "Prometheus and kdrill never agreed within 60s: {apart:?}\n{}", log());
         std::thread::sleep(Duration::from_millis(500));
     }
+    // What a poll costs the lab's DC, counted from librdkafka's statistics:
+    // a few requests, never none (the lab's groups are few).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let per_poll = loop {
+        match query(&prometheus, "kdrill_kafka_requests_per_poll{side=\"dc\"}") {
+            Some(n) if n > 0.0 => break n,
+            other => assert!(Instant::now() < deadline, "requests per poll of DC: {other:?}\n{}", log()),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(per_poll < 200.0, "{per_poll} requests per poll of DC");
+    let collector = &assessed(&kdrill)["sides"][0]["collector"];
+    assert!(
+        collector["polls"].as_u64() > Some(1) && collector["requests_per_poll"].as_f64() > Some(0.0),
+        "{collector}"
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -230,6 +246,11 @@ fn a_stalled_flow_reads_1_in_kdrill_mm2_stalled_and_promtool_accepts_it() {
         sample(&demo.metrics(), "kdrill_mm2_stalled", "flow=\"dc-dr\"") == Some(1.0)
     });
     assert!(stalled, "{}", demo.metrics());
+    promtool_accepts(&demo.metrics());
+}
+
+/// `promtool check metrics` passes `metrics` without a lint warning.
+fn promtool_accepts(metrics: &str) {
     let mut check = tool("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -237,9 +258,99 @@ fn a_stalled_flow_reads_1_in_kdrill_mm2_stalled_and_promtool_accepts_it() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run promtool");
-    check.stdin.take().expect("stdin").write_all(demo.metrics().as_bytes()).expect("feed promtool");
+    check.stdin.take().expect("stdin").write_all(metrics.as_bytes()).expect("feed promtool");
     let out = check.wait_with_output().expect("promtool ends");
-    assert!(out.status.success() && say(&out).trim().is_empty(), "promtool check metrics:\n{}", say(&out));
+    assert!(out.status.success() && say(&out).trim().is_empty(), "promtool check metrics:\n{}\n{metrics}", say(&out));
+}
+
+/// Every family kdrill can serve, rendered at once: the collector's
+/// figures, disagreements, per-partition lag, checkpoint ages and a drill.
+/// Each is listed in docs/metrics.md, and promtool accepts them together.
+#[test]
+fn every_family_is_documented_and_promtool_accepts_them_all() {
+    use kdrill::model::PollCounts;
+    let mut demo = Demo::new();
+    for _ in 0..12 {
+        demo.tick();
+    }
+    let mut report = kdrill::check::report(&demo.a);
+    let plain = kdrill::serve::metrics::render(&report);
+    // The demo world has no collector: no counts, rather than zeros.
+    for absent in ["kdrill_kafka_failing_polls", "kdrill_kafka_requests_per_poll"] {
+        assert!(!plain.contains(absent), "{absent} served for the demo:\n{plain}");
+    }
+    // Its pods are known, so its sources could be compared: they agree.
+    let agree = "flow=\"dc-dr\",kind=\"workers-without-pods\"";
+    assert_eq!(sample(&plain, "kdrill_mm2_disagreement", agree), Some(0.0), "{plain}");
+    let mut unknown_pods = kdrill::check::report(&demo.a);
+    unknown_pods.mm2.iter_mut().for_each(|m| m.pods = None);
+    let uncompared = kdrill::serve::metrics::render(&unknown_pods);
+    assert!(!uncompared.contains("kdrill_mm2_disagreement{"), "not compared, yet served:\n{uncompared}");
+    let lag = report.lag.iter().find(|l| l.flow == "DC→DR").expect("the demo's DC→DR lag");
+    let worst = lag.worst.first().expect("a partition of DC→DR");
+    let partition = format!("topic=\"{}\",partition=\"{}\"", worst.topic, worst.partition);
+    assert_eq!(
+        sample(&plain, "kdrill_replication_partition_lag_records", &partition),
+        worst.records.map(|n| n as f64),
+        "{plain}"
+    );
+    assert!(lag.worst.len() <= 5, "the partitions named are bounded");
+
+    report.sides[0].collector = PollCounts {
+        polls: 40,
+        failing: 3,
+        section_errors: vec!["topic configs: timed out".into()],
+        requests_sent: Some(540),
+        requests_per_poll: Some(13.5),
+    };
+    let mm2 = report.mm2.iter_mut().find(|m| m.flow == "DC→DR").expect("the demo's MM2 DC→DR");
+    mm2.checkpoint_age_secs = Some(4.5);
+    mm2.pods = Some(0);
+    mm2.problems.push(kdrill::check::ProblemReport { kind: "workers-without-pods", text: "no pod, 2 workers".into() });
+    let status = kdrill::serve::drill::DrillStatus {
+        drill_format: kdrill::serve::drill::DRILL_FORMAT,
+        plan: "switchover".into(),
+        title: "Switchover DC → DR".into(),
+        state: "in-progress",
+        started_at: report.observed_at,
+        step: Some(2),
+        steps: 7,
+        step_title: Some("Stop the applications on DC".into()),
+        blocked: None,
+        aborted: None,
+        gates: vec![kdrill::serve::drill::Gate {
+            label: "no clients on DC".into(),
+            state: "unknown",
+            observed: "DC unreachable".into(),
+            at: None,
+        }],
+        driver: Some("ops@host".into()),
+        driver_since: Some(report.observed_at),
+        shared_on: vec!["DC".into(), "DR".into()],
+        observed_at: Some(report.observed_at),
+        disagreement: Some("the sides' drill topics differ at record 4".into()),
+    };
+    let all = kdrill::serve::metrics::render_with_drill(&report, Some(&status));
+    for (name, with, value) in [
+        ("kdrill_kafka_failing_polls", "side=\"dc\"", 3.0),
+        ("kdrill_kafka_section_errors", "side=\"dc\"", 1.0),
+        ("kdrill_kafka_requests_per_poll", "side=\"dc\"", 13.5),
+        ("kdrill_mm2_checkpoint_age_seconds", "flow=\"dc-dr\"", 4.5),
+        ("kdrill_mm2_disagreement", "flow=\"dc-dr\",kind=\"workers-without-pods\"", 1.0),
+        ("kdrill_mm2_disagreement", "flow=\"dc-dr\",kind=\"unreconciled\"", 0.0),
+        ("kdrill_drill_sources_disagree", "plan=\"switchover\"", 1.0),
+        ("kdrill_drill_gate", "state=\"unknown\"", 1.0),
+    ] {
+        assert_eq!(sample(&all, name, with), Some(value), "{name}{{{with}}}:\n{all}");
+    }
+    assert!(!all.contains("kdrill_kafka_failing_polls{side=\"dr\"}"), "DR has not polled: no figures");
+
+    let documented = std::fs::read_to_string(root().join("docs/metrics.md")).expect("docs/metrics.md");
+    let families: Vec<&str> = all.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    assert!(families.len() > 40, "{families:?}");
+    let undocumented: Vec<&&str> = families.iter().filter(|f| !documented.contains(&format!("`{f}"))).collect();
+    assert!(undocumented.is_empty(), "families missing from docs/metrics.md: {undocumented:?}");
+    promtool_accepts(&all);
 }
 
 #[test]

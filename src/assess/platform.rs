@@ -92,6 +92,13 @@ pub enum DisagreementKind {
 }
 
 impl DisagreementKind {
+    pub const ALL: [DisagreementKind; 4] = [
+        DisagreementKind::ResourceVsStatusTopic,
+        DisagreementKind::WorkersWithoutPods,
+        DisagreementKind::PodsWithoutWorkers,
+        DisagreementKind::Unreconciled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DisagreementKind::ResourceVsStatusTopic => "resource-vs-status-topic",

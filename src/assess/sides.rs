@@ -117,6 +117,8 @@ pub struct SideView {
     pub security: Option<SecurityView>,
     /// Where the groups' committed offsets came from in the last poll.
     pub offsets_source: Option<crate::model::OffsetsSource>,
+    /// The collector's counts: polls, failures, requests sent.
+    pub polls: crate::model::PollCounts,
 }
 
 /// The security in use towards a side, in words (never a secret), and the
@@ -224,6 +226,7 @@ pub fn assess_side(
         skipped: cluster.unread.as_ref().map(|u| u.value.skipped.clone()).unwrap_or_default(),
         security: cluster.security.as_ref().and_then(|s| security_view(s, now)),
         offsets_source: cluster.offsets_source.clone(),
+        polls: cluster.polls.clone(),
     }
 }
 

@@ -34,6 +34,28 @@ pub struct Cluster {
     /// Where the last groups poll took committed offsets from.
     #[serde(default)]
     pub offsets_source: Option<OffsetsSource>,
+    /// How observing this cluster has gone since the collector started.
+    #[serde(default)]
+    pub polls: PollCounts,
+}
+
+/// How one cluster's collector is faring: what its polls cost the cluster
+/// and what failed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PollCounts {
+    pub polls: u64,
+    /// Polls in a row the cluster did not answer (0 while it answers).
+    pub failing: u32,
+    /// Parts of the last answered poll that could not be read (configs,
+    /// end offsets, groups...), in words: each kept its last good value,
+    /// which ages.
+    pub section_errors: Vec<String>,
+    /// Requests kdrill's clients of the cluster sent since the collector
+    /// started, from librdkafka's statistics (up to a second behind);
+    /// `None` until they tell.
+    pub requests_sent: Option<u64>,
+    /// Requests one poll sends the cluster, on average over the last polls.
+    pub requests_per_poll: Option<f64>,
 }
 
 /// Where committed offsets come from: read from `__consumer_offsets` (a few
@@ -113,6 +135,7 @@ impl Cluster {
             security: None,
             record_times: None,
             offsets_source: None,
+            polls: PollCounts::default(),
         }
     }
 

@@ -12,7 +12,7 @@ mod platform;
 pub use canary::{Canary, CanaryRecord};
 pub use cluster::{
     Broker, Checkpoint, Cluster, Committed, Group, GroupProtocol, Heartbeat, Link, Member, OffsetsSource, Partition,
-    RecordTime, Security, SkippedRecords, Topic, Unread,
+    PollCounts, RecordTime, Security, SkippedRecords, Topic, Unread,
 };
 pub use mm2::{
     ConnectState, Connector, ConnectorKind, Flow, MirrorSettings, Mm2Deployment, ReplicatedOffset, TargetState, Task,

@@ -36,6 +36,8 @@ pub struct DrillStatus {
     pub shared_on: Vec<String>,
     /// When the drill topic was last read to its end: the drill is as of then.
     pub observed_at: Option<Ts>,
+    /// The two sides' drill topics differ (a record, or who holds the lease).
+    pub disagreement: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -98,5 +100,6 @@ pub fn status(shared: &SharedDrill, a: &Assessment) -> Option<DrillStatus> {
             .map(|s| s.label().to_owned())
             .collect(),
         observed_at: shared.observed_at,
+        disagreement: run.disagreement.clone().or_else(|| shared.lease_disagreement.clone()),
     })
 }

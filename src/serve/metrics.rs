@@ -17,6 +17,7 @@ use std::sync::atomic::AtomicU64;
 
 use crate::assess::drift::TopicDrift;
 use crate::assess::mm2::Mm2ProblemKind;
+use crate::assess::platform::DisagreementKind;
 use crate::assess::rules::Rule;
 use crate::check::Report;
 use crate::model::age_secs;
@@ -44,7 +45,9 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-/// Gauges registered by name, in the order they are first set.
+/// Gauges registered by name, in the order they are first set. Counters
+/// are not used: `promtool check metrics` lints the classic text format,
+/// whose counters are named differently from OpenMetrics' (`_total`).
 struct Sink {
     families: Vec<(&'static str, &'static str, Gauges)>,
 }
@@ -130,6 +133,29 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
             s.set("kdrill_side_brokers_up", "Brokers of the side that answer", &[("side", &name)], up as f64);
             s.set("kdrill_side_brokers", "Brokers of the side known from metadata", &[("side", &name)], known as f64);
         }
+        if !side.stale {
+            s.set(
+                "kdrill_consumer_groups_stalled",
+                "Application consumer groups of the side that are behind and do not move",
+                &[("side", &name)],
+                side.groups.iter().filter(|g| g.stalled_since.is_some()).count() as f64,
+            );
+        }
+        s.set(
+            "kdrill_mm2_topics_read_problems",
+            "What kdrill could not read of MM2's topics on the side: skipped records, an incomplete read",
+            &[("side", &name)],
+            side.unread.len() as f64,
+        );
+        for skipped in &side.skipped_records {
+            s.set(
+                "kdrill_mm2_records_skipped",
+                "Records of MM2's topics kdrill skipped as undecodable since it started",
+                &[("side", &name), ("topic", &skipped.topic)],
+                skipped.count as f64,
+            );
+        }
+        collector(&mut s, &name, &side.collector);
     }
     for m in &r.mm2 {
         let flow = flow_label(&m.flow);
@@ -167,6 +193,10 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
         if let Some(age) = m.heartbeat_age_secs {
             s.set("kdrill_mm2_heartbeat_age_seconds", "Age of the newest MM2 heartbeat of the flow", &dep, age);
         }
+        if let Some(age) = m.checkpoint_age_secs {
+            s.set("kdrill_mm2_checkpoint_age_seconds", "Age of the newest MM2 checkpoint of the flow", &dep, age);
+        }
+        disagreements(&mut s, m, &dep);
         if let Some(at) = m.observed_at {
             s.set(
                 "kdrill_mm2_observation_age_seconds",
@@ -199,6 +229,12 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
                 age_secs(at, now),
             );
         }
+        s.set(
+            "kdrill_kubernetes_refusals",
+            "Reads (lists, watches) the side's API server refuses kdrill's credentials",
+            &[("side", &side)],
+            p.refusals.len() as f64,
+        );
         if let Some(n) = p.workloads_ready {
             s.set(
                 "kdrill_workloads_ready_replicas",
@@ -235,6 +271,26 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
         }
         if let Some(secs) = l.max_seconds {
             s.set("kdrill_replication_lag_seconds", "Age of the oldest unreplicated record of the flow", &f, secs);
+        }
+        for p in &l.worst {
+            let partition = p.partition.to_string();
+            let at = [f[0], ("topic", p.topic.as_str()), ("partition", partition.as_str())];
+            if let Some(n) = p.records {
+                s.set(
+                    "kdrill_replication_partition_lag_records",
+                    "Records not yet replicated, for the flow's most lagging partitions only (at most 5)",
+                    &at,
+                    n as f64,
+                );
+            }
+            if let Some(secs) = p.seconds {
+                s.set(
+                    "kdrill_replication_partition_lag_seconds",
+                    "Age of the oldest unreplicated record, for the flow's most lagging partitions only (at most 5)",
+                    &at,
+                    secs,
+                );
+            }
         }
         s.set(
             "kdrill_replication_lag_unknown_partitions",
@@ -276,6 +332,53 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
     out
 }
 
+/// How the side's collector fares, once it has polled (the demo world has
+/// no collector: nothing, rather than zeros).
+fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts) {
+    if c.polls == 0 {
+        return;
+    }
+    let at = [("side", side)];
+    s.set(
+        "kdrill_kafka_failing_polls",
+        "Polls in a row the side's cluster did not answer (0 while it answers)",
+        &at,
+        f64::from(c.failing),
+    );
+    s.set(
+        "kdrill_kafka_section_errors",
+        "Parts of the last answered poll that could not be read (each keeps its last good value)",
+        &at,
+        c.section_errors.len() as f64,
+    );
+    if let Some(n) = c.requests_per_poll {
+        s.set(
+            "kdrill_kafka_requests_per_poll",
+            "Requests one poll sends the side's cluster, over the last polls (librdkafka's statistics)",
+            &at,
+            n,
+        );
+    }
+}
+
+/// Where two sources of an MM2 deployment disagree, by kind: 1 for each
+/// disagreement present; 0 for the others once Kubernetes' pods are known
+/// (the sources could be compared), absent before.
+fn disagreements(s: &mut Sink, m: &crate::check::Mm2Report, dep: &[(&str, &str); 2]) {
+    let compared = m.pods.is_some();
+    for kind in DisagreementKind::ALL.map(DisagreementKind::as_str) {
+        let present = m.problems.iter().any(|p| p.kind == kind);
+        if present || compared {
+            s.set(
+                "kdrill_mm2_disagreement",
+                "1 while two sources disagree on the MM2 deployment (resource, pods, Connect's topics)",
+                &[dep[0], dep[1], ("kind", kind)],
+                flag(present),
+            );
+        }
+    }
+}
+
 /// The shared drill: its plan and state, its step, each gate of the step.
 fn drill(s: &mut Sink, d: &DrillStatus) {
     for state in ["in-progress", "finished", "aborted"] {
@@ -287,6 +390,12 @@ fn drill(s: &mut Sink, d: &DrillStatus) {
         );
     }
     s.set("kdrill_drill_steps", "Steps in the latest shared drill's plan", &[("plan", &d.plan)], d.steps as f64);
+    s.set(
+        "kdrill_drill_sources_disagree",
+        "1 while the two sides' drill topics, or the leases on them, differ",
+        &[("plan", &d.plan)],
+        flag(d.disagreement.is_some()),
+    );
     if let Some(step) = d.step {
         s.set("kdrill_drill_step", "The current step of the shared drill, from 1", &[("plan", &d.plan)], step as f64);
     }

@@ -3,6 +3,7 @@
 //! ever committed, no topic auto-created), and with errors that can never
 //! carry a secret.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,18 +25,51 @@ const NEVER: &[&str] = &["group.id", "group.instance.id", "group.protocol", "gro
 /// Receives each statistics JSON librdkafka emits for one client.
 pub type StatisticsSink = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// How often the poller's clients report statistics, unless a cluster's
+/// properties set `statistics.interval.ms`: the requests they count are
+/// known to within this.
+pub const STATISTICS_INTERVAL_MS: &str = "1000";
+
 /// Routes librdkafka's logs and errors to `tracing` (target `librdkafka`):
 /// the terminal belongs to the UI, and an unreachable cluster is reported
-/// as `Link::Down`, not as a stream of log lines. Statistics (emitted only
-/// when a cluster's properties set `statistics.interval.ms`) go to the
-/// sink given by [`KdrillContext::with_statistics`], for measurement; the
-/// console itself has none and ignores them.
+/// as `Link::Down`, not as a stream of log lines. Statistics (emitted by
+/// the clients whose configuration sets `statistics.interval.ms`) count
+/// the requests sent, and go to the sink given by
+/// [`KdrillContext::with_statistics`], for measurement.
 #[derive(Clone, Default)]
 pub struct KdrillContext {
     statistics: Option<StatisticsSink>,
     /// The last connection failure librdkafka reported (its reason text),
     /// for saying why a cluster is unreachable in words.
     failure: Arc<Mutex<Option<String>>>,
+    requests: Arc<Mutex<RequestTally>>,
+}
+
+/// Requests sent by the clients of one context, from their statistics:
+/// librdkafka counts them per client (`brokers.*.tx`, since the client
+/// was made), so the newest count of each live client is kept, and a
+/// retired client's is folded into `retired`.
+#[derive(Default)]
+struct RequestTally {
+    live: HashMap<String, u64>,
+    retired: u64,
+    /// Clients retired: a statistics event served while one closes must
+    /// not count it twice. A few per outage; names are never reused.
+    retired_names: std::collections::HashSet<String>,
+}
+
+/// The part of a statistics JSON the tally reads.
+#[derive(serde::Deserialize)]
+struct SentRequests {
+    name: String,
+    #[serde(default)]
+    brokers: HashMap<String, BrokerRequests>,
+}
+
+#[derive(serde::Deserialize)]
+struct BrokerRequests {
+    #[serde(default)]
+    tx: u64,
 }
 
 impl KdrillContext {
@@ -47,6 +81,34 @@ impl KdrillContext {
     /// The last connection failure reported since the previous call.
     pub fn take_failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|mut f| f.take())
+    }
+
+    /// Requests sent by this context's clients, as of their latest
+    /// statistics; `None` before the first.
+    pub fn requests_sent(&self) -> Option<u64> {
+        let t = self.requests.lock().ok()?;
+        (!t.live.is_empty() || t.retired > 0).then(|| t.retired + t.live.values().sum::<u64>())
+    }
+
+    /// The client named `name` (librdkafka's `rd_kafka_name`) is dropped:
+    /// its last count stays in the total.
+    pub fn retire(&self, name: &str) {
+        if let Ok(mut t) = self.requests.lock() {
+            if let Some(n) = t.live.remove(name) {
+                t.retired += n;
+            }
+            t.retired_names.insert(name.to_owned());
+        }
+    }
+
+    fn count_requests(&self, statistics: &str) {
+        let Ok(s) = serde_json::from_str::<SentRequests>(statistics) else { return };
+        let sent = s.brokers.values().map(|b| b.tx).sum();
+        if let Ok(mut t) = self.requests.lock()
+            && !t.retired_names.contains(&s.name)
+        {
+            t.live.insert(s.name, sent);
+        }
     }
 
     fn note_failure(&self, reason: &str) {
@@ -88,7 +150,9 @@ impl ClientContext for KdrillContext {
     }
 
     fn stats_raw(&self, statistics: &[u8]) {
-        if let (Some(sink), Ok(text)) = (&self.statistics, std::str::from_utf8(statistics)) {
+        let Ok(text) = std::str::from_utf8(statistics) else { return };
+        self.count_requests(text);
+        if let Some(sink) = &self.statistics {
             sink(text);
         }
     }
@@ -150,7 +214,18 @@ pub fn base_config(cluster: &ClusterConfig, timing: &Timing) -> ClientConfig {
 /// Creates the observing client of `cluster`. Creating does not connect;
 /// an error here is a configuration problem (its text never has a secret).
 pub fn observer(cluster: &ClusterConfig, timing: &Timing, context: KdrillContext) -> Result<Observer, String> {
-    observer_config(cluster, timing).create_with_context(context).map_err(|e| describe(&e, cluster))
+    counting_requests(observer_config(cluster, timing), cluster)
+        .create_with_context(context)
+        .map_err(|e| describe(&e, cluster))
+}
+
+/// `c`, with statistics every `STATISTICS_INTERVAL_MS` unless the
+/// cluster's properties chose an interval.
+pub fn counting_requests(mut c: ClientConfig, cluster: &ClusterConfig) -> ClientConfig {
+    if !cluster.properties.contains_key("statistics.interval.ms") {
+        c.set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
+    }
+    c
 }
 
 /// A client error as kdrill shows it: config errors name the property but
@@ -182,6 +257,30 @@ mod tests {
     use super::*;
     use crate::config::SecretRef;
     use crate::model::Side;
+
+    fn statistics(name: &str, tx: &[u64]) -> String {
+        let brokers: Vec<String> =
+            tx.iter().enumerate().map(|(i, n)| format!("\"b{i}\": {{\"tx\": {n}, \"rx\": 1}}")).collect();
+        format!("{{\"name\": \"{name}\", \"type\": \"consumer\", \"brokers\": {{{}}}}}", brokers.join(","))
+    }
+
+    #[test]
+    fn requests_are_the_newest_count_of_each_client_and_survive_its_retirement() {
+        let ctx = KdrillContext::default();
+        assert_eq!(ctx.requests_sent(), None, "nothing known before the first statistics");
+        ctx.stats_raw(statistics("kdrill#consumer-1", &[3, 4]).as_bytes());
+        ctx.stats_raw(statistics("kdrill#consumer-2", &[5]).as_bytes());
+        assert_eq!(ctx.requests_sent(), Some(12));
+        // Cumulative per client: a newer report replaces the older.
+        ctx.stats_raw(statistics("kdrill#consumer-1", &[10, 4]).as_bytes());
+        assert_eq!(ctx.requests_sent(), Some(19));
+        ctx.retire("kdrill#consumer-1");
+        assert_eq!(ctx.requests_sent(), Some(19), "a retired client's requests stay counted");
+        ctx.stats_raw(statistics("kdrill#consumer-1", &[11, 4]).as_bytes());
+        assert_eq!(ctx.requests_sent(), Some(19), "nor counted twice if it reports while closing");
+        ctx.stats_raw(b"{not json");
+        assert_eq!(ctx.requests_sent(), Some(19));
+    }
 
     fn cluster(props: &[(&str, &str)], secret: Option<&str>) -> ClusterConfig {
         let mut secrets = BTreeMap::new();

@@ -24,7 +24,7 @@
 //! A client about to be replaced does not ask its groups: the next poll,
 //! one interval later, asks with the new one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -64,6 +64,10 @@ const CONFIG_KEYS: [&str; 2] = ["min.insync.replicas", "cleanup.policy"];
 /// that to milliseconds for one extra ListOffsets per leader per 2,000
 /// partitions.
 pub const END_OFFSETS_BATCH: usize = 2_000;
+
+/// Polls the requests-per-poll figure is averaged over: statistics arrive
+/// on their own timer, up to a second after the requests they count.
+const REQUESTS_PER_POLL_OVER: usize = 10;
 
 /// What one poll did, for logs and measurement.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -115,6 +119,9 @@ pub struct ClusterPoller {
     offsets_reader: Option<CommittedReader>,
     /// Reads of it in a row that failed (see `RENEW_OFFSETS_READER_AFTER`).
     offsets_read_failures: u32,
+    /// (polls, requests sent) after each of the last polls, for the
+    /// requests one poll costs.
+    requests_seen: VecDeque<(u64, u64)>,
     /// Whether committed offsets are read from `__consumer_offsets` at all
     /// (`with_offsets_per_group` turns it off, for measurement).
     offsets_topic: bool,
@@ -153,6 +160,7 @@ impl ClusterPoller {
             offsets_reader: None,
             offsets_read_failures: 0,
             offsets_topic: true,
+            requests_seen: VecDeque::new(),
             backoff_max: BACKOFF_MAX,
         }
     }
@@ -175,9 +183,9 @@ impl ClusterPoller {
         &self.cfg
     }
 
-    /// This poller's clients hand their statistics JSON to `sink` (they
-    /// emit some only when the cluster's properties set
-    /// `statistics.interval.ms`), for measuring what a poll costs.
+    /// This poller's clients hand their statistics JSON to `sink`, every
+    /// `statistics.interval.ms` (a cluster property, else
+    /// `client::STATISTICS_INTERVAL_MS`), for measuring what a poll costs.
     pub fn with_statistics(mut self, sink: StatisticsSink) -> ClusterPoller {
         self.context = KdrillContext::with_statistics(sink);
         self.client = None;
@@ -221,6 +229,7 @@ impl ClusterPoller {
                 Ok(c) => self.client = Some(c),
                 Err(e) => {
                     self.fail(format!("cannot create a Kafka client: {e}"), &mut stats);
+                    self.count(&stats);
                     stats.elapsed = started.elapsed();
                     return stats;
                 }
@@ -231,6 +240,7 @@ impl ClusterPoller {
         };
         self.poll_with(&observer, deadline, &mut stats);
         drain_events(&observer);
+        self.count(&stats);
         if std::mem::take(&mut self.renew) {
             // Why was logged where it was decided (here, or `note_end_offsets`).
             if self.failures > 0 {
@@ -240,6 +250,7 @@ impl ClusterPoller {
                     self.failures
                 );
             }
+            self.context.retire(&ffi::client_name(observer.client()));
             drop(observer);
         } else {
             self.client = Some(observer);
@@ -522,6 +533,27 @@ impl ClusterPoller {
         {
             s.cert_not_after = Some(t);
         }
+    }
+
+    /// Adds this poll to what the snapshot says of the collector.
+    fn count(&mut self, stats: &PollStats) {
+        let c = &mut self.state.polls;
+        c.polls += 1;
+        c.failing = self.failures;
+        if self.failures == 0 {
+            c.section_errors.clone_from(&stats.errors);
+        }
+        c.requests_sent = self.context.requests_sent().or(c.requests_sent);
+        if let Some(sent) = c.requests_sent {
+            if self.requests_seen.len() > REQUESTS_PER_POLL_OVER {
+                self.requests_seen.pop_front();
+            }
+            self.requests_seen.push_back((c.polls, sent));
+        }
+        c.requests_per_poll = match (self.requests_seen.front(), self.requests_seen.back()) {
+            (Some((p0, r0)), Some((p1, r1))) if p1 > p0 => Some(r1.saturating_sub(*r0) as f64 / (p1 - p0) as f64),
+            _ => None,
+        };
     }
 
     fn section_error(&self, error: String, stats: &mut PollStats) {

@@ -135,10 +135,10 @@ pub struct CommittedReader {
 }
 
 impl CommittedReader {
-    /// `context` is the poller's, so that statistics (when a cluster's
-    /// properties ask for them) count this client's requests too.
+    /// `context` is the poller's, so that its count of requests sent
+    /// includes this client's.
     pub fn new(cluster: &ClusterConfig, timing: &Timing, context: KdrillContext) -> Result<CommittedReader, String> {
-        let mut config = client::observer_config(cluster, timing);
+        let mut config = client::counting_requests(client::observer_config(cluster, timing), cluster);
         // As the MM2 reader: a group.id for assign() that is never joined
         // nor committed; committed data only; a position out of range
         // (compacted or deleted meanwhile) restarts from the earliest record.
@@ -173,6 +173,7 @@ impl CommittedReader {
         if tpl.count() > 0 && fresh.assign(&tpl).is_err() {
             return;
         }
+        self.context.retire(&super::ffi::client_name(self.consumer.client()));
         self.consumer = fresh;
     }
 

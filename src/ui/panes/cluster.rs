@@ -157,6 +157,12 @@ fn notes<'a>(screen: &Screen, a: &crate::assess::Assessment, side: Side, w: usiz
         let text = fmt::clip(&format!("▲ {first}{}", more(unread.len())), w);
         out.push(Line::from(screen.span(Slot::Warn, text)));
     }
+    // A part of an answered poll that failed keeps its last value, aging.
+    let polls = &a.side(side).polls;
+    if let Some(first) = polls.section_errors.first().filter(|_| polls.failing == 0) {
+        let text = fmt::clip(&format!("▲ last poll: {first}{}", more(polls.section_errors.len())), w);
+        out.push(Line::from(screen.span(Slot::Warn, text)));
+    }
     let untranslatable: Vec<String> = a
         .group_warnings()
         .into_iter()

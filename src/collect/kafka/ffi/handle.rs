@@ -15,6 +15,14 @@ use super::{NO_ERROR, RawError, cstr, err_name, ms_until, native, raw};
 /// Extra time given to librdkafka to report its own timeout for a request.
 const GRACE: Duration = Duration::from_millis(500);
 
+/// The client's instance name (`kdrill#consumer-3`), as its statistics
+/// carry it.
+pub fn client_name<C: ClientContext>(client: &Client<C>) -> String {
+    // SAFETY: rk live; rd_kafka_name returns a NUL-terminated string owned
+    // by the handle, copied out before this returns.
+    unsafe { cstr(rd::rd_kafka_name(native(client))) }
+}
+
 /// Events waiting on the client's main queue (logs, errors, statistics).
 pub fn main_queue_len<C: ClientContext>(client: &Client<C>) -> usize {
     // SAFETY: rk live; rd_kafka_queue_get_main returns a new reference that

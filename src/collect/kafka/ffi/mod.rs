@@ -81,7 +81,7 @@ pub use groups::{
     ClassicGroup, ClassicMember, Described, DescribedMember, GroupType, Listing, classic_groups,
     describe_consumer_groups, list_consumer_groups,
 };
-pub use handle::{TpOffset, main_queue_len};
+pub use handle::{TpOffset, client_name, main_queue_len};
 pub use metadata::{MetaBroker, MetaPartition, MetaTopic, Metadata, metadata};
 pub use offsets::{committed_offsets, end_offsets};
 
