@@ -79,10 +79,10 @@ fn check_on_the_demo_world_reports_the_steady_state() {
 
 #[test]
 fn check_against_the_lab_sees_the_real_pair() {
-    let lab = support::lab();
+    support::lab();
     let _lock = support::shared();
-    let _ = lab;
-    let out = kdrill(&["check", "--config", "examples/lab.toml", "--json", "--settle", "6s"]);
+    let config = support::lab_example_file();
+    let out = kdrill(&["check", "--config", &config.to_string_lossy(), "--json", "--settle", "6s"]);
     let stdout = text(&out.stdout);
     let json: serde_json::Value = match serde_json::from_str(&stdout) {
         Ok(v) => v,

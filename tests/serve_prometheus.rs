@@ -103,7 +103,8 @@ fn a_real_prometheus_scrapes_the_lab_figures_kdrill_assesses() {
     support::lab();
     let _lock = support::shared();
     let prometheus_bin = tool("prometheus");
-    let (_server, kdrill) = serve(&["--config", "examples/lab.toml"]);
+    let config = support::lab_example_file();
+    let (_server, kdrill) = serve(&["--config", &config.to_string_lossy()]);
     await_ok(&kdrill, "/readyz", Duration::from_secs(60));
 
     let dir = std::env::temp_dir().join(format!("kdrill-prometheus-{}", std::process::id()));

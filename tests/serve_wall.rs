@@ -362,7 +362,8 @@ fn a_side_that_stops_answering_looks_stale_on_the_wall() {
 fn the_wall_in_chromium_shows_the_lab_as_kdrill_assesses_it() {
     support::lab();
     let _lock = support::shared();
-    let server = serve(&["--config", "examples/lab.toml"]);
+    let config = support::lab_example_file();
+    let server = serve(&["--config", &config.to_string_lossy()]);
     let mut browser = Browser::launch("lab");
     let session = browser.open(&format!("http://{}/", server.addr));
     let fresh =

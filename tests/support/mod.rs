@@ -135,6 +135,20 @@ pub fn lab_config(rest: &str) -> kdrill::config::Config {
 /// `examples/lab.toml` as it reads against this lab: its clusters and MM2
 /// REST addresses from `lab.env` (a private lab shifts every port).
 pub fn lab_example_config() -> kdrill::config::Config {
+    let (text, path) = lab_example_text();
+    kdrill::config::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`lab_example_config`] written to a file of this lab's, for a kdrill
+/// process to read.
+pub fn lab_example_file() -> PathBuf {
+    let (text, _) = lab_example_text();
+    let path = lab().dir.join(format!("lab-example-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
+fn lab_example_text() -> (String, PathBuf) {
     let l = lab();
     let path = l.root.join("examples/lab.toml");
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -151,7 +165,7 @@ pub fn lab_example_config() -> kdrill::config::Config {
             text = text.replace(from, &to);
         }
     }
-    kdrill::config::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+    (text, path)
 }
 
 /// Runs a command with a deadline; stdout on success, stdout+stderr tail otherwise.
