@@ -341,6 +341,7 @@ fn every_family_is_documented_and_promtool_accepts_them_all() {
         ("kdrill_mm2_disagreement", "flow=\"dc-dr\",kind=\"unreconciled\"", 0.0),
         ("kdrill_drill_sources_disagree", "plan=\"switchover\"", 1.0),
         ("kdrill_drill_gate", "state=\"unknown\"", 1.0),
+        ("kdrill_drill_observation_age_seconds", "plan=\"switchover\"", 0.0),
     ] {
         assert_eq!(sample(&all, name, with), Some(value), "{name}{{{with}}}:\n{all}");
     }

@@ -79,7 +79,7 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
     let now = r.observed_at;
     let mut s = Sink { families: Vec::new() };
     if let Some(d) = d {
-        drill(&mut s, d);
+        drill(&mut s, d, now);
     }
     for level in LEVELS {
         s.set(
@@ -380,7 +380,15 @@ fn disagreements(s: &mut Sink, m: &crate::check::Mm2Report, dep: &[(&str, &str);
 }
 
 /// The shared drill: its plan and state, its step, each gate of the step.
-fn drill(s: &mut Sink, d: &DrillStatus) {
+fn drill(s: &mut Sink, d: &DrillStatus, now: crate::model::Ts) {
+    if let Some(at) = d.observed_at {
+        s.set(
+            "kdrill_drill_observation_age_seconds",
+            "Age of the last read of the drill topic to its end: the drill is as of then",
+            &[("plan", &d.plan)],
+            age_secs(at, now),
+        );
+    }
     for state in ["in-progress", "finished", "aborted"] {
         s.set(
             "kdrill_drill_state",
