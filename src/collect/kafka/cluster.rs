@@ -334,6 +334,13 @@ impl ClusterPoller {
             }
             Err(e) => self.section_error(format!("groups: {e}"), stats),
         }
+        // The first answer after an outage may come over connections made
+        // while the broker hung, which librdkafka tears down once a request
+        // on them times out: a part that failed then is asked again with a
+        // new client, one interval later, not after a failed poll.
+        if after_outage && !stats.errors.is_empty() {
+            self.renew = true;
+        }
     }
 
     fn brokers(&mut self, md: &Metadata) -> Vec<Broker> {
