@@ -36,6 +36,7 @@ pub struct Console {
 /// The real collector of `cfg` on a runtime of its own: acting (with its
 /// canaries, as a console that may act runs it) or observing only.
 pub fn collector(cfg: &Config, acting: bool) -> (tokio::runtime::Runtime, kdrill::collect::WorldLink) {
+    log_if_asked();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -50,6 +51,20 @@ pub fn collector(cfg: &Config, acting: bool) -> (tokio::runtime::Runtime, kdrill
         }
     };
     (rt, link)
+}
+
+/// With `KDRILL_TEST_LOG` set (a tracing filter: `kdrill=debug`), the
+/// collector's log goes to stderr, timestamped: for reading what a fault
+/// did to it.
+fn log_if_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if let Ok(filter) = std::env::var("KDRILL_TEST_LOG") {
+        ONCE.call_once(|| {
+            if let Ok(f) = tracing_subscriber::EnvFilter::try_new(&filter) {
+                let _ = tracing_subscriber::fmt().with_env_filter(f).with_writer(std::io::stderr).try_init();
+            }
+        });
+    }
 }
 
 impl Console {

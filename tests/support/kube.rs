@@ -201,6 +201,14 @@ impl Admin {
         );
     }
 
+    /// Whether `side`'s API server answers a version request within 2 s.
+    pub fn answers(&self, side: Side) -> bool {
+        let client = self.client(side);
+        let asked =
+            self.rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), client.apiserver_version()).await });
+        asked.is_ok_and(|answer| answer.is_ok())
+    }
+
     /// Names of the pods Strimzi's labels mark as `kafka/mm2`'s.
     pub fn mm2_pods(&self, side: Side) -> Vec<String> {
         let api: Api<Pod> = Api::namespaced(self.client(side), MM2_NAMESPACE);
