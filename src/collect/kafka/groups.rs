@@ -137,7 +137,9 @@ pub struct Plan {
 }
 
 /// Decides, per group id, which call's answer to use:
-/// * KIP-848 groups (type `Consumer` in the listing) → `DescribeConsumerGroups`;
+/// * KIP-848 groups (type `Consumer` in the listing) → `DescribeConsumerGroups`
+///   (one request per group), unless the listing says `Empty`: a group
+///   without members needs no describing;
 /// * groups the classic path described without error → the classic answer;
 /// * consumer/simple groups the classic path could not describe
 ///   → `DescribeConsumerGroups` (which falls back to classic DescribeGroups);
@@ -146,16 +148,26 @@ pub struct Plan {
 /// * a group the admin listing has and the classic path does not (its
 ///   coordinator is unknown, so it cannot be asked) → the whole poll fails.
 pub fn plan(listing: &[Listing], classic: Vec<ClassicGroup>) -> Result<Plan, String> {
-    let types: HashMap<&str, GroupType> = listing.iter().map(|l| (l.id.as_str(), l.kind)).collect();
+    let listed: HashMap<&str, &Listing> = listing.iter().map(|l| (l.id.as_str(), l)).collect();
     let mut plan = Plan::default();
     for g in classic {
         if plan.coordinators.contains_key(&g.id) {
             continue;
         }
         plan.coordinators.insert(g.id.clone(), g.coordinator);
-        let kip848 = types.get(g.id.as_str()) == Some(&GroupType::Consumer);
+        let listing = listed.get(g.id.as_str());
+        let kip848 = listing.is_some_and(|l| l.kind == GroupType::Consumer);
         let consumerish = g.protocol_type.is_empty() || g.protocol_type == "consumer";
-        if kip848 || (g.err != ffi::NO_ERROR && (consumerish || types.contains_key(g.id.as_str()))) {
+        if kip848 && listing.is_some_and(|l| l.state == "Empty") {
+            plan.ready.push(Group {
+                id: g.id,
+                state: "Empty".into(),
+                protocol_type: "consumer".into(),
+                protocol: GroupProtocol::Consumer,
+                members: Vec::new(),
+                committed: None,
+            });
+        } else if kip848 || (g.err != ffi::NO_ERROR && (consumerish || listing.is_some())) {
             plan.describe.push(GroupAt { id: g.id, coordinator: g.coordinator });
         } else if g.err != ffi::NO_ERROR {
             return Err(format!("describing group {}: {}", g.id, ffi::err_name(g.err)));
@@ -363,6 +375,27 @@ mod tests {
         assert_eq!(p.ready[1].protocol_type, "connect");
         assert!(p.ready[1].members[0].assignment.is_empty(), "Connect assignments are not topic partitions");
         assert_eq!(p.coordinators.len(), 4, "every group's coordinator is known");
+    }
+
+    #[test]
+    fn an_empty_kip848_group_is_not_described() {
+        let empty =
+            Listing { id: "kip848-idle".into(), state: "Empty".into(), kind: GroupType::Consumer, simple: false };
+        let listed = [empty, listing("kip848-app", GroupType::Consumer)];
+        let found = vec![
+            classic("kip848-idle", "consumer", ffi::GROUP_ID_NOT_FOUND),
+            classic("kip848-app", "consumer", ffi::GROUP_ID_NOT_FOUND),
+        ];
+        let p = plan(&listed, found).unwrap_or_default();
+        assert_eq!(p.describe, vec![at("kip848-app")]);
+        assert_eq!(p.ready.len(), 1);
+        let idle = &p.ready[0];
+        assert_eq!(
+            (idle.id.as_str(), idle.state.as_str(), idle.protocol),
+            ("kip848-idle", "Empty", GroupProtocol::Consumer)
+        );
+        assert!(idle.members.is_empty() && idle.committed.is_none());
+        assert_eq!(p.coordinators.get("kip848-idle"), Some(&2), "its offsets can still be asked");
     }
 
     #[test]
