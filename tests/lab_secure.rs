@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use kdrill::collect::kafka::cluster::ClusterPoller;
 use kdrill::config::{Config, parse};
-use kdrill::model::{Link, Side};
+use kdrill::model::{Link, OffsetsSource, Side};
 use support::{GroupMember, Protocol, lab, unique};
 
 /// What `scripts/lab up` wrote about the secure listeners.
@@ -286,6 +286,136 @@ fn both_clusters_and_mm2_look_the_same_over_scram_tls_as_over_plaintext() {
     support::delete_topics(&l.dc, &[topic]);
     let _ = std::fs::remove_file(plain_file);
     let _ = std::fs::remove_file(secure_file);
+}
+
+/// Kafka ACLs that refuse `user` Read on `__consumer_offsets` of `bootstrap`
+/// (every other user may still read it, as before any ACL named the
+/// topic); removed when dropped.
+struct OffsetsRefused {
+    bootstrap: String,
+    user: String,
+}
+
+impl OffsetsRefused {
+    /// The `scripts/lab tool kafka-acls` calls that add (or remove) them:
+    /// everyone may read and describe the topic, `user` may not read it.
+    fn acls(&self, action: &str) -> Vec<Vec<String>> {
+        let deny = format!("User:{}", self.user);
+        [
+            ("--allow-principal", "User:*", "Read"),
+            ("--allow-principal", "User:*", "Describe"),
+            ("--deny-principal", &deny, "Read"),
+        ]
+        .into_iter()
+        .map(|(flag, principal, op)| {
+            let mut a: Vec<String> =
+                ["tool", "kafka-acls", "--bootstrap-server", &self.bootstrap, action, flag, principal]
+                    .map(str::to_owned)
+                    .to_vec();
+            a.extend(["--operation", op, "--topic", "__consumer_offsets"].map(str::to_owned));
+            if action == "--remove" {
+                a.push("--force".to_owned());
+            }
+            a
+        })
+        .collect()
+    }
+
+    fn refuse(bootstrap: &str, user: &str) -> OffsetsRefused {
+        let r = OffsetsRefused { bootstrap: bootstrap.to_owned(), user: user.to_owned() };
+        for args in r.acls("--add") {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            lab().run(&args, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        r
+    }
+}
+
+impl Drop for OffsetsRefused {
+    fn drop(&mut self) {
+        for args in self.acls("--remove") {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            if let Err(e) = lab().run(&args, Duration::from_secs(120)) {
+                eprintln!("removing a lab ACL: {e}");
+            }
+        }
+    }
+}
+
+/// A user a Kafka ACL refuses Read on `__consumer_offsets` (as a production
+/// security team may): kdrill asks each group's committed offsets with one
+/// OffsetFetch instead, says why in `check` and its JSON, and the offsets
+/// are those Kafka's own tool gives. kdrill's usual user still reads the
+/// topic beside it.
+#[test]
+fn without_read_access_to_consumer_offsets_groups_are_asked_one_by_one_and_it_is_said() {
+    let s = secure();
+    let _lock = support::shared();
+    let l = lab();
+    let user = "kdrill-noread";
+    let password = unique("pw").replace('-', "");
+    let password_file = s.dir.join("secure").join(format!("{user}.password"));
+    std::fs::write(&password_file, &password).unwrap_or_else(|e| panic!("{}: {e}", password_file.display()));
+    let scram = format!("SCRAM-SHA-512=[password={password}]");
+    let add_user = ["tool", "kafka-configs", "--bootstrap-server", &l.dc, "--alter", "--entity-type", "users"];
+    let add_user = [&add_user[..], &["--entity-name", user, "--add-config", &scram]].concat();
+    l.run(&add_user, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
+    let _refused = OffsetsRefused::refuse(&l.dc, user);
+
+    let topic = unique("noread-orders");
+    let group = unique("noread-app");
+    support::create_topic(&l.dc, &topic, 2);
+    support::produce(&l.dc, &topic, &[30, 20]);
+    let member = GroupMember::join(&l.dc, &group, &topic, Protocol::Classic, "noread-test");
+    support::wait_for("the commit", Duration::from_secs(60), || member.commit(&[(&topic, 0, 12), (&topic, 1, 20)]));
+
+    let text = secure_text(&s, &format!("{{ file = \"{}\" }}", password_file.display()));
+    // DC as the refused user; DR as kdrill's usual one.
+    let refused_text = text.replacen("\"sasl.username\" = \"kdrill\"", &format!("\"sasl.username\" = \"{user}\""), 1);
+    let refused = config(&refused_text);
+    let usual = config(&secure_text(&s, &format!("{{ file = \"{}\" }}", s.password_file)));
+    let committed_of = |p: &ClusterPoller| -> Option<Vec<(String, i32, i64)>> {
+        let groups = p.cluster().groups.as_ref()?;
+        let g = groups.value.iter().find(|g| g.id == group)?;
+        Some(g.committed.as_ref()?.iter().map(|c| (c.topic.clone(), c.partition, c.offset)).collect())
+    };
+    let expected = vec![(topic.clone(), 0, 12), (topic.clone(), 1, 20)];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut p = poller(&refused, Side::Dc);
+    loop {
+        p.poll();
+        let source = p.cluster().offsets_source.clone();
+        if committed_of(&p).as_ref() == Some(&expected)
+            && matches!(&source, Some(OffsetsSource::PerGroup(why)) if why.contains("no read access to __consumer_offsets"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "as {user}: offsets {:?} from {source:?}, link {:?}",
+            committed_of(&p),
+            p.cluster().link
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rows = support::describe_group_with_kafka_tool(&l.dc, &group).unwrap_or_else(|e| panic!("{e}"));
+    let by_tool: Vec<(String, i32, i64)> =
+        rows.iter().filter_map(|r| Some((r.topic.clone(), r.partition, r.current?))).collect();
+    assert_eq!(by_tool, expected, "Kafka's own tool");
+    let q = poll_up(&usual, Side::Dc);
+    assert_eq!(q.cluster().offsets_source, Some(OffsetsSource::Topic), "kdrill's usual user still reads the topic");
+
+    let file = write_config("noread", &refused_text);
+    let (_, out, err) = check(&file, false, &[]);
+    assert!(out.contains("group offsets per-group requests (no read access to __consumer_offsets)"), "{out}\n{err}");
+    let (_, json, err) = check(&file, true, &[]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}\n{err}"));
+    assert_eq!(
+        report["sides"][0]["group_offsets"], "per-group requests (no read access to __consumer_offsets)",
+        "{report}"
+    );
+    assert!(!json.contains(&password) && !out.contains(&password), "the password never comes out");
+    let _ = std::fs::remove_file(&file);
 }
 
 #[test]

@@ -132,6 +132,8 @@ pub struct CommittedReader {
     /// first: while there is one, `read` never calls the offsets complete.
     malformed: u64,
     first_malformed: Option<String>,
+    /// The refusal last seen, until a read completes.
+    refused: Option<String>,
 }
 
 impl CommittedReader {
@@ -158,6 +160,7 @@ impl CommittedReader {
             offsets: CommittedOffsets::default(),
             malformed: 0,
             first_malformed: None,
+            refused: None,
         })
     }
 
@@ -188,7 +191,21 @@ impl CommittedReader {
     /// stable offset below `high_watermarks`, the ends a read_uncommitted
     /// client saw, holds back the commits after it, which OffsetFetch
     /// answers). `Err` says why not, and the caller asks per group.
+    ///
+    /// A refusal (no read access) is remembered until a read completes: a
+    /// read that then fails otherwise (not caught up in time, as a refused
+    /// fetch leaves it) still gives the refusal as why.
     pub fn read(&mut self, deadline: Instant, high_watermarks: &BTreeMap<i32, i64>) -> Result<(), String> {
+        let read = self.read_to_end(deadline, high_watermarks);
+        match &read {
+            Ok(()) => self.refused = None,
+            Err(why) if *why == no_read_access() => self.refused = Some(why.clone()),
+            Err(_) => {}
+        }
+        read.map_err(|why| self.refused.clone().unwrap_or(why))
+    }
+
+    fn read_to_end(&mut self, deadline: Instant, high_watermarks: &BTreeMap<i32, i64>) -> Result<(), String> {
         if self.next.is_empty() {
             self.assign(deadline)?;
         }
@@ -332,11 +349,16 @@ impl CommittedReader {
     fn topic_error(&self, code: Option<RDKafkaErrorCode>) -> String {
         match code {
             Some(RDKafkaErrorCode::TopicAuthorizationFailed | RDKafkaErrorCode::GroupAuthorizationFailed) => {
-                format!("no read access to {OFFSETS_TOPIC}")
+                no_read_access()
             }
             other => format!("{}: {OFFSETS_TOPIC}: {other:?}", self.alias),
         }
     }
+}
+
+/// Why the topic cannot be read when an ACL refuses it.
+fn no_read_access() -> String {
+    format!("no read access to {OFFSETS_TOPIC}")
 }
 
 #[cfg(test)]
