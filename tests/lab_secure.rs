@@ -289,8 +289,8 @@ fn both_clusters_and_mm2_look_the_same_over_scram_tls_as_over_plaintext() {
 }
 
 /// Kafka ACLs that refuse `user` Read on `__consumer_offsets` of `bootstrap`
-/// (every other user may still read it, as before any ACL named the
-/// topic); removed when dropped.
+/// (every other user may still do anything with it, as before any ACL
+/// named the topic); removed when dropped.
 struct OffsetsRefused {
     bootstrap: String,
     user: String,
@@ -298,27 +298,24 @@ struct OffsetsRefused {
 
 impl OffsetsRefused {
     /// The `scripts/lab tool kafka-acls` calls that add (or remove) them:
-    /// everyone may read and describe the topic, `user` may not read it.
+    /// everyone may do anything with the topic (as before an ACL named it),
+    /// `user` may not read it.
     fn acls(&self, action: &str) -> Vec<Vec<String>> {
         let deny = format!("User:{}", self.user);
-        [
-            ("--allow-principal", "User:*", "Read"),
-            ("--allow-principal", "User:*", "Describe"),
-            ("--deny-principal", &deny, "Read"),
-        ]
-        .into_iter()
-        .map(|(flag, principal, op)| {
-            let mut a: Vec<String> =
-                ["tool", "kafka-acls", "--bootstrap-server", &self.bootstrap, action, flag, principal]
-                    .map(str::to_owned)
-                    .to_vec();
-            a.extend(["--operation", op, "--topic", "__consumer_offsets"].map(str::to_owned));
-            if action == "--remove" {
-                a.push("--force".to_owned());
-            }
-            a
-        })
-        .collect()
+        [("--allow-principal", "User:*", "All"), ("--deny-principal", &deny, "Read")]
+            .into_iter()
+            .map(|(flag, principal, op)| {
+                let mut a: Vec<String> =
+                    ["tool", "kafka-acls", "--bootstrap-server", &self.bootstrap, action, flag, principal]
+                        .map(str::to_owned)
+                        .to_vec();
+                a.extend(["--operation", op, "--topic", "__consumer_offsets"].map(str::to_owned));
+                if action == "--remove" {
+                    a.push("--force".to_owned());
+                }
+                a
+            })
+            .collect()
     }
 
     fn refuse(bootstrap: &str, user: &str) -> OffsetsRefused {
@@ -416,6 +413,7 @@ fn without_read_access_to_consumer_offsets_groups_are_asked_one_by_one_and_it_is
     );
     assert!(!json.contains(&password) && !out.contains(&password), "the password never comes out");
     let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&password_file);
 }
 
 #[test]

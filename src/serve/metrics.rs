@@ -141,12 +141,6 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
                 side.groups.iter().filter(|g| g.stalled_since.is_some()).count() as f64,
             );
         }
-        s.set(
-            "kdrill_mm2_topics_read_problems",
-            "What kdrill could not read of MM2's topics on the side: skipped records, an incomplete read",
-            &[("side", &name)],
-            side.unread.len() as f64,
-        );
         for skipped in &side.skipped_records {
             s.set(
                 "kdrill_mm2_records_skipped",
@@ -155,7 +149,7 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
                 skipped.count as f64,
             );
         }
-        collector(&mut s, &name, &side.collector);
+        collector(&mut s, &name, &side.collector, side.reachable);
     }
     for m in &r.mm2 {
         let flow = flow_label(&m.flow);
@@ -229,12 +223,14 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
                 age_secs(at, now),
             );
         }
-        s.set(
-            "kdrill_kubernetes_refusals",
-            "Reads (lists, watches) the side's API server refuses kdrill's credentials",
-            &[("side", &side)],
-            p.refusals.len() as f64,
-        );
+        if p.unreachable.is_none() {
+            s.set(
+                "kdrill_kubernetes_read_failures",
+                "Collections (MM2 resources, pods, workloads) kdrill cannot read from the side's API server",
+                &[("side", &side)],
+                p.refusals.len() as f64,
+            );
+        }
         if let Some(n) = p.workloads_ready {
             s.set(
                 "kdrill_workloads_ready_replicas",
@@ -333,8 +329,9 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
 }
 
 /// How the side's collector fares, once it has polled (the demo world has
-/// no collector: nothing, rather than zeros).
-fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts) {
+/// no collector: nothing, rather than zeros). The last poll's unread parts
+/// only while the cluster answers: before, they are not known.
+fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts, reachable: bool) {
     if c.polls == 0 {
         return;
     }
@@ -345,12 +342,14 @@ fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts) {
         &at,
         f64::from(c.failing),
     );
-    s.set(
-        "kdrill_kafka_section_errors",
-        "Parts of the last answered poll that could not be read (each keeps its last good value)",
-        &at,
-        c.section_errors.len() as f64,
-    );
+    if reachable && c.failing == 0 {
+        s.set(
+            "kdrill_kafka_section_errors",
+            "Parts of the last poll that could not be read (each keeps its last good value)",
+            &at,
+            c.section_errors.len() as f64,
+        );
+    }
     if let Some(n) = c.requests_per_poll {
         s.set(
             "kdrill_kafka_requests_per_poll",
@@ -361,19 +360,17 @@ fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts) {
     }
 }
 
-/// Where two sources of an MM2 deployment disagree, by kind: 1 for each
-/// disagreement present; 0 for the others once Kubernetes' pods are known
-/// (the sources could be compared), absent before.
+/// Each disagreement between two sources of an MM2 deployment, 1 while
+/// it lasts. None served when they agree, or could not be compared (the
+/// sources were not fresh): a 0 would claim a comparison not made.
 fn disagreements(s: &mut Sink, m: &crate::check::Mm2Report, dep: &[(&str, &str); 2]) {
-    let compared = m.pods.is_some();
     for kind in DisagreementKind::ALL.map(DisagreementKind::as_str) {
-        let present = m.problems.iter().any(|p| p.kind == kind);
-        if present || compared {
+        if m.problems.iter().any(|p| p.kind == kind) {
             s.set(
                 "kdrill_mm2_disagreement",
                 "1 while two sources disagree on the MM2 deployment (resource, pods, Connect's topics)",
                 &[dep[0], dep[1], ("kind", kind)],
-                flag(present),
+                1.0,
             );
         }
     }
@@ -398,12 +395,15 @@ fn drill(s: &mut Sink, d: &DrillStatus, now: crate::model::Ts) {
         );
     }
     s.set("kdrill_drill_steps", "Steps in the latest shared drill's plan", &[("plan", &d.plan)], d.steps as f64);
-    s.set(
-        "kdrill_drill_sources_disagree",
-        "1 while the two sides' drill topics, or the leases on them, differ",
-        &[("plan", &d.plan)],
-        flag(d.disagreement.is_some()),
-    );
+    // Compared only while both sides' drill topics are followed.
+    if d.disagreement.is_some() || d.shared_on.len() == 2 {
+        s.set(
+            "kdrill_drill_sources_disagree",
+            "1 while the two sides' drill topics, or the leases on them, differ",
+            &[("plan", &d.plan)],
+            flag(d.disagreement.is_some()),
+        );
+    }
     if let Some(step) = d.step {
         s.set("kdrill_drill_step", "The current step of the shared drill, from 1", &[("plan", &d.plan)], step as f64);
     }

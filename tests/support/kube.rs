@@ -287,7 +287,13 @@ impl Ended {
         if !self.restarted {
             self.restarted = true;
             if let Err(e) = lab().run(&["kube", "up"], Duration::from_secs(120)) {
-                panic!("restarting {}: {e}", self.part);
+                // A panic while the test already panics would abort the
+                // process and skip every other guard's cleanup.
+                if std::thread::panicking() {
+                    super::note(&format!("restarting {}: {e}", self.part));
+                } else {
+                    panic!("restarting {}: {e}", self.part);
+                }
             }
         }
     }

@@ -46,15 +46,18 @@ pub struct KdrillContext {
 }
 
 /// Requests sent by the clients of one context, from their statistics:
-/// librdkafka counts them per client (`brokers.*.tx`, since the client
-/// was made), so the newest count of each live client is kept, and a
-/// retired client's is folded into `retired`.
+/// librdkafka counts them per client and broker (`brokers.*.tx`, since the
+/// client was made or the broker first appeared), so the newest count of
+/// each is kept, and a count that ends (its client retired, its broker gone
+/// from the client's list or counting from 0 again) is folded into
+/// `ended`.
 #[derive(Default)]
 struct RequestTally {
-    live: HashMap<String, u64>,
-    retired: u64,
-    /// Clients retired: a statistics event served while one closes must
-    /// not count it twice. A few per outage; names are never reused.
+    /// Per client name, per broker name: the newest count.
+    live: HashMap<String, HashMap<String, u64>>,
+    ended: u64,
+    /// Clients retired (one per renewed client; names are never reused):
+    /// a statistics event served while one closes must not count it again.
     retired_names: std::collections::HashSet<String>,
 }
 
@@ -87,15 +90,25 @@ impl KdrillContext {
     /// statistics; `None` before the first.
     pub fn requests_sent(&self) -> Option<u64> {
         let t = self.requests.lock().ok()?;
-        (!t.live.is_empty() || t.retired > 0).then(|| t.retired + t.live.values().sum::<u64>())
+        let live: u64 = t.live.values().flat_map(HashMap::values).sum();
+        (!t.live.is_empty() || t.ended > 0).then_some(t.ended + live)
+    }
+
+    /// Counts `earlier` requests as already sent: a poller that carries on
+    /// from a previous one's state keeps its total.
+    pub fn count_from(self, earlier: Option<u64>) -> KdrillContext {
+        if let (Some(n), Ok(mut t)) = (earlier, self.requests.lock()) {
+            t.ended += n;
+        }
+        self
     }
 
     /// The client named `name` (librdkafka's `rd_kafka_name`) is dropped:
-    /// its last count stays in the total.
+    /// its last counts stay in the total.
     pub fn retire(&self, name: &str) {
         if let Ok(mut t) = self.requests.lock() {
-            if let Some(n) = t.live.remove(name) {
-                t.retired += n;
+            if let Some(brokers) = t.live.remove(name) {
+                t.ended += brokers.values().sum::<u64>();
             }
             t.retired_names.insert(name.to_owned());
         }
@@ -103,12 +116,16 @@ impl KdrillContext {
 
     fn count_requests(&self, statistics: &str) {
         let Ok(s) = serde_json::from_str::<SentRequests>(statistics) else { return };
-        let sent = s.brokers.values().map(|b| b.tx).sum();
-        if let Ok(mut t) = self.requests.lock()
-            && !t.retired_names.contains(&s.name)
-        {
-            t.live.insert(s.name, sent);
+        let Ok(mut t) = self.requests.lock() else { return };
+        if t.retired_names.contains(&s.name) {
+            return;
         }
+        let now: HashMap<String, u64> = s.brokers.into_iter().map(|(b, r)| (b, r.tx)).collect();
+        let before = t.live.insert(s.name, now.clone()).unwrap_or_default();
+        // A broker gone from the list, or counting again from 0 (it left
+        // and came back): what it had counted ended there.
+        let ended: u64 = before.iter().filter(|(b, n)| now.get(*b).is_none_or(|m| m < *n)).map(|(_, n)| *n).sum();
+        t.ended += ended;
     }
 
     fn note_failure(&self, reason: &str) {
@@ -280,6 +297,18 @@ mod tests {
         assert_eq!(ctx.requests_sent(), Some(19), "nor counted twice if it reports while closing");
         ctx.stats_raw(b"{not json");
         assert_eq!(ctx.requests_sent(), Some(19));
+    }
+
+    #[test]
+    fn a_broker_that_leaves_a_clients_list_keeps_its_requests_counted() {
+        let ctx = KdrillContext::default().count_from(Some(100));
+        ctx.stats_raw(statistics("kdrill#consumer-3", &[3, 4]).as_bytes());
+        assert_eq!(ctx.requests_sent(), Some(107), "a carried-over total stays");
+        // Broker b1 gone from the list, then back counting from 0.
+        ctx.stats_raw(statistics("kdrill#consumer-3", &[5]).as_bytes());
+        assert_eq!(ctx.requests_sent(), Some(109));
+        ctx.stats_raw(statistics("kdrill#consumer-3", &[6, 1]).as_bytes());
+        assert_eq!(ctx.requests_sent(), Some(111));
     }
 
     fn cluster(props: &[(&str, &str)], secret: Option<&str>) -> ClusterConfig {

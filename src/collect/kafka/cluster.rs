@@ -147,7 +147,7 @@ impl ClusterPoller {
             cfg,
             timing,
             classification,
-            context: KdrillContext::default(),
+            context: KdrillContext::default().count_from(state.polls.requests_sent),
             client: None,
             known_brokers,
             configs: HashMap::new(),
@@ -187,7 +187,7 @@ impl ClusterPoller {
     /// `statistics.interval.ms` (a cluster property, else
     /// `client::STATISTICS_INTERVAL_MS`), for measuring what a poll costs.
     pub fn with_statistics(mut self, sink: StatisticsSink) -> ClusterPoller {
-        self.context = KdrillContext::with_statistics(sink);
+        self.context = KdrillContext::with_statistics(sink).count_from(self.state.polls.requests_sent);
         self.client = None;
         self
     }
@@ -339,7 +339,12 @@ impl ClusterPoller {
         // on them times out: a part that failed then is asked again with a
         // new client, one interval later, not after a failed poll.
         if after_outage && !stats.errors.is_empty() {
+            tracing::debug!(
+                "{}: part of the first poll after an outage failed: connecting with a new client",
+                self.cfg.alias
+            );
             self.renew = true;
+            self.offset_failures = 0;
         }
     }
 

@@ -132,7 +132,7 @@ pub struct CommittedReader {
     /// first: while there is one, `read` never calls the offsets complete.
     malformed: u64,
     first_malformed: Option<String>,
-    /// The refusal last seen, until a read completes.
+    /// The refusal last seen, until a record is read or a read completes.
     refused: Option<String>,
 }
 
@@ -192,9 +192,9 @@ impl CommittedReader {
     /// client saw, holds back the commits after it, which OffsetFetch
     /// answers). `Err` says why not, and the caller asks per group.
     ///
-    /// A refusal (no read access) is remembered until a read completes: a
-    /// read that then fails otherwise (not caught up in time, as a refused
-    /// fetch leaves it) still gives the refusal as why.
+    /// A refusal (no read access) is remembered until a record is read or a
+    /// read completes: a read that fails otherwise meanwhile (not caught up
+    /// in time, as a refused fetch leaves it) still gives the refusal as why.
     pub fn read(&mut self, deadline: Instant, high_watermarks: &BTreeMap<i32, i64>) -> Result<(), String> {
         let read = self.read_to_end(deadline, high_watermarks);
         match &read {
@@ -238,6 +238,8 @@ impl CommittedReader {
                 None => {}
                 Some(Err(e)) => return Err(self.refusal(&e)),
                 Some(Ok(msg)) => {
+                    // A record delivered: the topic can be read.
+                    self.refused = None;
                     let partition = msg.partition();
                     if msg.offset() < self.next.get(&partition).copied().unwrap_or(0) {
                         continue;
