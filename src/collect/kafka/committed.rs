@@ -414,6 +414,39 @@ mod tests {
         );
     }
 
+    fn unhex(h: &str) -> Vec<u8> {
+        (0..h.len()).step_by(2).filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()
+    }
+
+    /// Keys and values written by Kafka 4.3.1's own
+    /// `GroupCoordinatorRecordSerde` (`OffsetCommitKey` and
+    /// `OffsetCommitValue` versions 0–4, `LegacyOffsetCommitKey`, a
+    /// tombstone): group "g", metadata "m", leader epoch 7 where the version
+    /// has one, an expire timestamp in version 1. Made by
+    /// `scripts/lab.d/OffsetCommitGolden.java`.
+    #[test]
+    fn records_kafka_itself_wrote_decode() {
+        let key = "000100016700066f726465727300000003";
+        let values = [
+            "0000000000000000002a00016d0000018bcfe56800",
+            "0001000000000000002a00016d0000018bcfe568000000018bcfe65260",
+            "0002000000000000002a00016d0000018bcfe56800",
+            "0003000000000000002a0000000700016d0000018bcfe56800",
+            "0004000000000000002a00000007026d0000018bcfe5680000",
+        ];
+        for (version, value) in values.iter().enumerate() {
+            let got = decode(&unhex(key), Some(&unhex(value)));
+            let want = OffsetRecord::Commit { group: "g".into(), topic: "orders".into(), partition: 3, offset: 42 };
+            assert_eq!(got, Ok(Some(want)), "value version {version}");
+        }
+        let legacy =
+            decode(&unhex("000000016700017400000000"), Some(&unhex("0000000000000000000500000000000000000001")));
+        let want = OffsetRecord::Commit { group: "g".into(), topic: "t".into(), partition: 0, offset: 5 };
+        assert_eq!(legacy, Ok(Some(want)));
+        let gone = decode(&unhex("000100016700017400000001"), None);
+        assert_eq!(gone, Ok(Some(OffsetRecord::Removed { group: "g".into(), topic: "t".into(), partition: 1 })));
+    }
+
     #[test]
     fn other_record_types_are_skipped_and_bad_ones_named() {
         // Group metadata (2) and KIP-848 / share / streams group records.
