@@ -90,14 +90,12 @@ fn spawn_with(config: Config, acting: bool) -> WorldLink {
     let (platform_tx, platform_rx) = mpsc::channel::<Platform>(8);
     for side in Side::BOTH {
         if let Some(kube) = config.cluster(side).kube.clone() {
-            let (tx, timing) = (platform_tx.clone(), config.timing.clone());
-            tokio::spawn(crate::collect::kube::watch_side(
-                side,
-                kube,
-                timing.poll_interval,
-                timing.request_timeout,
-                tx,
-            ));
+            let timing = crate::collect::kube::KubeTiming {
+                poll: config.timing.poll_interval,
+                timeout: config.timing.request_timeout,
+                retry_max: side::backoff_max(&config),
+            };
+            tokio::spawn(crate::collect::kube::watch_side(side, kube, timing, platform_tx.clone()));
         }
     }
     drop(platform_tx);

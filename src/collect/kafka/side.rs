@@ -217,11 +217,11 @@ impl SidePoller {
     }
 }
 
-/// How long a side that stopped answering may wait between attempts: half
-/// of `stale_after`, so a cluster that comes back (a broker resumed after
-/// hanging) is seen fresh again within `stale_after` of returning, however
-/// long it was gone.
-fn backoff_max(config: &Config) -> Duration {
+/// How long a side that stopped answering (its cluster, its Kubernetes API
+/// server) may wait between attempts: half of `stale_after`, so one that
+/// comes back (a broker resumed after hanging) is seen fresh again within
+/// `stale_after` of returning, however long it was gone.
+pub(super) fn backoff_max(config: &Config) -> Duration {
     config.settings.stale_after.to_std().map_or(super::cluster::BACKOFF_MAX, |s| s / 2)
 }
 

@@ -32,10 +32,20 @@ use watch::{Collection, WatchState, Watched};
 /// Strimzi labels every MM2 pod with its kind.
 const MM2_POD_SELECTOR: &str = "strimzi.io/kind=KafkaMirrorMaker2";
 
+/// How often the API server is probed, how long a request may take, and
+/// the longest wait before a failed watch is tried again.
+#[derive(Clone, Copy, Debug)]
+pub struct KubeTiming {
+    pub poll: Duration,
+    pub timeout: Duration,
+    pub retry_max: Duration,
+}
+
 /// Watches `cfg`'s Kubernetes for `side` and sends the platform whenever
 /// what is known changes, and at least every `poll` (restamped while
 /// fresh). Ends when `tx` closes.
-pub async fn watch_side(side: Side, cfg: KubeConfig, poll: Duration, timeout: Duration, tx: mpsc::Sender<Platform>) {
+pub async fn watch_side(side: Side, cfg: KubeConfig, timing: KubeTiming, tx: mpsc::Sender<Platform>) {
+    let KubeTiming { poll, timeout, retry_max } = timing;
     let mut view = SideWatch::new(side, &cfg);
     let client = loop {
         match tokio::time::timeout(timeout, client(&cfg.context, cfg.kubeconfig.as_deref())).await {
@@ -55,7 +65,7 @@ pub async fn watch_side(side: Side, cfg: KubeConfig, poll: Duration, timeout: Du
     let mut tasks = Vec::new();
     for (id, collection) in collections(&cfg).into_iter().enumerate() {
         view.watches.push(Watched::new(collection.clone()));
-        tasks.push(tokio::spawn(watch::run(client.clone(), collection, id, state_tx.clone())));
+        tasks.push(tokio::spawn(watch::run(client.clone(), collection, id, retry_max, state_tx.clone())));
     }
     drop(state_tx);
     let mut probe = tokio::time::interval(poll);

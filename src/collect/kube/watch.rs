@@ -1,15 +1,17 @@
 //! One watch per collection: keeps the collection's objects (as the API's
 //! JSON) and reports after every change whether the watch is synced (its
 //! initial list complete) or why it failed. Watches restart with backoff by
-//! themselves; a failure is reported, never fatal.
+//! themselves, capped (see [`Retry`]); a failure is reported, never fatal.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::utils::Backoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -90,7 +92,49 @@ fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource
 
 /// Runs the watch of `collection`, sending its state as `id` after every
 /// change, until the receiver is gone.
-pub async fn run(client: Client, collection: Collection, id: usize, tx: mpsc::Sender<(usize, WatchState)>) {
+/// How a failed watch is retried: 0.8 s, doubling up to `max` while
+/// failures come back to back, and from 0.8 s again after any event
+/// (kube-runtime resets it on each, the `Init` of every re-list included).
+/// kube's default, client-go's, grows to 30 s and ignores those resets
+/// for 120 s: an API server back after a restart was watched again 34 s
+/// later. kdrill caps it below its staleness threshold (one client per
+/// side), so one back is watched again before its facts would be stale.
+pub struct Retry {
+    next: Duration,
+    max: Duration,
+}
+
+const RETRY_FIRST: Duration = Duration::from_millis(800);
+
+impl Retry {
+    pub fn new(max: Duration) -> Retry {
+        Retry { next: RETRY_FIRST, max: max.max(RETRY_FIRST) }
+    }
+}
+
+impl Iterator for Retry {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (now * 2).min(self.max);
+        Some(now)
+    }
+}
+
+impl Backoff for Retry {
+    fn reset(&mut self) {
+        self.next = RETRY_FIRST;
+    }
+}
+
+pub async fn run(
+    client: Client,
+    collection: Collection,
+    id: usize,
+    retry_max: Duration,
+    tx: mpsc::Sender<(usize, WatchState)>,
+) {
     let namespace = collection.namespace().to_owned();
     let (api_resource, config) = match &collection {
         Collection::MirrorMakers { .. } => {
@@ -119,7 +163,7 @@ pub async fn run(client: Client, collection: Collection, id: usize, tx: mpsc::Se
     let api: Api<DynamicObject> = Api::namespaced_with(client, &namespace, &api_resource);
     let mut state = WatchState::default();
     let mut pending: Option<BTreeMap<String, Value>> = None;
-    let mut events = watcher(api, config).default_backoff().boxed();
+    let mut events = watcher(api, config).backoff(Retry::new(retry_max)).boxed();
     while let Some(ev) = events.next().await {
         let changed = match ev {
             Ok(watcher::Event::Init) => {
@@ -223,4 +267,19 @@ fn failure_words(collection: &Collection, e: &watcher::Error) -> String {
         other => other.to_string(),
     };
     format!("cannot watch {what}: {cause}")
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_the_cap_and_start_over_after_a_success() {
+        let mut r = Retry::new(Duration::from_secs(3));
+        let first: Vec<u128> = r.by_ref().take(5).map(|d| d.as_millis()).collect();
+        assert_eq!(first, [800, 1600, 3000, 3000, 3000]);
+        r.reset();
+        assert_eq!(r.next(), Some(RETRY_FIRST));
+        assert_eq!(Retry::new(Duration::ZERO).nth(3), Some(RETRY_FIRST), "never below the first delay");
+    }
 }
