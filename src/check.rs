@@ -87,6 +87,9 @@ pub struct SideReport {
     /// `requests_per_poll` (from librdkafka's statistics; `null` before
     /// their first report).
     pub collector: crate::model::PollCounts,
+    /// `collector.section_errors` while polls are answered; `null` while
+    /// they are not (then not known).
+    pub last_poll_unread: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -249,6 +252,7 @@ pub fn report(a: &Assessment) -> Report {
             skipped_records: s.skipped.clone(),
             group_offsets: s.offsets_source.as_ref().map(crate::model::OffsetsSource::describe),
             collector: s.polls.clone(),
+            last_poll_unread: s.last_poll_unread().map(<[String]>::to_vec),
         })
         .collect();
     let mm2 = a
@@ -463,10 +467,8 @@ pub fn human(r: &Report, a: &Assessment) -> String {
         for line in &s.unread {
             out.push_str(&format!("  ! {line}\n"));
         }
-        if s.polls.failing == 0 {
-            for e in &s.polls.section_errors {
-                out.push_str(&format!("  ! not read in the last poll: {e}\n"));
-            }
+        for e in s.last_poll_unread().unwrap_or_default() {
+            out.push_str(&format!("  ! not read in the last poll: {e}\n"));
         }
         if let Some(per_group @ crate::model::OffsetsSource::PerGroup(_)) = &s.offsets_source {
             out.push_str(&format!("  group offsets {}\n", per_group.describe()));

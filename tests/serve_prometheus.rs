@@ -299,6 +299,7 @@ fn every_family_is_documented_and_promtool_accepts_them_all() {
         requests_sent: Some(540),
         requests_per_poll: Some(13.5),
     };
+    report.sides[0].last_poll_unread = Some(report.sides[0].collector.section_errors.clone());
     let mm2 = report.mm2.iter_mut().find(|m| m.flow == "DC→DR").expect("the demo's MM2 DC→DR");
     mm2.checkpoint_age_secs = Some(4.5);
     mm2.problems.push(kdrill::check::ProblemReport { kind: "workers-without-pods", text: "no pod, 2 workers".into() });
@@ -341,6 +342,7 @@ fn every_family_is_documented_and_promtool_accepts_them_all() {
     assert!(!all.contains("kdrill_kafka_failing_polls{side=\"dr\"}"), "DR has not polled: no figures");
     // Polls failing: the last poll's unread parts are not known.
     report.sides[0].collector.failing = 3;
+    report.sides[0].last_poll_unread = None;
     let failing = kdrill::serve::metrics::render_with_drill(&report, Some(&status));
     assert_eq!(sample(&failing, "kdrill_kafka_failing_polls", "side=\"dc\""), Some(3.0));
     assert!(!failing.contains("kdrill_kafka_section_errors{side=\"dc\"}"), "{failing}");

@@ -154,6 +154,13 @@ pub fn security_view(s: &crate::model::Security, now: Ts) -> Option<SecurityView
 }
 
 impl SideView {
+    /// Parts of the last poll that could not be read (each kept its last
+    /// value, aging); `None` while polls go unanswered: then not known.
+    pub fn last_poll_unread(&self) -> Option<&[String]> {
+        (matches!(self.link, Link::Up { .. }) && self.polls.failing == 0)
+            .then_some(self.polls.section_errors.as_slice())
+    }
+
     /// Applications are active if they produce or consume.
     pub fn apps_active(&self) -> Truth {
         self.producing.clone().or(self.consuming.clone())

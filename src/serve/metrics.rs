@@ -149,7 +149,7 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
                 skipped.count as f64,
             );
         }
-        collector(&mut s, &name, &side.collector, side.reachable);
+        collector(&mut s, &name, &side.collector, side.last_poll_unread.as_deref());
     }
     for m in &r.mm2 {
         let flow = flow_label(&m.flow);
@@ -331,7 +331,7 @@ pub fn render_with_drill(r: &Report, d: Option<&DrillStatus>) -> String {
 /// How the side's collector fares, once it has polled (the demo world has
 /// no collector: nothing, rather than zeros). The last poll's unread parts
 /// only while the cluster answers: before, they are not known.
-fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts, reachable: bool) {
+fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts, last_poll_unread: Option<&[String]>) {
     if c.polls == 0 {
         return;
     }
@@ -342,12 +342,12 @@ fn collector(s: &mut Sink, side: &str, c: &crate::model::PollCounts, reachable: 
         &at,
         f64::from(c.failing),
     );
-    if reachable && c.failing == 0 {
+    if let Some(unread) = last_poll_unread {
         s.set(
             "kdrill_kafka_section_errors",
             "Parts of the last poll that could not be read (each keeps its last good value)",
             &at,
-            c.section_errors.len() as f64,
+            unread.len() as f64,
         );
     }
     if let Some(n) = c.requests_per_poll {

@@ -158,9 +158,9 @@ fn notes<'a>(screen: &Screen, a: &crate::assess::Assessment, side: Side, w: usiz
         out.push(Line::from(screen.span(Slot::Warn, text)));
     }
     // A part of an answered poll that failed keeps its last value, aging.
-    let polls = &a.side(side).polls;
-    if let Some(first) = polls.section_errors.first().filter(|_| polls.failing == 0) {
-        let text = fmt::clip(&format!("▲ last poll: {first}{}", more(polls.section_errors.len())), w);
+    let unread = a.side(side).last_poll_unread().unwrap_or_default();
+    if let Some(first) = unread.first() {
+        let text = fmt::clip(&format!("▲ last poll: {first}{}", more(unread.len())), w);
         out.push(Line::from(screen.span(Slot::Warn, text)));
     }
     let untranslatable: Vec<String> = a
