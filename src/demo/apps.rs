@@ -3,6 +3,9 @@
 //! plumbing consumer that follows MM2's target. Starting and stopping take
 //! realistic, seeded delays.
 
+use std::collections::{BTreeSet, HashSet};
+use std::ops::Bound;
+
 use crate::model::{GroupProtocol, Pod, Side, Workload, WorkloadKind};
 
 use super::cluster::{Clusters, net};
@@ -220,24 +223,27 @@ impl Apps {
     /// are still leaving their groups.
     pub fn workloads(&self, side: Side, clusters: &Clusters) -> Vec<Workload> {
         let up = self.up[side.index()];
-        let groups = clusters.side(side).groups();
+        // Every application client once, sorted: each deployment's pods are
+        // then one range of it (a scaled world has thousands of each).
+        let ids: HashSet<&str> = self.groups.iter().map(|g| g.id.as_str()).collect();
+        let clients: BTreeSet<&str> = clusters
+            .side(side)
+            .groups()
+            .iter()
+            .filter(|g| ids.contains(g.id()))
+            .flat_map(|g| g.members())
+            .filter(|m| !m.stray)
+            .map(|m| m.client_id.as_str())
+            .collect();
         self.defs
             .iter()
             .map(|def| {
                 let prefix = format!("{}-{}", def.name, def.hash[side.index()]);
-                let mut pods: Vec<String> = self
-                    .groups
-                    .iter()
-                    .flat_map(|g| groups.members(&g.id))
-                    .filter(|m| !m.stray && m.client_id.starts_with(&prefix))
-                    .map(|m| m.client_id.clone())
-                    .collect();
-                pods.sort();
-                pods.dedup();
-                let pods: Vec<Pod> = pods
-                    .into_iter()
+                let pods: Vec<Pod> = clients
+                    .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                    .take_while(|c| c.starts_with(&prefix))
                     .map(|name| Pod {
-                        name,
+                        name: (*name).to_owned(),
                         namespace: "apps".into(),
                         phase: "Running".into(),
                         ready: up,

@@ -74,6 +74,10 @@ impl GroupState {
     pub fn committed(&self) -> &[Option<i64>] {
         &self.committed
     }
+
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
 }
 
 /// A cluster's groups, in creation order.

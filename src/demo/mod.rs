@@ -50,7 +50,7 @@ pub fn demo_settings() -> Settings {
     let res = |patterns: &[&str]| patterns.iter().filter_map(|p| Regex::new(p).ok()).collect();
     Settings {
         classification: Classification {
-            app_topics: res(&[r"^(redis-writes|orders|payments|svc\d{3}-events)$"]),
+            app_topics: res(&[r"^(redis-writes|orders|payments|svc\d{3,}-events)$"]),
             app_groups: res(&[r"^(orders-service|payments-service|cache-invalidator|.+-consumer-\d+)$"]),
             plumbing_groups: res(&[r"^redis-applier$"]),
             own_topics: Vec::new(),
