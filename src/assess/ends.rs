@@ -3,10 +3,12 @@
 //! else writing to the target before its applications start, that is the
 //! exact point the reverse flow must start copying from.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
-use crate::model::{Flow, Snapshot, Ts};
+use crate::model::{Flow, Partition, Snapshot, Topic, Ts};
 
 use super::lag::FlowLag;
 use super::truth::Freshness;
@@ -44,16 +46,17 @@ pub fn mirror_ends(lag: &FlowLag, snap: &Snapshot, settings: &Settings, now: Ts)
             return Err(format!("no mirrored partition of {flow} observed"));
         }
         let mut out = Vec::with_capacity(lag.rows.len());
-        let mut last: Option<(&str, Option<&crate::model::Topic>, String)> = None;
+        let by_name: HashMap<&str, &Topic> = topics.value.iter().map(|t| (t.name.as_str(), t)).collect();
+        let mut last: Option<(&str, Option<&Topic>, String)> = None;
         for row in &lag.rows {
             if last.as_ref().is_none_or(|(t, _, _)| *t != &*row.topic) {
                 let remote = settings.policy.remote_topic(source_alias, &row.topic);
-                let topic = topics.value.iter().find(|t| t.name == remote);
+                let topic = by_name.get(remote.as_str()).copied();
                 last = Some((&row.topic, topic, remote));
             }
             let Some((_, topic, remote)) = &last else { continue };
             let end = topic
-                .and_then(|t| t.partitions.iter().find(|p| p.id == row.partition))
+                .and_then(|t| partition(t, row.partition))
                 .and_then(|p| p.end_offset)
                 .ok_or(format!("end offset of {remote}[{}] on {} unknown", row.partition, flow.target))?;
             out.push(PartitionEnd { topic: remote.clone(), partition: row.partition, end });
@@ -82,9 +85,14 @@ pub struct CopyBack {
 /// (`replicated`, by source topic and partition: the ends' topics).
 pub fn copy_back(ends: &[PartitionEnd], replicated: &[crate::model::ReplicatedOffset]) -> CopyBack {
     let mut out = CopyBack { records: 0, partitions: 0, from_earliest: 0 };
+    // The first position of each partition, as a search from the start finds it.
+    let mut positions: HashMap<(&str, i32), i64> = HashMap::with_capacity(replicated.len());
+    for r in replicated {
+        positions.entry((r.topic.as_str(), r.partition)).or_insert(r.upstream_offset);
+    }
     for e in ends {
-        let position = replicated.iter().find(|r| r.topic == e.topic && r.partition == e.partition);
-        let start = position.map_or(0, |r| r.upstream_offset.saturating_add(1));
+        let position = positions.get(&(e.topic.as_str(), e.partition));
+        let start = position.map_or(0, |r| r.saturating_add(1));
         let again = e.end.saturating_sub(start);
         if again > 0 {
             out.records += again.unsigned_abs();
@@ -93,6 +101,12 @@ pub fn copy_back(ends: &[PartitionEnd], replicated: &[crate::model::ReplicatedOf
         }
     }
     out
+}
+
+/// Partition `id` of `topic`: where ids are listed in order, at its index.
+fn partition(topic: &Topic, id: i32) -> Option<&Partition> {
+    let at = usize::try_from(id).ok().and_then(|i| topic.partitions.get(i)).filter(|p| p.id == id);
+    at.or_else(|| topic.partitions.iter().find(|p| p.id == id))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! flow's data ended on its source), and the orphan tail, the records on
 //! the old primary the stopped flow never replicated.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -130,9 +130,10 @@ pub fn failback(flow: Flow, ends: Result<&[PartitionEnd], &str>, lag: &[FlowLag]
         (Ok(_), Some(l)) => l.freshness.problem(&format!("{flow}'s committed offsets")),
     };
     if let (Ok(ends), Some(l), None) = (ends, reverse, &copy_back_unknown) {
+        let positions: HashMap<(&str, i32), Option<i64>> =
+            l.rows.iter().map(|r| ((&*r.topic, r.partition), r.replicated)).collect();
         for e in ends {
-            let position = l.rows.iter().find(|r| *r.topic == *e.topic && r.partition == e.partition);
-            let replicated = position.and_then(|r| r.replicated);
+            let replicated = positions.get(&(e.topic.as_str(), e.partition)).copied().flatten();
             let start = replicated.map_or(0, |r| r.saturating_add(1));
             let p = by.entry((e.topic.clone(), e.partition)).or_insert_with(|| blank(&e.topic, e.partition));
             p.copy_back = Some(e.end.saturating_sub(start).max(0).unsigned_abs());

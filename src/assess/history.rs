@@ -2,7 +2,7 @@
 //! time lag, lag totals for the sparkline, and when things started. A pure
 //! fold: `ingest` takes a snapshot and never reads a clock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::TimeDelta;
 
@@ -105,13 +105,14 @@ fn interpolate(t0: Ts, v0: f64, t1: Ts, v1: f64, t: Ts) -> f64 {
 /// Offset series of every partition of one side, by topic then partition id.
 pub type TopicSeries = HashMap<String, Vec<Series>>;
 
-fn push_partition(map: &mut TopicSeries, topic: &str, partition: i32, at: Ts, value: i64) {
+/// The series of `topic`'s partitions, looked up once per topic.
+fn topic_series<'a>(map: &'a mut TopicSeries, topic: &str) -> &'a mut Vec<Series> {
+    map.entry(topic.to_owned()).or_default()
+}
+
+fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
     let Ok(idx) = usize::try_from(partition) else {
         return;
-    };
-    let parts = match map.get_mut(topic) {
-        Some(p) => p,
-        None => map.entry(topic.to_owned()).or_default(),
     };
     if parts.len() <= idx {
         parts.resize_with(idx + 1, Series::default);
@@ -171,10 +172,11 @@ impl History {
             let side = cluster.side.index();
             for topic in &topics.value {
                 let mut total = Some(0);
+                let series = topic_series(&mut self.end_offsets[side], &topic.name);
                 for p in &topic.partitions {
                     match p.end_offset {
                         Some(end) => {
-                            push_partition(&mut self.end_offsets[side], &topic.name, p.id, topics.at, end);
+                            push_partition(series, p.id, topics.at, end);
                             total = total.map(|t| t + end);
                         }
                         None => total = None,
@@ -190,7 +192,8 @@ impl History {
             let Some(groups) = &cluster.groups else { continue };
             let series = &mut self.group_commits[cluster.side.index()];
             // Groups gone from the listing are forgotten: memory stays bounded.
-            series.retain(|id, _| groups.value.iter().any(|g| &g.id == id));
+            let listed: HashSet<&str> = groups.value.iter().map(|g| g.id.as_str()).collect();
+            series.retain(|id, _| listed.contains(id.as_str()));
             for g in &groups.value {
                 if let Some(committed) = &g.committed {
                     push_total(series, &g.id, groups.at, committed.iter().map(|c| c.offset).sum());

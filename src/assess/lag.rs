@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::model::{Flow, Mm2Deployment, Snapshot, Ts, age_secs};
+use crate::model::{Flow, Mm2Deployment, ReplicatedOffset, Snapshot, Ts, age_secs};
 
 use super::history::{History, Series};
 use super::truth::Freshness;
@@ -128,19 +128,7 @@ pub fn assess_lag(snap: &Snapshot, history: &History, settings: &Settings, now: 
 
 fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Settings, now: Ts) -> FlowLag {
     let source = snap.cluster(d.flow.source);
-    let mut replicated: HashMap<&str, Vec<Option<i64>>> = HashMap::new();
-    if let Some(rep) = &d.replicated {
-        for r in &rep.value {
-            let Ok(idx) = usize::try_from(r.partition) else {
-                continue;
-            };
-            let slots = replicated.entry(r.topic.as_str()).or_default();
-            if slots.len() <= idx {
-                slots.resize(idx + 1, None);
-            }
-            slots[idx] = Some(r.upstream_offset);
-        }
-    }
+    let replicated = d.replicated.as_ref().map(|rep| by_topic(&rep.value)).unwrap_or_default();
     let policy = &settings.policy;
     // kdrill's own topics (drill, canary) are written during the drill
     // itself: their lag says nothing of the applications' data.
@@ -169,7 +157,9 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
             for p in &topic.partitions {
                 let rep = reps.and_then(|r| r.get(p.id as usize).copied().flatten());
                 let history = series.and_then(|s| s.get(usize::try_from(p.id).ok()?));
-                let aging = Aging { history, written: written.get(&(topic.name.as_str(), p.id)).copied() };
+                let written =
+                    if written.is_empty() { None } else { written.get(&(topic.name.as_str(), p.id)).copied() };
+                let aging = Aging { history, written };
                 rows.push(lag_row(aging, name.clone(), p.id, p.end_offset, rep, reads, now));
             }
         }
@@ -200,6 +190,48 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         freshness,
         level: LagLevel::judge(total, ahead, unknown_rows, freshness, settings.lag_alarm_records),
     }
+}
+
+/// MM2's replicated offsets by topic, indexed by partition (a later entry
+/// for the same partition wins). Entries of a topic usually come together:
+/// the map is looked up once per run of them, not once per partition.
+fn by_topic(offsets: &[ReplicatedOffset]) -> HashMap<&str, Vec<Option<i64>>> {
+    fn merge<'a>(map: &mut HashMap<&'a str, Vec<Option<i64>>>, topic: &'a str, slots: Vec<Option<i64>>) {
+        let into = map.entry(topic).or_default();
+        if into.is_empty() {
+            *into = slots;
+            return;
+        }
+        if into.len() < slots.len() {
+            into.resize(slots.len(), None);
+        }
+        for (to, from) in into.iter_mut().zip(slots) {
+            if from.is_some() {
+                *to = from;
+            }
+        }
+    }
+    let mut map = HashMap::new();
+    let mut run: Option<(&str, Vec<Option<i64>>)> = None;
+    for r in offsets {
+        let Ok(idx) = usize::try_from(r.partition) else {
+            continue;
+        };
+        if run.as_ref().is_some_and(|(t, _)| *t != r.topic.as_str())
+            && let Some((topic, slots)) = run.take()
+        {
+            merge(&mut map, topic, slots);
+        }
+        let (_, slots) = run.get_or_insert_with(|| (r.topic.as_str(), Vec::new()));
+        if slots.len() <= idx {
+            slots.resize(idx + 1, None);
+        }
+        slots[idx] = Some(r.upstream_offset);
+    }
+    if let Some((topic, slots)) = run {
+        merge(&mut map, topic, slots);
+    }
+    map
 }
 
 /// When the two figures of a row were read: the source's end offsets and
@@ -310,6 +342,20 @@ mod tests {
             ..Mm2Deployment::unobserved("mm2", Flow::DC_TO_DR, Side::Dr)
         }];
         snap
+    }
+
+    #[test]
+    fn replicated_offsets_are_indexed_by_topic_and_partition_the_later_winning() {
+        let r = |topic: &str, partition, upstream_offset| ReplicatedOffset {
+            topic: topic.into(),
+            partition,
+            upstream_offset,
+        };
+        let offsets = [r("orders", 1, 10), r("payments", 0, 5), r("orders", 0, 7), r("orders", 1, 12), r("x", -1, 3)];
+        let map = by_topic(&offsets);
+        assert_eq!(map.get("orders"), Some(&vec![Some(7), Some(12)]));
+        assert_eq!(map.get("payments"), Some(&vec![Some(5)]));
+        assert_eq!(map.get("x"), None, "a negative partition is no slot");
     }
 
     #[test]

@@ -219,8 +219,21 @@ fn translate(
     let source = snap.cluster(flow.source);
     let target = snap.cluster(flow.target);
     let policy = &settings.policy;
-    let committed: Vec<_> =
-        group.committed.as_ref()?.iter().filter(|c| settings.classification.is_app_topic(&c.topic, policy)).collect();
+    // A group's commits come topic by topic: each topic is judged once.
+    let mut app_topic: Option<(&str, bool)> = None;
+    let committed: Vec<_> = group
+        .committed
+        .as_ref()?
+        .iter()
+        .filter(|c| match app_topic {
+            Some((t, app)) if t == c.topic => app,
+            _ => {
+                let app = settings.classification.is_app_topic(&c.topic, policy);
+                app_topic = Some((&c.topic, app));
+                app
+            }
+        })
+        .collect();
     if committed.is_empty() {
         return None;
     }
@@ -245,30 +258,38 @@ fn translate(
         None => Freshness::of(at, now, settings.stale_after).problem("translation figures"),
     };
     let members = group.members.len();
+    let source_series = &history.end_offsets[flow.source.index()];
+    // The remote name and offset history, per run of one topic's commits.
+    let mut topic: Option<(&str, String, Option<&Vec<Series>>)> = None;
     let rows: Vec<TranslationRow> = committed
         .iter()
         .map(|c| {
-            let remote = policy.remote_topic(&source.alias, &c.topic);
+            if topic.as_ref().is_none_or(|(t, _, _)| *t != c.topic) {
+                let remote = policy.remote_topic(&source.alias, &c.topic);
+                topic = Some((&c.topic, remote, source_series.get(&c.topic)));
+            }
+            let (remote, series) = match &topic {
+                Some((_, remote, series)) => (remote.as_str(), *series),
+                None => ("", None),
+            };
             // The key's topic is the target-side name; accept the source's too.
             let checkpoint = index
                 .checkpoints
-                .get(&(group.id.as_str(), remote.as_str(), c.partition))
+                .get(&(group.id.as_str(), remote, c.partition))
                 .or_else(|| index.checkpoints.get(&(group.id.as_str(), c.topic.as_str(), c.partition)));
             let checkpoint = checkpoint.map(|k| CheckpointOffsets {
                 upstream_offset: k.upstream_offset,
                 downstream_offset: k.downstream_offset,
                 written_at: k.written_at,
             });
-            let target_committed = target_committed.get(&(remote.as_str(), c.partition)).copied();
+            let target_committed = target_committed.get(&(remote, c.partition)).copied();
             // Where the source's offset `x` lands on the target: MM2 wrote
             // upstream `r` as the target's last record, so `x` is
             // `end - (r + 1 - x)` where nothing left a gap.
             let last_replicated = index.replicated.get(&(c.topic.as_str(), c.partition)).copied();
-            let target_end = index.target_ends.get(&remote, c.partition);
+            let target_end = index.target_ends.get(remote, c.partition);
             let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
-            let series = history.end_offsets[flow.source.index()]
-                .get(&c.topic)
-                .and_then(|s| s.get(usize::try_from(c.partition).ok()?));
+            let series = series.and_then(|s| s.get(usize::try_from(c.partition).ok()?));
             row(c.topic.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series)
         })
         .collect();
