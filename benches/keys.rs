@@ -1,0 +1,93 @@
+//! Key press to redrawn screen while a poll is being taken in (issue 12:
+//! < 50 ms at 100,000 partitions per cluster). The console judges a new
+//! snapshot on the thread that handles keys, so a key pressed as a poll
+//! arrives waits for that poll's assessment: the worst case is the
+//! snapshot's update, then the key's, then one frame. Measured here at
+//! three sizes (see `scale`), with the key alone for comparison.
+
+mod scale;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use kdrill::demo::{DemoWorld, demo_settings};
+use kdrill::ui::{App, Msg, Theme, UiOptions};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn draw(terminal: &mut Terminal<TestBackend>, app: &mut App) {
+    let mut measured = None;
+    if let Err(e) = terminal.draw(|f| measured = Some(app.draw(f))) {
+        panic!("a test terminal draws: {e}");
+    }
+    let _ = app.update(Msg::Measured(measured.unwrap_or_default()));
+}
+
+/// A console that has judged half a minute of polls of `world`.
+fn console(world: &mut DemoWorld, theme: &Theme) -> App {
+    let opts = UiOptions { read_only: true, wall: false, theme: theme.clone(), demo: true, ..UiOptions::default() };
+    let mut app = App::new(demo_settings(), opts);
+    for _ in 0..30 {
+        let (snap, now) = scale::next(world);
+        let _ = app.update(Msg::Snapshot(Arc::new(snap), now));
+    }
+    app
+}
+
+fn keys(c: &mut Criterion) {
+    let theme = match Theme::load("dark", None, false) {
+        Ok(t) => t,
+        Err(e) => panic!("the built-in theme must load: {e}"),
+    };
+    for scale in scale::selected() {
+        let mut world = scale::world(scale);
+        let mut app = console(&mut world, &theme);
+        let mut terminal = match Terminal::new(TestBackend::new(160, 48)) {
+            Ok(t) => t,
+            Err(e) => panic!("a test terminal: {e}"),
+        };
+        draw(&mut terminal, &mut app);
+        let mut group = c.benchmark_group("key to frame");
+        scale::size(&mut group, scale);
+        // Each iteration a new poll (taken outside the timing), then a key
+        // that moves the focus, then the frame.
+        group.bench_function(BenchmarkId::new("during a new snapshot", scale.label), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let (snap, now) = scale::next(&mut world);
+                    let snap = Arc::new(snap);
+                    let t = Instant::now();
+                    let _ = app.update(Msg::Snapshot(snap, now));
+                    let _ = app.update(key(KeyCode::Tab));
+                    draw(&mut terminal, &mut app);
+                    spent += t.elapsed();
+                }
+                spent
+            })
+        });
+        group.bench_function(BenchmarkId::new("focus key alone", scale.label), |b| {
+            b.iter(|| {
+                let _ = app.update(key(KeyCode::Tab));
+                draw(&mut terminal, &mut app);
+            })
+        });
+        // The sort key re-sorts every lag row of the flow shown.
+        group.bench_function(BenchmarkId::new("sort key alone", scale.label), |b| {
+            b.iter(|| {
+                let _ = app.update(key(KeyCode::Char('o')));
+                draw(&mut terminal, &mut app);
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, keys);
+criterion_main!(benches);
