@@ -8,17 +8,20 @@
 //! cargo bench --bench poll
 //! ```
 //!
-//! It creates, on EACH cluster, 100 topics × 100 partitions (10,000) named
-//! `kdrill-bench-tNNN-internal` and 500 consumer groups with committed
-//! offsets named `__kdrill-bench-gNNN` (MM2 excludes `.*[-.]internal` topics
+//! It creates, on EACH cluster, `KDRILL_BENCH_PARTITIONS` partitions (default
+//! 10,000) as topics of 100 partitions named `kdrill-bench-tNNNN-internal`
+//! and `KDRILL_BENCH_GROUPS` consumer groups (default 500) with committed
+//! offsets named `__kdrill-bench-gNNNN` (MM2 excludes `.*[-.]internal` topics
 //! and `__.*` groups by default, so nothing is mirrored; Kafka refuses new
-//! topics named `__*`), unless they are already there; it deletes them at the end unless `KDRILL_BENCH_KEEP=1`.
+//! topics named `__*`), unless they are already there; it deletes them at
+//! the end unless `KDRILL_BENCH_KEEP=1`. A broker holds at most 15,000
+//! partitions here (open-file limit): 100,000 need `scripts/lab scale up 7`.
 //! Then it prints:
 //!
 //! * requests sent per poll, by Kafka API, from librdkafka's own counters
 //!   (`statistics.interval.ms`, `brokers.*.req`), on the bare lab, with the
-//!   10,000 partitions, and with the 500 groups as well: requests grow with
-//!   brokers and groups, not with partitions;
+//!   partitions, and with the groups as well: requests grow with brokers,
+//!   not with groups;
 //! * the time to read 10,000 end offsets with one batched
 //!   `offsets_for_times(END)` against per-partition `fetch_watermarks`, and
 //!   the ratio;
@@ -47,11 +50,23 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-const TOPICS: usize = 100;
 const PARTITIONS: i32 = 100;
-const GROUPS: usize = 500;
 const TOPIC_PREFIX: &str = "kdrill-bench-t";
 const GROUP_PREFIX: &str = "__kdrill-bench-g";
+/// Partitions one broker may lead here: a broker keeps a file open per
+/// partition, and a process may open 20,000 files on the lab machine.
+const PARTITIONS_PER_BROKER: usize = 15_000;
+
+/// The bench's size: `KDRILL_BENCH_PARTITIONS` (a multiple of 100, default
+/// 10,000) and `KDRILL_BENCH_GROUPS` (default 500) on each cluster.
+fn scale() -> (usize, usize) {
+    let get = |k: &str, default: usize| {
+        std::env::var(k).ok().map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{k}={v} is not a number")))
+    };
+    let partitions = get("KDRILL_BENCH_PARTITIONS", 10_000);
+    assert!(partitions >= 100 && partitions % 100 == 0, "KDRILL_BENCH_PARTITIONS must be a multiple of 100");
+    (partitions / PARTITIONS as usize, get("KDRILL_BENCH_GROUPS", 500))
+}
 
 /// The lab's two bootstrap addresses, from its `lab.env` (a private lab,
 /// `KDRILL_LAB_DIR` and `KDRILL_LAB_PORT_OFFSET`, shifts them).
@@ -85,31 +100,33 @@ fn poller(cfg: &Config, side: Side) -> ClusterPoller {
 }
 
 fn topic_names() -> Vec<String> {
-    (0..TOPICS).map(|i| format!("{TOPIC_PREFIX}{i:03}-internal")).collect()
+    (0..scale().0).map(|i| format!("{TOPIC_PREFIX}{i:04}-internal")).collect()
 }
 
 fn group_names() -> Vec<String> {
-    (0..GROUPS).map(|i| format!("{GROUP_PREFIX}{i:03}")).collect()
+    (0..scale().1).map(|i| format!("{GROUP_PREFIX}{i:04}")).collect()
 }
 
-/// Which fixture parts exist on a cluster, from a plain metadata/groups poll.
-fn existing(bootstrap_side: Side) -> (usize, usize) {
+/// Which fixture parts exist on a cluster, and its brokers, from a plain
+/// metadata/groups poll.
+fn existing(bootstrap_side: Side) -> (usize, usize, usize) {
     let cfg = config(false);
     let mut p = poller(&cfg, bootstrap_side);
     p.poll();
     let c = p.cluster();
     let topics = c.topics.as_ref().map_or(0, |t| t.value.iter().filter(|t| t.name.starts_with(TOPIC_PREFIX)).count());
     let groups = c.groups.as_ref().map_or(0, |g| g.value.iter().filter(|g| g.id.starts_with(GROUP_PREFIX)).count());
-    (topics, groups)
+    let brokers = c.brokers.as_ref().map_or(0, |b| b.value.len());
+    (topics, groups, brokers)
 }
 
 /// Commits offset 0..3 on partitions 0..3 of the first bench topic for every
-/// bench group, without joining (simple groups), 8 threads.
+/// bench group, without joining (simple groups), 16 threads.
 fn create_groups(bootstrap: &str) {
     let names = group_names();
     let topic = topic_names()[0].clone();
     std::thread::scope(|s| {
-        for chunk in names.chunks(names.len().div_ceil(8)) {
+        for chunk in names.chunks(names.len().div_ceil(16)) {
             let topic = &topic;
             s.spawn(move || {
                 for g in chunk {
@@ -210,7 +227,10 @@ fn wait_for_bench_offsets() {
     let cfg = config(false);
     for side in [Side::Dc, Side::Dr] {
         let mut p = poller(&cfg, side);
-        support::wait_for("end offsets of every bench partition", Duration::from_secs(180), || {
+        // Brokers create a partition's log only after the controller has
+        // created the partition: ≈ 400 a second over 14 brokers on 2 cores.
+        let bound = Duration::from_secs(180).max(Duration::from_millis(10) * (scale().0 as u32 * PARTITIONS as u32));
+        support::wait_for("end offsets of every bench partition", bound, || {
             p.poll();
             let n = p.cluster().topics.as_ref().map_or(0, |t| {
                 t.value
@@ -220,7 +240,7 @@ fn wait_for_bench_offsets() {
                     .filter(|p| p.end_offset.is_some())
                     .count()
             });
-            if n == TOPICS * PARTITIONS as usize { Ok(()) } else { Err(format!("{n} readable")) }
+            if n == scale().0 * PARTITIONS as usize { Ok(()) } else { Err(format!("{n} readable")) }
         });
     }
 }
@@ -231,7 +251,8 @@ fn compare_with_fetch_watermarks() {
         .set("isolation.level", "read_uncommitted")
         .create()
         .unwrap_or_else(|e| panic!("{e}"));
-    let names = topic_names();
+    // The first 10,000 partitions: per-partition requests take minutes beyond.
+    let names: Vec<String> = topic_names().into_iter().take(100).collect();
     let parts: Vec<(&str, i32)> = names.iter().flat_map(|t| (0..PARTITIONS).map(move |p| (t.as_str(), p))).collect();
     // Warm the connection and the metadata cache.
     let _ = ffi::end_offsets(consumer.client(), &parts, Instant::now() + Duration::from_secs(30));
@@ -241,7 +262,7 @@ fn compare_with_fetch_watermarks() {
     let one_call_time = t.elapsed();
     assert!(batched.iter().all(|r| r.is_ok()), "every end offset read");
     let t = Instant::now();
-    for chunk in parts.chunks(cluster::END_OFFSETS_BATCH) {
+    for chunk in parts.chunks(cluster::end_offsets_batch(parts.len())) {
         ffi::end_offsets(consumer.client(), chunk, Instant::now() + Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -254,7 +275,7 @@ fn compare_with_fetch_watermarks() {
     println!(
         "end offsets of {} partitions on one broker: offsets_for_times in batches of {} (the collector) {:?}, in one call {:?}, per-partition fetch_watermarks {:?}; ratio fetch_watermarks/collector {:.0}x",
         parts.len(),
-        cluster::END_OFFSETS_BATCH,
+        cluster::end_offsets_batch(parts.len()),
         batched_time,
         one_call_time,
         naive_time,
@@ -271,34 +292,51 @@ fn main() {
     let _lab = support::exclusive();
     let keep = std::env::var("KDRILL_BENCH_KEEP").is_ok_and(|v| v == "1");
     let sides = [Side::Dc, Side::Dr];
-    let before: Vec<(usize, usize)> = sides.iter().map(|&s| existing(s)).collect();
-    let fresh = before.iter().all(|&(t, g)| t == 0 && g == 0);
+    let (topics_wanted, groups_wanted) = scale();
+    let partitions = topics_wanted * PARTITIONS as usize;
+    let before: Vec<(usize, usize, usize)> = sides.iter().map(|&s| existing(s)).collect();
+    for (side, &(_, _, brokers)) in sides.iter().zip(&before) {
+        if partitions > brokers * PARTITIONS_PER_BROKER {
+            println!(
+                "poll bench skipped: {partitions} partitions need {} brokers on {side} (it has {brokers}): \
+                 a broker holds a file open per partition; add brokers with `scripts/lab scale up {}`",
+                partitions.div_ceil(PARTITIONS_PER_BROKER),
+                partitions.div_ceil(PARTITIONS_PER_BROKER).max(2)
+            );
+            return;
+        }
+    }
+    let fresh = before.iter().all(|&(t, g, _)| t == 0 && g == 0);
     if fresh {
         print_requests("bare lab");
     }
-    for (i, &(topics, _)) in before.iter().enumerate() {
-        if topics < TOPICS {
-            let t = Instant::now();
-            // KRaft bounds one controller batch to 10,000 records (a record per
-            // partition, plus topic records): create 10 topics at a time.
-            for chunk in topic_names().chunks(10) {
-                support::create_topics(&bootstraps()[i], chunk, PARTITIONS);
+    std::thread::scope(|s| {
+        for (i, &(topics, _, _)) in before.iter().enumerate() {
+            if topics < topics_wanted {
+                s.spawn(move || {
+                    let t = Instant::now();
+                    // KRaft bounds one controller batch to 10,000 records (a record
+                    // per partition, plus topic records): 10 topics at a time.
+                    for chunk in topic_names()[topics..].chunks(10) {
+                        support::create_topics(&bootstraps()[i], chunk, PARTITIONS);
+                    }
+                    println!("created {partitions} partitions on {} in {:?}", bootstraps()[i], t.elapsed());
+                });
             }
-            println!("created {TOPICS}x{PARTITIONS} partitions on {} in {:?}", bootstraps()[i], t.elapsed());
         }
-    }
+    });
     wait_for_bench_offsets();
     if fresh {
-        print_requests("+10,000 partitions");
+        print_requests(&format!("+{partitions} partitions"));
     }
-    for (i, &(_, groups)) in before.iter().enumerate() {
-        if groups < GROUPS {
+    for (i, &(_, groups, _)) in before.iter().enumerate() {
+        if groups < groups_wanted {
             let t = Instant::now();
             create_groups(&bootstraps()[i]);
-            println!("created {GROUPS} groups on {} in {:?}", bootstraps()[i], t.elapsed());
+            println!("created {groups_wanted} groups on {} in {:?}", bootstraps()[i], t.elapsed());
         }
     }
-    print_requests("+10,000 partitions and 500 groups");
+    print_requests(&format!("+{partitions} partitions and {groups_wanted} groups"));
     compare_with_fetch_watermarks();
 
     let cfg = config(false);
@@ -326,15 +364,18 @@ fn main() {
         );
     }
     let mut crit = Criterion::default().configure_from_args().sample_size(10);
-    crit.bench_function("full poll of both clusters (10k partitions + 500 groups each)", |b| {
-        b.iter(|| {
-            std::thread::scope(|s| {
-                for p in pollers.iter_mut() {
-                    s.spawn(move || p.poll());
-                }
+    crit.bench_function(
+        &format!("full poll of both clusters ({partitions} partitions + {groups_wanted} groups each)"),
+        |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for p in pollers.iter_mut() {
+                        s.spawn(move || p.poll());
+                    }
+                })
             })
-        })
-    });
+        },
+    );
     crit.final_summary();
 
     if !keep {

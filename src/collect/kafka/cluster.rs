@@ -57,13 +57,28 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 const CONFIG_KEYS: [&str; 2] = ["min.insync.replicas", "cleanup.policy"];
 
-/// Partitions per `offsets_for_times` call. librdkafka matches results back
-/// with a linear search per partition (`rd_kafka_topic_partition_list_update`
-/// → `rd_kafka_topic_partition_list_find`), so one call over P partitions
-/// costs O(P²) CPU: 0.9 s for 10,000 partitions here. Batches of 2,000 keep
-/// that to milliseconds for one extra ListOffsets per leader per 2,000
-/// partitions.
+/// Partitions per `offsets_for_times` call. librdkafka matches partitions
+/// with a linear search twice per call (grouping them by leader in
+/// `rd_kafka_topic_partition_list_get_leaders`, and the results back in
+/// `rd_kafka_topic_partition_list_update`), so one call over B partitions
+/// costs O(B²) CPU: 0.5-1 s for 10,000 partitions here, and 73 % of a poll
+/// of 100,000 partitions in batches of 2,000 (perf). Batches cap that at
+/// ≈ `END_OFFSETS_WORK` comparisons per poll, for one more ListOffsets per
+/// batch: 2,000 up to 20,000 partitions (one request per leader per 2,000),
+/// down to 500 from 80,000.
+pub fn end_offsets_batch(partitions: usize) -> usize {
+    (END_OFFSETS_WORK / partitions.max(1)).clamp(END_OFFSETS_BATCH_MIN, END_OFFSETS_BATCH)
+}
+
+/// Largest batch: at most ~4 million comparisons a call.
 pub const END_OFFSETS_BATCH: usize = 2_000;
+/// Smallest batch: fewer partitions a request would trade CPU for requests.
+const END_OFFSETS_BATCH_MIN: usize = 500;
+/// Partition-name comparisons librdkafka may spend per poll (≈ 0.4 s of CPU).
+const END_OFFSETS_WORK: usize = 40_000_000;
+
+/// One leader's end offsets (in the order asked) and its failed batches.
+type LeaderRead = (Vec<Result<i64, i32>>, Vec<String>);
 
 /// Polls the requests-per-poll figure is averaged over: statistics arrive
 /// on their own timer, up to a second after the requests they count.
@@ -378,8 +393,9 @@ impl ClusterPoller {
         }
     }
 
-    /// Fills `end_offset` of every partition that has a leader, in one call.
-    /// Returns when the offsets were observed.
+    /// Fills `end_offset` of every partition that has a leader: batches of
+    /// one leader's partitions (one ListOffsets each), the leaders in
+    /// parallel. Returns when the offsets were observed.
     fn fill_end_offsets(
         &self,
         client: &rdkafka::client::Client<KdrillContext>,
@@ -387,36 +403,70 @@ impl ClusterPoller {
         deadline: Instant,
         stats: &mut PollStats,
     ) -> Result<Ts, String> {
-        let asked: Vec<(usize, usize)> = topics
+        let mut asked: Vec<(i32, usize, usize)> = topics
             .iter()
             .enumerate()
             .flat_map(|(ti, t)| {
-                t.partitions.iter().enumerate().filter(|(_, p)| p.leader.is_some()).map(move |(pi, _)| (ti, pi))
+                t.partitions.iter().enumerate().filter_map(move |(pi, p)| p.leader.map(|l| (l, ti, pi)))
             })
             .collect();
+        // A batch that spans leaders costs a request per leader.
+        asked.sort_unstable();
         stats.end_offsets_asked = asked.len();
         let names: Vec<(&str, i32)> =
-            asked.iter().map(|&(ti, pi)| (topics[ti].name.as_str(), topics[ti].partitions[pi].id)).collect();
-        let mut offsets = Vec::with_capacity(names.len());
-        let mut batch_errors = Vec::new();
-        for batch in names.chunks(END_OFFSETS_BATCH) {
-            match ffi::end_offsets(client, batch, deadline) {
-                Ok(o) => offsets.extend(o),
-                // librdkafka fails a whole batch when any one partition errs
-                // (`rd_kafka_parse_ListOffsets` returns the first partition
-                // error; `rd_kafka_offsets_for_times` then updates nothing),
-                // as during a leader election. Retry topic by topic, so only
-                // the topics with a troubled partition stay unknown.
-                Err(e) => {
-                    for chunk in batch.chunk_by(|a, b| a.0 == b.0) {
-                        match ffi::end_offsets(client, chunk, deadline) {
-                            Ok(o) => offsets.extend(o),
-                            Err(_) => offsets.extend(chunk.iter().map(|_| Err(-1))),
+            asked.iter().map(|&(_, ti, pi)| (topics[ti].name.as_str(), topics[ti].partitions[pi].id)).collect();
+        let mut by_leader = Vec::new();
+        let mut rest = names.as_slice();
+        for run in asked.chunk_by(|a, b| a.0 == b.0) {
+            let (mine, others) = rest.split_at(run.len());
+            by_leader.push(mine);
+            rest = others;
+        }
+        let batch_size = end_offsets_batch(names.len());
+        let read = |mine: &[(&str, i32)]| {
+            let mut offsets = Vec::with_capacity(mine.len());
+            let mut errors = Vec::new();
+            for batch in mine.chunks(batch_size) {
+                match ffi::end_offsets(client, batch, deadline) {
+                    Ok(o) => offsets.extend(o),
+                    // librdkafka fails a whole batch when any one partition errs
+                    // (`rd_kafka_parse_ListOffsets` returns the first partition
+                    // error; `rd_kafka_offsets_for_times` then updates nothing),
+                    // as during a leader election. Retry topic by topic, so only
+                    // the topics with a troubled partition stay unknown.
+                    Err(e) => {
+                        for chunk in batch.chunk_by(|a, b| a.0 == b.0) {
+                            match ffi::end_offsets(client, chunk, deadline) {
+                                Ok(o) => offsets.extend(o),
+                                Err(_) => offsets.extend(chunk.iter().map(|_| Err(-1))),
+                            }
                         }
+                        errors.push(e.to_string());
                     }
-                    batch_errors.push(e.to_string());
                 }
             }
+            (offsets, errors)
+        };
+        // Each call matches its results on the calling thread (the CPU cost
+        // above): one thread per leader, so a large cluster's leaders are
+        // asked at once, not one after another.
+        let results: Vec<LeaderRead> = if by_leader.len() <= 1 {
+            by_leader.iter().map(|mine| read(mine)).collect()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = by_leader.iter().map(|mine| s.spawn(|| read(mine))).collect();
+                handles
+                    .into_iter()
+                    .zip(&by_leader)
+                    .map(|(h, mine)| h.join().unwrap_or_else(|_| (mine.iter().map(|_| Err(-1)).collect(), vec![])))
+                    .collect()
+            })
+        };
+        let mut offsets = Vec::with_capacity(names.len());
+        let mut batch_errors = Vec::new();
+        for (o, e) in results {
+            offsets.extend(o);
+            batch_errors.extend(e);
         }
         if !names.is_empty() && !offsets.iter().any(|r| r.is_ok()) {
             return Err(batch_errors.first().cloned().unwrap_or_else(|| "no end offset readable".into()));
@@ -426,7 +476,7 @@ impl ClusterPoller {
         }
         let at = Utc::now();
         let mut failed = 0usize;
-        for (&(ti, pi), r) in asked.iter().zip(offsets) {
+        for (&(_, ti, pi), r) in asked.iter().zip(offsets) {
             match r {
                 Ok(o) if o >= 0 => topics[ti].partitions[pi].end_offset = Some(o),
                 _ => failed += 1,
@@ -675,6 +725,16 @@ mod tests {
     use crate::config::Settings;
     use crate::model::Side;
     use ffi::{MetaBroker, MetaPartition, MetaTopic};
+
+    #[test]
+    fn end_offset_batches_shrink_only_where_librdkafka_matching_would_cost_seconds() {
+        assert_eq!(end_offsets_batch(0), 2_000);
+        assert_eq!(end_offsets_batch(10_000), 2_000, "10,000 partitions: one request per leader per 2,000");
+        assert_eq!(end_offsets_batch(20_000), 2_000);
+        assert_eq!(end_offsets_batch(40_000), 1_000);
+        assert_eq!(end_offsets_batch(100_000), 500);
+        assert_eq!(end_offsets_batch(1_000_000), 500, "never fewer than 500 partitions a request");
+    }
 
     fn poller(poll: Duration) -> ClusterPoller {
         let cfg = ClusterConfig {
