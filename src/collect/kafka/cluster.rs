@@ -77,6 +77,8 @@ const END_OFFSETS_BATCH_MIN: usize = 500;
 /// Partition-name comparisons librdkafka may spend per poll (≈ 0.4 s of CPU).
 const END_OFFSETS_WORK: usize = 40_000_000;
 
+const TIMED_OUT: i32 = rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR__TIMED_OUT as i32;
+
 /// One leader's end offsets (in the order asked) and its failed batches.
 type LeaderRead = (Vec<Result<i64, i32>>, Vec<String>);
 
@@ -429,6 +431,12 @@ impl ClusterPoller {
             for batch in mine.chunks(batch_size) {
                 match ffi::end_offsets(client, batch, deadline) {
                     Ok(o) => offsets.extend(o),
+                    // Out of time: asking again topic by topic would only
+                    // time out once per topic.
+                    Err(e) if e.code == TIMED_OUT || Instant::now() >= deadline => {
+                        offsets.extend(batch.iter().map(|_| Err(e.code)));
+                        errors.push(e.to_string());
+                    }
                     // librdkafka fails a whole batch when any one partition errs
                     // (`rd_kafka_parse_ListOffsets` returns the first partition
                     // error; `rd_kafka_offsets_for_times` then updates nothing),
