@@ -91,7 +91,7 @@ fn stalled(
         let commits = history.group_commits[m.flow.source.index()].get(&t.group);
         let total = commits.and_then(|c| c.latest()).map(|(_, v)| v);
         for r in &t.rows {
-            let (Some(cp), Some(&rep)) = (r.checkpoint, replicated.get(&(r.topic.as_str(), r.partition))) else {
+            let (Some(cp), Some(&rep)) = (r.checkpoint, replicated.get(&(&*r.topic, r.partition))) else {
                 continue;
             };
             // No sync lies past what MM2 replicated.
@@ -121,7 +121,7 @@ fn stalled(
             }
             worst = Some(CheckpointStall {
                 group: t.group.clone(),
-                topic: r.topic.clone(),
+                topic: r.topic.to_string(),
                 partition: r.partition,
                 records: past as u64,
                 since,

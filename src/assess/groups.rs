@@ -2,6 +2,7 @@
 //! partition against that side's end offset, and in total.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::model::{Cluster, Group, Topic, Ts};
@@ -11,7 +12,7 @@ use super::truth::Freshness;
 /// One partition a group committed an offset for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupLagRow {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: i32,
     pub committed: i64,
     /// The side's end offset of that partition, when read.
@@ -40,12 +41,16 @@ impl GroupLag {
     }
 }
 
+/// Topic names shared by the rows of every group.
+pub type Names<'a> = HashMap<&'a str, Arc<str>>;
+
 /// A group's lag on `cluster`: `None` for groups that commit nothing to
 /// Kafka (Connect workers).
-pub fn group_lag(
-    group: &Group,
+pub fn group_lag<'a>(
+    group: &'a Group,
     cluster: &Cluster,
     ends: &EndOffsets<'_>,
+    names: &mut Names<'a>,
     settings: &Settings,
     now: Ts,
 ) -> Option<GroupLag> {
@@ -61,12 +66,23 @@ pub fn group_lag(
         let why = "committed offsets not read".to_owned();
         return Some(GroupLag { rows: Vec::new(), total: None, worst: None, at, unknown_because: Some(why) });
     };
+    // A group's commits come topic by topic: each topic is looked up once.
+    let mut run: Option<(&str, Option<&Topic>, Arc<str>)> = None;
     let rows: Vec<GroupLagRow> = committed
         .iter()
         .map(|c| {
-            let end = ends.get(&c.topic, c.partition);
+            let (topic, name) = match &run {
+                Some((t, topic, name)) if *t == c.topic => (*topic, name.clone()),
+                _ => {
+                    let topic = ends.topic(&c.topic);
+                    let name = names.entry(&c.topic).or_insert_with(|| Arc::from(c.topic.as_str())).clone();
+                    run = Some((&c.topic, topic, name.clone()));
+                    (topic, name)
+                }
+            };
+            let end = topic.and_then(|t| end_offset(t, c.partition));
             let records = end.filter(|_| stale.is_none()).map(|e| e - c.offset);
-            GroupLagRow { topic: c.topic.clone(), partition: c.partition, committed: c.offset, end, records }
+            GroupLagRow { topic: name, partition: c.partition, committed: c.offset, end, records }
         })
         .collect();
     let unknown = rows.iter().filter(|r| r.records.is_none()).count();
@@ -87,10 +103,61 @@ impl<'a> EndOffsets<'a> {
     }
 
     pub fn get(&self, topic: &str, partition: i32) -> Option<i64> {
-        let t = self.0.get(topic)?;
-        // Partitions are listed by id; look further only if they are not.
-        let at = usize::try_from(partition).ok().and_then(|i| t.partitions.get(i)).filter(|p| p.id == partition);
-        at.or_else(|| t.partitions.iter().find(|p| p.id == partition))?.end_offset
+        end_offset(self.topic(topic)?, partition)
+    }
+
+    /// The topic, to look up many of its partitions with `end_offset`.
+    pub fn topic(&self, topic: &str) -> Option<&'a Topic> {
+        self.0.get(topic).copied()
+    }
+}
+
+/// A partition's end offset, when read.
+pub fn end_offset(t: &Topic, partition: i32) -> Option<i64> {
+    // Partitions are listed by id; look further only if they are not.
+    let at = usize::try_from(partition).ok().and_then(|i| t.partitions.get(i)).filter(|p| p.id == partition);
+    at.or_else(|| t.partitions.iter().find(|p| p.id == partition))?.end_offset
+}
+
+/// Values by partition id: a slot per id for the usual dense ids from 0, a
+/// list for any other. Inserting an id again replaces its value, as a map
+/// would.
+#[derive(Debug)]
+pub struct ByPartition<T> {
+    dense: Vec<Option<T>>,
+    other: Vec<(i32, T)>,
+}
+
+impl<T> Default for ByPartition<T> {
+    fn default() -> Self {
+        ByPartition { dense: Vec::new(), other: Vec::new() }
+    }
+}
+
+impl<T: Copy> ByPartition<T> {
+    /// Ids up to this get a slot; Kafka numbers partitions from 0 on.
+    const DENSE_MAX: usize = 1 << 16;
+
+    pub fn insert(&mut self, partition: i32, value: T) {
+        match usize::try_from(partition).ok().filter(|&i| i < Self::DENSE_MAX) {
+            Some(i) => {
+                if self.dense.len() <= i {
+                    self.dense.resize(i + 1, None);
+                }
+                self.dense[i] = Some(value);
+            }
+            None => match self.other.iter_mut().find(|(p, _)| *p == partition) {
+                Some((_, v)) => *v = value,
+                None => self.other.push((partition, value)),
+            },
+        }
+    }
+
+    pub fn get(&self, partition: i32) -> Option<T> {
+        match usize::try_from(partition).ok().filter(|&i| i < Self::DENSE_MAX) {
+            Some(i) => self.dense.get(i).copied().flatten(),
+            None => self.other.iter().find(|(p, _)| *p == partition).map(|(_, v)| *v),
+        }
     }
 }
 
@@ -118,6 +185,16 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn by_partition_keeps_the_last_value_of_any_id() {
+        let mut by = ByPartition::default();
+        for (p, v) in [(0, 1), (2, 2), (0, 3), (-1, 4), (1 << 20, 5), (-1, 6)] {
+            by.insert(p, v);
+        }
+        let got: Vec<_> = [0, 1, 2, 3, -1, 1 << 20, i32::MIN].iter().map(|&p| by.get(p)).collect();
+        assert_eq!(got, [Some(3), None, Some(2), None, Some(6), Some(5), None]);
+    }
+
+    #[test]
     fn group_lag_is_committed_against_end_and_unknown_when_stale_never_zero() {
         let now = Utc::now();
         let mut dc = Cluster::new(Side::Dc, "dc");
@@ -134,14 +211,15 @@ pub(super) mod tests {
         let dc = &dc;
         let settings = Settings::default();
         let ends = EndOffsets::of(dc);
-        let lag = group_lag(&group("app", Some(9_000)), dc, &ends, &settings, now).unwrap_or_else(|| panic!("a lag"));
+        let lag = group_lag(&group("app", Some(9_000)), dc, &ends, &mut Names::new(), &settings, now)
+            .unwrap_or_else(|| panic!("a lag"));
         assert_eq!((lag.total, lag.rows[0].records), (Some(1_000), Some(1_000)));
         let later = now + settings.stale_after + TimeDelta::seconds(1);
-        let stale =
-            group_lag(&group("app", Some(9_000)), dc, &ends, &settings, later).unwrap_or_else(|| panic!("a lag"));
+        let stale = group_lag(&group("app", Some(9_000)), dc, &ends, &mut Names::new(), &settings, later)
+            .unwrap_or_else(|| panic!("a lag"));
         assert_eq!((stale.total, stale.rows[0].records), (None, None));
         assert!(stale.unknown_because.unwrap_or_default().contains("stale"));
         let unread = Group { committed: None, ..group("app", None) };
-        assert_eq!(group_lag(&unread, dc, &ends, &settings, now).and_then(|l| l.total), None);
+        assert_eq!(group_lag(&unread, dc, &ends, &mut Names::new(), &settings, now).and_then(|l| l.total), None);
     }
 }

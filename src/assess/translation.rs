@@ -4,11 +4,12 @@
 //! named reason when it cannot be translated.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
-use super::groups::EndOffsets;
+use super::groups::{ByPartition, EndOffsets, Names, end_offset};
 use super::history::{History, Series};
 use super::sides::{GroupClass, SideView};
 use super::truth::Freshness;
@@ -69,7 +70,7 @@ pub struct CheckpointOffsets {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TranslationRow {
     /// The topic as named on the source.
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: i32,
     /// The group's committed offset on the source.
     pub committed: i64,
@@ -163,12 +164,13 @@ pub fn translations(
         let views = &sides[flow.source.index()].groups;
         let Some(groups) = &snap.cluster(flow.source).groups else { continue };
         let index = FlowIndex::of(flow, snap);
+        let mut names = Names::new();
         // Views and groups come in the same order (one view per group).
         for (view, group) in views.iter().zip(&groups.value) {
             if view.class != GroupClass::App || view.id != group.id {
                 continue;
             }
-            if let Some(t) = translate(flow, group, snap, &index, history, settings, now) {
+            if let Some(t) = translate(flow, group, snap, &index, &mut names, history, settings, now) {
                 out.push(t);
             }
         }
@@ -176,12 +178,15 @@ pub fn translations(
     out
 }
 
+/// A topic's values by partition, by topic name.
+type ByTopic<'a, T> = HashMap<&'a str, ByPartition<T>>;
+
 /// What a flow's translations look up, indexed once per flow.
 struct FlowIndex<'a> {
     /// The target's latest checkpoints from this source, by group, topic and partition.
-    checkpoints: HashMap<(&'a str, &'a str, i32), &'a Checkpoint>,
+    checkpoints: HashMap<&'a str, ByTopic<'a, &'a Checkpoint>>,
     /// MM2's last replicated upstream offset, by source topic and partition.
-    replicated: HashMap<(&'a str, i32), i64>,
+    replicated: ByTopic<'a, i64>,
     target_groups: HashMap<&'a str, &'a Group>,
     target_ends: EndOffsets<'a>,
 }
@@ -190,28 +195,28 @@ impl<'a> FlowIndex<'a> {
     fn of(flow: Flow, snap: &'a Snapshot) -> FlowIndex<'a> {
         let source = snap.cluster(flow.source);
         let target = snap.cluster(flow.target);
-        let checkpoints = target.checkpoints.as_ref().map_or_else(HashMap::new, |c| {
-            c.value
-                .iter()
-                .filter(|k| k.source_alias == source.alias)
-                .map(|k| ((k.group.as_str(), k.topic.as_str(), k.partition), k))
-                .collect()
-        });
+        let mut checkpoints: HashMap<&str, ByTopic<'_, &Checkpoint>> = HashMap::new();
+        for k in target.checkpoints.iter().flat_map(|c| &c.value).filter(|k| k.source_alias == source.alias) {
+            checkpoints.entry(&k.group).or_default().entry(&k.topic).or_default().insert(k.partition, k);
+        }
         let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
-        let replicated = deployment.and_then(|d| d.replicated.as_ref()).map_or_else(HashMap::new, |r| {
-            r.value.iter().map(|o| ((o.topic.as_str(), o.partition), o.upstream_offset)).collect()
-        });
+        let mut replicated: ByTopic<'_, i64> = HashMap::new();
+        for o in deployment.and_then(|d| d.replicated.as_ref()).iter().flat_map(|r| &r.value) {
+            replicated.entry(&o.topic).or_default().insert(o.partition, o.upstream_offset);
+        }
         let target_groups =
             target.groups.as_ref().map_or_else(HashMap::new, |g| g.value.iter().map(|g| (g.id.as_str(), g)).collect());
         FlowIndex { checkpoints, replicated, target_groups, target_ends: EndOffsets::of(target) }
     }
 }
 
-fn translate(
+#[allow(clippy::too_many_arguments)]
+fn translate<'a>(
     flow: Flow,
-    group: &Group,
-    snap: &Snapshot,
-    index: &FlowIndex<'_>,
+    group: &'a Group,
+    snap: &'a Snapshot,
+    index: &FlowIndex<'a>,
+    names: &mut Names<'a>,
     history: &History,
     settings: &Settings,
     now: Ts,
@@ -239,12 +244,11 @@ fn translate(
     }
     let checkpoints = target.checkpoints.as_ref();
     // The same group's offsets on the target, by topic and partition.
-    let target_committed: HashMap<(&str, i32), i64> = index
-        .target_groups
-        .get(group.id.as_str())
-        .and_then(|g| g.committed.as_ref())
-        .map(|cs| cs.iter().map(|t| ((t.topic.as_str(), t.partition), t.offset)).collect())
-        .unwrap_or_default();
+    let mut target_committed: ByTopic<'_, i64> = HashMap::new();
+    let on_target_group = index.target_groups.get(group.id.as_str()).and_then(|g| g.committed.as_ref());
+    for t in on_target_group.into_iter().flatten() {
+        target_committed.entry(&t.topic).or_default().insert(t.partition, t.offset);
+    }
     let stamps = [
         ("consumer groups", flow.source, source.groups.as_ref().map(|o| o.at)),
         ("consumer groups", flow.target, target.groups.as_ref().map(|o| o.at)),
@@ -259,40 +263,59 @@ fn translate(
     };
     let members = group.members.len();
     let source_series = &history.end_offsets[flow.source.index()];
-    // The remote name and offset history, per run of one topic's commits.
-    let mut topic: Option<(&str, String, Option<&Vec<Series>>)> = None;
-    let rows: Vec<TranslationRow> = committed
-        .iter()
-        .map(|c| {
-            if topic.as_ref().is_none_or(|(t, _, _)| *t != c.topic) {
+    // What one topic's rows look up, per run of its commits.
+    struct Run<'r> {
+        topic: &'r str,
+        name: Arc<str>,
+        series: Option<&'r Vec<Series>>,
+        // The checkpoints' topic is the target-side name; the source's is accepted too.
+        checkpoints_remote: Option<&'r ByPartition<&'r Checkpoint>>,
+        checkpoints_source: Option<&'r ByPartition<&'r Checkpoint>>,
+        target_committed: Option<&'r ByPartition<i64>>,
+        replicated: Option<&'r ByPartition<i64>>,
+        target_topic: Option<&'r crate::model::Topic>,
+    }
+    let mut run: Option<Run<'_>> = None;
+    let mut rows: Vec<TranslationRow> = Vec::with_capacity(committed.len());
+    for c in &committed {
+        let r = match &mut run {
+            Some(r) if r.topic == c.topic => r,
+            _ => {
+                let name = names.entry(&c.topic).or_insert_with(|| Arc::from(c.topic.as_str())).clone();
                 let remote = policy.remote_topic(&source.alias, &c.topic);
-                topic = Some((&c.topic, remote, source_series.get(&c.topic)));
+                let group_checkpoints = index.checkpoints.get(group.id.as_str());
+                let in_group = |topic: &str| group_checkpoints.and_then(|g| g.get(topic));
+                run.insert(Run {
+                    topic: &c.topic,
+                    name,
+                    series: source_series.get(&c.topic),
+                    checkpoints_remote: in_group(&remote),
+                    checkpoints_source: in_group(&c.topic),
+                    target_committed: target_committed.get(remote.as_str()),
+                    replicated: index.replicated.get(c.topic.as_str()),
+                    target_topic: index.target_ends.topic(&remote),
+                })
             }
-            let (remote, series) = match &topic {
-                Some((_, remote, series)) => (remote.as_str(), *series),
-                None => ("", None),
-            };
-            // The key's topic is the target-side name; accept the source's too.
-            let checkpoint = index
-                .checkpoints
-                .get(&(group.id.as_str(), remote, c.partition))
-                .or_else(|| index.checkpoints.get(&(group.id.as_str(), c.topic.as_str(), c.partition)));
-            let checkpoint = checkpoint.map(|k| CheckpointOffsets {
-                upstream_offset: k.upstream_offset,
-                downstream_offset: k.downstream_offset,
-                written_at: k.written_at,
-            });
-            let target_committed = target_committed.get(&(remote, c.partition)).copied();
-            // Where the source's offset `x` lands on the target: MM2 wrote
-            // upstream `r` as the target's last record, so `x` is
-            // `end - (r + 1 - x)` where nothing left a gap.
-            let last_replicated = index.replicated.get(&(c.topic.as_str(), c.partition)).copied();
-            let target_end = index.target_ends.get(remote, c.partition);
-            let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
-            let series = series.and_then(|s| s.get(usize::try_from(c.partition).ok()?));
-            row(c.topic.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series)
-        })
-        .collect();
+        };
+        let checkpoint = r
+            .checkpoints_remote
+            .and_then(|k| k.get(c.partition))
+            .or_else(|| r.checkpoints_source.and_then(|k| k.get(c.partition)));
+        let checkpoint = checkpoint.map(|k| CheckpointOffsets {
+            upstream_offset: k.upstream_offset,
+            downstream_offset: k.downstream_offset,
+            written_at: k.written_at,
+        });
+        let target_committed = r.target_committed.and_then(|t| t.get(c.partition));
+        // Where the source's offset `x` lands on the target: MM2 wrote
+        // upstream `r` as the target's last record, so `x` is
+        // `end - (r + 1 - x)` where nothing left a gap.
+        let last_replicated = r.replicated.and_then(|t| t.get(c.partition));
+        let target_end = r.target_topic.and_then(|t| end_offset(t, c.partition));
+        let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
+        let series = r.series.and_then(|s| s.get(usize::try_from(c.partition).ok()?));
+        rows.push(row(r.name.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series));
+    }
     let order = |p: &Untranslatable| match p {
         Untranslatable::NoCheckpoint => 0,
         Untranslatable::CheckpointBehindCommit { .. } => 1,
@@ -313,7 +336,7 @@ fn translate(
 
 #[allow(clippy::too_many_arguments)]
 fn row(
-    topic: String,
+    topic: Arc<str>,
     partition: i32,
     committed: i64,
     checkpoint: Option<CheckpointOffsets>,

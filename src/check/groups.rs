@@ -39,7 +39,7 @@ pub fn lag_report(l: &GroupLag) -> GroupLagReport {
         partitions: rows
             .into_iter()
             .map(|r| GroupPartitionLag {
-                topic: r.topic.clone(),
+                topic: r.topic.to_string(),
                 partition: r.partition,
                 committed: r.committed,
                 end_offset: r.end,
@@ -116,7 +116,7 @@ pub fn translation_report(t: &GroupTranslation) -> TranslationReport {
             .rows
             .iter()
             .map(|r| PartitionTranslation {
-                topic: r.topic.clone(),
+                topic: r.topic.to_string(),
                 partition: r.partition,
                 committed: r.committed,
                 checkpoint_upstream: r.checkpoint.as_ref().map(|k| k.upstream_offset),
