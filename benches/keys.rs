@@ -41,17 +41,11 @@ fn console(world: &mut DemoWorld, theme: &Theme) -> App {
 }
 
 fn keys(c: &mut Criterion) {
-    let theme = match Theme::load("dark", None, false) {
-        Ok(t) => t,
-        Err(e) => panic!("the built-in theme must load: {e}"),
-    };
+    let theme = scale::theme();
     for scale in scale::selected() {
         let mut world = scale::world(scale);
         let mut app = console(&mut world, &theme);
-        let mut terminal = match Terminal::new(TestBackend::new(160, 48)) {
-            Ok(t) => t,
-            Err(e) => panic!("a test terminal: {e}"),
-        };
+        let mut terminal = scale::terminal();
         draw(&mut terminal, &mut app);
         let mut group = c.benchmark_group("key to frame");
         scale::size(&mut group, scale);

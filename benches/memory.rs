@@ -18,9 +18,7 @@ use std::sync::Arc;
 
 use kdrill::demo::demo_settings;
 use kdrill::model::Snapshot;
-use kdrill::ui::{App, Msg, Theme, UiOptions};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use kdrill::ui::{App, Msg, UiOptions};
 
 const POLLS: i64 = 60;
 
@@ -51,20 +49,14 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing here is filtered.
     let busy_polls = std::env::var("KDRILL_BENCH_BUSY").is_ok_and(|v| v == "1");
     let wanted = std::env::var("KDRILL_BENCH_SCALES").unwrap_or_else(|_| "100k".into());
-    let theme = match Theme::load("dark", None, false) {
-        Ok(t) => t,
-        Err(e) => panic!("the built-in theme must load: {e}"),
-    };
+    let theme = scale::theme();
     for scale in scale::SCALES.iter().filter(|s| wanted.split(',').any(|w| w.trim() == s.label)) {
         let mut world = scale::world(scale);
         let (snap, _) = scale::next(&mut world);
         let (world_rss, _) = resident();
         let opts = UiOptions { read_only: true, theme: theme.clone(), demo: true, ..UiOptions::default() };
         let mut app = App::new(demo_settings(), opts);
-        let mut terminal = match Terminal::new(TestBackend::new(160, 48)) {
-            Ok(t) => t,
-            Err(e) => panic!("a test terminal: {e}"),
-        };
+        let mut terminal = scale::terminal();
         drop(snap);
         for poll in 1..=POLLS {
             let (mut snap, now) = scale::next(&mut world);

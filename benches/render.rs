@@ -9,15 +9,10 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use kdrill::demo::demo_settings;
-use kdrill::ui::{App, Msg, Theme, UiOptions};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use kdrill::ui::{App, Msg, UiOptions};
 
 fn render(c: &mut Criterion) {
-    let theme = match Theme::load("dark", None, false) {
-        Ok(t) => t,
-        Err(e) => panic!("the built-in theme must load: {e}"),
-    };
+    let theme = scale::theme();
     for scale in scale::selected() {
         let mut world = scale::world(scale);
         let mut group = c.benchmark_group("render 160x48");
@@ -44,10 +39,7 @@ fn render(c: &mut Criterion) {
             }
         }
         for (name, app) in &apps {
-            let mut terminal = match Terminal::new(TestBackend::new(160, 48)) {
-                Ok(t) => t,
-                Err(e) => panic!("a test terminal: {e}"),
-            };
+            let mut terminal = scale::terminal();
             group.bench_function(BenchmarkId::new(*name, scale.label), |b| {
                 b.iter(|| {
                     terminal

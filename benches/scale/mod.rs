@@ -1,7 +1,8 @@
 //! The three sizes the console benches run at (issue 12): the demo world
 //! scaled to 1,000, 10,000 and 100,000 application partitions per cluster
 //! with 50, 500 and 5,000 consumer groups. `KDRILL_BENCH_SCALES=1k,10k`
-//! picks some of them (building the 100k world takes a while).
+//! picks some of them (building the 100k world takes a while). Also the
+//! console's theme and a 160×48 test terminal, shared by the UI benches.
 
 #![allow(dead_code)]
 
@@ -12,6 +13,9 @@ use criterion::BenchmarkGroup;
 use criterion::measurement::WallTime;
 use kdrill::demo::DemoWorld;
 use kdrill::model::{Snapshot, Ts};
+use kdrill::ui::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 
 pub struct Scale {
     pub label: &'static str,
@@ -61,4 +65,20 @@ pub fn describe(snap: &Snapshot) -> String {
     let partitions: usize = c.topics.as_ref().map_or(0, |t| t.value.iter().map(|t| t.partitions.len()).sum());
     let groups = c.groups.as_ref().map_or(0, |g| g.value.len());
     format!("{partitions} partitions and {groups} groups on DC")
+}
+
+/// The built-in dark theme the console starts with.
+pub fn theme() -> Theme {
+    match Theme::load("dark", None, false) {
+        Ok(t) => t,
+        Err(e) => panic!("the built-in theme must load: {e}"),
+    }
+}
+
+/// A 160×48 terminal drawn in memory.
+pub fn terminal() -> Terminal<TestBackend> {
+    match Terminal::new(TestBackend::new(160, 48)) {
+        Ok(t) => t,
+        Err(e) => panic!("a test terminal: {e}"),
+    }
 }
