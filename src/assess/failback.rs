@@ -216,6 +216,7 @@ mod tests {
             at: None,
             freshness: Freshness::Fresh { age: 1.0 },
             level: LagLevel::Within,
+            spark: Vec::new(),
         }
     }
 

@@ -94,6 +94,9 @@ pub struct FlowLag {
     pub at: Option<Ts>,
     pub freshness: Freshness,
     pub level: LagLevel,
+    /// The totals of the last polls, oldest first (`None`: unknown then),
+    /// for the sparkline.
+    pub spark: Vec<Option<u64>>,
 }
 
 impl FlowLag {
@@ -189,6 +192,7 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         at,
         freshness,
         level: LagLevel::judge(total, ahead, unknown_rows, freshness, settings.lag_alarm_records),
+        spark: Vec::new(),
     }
 }
 

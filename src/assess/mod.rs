@@ -229,11 +229,12 @@ impl Assessor {
         for side in &mut sides {
             side.declared = s.declared_active.map(|a| if a == side.side { Role::Active } else { Role::Passive });
         }
-        let lag = lag::assess_lag(snap, &self.history, s, now);
-        if fresh_snapshot {
-            for l in &lag {
+        let mut lag = lag::assess_lag(snap, &self.history, s, now);
+        for l in &mut lag {
+            if fresh_snapshot {
                 self.history.record_lag_total(l.flow, l.total);
             }
+            l.spark = self.history.lag_totals.get(&l.flow).map(|r| r.iter().copied().collect()).unwrap_or_default();
         }
         for m in mm2.iter_mut().filter(|m| m.running.is_yes()) {
             let behind = lag.iter().find(|l| l.flow == m.flow && l.freshness.is_fresh()).and_then(|l| l.total);

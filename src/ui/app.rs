@@ -157,9 +157,9 @@ struct LagTable {
 }
 
 impl LagTable {
-    fn rebuild(&mut self, shown: Option<(&Assessment, &Snapshot)>, assessor: &Assessor) {
+    fn rebuild(&mut self, shown: Option<(&Assessment, &Snapshot)>) {
         let prepared = match shown {
-            Some((a, snap)) => Prepared::build(a, snap, &assessor.history, &self.query, self.filter.as_ref()),
+            Some((a, snap)) => Prepared::build(a, snap, &self.query, self.filter.as_ref()),
             None => Prepared::default(),
         };
         if let Some(f) = prepared.lag_flow {
@@ -573,7 +573,7 @@ impl App {
             Some(f) => Some((&f.assessment, &*f.snapshot)),
             None => self.live.as_ref().zip(self.snapshot.as_deref()),
         };
-        self.lag.rebuild(shown, &self.assessor);
+        self.lag.rebuild(shown);
         self.dirty = true;
     }
 

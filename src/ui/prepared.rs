@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexBuilder};
 
-use crate::assess::{Assessment, GroupClass, GroupView, History, LagRow};
+use crate::assess::{Assessment, GroupClass, GroupView, LagRow};
 use crate::model::Snapshot;
 
 /// A `/` filter: a case-insensitive regex; a leading `!` inverts it.
@@ -120,7 +120,6 @@ impl Prepared {
     pub fn build(
         a: &Assessment,
         snap: &Snapshot,
-        history: &History,
         query: &LagQuery,
         filter: Option<&Filter>,
     ) -> Prepared {
@@ -133,8 +132,7 @@ impl Prepared {
         let (lag_rows, spark) = match lag_flow.and_then(|i| a.lag.get(i)) {
             Some(flow) => {
                 let rows = lag_rows(&flow.rows, query, filter);
-                let spark = history.lag_totals.get(&flow.flow).map(|r| r.iter().copied().collect()).unwrap_or_default();
-                (rows, spark)
+                (rows, flow.spark.clone())
             }
             None => (Vec::new(), Vec::new()),
         };
