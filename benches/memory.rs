@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use kdrill::demo::demo_settings;
 use kdrill::model::Snapshot;
+use kdrill::ui::judge::Judge;
 use kdrill::ui::{App, Msg, UiOptions};
 
 const POLLS: i64 = 60;
@@ -56,6 +57,8 @@ fn main() {
         let (world_rss, _) = resident();
         let opts = UiOptions { read_only: true, theme: theme.clone(), demo: true, ..UiOptions::default() };
         let mut app = App::new(demo_settings(), opts);
+        // The judge's thread belongs to the same process: judged in-line here.
+        let mut judge = Judge::new(demo_settings());
         let mut terminal = scale::terminal();
         drop(snap);
         for poll in 1..=POLLS {
@@ -63,7 +66,8 @@ fn main() {
             if busy_polls {
                 busy(&mut snap, poll);
             }
-            let _ = app.update(Msg::Snapshot(Arc::new(snap), now));
+            let judged = judge.message(&app, Arc::new(snap), now);
+            let _ = app.update(judged);
             let mut measured = None;
             if let Err(e) = terminal.draw(|f| measured = Some(app.draw(f))) {
                 panic!("a test terminal draws: {e}");

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use kdrill::demo::demo_settings;
-use kdrill::ui::{App, Msg, UiOptions};
+use kdrill::ui::judge::Judge;
+use kdrill::ui::{App, UiOptions};
 
 fn render(c: &mut Criterion) {
     let theme = scale::theme();
@@ -31,11 +32,13 @@ fn render(c: &mut Criterion) {
                 (name, App::new(demo_settings(), opts))
             })
             .collect();
+        let mut judge = Judge::new(demo_settings());
         for _ in 0..30 {
             let (snap, now) = scale::next(&mut world);
             let snap = Arc::new(snap);
             for (_, app) in &mut apps {
-                let _ = app.update(Msg::Snapshot(snap.clone(), now));
+                let judged = judge.message(app, snap.clone(), now);
+                let _ = app.update(judged);
             }
         }
         for (name, app) in &apps {

@@ -15,6 +15,7 @@ use kdrill::demo::{DemoWorld, demo_settings};
 use kdrill::dispatch::{Dispatcher, dispatch};
 use kdrill::drill::{DrillEvent, PlanKind, StepState};
 use kdrill::model::{Flow, Side, Ts};
+use kdrill::ui::judge::Judge;
 use kdrill::ui::{App, Effect, Msg, Theme, UiOptions, keymap};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -37,6 +38,8 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
 struct Console {
     world: DemoWorld,
     app: App,
+    /// Judges each snapshot in-line, as the runtime's judge thread would.
+    judge: Judge,
     /// `None` for a read-only console, as `main` wires it.
     dispatcher: Option<Dispatcher>,
     source: SourceEnd,
@@ -68,8 +71,9 @@ impl Console {
         // The observation side is not needed: the test feeds the app itself.
         let (_observation, dispatcher) = link.split();
         let dispatcher = (!o.read_only).then_some(dispatcher);
-        let mut c = Console { world, app, dispatcher, source, journal: Vec::new(), quit: false };
-        c.send(Msg::Snapshot(Arc::new(c.world.observe()), c.world.now()));
+        let judge = Judge::new(demo_settings());
+        let mut c = Console { world, app, judge, dispatcher, source, journal: Vec::new(), quit: false };
+        c.observe();
         c
     }
 
@@ -84,8 +88,14 @@ impl Console {
     fn seconds(&mut self, n: u32) {
         for _ in 0..n {
             self.world.advance(TimeDelta::seconds(1));
-            self.send(Msg::Snapshot(Arc::new(self.world.observe()), self.world.now()));
+            self.observe();
         }
+    }
+
+    /// The world as it is now, judged and given to the app.
+    fn observe(&mut self) {
+        let msg = self.judge.message(&self.app, Arc::new(self.world.observe()), self.world.now());
+        self.send(msg);
     }
 
     /// Feeds the app a message, then plays the runtime and the source:
@@ -440,7 +450,8 @@ fn demo_faults_are_only_offered_in_demo_mode() {
         }
     };
     let key = |app: &mut App, code| app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-    let mut effects = app.update(Msg::Snapshot(Arc::new(world.observe()), world.now()));
+    let mut judge = Judge::new(demo_settings());
+    let mut effects = app.update(judge.message(&app, Arc::new(world.observe()), world.now()));
     effects.extend(key(&mut app, KeyCode::Char('2')));
     carry_out(effects);
     assert!(source.actions.try_recv().is_err());
@@ -520,9 +531,10 @@ fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
     };
     let mut app = App::new(demo_settings(), opts);
     drop(link);
+    let mut judge = Judge::new(demo_settings());
     for _ in 0..15 {
         world.advance(TimeDelta::seconds(1));
-        let _ = app.update(Msg::Snapshot(Arc::new(world.observe()), world.now()));
+        let _ = app.update(judge.message(&app, Arc::new(world.observe()), world.now()));
     }
     let rows = app.assessment().map_or(0, |a| a.lag.iter().map(|l| l.rows.len()).max().unwrap_or(0));
     assert!(rows >= 10_000, "{rows} lag rows");
@@ -873,4 +885,24 @@ fn before_the_reverse_start_the_copy_back_and_orphan_tail_are_shown_and_gate_the
     drive(&mut c, 120);
     assert!(c.app.drill().is_some_and(|d| d.is_finished()), "{}", c.frame(120, 36));
     assert!(!c.journal.iter().any(|e| matches!(e, DrillEvent::CopyBackObserved { .. })));
+}
+
+#[test]
+fn a_paused_display_keeps_its_rows_while_their_age_grows() {
+    let mut c = Console::warmed(Opts::default());
+    c.key(KeyCode::Char('p'));
+    let before = c.frame(160, 48);
+    c.seconds(40);
+    let after = c.frame(160, 48);
+    // The same rows, now 40 s old and said to be; the header stays live.
+    let row = "redis-writes     2  63,314,158  63,314,155";
+    assert!(before.contains(row) && after.contains(row), "{before}\n-----\n{after}");
+    assert!(before.contains("observed 0 ms ago · 24 partitions"), "{before}");
+    for aged in ["PAUSED at 09:00:30 (40 s)", "observed 40 s ago · 24 partitions", "STALE 40 s", "data DC 0 ms ago"] {
+        assert!(after.contains(aged), "{aged:?} in\n{after}");
+    }
+    c.key(KeyCode::Char('p'));
+    c.seconds(1);
+    let live = c.frame(160, 48);
+    assert!(!live.contains("PAUSED") && !live.contains("STALE"), "{live}");
 }

@@ -17,7 +17,7 @@ use ratatui::crossterm::event::KeyEvent;
 use crate::act::Procedure;
 use crate::act::plan::Planner;
 use crate::action::{Action, Fault, Outcome};
-use crate::assess::{Assessment, Assessor};
+use crate::assess::Assessment;
 use crate::config::Settings;
 use crate::dispatch::Refusal;
 use crate::drill::{Drill, DrillEvent, DrillView};
@@ -26,6 +26,7 @@ use crate::share::{Claim, Driver, LeaseOutcome, SharedDrill};
 
 use super::eventlog::{EventLog, Tone};
 use super::input;
+use super::judge::Judged;
 use super::keymap::{Availability, KeyContext, View};
 use super::layout::Pane;
 use super::prepared::{Filter, LagQuery, Prepared};
@@ -57,9 +58,10 @@ pub enum Msg {
     Key(KeyEvent),
     /// The terminal changed size.
     Resize,
-    /// A new snapshot, judged at `now`.
-    Snapshot(Arc<Snapshot>, Ts),
-    /// Re-judge the last snapshot at `now`: ages grow, hold timers advance.
+    /// A snapshot judged (see `judge`): a new poll, or the last one
+    /// re-judged later (ages grow, hold timers advance).
+    Judged(Box<Judged>),
+    /// A second passed: status messages expire.
     Tick(Ts),
     /// What the world answered to an action sent.
     Outcome(Outcome),
@@ -191,7 +193,7 @@ impl Scrolling {
 }
 
 pub struct App {
-    assessor: Assessor,
+    settings: Settings,
     read_only: bool,
     theme: Theme,
     demo: bool,
@@ -228,7 +230,7 @@ pub struct App {
 impl App {
     pub fn new(settings: Settings, opts: UiOptions) -> App {
         let mut app = App {
-            assessor: Assessor::new(settings),
+            settings,
             read_only: opts.read_only,
             theme: opts.theme,
             demo: opts.demo,
@@ -302,16 +304,14 @@ impl App {
                 self.dirty = true;
             }
             Msg::Resize => self.dirty = true,
-            Msg::Snapshot(snap, now) => {
-                self.snapshot = Some(snap);
-                self.reassess(now);
-            }
+            Msg::Judged(judged) => self.on_judged(*judged),
             Msg::Tick(now) => {
+                self.now = Some(self.now.map_or(now, |t| t.max(now)));
                 let expired = self.message.as_ref().and_then(|m| m.at);
                 if expired.is_some_and(|at| (now - at).num_seconds() >= MESSAGE_SECS) {
                     self.message = None;
                 }
-                self.reassess(now);
+                self.dirty = true;
             }
             Msg::Outcome(o) => self.on_outcome(o),
             Msg::Refused(action, refusal) => self.on_refused(action, refusal),
@@ -491,7 +491,7 @@ impl App {
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.assessor.settings
+        &self.settings
     }
 
     pub fn read_only(&self) -> bool {
@@ -540,11 +540,18 @@ impl App {
 
     // ---- update internals ----
 
-    fn reassess(&mut self, now: Ts) {
+    /// The snapshot the paused display shows, which the judge must keep
+    /// re-judging; `None` while live.
+    pub fn paused_on(&self) -> Option<Arc<Snapshot>> {
+        self.frozen.as_ref().map(|f| f.snapshot.clone())
+    }
+
+    fn on_judged(&mut self, judged: Judged) {
+        let Judged { snapshot: snap, assessment: a, paused } = judged;
+        let now = a.now;
         self.now = Some(self.now.map_or(now, |t| t.max(now)));
         self.dirty = true;
-        let Some(snap) = self.snapshot.clone() else { return };
-        let a = self.assessor.assess(&snap, now);
+        self.snapshot = Some(snap.clone());
         if let Some(drill) = self.drill.drill.as_mut() {
             if self.drill.followed.is_some() {
                 // Another console records this drill: its live gates are
@@ -561,7 +568,12 @@ impl App {
         self.live = Some(a);
         self.drill.refresh_gates(self.live.as_ref());
         match self.frozen.as_mut() {
-            Some(f) => f.assessment = f.assessor.assess(&f.snapshot, now),
+            Some(f) => {
+                // Judged before the pause (or for an earlier one): kept as it is.
+                if let Some((_, a)) = paused.filter(|(s, _)| Arc::ptr_eq(s, &f.snapshot)) {
+                    f.assessment = a;
+                }
+            }
             None if self.lag.prepared_for != Some(snap.taken_at) => self.prepare(),
             None => {}
         }

@@ -12,6 +12,7 @@ mod eventlog;
 mod fmt;
 mod input;
 mod intent;
+pub mod judge;
 pub mod keymap;
 mod layout;
 mod panes;

@@ -117,12 +117,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn build(
-        a: &Assessment,
-        snap: &Snapshot,
-        query: &LagQuery,
-        filter: Option<&Filter>,
-    ) -> Prepared {
+    pub fn build(a: &Assessment, snap: &Snapshot, query: &LagQuery, filter: Option<&Filter>) -> Prepared {
         let live = a.live_flow.and_then(|f| a.lag.iter().position(|l| l.flow == f));
         let lag_flow = match (a.lag.len(), live) {
             (0, _) => None,

@@ -1,6 +1,8 @@
 //! The runtime: one `select!` over terminal events (read on their own
-//! thread), new snapshots, action outcomes, a one-second tick and signals.
-//! Each is a message to the app's `update`; the effects it returns are
+//! thread), judged snapshots, action outcomes, a one-second tick and
+//! signals. New snapshots, and the last one again each second, go to the
+//! judge (its own thread); what it concludes comes back in order. Each is a
+//! message to the app's `update`; the effects it returns are
 //! carried out here, after the update (never in the key path): journal
 //! events are appended and synced before the next frame is drawn, so the
 //! screen never shows an event the disk does not hold (drill events are a
@@ -21,10 +23,11 @@ use tokio::sync::mpsc;
 use crate::collect::Observation;
 use crate::dispatch::{self, Dispatcher, Refusal};
 use crate::drill::journal::Journal;
-use crate::model::Ts;
+use crate::model::{Snapshot, Ts};
 use crate::share::ShareLink;
 
 use super::app::{App, Effect, Msg};
+use super::judge::{Judge, Work};
 use super::terminal::TerminalGuard;
 
 /// At most this often.
@@ -55,9 +58,16 @@ pub async fn run(
     let (key_tx, mut keys) = mpsc::unbounded_channel();
     let input = InputThread::spawn(key_tx)?;
 
-    let first = link.snapshots.borrow_and_update().clone();
-    let mut clock = SourceClock::new(first.taken_at);
-    effects.extend(app.update(Msg::Snapshot(first, clock.now())));
+    let mut judge = Judge::new(app.settings().clone()).spawn()?;
+    let mut latest = link.snapshots.borrow_and_update().clone();
+    let mut clock = SourceClock::new(latest.taken_at);
+    // A judge that stopped is seen below, as its results closing.
+    let work = |app: &App, latest: &Arc<Snapshot>, clock: &SourceClock| Work {
+        snapshot: latest.clone(),
+        now: clock.now(),
+        paused: app.paused_on(),
+    };
+    judge.send(work(&app, &latest, &clock));
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (mut snapshots_open, mut outcomes_open) = (true, true);
@@ -73,9 +83,9 @@ pub async fn run(
             },
             changed = link.snapshots.changed(), if snapshots_open => match changed {
                 Ok(()) => {
-                    let snap = link.snapshots.borrow_and_update().clone();
-                    clock.observe(snap.taken_at);
-                    effects.extend(app.update(Msg::Snapshot(snap, clock.now())));
+                    latest = link.snapshots.borrow_and_update().clone();
+                    clock.observe(latest.taken_at);
+                    judge.send(work(&app, &latest, &clock));
                 }
                 Err(_) => {
                     snapshots_open = false;
@@ -97,7 +107,14 @@ pub async fn run(
                 Some(o) => effects.extend(app.update(Msg::Outcome(o))),
                 None => outcomes_open = false,
             },
-            _ = tick.tick() => effects.extend(app.update(Msg::Tick(clock.now()))),
+            judged = judge.judged.recv() => match judged {
+                Some(j) => effects.extend(app.update(Msg::Judged(Box::new(j)))),
+                None => break Err(eyre!("the judge stopped: nothing observed could be judged any more")),
+            },
+            _ = tick.tick() => {
+                effects.extend(app.update(Msg::Tick(clock.now())));
+                judge.send(work(&app, &latest, &clock));
+            }
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),
             _ = sigint.recv() => break Ok(()),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tui_input::Input;
 
-use crate::assess::{Assessment, Assessor};
+use crate::assess::Assessment;
 use crate::model::{Snapshot, Ts};
 
 use super::eventlog::Tone;
@@ -122,20 +122,19 @@ pub struct Message {
 }
 
 /// What the panes show while the live display is paused: the snapshot of
-/// the moment of pausing, re-judged at each tick by a copy of the assessor
-/// taken then, so its figures keep the same rows but their ages keep
-/// growing (a paused screen must not claim its data is fresh).
+/// the moment of pausing, re-judged by the judge at each tick (see
+/// `judge::Judged::paused`), so its figures keep the same rows but their
+/// ages keep growing (a paused screen must not claim its data is fresh).
 #[derive(Clone, Debug)]
 pub struct Frozen {
-    pub assessor: Assessor,
     pub assessment: Assessment,
     pub snapshot: Arc<Snapshot>,
     pub at: Ts,
 }
 
 impl Frozen {
-    pub fn new(assessor: Assessor, assessment: Assessment, snapshot: Arc<Snapshot>, at: Ts) -> Frozen {
-        Frozen { assessor, assessment, snapshot, at }
+    pub fn new(assessment: Assessment, snapshot: Arc<Snapshot>, at: Ts) -> Frozen {
+        Frozen { assessment, snapshot, at }
     }
 }
 

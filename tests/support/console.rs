@@ -11,6 +11,7 @@ use kdrill::collect::Observation;
 use kdrill::config::Config;
 use kdrill::dispatch::{Dispatcher, dispatch};
 use kdrill::drill::{DrillEvent, StepState};
+use kdrill::ui::judge::Judge;
 use kdrill::ui::theme::Theme;
 use kdrill::ui::{App, Effect, Msg, UiOptions};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -18,6 +19,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub struct Console {
     _rt: tokio::runtime::Runtime,
     pub app: App,
+    /// Judges in-line, as the runtime's judge thread would.
+    judge: Judge,
     observation: Observation,
     dispatcher: Option<Dispatcher>,
     /// The shared drill (a console started with `start_shared`): the view
@@ -30,7 +33,6 @@ pub struct Console {
     pub journal: Vec<DrillEvent>,
     /// Every procedure the console dispatched (a read-only one: none).
     pub dispatched: usize,
-    last_snapshot: Option<chrono::DateTime<Utc>>,
 }
 
 /// The real collector of `cfg` on a runtime of its own: acting (with its
@@ -80,6 +82,7 @@ impl Console {
         Console {
             _rt: rt,
             app,
+            judge: Judge::new(cfg.settings.clone()),
             observation,
             dispatcher,
             shared: None,
@@ -87,7 +90,6 @@ impl Console {
             file: None,
             journal: Vec::new(),
             dispatched: 0,
-            last_snapshot: None,
         }
     }
 
@@ -113,17 +115,16 @@ impl Console {
         c
     }
 
-    /// One turn of the runtime: the latest snapshot (or a tick), outcomes.
+    /// One turn of the runtime: a tick, the latest snapshot judged, outcomes.
     pub fn step(&mut self) {
         std::thread::sleep(Duration::from_millis(250));
         let snap = self.observation.snapshots.borrow().clone();
         let now = Utc::now();
-        let effects = if self.last_snapshot != Some(snap.taken_at) {
-            self.last_snapshot = Some(snap.taken_at);
-            self.app.update(Msg::Snapshot(snap, now))
-        } else {
-            self.app.update(Msg::Tick(now))
-        };
+        let effects = self.app.update(Msg::Tick(now));
+        self.carry_out(effects);
+        // A new poll, or the last one again: hold timers advance either way.
+        let judged = self.judge.message(&self.app, snap, now);
+        let effects = self.app.update(judged);
         self.carry_out(effects);
         while let Ok(outcome) = self.observation.outcomes.try_recv() {
             let effects = self.app.update(Msg::Outcome(outcome));

@@ -248,7 +248,7 @@ impl App {
             self.note(Tone::Warn, "nothing observed yet to pause on");
             return;
         };
-        self.frozen = Some(Frozen::new(self.assessor.clone(), a, s, now));
+        self.frozen = Some(Frozen::new(a, s, now));
         self.note(Tone::Info, "display paused: panes keep the figures of now; gates, alarms and the drill stay live");
     }
 
