@@ -38,7 +38,7 @@ fn console(world: &mut DemoWorld, judge: &mut Judge, theme: &Theme) -> App {
     let mut app = App::new(demo_settings(), opts);
     for _ in 0..30 {
         let (snap, now) = scale::next(world);
-        let judged = judge.message(&app, Arc::new(snap), now);
+        let judged = judge.message(&mut app, Arc::new(snap), now);
         let _ = app.update(judged);
     }
     app
@@ -61,7 +61,7 @@ fn keys(c: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
                     let (snap, now) = scale::next(&mut world);
-                    let judged = judge.message(&app, Arc::new(snap), now);
+                    let judged = judge.message(&mut app, Arc::new(snap), now);
                     let t = Instant::now();
                     let _ = app.update(judged);
                     let _ = app.update(key(KeyCode::Tab));

@@ -66,7 +66,7 @@ fn main() {
             if busy_polls {
                 busy(&mut snap, poll);
             }
-            let judged = judge.message(&app, Arc::new(snap), now);
+            let judged = judge.message(&mut app, Arc::new(snap), now);
             let _ = app.update(judged);
             let mut measured = None;
             if let Err(e) = terminal.draw(|f| measured = Some(app.draw(f))) {

@@ -94,7 +94,7 @@ impl Console {
 
     /// The world as it is now, judged and given to the app.
     fn observe(&mut self) {
-        let msg = self.judge.message(&self.app, Arc::new(self.world.observe()), self.world.now());
+        let msg = self.judge.message(&mut self.app, Arc::new(self.world.observe()), self.world.now());
         self.send(msg);
     }
 
@@ -451,7 +451,8 @@ fn demo_faults_are_only_offered_in_demo_mode() {
     };
     let key = |app: &mut App, code| app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     let mut judge = Judge::new(demo_settings());
-    let mut effects = app.update(judge.message(&app, Arc::new(world.observe()), world.now()));
+    let judged = judge.message(&mut app, Arc::new(world.observe()), world.now());
+    let mut effects = app.update(judged);
     effects.extend(key(&mut app, KeyCode::Char('2')));
     carry_out(effects);
     assert!(source.actions.try_recv().is_err());
@@ -534,7 +535,8 @@ fn frames_stay_cheap_with_10k_partitions_and_500_groups() {
     let mut judge = Judge::new(demo_settings());
     for _ in 0..15 {
         world.advance(TimeDelta::seconds(1));
-        let _ = app.update(judge.message(&app, Arc::new(world.observe()), world.now()));
+        let judged = judge.message(&mut app, Arc::new(world.observe()), world.now());
+        let _ = app.update(judged);
     }
     let rows = app.assessment().map_or(0, |a| a.lag.iter().map(|l| l.rows.len()).max().unwrap_or(0));
     assert!(rows >= 10_000, "{rows} lag rows");

@@ -26,7 +26,7 @@ use crate::share::{Claim, Driver, LeaseOutcome, SharedDrill};
 
 use super::eventlog::{EventLog, Tone};
 use super::input;
-use super::judge::Judged;
+use super::judge::{Judged, Retired, Work};
 use super::keymap::{Availability, KeyContext, View};
 use super::layout::Pane;
 use super::prepared::{Filter, LagQuery, Prepared};
@@ -224,6 +224,8 @@ pub struct App {
     lease_timeout: chrono::TimeDelta,
     scroll: Scrolling,
     effects: Vec<Effect>,
+    /// Replaced, waiting to be freed off this thread (see `judge::Retired`).
+    retired: Retired,
     dirty: bool,
 }
 
@@ -255,6 +257,7 @@ impl App {
             lease_timeout: chrono::TimeDelta::seconds(30),
             scroll: Scrolling::default(),
             effects: Vec::new(),
+            retired: Retired::default(),
             dirty: true,
         };
         if opts.read_only {
@@ -540,10 +543,11 @@ impl App {
 
     // ---- update internals ----
 
-    /// The snapshot the paused display shows, which the judge must keep
-    /// re-judging; `None` while live.
-    pub fn paused_on(&self) -> Option<Arc<Snapshot>> {
-        self.frozen.as_ref().map(|f| f.snapshot.clone())
+    /// The judge's next piece of work: `snapshot` at `now`, the paused
+    /// view's snapshot, and what this console has replaced since the last.
+    pub fn work(&mut self, snapshot: Arc<Snapshot>, now: Ts) -> Work {
+        let paused = self.frozen.as_ref().map(|f| f.snapshot.clone());
+        Work { snapshot, now, paused, retired: std::mem::take(&mut self.retired) }
     }
 
     fn on_judged(&mut self, judged: Judged) {
@@ -551,7 +555,7 @@ impl App {
         let now = a.now;
         self.now = Some(self.now.map_or(now, |t| t.max(now)));
         self.dirty = true;
-        self.snapshot = Some(snap.clone());
+        self.retired.snapshots.extend(self.snapshot.replace(snap.clone()));
         if let Some(drill) = self.drill.drill.as_mut() {
             if self.drill.followed.is_some() {
                 // Another console records this drill: its live gates are
@@ -565,13 +569,13 @@ impl App {
             }
         }
         self.log.compare(self.live.as_ref(), &a);
-        self.live = Some(a);
+        self.retired.assessments.extend(self.live.replace(a));
         self.drill.refresh_gates(self.live.as_ref());
         match self.frozen.as_mut() {
             Some(f) => {
                 // Judged before the pause (or for an earlier one): kept as it is.
                 if let Some((_, a)) = paused.filter(|(s, _)| Arc::ptr_eq(s, &f.snapshot)) {
-                    f.assessment = a;
+                    self.retired.assessments.push(std::mem::replace(&mut f.assessment, a));
                 }
             }
             None if self.lag.prepared_for != Some(snap.taken_at) => self.prepare(),

@@ -18,11 +18,22 @@ use super::app::{App, Msg};
 
 /// What to judge: the latest snapshot at `now`, and the paused view's
 /// snapshot when the display is paused.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Work {
     pub snapshot: Arc<Snapshot>,
     pub now: Ts,
     pub paused: Option<Arc<Snapshot>>,
+    /// What the console has stopped showing, freed here.
+    pub retired: Retired,
+}
+
+/// Snapshots and assessments the console replaced. Freeing a large one
+/// takes longer than a frame (≈ 90 ms at 100,000 partitions: a million
+/// small allocations), so the console hands them to the judge's thread.
+#[derive(Debug, Default)]
+pub struct Retired {
+    pub snapshots: Vec<Arc<Snapshot>>,
+    pub assessments: Vec<Assessment>,
 }
 
 /// What the judge concluded.
@@ -49,7 +60,8 @@ impl Judge {
     }
 
     pub fn judge(&mut self, work: Work) -> Judged {
-        let Work { snapshot, now, paused } = work;
+        let Work { snapshot, now, paused, retired } = work;
+        drop(retired);
         // The copy is taken before the live assessor moves on.
         match &paused {
             Some(p) if self.paused.as_ref().is_some_and(|(q, _)| Arc::ptr_eq(p, q)) => {}
@@ -63,8 +75,8 @@ impl Judge {
 
     /// Judges at `now` what `app` shows (its paused view too), as the
     /// message to give it: for a runtime played in-line (tests, benchmarks).
-    pub fn message(&mut self, app: &App, snapshot: Arc<Snapshot>, now: Ts) -> Msg {
-        Msg::Judged(Box::new(self.judge(Work { snapshot, now, paused: app.paused_on() })))
+    pub fn message(&mut self, app: &mut App, snapshot: Arc<Snapshot>, now: Ts) -> Msg {
+        Msg::Judged(Box::new(self.judge(app.work(snapshot, now))))
     }
 
     /// Judges on a thread of its own until `work` closes or the console
@@ -120,10 +132,16 @@ mod tests {
         let mut world = world();
         let mut judge = Judge::new(demo_settings());
         let first = Arc::new(world.observe());
-        let _ = judge.judge(Work { snapshot: first.clone(), now: world.now(), paused: None });
+        let _ =
+            judge.judge(Work { snapshot: first.clone(), now: world.now(), paused: None, retired: Retired::default() });
         world.advance(TimeDelta::seconds(40));
         let later = Arc::new(world.observe());
-        let j = judge.judge(Work { snapshot: later.clone(), now: world.now(), paused: Some(first.clone()) });
+        let j = judge.judge(Work {
+            snapshot: later.clone(),
+            now: world.now(),
+            paused: Some(first.clone()),
+            retired: Retired::default(),
+        });
         let Some((snap, paused)) = j.paused else { panic!("a paused view is judged") };
         assert!(Arc::ptr_eq(&snap, &first));
         assert_eq!(j.assessment.now, paused.now);
@@ -134,9 +152,29 @@ mod tests {
         assert!(age(&paused) >= 40.0 && age(&j.assessment) < 5.0, "{} vs {}", age(&paused), age(&j.assessment));
         assert!(!paused.sides[0].freshness.is_fresh(), "40 s old figures are not fresh");
         // Resumed: the copy is gone.
-        let j = judge.judge(Work { snapshot: later, now: world.now(), paused: None });
+        let j = judge.judge(Work { snapshot: later, now: world.now(), paused: None, retired: Retired::default() });
         assert!(j.paused.is_none());
         assert!(judge.paused.is_none());
+    }
+
+    #[test]
+    fn what_the_console_replaces_goes_back_to_the_judge_to_be_freed() {
+        let mut world = world();
+        let mut judge = Judge::new(demo_settings());
+        let mut app = App::new(demo_settings(), crate::ui::UiOptions::default());
+        let first = Arc::new(world.observe());
+        let first_at = world.now();
+        let msg = judge.message(&mut app, first.clone(), first_at);
+        let _ = app.update(msg);
+        assert!(app.work(first.clone(), first_at).retired.snapshots.is_empty());
+        world.advance(TimeDelta::seconds(1));
+        let msg = judge.message(&mut app, Arc::new(world.observe()), world.now());
+        let _ = app.update(msg);
+        let work = app.work(Arc::new(world.observe()), world.now());
+        assert!(work.retired.snapshots.len() == 1 && Arc::ptr_eq(&work.retired.snapshots[0], &first));
+        assert_eq!(work.retired.assessments.iter().map(|a| a.now).collect::<Vec<_>>(), vec![first_at]);
+        // Handed over once.
+        assert!(app.work(first, world.now()).retired.assessments.is_empty());
     }
 
     #[test]
@@ -150,7 +188,7 @@ mod tests {
             world.advance(TimeDelta::seconds(1));
             let snapshot = Arc::new(world.observe());
             sent.push(snapshot.taken_at);
-            assert!(thread.send(Work { snapshot, now: world.now(), paused: None }));
+            assert!(thread.send(Work { snapshot, now: world.now(), paused: None, retired: Retired::default() }));
         }
         let last = sent.last().copied();
         let JudgeThread { work, mut judged } = thread;
@@ -167,7 +205,10 @@ mod tests {
         // A judge whose console is gone stops at its next piece of work.
         let snapshot = Arc::new(world.observe());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while work.send(Work { snapshot: snapshot.clone(), now: world.now(), paused: None }).is_ok() {
+        while work
+            .send(Work { snapshot: snapshot.clone(), now: world.now(), paused: None, retired: Retired::default() })
+            .is_ok()
+        {
             assert!(std::time::Instant::now() < deadline, "the judge did not stop");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }

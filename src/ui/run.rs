@@ -23,11 +23,11 @@ use tokio::sync::mpsc;
 use crate::collect::Observation;
 use crate::dispatch::{self, Dispatcher, Refusal};
 use crate::drill::journal::Journal;
-use crate::model::{Snapshot, Ts};
+use crate::model::Ts;
 use crate::share::ShareLink;
 
 use super::app::{App, Effect, Msg};
-use super::judge::{Judge, Work};
+use super::judge::Judge;
 use super::terminal::TerminalGuard;
 
 /// At most this often.
@@ -62,12 +62,7 @@ pub async fn run(
     let mut latest = link.snapshots.borrow_and_update().clone();
     let mut clock = SourceClock::new(latest.taken_at);
     // A judge that stopped is seen below, as its results closing.
-    let work = |app: &App, latest: &Arc<Snapshot>, clock: &SourceClock| Work {
-        snapshot: latest.clone(),
-        now: clock.now(),
-        paused: app.paused_on(),
-    };
-    judge.send(work(&app, &latest, &clock));
+    judge.send(app.work(latest.clone(), clock.now()));
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (mut snapshots_open, mut outcomes_open) = (true, true);
@@ -85,7 +80,7 @@ pub async fn run(
                 Ok(()) => {
                     latest = link.snapshots.borrow_and_update().clone();
                     clock.observe(latest.taken_at);
-                    judge.send(work(&app, &latest, &clock));
+                    judge.send(app.work(latest.clone(), clock.now()));
                 }
                 Err(_) => {
                     snapshots_open = false;
@@ -113,7 +108,7 @@ pub async fn run(
             },
             _ = tick.tick() => {
                 effects.extend(app.update(Msg::Tick(clock.now())));
-                judge.send(work(&app, &latest, &clock));
+                judge.send(app.work(latest.clone(), clock.now()));
             }
             _ = sigterm.recv() => break Ok(()),
             _ = sighup.recv() => break Ok(()),

@@ -123,7 +123,7 @@ impl Console {
         let effects = self.app.update(Msg::Tick(now));
         self.carry_out(effects);
         // A new poll, or the last one again: hold timers advance either way.
-        let judged = self.judge.message(&self.app, snap, now);
+        let judged = self.judge.message(&mut self.app, snap, now);
         let effects = self.app.update(judged);
         self.carry_out(effects);
         while let Ok(outcome) = self.observation.outcomes.try_recv() {
