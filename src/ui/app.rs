@@ -543,11 +543,15 @@ impl App {
 
     // ---- update internals ----
 
-    /// The judge's next piece of work: `snapshot` at `now`, the paused
-    /// view's snapshot, and what this console has replaced since the last.
-    pub fn work(&mut self, snapshot: Arc<Snapshot>, now: Ts) -> Work {
-        let paused = self.frozen.as_ref().map(|f| f.snapshot.clone());
-        Work { snapshot, now, paused, retired: std::mem::take(&mut self.retired) }
+    /// The judge's next piece of work: `snapshot` at `now`, and the paused
+    /// view's snapshot.
+    pub fn work(&self, snapshot: Arc<Snapshot>, now: Ts) -> Work {
+        Work { snapshot, now, paused: self.frozen.as_ref().map(|f| f.snapshot.clone()) }
+    }
+
+    /// What this console replaced since asked last, to be freed elsewhere.
+    pub fn retired(&mut self) -> Retired {
+        std::mem::take(&mut self.retired)
     }
 
     fn on_judged(&mut self, judged: Judged) {

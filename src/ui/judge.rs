@@ -23,13 +23,12 @@ pub struct Work {
     pub snapshot: Arc<Snapshot>,
     pub now: Ts,
     pub paused: Option<Arc<Snapshot>>,
-    /// What the console has stopped showing, freed here.
-    pub retired: Retired,
 }
 
 /// Snapshots and assessments the console replaced. Freeing a large one
 /// takes longer than a frame (≈ 90 ms at 100,000 partitions: a million
-/// small allocations), so the console hands them to the judge's thread.
+/// small allocations), so the runtime frees them on a thread of their own,
+/// at once (a snapshot and its assessment are ≈ 170 MB at that size).
 #[derive(Debug, Default)]
 pub struct Retired {
     pub snapshots: Vec<Arc<Snapshot>>,
@@ -60,8 +59,7 @@ impl Judge {
     }
 
     pub fn judge(&mut self, work: Work) -> Judged {
-        let Work { snapshot, now, paused, retired } = work;
-        drop(retired);
+        let Work { snapshot, now, paused } = work;
         // The copy is taken before the live assessor moves on.
         match &paused {
             Some(p) if self.paused.as_ref().is_some_and(|(q, _)| Arc::ptr_eq(p, q)) => {}
@@ -76,6 +74,7 @@ impl Judge {
     /// Judges at `now` what `app` shows (its paused view too), as the
     /// message to give it: for a runtime played in-line (tests, benchmarks).
     pub fn message(&mut self, app: &mut App, snapshot: Arc<Snapshot>, now: Ts) -> Msg {
+        drop(app.retired());
         Msg::Judged(Box::new(self.judge(app.work(snapshot, now))))
     }
 
@@ -99,13 +98,19 @@ impl Judge {
                 }
             })
             .wrap_err("cannot start the judging thread")?;
-        Ok(JudgeThread { work: work_tx, judged })
+        let (free, freed) = std_mpsc::channel::<Retired>();
+        std::thread::Builder::new()
+            .name("kdrill-free".into())
+            .spawn(move || freed.iter().for_each(drop))
+            .wrap_err("cannot start the freeing thread")?;
+        Ok(JudgeThread { work: work_tx, judged, free })
     }
 }
 
 /// The console's ends of a judge on its own thread.
 pub struct JudgeThread {
     work: std_mpsc::Sender<Work>,
+    free: std_mpsc::Sender<Retired>,
     /// Closed only if the judge stopped (a fault in kdrill itself).
     pub judged: mpsc::UnboundedReceiver<Judged>,
 }
@@ -114,6 +119,12 @@ impl JudgeThread {
     /// Queues `work`; `false` once the judge has stopped.
     pub fn send(&self, work: Work) -> bool {
         self.work.send(work).is_ok()
+    }
+
+    /// Frees `retired` off the caller's thread.
+    pub fn free(&self, retired: Retired) {
+        // Should that thread be gone, this thread frees them: only slower.
+        let _ = self.free.send(retired);
     }
 }
 
@@ -132,16 +143,10 @@ mod tests {
         let mut world = world();
         let mut judge = Judge::new(demo_settings());
         let first = Arc::new(world.observe());
-        let _ =
-            judge.judge(Work { snapshot: first.clone(), now: world.now(), paused: None, retired: Retired::default() });
+        let _ = judge.judge(Work { snapshot: first.clone(), now: world.now(), paused: None });
         world.advance(TimeDelta::seconds(40));
         let later = Arc::new(world.observe());
-        let j = judge.judge(Work {
-            snapshot: later.clone(),
-            now: world.now(),
-            paused: Some(first.clone()),
-            retired: Retired::default(),
-        });
+        let j = judge.judge(Work { snapshot: later.clone(), now: world.now(), paused: Some(first.clone()) });
         let Some((snap, paused)) = j.paused else { panic!("a paused view is judged") };
         assert!(Arc::ptr_eq(&snap, &first));
         assert_eq!(j.assessment.now, paused.now);
@@ -152,7 +157,7 @@ mod tests {
         assert!(age(&paused) >= 40.0 && age(&j.assessment) < 5.0, "{} vs {}", age(&paused), age(&j.assessment));
         assert!(!paused.sides[0].freshness.is_fresh(), "40 s old figures are not fresh");
         // Resumed: the copy is gone.
-        let j = judge.judge(Work { snapshot: later, now: world.now(), paused: None, retired: Retired::default() });
+        let j = judge.judge(Work { snapshot: later, now: world.now(), paused: None });
         assert!(j.paused.is_none());
         assert!(judge.paused.is_none());
     }
@@ -166,15 +171,15 @@ mod tests {
         let first_at = world.now();
         let msg = judge.message(&mut app, first.clone(), first_at);
         let _ = app.update(msg);
-        assert!(app.work(first.clone(), first_at).retired.snapshots.is_empty());
+        assert!(app.retired().snapshots.is_empty());
         world.advance(TimeDelta::seconds(1));
         let msg = judge.message(&mut app, Arc::new(world.observe()), world.now());
         let _ = app.update(msg);
-        let work = app.work(Arc::new(world.observe()), world.now());
-        assert!(work.retired.snapshots.len() == 1 && Arc::ptr_eq(&work.retired.snapshots[0], &first));
-        assert_eq!(work.retired.assessments.iter().map(|a| a.now).collect::<Vec<_>>(), vec![first_at]);
+        let retired = app.retired();
+        assert!(retired.snapshots.len() == 1 && Arc::ptr_eq(&retired.snapshots[0], &first));
+        assert_eq!(retired.assessments.iter().map(|a| a.now).collect::<Vec<_>>(), vec![first_at]);
         // Handed over once.
-        assert!(app.work(first, world.now()).retired.assessments.is_empty());
+        assert!(app.retired().assessments.is_empty());
     }
 
     #[test]
@@ -188,10 +193,10 @@ mod tests {
             world.advance(TimeDelta::seconds(1));
             let snapshot = Arc::new(world.observe());
             sent.push(snapshot.taken_at);
-            assert!(thread.send(Work { snapshot, now: world.now(), paused: None, retired: Retired::default() }));
+            assert!(thread.send(Work { snapshot, now: world.now(), paused: None }));
         }
         let last = sent.last().copied();
-        let JudgeThread { work, mut judged } = thread;
+        let JudgeThread { work, mut judged, .. } = thread;
         drop(work);
         let mut seen = Vec::new();
         while let Some(j) = rt.block_on(judged.recv()) {
@@ -200,15 +205,14 @@ mod tests {
         // Some may be skipped, never reordered, and the last is always judged.
         assert!(!seen.is_empty() && seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
         assert_eq!(seen.last().copied(), last);
-        let Ok(JudgeThread { work, judged }) = Judge::new(demo_settings()).spawn() else { panic!("the thread starts") };
+        let Ok(JudgeThread { work, judged, .. }) = Judge::new(demo_settings()).spawn() else {
+            panic!("the thread starts")
+        };
         drop(judged);
         // A judge whose console is gone stops at its next piece of work.
         let snapshot = Arc::new(world.observe());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while work
-            .send(Work { snapshot: snapshot.clone(), now: world.now(), paused: None, retired: Retired::default() })
-            .is_ok()
-        {
+        while work.send(Work { snapshot: snapshot.clone(), now: world.now(), paused: None }).is_ok() {
             assert!(std::time::Instant::now() < deadline, "the judge did not stop");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }

@@ -103,7 +103,10 @@ pub async fn run(
                 None => outcomes_open = false,
             },
             judged = judge.judged.recv() => match judged {
-                Some(j) => effects.extend(app.update(Msg::Judged(Box::new(j)))),
+                Some(j) => {
+                    effects.extend(app.update(Msg::Judged(Box::new(j))));
+                    judge.free(app.retired());
+                }
                 None => break Err(eyre!("the judge stopped: nothing observed could be judged any more")),
             },
             _ = tick.tick() => {
