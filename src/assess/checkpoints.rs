@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::TimeDelta;
 
+use super::groups::{ByPartition, Partitioned};
 use super::history::History;
 use super::lag::FlowLag;
 use super::mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
@@ -84,14 +85,24 @@ fn stalled(
     let window = interval.checked_mul(2)?.checked_add(&stall_after)?;
     let lag_max = i64::try_from(settings.offset_lag_max.unwrap_or(100)).unwrap_or(i64::MAX);
     let flow_lag = lag.iter().find(|l| l.flow == m.flow && l.freshness.is_fresh())?;
-    let replicated: HashMap<(&str, i32), i64> =
-        flow_lag.rows.iter().filter_map(|r| Some(((&*r.topic, r.partition), r.replicated?))).collect();
+    let mut replicated = Partitioned::default();
+    for r in &flow_lag.rows {
+        if let Some(rep) = r.replicated {
+            replicated.insert(&*r.topic, r.partition, rep);
+        }
+    }
     let mut worst: Option<CheckpointStall> = None;
     for t in translations.iter().filter(|t| t.flow == m.flow && t.unknown_because.is_none()) {
         let commits = history.group_commits[m.flow.source.index()].get(&t.group);
         let total = commits.and_then(|c| c.latest()).map(|(_, v)| v);
+        // A group's rows come topic by topic: each topic is looked up once.
+        let mut topic: Option<(&str, Option<&ByPartition<i64>>)> = None;
         for r in &t.rows {
-            let (Some(cp), Some(&rep)) = (r.checkpoint, replicated.get(&(&*r.topic, r.partition))) else {
+            let reps = match topic {
+                Some((name, reps)) if name == &*r.topic => reps,
+                _ => topic.insert((&r.topic, replicated.get(&*r.topic))).1,
+            };
+            let (Some(cp), Some(rep)) = (r.checkpoint, reps.and_then(|p| p.get(r.partition))) else {
                 continue;
             };
             // No sync lies past what MM2 replicated.

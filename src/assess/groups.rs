@@ -161,6 +161,62 @@ impl<T: Copy> ByPartition<T> {
     }
 }
 
+/// Values by a key (a topic; a group and a topic) and partition id. Kafka
+/// lists a key's partitions together, so inserting them looks the key up
+/// once per run of them, not once per partition; a key met again later
+/// adds to its partitions, the later value winning, as a map would.
+#[derive(Debug)]
+pub struct Partitioned<K, T> {
+    slots: HashMap<K, usize>,
+    keys: Vec<ByPartition<T>>,
+    last: Option<(K, usize)>,
+}
+
+impl<K, T> Default for Partitioned<K, T> {
+    fn default() -> Self {
+        Partitioned { slots: HashMap::new(), keys: Vec::new(), last: None }
+    }
+}
+
+impl<K: Copy + Eq + std::hash::Hash, T: Copy> Partitioned<K, T> {
+    pub fn insert(&mut self, key: K, partition: i32, value: T) {
+        let slot = match self.last {
+            Some((k, slot)) if k == key => slot,
+            _ => {
+                let next = self.keys.len();
+                let slot = *self.slots.entry(key).or_insert(next);
+                if slot == next {
+                    self.keys.push(ByPartition::default());
+                }
+                self.last = Some((key, slot));
+                slot
+            }
+        };
+        if let Some(values) = self.keys.get_mut(slot) {
+            values.insert(partition, value);
+        }
+    }
+
+    /// The partitions of `key`, to look up many of them.
+    pub fn get<Q>(&self, key: &Q) -> Option<&ByPartition<T>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.keys.get(*self.slots.get(key)?)
+    }
+
+    /// Where `key`'s partitions are kept, for `in_slot`: a composite key
+    /// built of shorter-lived names can look them up this way.
+    pub fn slot(&self, key: &K) -> Option<usize> {
+        self.slots.get(key).copied()
+    }
+
+    pub fn in_slot(&self, slot: usize) -> Option<&ByPartition<T>> {
+        self.keys.get(slot)
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;

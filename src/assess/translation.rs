@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
-use super::groups::{ByPartition, EndOffsets, Names, end_offset};
+use super::groups::{ByPartition, EndOffsets, Names, Partitioned, end_offset};
 use super::history::{History, Series};
 use super::sides::{GroupClass, SideView};
 use super::truth::Freshness;
@@ -178,15 +178,12 @@ pub fn translations(
     out
 }
 
-/// A topic's values by partition, by topic name.
-type ByTopic<'a, T> = HashMap<&'a str, ByPartition<T>>;
-
 /// What a flow's translations look up, indexed once per flow.
 struct FlowIndex<'a> {
     /// The target's latest checkpoints from this source, by group, topic and partition.
-    checkpoints: HashMap<&'a str, ByTopic<'a, &'a Checkpoint>>,
+    checkpoints: Partitioned<(&'a str, &'a str), &'a Checkpoint>,
     /// MM2's last replicated upstream offset, by source topic and partition.
-    replicated: ByTopic<'a, i64>,
+    replicated: Partitioned<&'a str, i64>,
     target_groups: HashMap<&'a str, &'a Group>,
     target_ends: EndOffsets<'a>,
 }
@@ -195,14 +192,14 @@ impl<'a> FlowIndex<'a> {
     fn of(flow: Flow, snap: &'a Snapshot) -> FlowIndex<'a> {
         let source = snap.cluster(flow.source);
         let target = snap.cluster(flow.target);
-        let mut checkpoints: HashMap<&str, ByTopic<'_, &Checkpoint>> = HashMap::new();
+        let mut checkpoints = Partitioned::default();
         for k in target.checkpoints.iter().flat_map(|c| &c.value).filter(|k| k.source_alias == source.alias) {
-            checkpoints.entry(&k.group).or_default().entry(&k.topic).or_default().insert(k.partition, k);
+            checkpoints.insert((k.group.as_str(), k.topic.as_str()), k.partition, k);
         }
         let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
-        let mut replicated: ByTopic<'_, i64> = HashMap::new();
+        let mut replicated = Partitioned::default();
         for o in deployment.and_then(|d| d.replicated.as_ref()).iter().flat_map(|r| &r.value) {
-            replicated.entry(&o.topic).or_default().insert(o.partition, o.upstream_offset);
+            replicated.insert(o.topic.as_str(), o.partition, o.upstream_offset);
         }
         let target_groups =
             target.groups.as_ref().map_or_else(HashMap::new, |g| g.value.iter().map(|g| (g.id.as_str(), g)).collect());
@@ -226,28 +223,21 @@ fn translate<'a>(
     let policy = &settings.policy;
     // A group's commits come topic by topic: each topic is judged once.
     let mut app_topic: Option<(&str, bool)> = None;
-    let committed: Vec<_> = group
-        .committed
-        .as_ref()?
-        .iter()
-        .filter(|c| match app_topic {
-            Some((t, app)) if t == c.topic => app,
-            _ => {
-                let app = settings.classification.is_app_topic(&c.topic, policy);
-                app_topic = Some((&c.topic, app));
-                app
-            }
-        })
-        .collect();
-    if committed.is_empty() {
-        return None;
-    }
+    let all_committed = group.committed.as_ref()?;
+    let committed = all_committed.iter().filter(|c| match app_topic {
+        Some((t, app)) if t == c.topic => app,
+        _ => {
+            let app = settings.classification.is_app_topic(&c.topic, policy);
+            app_topic = Some((&c.topic, app));
+            app
+        }
+    });
     let checkpoints = target.checkpoints.as_ref();
     // The same group's offsets on the target, by topic and partition.
-    let mut target_committed: ByTopic<'_, i64> = HashMap::new();
+    let mut target_committed = Partitioned::default();
     let on_target_group = index.target_groups.get(group.id.as_str()).and_then(|g| g.committed.as_ref());
     for t in on_target_group.into_iter().flatten() {
-        target_committed.entry(&t.topic).or_default().insert(t.partition, t.offset);
+        target_committed.insert(t.topic.as_str(), t.partition, t.offset);
     }
     let stamps = [
         ("consumer groups", flow.source, source.groups.as_ref().map(|o| o.at)),
@@ -276,15 +266,15 @@ fn translate<'a>(
         target_topic: Option<&'r crate::model::Topic>,
     }
     let mut run: Option<Run<'_>> = None;
-    let mut rows: Vec<TranslationRow> = Vec::with_capacity(committed.len());
-    for c in &committed {
+    let mut rows: Vec<TranslationRow> = Vec::with_capacity(all_committed.len());
+    for c in committed {
         let r = match &mut run {
             Some(r) if r.topic == c.topic => r,
             _ => {
                 let name = names.entry(&c.topic).or_insert_with(|| Arc::from(c.topic.as_str())).clone();
                 let remote = policy.remote_topic(&source.alias, &c.topic);
-                let group_checkpoints = index.checkpoints.get(group.id.as_str());
-                let in_group = |topic: &str| group_checkpoints.and_then(|g| g.get(topic));
+                let cps = &index.checkpoints;
+                let in_group = |topic: &str| cps.slot(&(group.id.as_str(), topic)).and_then(|s| cps.in_slot(s));
                 run.insert(Run {
                     topic: &c.topic,
                     name,
@@ -315,6 +305,9 @@ fn translate<'a>(
         let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
         let series = r.series.and_then(|s| s.get(usize::try_from(c.partition).ok()?));
         rows.push(row(r.name.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series));
+    }
+    if rows.is_empty() {
+        return None;
     }
     let order = |p: &Untranslatable| match p {
         Untranslatable::NoCheckpoint => 0,
