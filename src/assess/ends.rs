@@ -58,7 +58,7 @@ pub fn mirror_ends(lag: &FlowLag, snap: &Snapshot, settings: &Settings, now: Ts)
             let end = topic
                 .and_then(|t| partition(t, row.partition))
                 .and_then(|p| p.end_offset)
-                .ok_or(format!("end offset of {remote}[{}] on {} unknown", row.partition, flow.target))?;
+                .ok_or_else(|| format!("end offset of {remote}[{}] on {} unknown", row.partition, flow.target))?;
             out.push(PartitionEnd { topic: remote.clone(), partition: row.partition, end });
         }
         Ok(out)
