@@ -221,17 +221,7 @@ fn translate<'a>(
     let source = snap.cluster(flow.source);
     let target = snap.cluster(flow.target);
     let policy = &settings.policy;
-    // A group's commits come topic by topic: each topic is judged once.
-    let mut app_topic: Option<(&str, bool)> = None;
-    let all_committed = group.committed.as_ref()?;
-    let committed = all_committed.iter().filter(|c| match app_topic {
-        Some((t, app)) if t == c.topic => app,
-        _ => {
-            let app = settings.classification.is_app_topic(&c.topic, policy);
-            app_topic = Some((&c.topic, app));
-            app
-        }
-    });
+    let committed = group.committed.as_ref()?;
     let checkpoints = target.checkpoints.as_ref();
     // The same group's offsets on the target, by topic and partition.
     let mut target_committed = Partitioned::default();
@@ -253,10 +243,13 @@ fn translate<'a>(
     };
     let members = group.members.len();
     let source_series = &history.end_offsets[flow.source.index()];
-    // What one topic's rows look up, per run of its commits.
+    // A group's commits come topic by topic: what one topic's rows look
+    // up, per run of its commits (only an application topic's are rows).
+    #[derive(Default)]
     struct Run<'r> {
         topic: &'r str,
-        name: Arc<str>,
+        // `None` for a topic that is not an application's.
+        name: Option<Arc<str>>,
         series: Option<&'r Vec<Series>>,
         // The checkpoints' topic is the target-side name; the source's is accepted too.
         checkpoints_remote: Option<&'r ByPartition<&'r Checkpoint>>,
@@ -266,10 +259,13 @@ fn translate<'a>(
         target_topic: Option<&'r crate::model::Topic>,
     }
     let mut run: Option<Run<'_>> = None;
-    let mut rows: Vec<TranslationRow> = Vec::with_capacity(all_committed.len());
+    let mut rows: Vec<TranslationRow> = Vec::with_capacity(committed.len());
     for c in committed {
         let r = match &mut run {
             Some(r) if r.topic == c.topic => r,
+            _ if !settings.classification.is_app_topic(&c.topic, policy) => {
+                run.insert(Run { topic: &c.topic, ..Run::default() })
+            }
             _ => {
                 let name = names.entry(&c.topic).or_insert_with(|| Arc::from(c.topic.as_str())).clone();
                 let remote = policy.remote_topic(&source.alias, &c.topic);
@@ -277,7 +273,7 @@ fn translate<'a>(
                 let in_group = |topic: &str| cps.slot(&(group.id.as_str(), topic)).and_then(|s| cps.in_slot(s));
                 run.insert(Run {
                     topic: &c.topic,
-                    name,
+                    name: Some(name),
                     series: source_series.get(&c.topic),
                     checkpoints_remote: in_group(&remote),
                     checkpoints_source: in_group(&c.topic),
@@ -287,6 +283,7 @@ fn translate<'a>(
                 })
             }
         };
+        let Some(name) = &r.name else { continue };
         let checkpoint = r
             .checkpoints_remote
             .and_then(|k| k.get(c.partition))
@@ -304,7 +301,7 @@ fn translate<'a>(
         let target_end = r.target_topic.and_then(|t| end_offset(t, c.partition));
         let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
         let series = r.series.and_then(|s| s.get(usize::try_from(c.partition).ok()?));
-        rows.push(row(r.name.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series));
+        rows.push(row(name.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series));
     }
     if rows.is_empty() {
         return None;
