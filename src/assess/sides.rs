@@ -256,11 +256,11 @@ fn judge_producing(topics: &[TopicView]) -> Truth {
         match t.app_rate {
             Some(r) if r >= MIN_APP_RATE => return Truth::Yes,
             Some(_) => {}
-            None => unknown = Some(format!("produce rate of {} not yet measurable", t.name)),
+            None => unknown = Some(&t.name),
         }
     }
     match unknown {
-        Some(why) => Truth::Unknown(why),
+        Some(name) => Truth::Unknown(format!("produce rate of {name} not yet measurable")),
         None => Truth::No,
     }
 }
