@@ -146,7 +146,9 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         .flat_map(|o| &o.value)
         .filter_map(|r| Some(((r.topic.as_str(), r.partition), (r.offset, r.timestamp?))))
         .collect();
-    let mut rows = Vec::new();
+    // At most a row per partition: sized once, not grown by copying.
+    let partitions = source.topics.iter().flat_map(|t| &t.value).map(|t| t.partitions.len()).sum();
+    let mut rows = Vec::with_capacity(partitions);
     if let Some(topics) = &source.topics {
         let source_series = &history.end_offsets[d.flow.source.index()];
         for topic in topics.value.iter().filter(|t| mirrored(&t.name)) {
