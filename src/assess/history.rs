@@ -105,9 +105,13 @@ fn interpolate(t0: Ts, v0: f64, t1: Ts, v1: f64, t: Ts) -> f64 {
 /// Offset series of every partition of one side, by topic then partition id.
 pub type TopicSeries = HashMap<String, Vec<Series>>;
 
-/// The series of `topic`'s partitions, looked up once per topic.
-fn topic_series<'a>(map: &'a mut TopicSeries, topic: &str) -> &'a mut Vec<Series> {
-    map.entry(topic.to_owned()).or_default()
+/// `f` on the series of `topic`'s partitions, looked up once per topic; the
+/// name is copied only the first time the topic is seen.
+fn with_topic_series<R>(map: &mut TopicSeries, topic: &str, f: impl FnOnce(&mut Vec<Series>) -> R) -> R {
+    match map.get_mut(topic) {
+        Some(series) => f(series),
+        None => f(map.entry(topic.to_owned()).or_default()),
+    }
 }
 
 fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
@@ -171,17 +175,19 @@ impl History {
             };
             let side = cluster.side.index();
             for topic in &topics.value {
-                let mut total = Some(0);
-                let series = topic_series(&mut self.end_offsets[side], &topic.name);
-                for p in &topic.partitions {
-                    match p.end_offset {
-                        Some(end) => {
-                            push_partition(series, p.id, topics.at, end);
-                            total = total.map(|t| t + end);
+                let total = with_topic_series(&mut self.end_offsets[side], &topic.name, |series| {
+                    let mut total = Some(0);
+                    for p in &topic.partitions {
+                        match p.end_offset {
+                            Some(end) => {
+                                push_partition(series, p.id, topics.at, end);
+                                total = total.map(|t| t + end);
+                            }
+                            None => total = None,
                         }
-                        None => total = None,
                     }
-                }
+                    total
+                });
                 // A partly unknown total would look like a drop: skip it.
                 if let Some(total) = total {
                     push_total(&mut self.topic_totals[side], &topic.name, topics.at, total);
