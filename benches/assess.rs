@@ -31,6 +31,13 @@ fn assessment_pass(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("new snapshot", scale.label), |b| {
             b.iter_batched(|| assessor.clone(), |mut a| a.assess(&next, now), BatchSize::LargeInput)
         });
+        // As the console runs: one assessor, each pass on the world's next
+        // poll (made outside the timing), history warm and growing.
+        group.bench_function(BenchmarkId::new("next poll, same assessor", scale.label), |b| {
+            let mut a = assessor.clone();
+            a.assess(&next, now);
+            b.iter_batched(|| scale::next(&mut world), |(snap, now)| a.assess(&snap, now), BatchSize::PerIteration)
+        });
         group.bench_function(BenchmarkId::new("re-judge at a later tick", scale.label), |b| {
             let mut a = assessor.clone();
             a.assess(&next, now);
