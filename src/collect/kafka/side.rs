@@ -106,7 +106,16 @@ impl SidePoller {
                 Err(e) => tracing::warn!("{}: cannot read MM2 topics: {e}", self.side),
             }
         }
-        let was_down = matches!(self.cluster.cluster().link, Link::Down { .. });
+        // The reader's connections lived through the outage the last poll
+        // saw: read with a new client now, not one poll (and one request
+        // timeout spent on a hung connection) after the cluster answers.
+        if matches!(self.cluster.cluster().link, Link::Down { .. })
+            && let Some(r) = self.reader.as_mut()
+        {
+            tracing::debug!("{}: the cluster was down: reading MM2 topics with a new client", self.side);
+            r.renew_consumer();
+            self.reader_behind = None;
+        }
         let cluster = &mut self.cluster;
         let (answered, footprint) = std::thread::scope(|s| {
             let reading = self.reader.as_mut().map(|r| s.spawn(move || r.poll(timeout)));
@@ -127,7 +136,7 @@ impl SidePoller {
         });
         match footprint {
             Some(Ok(f)) => {
-                self.watch_reader(answered, was_down, &f);
+                self.watch_reader(answered, &f);
                 self.absorb(f)
             }
             Some(Err(_)) => {
@@ -141,12 +150,11 @@ impl SidePoller {
 
     /// A reader whose client hung with its broker (a SIGSTOP, a network
     /// stall) may keep failing while the cluster answers the poller's
-    /// client. While the cluster answers and MM2's sections are incomplete,
-    /// the reader continues with a new client, where it stopped: at once
-    /// when the cluster was down the poll before (the reader's connections
-    /// lived through the outage), else once that has lasted half of
-    /// `stale_after` (a reader merely catching up loses nothing by it).
-    fn watch_reader(&mut self, answered: bool, was_down: bool, f: &Mm2Footprint) {
+    /// client. While the cluster answers and MM2's sections stay incomplete
+    /// for half of `stale_after`, the reader continues with a new client,
+    /// where it stopped (a reader merely catching up loses nothing by it).
+    /// After an outage the reader was renewed before this poll's read.
+    fn watch_reader(&mut self, answered: bool, f: &Mm2Footprint) {
         let incomplete = f.deployments.iter().any(|d| d.connectors.is_none() || d.replicated.is_none())
             || f.heartbeats.is_none()
             || f.checkpoints.is_none();
@@ -156,17 +164,13 @@ impl SidePoller {
         }
         let since = *self.reader_behind.get_or_insert_with(std::time::Instant::now);
         let patience = self.config.settings.stale_after.to_std().map_or(Duration::from_secs(5), |s| s / 2);
-        if (was_down || since.elapsed() >= patience)
+        if since.elapsed() >= patience
             && let Some(r) = self.reader.as_mut()
         {
             tracing::info!(
-                "{}: MM2 topics not read to their end {} while the cluster answers: reading with a new client",
+                "{}: MM2 topics not read to their end for {:.0} s while the cluster answers: reading with a new client",
                 self.side,
-                if was_down {
-                    "after an outage".to_owned()
-                } else {
-                    format!("for {:.0} s", since.elapsed().as_secs_f64())
-                }
+                since.elapsed().as_secs_f64()
             );
             r.renew_consumer();
             self.reader_behind = None;
