@@ -5,6 +5,7 @@
 mod canary;
 mod cluster;
 mod mm2;
+mod names;
 pub mod naming;
 mod observed;
 mod platform;
@@ -18,6 +19,7 @@ pub use mm2::{
     ConnectState, Connector, ConnectorKind, Flow, MirrorSettings, Mm2Deployment, ReplicatedOffset, TargetState, Task,
     Worker,
 };
+pub use names::Names;
 pub use observed::{Observed, Ts, age_secs};
 pub use platform::{
     AutoRestart, Condition, DesiredConnector, MirrorMaker, Platform, Pod, ReadRefusal, Section, Workload, WorkloadKind,
