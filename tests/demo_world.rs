@@ -199,7 +199,7 @@ fn steady_state_is_the_runbooks() {
     // redis-applier runs on DR and is plumbing, never an app.
     let applier = s.a.side(Side::Dr).groups.iter().find(|g| g.id == "redis-applier").expect("applier");
     assert_eq!((applier.class, applier.members), (kdrill::assess::GroupClass::Plumbing, 2));
-    assert!(dr.checkpoints.as_ref().is_some_and(|c| c.value.iter().any(|k| k.group == "orders-service")));
+    assert!(dr.checkpoints.as_ref().is_some_and(|c| c.value.iter().any(|k| &*k.group == "orders-service")));
 }
 
 #[test]

@@ -153,7 +153,7 @@ fn classic_and_kip848_groups_appear_with_members_and_assignments() {
     let modern = GroupMember::join(&lab().dc, &unique("kdrill-g-kip848"), &topic, Protocol::Consumer, &unique("cn"));
 
     let mut p = poller(Side::Dc);
-    let all: Vec<(String, i32)> = (0..3).map(|i| (topic.clone(), i)).collect();
+    let all: Vec<(Arc<str>, i32)> = (0..3).map(|i| (Arc::from(topic.as_str()), i)).collect();
     let (gc, gm) = poll_until(&mut p, "both groups stable with the whole topic assigned", |c| {
         let gc = group(c, &classic.group)?.clone();
         let gm = group(c, &modern.group)?.clone();
@@ -193,7 +193,11 @@ fn classic_and_kip848_groups_appear_with_members_and_assignments() {
     assert_eq!(described.len(), 1);
     let mut theirs = described[0].members.iter().map(|m| m.assignment.clone()).collect::<Vec<_>>();
     theirs.iter_mut().for_each(|a| a.sort());
-    let ours = gc.members.iter().map(|m| m.assignment.clone()).collect::<Vec<_>>();
+    let ours = gc
+        .members
+        .iter()
+        .map(|m| m.assignment.iter().map(|(t, p)| (t.to_string(), *p)).collect())
+        .collect::<Vec<Vec<_>>>();
     assert_eq!(ours, theirs, "our decoder and librdkafka's agree");
     assert_eq!(described[0].kind, ffi::GroupType::Classic);
 }

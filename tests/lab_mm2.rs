@@ -138,10 +138,10 @@ fn replicated_offset_reaches_the_source_end() {
     let fp = poll_until(&mut r, Duration::from_secs(90), "replicated offsets of the new topic", |fp| {
         let replicated = deployment(fp).replicated.as_deref().unwrap_or_default();
         ends.iter().enumerate().all(|(p, &end)| {
-            replicated.iter().any(|o| o.topic == topic && o.partition as usize == p && o.upstream_offset + 1 >= end)
+            replicated.iter().any(|o| *o.topic == *topic && o.partition as usize == p && o.upstream_offset + 1 >= end)
         })
     });
-    let mine: Vec<_> = deployment(&fp).replicated.iter().flatten().filter(|o| o.topic == topic).collect();
+    let mine: Vec<_> = deployment(&fp).replicated.iter().flatten().filter(|o| *o.topic == *topic).collect();
     assert_eq!(mine.len(), ends.len(), "{mine:?}");
     for o in mine {
         let end = ends[o.partition as usize];
@@ -187,11 +187,11 @@ fn checkpoint_for_a_group_that_committed_on_dc() {
 
     let mut r = reader();
     let fp = poll_until(&mut r, Duration::from_secs(120), "a checkpoint for the group", |fp| {
-        fp.checkpoints.iter().flatten().any(|c| c.group == member.group && c.upstream_offset == 7)
+        fp.checkpoints.iter().flatten().any(|c| *c.group == *member.group && c.upstream_offset == 7)
     });
-    let cp = fp.checkpoints.iter().flatten().find(|c| c.group == member.group).cloned();
+    let cp = fp.checkpoints.iter().flatten().find(|c| *c.group == *member.group).cloned();
     let cp = cp.unwrap_or_else(|| panic!("no checkpoint for {}", member.group));
-    assert_eq!((cp.source_alias.as_str(), cp.topic.as_str(), cp.partition), ("dc", topic.as_str(), 0));
+    assert_eq!((cp.source_alias.as_str(), &*cp.topic, cp.partition), ("dc", topic.as_str(), 0));
     // Translated through the sparse offset syncs: never past the replica's end.
     assert!((0..=10).contains(&cp.downstream_offset), "{cp:?}");
     assert!(age_secs(cp.written_at, Utc::now()) < 120.0, "{cp:?}");
@@ -403,7 +403,7 @@ fn reads_incrementally_and_follows_topics_that_appear_and_vanish() {
     let seen = fp.checkpoints.iter().flatten().find(|c| c.source_alias == alias).cloned();
     let seen = seen.unwrap_or_else(|| panic!("no checkpoint of {alias}"));
     assert_eq!(
-        (seen.group.as_str(), seen.topic.as_str(), seen.partition, seen.upstream_offset, seen.downstream_offset),
+        (&*seen.group, &*seen.topic, seen.partition, seen.upstream_offset, seen.downstream_offset),
         (cp.group.as_str(), "orders", 4, 120, 118)
     );
 
@@ -512,8 +512,12 @@ fn hand_written_connect_topics_in_transactions() {
     assert_eq!(cs.len(), 1, "{cs:#?}");
     assert_eq!((&cs[0].state, cs[0].target_state), (&ConnectState::Running, Some(TargetState::Started)));
     assert_eq!(cs[0].tasks.len(), 1);
-    let replicated: Vec<(String, i32, i64)> =
-        d.replicated.unwrap_or_default().into_iter().map(|o| (o.topic, o.partition, o.upstream_offset)).collect();
+    let replicated: Vec<(String, i32, i64)> = d
+        .replicated
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| (o.topic.to_string(), o.partition, o.upstream_offset))
+        .collect();
     assert_eq!(replicated, [("orders".to_owned(), 0, 41)]);
     assert_eq!(fp.malformed_total, 1, "{:?}", fp.error);
     // Counted per topic, with where and why (never the record itself).

@@ -374,7 +374,7 @@ fn without_read_access_to_consumer_offsets_groups_are_asked_one_by_one_and_it_is
     let committed_of = |p: &ClusterPoller| -> Option<Vec<(String, i32, i64)>> {
         let groups = p.cluster().groups.as_ref()?;
         let g = groups.value.iter().find(|g| g.id == group)?;
-        Some(g.committed.as_ref()?.iter().map(|c| (c.topic.clone(), c.partition, c.offset)).collect())
+        Some(g.committed.as_ref()?.iter().map(|c| (c.topic.to_string(), c.partition, c.offset)).collect())
     };
     let expected = vec![(topic.clone(), 0, 12), (topic.clone(), 1, 20)];
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -88,7 +88,7 @@ pub fn copy_back(ends: &[PartitionEnd], replicated: &[crate::model::ReplicatedOf
     // The first position of each partition, as a search from the start finds it.
     let mut positions: HashMap<(&str, i32), i64> = HashMap::with_capacity(replicated.len());
     for r in replicated {
-        positions.entry((r.topic.as_str(), r.partition)).or_insert(r.upstream_offset);
+        positions.entry((&*r.topic, r.partition)).or_insert(r.upstream_offset);
     }
     for e in ends {
         let position = positions.get(&(e.topic.as_str(), e.partition));

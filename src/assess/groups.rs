@@ -41,16 +41,12 @@ impl GroupLag {
     }
 }
 
-/// Topic names shared by the rows of every group.
-pub type Names<'a> = HashMap<&'a str, Arc<str>>;
-
 /// A group's lag on `cluster`: `None` for groups that commit nothing to
-/// Kafka (Connect workers).
-pub fn group_lag<'a>(
-    group: &'a Group,
+/// Kafka (Connect workers). Rows share the snapshot's topic names.
+pub fn group_lag(
+    group: &Group,
     cluster: &Cluster,
     ends: &EndOffsets<'_>,
-    names: &mut Names<'a>,
     settings: &Settings,
     now: Ts,
 ) -> Option<GroupLag> {
@@ -67,22 +63,21 @@ pub fn group_lag<'a>(
         return Some(GroupLag { rows: Vec::new(), total: None, worst: None, at, unknown_because: Some(why) });
     };
     // A group's commits come topic by topic: each topic is looked up once.
-    let mut run: Option<(&str, Option<&Topic>, Arc<str>)> = None;
+    let mut run: Option<(&str, Option<&Topic>)> = None;
     let rows: Vec<GroupLagRow> = committed
         .iter()
         .map(|c| {
-            let (topic, name) = match &run {
-                Some((t, topic, name)) if *t == c.topic => (*topic, name.clone()),
+            let topic = match run {
+                Some((t, topic)) if t == &*c.topic => topic,
                 _ => {
                     let topic = ends.topic(&c.topic);
-                    let name = names.entry(&c.topic).or_insert_with(|| Arc::from(c.topic.as_str())).clone();
-                    run = Some((&c.topic, topic, name.clone()));
-                    (topic, name)
+                    run = Some((&c.topic, topic));
+                    topic
                 }
             };
             let end = topic.and_then(|t| end_offset(t, c.partition));
             let records = end.filter(|_| stale.is_none()).map(|e| e - c.offset);
-            GroupLagRow { topic: name, partition: c.partition, committed: c.offset, end, records }
+            GroupLagRow { topic: Arc::clone(&c.topic), partition: c.partition, committed: c.offset, end, records }
         })
         .collect();
     let unknown = rows.iter().filter(|r| r.records.is_none()).count();
@@ -267,15 +262,14 @@ pub(super) mod tests {
         let dc = &dc;
         let settings = Settings::default();
         let ends = EndOffsets::of(dc);
-        let lag = group_lag(&group("app", Some(9_000)), dc, &ends, &mut Names::new(), &settings, now)
-            .unwrap_or_else(|| panic!("a lag"));
+        let lag = group_lag(&group("app", Some(9_000)), dc, &ends, &settings, now).unwrap_or_else(|| panic!("a lag"));
         assert_eq!((lag.total, lag.rows[0].records), (Some(1_000), Some(1_000)));
         let later = now + settings.stale_after + TimeDelta::seconds(1);
-        let stale = group_lag(&group("app", Some(9_000)), dc, &ends, &mut Names::new(), &settings, later)
-            .unwrap_or_else(|| panic!("a lag"));
+        let stale =
+            group_lag(&group("app", Some(9_000)), dc, &ends, &settings, later).unwrap_or_else(|| panic!("a lag"));
         assert_eq!((stale.total, stale.rows[0].records), (None, None));
         assert!(stale.unknown_because.unwrap_or_default().contains("stale"));
         let unread = Group { committed: None, ..group("app", None) };
-        assert_eq!(group_lag(&unread, dc, &ends, &mut Names::new(), &settings, now).and_then(|l| l.total), None);
+        assert_eq!(group_lag(&unread, dc, &ends, &settings, now).and_then(|l| l.total), None);
     }
 }

@@ -210,7 +210,7 @@ impl History {
             let Some(rep) = &dep.replicated else { continue };
             let mut totals: HashMap<&str, i64> = HashMap::new();
             for r in &rep.value {
-                *totals.entry(r.topic.as_str()).or_default() += r.upstream_offset;
+                *totals.entry(&*r.topic).or_default() += r.upstream_offset;
             }
             let series = self.replicated_totals.entry(dep.flow).or_default();
             for (topic, total) in totals {

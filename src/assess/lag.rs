@@ -223,12 +223,12 @@ fn by_topic(offsets: &[ReplicatedOffset]) -> HashMap<&str, Vec<Option<i64>>> {
         let Ok(idx) = usize::try_from(r.partition) else {
             continue;
         };
-        if run.as_ref().is_some_and(|(t, _)| *t != r.topic.as_str())
+        if run.as_ref().is_some_and(|(t, _)| *t != &*r.topic)
             && let Some((topic, slots)) = run.take()
         {
             merge(&mut map, topic, slots);
         }
-        let (_, slots) = run.get_or_insert_with(|| (r.topic.as_str(), Vec::new()));
+        let (_, slots) = run.get_or_insert_with(|| (&*r.topic, Vec::new()));
         if slots.len() <= idx {
             slots.resize(idx + 1, None);
         }

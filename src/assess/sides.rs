@@ -422,7 +422,6 @@ fn group_views(cluster: &Cluster, history: &History, settings: &Settings, now: T
     };
     let c = &settings.classification;
     let ends = super::groups::EndOffsets::of(cluster);
-    let mut names = super::groups::Names::new();
     groups
         .value
         .iter()
@@ -444,7 +443,7 @@ fn group_views(cluster: &Cluster, history: &History, settings: &Settings, now: T
             let mut hosts: Vec<String> = g.members.iter().map(|m| m.host.clone()).collect();
             hosts.sort();
             hosts.dedup();
-            let lag = super::groups::group_lag(g, cluster, &ends, &mut names, settings, now);
+            let lag = super::groups::group_lag(g, cluster, &ends, settings, now);
             let behind = lag.as_ref().and_then(|l| l.total).is_some_and(|n| n > 0);
             let stalled_since = (class != GroupClass::Mm2 && !g.members.is_empty() && behind)
                 .then(|| history.group_commits[cluster.side.index()].get(&g.id)?.unchanged_since())

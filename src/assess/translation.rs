@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
-use super::groups::{ByPartition, EndOffsets, Names, Partitioned, end_offset};
+use super::groups::{ByPartition, EndOffsets, Partitioned, end_offset};
 use super::history::{History, Series};
 use super::sides::{GroupClass, SideView};
 use super::truth::Freshness;
@@ -164,13 +164,12 @@ pub fn translations(
         let views = &sides[flow.source.index()].groups;
         let Some(groups) = &snap.cluster(flow.source).groups else { continue };
         let index = FlowIndex::of(flow, snap);
-        let mut names = Names::new();
         // Views and groups come in the same order (one view per group).
         for (view, group) in views.iter().zip(&groups.value) {
             if view.class != GroupClass::App || view.id != group.id {
                 continue;
             }
-            if let Some(t) = translate(flow, group, snap, &index, &mut names, history, settings, now) {
+            if let Some(t) = translate(flow, group, snap, &index, history, settings, now) {
                 out.push(t);
             }
         }
@@ -194,12 +193,12 @@ impl<'a> FlowIndex<'a> {
         let target = snap.cluster(flow.target);
         let mut checkpoints = Partitioned::default();
         for k in target.checkpoints.iter().flat_map(|c| &c.value).filter(|k| k.source_alias == source.alias) {
-            checkpoints.insert((k.group.as_str(), k.topic.as_str()), k.partition, k);
+            checkpoints.insert((&*k.group, &*k.topic), k.partition, k);
         }
         let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
         let mut replicated = Partitioned::default();
         for o in deployment.and_then(|d| d.replicated.as_ref()).iter().flat_map(|r| &r.value) {
-            replicated.insert(o.topic.as_str(), o.partition, o.upstream_offset);
+            replicated.insert(&*o.topic, o.partition, o.upstream_offset);
         }
         let target_groups =
             target.groups.as_ref().map_or_else(HashMap::new, |g| g.value.iter().map(|g| (g.id.as_str(), g)).collect());
@@ -207,13 +206,11 @@ impl<'a> FlowIndex<'a> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn translate<'a>(
     flow: Flow,
     group: &'a Group,
     snap: &'a Snapshot,
     index: &FlowIndex<'a>,
-    names: &mut Names<'a>,
     history: &History,
     settings: &Settings,
     now: Ts,
@@ -227,7 +224,7 @@ fn translate<'a>(
     let mut target_committed = Partitioned::default();
     let on_target_group = index.target_groups.get(group.id.as_str()).and_then(|g| g.committed.as_ref());
     for t in on_target_group.into_iter().flatten() {
-        target_committed.insert(t.topic.as_str(), t.partition, t.offset);
+        target_committed.insert(&*t.topic, t.partition, t.offset);
     }
     let stamps = [
         ("consumer groups", flow.source, source.groups.as_ref().map(|o| o.at)),
@@ -262,23 +259,23 @@ fn translate<'a>(
     let mut rows: Vec<TranslationRow> = Vec::with_capacity(committed.len());
     for c in committed {
         let r = match &mut run {
-            Some(r) if r.topic == c.topic => r,
+            Some(r) if r.topic == &*c.topic => r,
             _ if !settings.classification.is_app_topic(&c.topic, policy) => {
                 run.insert(Run { topic: &c.topic, ..Run::default() })
             }
             _ => {
-                let name = names.entry(&c.topic).or_insert_with(|| Arc::from(c.topic.as_str())).clone();
+                let name = Arc::clone(&c.topic);
                 let remote = policy.remote_topic(&source.alias, &c.topic);
                 let cps = &index.checkpoints;
                 let in_group = |topic: &str| cps.slot(&(group.id.as_str(), topic)).and_then(|s| cps.in_slot(s));
                 run.insert(Run {
                     topic: &c.topic,
                     name: Some(name),
-                    series: source_series.get(&c.topic),
+                    series: source_series.get(&*c.topic),
                     checkpoints_remote: in_group(&remote),
                     checkpoints_source: in_group(&c.topic),
                     target_committed: target_committed.get(remote.as_str()),
-                    replicated: index.replicated.get(c.topic.as_str()),
+                    replicated: index.replicated.get(&*c.topic),
                     target_topic: index.target_ends.topic(&remote),
                 })
             }

@@ -2,6 +2,8 @@
 //! application topics, then every other topic in creation order), consumer
 //! groups and newest heartbeats, and what a collector reads of them.
 
+use std::sync::Arc;
+
 use crate::model::{Broker, Checkpoint, Cluster, Flow, Heartbeat, Link, Observed, Partition, Side, Topic, Ts};
 
 use super::groups::Groups;
@@ -46,7 +48,8 @@ struct Part {
 }
 
 pub(super) struct TopicState {
-    name: String,
+    /// Shared by every row of every snapshot that names the topic.
+    name: Arc<str>,
     parts: Vec<Part>,
     rf: u16,
     min_isr: u16,
@@ -57,18 +60,19 @@ impl TopicState {
     /// An application topic: (end offset, share of the records) per partition.
     pub fn app(name: String, parts: Vec<(i64, f64)>, min_isr: u16) -> Self {
         let parts = parts.into_iter().map(|(end, share)| Part { end, share, carry: 0.0 }).collect();
-        TopicState { name, parts, rf: 3, min_isr, compact: false }
+        TopicState { name: name.into(), parts, rf: 3, min_isr, compact: false }
     }
 
     /// Any other topic, spread evenly.
     pub fn internal(name: String, ends: Vec<i64>, compact: bool) -> Self {
         let n = ends.len().max(1) as f64;
         let parts = ends.into_iter().map(|end| Part { end, share: 1.0 / n, carry: 0.0 }).collect();
-        TopicState { name, parts, rf: 3, min_isr: 2, compact }
+        TopicState { name: name.into(), parts, rf: 3, min_isr: 2, compact }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The name for per-partition rows: one copy however many rows.
+    pub fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
     }
 
     pub fn partitions(&self) -> usize {
@@ -102,7 +106,7 @@ impl TopicState {
             })
             .collect();
         Topic {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             partitions,
             replication_factor: Some(self.rf),
             min_insync_replicas: Some(self.min_isr),
@@ -180,7 +184,7 @@ impl ClusterState {
 
     /// Appends `n` records to an internal topic, if it exists.
     pub fn bump(&mut self, topic: &str, partition: usize, n: i64) {
-        if let Some(t) = self.internal.iter_mut().find(|t| t.name == topic) {
+        if let Some(t) = self.internal.iter_mut().find(|t| &*t.name == topic) {
             let len = t.parts.len().max(1);
             if let Some(p) = t.parts.get_mut(partition % len) {
                 p.end += n;
@@ -191,7 +195,7 @@ impl ClusterState {
     /// Creates an internal topic unless it exists (MM2 and Connect create
     /// theirs on first start).
     pub fn ensure(&mut self, name: &str, partitions: usize, compact: bool) {
-        if !self.internal.iter().any(|t| t.name == name) {
+        if !self.internal.iter().any(|t| &*t.name == name) {
             self.internal.push(TopicState::internal(name.to_owned(), vec![0; partitions], compact));
         }
     }

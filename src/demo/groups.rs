@@ -2,6 +2,8 @@
 //! members joining and leaving, rebalances that settle a second after the
 //! last change, commits, and what `DescribeGroups` and `OffsetFetch` show.
 
+use std::sync::Arc;
+
 use crate::model::{self, Committed, Group, GroupProtocol, Side};
 
 use super::cluster::{CONSUMER_OFFSETS_PARTITIONS, TopicState, partition_of};
@@ -33,7 +35,8 @@ pub(super) struct GroupSpec<'a> {
 }
 
 pub(super) struct GroupState {
-    id: String,
+    /// Shared by every checkpoint row that names the group.
+    id: Arc<str>,
     kind: GroupKind,
     protocol: GroupProtocol,
     state: &'static str,
@@ -51,7 +54,7 @@ pub(super) struct GroupState {
 impl GroupState {
     fn new(spec: &GroupSpec) -> Self {
         GroupState {
-            id: spec.id.to_owned(),
+            id: spec.id.into(),
             kind: spec.kind,
             protocol: spec.protocol,
             state: "Empty",
@@ -65,6 +68,11 @@ impl GroupState {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The id for per-partition rows (checkpoints): one copy however many rows.
+    pub fn shared_id(&self) -> Arc<str> {
+        Arc::clone(&self.id)
     }
 
     pub fn topic(&self) -> Option<usize> {
@@ -94,7 +102,7 @@ impl Groups {
     }
 
     fn position(&self, id: &str) -> Option<usize> {
-        self.0.iter().position(|g| g.id == id)
+        self.0.iter().position(|g| &*g.id == id)
     }
 
     fn find_or_create(&mut self, spec: &GroupSpec) -> usize {
@@ -150,7 +158,7 @@ impl Groups {
         }
         g.state = "PreparingRebalance";
         if settle {
-            let (group, generation) = (g.id.clone(), g.generation);
+            let (group, generation) = (g.id.to_string(), g.generation);
             timeline.schedule(STEPS_PER_SEC, Guard::Always, Event::Settle { side, group, generation });
         }
     }
@@ -199,7 +207,7 @@ impl Groups {
         self.0
             .iter()
             .filter(|g| g.kind == GroupKind::App && !g.members.is_empty())
-            .map(|g| (g.id.clone(), g.members.iter().filter(|m| !m.stray).map(|m| m.member_id.clone()).collect()))
+            .map(|g| (g.id.to_string(), g.members.iter().filter(|m| !m.stray).map(|m| m.member_id.clone()).collect()))
             .collect()
     }
 
@@ -242,7 +250,7 @@ fn group_view(g: &GroupState, topics: &[TopicState]) -> Group {
                     let (per, extra) = (n / m, n % m);
                     let from = rank * per + rank.min(extra);
                     let len = per + usize::from(rank < extra);
-                    (from..from + len).map(|p| (t.name().to_owned(), p as i32)).collect()
+                    (from..from + len).map(|p| (t.shared_name(), p as i32)).collect()
                 }
                 _ => Vec::new(),
             };
@@ -260,12 +268,12 @@ fn group_view(g: &GroupState, topics: &[TopicState]) -> Group {
             g.committed
                 .iter()
                 .enumerate()
-                .filter_map(|(p, o)| Some(Committed { topic: t.name().to_owned(), partition: p as i32, offset: (*o)? }))
+                .filter_map(|(p, o)| Some(Committed { topic: t.shared_name(), partition: p as i32, offset: (*o)? }))
                 .collect(),
         ),
     };
     Group {
-        id: g.id.clone(),
+        id: g.id.to_string(),
         state: g.state.into(),
         protocol_type: if g.kind == GroupKind::Connect { "connect" } else { "consumer" }.into(),
         protocol: g.protocol,

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Observed, Side, Ts};
@@ -207,13 +209,14 @@ pub struct Member {
     pub member_id: String,
     pub client_id: String,
     pub host: String,
-    /// Assigned (topic, partition) pairs.
-    pub assignment: Vec<(String, i32)>,
+    /// Assigned (topic, partition) pairs; topic names shared (`Names`).
+    pub assignment: Vec<(Arc<str>, i32)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Committed {
-    pub topic: String,
+    /// Shared with every row of the same topic (`Names`).
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
 }
@@ -233,8 +236,9 @@ pub struct Heartbeat {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub source_alias: String,
-    pub group: String,
-    pub topic: String,
+    /// Group and topic names are shared with every row naming them (`Names`).
+    pub group: Arc<str>,
+    pub topic: Arc<str>,
     pub partition: i32,
     pub upstream_offset: i64,
     pub downstream_offset: i64,

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Observed, Side};
@@ -203,7 +205,8 @@ pub struct Worker {
 /// The last upstream offset MM2 committed as replicated for one partition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplicatedOffset {
-    pub topic: String,
+    /// Shared with every row of the same topic (`Names`).
+    pub topic: Arc<str>,
     pub partition: i32,
     pub upstream_offset: i64,
 }

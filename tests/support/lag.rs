@@ -39,9 +39,9 @@ pub fn consumer_lag(cluster: &Cluster, group: &str) -> Option<Vec<PartitionLag>>
         committed
             .iter()
             .map(|c| {
-                let end = ends.get(&(c.topic.as_str(), c.partition)).copied().flatten();
+                let end = ends.get(&(&*c.topic, c.partition)).copied().flatten();
                 PartitionLag {
-                    topic: c.topic.clone(),
+                    topic: c.topic.to_string(),
                     partition: c.partition,
                     committed: c.offset,
                     end,

@@ -22,6 +22,7 @@
 //! position reached the end offset taken at the start of the read.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
@@ -32,7 +33,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::bytes::{ByteReader, ReadError};
 use super::client::{self, KdrillContext, Observer};
 use crate::config::{ClusterConfig, Timing};
-use crate::model::Committed;
+use crate::model::{Committed, Names};
 
 /// The topic Kafka's group coordinator keeps committed offsets in.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -85,24 +86,39 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<Option<OffsetRecord>, 
     Ok(Some(OffsetRecord::Commit { group, topic, partition, offset }))
 }
 
-/// Committed offsets per group, as applied from the topic.
+/// Committed offsets per group, as applied from the topic. Topic names are
+/// shared (`Names`): thousands of groups commit to the same topics, and the
+/// rows `of` hands out share them too.
 #[derive(Debug, Default)]
 pub struct CommittedOffsets {
-    groups: HashMap<String, BTreeMap<(String, i32), i64>>,
+    groups: HashMap<String, BTreeMap<Arc<str>, BTreeMap<i32, i64>>>,
+    names: Names,
 }
 
 impl CommittedOffsets {
     pub fn apply(&mut self, record: OffsetRecord) {
         match record {
             OffsetRecord::Commit { group, topic, partition, offset } => {
-                self.groups.entry(group).or_default().insert((topic, partition), offset);
+                let topics = self.groups.entry(group).or_default();
+                match topics.get_mut(topic.as_str()) {
+                    Some(partitions) => {
+                        partitions.insert(partition, offset);
+                    }
+                    None => {
+                        topics.insert(self.names.get(&topic), BTreeMap::from([(partition, offset)]));
+                    }
+                }
             }
             OffsetRecord::Removed { group, topic, partition } => {
-                if let Some(g) = self.groups.get_mut(&group) {
-                    g.remove(&(topic, partition));
-                    if g.is_empty() {
-                        self.groups.remove(&group);
-                    }
+                let Some(topics) = self.groups.get_mut(&group) else { return };
+                let Some(partitions) = topics.get_mut(topic.as_str()) else { return };
+                partitions.remove(&partition);
+                if partitions.is_empty() {
+                    topics.remove(topic.as_str());
+                    self.names.forget_unused();
+                }
+                if topics.is_empty() {
+                    self.groups.remove(&group);
                 }
             }
         }
@@ -111,9 +127,12 @@ impl CommittedOffsets {
     /// A group's committed offsets, sorted by topic and partition (empty
     /// when it has none, as OffsetFetch answers).
     pub fn of(&self, group: &str) -> Vec<Committed> {
-        let Some(g) = self.groups.get(group) else { return Vec::new() };
-        g.iter()
-            .map(|((topic, partition), &offset)| Committed { topic: topic.clone(), partition: *partition, offset })
+        let Some(topics) = self.groups.get(group) else { return Vec::new() };
+        topics
+            .iter()
+            .flat_map(|(topic, partitions)| {
+                partitions.iter().map(|(&partition, &offset)| Committed { topic: Arc::clone(topic), partition, offset })
+            })
             .collect()
     }
 }
@@ -500,5 +519,22 @@ mod tests {
         assert!(c.groups.is_empty(), "a group with no commit left is forgotten");
         c.apply(OffsetRecord::Removed { group: "other".into(), topic: "t".into(), partition: 0 });
         assert!(c.of("other").is_empty());
+    }
+
+    #[test]
+    fn rows_of_one_topic_share_its_name() {
+        let mut c = CommittedOffsets::default();
+        for (group, partition) in [("a", 0), ("a", 1), ("b", 0)] {
+            let record = key(1, group, "orders", partition);
+            match decode(&record, Some(&value(4, 7))) {
+                Ok(Some(r)) => c.apply(r),
+                other => panic!("{other:?}"),
+            }
+        }
+        let (a, b) = (c.of("a"), c.of("b"));
+        assert_eq!(a.len(), 2);
+        assert!(Arc::ptr_eq(&a[0].topic, &a[1].topic), "within a group");
+        assert!(Arc::ptr_eq(&a[0].topic, &b[0].topic), "across groups");
+        assert_eq!(&*b[0].topic, "orders");
     }
 }

@@ -23,12 +23,13 @@
 //! coordinator (see `ffi`, invariant 6).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rdkafka::client::{Client, ClientContext};
 
 use crate::config::Classification;
-use crate::model::{Committed, Group, GroupProtocol, Member};
+use crate::model::{Committed, Group, GroupProtocol, Member, Names};
 
 use super::bytes::{ByteReader, ReadError};
 use super::committed::CommittedOffsets;
@@ -64,14 +65,16 @@ pub fn poll_groups<C: ClientContext>(
 ) -> Result<(Vec<Group>, GroupStats), String> {
     let listing = ffi::list_consumer_groups(client, deadline).map_err(|e| format!("listing consumer groups: {e}"))?;
     let classic = ffi::classic_groups(client, deadline).map_err(|e| format!("describing groups: {e}"))?;
-    let plan = plan(&listing, classic)?;
+    // One copy of each topic name for the whole poll's rows.
+    let mut names = Names::default();
+    let plan = plan(&listing, classic, &mut names)?;
     let described = ffi::describe_consumer_groups(client, &plan.describe, deadline)
         .map_err(|e| format!("describing consumer groups: {e}"))?;
     let mut stats = GroupStats { described: plan.describe.len(), ..GroupStats::default() };
     let coordinators = plan.coordinators;
     let mut groups = plan.ready;
     for d in described {
-        if let Some(g) = from_described(d)? {
+        if let Some(g) = from_described(d, &mut names)? {
             groups.push(g);
         }
     }
@@ -97,7 +100,7 @@ pub fn poll_groups<C: ClientContext>(
             Ok(parts) => {
                 let mut committed: Vec<Committed> = parts
                     .into_iter()
-                    .map(|p| Committed { topic: p.topic, partition: p.partition, offset: p.offset })
+                    .map(|p| Committed { topic: names.get(&p.topic), partition: p.partition, offset: p.offset })
                     .collect();
                 committed.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
                 groups[i].committed = Some(committed);
@@ -147,7 +150,7 @@ pub struct Plan {
 ///   group whose coordinator is loading, say) → the whole poll fails;
 /// * a group the admin listing has and the classic path does not (its
 ///   coordinator is unknown, so it cannot be asked) → the whole poll fails.
-pub fn plan(listing: &[Listing], classic: Vec<ClassicGroup>) -> Result<Plan, String> {
+pub fn plan(listing: &[Listing], classic: Vec<ClassicGroup>, names: &mut Names) -> Result<Plan, String> {
     let listed: HashMap<&str, &Listing> = listing.iter().map(|l| (l.id.as_str(), l)).collect();
     let mut plan = Plan::default();
     for g in classic {
@@ -172,7 +175,7 @@ pub fn plan(listing: &[Listing], classic: Vec<ClassicGroup>) -> Result<Plan, Str
         } else if g.err != ffi::NO_ERROR {
             return Err(format!("describing group {}: {}", g.id, ffi::err_name(g.err)));
         } else {
-            plan.ready.push(from_classic(g));
+            plan.ready.push(from_classic(g, names));
         }
     }
     if let Some(l) = listing.iter().find(|l| !plan.coordinators.contains_key(&l.id)) {
@@ -182,15 +185,15 @@ pub fn plan(listing: &[Listing], classic: Vec<ClassicGroup>) -> Result<Plan, Str
     Ok(plan)
 }
 
-/// A group as the classic path described it.
-pub fn from_classic(g: ClassicGroup) -> Group {
+/// A group as the classic path described it, topic names from `names`.
+pub fn from_classic(g: ClassicGroup, names: &mut Names) -> Group {
     let decode = g.protocol_type == "consumer";
     let members = g
         .members
         .into_iter()
         .map(|m| {
             let assignment = if decode {
-                decode_assignment(&m.assignment).unwrap_or_else(|e| {
+                decode_assignment(&m.assignment, names).unwrap_or_else(|e| {
                     tracing::debug!("group {}: member {}: assignment: {e}", g.id, m.member_id);
                     Vec::new()
                 })
@@ -210,9 +213,10 @@ pub fn from_classic(g: ClassicGroup) -> Group {
     }
 }
 
-/// A group as `DescribeConsumerGroups` described it; `None` when the group
-/// is gone (deleted between listing and describing).
-pub fn from_described(d: Described) -> Result<Option<Group>, String> {
+/// A group as `DescribeConsumerGroups` described it, topic names from
+/// `names`; `None` when the group is gone (deleted between listing and
+/// describing).
+pub fn from_described(d: Described, names: &mut Names) -> Result<Option<Group>, String> {
     if let Some(e) = d.error {
         return if e.code == ffi::GROUP_ID_NOT_FOUND {
             Ok(None)
@@ -230,7 +234,12 @@ pub fn from_described(d: Described) -> Result<Option<Group>, String> {
         members: d
             .members
             .into_iter()
-            .map(|m| Member { member_id: m.member_id, client_id: m.client_id, host: m.host, assignment: m.assignment })
+            .map(|m| Member {
+                member_id: m.member_id,
+                client_id: m.client_id,
+                host: m.host,
+                assignment: m.assignment.into_iter().map(|(topic, p)| (names.get(&topic), p)).collect(),
+            })
             .collect(),
         committed: None,
     }))
@@ -245,7 +254,8 @@ fn describe_error(e: &RawError) -> String {
 /// version, then an INT32-counted array of (STRING topic, INT32-counted
 /// array of INT32 partition); user data and later fields are ignored.
 /// Empty bytes (a member between rebalances) decode to no partitions.
-pub fn decode_assignment(bytes: &[u8]) -> Result<Vec<(String, i32)>, String> {
+/// Topic names come from `names`, shared with the poll's other rows.
+pub fn decode_assignment(bytes: &[u8], names: &mut Names) -> Result<Vec<(Arc<str>, i32)>, String> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
@@ -258,14 +268,14 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<Vec<(String, i32)>, String> {
     let topics = r.i32("topic count").map_err(text)?;
     let mut out = Vec::new();
     for _ in 0..topics.max(0) {
-        let topic = String::from_utf8_lossy(r.string_bytes("topic").map_err(text)?).into_owned();
+        let topic = names.get(&String::from_utf8_lossy(r.string_bytes("topic").map_err(text)?));
         let n = r.i32("partition count").map_err(text)?;
         // Every partition takes 4 bytes: a count beyond what is left is corrupt.
         if n > 0 && (n as usize) > r.remaining() / 4 {
             return Err(format!("partition count {n} exceeds the {} bytes left", r.remaining()));
         }
         for _ in 0..n.max(0) {
-            out.push((topic.clone(), r.i32("partition").map_err(text)?));
+            out.push((Arc::clone(&topic), r.i32("partition").map_err(text)?));
         }
     }
     Ok(out)
@@ -310,27 +320,40 @@ mod tests {
         for version in 0..=3 {
             let bytes = assignment(version, &[("orders", &[0, 3, 5]), ("redis-writes", &[11])], Some(b"ud"));
             assert_eq!(
-                decode_assignment(&bytes),
+                decode_assignment(&bytes, &mut Names::default()),
                 Ok(vec![("orders".into(), 0), ("orders".into(), 3), ("orders".into(), 5), ("redis-writes".into(), 11)]),
                 "version {version}"
             );
         }
-        assert_eq!(decode_assignment(&assignment(1, &[], None)), Ok(vec![]));
-        assert_eq!(decode_assignment(&[]), Ok(vec![]));
+        assert_eq!(decode_assignment(&assignment(1, &[], None), &mut Names::default()), Ok(vec![]));
+        assert_eq!(decode_assignment(&[], &mut Names::default()), Ok(vec![]));
+    }
+
+    #[test]
+    fn one_poll_shares_each_topic_name() {
+        let mut names = Names::default();
+        let one = decode_assignment(&assignment(0, &[("orders", &[0, 1])], None), &mut names);
+        let other = decode_assignment(&assignment(3, &[("orders", &[2])], None), &mut names);
+        let (Ok(one), Ok(other)) = (one, other) else { panic!("assignments decode") };
+        assert!(Arc::ptr_eq(&one[0].0, &one[1].0), "within a member");
+        assert!(Arc::ptr_eq(&one[0].0, &other[0].0), "across members");
+        let p =
+            plan(&[], vec![classic("a", "consumer", 0), classic("b", "consumer", 0)], &mut names).unwrap_or_default();
+        assert!(Arc::ptr_eq(&p.ready[0].members[0].assignment[0].0, &p.ready[1].members[0].assignment[0].0));
     }
 
     #[test]
     fn corrupt_assignments_are_errors_not_panics() {
         let good = assignment(0, &[("orders", &[0, 1])], None);
         for cut in 1..good.len() - 4 {
-            assert!(decode_assignment(&good[..cut]).is_err(), "cut at {cut}");
+            assert!(decode_assignment(&good[..cut], &mut Names::default()).is_err(), "cut at {cut}");
         }
         let mut huge = 0i16.to_be_bytes().to_vec();
         huge.extend(1i32.to_be_bytes());
         huge.extend(string("t"));
         huge.extend(i32::MAX.to_be_bytes());
-        assert!(decode_assignment(&huge).is_err());
-        assert!(decode_assignment(&[0xff, 0xff, 0, 0, 0, 0]).is_err(), "negative version");
+        assert!(decode_assignment(&huge, &mut Names::default()).is_err());
+        assert!(decode_assignment(&[0xff, 0xff, 0, 0, 0, 0], &mut Names::default()).is_err(), "negative version");
     }
 
     fn classic(id: &str, protocol_type: &str, err: i32) -> ClassicGroup {
@@ -367,11 +390,11 @@ mod tests {
             classic("mirrormaker2-cluster", "connect", 0),
             classic("offsets-only", "", 0),
         ];
-        let p = plan(&listed, found).unwrap_or_default();
+        let p = plan(&listed, found, &mut Names::default()).unwrap_or_default();
         assert_eq!(p.describe, vec![at("kip848-app")]);
         let ids: Vec<&str> = p.ready.iter().map(|g| g.id.as_str()).collect();
         assert_eq!(ids, ["classic-app", "mirrormaker2-cluster", "offsets-only"]);
-        assert_eq!(p.ready[0].members[0].assignment, vec![("t".to_owned(), 2)]);
+        assert_eq!(p.ready[0].members[0].assignment, vec![(Arc::from("t"), 2)]);
         assert_eq!(p.ready[1].protocol_type, "connect");
         assert!(p.ready[1].members[0].assignment.is_empty(), "Connect assignments are not topic partitions");
         assert_eq!(p.coordinators.len(), 4, "every group's coordinator is known");
@@ -386,7 +409,7 @@ mod tests {
             classic("kip848-idle", "consumer", ffi::GROUP_ID_NOT_FOUND),
             classic("kip848-app", "consumer", ffi::GROUP_ID_NOT_FOUND),
         ];
-        let p = plan(&listed, found).unwrap_or_default();
+        let p = plan(&listed, found, &mut Names::default()).unwrap_or_default();
         assert_eq!(p.describe, vec![at("kip848-app")]);
         assert_eq!(p.ready.len(), 1);
         let idle = &p.ready[0];
@@ -401,16 +424,16 @@ mod tests {
     #[test]
     fn a_group_no_coordinator_lists_fails_the_poll() {
         let listed = [listing("classic-app", GroupType::Classic), listing("late-app", GroupType::Classic)];
-        let e = plan(&listed, vec![classic("classic-app", "consumer", 0)]);
+        let e = plan(&listed, vec![classic("classic-app", "consumer", 0)], &mut Names::default());
         assert!(matches!(e, Err(m) if m.contains("late-app")));
     }
 
     #[test]
     fn an_undescribable_connect_group_fails_the_poll() {
-        let e = plan(&[], vec![classic("mirrormaker2-cluster", "connect", 14)]);
+        let e = plan(&[], vec![classic("mirrormaker2-cluster", "connect", 14)], &mut Names::default());
         assert!(matches!(e, Err(m) if m.contains("mirrormaker2-cluster")));
         // A consumer group with the same trouble gets a second chance.
-        let p = plan(&[], vec![classic("app", "consumer", 14)]).unwrap_or_default();
+        let p = plan(&[], vec![classic("app", "consumer", 14)], &mut Names::default()).unwrap_or_default();
         assert_eq!(p.describe, vec![at("app")]);
     }
 
@@ -429,25 +452,25 @@ mod tests {
                 assignment: vec![("t".into(), 1)],
             }],
         };
-        let g = from_described(d.clone()).ok().flatten();
+        let g = from_described(d.clone(), &mut Names::default()).ok().flatten();
         assert_eq!(g.as_ref().map(|g| g.protocol), Some(GroupProtocol::Consumer));
         assert_eq!(g.as_ref().map(|g| g.protocol_type.as_str()), Some("consumer"));
         let gone = Described { error: Some(RawError::from_code(ffi::GROUP_ID_NOT_FOUND)), ..d.clone() };
-        assert_eq!(from_described(gone), Ok(None));
+        assert_eq!(from_described(gone, &mut Names::default()), Ok(None));
         let failing = Described { error: Some(RawError::from_code(15)), ..d };
-        assert!(from_described(failing).is_err());
+        assert!(from_described(failing, &mut Names::default()).is_err());
     }
 
     #[test]
     fn offsets_are_fetched_for_app_groups_and_groups_with_members() {
         let c = Settings::default().classification;
-        let mut g = from_classic(classic("orders-app", "consumer", 0));
+        let mut g = from_classic(classic("orders-app", "consumer", 0), &mut Names::default());
         assert!(wants_offsets(&g, &c));
         g.members.clear();
         assert!(wants_offsets(&g, &c), "an empty app group still matters");
-        let connect = from_classic(classic("mirrormaker2-cluster", "connect", 0));
+        let connect = from_classic(classic("mirrormaker2-cluster", "connect", 0), &mut Names::default());
         assert!(!wants_offsets(&connect, &c));
-        let mut mm2 = from_classic(classic("connect-mm2", "consumer", 0));
+        let mut mm2 = from_classic(classic("connect-mm2", "consumer", 0), &mut Names::default());
         assert!(wants_offsets(&mm2, &c), "members make any group matter");
         mm2.members.clear();
         assert!(!wants_offsets(&mm2, &c));

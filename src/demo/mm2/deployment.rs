@@ -221,7 +221,7 @@ impl Deployment {
             .zip(&self.committed)
             .filter_map(|(&(t, p), c)| {
                 Some(ReplicatedOffset {
-                    topic: src.app_topic(t)?.name().to_owned(),
+                    topic: src.app_topic(t)?.shared_name(),
                     partition: p as i32,
                     upstream_offset: (*c)?,
                 })

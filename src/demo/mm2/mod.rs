@@ -499,8 +499,8 @@ impl Mm2 {
                     let Some(k) = k else { continue };
                     out.push(Checkpoint {
                         source_alias: alias(d.flow.source).into(),
-                        group: group.id().to_owned(),
-                        topic: topic.name().to_owned(),
+                        group: group.shared_id(),
+                        topic: topic.shared_name(),
                         partition: p as i32,
                         upstream_offset: k.upstream,
                         downstream_offset: k.downstream,

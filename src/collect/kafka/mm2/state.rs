@@ -20,7 +20,8 @@ use crate::collect::kafka::wire;
 use crate::config::Mm2Config;
 use crate::model::naming::ReplicationPolicy;
 use crate::model::{
-    Checkpoint, ConnectState, Connector, ConnectorKind, Flow, Heartbeat, MirrorSettings, ReplicatedOffset, Side, Task,
+    Checkpoint, ConnectState, Connector, ConnectorKind, Flow, Heartbeat, MirrorSettings, Names, ReplicatedOffset, Side,
+    Task,
 };
 
 /// One consumed record, as far as the stores care.
@@ -70,6 +71,8 @@ pub struct Mm2State {
     heartbeats: BTreeMap<(String, i32), BTreeMap<Vec<u8>, Heartbeat>>,
     /// Per checkpoints topic partition, by record key.
     checkpoints: BTreeMap<(String, i32), BTreeMap<Vec<u8>, Checkpoint>>,
+    /// The group and topic names checkpoints hold, one copy each.
+    names: Names,
 }
 
 impl Mm2State {
@@ -83,6 +86,7 @@ impl Mm2State {
             offsets: BTreeMap::new(),
             heartbeats: BTreeMap::new(),
             checkpoints: BTreeMap::new(),
+            names: Names::default(),
         }
     }
 
@@ -135,6 +139,7 @@ impl Mm2State {
         self.offsets.remove(topic);
         self.heartbeats.retain(|(t, _), _| t != topic);
         self.checkpoints.retain(|(t, _), _| t != topic);
+        self.names.forget_unused();
     }
 
     /// Applies one record. `Err` says why it was skipped; state is unchanged then.
@@ -267,8 +272,8 @@ impl Mm2State {
             .ok_or_else(|| format!("{}: checkpoint record without a usable timestamp", rec.topic))?;
         let checkpoint = Checkpoint {
             source_alias,
-            group: cp.group,
-            topic: cp.topic,
+            group: self.names.get(&cp.group),
+            topic: self.names.get(&cp.topic),
             partition: cp.partition,
             upstream_offset: cp.upstream_offset,
             downstream_offset: cp.downstream_offset,
@@ -379,9 +384,10 @@ impl Mm2State {
                 .and_modify(|b| *b = (*b).max(candidate))
                 .or_insert(candidate);
         }
+        let mut names = Names::default();
         best.into_iter()
             .map(|((topic, partition), (_, upstream_offset))| ReplicatedOffset {
-                topic: topic.to_owned(),
+                topic: names.get(topic),
                 partition,
                 upstream_offset,
             })
@@ -434,6 +440,8 @@ fn describe(e: &ConnectTopicError) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use chrono::{TimeZone, Utc};
 
     use super::*;
@@ -716,7 +724,7 @@ mod tests {
         ok(&mut s, OFFSETS, &offsets_key("old-source", "dc", "legacy", 0), Some(r#"{"offset":12}"#));
 
         let got: Vec<(String, i32, i64)> =
-            s.replicated(&d).into_iter().map(|r| (r.topic, r.partition, r.upstream_offset)).collect();
+            s.replicated(&d).into_iter().map(|r| (r.topic.to_string(), r.partition, r.upstream_offset)).collect();
         assert_eq!(got, [("legacy".into(), 0, 12), ("orders".into(), 0, 99), ("orders".into(), 1, 7)]);
 
         let err = put(&mut s, OFFSETS, "not json", Some("{}")).unwrap_err();
@@ -809,10 +817,12 @@ mod tests {
         checkpoint(&mut s, "dc.checkpoints.internal", "orders-app", 20, Some(2_000)).expect("valid");
         checkpoint(&mut s, "dc.checkpoints.internal", "billing", 5, Some(1_500)).expect("valid");
         checkpoint(&mut s, "eu.checkpoints.internal", "orders-app", 7, Some(1_200)).expect("valid");
-        let got: Vec<(String, String, i64, i64, Ts)> = s
-            .checkpoints()
+        let all = s.checkpoints();
+        assert!(Arc::ptr_eq(&all[1].group, &all[2].group), "one copy of a group's name");
+        assert!(Arc::ptr_eq(&all[0].topic, &all[2].topic), "one copy of a topic's name");
+        let got: Vec<(String, String, i64, i64, Ts)> = all
             .into_iter()
-            .map(|c| (c.source_alias, c.group, c.upstream_offset, c.downstream_offset, c.written_at))
+            .map(|c| (c.source_alias, c.group.to_string(), c.upstream_offset, c.downstream_offset, c.written_at))
             .collect();
         assert_eq!(
             got,
