@@ -115,13 +115,18 @@ impl CommittedOffsets {
                 partitions.remove(&partition);
                 if partitions.is_empty() {
                     topics.remove(topic.as_str());
-                    self.names.forget_unused();
                 }
                 if topics.is_empty() {
                     self.groups.remove(&group);
                 }
             }
         }
+    }
+
+    /// Drops the names no group commits to any more: once per read, not per
+    /// tombstone (a deleted group's tombstones would scan every name each).
+    fn forget_unused_names(&mut self) {
+        self.names.forget_unused();
     }
 
     /// A group's committed offsets, sorted by topic and partition (empty
@@ -216,6 +221,7 @@ impl CommittedReader {
     /// in time, as a refused fetch leaves it) still gives the refusal as why.
     pub fn read(&mut self, deadline: Instant, high_watermarks: &BTreeMap<i32, i64>) -> Result<(), String> {
         let read = self.read_to_end(deadline, high_watermarks);
+        self.offsets.forget_unused_names();
         match &read {
             Ok(()) => self.refused = None,
             Err(why) if *why == no_read_access() => self.refused = Some(why.clone()),
