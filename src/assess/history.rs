@@ -10,51 +10,75 @@ use crate::model::{Flow, Snapshot, Ts};
 
 /// Offsets of one partition over time: points where the value changed, plus
 /// the last moment it was seen unchanged before each change, so an idle
-/// hour is not mistaken for a slow trickle.
+/// hour is not mistaken for a slow trickle. Times are kept as milliseconds
+/// (16 bytes a point, not 24: a console holds one series per partition).
 #[derive(Clone, Debug, Default)]
 pub struct Series {
-    points: VecDeque<(Ts, i64)>,
-    last: Option<(Ts, i64)>,
+    points: VecDeque<Point>,
+    last: Option<Point>,
+}
+
+/// A moment in milliseconds since the epoch, and the value then.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Point {
+    ms: i64,
+    value: i64,
+}
+
+impl Point {
+    fn new(at: Ts, value: i64) -> Point {
+        Point { ms: at.timestamp_millis(), value }
+    }
+
+    fn at(self) -> Ts {
+        Ts::from_timestamp_millis(self.ms).unwrap_or(Ts::MIN_UTC)
+    }
+
+    fn pair(self) -> (Ts, i64) {
+        (self.at(), self.value)
+    }
 }
 
 const SERIES_POINTS: usize = 48;
 
 impl Series {
     pub fn push(&mut self, at: Ts, value: i64) {
+        let point = Point::new(at, value);
         match self.last {
-            Some((_, v)) if v == value => {}
+            Some(prev) if prev.value == value => {}
             Some(prev) => {
                 if self.points.back() != Some(&prev) {
                     self.points.push_back(prev);
                 }
-                self.points.push_back((at, value));
+                self.points.push_back(point);
             }
-            None => self.points.push_back((at, value)),
+            None => self.points.push_back(point),
         }
-        self.last = Some((at, value));
+        self.last = Some(point);
         while self.points.len() > SERIES_POINTS {
             self.points.pop_front();
         }
     }
 
     pub fn latest(&self) -> Option<(Ts, i64)> {
-        self.last
+        self.last.map(Point::pair)
     }
 
     /// The value at time `t`, interpolated; `None` before the first point.
     pub fn value_at(&self, t: Ts) -> Option<f64> {
-        let mut prev: Option<(Ts, i64)> = None;
-        for &(pt, pv) in self.points.iter().chain(self.last.iter()) {
-            if pt >= t {
+        let t = t.timestamp_millis();
+        let mut prev: Option<Point> = None;
+        for &p in self.points.iter().chain(self.last.iter()) {
+            if p.ms >= t {
                 return match prev {
-                    None if pt == t => Some(pv as f64),
+                    None if p.ms == t => Some(p.value as f64),
                     None => None,
-                    Some((qt, qv)) => Some(interpolate(qt, qv as f64, pt, pv as f64, t)),
+                    Some(q) => Some(interpolate(q, p, t)),
                 };
             }
-            prev = Some((pt, pv));
+            prev = Some(p);
         }
-        prev.map(|(_, v)| v as f64)
+        prev.map(|p| p.value as f64)
     }
 
     /// When the series last crossed up to `value`, interpolated; `None` if
@@ -62,44 +86,45 @@ impl Series {
     /// tell. Scans from the newest point: a partition that is behind is
     /// usually behind by moments.
     pub fn time_reached(&self, value: i64) -> Option<Ts> {
-        let mut newer: Option<(Ts, i64)> = None;
-        for &(pt, pv) in self.last.iter().chain(self.points.iter().rev()) {
-            if pv < value {
-                let (nt, nv) = newer?;
-                let frac = (value - pv) as f64 / (nv - pv) as f64;
-                let span = (nt - pt).num_milliseconds() as f64;
-                return Some(pt + TimeDelta::milliseconds((span * frac) as i64));
+        let mut newer: Option<Point> = None;
+        for &p in self.last.iter().chain(self.points.iter().rev()) {
+            if p.value < value {
+                let n = newer?;
+                let frac = (value - p.value) as f64 / (n.value - p.value) as f64;
+                let span = (n.ms - p.ms) as f64;
+                return Some(p.at() + TimeDelta::milliseconds((span * frac) as i64));
             }
-            newer = Some((pt, pv));
+            newer = Some(p);
         }
         None
     }
 
     /// Since when the value has been what it is now (as far back as kept).
     pub fn unchanged_since(&self) -> Option<Ts> {
-        let (_, now_value) = self.last?;
+        let now = self.last?;
         let mut since = None;
-        for &(pt, pv) in self.points.iter().rev() {
-            if pv != now_value {
+        for &p in self.points.iter().rev() {
+            if p.value != now.value {
                 break;
             }
-            since = Some(pt);
+            since = Some(p);
         }
-        since.or(self.last.map(|(t, _)| t))
+        Some(since.unwrap_or(now).at())
     }
 
     /// The oldest point kept.
     pub fn first(&self) -> Option<(Ts, i64)> {
-        self.points.front().copied().or(self.last)
+        self.points.front().or(self.last.as_ref()).map(|p| p.pair())
     }
 }
 
-fn interpolate(t0: Ts, v0: f64, t1: Ts, v1: f64, t: Ts) -> f64 {
-    let span = (t1 - t0).num_milliseconds() as f64;
+/// The value at `t` (milliseconds) on the line from `a` to `b`.
+fn interpolate(a: Point, b: Point, t: i64) -> f64 {
+    let span = (b.ms - a.ms) as f64;
     if span <= 0.0 {
-        return v1;
+        return b.value as f64;
     }
-    v0 + (v1 - v0) * ((t - t0).num_milliseconds() as f64 / span)
+    a.value as f64 + (b.value - a.value) as f64 * ((t - a.ms) as f64 / span)
 }
 
 /// Offset series of every partition of one side, by topic then partition id.
