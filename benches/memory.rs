@@ -69,7 +69,7 @@ fn main() {
             let judged = judge.message(&mut app, Arc::new(snap), now);
             let _ = app.update(judged);
             // Freed at once, as the runtime's freeing thread does.
-            drop(app.retired());
+            kdrill::ui::judge::free(app.retired());
             let mut measured = None;
             if let Err(e) = terminal.draw(|f| measured = Some(app.draw(f))) {
                 panic!("a test terminal draws: {e}");

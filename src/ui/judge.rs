@@ -101,9 +101,35 @@ impl Judge {
         let (free, freed) = std_mpsc::channel::<Retired>();
         std::thread::Builder::new()
             .name("kdrill-free".into())
-            .spawn(move || freed.iter().for_each(drop))
+            .spawn(move || freed.into_iter().for_each(self::free))
             .wrap_err("cannot start the freeing thread")?;
         Ok(JudgeThread { work: work_tx, judged, free })
+    }
+}
+
+/// Frees what the console replaced, and hands the pages back to the system.
+pub fn free(retired: Retired) {
+    drop(retired);
+    return_freed_memory();
+}
+
+/// Hands the heap's free pages back to the system. What a pass frees (≈ 170
+/// MB at 100,000 partitions: the last assessment and snapshot) would
+/// otherwise stay resident until the allocator happens to reuse it, so the
+/// console's resident size would be its peak, not what it holds.
+#[allow(unsafe_code)]
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's `malloc_trim` takes no pointer and only releases
+        // free memory of the process's own heaps (every arena); any pad is
+        // valid. It returns whether memory was released, which is not needed.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }
 
