@@ -191,7 +191,7 @@ fn checkpoint_for_a_group_that_committed_on_dc() {
     });
     let cp = fp.checkpoints.iter().flatten().find(|c| *c.group == *member.group).cloned();
     let cp = cp.unwrap_or_else(|| panic!("no checkpoint for {}", member.group));
-    assert_eq!((cp.source_alias.as_str(), &*cp.topic, cp.partition), ("dc", topic.as_str(), 0));
+    assert_eq!((&*cp.source_alias, &*cp.topic, cp.partition), ("dc", topic.as_str(), 0));
     // Translated through the sparse offset syncs: never past the replica's end.
     assert!((0..=10).contains(&cp.downstream_offset), "{cp:?}");
     assert!(age_secs(cp.written_at, Utc::now()) < 120.0, "{cp:?}");
@@ -398,9 +398,9 @@ fn reads_incrementally_and_follows_topics_that_appear_and_vanish() {
     producer.flush(Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}"));
 
     let fp = poll_until(&mut r, Duration::from_secs(60), "the new topic's checkpoint", |fp| {
-        fp.checkpoints.iter().flatten().any(|c| c.source_alias == alias)
+        fp.checkpoints.iter().flatten().any(|c| *c.source_alias == *alias)
     });
-    let seen = fp.checkpoints.iter().flatten().find(|c| c.source_alias == alias).cloned();
+    let seen = fp.checkpoints.iter().flatten().find(|c| *c.source_alias == *alias).cloned();
     let seen = seen.unwrap_or_else(|| panic!("no checkpoint of {alias}"));
     assert_eq!(
         (&*seen.group, &*seen.topic, seen.partition, seen.upstream_offset, seen.downstream_offset),
@@ -409,7 +409,7 @@ fn reads_incrementally_and_follows_topics_that_appear_and_vanish() {
 
     support::delete_topics(&lab().dr, std::slice::from_ref(&topic));
     poll_until(&mut r, Duration::from_secs(60), "the deleted topic's checkpoint forgotten", |fp| {
-        fp.checkpoints.as_ref().is_some_and(|cs| cs.iter().all(|c| c.source_alias != alias))
+        fp.checkpoints.as_ref().is_some_and(|cs| cs.iter().all(|c| *c.source_alias != *alias))
     });
     note(&format!(
         "first poll {} records, second {}; topic appeared and vanished; in {:?}",

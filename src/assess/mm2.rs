@@ -241,7 +241,12 @@ fn assess_deployment(d: &Mm2Deployment, snap: &Snapshot, settings: &Settings, no
     let heartbeat_mirrored_age = newest(&|h| h.topic == mirrored_topic);
     // The youngest is the newest: one age, not one per checkpoint.
     let last_checkpoint_age = target.checkpoints.as_ref().and_then(|c| {
-        c.value.iter().filter(|c| &c.source_alias == source_alias).map(|c| c.written_at).max().map(|t| age_secs(t, now))
+        c.value
+            .iter()
+            .filter(|c| *c.source_alias == **source_alias)
+            .map(|c| c.written_at)
+            .max()
+            .map(|t| age_secs(t, now))
     });
 
     use Mm2ProblemKind as Kind;

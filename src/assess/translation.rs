@@ -192,7 +192,7 @@ impl<'a> FlowIndex<'a> {
         let source = snap.cluster(flow.source);
         let target = snap.cluster(flow.target);
         let mut checkpoints = Partitioned::default();
-        for k in target.checkpoints.iter().flat_map(|c| &c.value).filter(|k| k.source_alias == source.alias) {
+        for k in target.checkpoints.iter().flat_map(|c| &c.value).filter(|k| *k.source_alias == *source.alias) {
             checkpoints.insert((&*k.group, &*k.topic), k.partition, k);
         }
         let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());

@@ -235,8 +235,9 @@ pub struct Heartbeat {
 /// A translated consumer-group offset written by MirrorCheckpointConnector.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    pub source_alias: String,
-    /// Group and topic names are shared with every row naming them (`Names`).
+    /// Source alias, group and topic names are shared with every row naming
+    /// them (`Names`).
+    pub source_alias: Arc<str>,
     pub group: Arc<str>,
     pub topic: Arc<str>,
     pub partition: i32,

@@ -490,6 +490,7 @@ impl Mm2 {
         let mut out = Vec::new();
         for d in self.deployments.iter().filter(|d| d.flow.target == side) {
             let src = clusters.side(d.flow.source);
+            let source_alias: std::sync::Arc<str> = alias(d.flow.source).into();
             for (group, slots) in src.groups().iter().zip(&d.checkpoints) {
                 if self.unchecked_group.as_deref() == Some(group.id()) {
                     continue;
@@ -498,7 +499,7 @@ impl Mm2 {
                 for (p, k) in slots.iter().enumerate() {
                     let Some(k) = k else { continue };
                     out.push(Checkpoint {
-                        source_alias: alias(d.flow.source).into(),
+                        source_alias: source_alias.clone(),
                         group: group.shared_id(),
                         topic: topic.shared_name(),
                         partition: p as i32,

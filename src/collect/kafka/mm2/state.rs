@@ -159,7 +159,7 @@ impl Mm2State {
             self.apply_heartbeat(rec)?;
         }
         if let Some(source) = self.checkpoints_source(rec.topic) {
-            let source = source.to_owned();
+            let source = self.names.get(source);
             self.apply_checkpoint(rec, source)?;
         }
         Ok(())
@@ -256,7 +256,7 @@ impl Mm2State {
         Ok(())
     }
 
-    fn apply_checkpoint(&mut self, rec: Record<'_>, source_alias: String) -> Result<(), String> {
+    fn apply_checkpoint(&mut self, rec: Record<'_>, source_alias: std::sync::Arc<str>) -> Result<(), String> {
         let key = rec.key.ok_or_else(|| format!("{}: checkpoint without a key", rec.topic))?;
         let slot = (rec.topic.to_owned(), rec.partition);
         let Some(value) = rec.value else {
@@ -820,9 +820,12 @@ mod tests {
         let all = s.checkpoints();
         assert!(Arc::ptr_eq(&all[1].group, &all[2].group), "one copy of a group's name");
         assert!(Arc::ptr_eq(&all[0].topic, &all[2].topic), "one copy of a topic's name");
+        assert!(Arc::ptr_eq(&all[0].source_alias, &all[1].source_alias), "one copy of a source alias");
         let got: Vec<(String, String, i64, i64, Ts)> = all
             .into_iter()
-            .map(|c| (c.source_alias, c.group.to_string(), c.upstream_offset, c.downstream_offset, c.written_at))
+            .map(|c| {
+                (c.source_alias.to_string(), c.group.to_string(), c.upstream_offset, c.downstream_offset, c.written_at)
+            })
             .collect();
         assert_eq!(
             got,
