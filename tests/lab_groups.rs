@@ -199,7 +199,7 @@ fn group_lag_and_resume_offsets_match_kafka_consumer_groups_and_the_checkpoints_
     let cps = checkpoints_with_console_consumer(&group, &topic);
     note(&format!(
         "checkpoints {cps:?}; DR {dr_tool:?}; reprocess {:?}",
-        t.rows.iter().map(|r| r.reprocess).collect::<Vec<_>>()
+        t.rows.iter().map(|r| r.reprocess()).collect::<Vec<_>>()
     ));
     assert_eq!(cps.len(), 2, "a checkpoint per partition in dc.checkpoints.internal: {cps:?}");
     for r in &t.rows {
@@ -207,16 +207,16 @@ fn group_lag_and_resume_offsets_match_kafka_consumer_groups_and_the_checkpoints_
         let dc = dc_tool.iter().find(|x| x.partition == r.partition).unwrap_or_else(|| panic!("no DC row"));
         let k = r.checkpoint.as_ref().unwrap_or_else(|| panic!("no checkpoint"));
         assert_eq!(cps.get(&r.partition), Some(&(k.upstream_offset, k.downstream_offset)), "as the formatter prints");
-        assert_eq!(r.resume_at, tool.current, "resumes where DR's group stands");
-        assert_eq!(r.resume_at, Some(k.downstream_offset), "which is the checkpoint's translation");
+        assert_eq!(r.resume_at(), tool.current, "resumes where DR's group stands");
+        assert_eq!(r.resume_at(), Some(k.downstream_offset), "which is the checkpoint's translation");
         // The group's DC position on DR, from both tools' log-end offsets
         // (the topic is mirrored record for record), and what lies between.
         let (Some(dr_end), Some(dc_end)) = (tool.log_end, dc.log_end) else { panic!("log-end offsets unknown") };
         let position = dr_end - (dc_end - r.committed);
         assert_eq!(r.position_on_target, Some(position));
         let resume = tool.current.unwrap_or(-1);
-        assert_eq!(r.reprocess, Some((position - resume).max(0) as u64));
-        assert_eq!(r.skip, Some((resume - position).max(0) as u64));
+        assert_eq!(r.reprocess(), Some((position - resume).max(0) as u64));
+        assert_eq!(r.skip(), Some((resume - position).max(0) as u64));
     }
     assert_eq!(t.problem, None, "translatable: {t:?}");
     let report = kdrill::check::report(&a);

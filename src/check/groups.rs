@@ -123,10 +123,10 @@ pub fn translation_report(t: &GroupTranslation) -> TranslationReport {
                 checkpoint_downstream: r.checkpoint.as_ref().map(|k| k.downstream_offset),
                 checkpoint_written_at: r.checkpoint.as_ref().map(|k| k.written_at),
                 target_committed: r.target_committed,
-                resume_at: r.resume_at,
+                resume_at: r.resume_at(),
                 position_on_target: r.position_on_target,
-                reprocess_records: r.reprocess,
-                skip_records: r.skip,
+                reprocess_records: r.reprocess(),
+                skip_records: r.skip(),
                 span_secs: r.span_secs,
                 reason: r.problem.as_ref().map(|p| p.as_str()),
             })

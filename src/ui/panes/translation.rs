@@ -44,15 +44,15 @@ pub fn lines<'a>(screen: &Screen, a: &Assessment, flow: Flow, width: usize) -> V
         }
         // Partitions whose figures are known and not zero; unknown ones
         // are counted in the group's line.
-        let moved = g.rows.iter().filter(|r| matches!((r.reprocess, r.skip), (Some(a), Some(b)) if a + b > 0));
+        let moved = g.rows.iter().filter(|r| matches!((r.reprocess(), r.skip()), (Some(a), Some(b)) if a + b > 0));
         for r in moved.clone().take(PARTITIONS_SHOWN) {
-            let resume = r.resume_at.map_or("?".to_owned(), |o| fmt::thousands(o.max(0) as u64));
+            let resume = r.resume_at().map_or("?".to_owned(), |o| fmt::thousands(o.max(0) as u64));
             let text = format!(
                 "{IN}  {}/{} resumes at {resume} · re-process {} · skip {}",
                 r.topic,
                 r.partition,
-                fmt::records(r.reprocess.map(|n| n as i64)),
-                fmt::records(r.skip.map(|n| n as i64)),
+                fmt::records(r.reprocess().map(|n| n as i64)),
+                fmt::records(r.skip().map(|n| n as i64)),
             );
             out.push(Line::from(screen.span(Slot::Muted, fmt::clip(&text, width))));
         }
