@@ -14,12 +14,20 @@ use super::truth::Freshness;
 pub struct GroupLagRow {
     pub topic: Arc<str>,
     pub partition: i32,
+    /// The figures are too old to judge by (`records` is then unknown).
+    pub stale: bool,
     pub committed: i64,
     /// The side's end offset of that partition, when read.
     pub end: Option<i64>,
+}
+
+impl GroupLagRow {
     /// `end - committed`; `None` when the end is unknown or the figures
-    /// are stale. Negative (a recreated topic) keeps its sign.
-    pub records: Option<i64>,
+    /// are stale. Negative (a recreated topic) keeps its sign. Computed,
+    /// not stored: a console holds a row per committed offset.
+    pub fn records(&self) -> Option<i64> {
+        self.end.filter(|_| !self.stale).map(|e| e - self.committed)
+    }
 }
 
 /// A group's lag on one side.
@@ -76,14 +84,15 @@ pub fn group_lag(
                 }
             };
             let end = topic.and_then(|t| end_offset(t, c.partition));
-            let records = end.filter(|_| stale.is_none()).map(|e| e - c.offset);
-            GroupLagRow { topic: Arc::clone(&c.topic), partition: c.partition, committed: c.offset, end, records }
+            let stale = stale.is_some();
+            GroupLagRow { topic: Arc::clone(&c.topic), partition: c.partition, stale, committed: c.offset, end }
         })
         .collect();
-    let unknown = rows.iter().filter(|r| r.records.is_none()).count();
+    let unknown = rows.iter().filter(|r| r.records().is_none()).count();
     let unknown_because = stale.or_else(|| (unknown > 0).then(|| format!("{unknown} partition(s) with no end offset")));
-    let total = unknown_because.is_none().then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
-    let worst = (0..rows.len()).max_by_key(|&i| rows[i].records.map_or(i64::MAX, |n| n));
+    let total =
+        unknown_because.is_none().then(|| rows.iter().filter_map(GroupLagRow::records).map(|n| n.max(0) as u64).sum());
+    let worst = (0..rows.len()).max_by_key(|&i| rows[i].records().map_or(i64::MAX, |n| n));
     Some(GroupLag { rows, total, worst, at, unknown_because })
 }
 
@@ -263,11 +272,11 @@ pub(super) mod tests {
         let settings = Settings::default();
         let ends = EndOffsets::of(dc);
         let lag = group_lag(&group("app", Some(9_000)), dc, &ends, &settings, now).unwrap_or_else(|| panic!("a lag"));
-        assert_eq!((lag.total, lag.rows[0].records), (Some(1_000), Some(1_000)));
+        assert_eq!((lag.total, lag.rows[0].records()), (Some(1_000), Some(1_000)));
         let later = now + settings.stale_after + TimeDelta::seconds(1);
         let stale =
             group_lag(&group("app", Some(9_000)), dc, &ends, &settings, later).unwrap_or_else(|| panic!("a lag"));
-        assert_eq!((stale.total, stale.rows[0].records), (None, None));
+        assert_eq!((stale.total, stale.rows[0].records()), (None, None));
         assert!(stale.unknown_because.unwrap_or_default().contains("stale"));
         let unread = Group { committed: None, ..group("app", None) };
         assert_eq!(group_lag(&unread, dc, &ends, &settings, now).and_then(|l| l.total), None);

@@ -384,16 +384,7 @@ fn row(
             }
         }
     };
-    TranslationRow {
-        topic,
-        partition,
-        committed,
-        checkpoint,
-        target_committed,
-        position_on_target,
-        span_secs,
-        problem,
-    }
+    TranslationRow { topic, partition, committed, checkpoint, target_committed, position_on_target, span_secs, problem }
 }
 
 /// Seconds between the writes of source records `from` and `to - 1`, from

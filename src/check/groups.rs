@@ -31,7 +31,7 @@ pub struct GroupPartitionLag {
 
 pub fn lag_report(l: &GroupLag) -> GroupLagReport {
     let mut rows: Vec<_> = l.rows.iter().collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.records.map_or(i64::MAX, |n| n)));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.records().map_or(i64::MAX, |n| n)));
     GroupLagReport {
         total_records: l.total,
         unknown_because: l.unknown_because.clone(),
@@ -43,7 +43,7 @@ pub fn lag_report(l: &GroupLag) -> GroupLagReport {
                 partition: r.partition,
                 committed: r.committed,
                 end_offset: r.end,
-                records: r.records,
+                records: r.records(),
             })
             .collect(),
     }
