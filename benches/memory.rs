@@ -11,17 +11,79 @@
 //! so each partition's offset history fills up as on a cluster where every
 //! partition is written to between polls (the demo's scaled topics write a
 //! partition only every ~10 s).
+//!
+//! Then, with a counting allocator, what one snapshot, one assessment and
+//! the assessor's history hold on the heap after 30 polls.
+
+#![allow(unsafe_code)]
 
 mod scale;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
 
+use kdrill::assess::Assessor;
 use kdrill::demo::demo_settings;
 use kdrill::model::Snapshot;
 use kdrill::ui::judge::Judge;
 use kdrill::ui::{App, Msg, UiOptions};
 
 const POLLS: i64 = 60;
+
+/// The system allocator, counting the bytes live on the heap.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged; the count
+// is a side effect only.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc`, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `dealloc`, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `realloc`, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes live on the heap, in MiB.
+fn heap() -> f64 {
+    LIVE.load(Ordering::Relaxed) as f64 / 1_048_576.0
+}
+
+/// What one snapshot, one assessment and the history hold, in MiB.
+fn parts(world: &mut kdrill::demo::DemoWorld) -> (f64, f64, f64) {
+    let mut assessor = Assessor::new(demo_settings());
+    for _ in 0..30 {
+        let (snap, now) = scale::next(world);
+        drop(assessor.assess(&snap, now));
+    }
+    let before = heap();
+    let (snap, now) = scale::next(world);
+    let snapshot = heap() - before;
+    let before = heap();
+    let assessment = assessor.assess(&snap, now);
+    let judged = heap() - before;
+    drop((assessment, snap));
+    let before = heap();
+    drop(assessor);
+    (snapshot, judged, before - heap())
+}
 
 /// VmRSS and VmHWM in MiB.
 fn resident() -> (f64, f64) {
@@ -53,14 +115,17 @@ fn main() {
     let theme = scale::theme();
     for scale in scale::SCALES.iter().filter(|s| wanted.split(',').any(|w| w.trim() == s.label)) {
         let mut world = scale::world(scale);
-        let (snap, _) = scale::next(&mut world);
+        // The world's first snapshot made and freed, and the freed pages
+        // handed back, so that the baseline is the world alone.
+        drop(scale::next(&mut world));
+        kdrill::ui::judge::free(Default::default());
         let (world_rss, _) = resident();
+        let world_heap = heap();
         let opts = UiOptions { read_only: true, theme: theme.clone(), demo: true, ..UiOptions::default() };
         let mut app = App::new(demo_settings(), opts);
         // The judge's thread belongs to the same process: judged in-line here.
         let mut judge = Judge::new(demo_settings());
         let mut terminal = scale::terminal();
-        drop(snap);
         for poll in 1..=POLLS {
             let (mut snap, now) = scale::next(&mut world);
             if busy_polls {
@@ -77,6 +142,7 @@ fn main() {
             let _ = app.update(Msg::Measured(measured.unwrap_or_default()));
         }
         let (rss, hwm) = resident();
+        let held = heap() - world_heap;
         println!(
             "memory {} ({} partitions, {} groups per cluster{}): world alone {world_rss:.0} MiB; \
              after {POLLS} polls: VmRSS {rss:.0} MiB, VmHWM {hwm:.0} MiB; console ≈ {:.0} MiB",
@@ -86,6 +152,13 @@ fn main() {
             if busy_polls { ", every partition written between polls" } else { "" },
             rss - world_rss,
         );
-        drop(app);
+        drop((app, judge, terminal));
+        let world_grew = heap() - world_heap;
+        let (snapshot, assessment, history) = parts(&mut world);
+        println!(
+            "  heap held by the console after {POLLS} polls ≈ {held:.0} MiB (less the world's own growth, \
+             {world_grew:.1} MiB); one snapshot {snapshot:.1} MiB, \
+             one assessment {assessment:.1} MiB, the history {history:.1} MiB"
+        );
     }
 }
