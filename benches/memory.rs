@@ -8,9 +8,12 @@
 //!
 //! `KDRILL_BENCH_SCALES` picks the size (default 100k; see `scale`).
 //! `KDRILL_BENCH_BUSY=1` moves every partition's end offset on every poll,
-//! so each partition's offset history fills up as on a cluster where every
-//! partition is written to between polls (the demo's scaled topics write a
-//! partition only every ~10 s).
+//! as on a cluster where every partition is written to between polls (the
+//! demo's scaled topics write a partition only every ~10 s), and MM2's
+//! positions, the groups' commits and the checkpoints with it: they keep up.
+//! `KDRILL_BENCH_BUSY=behind` moves the end offsets alone: MM2 and every
+//! group fall further behind on every partition, so every partition's
+//! offset history is kept whole (the worst case).
 //!
 //! Then, with a counting allocator, what one snapshot, one assessment and
 //! the assessor's history hold on the heap after 30 polls.
@@ -98,19 +101,42 @@ fn resident() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn busy(snap: &mut Snapshot, poll: i64) {
+fn busy(snap: &mut Snapshot, poll: i64, readers_follow: bool) {
+    let moved = poll * 100;
     for cluster in &mut snap.clusters {
         for topic in cluster.topics.iter_mut().flat_map(|t| t.value.iter_mut()) {
             for p in &mut topic.partitions {
-                p.end_offset = p.end_offset.map(|e| e + poll * 100);
+                p.end_offset = p.end_offset.map(|e| e + moved);
             }
+        }
+        if !readers_follow {
+            continue;
+        }
+        for group in cluster.groups.iter_mut().flat_map(|g| g.value.iter_mut()) {
+            for c in group.committed.iter_mut().flatten() {
+                c.offset += moved;
+            }
+        }
+        for k in cluster.checkpoints.iter_mut().flat_map(|k| k.value.iter_mut()) {
+            k.upstream_offset += moved;
+            k.downstream_offset += moved;
+        }
+    }
+    if readers_follow {
+        for r in snap.mm2.iter_mut().flat_map(|d| d.replicated.iter_mut()).flat_map(|r| r.value.iter_mut()) {
+            r.upstream_offset += moved;
         }
     }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing here is filtered.
-    let busy_polls = std::env::var("KDRILL_BENCH_BUSY").is_ok_and(|v| v == "1");
+    let busy_env = std::env::var("KDRILL_BENCH_BUSY").ok();
+    let (busy_polls, readers_follow) = match busy_env.as_deref() {
+        Some("1") => (true, true),
+        Some("behind") => (true, false),
+        _ => (false, false),
+    };
     let wanted = std::env::var("KDRILL_BENCH_SCALES").unwrap_or_else(|_| "100k".into());
     let theme = scale::theme();
     for scale in scale::SCALES.iter().filter(|s| wanted.split(',').any(|w| w.trim() == s.label)) {
@@ -129,7 +155,7 @@ fn main() {
         for poll in 1..=POLLS {
             let (mut snap, now) = scale::next(&mut world);
             if busy_polls {
-                busy(&mut snap, poll);
+                busy(&mut snap, poll, readers_follow);
             }
             let judged = judge.message(&mut app, Arc::new(snap), now);
             let _ = app.update(judged);
@@ -149,7 +175,11 @@ fn main() {
             scale.label,
             scale.partitions,
             scale.groups,
-            if busy_polls { ", every partition written between polls" } else { "" },
+            match (busy_polls, readers_follow) {
+                (false, _) => "",
+                (true, true) => ", every partition written between polls, MM2 and groups following",
+                (true, false) => ", every partition written between polls, MM2 and groups not following",
+            },
             rss - world_rss,
         );
         drop((app, judge, terminal));
