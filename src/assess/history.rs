@@ -2,7 +2,6 @@
 //! time lag, lag totals for the sparkline, and when things started. A pure
 //! fold: `ingest` takes a snapshot and never reads a clock.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::TimeDelta;
@@ -13,25 +12,10 @@ use crate::model::{Flow, Snapshot, Ts};
 /// the last moment it was seen unchanged before each change, so an idle
 /// hour is not mistaken for a slow trickle. Times are kept as milliseconds
 /// (16 bytes a point, not 24: a console holds one series per partition).
-///
-/// A partition's series also notes the lowest offset and the earliest
-/// moment asked of it, so that what nothing asked can be forgotten
-/// (`forget_unasked`): a partition nobody is behind on keeps a few points,
-/// not a window of them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Series {
     points: VecDeque<Point>,
     last: Option<Point>,
-    /// The lowest offset `time_reached` was asked, since last forgetting.
-    asked_offset: Cell<i64>,
-    /// The earliest moment (ms) `value_at` was asked, since last forgetting.
-    asked_ms: Cell<i64>,
-}
-
-impl Default for Series {
-    fn default() -> Self {
-        Series { points: VecDeque::new(), last: None, asked_offset: Cell::new(i64::MAX), asked_ms: Cell::new(i64::MAX) }
-    }
 }
 
 /// A moment in milliseconds since the epoch, and the value then.
@@ -57,10 +41,6 @@ impl Point {
 
 const SERIES_POINTS: usize = 48;
 
-/// The newest points a partition's series keeps however little was asked:
-/// enough to tell where the end offset stood a poll ago.
-const KEEP_POINTS: usize = 2;
-
 impl Series {
     pub fn push(&mut self, at: Ts, value: i64) {
         let point = Point::new(at, value);
@@ -84,30 +64,9 @@ impl Series {
         self.last.map(Point::pair)
     }
 
-    /// Forgets the points that answer nothing asked since the last call:
-    /// those before the newest point below the lowest offset asked, and
-    /// before the last point ahead of the earliest moment asked, keeping the
-    /// newest `KEEP_POINTS`. Offsets and moments only move on, so the next
-    /// passes ask the same or later; one that asks further back is told
-    /// "history does not reach back" (`None`), never a wrong time.
-    pub fn forget_unasked(&mut self) {
-        let offset = self.asked_offset.replace(i64::MAX);
-        let ms = self.asked_ms.replace(i64::MAX);
-        let by_offset = self.points.iter().rposition(|p| p.value < offset).unwrap_or(0);
-        let by_time = self.points.iter().rposition(|p| p.ms < ms).unwrap_or(0);
-        let from = by_offset.min(by_time).min(self.points.len().saturating_sub(KEEP_POINTS));
-        if from > 0 {
-            self.points.drain(..from);
-            if self.points.capacity() > 2 * self.points.len() + 4 {
-                self.points.shrink_to_fit();
-            }
-        }
-    }
-
     /// The value at time `t`, interpolated; `None` before the first point.
     pub fn value_at(&self, t: Ts) -> Option<f64> {
         let t = t.timestamp_millis();
-        self.asked_ms.set(self.asked_ms.get().min(t));
         let mut prev: Option<Point> = None;
         for &p in self.points.iter().chain(self.last.iter()) {
             if p.ms >= t {
@@ -127,7 +86,6 @@ impl Series {
     /// tell. Scans from the newest point: a partition that is behind is
     /// usually behind by moments.
     pub fn time_reached(&self, value: i64) -> Option<Ts> {
-        self.asked_offset.set(self.asked_offset.get().min(value));
         let mut newer: Option<Point> = None;
         for &p in self.last.iter().chain(self.points.iter().rev()) {
             if p.value < value {
@@ -188,7 +146,6 @@ fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
     if parts.len() <= idx {
         parts.resize_with(idx + 1, Series::default);
     }
-    parts[idx].forget_unasked();
     parts[idx].push(at, value);
 }
 
@@ -347,45 +304,5 @@ mod tests {
         }
         assert!(s.points.len() <= SERIES_POINTS);
         assert_eq!(s.latest(), Some((t(999), 999)));
-    }
-
-    /// A partition written 10 records a second for 40 s.
-    fn written() -> Series {
-        let mut s = Series::default();
-        for i in 0..=40 {
-            s.push(t(i), 1_000 + 10 * i);
-        }
-        s
-    }
-
-    #[test]
-    fn what_was_asked_is_still_answered_after_forgetting_the_rest() {
-        let mut s = written();
-        let asked = s.time_reached(1_255);
-        assert_eq!(asked.map(|ts| (ts - t(0)).num_milliseconds()), Some(25_500));
-        let before = s.points.len();
-        s.forget_unasked();
-        assert!(s.points.len() < before / 2, "{} of {before} points kept", s.points.len());
-        assert_eq!(s.time_reached(1_255), asked, "the same answer");
-        assert_eq!(s.time_reached(1_390).map(|ts| (ts - t(0)).num_milliseconds()), Some(39_000));
-        // Further back than anything asked: unknown, never a wrong time.
-        assert_eq!(s.time_reached(1_100), None);
-    }
-
-    #[test]
-    fn a_series_nothing_asked_of_keeps_its_newest_points() {
-        let mut s = written();
-        s.forget_unasked();
-        assert_eq!(s.points.len(), KEEP_POINTS);
-        assert_eq!(s.latest(), Some((t(40), 1_400)));
-        assert_eq!(s.value_at(t(40) - TimeDelta::milliseconds(500)), Some(1_395.0), "a poll ago is still known");
-        // What was asked by time is kept too; an ask counts until the next forgetting.
-        let mut s = written();
-        assert_eq!(s.value_at(t(20)), Some(1_200.0));
-        s.forget_unasked();
-        assert_eq!(s.value_at(t(20)), Some(1_200.0));
-        s.forget_unasked();
-        s.forget_unasked();
-        assert_eq!(s.value_at(t(20)), None, "not asked since: forgotten");
     }
 }
