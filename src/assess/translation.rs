@@ -101,17 +101,26 @@ impl TranslationRow {
 
     /// Records the group would consume again there.
     pub fn reprocess(&self) -> Option<u64> {
-        Some((self.position_on_target? - self.resume_at()?).max(0) as u64)
+        moved(self.position_on_target, self.resume_at()).0
     }
 
     /// Records it would never see there.
     pub fn skip(&self) -> Option<u64> {
-        Some((self.resume_at()? - self.position_on_target?).max(0) as u64)
+        moved(self.position_on_target, self.resume_at()).1
     }
 }
 
 fn resume_at(target_committed: Option<i64>, checkpoint: Option<&CheckpointOffsets>) -> Option<i64> {
     target_committed.or(checkpoint.map(|k| k.downstream_offset))
+}
+
+/// Records re-processed and skipped when resuming at `resume` with the
+/// group's position at `position` on the target.
+fn moved(position: Option<i64>, resume: Option<i64>) -> (Option<u64>, Option<u64>) {
+    match (position, resume) {
+        (Some(p), Some(r)) => (Some((p - r).max(0) as u64), Some((r - p).max(0) as u64)),
+        _ => (None, None),
+    }
 }
 
 /// Where an application group of a flow's source would resume on its target.
@@ -352,10 +361,7 @@ fn row(
 ) -> TranslationRow {
     let resume_at = resume_at(target_committed, checkpoint.as_ref());
     let position_on_target = on_target(committed);
-    let (reprocess, skip) = match (position_on_target, resume_at) {
-        (Some(p), Some(r)) => (Some((p - r).max(0) as u64), Some((r - p).max(0) as u64)),
-        _ => (None, None),
-    };
+    let (reprocess, skip) = moved(position_on_target, resume_at);
     // Records the group would see again end at its position; those it
     // would miss start there.
     let span_secs = match (reprocess, skip) {
