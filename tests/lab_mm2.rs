@@ -536,3 +536,94 @@ fn hand_written_connect_topics_in_transactions() {
     assert_eq!(fp.malformed_total, 1, "the malformed record is not read twice: {:?}", fp.error);
     note(&format!("hand-written Connect topics read in {:?}", start.elapsed()));
 }
+
+/// MM2 commits offsets while kdrill reads them: a footprint stamped `at`
+/// holds no record written after `at`, however the fetches fall (else MM2
+/// seems to pass source end offsets read before it). Records are written
+/// without pause to two partitions of a hand-made offsets topic, each with
+/// a distinct upstream offset whose creation time the test keeps.
+#[test]
+fn a_footprint_holds_nothing_written_after_its_stamp() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let _lab = support::shared();
+    let l = lab();
+    let [status, configs, offsets] = ["status", "configs", "offsets"].map(|t| unique(&format!("kdrill-mm2-race-{t}")));
+    support::create_topic(&l.dr, &status, 1);
+    support::create_topic(&l.dr, &configs, 1);
+    support::create_topic(&l.dr, &offsets, 2);
+    let _cleanup = DeleteTopics(l.dr.clone(), vec![status.clone(), configs.clone(), offsets.clone()]);
+    let c = support::lab_config(&format!(
+        "[[mm2]]\nname = \"race\"\nsource = \"dc\"\ntarget = \"dr\"\n\
+         status_topic = \"{status}\"\nconfig_topic = \"{configs}\"\noffsets_topic = \"{offsets}\"\n"
+    ));
+    let aliases = [c.cluster(Side::Dc).alias.clone(), c.cluster(Side::Dr).alias.clone()];
+    let mut r = Mm2Reader::new(c.cluster(Side::Dr), &c.timing, aliases, c.mm2.clone(), c.settings.policy.clone())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let name = "dc->dr.MirrorSourceConnector";
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &l.dr)
+        .set("linger.ms", "0")
+        .create()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config_value = r#"{"properties":{"connector.class":"org.apache.kafka.connect.mirror.MirrorSourceConnector","source.cluster.alias":"dc","target.cluster.alias":"dr"}}"#;
+    producer
+        .send(BaseRecord::to(&configs).key(&format!("connector-{name}")).payload(config_value))
+        .unwrap_or_else(|(e, _)| panic!("{e}"));
+    producer.flush(Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}"));
+
+    // Upstream offset n was created at created[n] (epoch ms), on partition n % 2.
+    let created = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (created, stop, offsets) = (created.clone(), stop.clone(), offsets.clone());
+        std::thread::spawn(move || {
+            let mut n = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                let source_partition = n % 2;
+                let key = format!(r#"["{name}",{{"cluster":"dc","partition":{source_partition},"topic":"orders"}}]"#);
+                let value = format!(r#"{{"offset":{n}}}"#);
+                let now = Utc::now().timestamp_millis();
+                if let Ok(mut c) = created.lock() {
+                    c.push(now);
+                }
+                let record = BaseRecord::to(&offsets).key(&key).payload(&value).partition(source_partition as i32);
+                if producer.send(record.timestamp(now)).is_err() {
+                    break;
+                }
+                producer.poll(Duration::ZERO);
+                n += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = producer.flush(Duration::from_secs(20));
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut checked = 0;
+    while checked < 60 && Instant::now() < deadline {
+        let fp = r.poll(Duration::from_secs(5));
+        let Some(replicated) = fp.deployments.iter().find(|d| d.name == "race").and_then(|d| d.replicated.clone())
+        else {
+            continue;
+        };
+        let created = created.lock().map(|c| c.clone()).unwrap_or_default();
+        for o in &replicated {
+            let made = usize::try_from(o.upstream_offset).ok().and_then(|n| created.get(n)).copied();
+            let made = made.unwrap_or_else(|| panic!("upstream offset {} never written", o.upstream_offset));
+            assert!(
+                made <= fp.at.timestamp_millis(),
+                "poll {checked}: offset {} of partition {} was created {} ms after the footprint's stamp {}",
+                o.upstream_offset,
+                o.partition,
+                made - fp.at.timestamp_millis(),
+                fp.at
+            );
+        }
+        checked += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = writer.join();
+    assert!(checked >= 20, "only {checked} complete footprints in 30 s");
+    note(&format!("{checked} footprints, none holding a record created after its stamp"));
+}

@@ -18,7 +18,7 @@
 
 mod state;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -86,6 +86,27 @@ struct Progress {
     /// Whether `next` is known to be at or past the log start offset
     /// (until then an empty partition with a non-zero start would look behind).
     start_known: bool,
+    /// Records fetched at or past the end offset a read was bounded by,
+    /// oldest first: written after the footprint's `at`, they wait for the
+    /// next read. A footprint holds exactly what was written before its
+    /// `at`; with later records in it, MM2 would seem to pass source end
+    /// offsets read before them.
+    held: VecDeque<Held>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress { next: 0, start_known: false, held: VecDeque::new() }
+    }
+}
+
+/// A record held for the next read (`Progress::held`).
+#[derive(Debug)]
+struct Held {
+    offset: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    timestamp_ms: Option<i64>,
 }
 
 /// Reads MM2's footprint in one cluster, incrementally. Which connectors
@@ -103,9 +124,15 @@ pub struct Mm2Reader {
     alias: String,
     state: Mm2State,
     progress: BTreeMap<(String, i32), Progress>,
-    malformed_total: u64,
-    malformed_by_topic: BTreeMap<String, u64>,
-    first_malformed: Option<String>,
+    skipped: Skipped,
+}
+
+/// Records skipped as malformed since the reader started.
+#[derive(Default)]
+struct Skipped {
+    total: u64,
+    by_topic: BTreeMap<String, u64>,
+    first: Option<String>,
 }
 
 /// Problems of one poll, joined into `Mm2Footprint::error`.
@@ -173,9 +200,7 @@ impl Mm2Reader {
             alias: cluster.alias.clone(),
             state: Mm2State::new(aliases, deployments, policy),
             progress: BTreeMap::new(),
-            malformed_total: 0,
-            malformed_by_topic: BTreeMap::new(),
-            first_malformed: None,
+            skipped: Skipped::default(),
         })
     }
 
@@ -220,6 +245,10 @@ impl Mm2Reader {
         if let Err(e) = fresh.incremental_assign(&tpl) {
             tracing::warn!("{}: MM2 reader stalled; assigning a new client failed: {}", self.alias, brief(&e));
             return;
+        }
+        // The new client fetches them again from `next`.
+        for pr in self.progress.values_mut() {
+            pr.held.clear();
         }
         self.consumer = fresh;
     }
@@ -287,8 +316,7 @@ impl Mm2Reader {
         match self.consumer.incremental_assign(&tpl) {
             Ok(()) => {
                 for e in tpl.elements() {
-                    self.progress
-                        .insert((e.topic().to_owned(), e.partition()), Progress { next: 0, start_known: false });
+                    self.progress.insert((e.topic().to_owned(), e.partition()), Progress::new());
                 }
             }
             Err(e) => notes.lines.push(format!("{}: assign: {}", self.alias, brief(&e))),
@@ -363,7 +391,7 @@ impl Mm2Reader {
             let mut tpl = TopicPartitionList::new();
             for ((t, p), pr) in self.progress.iter_mut().filter(|((t, _), _)| *t == topic) {
                 let _ = tpl.add_partition_offset(t, *p, Offset::Beginning);
-                *pr = Progress { next: 0, start_known: false };
+                *pr = Progress::new();
             }
             let reassigned =
                 self.consumer.incremental_unassign(&tpl).and_then(|()| self.consumer.incremental_assign(&tpl));
@@ -383,21 +411,49 @@ impl Mm2Reader {
     }
 
     /// Takes the consumer's positions into account: they move past
-    /// transaction markers, which are never delivered as messages.
+    /// transaction markers, which are never delivered as messages (never
+    /// past a held record, which the position has passed).
     fn refresh_positions(&mut self) {
         let Ok(positions) = self.consumer.position() else { return };
         for e in positions.elements() {
             if let (Offset::Offset(n), Some(p)) =
                 (e.offset(), self.progress.get_mut(&(e.topic().to_owned(), e.partition())))
             {
-                p.next = p.next.max(n);
+                let held = p.held.front().map_or(i64::MAX, |h| h.offset);
+                p.next = p.next.max(n.min(held));
             }
         }
     }
 
+    /// Applies the records held by the last read that this read's end
+    /// offsets now cover.
+    fn apply_held(&mut self, ends: &Ends, notes: &mut Notes) {
+        let mut due = Vec::new();
+        for (tp, pr) in &mut self.progress {
+            let Some(&end) = ends.get(tp) else { continue };
+            while pr.held.front().is_some_and(|h| h.offset < end) {
+                if let Some(h) = pr.held.pop_front() {
+                    pr.next = pr.next.max(h.offset + 1);
+                    due.push((tp.clone(), h));
+                }
+            }
+        }
+        for ((topic, partition), h) in due {
+            let record = Record {
+                topic: &topic,
+                partition,
+                key: h.key.as_deref(),
+                value: h.value.as_deref(),
+                timestamp_ms: h.timestamp_ms,
+            };
+            apply(&mut self.state, &mut self.skipped, record, h.offset, notes);
+        }
+    }
+
     /// Applies records until every partition reached its end offset or the
-    /// deadline passed.
+    /// deadline passed; records past the end are held for the next read.
     fn consume(&mut self, ends: &Ends, deadline: Instant, notes: &mut Notes) {
+        self.apply_held(ends, notes);
         let mut behind = self.behind(ends);
         while !behind.is_empty() {
             let left = remaining(deadline);
@@ -416,11 +472,23 @@ impl Mm2Reader {
                 Some(Ok(msg)) => {
                     let tp = (msg.topic().to_owned(), msg.partition());
                     let Some(progress) = self.progress.get_mut(&tp) else { continue };
-                    if msg.offset() < progress.next {
-                        continue; // already applied (a re-fetch after reassignment)
+                    let offset = msg.offset();
+                    // Already applied or held (a re-fetch after reassignment).
+                    if offset < progress.next || progress.held.back().is_some_and(|h| offset <= h.offset) {
+                        continue;
                     }
-                    progress.next = msg.offset() + 1;
-                    notes.records += 1;
+                    let end = ends.get(&tp).copied();
+                    if end.is_some_and(|end| offset >= end) {
+                        progress.held.push_back(Held {
+                            offset,
+                            key: msg.key().map(<[u8]>::to_vec),
+                            value: msg.payload().map(<[u8]>::to_vec),
+                            timestamp_ms: msg.timestamp().to_millis(),
+                        });
+                        behind.remove(&tp);
+                        continue;
+                    }
+                    progress.next = offset + 1;
                     let record = Record {
                         topic: msg.topic(),
                         partition: msg.partition(),
@@ -428,15 +496,8 @@ impl Mm2Reader {
                         value: msg.payload(),
                         timestamp_ms: msg.timestamp().to_millis(),
                     };
-                    if let Err(reason) = self.state.apply(record) {
-                        notes.malformed += 1;
-                        self.malformed_total += 1;
-                        *self.malformed_by_topic.entry(tp.0.clone()).or_default() += 1;
-                        let why = format!("{}/{}@{}: {reason}", tp.0, tp.1, msg.offset());
-                        self.first_malformed.get_or_insert_with(|| why.clone());
-                        notes.first_malformed.get_or_insert(why);
-                    }
-                    if ends.get(&tp).is_none_or(|&end| msg.offset() + 1 >= end) {
+                    apply(&mut self.state, &mut self.skipped, record, offset, notes);
+                    if end.is_none_or(|end| offset + 1 >= end) {
                         behind.remove(&tp);
                     }
                 }
@@ -489,11 +550,24 @@ impl Mm2Reader {
             deployments,
             at,
             error: notes.into_error(),
-            malformed_total: self.malformed_total,
-            malformed_by_topic: self.malformed_by_topic.clone(),
-            first_malformed: self.first_malformed.clone(),
+            malformed_total: self.skipped.total,
+            malformed_by_topic: self.skipped.by_topic.clone(),
+            first_malformed: self.skipped.first.clone(),
             records,
         }
+    }
+}
+
+/// Applies one record to the state, counting it (or why it was skipped).
+fn apply(state: &mut Mm2State, skipped: &mut Skipped, record: Record<'_>, offset: i64, notes: &mut Notes) {
+    notes.records += 1;
+    if let Err(reason) = state.apply(record) {
+        notes.malformed += 1;
+        skipped.total += 1;
+        *skipped.by_topic.entry(record.topic.to_owned()).or_default() += 1;
+        let why = format!("{}/{}@{offset}: {reason}", record.topic, record.partition);
+        skipped.first.get_or_insert_with(|| why.clone());
+        notes.first_malformed.get_or_insert(why);
     }
 }
 
