@@ -2,6 +2,7 @@
 //! time lag, lag totals for the sparkline, and when things started. A pure
 //! fold: `ingest` takes a snapshot and never reads a clock.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::TimeDelta;
@@ -12,10 +13,22 @@ use crate::model::{Flow, Snapshot, Ts};
 /// the last moment it was seen unchanged before each change, so an idle
 /// hour is not mistaken for a slow trickle. Times are kept as milliseconds
 /// (16 bytes a point, not 24: a console holds one series per partition).
-#[derive(Clone, Debug, Default)]
+///
+/// A partition's series also notes the lowest offset asked of it, so that
+/// what nothing asks can be forgotten (`forget`): a partition nobody is
+/// behind on keeps its recent points, not a window of 48.
+#[derive(Clone, Debug)]
 pub struct Series {
     points: VecDeque<Point>,
     last: Option<Point>,
+    /// The lowest offset `time_reached` was asked since the last `forget`.
+    asked: Cell<i64>,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series { points: VecDeque::new(), last: None, asked: Cell::new(i64::MAX) }
+    }
 }
 
 /// A moment in milliseconds since the epoch, and the value then.
@@ -41,6 +54,10 @@ impl Point {
 
 const SERIES_POINTS: usize = 48;
 
+/// The newest points a partition's series keeps however old: enough to
+/// tell where the end offset stood a poll ago.
+const KEEP_POINTS: usize = 2;
+
 impl Series {
     pub fn push(&mut self, at: Ts, value: i64) {
         let point = Point::new(at, value);
@@ -62,6 +79,28 @@ impl Series {
 
     pub fn latest(&self) -> Option<(Ts, i64)> {
         self.last.map(Point::pair)
+    }
+
+    /// Forgets the points that answer nothing: older than `keep` before the
+    /// newest point (the one just before that kept, to interpolate from),
+    /// and below the lowest offset asked since the last call (the one just
+    /// below it kept), keeping the newest `KEEP_POINTS`. The offsets asked
+    /// (MM2's and groups' positions) only move on, so the next passes ask
+    /// the same or higher; one that asks lower is told "history does not
+    /// reach back" (`None`), never a wrong time.
+    pub fn forget(&mut self, keep: TimeDelta) {
+        let asked = self.asked.replace(i64::MAX);
+        let Some(newest) = self.last else { return };
+        let since = newest.ms.saturating_sub(keep.num_milliseconds());
+        let by_time = self.points.iter().rposition(|p| p.ms < since).unwrap_or(0);
+        let by_offset = self.points.iter().rposition(|p| p.value < asked).unwrap_or(0);
+        let from = by_time.min(by_offset).min(self.points.len().saturating_sub(KEEP_POINTS));
+        if from > 0 {
+            self.points.drain(..from);
+            if self.points.capacity() > 2 * self.points.len() + 4 {
+                self.points.shrink_to_fit();
+            }
+        }
     }
 
     /// The value at time `t`, interpolated; `None` before the first point.
@@ -86,6 +125,7 @@ impl Series {
     /// tell. Scans from the newest point: a partition that is behind is
     /// usually behind by moments.
     pub fn time_reached(&self, value: i64) -> Option<Ts> {
+        self.asked.set(self.asked.get().min(value));
         let mut newer: Option<Point> = None;
         for &p in self.last.iter().chain(self.points.iter().rev()) {
             if p.value < value {
@@ -139,7 +179,7 @@ fn with_topic_series<R>(map: &mut TopicSeries, topic: &str, f: impl FnOnce(&mut 
     }
 }
 
-fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
+fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64, keep: Horizon) {
     let Ok(idx) = usize::try_from(partition) else {
         return;
     };
@@ -147,6 +187,27 @@ fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
         parts.resize_with(idx + 1, Series::default);
     }
     parts[idx].push(at, value);
+    parts[idx].forget(keep.0);
+}
+
+/// How long a partition's end-offset series keeps every point: twice the
+/// age at which data goes stale. The race check of a lag row (`lag.rs`,
+/// `written_between`) asks the end offset `2 × gap` before it was read,
+/// where the gap between the two reads is at most `stale_after` while the
+/// row is fresh enough to judge at all.
+#[derive(Clone, Copy, Debug)]
+pub struct Horizon(TimeDelta);
+
+impl Horizon {
+    pub fn of(stale_after: TimeDelta) -> Horizon {
+        Horizon(stale_after * 2)
+    }
+}
+
+impl Default for Horizon {
+    fn default() -> Self {
+        Horizon::of(crate::config::Settings::default().stale_after)
+    }
 }
 
 fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64) {
@@ -181,6 +242,8 @@ pub struct History {
     pub violation_since: HashMap<String, Ts>,
     /// Stamp of the newest snapshot ingested.
     pub last_snapshot: Option<Ts>,
+    /// How far back partition series are kept in full.
+    pub horizon: Horizon,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -194,6 +257,7 @@ impl History {
     /// Folds the offsets of a snapshot in. Only observations newer than what
     /// is kept are added, so re-sent snapshots change nothing.
     pub fn ingest(&mut self, snap: &Snapshot) {
+        let horizon = self.horizon;
         for cluster in &snap.clusters {
             let Some(topics) = &cluster.topics else {
                 continue;
@@ -205,7 +269,7 @@ impl History {
                     for p in &topic.partitions {
                         match p.end_offset {
                             Some(end) => {
-                                push_partition(series, p.id, topics.at, end);
+                                push_partition(series, p.id, topics.at, end, horizon);
                                 total = total.map(|t| t + end);
                             }
                             None => total = None,
@@ -304,5 +368,55 @@ mod tests {
         }
         assert!(s.points.len() <= SERIES_POINTS);
         assert_eq!(s.latest(), Some((t(999), 999)));
+    }
+
+    /// A partition written 10 records a second for 40 s, read every second,
+    /// forgetting what is older than 10 s and not asked after every read.
+    fn written(asked: Option<i64>) -> Series {
+        let mut s = Series::default();
+        for i in 0..=40 {
+            if let Some(offset) = asked {
+                s.time_reached(offset);
+            }
+            s.push(t(i), 1_000 + 10 * i);
+            s.forget(TimeDelta::seconds(10));
+        }
+        s
+    }
+
+    #[test]
+    fn forgetting_keeps_the_horizon_and_what_was_asked() {
+        // Nothing asked: the last 10 s, and the point just before them.
+        let s = written(None);
+        assert_eq!(s.points.len(), 12, "{:?}", s.points);
+        assert_eq!(s.latest(), Some((t(40), 1_400)));
+        assert_eq!(s.value_at(t(30)), Some(1_300.0), "inside the horizon");
+        assert_eq!(s.value_at(t(29) + TimeDelta::milliseconds(500)), Some(1_295.0), "interpolated at its edge");
+        assert_eq!(s.value_at(t(20)), None, "beyond it: unknown, never a wrong value");
+        // An offset asked all along is answered however old.
+        let mut s = written(Some(1_055));
+        assert_eq!(s.time_reached(1_055).map(|ts| (ts - t(0)).num_milliseconds()), Some(5_500));
+        assert!(s.points.len() < 40, "{} points kept", s.points.len());
+        // Once no longer asked, it is forgotten at the next read.
+        s.push(t(41), 1_410);
+        s.forget(TimeDelta::seconds(10));
+        s.push(t(42), 1_420);
+        s.forget(TimeDelta::seconds(10));
+        assert_eq!(s.time_reached(1_055), None);
+        assert_eq!(s.time_reached(1_405).map(|ts| (ts - t(0)).num_milliseconds()), Some(40_500));
+    }
+
+    #[test]
+    fn a_quiet_partition_keeps_its_newest_points() {
+        let mut s = Series::default();
+        s.push(t(0), 5);
+        s.push(t(100), 6);
+        for i in 101..=200 {
+            s.push(t(i), 6);
+            s.forget(TimeDelta::seconds(10));
+        }
+        // When it last moved is still known, long after the horizon.
+        assert_eq!(s.time_reached(6).map(|ts| (ts - t(0)).num_seconds()), Some(100));
+        assert_eq!(s.unchanged_since(), Some(t(100)));
     }
 }

@@ -486,4 +486,18 @@ mod tests {
         assert_eq!((l.rows[0].records, l.ahead), (None, (0, 0)));
         assert!(matches!(l.level, LagLevel::Unknown(_)), "{:?}", l.level);
     }
+
+    #[test]
+    fn a_long_history_still_bounds_the_race_as_far_back_as_staleness_allows() {
+        // Ten minutes of a source growing 10 records a second, read every
+        // second: history forgets most of it, never what the race check asks
+        // of data fresh enough to judge (a gap up to `stale_after`).
+        let history: Vec<(i64, i64)> = (0..600).map(|i| (615 - i, 1_000 + 10 * i)).collect();
+        let end = history.last().map_or(0, |h| h.1);
+        let gap = Settings::default().stale_after.num_seconds() - 1;
+        let l = one_partition(&history, end - 1 + 10 * gap, gap);
+        assert_eq!(l.rows[0].records, Some(0), "the source grew by as much meanwhile");
+        let l = one_partition(&history, end - 1 + 10 * gap * 3, gap);
+        assert_eq!(l.ahead.1, 1, "three times that is ahead");
+    }
 }

@@ -205,12 +205,8 @@ enum FlowState {
 
 impl Assessor {
     pub fn new(settings: Settings) -> Self {
-        Assessor {
-            settings,
-            history: History::default(),
-            flow_state: HashMap::new(),
-            checkpoints_behind: checkpoints::BehindSince::new(),
-        }
+        let history = History { horizon: history::Horizon::of(settings.stale_after), ..History::default() };
+        Assessor { settings, history, flow_state: HashMap::new(), checkpoints_behind: checkpoints::BehindSince::new() }
     }
 
     /// Judges `snap` at `now`. A snapshot newer than the last one is folded
