@@ -182,6 +182,18 @@ impl ConsumerContext for KdrillContext {}
 /// assigns and has no `group.id`.
 pub type Observer = BaseConsumer<KdrillContext>;
 
+/// Starts or stops a reader's fetching from every partition assigned to it.
+/// Readers (of `__consumer_offsets`, of MM2's topics) are paused between
+/// reads: an idle consumer keeps a Fetch waiting on the broker (up to
+/// `fetch.wait.max.ms`, 500 ms), and the next read's metadata and
+/// ListOffsets queue behind it on the same connection; paused, an idle
+/// reader sends no Fetch at all.
+pub fn fetching(consumer: &Observer, on: bool) {
+    use rdkafka::consumer::Consumer;
+    let Ok(assigned) = consumer.assignment() else { return };
+    let _ = if on { consumer.resume(&assigned) } else { consumer.pause(&assigned) };
+}
+
 fn clamp_ms(d: Duration, min: u64, max: u64) -> String {
     (d.as_millis().min(u128::from(max)) as u64).max(min).to_string()
 }

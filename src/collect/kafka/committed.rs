@@ -202,6 +202,7 @@ impl CommittedReader {
         }
         self.context.retire(&super::ffi::client_name(self.consumer.client()));
         self.consumer = fresh;
+        client::fetching(&self.consumer, false);
     }
 
     /// What was applied so far (complete as of the last `Ok` of `read`).
@@ -234,6 +235,8 @@ impl CommittedReader {
         if self.next.is_empty() {
             self.assign(deadline)?;
         }
+        // Paused already, unless the last read ended early.
+        client::fetching(&self.consumer, false);
         let ends = self.list(Offset::End, deadline)?;
         // A partition whose end fell below what was read was re-created:
         // start again from nothing rather than keep commits it no longer has.
@@ -246,6 +249,9 @@ impl CommittedReader {
         // At least one poll of the consumer per read, even with nothing new:
         // it also serves the client's events (errors, statistics).
         let mut polled = false;
+        if behind(&self.next) {
+            client::fetching(&self.consumer, true);
+        }
         while !polled || behind(&self.next) {
             // Positions move past transaction markers, never delivered.
             self.refresh_positions();
@@ -283,6 +289,7 @@ impl CommittedReader {
                 }
             }
         }
+        client::fetching(&self.consumer, false);
         // A commit skipped leaves its group at an older offset: not complete.
         if let Some(first) = &self.first_malformed {
             return Err(format!("{} commit record(s) kdrill cannot decode, first: {first}", self.malformed));
@@ -323,6 +330,7 @@ impl CommittedReader {
             let _ = tpl.add_partition_offset(OFFSETS_TOPIC, p, Offset::Beginning);
         }
         self.consumer.assign(&tpl).map_err(|e| format!("{}: assign {OFFSETS_TOPIC}: {e}", self.alias))?;
+        client::fetching(&self.consumer, false);
         let starts = self.list(Offset::Beginning, deadline)?;
         self.next = partitions.iter().map(|p| (*p, starts.get(p).copied().unwrap_or(0))).collect();
         Ok(())

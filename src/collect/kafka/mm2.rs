@@ -217,11 +217,17 @@ impl Mm2Reader {
             }
         };
         self.sync_assignment(&wanted, &mut notes);
+        // Paused between reads (`client::fetching`); new partitions too.
+        client::fetching(&self.consumer, false);
         let ends = self.list_offsets(Offset::End, |_| true, deadline, &mut notes);
         let at = Utc::now();
         self.learn_starts(deadline, &mut notes);
         self.reset_truncated(&ends, &mut notes);
+        if !self.behind(&ends).is_empty() {
+            client::fetching(&self.consumer, true);
+        }
         self.consume(&ends, deadline, &mut notes);
+        client::fetching(&self.consumer, false);
         self.footprint(at, Some((&wanted, &ends)), notes)
     }
 
@@ -251,6 +257,7 @@ impl Mm2Reader {
             pr.held.clear();
         }
         self.consumer = fresh;
+        client::fetching(&self.consumer, false);
     }
 
     /// The partitions of every topic this reader wants, from fresh metadata.
