@@ -5,29 +5,32 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use smallvec::SmallVec;
+
 use chrono::TimeDelta;
 
 use crate::model::{Flow, Snapshot, Ts};
 
 /// Offsets of one partition over time: points where the value changed, plus
 /// the last moment it was seen unchanged before each change, so an idle
-/// hour is not mistaken for a slow trickle. Times are kept as milliseconds
-/// (16 bytes a point, not 24: a console holds one series per partition).
+/// hour is not mistaken for a slow trickle; the newest point is the latest
+/// observation. Times are kept as milliseconds (16 bytes a point, not 24),
+/// and two points live inline: a console holds a series per partition, and
+/// a quiet partition's is its first and latest observation.
 ///
 /// A partition's series also notes the lowest offset asked of it, so that
 /// what nothing asks can be forgotten (`forget`): a partition nobody is
 /// behind on keeps its recent points, not a window of 48.
 #[derive(Clone, Debug)]
 pub struct Series {
-    points: VecDeque<Point>,
-    last: Option<Point>,
+    points: SmallVec<[Point; 2]>,
     /// The lowest offset `time_reached` was asked since the last `forget`.
     asked: Cell<i64>,
 }
 
 impl Default for Series {
     fn default() -> Self {
-        Series { points: VecDeque::new(), last: None, asked: Cell::new(i64::MAX) }
+        Series { points: SmallVec::new(), asked: Cell::new(i64::MAX) }
     }
 }
 
@@ -55,46 +58,39 @@ impl Point {
 const SERIES_POINTS: usize = 48;
 
 /// The newest points a partition's series keeps however old: enough to
-/// tell where the end offset stood a poll ago.
-const KEEP_POINTS: usize = 2;
+/// tell where the end offset stood a poll ago, and when it last changed.
+const KEEP_POINTS: usize = 3;
 
 impl Series {
     pub fn push(&mut self, at: Ts, value: i64) {
         let point = Point::new(at, value);
-        match self.last {
-            Some(prev) if prev.value == value => {}
-            Some(prev) => {
-                if self.points.back() != Some(&prev) {
-                    self.points.push_back(prev);
-                }
-                self.points.push_back(point);
-            }
-            None => self.points.push_back(point),
+        let n = self.points.len();
+        // Unchanged since a point that already marks it unchanged: that mark moves on.
+        let marks_unchanged = n >= 2 && self.points[n - 2].value == value && self.points[n - 1].value == value;
+        match self.points.last_mut() {
+            Some(last) if marks_unchanged => *last = point,
+            _ => self.points.push(point),
         }
-        self.last = Some(point);
-        while self.points.len() > SERIES_POINTS {
-            self.points.pop_front();
+        if self.points.len() > SERIES_POINTS {
+            let over = self.points.len() - SERIES_POINTS;
+            self.points.drain(..over);
         }
     }
 
     pub fn latest(&self) -> Option<(Ts, i64)> {
-        self.last.map(Point::pair)
+        self.points.last().map(|p| p.pair())
     }
 
-    /// Forgets the points that answer nothing: older than `keep` before the
-    /// newest point (the one just before that kept, to interpolate from),
-    /// and below the lowest offset asked since the last call (the one just
-    /// below it kept), keeping the newest `KEEP_POINTS`. The offsets asked
-    /// (MM2's and groups' positions) only move on, so the next passes ask
-    /// the same or higher; one that asks lower is told "history does not
-    /// reach back" (`None`), never a wrong time.
-    pub fn forget(&mut self, keep: TimeDelta) {
+    /// Forgets the points that answer nothing: those below the lowest
+    /// offset asked since the last call (the one just below it kept),
+    /// keeping the newest `KEEP_POINTS`. The offsets asked (MM2's and
+    /// groups' positions) only move on, so the next passes ask the same or
+    /// higher; one that asks lower is told "history does not reach back"
+    /// (`None`), never a wrong time.
+    pub fn forget(&mut self) {
         let asked = self.asked.replace(i64::MAX);
-        let Some(newest) = self.last else { return };
-        let since = newest.ms.saturating_sub(keep.num_milliseconds());
-        let by_time = self.points.iter().rposition(|p| p.ms < since).unwrap_or(0);
         let by_offset = self.points.iter().rposition(|p| p.value < asked).unwrap_or(0);
-        let from = by_time.min(by_offset).min(self.points.len().saturating_sub(KEEP_POINTS));
+        let from = by_offset.min(self.points.len().saturating_sub(KEEP_POINTS));
         if from > 0 {
             self.points.drain(..from);
             if self.points.capacity() > 2 * self.points.len() + 4 {
@@ -107,7 +103,7 @@ impl Series {
     pub fn value_at(&self, t: Ts) -> Option<f64> {
         let t = t.timestamp_millis();
         let mut prev: Option<Point> = None;
-        for &p in self.points.iter().chain(self.last.iter()) {
+        for &p in &self.points {
             if p.ms >= t {
                 return match prev {
                     None if p.ms == t => Some(p.value as f64),
@@ -120,6 +116,17 @@ impl Series {
         prev.map(|p| p.value as f64)
     }
 
+    /// Growth per millisecond between the last two points at or before `t`
+    /// (the last two reads, or the last change and the read just before
+    /// it); `None` with fewer than two.
+    pub fn recent_rate(&self, t: Ts) -> Option<f64> {
+        let t = t.timestamp_millis();
+        let mut upto = self.points.iter().rev().skip_while(|p| p.ms > t);
+        let (newer, older) = (upto.next()?, upto.next()?);
+        let span = newer.ms - older.ms;
+        (span > 0).then(|| ((newer.value - older.value) as f64 / span as f64).max(0.0))
+    }
+
     /// When the series last crossed up to `value`, interpolated; `None` if
     /// it has not reached it, or history does not go back far enough to
     /// tell. Scans from the newest point: a partition that is behind is
@@ -127,7 +134,7 @@ impl Series {
     pub fn time_reached(&self, value: i64) -> Option<Ts> {
         self.asked.set(self.asked.get().min(value));
         let mut newer: Option<Point> = None;
-        for &p in self.last.iter().chain(self.points.iter().rev()) {
+        for &p in self.points.iter().rev() {
             if p.value < value {
                 let n = newer?;
                 let frac = (value - p.value) as f64 / (n.value - p.value) as f64;
@@ -141,20 +148,14 @@ impl Series {
 
     /// Since when the value has been what it is now (as far back as kept).
     pub fn unchanged_since(&self) -> Option<Ts> {
-        let now = self.last?;
-        let mut since = None;
-        for &p in self.points.iter().rev() {
-            if p.value != now.value {
-                break;
-            }
-            since = Some(p);
-        }
-        Some(since.unwrap_or(now).at())
+        let now = self.points.last()?;
+        let run = self.points.iter().rev().take_while(|p| p.value == now.value);
+        run.last().map(|p| p.at())
     }
 
     /// The oldest point kept.
     pub fn first(&self) -> Option<(Ts, i64)> {
-        self.points.front().or(self.last.as_ref()).map(|p| p.pair())
+        self.points.first().map(|p| p.pair())
     }
 }
 
@@ -179,7 +180,7 @@ fn with_topic_series<R>(map: &mut TopicSeries, topic: &str, f: impl FnOnce(&mut 
     }
 }
 
-fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64, keep: Horizon) {
+fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
     let Ok(idx) = usize::try_from(partition) else {
         return;
     };
@@ -187,27 +188,7 @@ fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64, k
         parts.resize_with(idx + 1, Series::default);
     }
     parts[idx].push(at, value);
-    parts[idx].forget(keep.0);
-}
-
-/// How long a partition's end-offset series keeps every point: twice the
-/// age at which data goes stale. The race check of a lag row (`lag.rs`,
-/// `written_between`) asks the end offset `2 × gap` before it was read,
-/// where the gap between the two reads is at most `stale_after` while the
-/// row is fresh enough to judge at all.
-#[derive(Clone, Copy, Debug)]
-pub struct Horizon(TimeDelta);
-
-impl Horizon {
-    pub fn of(stale_after: TimeDelta) -> Horizon {
-        Horizon(stale_after * 2)
-    }
-}
-
-impl Default for Horizon {
-    fn default() -> Self {
-        Horizon::of(crate::config::Settings::default().stale_after)
-    }
+    parts[idx].forget();
 }
 
 fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64) {
@@ -242,8 +223,6 @@ pub struct History {
     pub violation_since: HashMap<String, Ts>,
     /// Stamp of the newest snapshot ingested.
     pub last_snapshot: Option<Ts>,
-    /// How far back partition series are kept in full.
-    pub horizon: Horizon,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -257,7 +236,6 @@ impl History {
     /// Folds the offsets of a snapshot in. Only observations newer than what
     /// is kept are added, so re-sent snapshots change nothing.
     pub fn ingest(&mut self, snap: &Snapshot) {
-        let horizon = self.horizon;
         for cluster in &snap.clusters {
             let Some(topics) = &cluster.topics else {
                 continue;
@@ -269,7 +247,7 @@ impl History {
                     for p in &topic.partitions {
                         match p.end_offset {
                             Some(end) => {
-                                push_partition(series, p.id, topics.at, end, horizon);
+                                push_partition(series, p.id, topics.at, end);
                                 total = total.map(|t| t + end);
                             }
                             None => total = None,
@@ -371,7 +349,7 @@ mod tests {
     }
 
     /// A partition written 10 records a second for 40 s, read every second,
-    /// forgetting what is older than 10 s and not asked after every read.
+    /// forgetting what was not asked after every read.
     fn written(asked: Option<i64>) -> Series {
         let mut s = Series::default();
         for i in 0..=40 {
@@ -379,44 +357,52 @@ mod tests {
                 s.time_reached(offset);
             }
             s.push(t(i), 1_000 + 10 * i);
-            s.forget(TimeDelta::seconds(10));
+            s.forget();
         }
         s
     }
 
     #[test]
-    fn forgetting_keeps_the_horizon_and_what_was_asked() {
-        // Nothing asked: the last 10 s, and the point just before them.
+    fn forgetting_keeps_what_was_asked_and_the_newest_points() {
+        // Nothing asked: the newest points, enough for the recent rate.
         let s = written(None);
-        assert_eq!(s.points.len(), 12, "{:?}", s.points);
+        assert_eq!(s.points.len(), KEEP_POINTS, "{:?}", s.points);
         assert_eq!(s.latest(), Some((t(40), 1_400)));
-        assert_eq!(s.value_at(t(30)), Some(1_300.0), "inside the horizon");
-        assert_eq!(s.value_at(t(29) + TimeDelta::milliseconds(500)), Some(1_295.0), "interpolated at its edge");
-        assert_eq!(s.value_at(t(20)), None, "beyond it: unknown, never a wrong value");
+        assert_eq!(s.recent_rate(t(40)), Some(0.01), "10 records a second");
+        assert_eq!(s.time_reached(1_395).map(|ts| (ts - t(0)).num_milliseconds()), Some(39_500), "a poll ago");
+        assert_eq!(s.time_reached(1_200), None, "further back: unknown, never a wrong time");
         // An offset asked all along is answered however old.
         let mut s = written(Some(1_055));
         assert_eq!(s.time_reached(1_055).map(|ts| (ts - t(0)).num_milliseconds()), Some(5_500));
         assert!(s.points.len() < 40, "{} points kept", s.points.len());
         // Once no longer asked, it is forgotten at the next read.
         s.push(t(41), 1_410);
-        s.forget(TimeDelta::seconds(10));
+        s.forget();
         s.push(t(42), 1_420);
-        s.forget(TimeDelta::seconds(10));
+        s.forget();
         assert_eq!(s.time_reached(1_055), None);
         assert_eq!(s.time_reached(1_405).map(|ts| (ts - t(0)).num_milliseconds()), Some(40_500));
     }
 
     #[test]
-    fn a_quiet_partition_keeps_its_newest_points() {
+    fn a_quiet_partition_keeps_when_it_last_moved() {
         let mut s = Series::default();
         s.push(t(0), 5);
         s.push(t(100), 6);
         for i in 101..=200 {
             s.push(t(i), 6);
-            s.forget(TimeDelta::seconds(10));
+            s.forget();
         }
-        // When it last moved is still known, long after the horizon.
         assert_eq!(s.time_reached(6).map(|ts| (ts - t(0)).num_seconds()), Some(100));
         assert_eq!(s.unchanged_since(), Some(t(100)));
+        assert_eq!(s.recent_rate(t(200)), Some(0.0), "idle since");
+        // Two points inline: a quiet series allocates nothing of its own.
+        let mut quiet = Series::default();
+        for i in 0..100 {
+            quiet.push(t(i), 7);
+            quiet.forget();
+        }
+        assert!(!quiet.points.spilled(), "{:?}", quiet.points);
+        assert_eq!(quiet.unchanged_since(), Some(t(0)));
     }
 }

@@ -266,7 +266,7 @@ fn lag_row(
     now: Ts,
 ) -> LagRow {
     let records = match (end, rep) {
-        (Some(e), Some(r)) if e - (r + 1) < 0 => match written_between(aging.history, e, reads) {
+        (Some(e), Some(r)) if e - (r + 1) < 0 => match written_between(aging.history, reads) {
             Some(may) if may >= (r + 1) - e => Some(0),
             Some(_) => Some(e - (r + 1)),
             // The race cannot be told from an anomaly yet.
@@ -298,21 +298,21 @@ fn lag_row(
 /// How far MM2's position may pass the end offset `end` without being
 /// ahead of the source: nothing when the position was read first (it can
 /// never pass an end read after it); when it was read `gap` after the end,
-/// what the source may have grown meanwhile, bounded by its growth over
-/// the `2 × gap` before the end was read (so a writer may double its rate;
+/// what the source may have grown meanwhile, bounded by twice its rate
+/// between the last two reads of its end (so a writer may double its rate;
 /// a recreated topic or an echo loop passes the end by more, source idle
-/// or not). `None` when the position was read later and history does not
-/// reach back that far (the first polls): neither caught up nor ahead.
-fn written_between(history: Option<&Series>, end: i64, reads: Reads) -> Option<i64> {
+/// or not). `None` when the position was read later and the end was read
+/// only once (the first poll): neither caught up nor ahead.
+fn written_between(history: Option<&Series>, reads: Reads) -> Option<i64> {
     let (Some(end_at), Some(rep_at)) = (reads.end_at, reads.rep_at) else {
         return Some(0);
     };
     if rep_at <= end_at {
         return Some(0);
     }
-    let gap = rep_at - end_at;
-    let before = history?.value_at(end_at - gap * 2)?;
-    Some((end - before.floor() as i64).max(0))
+    let gap = (rep_at - end_at).num_milliseconds() as f64;
+    let rate = history?.recent_rate(end_at)?;
+    Some((2.0 * rate * gap).ceil() as i64)
 }
 
 #[cfg(test)]
@@ -488,16 +488,15 @@ mod tests {
     }
 
     #[test]
-    fn a_long_history_still_bounds_the_race_as_far_back_as_staleness_allows() {
+    fn a_long_history_bounds_the_race_by_the_recent_rate() {
         // Ten minutes of a source growing 10 records a second, read every
-        // second: history forgets most of it, never what the race check asks
-        // of data fresh enough to judge (a gap up to `stale_after`).
+        // second: history keeps a few points of it, and the race allows
+        // twice what the source grew over the position's delay.
         let history: Vec<(i64, i64)> = (0..600).map(|i| (615 - i, 1_000 + 10 * i)).collect();
         let end = history.last().map_or(0, |h| h.1);
-        let gap = Settings::default().stale_after.num_seconds() - 1;
-        let l = one_partition(&history, end - 1 + 10 * gap, gap);
+        let l = one_partition(&history, end - 1 + 10 * 5, 5);
         assert_eq!(l.rows[0].records, Some(0), "the source grew by as much meanwhile");
-        let l = one_partition(&history, end - 1 + 10 * gap * 3, gap);
+        let l = one_partition(&history, end - 1 + 10 * 5 * 3, 5);
         assert_eq!(l.ahead.1, 1, "three times that is ahead");
     }
 }

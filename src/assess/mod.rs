@@ -205,8 +205,12 @@ enum FlowState {
 
 impl Assessor {
     pub fn new(settings: Settings) -> Self {
-        let history = History { horizon: history::Horizon::of(settings.stale_after), ..History::default() };
-        Assessor { settings, history, flow_state: HashMap::new(), checkpoints_behind: checkpoints::BehindSince::new() }
+        Assessor {
+            settings,
+            history: History::default(),
+            flow_state: HashMap::new(),
+            checkpoints_behind: checkpoints::BehindSince::new(),
+        }
     }
 
     /// Judges `snap` at `now`. A snapshot newer than the last one is folded
