@@ -62,8 +62,13 @@ const SERIES_POINTS: usize = 48;
 const KEEP_POINTS: usize = 3;
 
 impl Series {
+    /// Adds an observation; one no newer than the latest is ignored (a
+    /// side's data is re-sent in every snapshot until it is read again).
     pub fn push(&mut self, at: Ts, value: i64) {
         let point = Point::new(at, value);
+        if self.points.last().is_some_and(|last| last.ms >= point.ms) {
+            return;
+        }
         let n = self.points.len();
         // Unchanged since a point that already marks it unchanged: that mark moves on.
         let marks_unchanged = n >= 2 && self.points[n - 2].value == value && self.points[n - 1].value == value;
@@ -382,6 +387,17 @@ mod tests {
         s.forget();
         assert_eq!(s.time_reached(1_055), None);
         assert_eq!(s.time_reached(1_405).map(|ts| (ts - t(0)).num_milliseconds()), Some(40_500));
+    }
+
+    #[test]
+    fn an_observation_sent_again_adds_nothing() {
+        let mut s = Series::default();
+        s.push(t(0), 100);
+        s.push(t(1), 110);
+        s.push(t(1), 110);
+        s.push(t(1), 120);
+        assert_eq!(s.points.len(), 2);
+        assert_eq!(s.recent_rate(t(1)), Some(0.01), "the rate between two reads, never over none");
     }
 
     #[test]
