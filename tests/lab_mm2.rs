@@ -365,6 +365,34 @@ impl Drop for DeleteTopics {
     }
 }
 
+/// A deployment nobody else reads, on Connect topics made for one test on
+/// dr (status with `status_partitions`, configs with one, offsets with
+/// two), and a reader of it; the topics go when the guard drops.
+struct HandMade {
+    status: String,
+    configs: String,
+    offsets: String,
+    _cleanup: DeleteTopics,
+}
+
+fn hand_made(name: &str, status_partitions: i32) -> (HandMade, Mm2Reader) {
+    let l = lab();
+    let [status, configs, offsets] =
+        ["status", "configs", "offsets"].map(|t| unique(&format!("kdrill-mm2-{name}-{t}")));
+    support::create_topic(&l.dr, &status, status_partitions);
+    support::create_topic(&l.dr, &configs, 1);
+    support::create_topic(&l.dr, &offsets, 2);
+    let cleanup = DeleteTopics(l.dr.clone(), vec![status.clone(), configs.clone(), offsets.clone()]);
+    let c = support::lab_config(&format!(
+        "[[mm2]]\nname = \"{name}\"\nsource = \"dc\"\ntarget = \"dr\"\n\
+         status_topic = \"{status}\"\nconfig_topic = \"{configs}\"\noffsets_topic = \"{offsets}\"\n"
+    ));
+    let aliases = [c.cluster(Side::Dc).alias.clone(), c.cluster(Side::Dr).alias.clone()];
+    let r = Mm2Reader::new(c.cluster(Side::Dr), &c.timing, aliases, c.mm2.clone(), c.settings.policy.clone())
+        .unwrap_or_else(|e| panic!("{e}"));
+    (HandMade { status, configs, offsets, _cleanup: cleanup }, r)
+}
+
 #[test]
 fn reads_incrementally_and_follows_topics_that_appear_and_vanish() {
     let _lab = support::shared();
@@ -451,18 +479,8 @@ fn hand_written_connect_topics_in_transactions() {
     let _lab = support::shared();
     let start = Instant::now();
     let l = lab();
-    let [status, configs, offsets] = ["status", "configs", "offsets"].map(|t| unique(&format!("kdrill-mm2-hand-{t}")));
-    support::create_topic(&l.dr, &status, 3);
-    support::create_topic(&l.dr, &configs, 1);
-    support::create_topic(&l.dr, &offsets, 2);
-    let _cleanup = DeleteTopics(l.dr.clone(), vec![status.clone(), configs.clone(), offsets.clone()]);
-    let c = support::lab_config(&format!(
-        "[[mm2]]\nname = \"hand\"\nsource = \"dc\"\ntarget = \"dr\"\n\
-         status_topic = \"{status}\"\nconfig_topic = \"{configs}\"\noffsets_topic = \"{offsets}\"\n"
-    ));
-    let aliases = [c.cluster(Side::Dc).alias.clone(), c.cluster(Side::Dr).alias.clone()];
-    let mut r = Mm2Reader::new(c.cluster(Side::Dr), &c.timing, aliases, c.mm2.clone(), c.settings.policy.clone())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (hand_made, mut r) = hand_made("hand", 3);
+    let HandMade { status, configs, offsets, .. } = &hand_made;
 
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", &l.dr)
@@ -481,17 +499,17 @@ fn hand_written_connect_topics_in_transactions() {
     transaction(
         &producer,
         &[
-            (&configs, &config_key, Some(config_value)),
-            (&status, &conn_key, Some(running)),
-            (&status, &task_key, Some(running)),
-            (&status, "status-connector-garbage", Some("{not json")),
-            (&offsets, &offset_key, Some(r#"{"offset":41}"#)),
+            (configs, &config_key, Some(config_value)),
+            (status, &conn_key, Some(running)),
+            (status, &task_key, Some(running)),
+            (status, "status-connector-garbage", Some("{not json")),
+            (offsets, &offset_key, Some(r#"{"offset":41}"#)),
         ],
         true,
     );
     transaction(
         &producer,
-        &[(&status, &conn_key, Some(failed)), (&offsets, &offset_key, Some(r#"{"offset":99}"#))],
+        &[(status, &conn_key, Some(failed)), (offsets, &offset_key, Some(r#"{"offset":99}"#))],
         false,
     );
     // An open transaction holds the last stable offset back: invisible until committed.
@@ -499,7 +517,7 @@ fn hand_written_connect_topics_in_transactions() {
     let paused = r#"{"state":"PAUSED","state.v2":"STOPPED"}"#;
     let target_key = format!("target-state-{name}");
     producer
-        .send(BaseRecord::<str, str>::to(&configs).key(&target_key).payload(paused))
+        .send(BaseRecord::<str, str>::to(configs).key(&target_key).payload(paused))
         .unwrap_or_else(|(e, _)| panic!("{e}"));
     producer.flush(Duration::from_secs(20)).unwrap_or_else(|e| panic!("flush: {e}"));
 
@@ -527,7 +545,7 @@ fn hand_written_connect_topics_in_transactions() {
 
     producer.commit_transaction(Duration::from_secs(30)).unwrap_or_else(|e| panic!("commit: {e}"));
     // Tombstones, committed: the task status goes, the connector stays.
-    transaction(&producer, &[(&status, &task_key, None)], true);
+    transaction(&producer, &[(status, &task_key, None)], true);
     let fp = poll_until(&mut r, Duration::from_secs(60), "the committed target state and tombstone", |fp| {
         hand(fp)
             .and_then(|d| d.connectors)
@@ -549,18 +567,8 @@ fn a_footprint_holds_nothing_written_after_its_stamp() {
 
     let _lab = support::shared();
     let l = lab();
-    let [status, configs, offsets] = ["status", "configs", "offsets"].map(|t| unique(&format!("kdrill-mm2-race-{t}")));
-    support::create_topic(&l.dr, &status, 1);
-    support::create_topic(&l.dr, &configs, 1);
-    support::create_topic(&l.dr, &offsets, 2);
-    let _cleanup = DeleteTopics(l.dr.clone(), vec![status.clone(), configs.clone(), offsets.clone()]);
-    let c = support::lab_config(&format!(
-        "[[mm2]]\nname = \"race\"\nsource = \"dc\"\ntarget = \"dr\"\n\
-         status_topic = \"{status}\"\nconfig_topic = \"{configs}\"\noffsets_topic = \"{offsets}\"\n"
-    ));
-    let aliases = [c.cluster(Side::Dc).alias.clone(), c.cluster(Side::Dr).alias.clone()];
-    let mut r = Mm2Reader::new(c.cluster(Side::Dr), &c.timing, aliases, c.mm2.clone(), c.settings.policy.clone())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (hand_made, mut r) = hand_made("race", 1);
+    let HandMade { configs, offsets, .. } = &hand_made;
     let name = "dc->dr.MirrorSourceConnector";
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &l.dr)
@@ -569,7 +577,7 @@ fn a_footprint_holds_nothing_written_after_its_stamp() {
         .unwrap_or_else(|e| panic!("{e}"));
     let config_value = r#"{"properties":{"connector.class":"org.apache.kafka.connect.mirror.MirrorSourceConnector","source.cluster.alias":"dc","target.cluster.alias":"dr"}}"#;
     producer
-        .send(BaseRecord::to(&configs).key(&format!("connector-{name}")).payload(config_value))
+        .send(BaseRecord::to(configs).key(&format!("connector-{name}")).payload(config_value))
         .unwrap_or_else(|(e, _)| panic!("{e}"));
     producer.flush(Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}"));
 
