@@ -98,6 +98,12 @@ impl Progress {
     fn new() -> Progress {
         Progress { next: 0, start_known: false, held: VecDeque::new() }
     }
+
+    /// The offset after the last record read, applied or held: the
+    /// partition's end was at least this when it was fetched.
+    fn read_to(&self) -> i64 {
+        self.held.back().map_or(self.next, |h| h.offset + 1).max(self.next)
+    }
 }
 
 /// A record held for the next read (`Progress::held`).
@@ -223,9 +229,6 @@ impl Mm2Reader {
         let at = Utc::now();
         self.learn_starts(deadline, &mut notes);
         self.reset_truncated(&ends, &mut notes);
-        if !self.behind(&ends).is_empty() {
-            client::fetching(&self.consumer, true);
-        }
         self.consume(&ends, deadline, &mut notes);
         client::fetching(&self.consumer, false);
         self.footprint(at, Some((&wanted, &ends)), notes)
@@ -389,7 +392,7 @@ impl Mm2Reader {
         let topics: BTreeSet<String> = self
             .progress
             .iter()
-            .filter(|(tp, p)| ends.get(*tp).is_some_and(|&end| end < p.next))
+            .filter(|(tp, p)| ends.get(*tp).is_some_and(|&end| end < p.read_to()))
             .map(|((t, _), _)| t.clone())
             .collect();
         for topic in topics {
@@ -433,11 +436,13 @@ impl Mm2Reader {
     }
 
     /// Applies the records held by the last read that this read's end
-    /// offsets now cover.
+    /// offsets now cover; all of a partition's whose end is unknown in this
+    /// read (its section is incomplete anyway), so that records never
+    /// apply out of order.
     fn apply_held(&mut self, ends: &Ends, notes: &mut Notes) {
         let mut due = Vec::new();
         for (tp, pr) in &mut self.progress {
-            let Some(&end) = ends.get(tp) else { continue };
+            let end = ends.get(tp).copied().unwrap_or(i64::MAX);
             while pr.held.front().is_some_and(|h| h.offset < end) {
                 if let Some(h) = pr.held.pop_front() {
                     pr.next = pr.next.max(h.offset + 1);
@@ -462,6 +467,10 @@ impl Mm2Reader {
     fn consume(&mut self, ends: &Ends, deadline: Instant, notes: &mut Notes) {
         self.apply_held(ends, notes);
         let mut behind = self.behind(ends);
+        // Paused between reads (`client::fetching`): resumed only to catch up.
+        if !behind.is_empty() {
+            client::fetching(&self.consumer, true);
+        }
         while !behind.is_empty() {
             let left = remaining(deadline);
             if left.is_zero() {
