@@ -103,7 +103,7 @@ fn kdrill_alone_switches_over_and_fails_back_through_connect_rest_and_commands_l
         _ => None,
     });
     let ended = ended.unwrap_or_else(|| panic!("where DC→DR ended was not recorded: {:#?}", c.journal));
-    let count = |topic: &str| ended.iter().filter(|e| e.topic == topic).count();
+    let count = |topic: &str| ended.iter().filter(|e| &*e.topic == topic).count();
     assert_eq!((count("orders"), count("redis-writes")), (6, 12), "every partition of the apps' topics recorded");
     let start_mm2 = c.journal.iter().rev().find_map(|e| match e {
         DrillEvent::ActionOutcome { step: 6, ok: true, results, .. } => Some(results.clone()),

@@ -256,7 +256,7 @@ fn switchover_alarms_broker_loss_and_failback_on_real_kafka() {
     o.step();
     let shown = o.drill.as_ref().and_then(|d| d.view().failback);
     let figure = shown.as_ref().and_then(|f| {
-        let apps = f.partitions.iter().filter(|p| APP_TOPICS.contains(&p.topic.as_str()));
+        let apps = f.partitions.iter().filter(|p| APP_TOPICS.contains(&&*p.topic));
         apps.map(|p| p.copy_back).sum::<Option<u64>>()
     });
     assert!(figure.is_some(), "the drill shows the copy-back before DC→DR starts: {shown:?}");

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::TimeDelta;
 
-use super::groups::{ByPartition, Partitioned};
+use super::groups::{ByPartition, Partitioned, same_name};
 use super::history::History;
 use super::lag::FlowLag;
 use super::mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
@@ -99,7 +99,7 @@ fn stalled(
         let mut topic: Option<(&str, Option<&ByPartition<i64>>)> = None;
         for r in &t.rows {
             let reps = match topic {
-                Some((name, reps)) if name == &*r.topic => reps,
+                Some((name, reps)) if same_name(name, &r.topic) => reps,
                 _ => topic.insert((&r.topic, replicated.get(&*r.topic))).1,
             };
             let (Some(cp), Some(rep)) = (r.checkpoint, reps.and_then(|p| p.get(r.partition))) else {

@@ -4,19 +4,22 @@
 //! exact point the reverse flow must start copying from.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
 use crate::model::{Flow, Partition, Snapshot, Topic, Ts};
 
+use super::groups::same_name;
 use super::lag::FlowLag;
 use super::truth::Freshness;
 
 /// One partition's end offset on a flow's target, under its name there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionEnd {
-    pub topic: String,
+    /// Shared by every partition of the topic.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub end: i64,
 }
@@ -47,11 +50,11 @@ pub fn mirror_ends(lag: &FlowLag, snap: &Snapshot, settings: &Settings, now: Ts)
         }
         let mut out = Vec::with_capacity(lag.rows.len());
         let by_name: HashMap<&str, &Topic> = topics.value.iter().map(|t| (t.name.as_str(), t)).collect();
-        let mut last: Option<(&str, Option<&Topic>, String)> = None;
+        let mut last: Option<(&str, Option<&Topic>, Arc<str>)> = None;
         for row in &lag.rows {
-            if last.as_ref().is_none_or(|(t, _, _)| *t != &*row.topic) {
-                let remote = settings.policy.remote_topic(source_alias, &row.topic);
-                let topic = by_name.get(remote.as_str()).copied();
+            if last.as_ref().is_none_or(|(t, _, _)| !same_name(t, &row.topic)) {
+                let remote: Arc<str> = settings.policy.remote_topic(source_alias, &row.topic).into();
+                let topic = by_name.get(&*remote).copied();
                 last = Some((&row.topic, topic, remote));
             }
             let Some((_, topic, remote)) = &last else { continue };
@@ -59,7 +62,7 @@ pub fn mirror_ends(lag: &FlowLag, snap: &Snapshot, settings: &Settings, now: Ts)
                 .and_then(|t| partition(t, row.partition))
                 .and_then(|p| p.end_offset)
                 .ok_or_else(|| format!("end offset of {remote}[{}] on {} unknown", row.partition, flow.target))?;
-            out.push(PartitionEnd { topic: remote.clone(), partition: row.partition, end });
+            out.push(PartitionEnd { topic: Arc::clone(remote), partition: row.partition, end });
         }
         Ok(out)
     })();
@@ -91,7 +94,7 @@ pub fn copy_back(ends: &[PartitionEnd], replicated: &[crate::model::ReplicatedOf
         positions.entry((&*r.topic, r.partition)).or_insert(r.upstream_offset);
     }
     for e in ends {
-        let position = positions.get(&(e.topic.as_str(), e.partition));
+        let position = positions.get(&(&*e.topic, e.partition));
         let start = position.map_or(0, |r| r.saturating_add(1));
         let again = e.end.saturating_sub(start);
         if again > 0 {

@@ -5,6 +5,7 @@
 //! the old primary the stopped flow never replicated.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -20,7 +21,8 @@ use super::truth::Truth;
 /// primary (the same names with identity replication).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FailbackPartition {
-    pub topic: String,
+    /// Shared by every partition of the topic.
+    pub topic: Arc<str>,
     pub partition: i32,
     /// Records the reverse flow would copy again; `None` when unknown.
     pub copy_back: Option<u64>,
@@ -87,7 +89,7 @@ impl Failback {
         let mut by: BTreeMap<&str, FailbackTopic> = BTreeMap::new();
         for p in &self.partitions {
             let t = by.entry(&p.topic).or_insert_with(|| FailbackTopic {
-                topic: p.topic.clone(),
+                topic: p.topic.to_string(),
                 partitions: 0,
                 copy_back: None,
                 orphans: None,
@@ -113,9 +115,9 @@ impl Failback {
 /// reverse flow's committed positions, the stopped flow's unreplicated
 /// records.
 pub fn failback(flow: Flow, ends: Result<&[PartitionEnd], &str>, lag: &[FlowLag]) -> Failback {
-    let mut by: BTreeMap<(String, i32), FailbackPartition> = BTreeMap::new();
-    let blank = |topic: &str, partition| FailbackPartition {
-        topic: topic.to_owned(),
+    let mut by: BTreeMap<(Arc<str>, i32), FailbackPartition> = BTreeMap::new();
+    let blank = |topic: &Arc<str>, partition| FailbackPartition {
+        topic: Arc::clone(topic),
         partition,
         copy_back: None,
         from_earliest: false,
@@ -133,7 +135,7 @@ pub fn failback(flow: Flow, ends: Result<&[PartitionEnd], &str>, lag: &[FlowLag]
         let positions: HashMap<(&str, i32), Option<i64>> =
             l.rows.iter().map(|r| ((&*r.topic, r.partition), r.replicated)).collect();
         for e in ends {
-            let replicated = positions.get(&(e.topic.as_str(), e.partition)).copied().flatten();
+            let replicated = positions.get(&(&*e.topic, e.partition)).copied().flatten();
             let start = replicated.map_or(0, |r| r.saturating_add(1));
             let p = by.entry((e.topic.clone(), e.partition)).or_insert_with(|| blank(&e.topic, e.partition));
             p.copy_back = Some(e.end.saturating_sub(start).max(0).unsigned_abs());
@@ -152,7 +154,7 @@ pub fn failback(flow: Flow, ends: Result<&[PartitionEnd], &str>, lag: &[FlowLag]
     };
     if let (Some(l), None) = (stopped, &orphans_unknown) {
         for r in &l.rows {
-            let p = by.entry((r.topic.to_string(), r.partition)).or_insert_with(|| blank(&r.topic, r.partition));
+            let p = by.entry((Arc::clone(&r.topic), r.partition)).or_insert_with(|| blank(&r.topic, r.partition));
             p.orphans = r.records.map(|n| n.max(0).unsigned_abs());
             p.orphans_oldest_age_secs = r.seconds.filter(|_| r.records.is_some_and(|n| n > 0));
         }

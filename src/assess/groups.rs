@@ -76,7 +76,7 @@ pub fn group_lag(
         .iter()
         .map(|c| {
             let topic = match run {
-                Some((t, topic)) if t == &*c.topic => topic,
+                Some((t, topic)) if same_name(t, &c.topic) => topic,
                 _ => {
                     let topic = ends.topic(&c.topic);
                     run = Some((&c.topic, topic));
@@ -165,6 +165,30 @@ impl<T: Copy> ByPartition<T> {
     }
 }
 
+/// Whether two names are equal, told first by where they live: the model
+/// shares one string per topic and group name among all rows naming it
+/// (`Names`), so walking a run of rows mostly reads no bytes.
+pub fn same_name(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
+/// A key of `Partitioned`, compared with `same_name`.
+pub trait NameKey: Copy + Eq + std::hash::Hash {
+    fn same(self, other: Self) -> bool;
+}
+
+impl NameKey for &str {
+    fn same(self, other: Self) -> bool {
+        same_name(self, other)
+    }
+}
+
+impl NameKey for (&str, &str) {
+    fn same(self, other: Self) -> bool {
+        same_name(self.0, other.0) && same_name(self.1, other.1)
+    }
+}
+
 /// Values by a key (a topic; a group and a topic) and partition id. Kafka
 /// lists a key's partitions together, so inserting them looks the key up
 /// once per run of them, not once per partition; a key met again later
@@ -182,10 +206,10 @@ impl<K, T> Default for Partitioned<K, T> {
     }
 }
 
-impl<K: Copy + Eq + std::hash::Hash, T: Copy> Partitioned<K, T> {
+impl<K: NameKey, T: Copy> Partitioned<K, T> {
     pub fn insert(&mut self, key: K, partition: i32, value: T) {
         let slot = match self.last {
-            Some((k, slot)) if k == key => slot,
+            Some((k, slot)) if k.same(key) => slot,
             _ => {
                 let next = self.keys.len();
                 let slot = *self.slots.entry(key).or_insert(next);
@@ -252,6 +276,20 @@ pub(super) mod tests {
         }
         let got: Vec<_> = [0, 1, 2, 3, -1, 1 << 20, i32::MIN].iter().map(|&p| by.get(p)).collect();
         assert_eq!(got, [Some(3), None, Some(2), None, Some(6), Some(5), None]);
+    }
+
+    #[test]
+    fn partitioned_tells_keys_by_their_bytes_not_only_where_they_live() {
+        // Equal names in different strings are one key; a shorter name
+        // starting at the same address is another.
+        let (orders, copy) = (String::from("orders"), String::from("orders"));
+        let mut by = Partitioned::default();
+        by.insert(orders.as_str(), 0, 1);
+        by.insert(copy.as_str(), 1, 2);
+        by.insert(&orders[..5], 0, 3);
+        let got = |k: &str, p| by.get(k).and_then(|b| b.get(p));
+        assert_eq!((got("orders", 0), got("orders", 1), got("order", 0)), (Some(1), Some(2), Some(3)));
+        assert!(same_name(&orders, &copy) && !same_name(&orders, &orders[..5]));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
-use super::groups::{ByPartition, EndOffsets, Partitioned, end_offset};
+use super::groups::{ByPartition, EndOffsets, Partitioned, end_offset, same_name};
 use super::history::{History, Series};
 use super::sides::{GroupClass, SideView};
 use super::truth::Freshness;
@@ -219,7 +219,13 @@ impl<'a> FlowIndex<'a> {
         let source = snap.cluster(flow.source);
         let target = snap.cluster(flow.target);
         let mut checkpoints = Partitioned::default();
-        for k in target.checkpoints.iter().flat_map(|c| &c.value).filter(|k| *k.source_alias == *source.alias) {
+        // Checkpoints share a few alias strings: each is compared once.
+        let mut alias_seen: Option<(&str, bool)> = None;
+        let mut from_source = |alias: &'a str| match alias_seen {
+            Some((seen, is)) if std::ptr::eq(seen, alias) => is,
+            _ => alias_seen.insert((alias, alias == source.alias)).1,
+        };
+        for k in target.checkpoints.iter().flat_map(|c| &c.value).filter(|k| from_source(&k.source_alias)) {
             checkpoints.insert((&*k.group, &*k.topic), k.partition, k);
         }
         let deployment = snap.mm2.iter().find(|d| d.flow == flow && d.replicated.is_some());
@@ -286,7 +292,7 @@ fn translate<'a>(
     let mut rows: Vec<TranslationRow> = Vec::with_capacity(committed.len());
     for c in committed {
         let r = match &mut run {
-            Some(r) if r.topic == &*c.topic => r,
+            Some(r) if same_name(r.topic, &c.topic) => r,
             _ if !settings.classification.is_app_topic(&c.topic, policy) => {
                 run.insert(Run { topic: &c.topic, ..Run::default() })
             }
