@@ -29,7 +29,7 @@ fn assessment_pass(c: &mut Criterion) {
         let mut group = c.benchmark_group("assess");
         scale::size(&mut group, scale);
         group.bench_function(BenchmarkId::new("new snapshot", scale.label), |b| {
-            b.iter_batched(|| assessor.clone(), |mut a| (a.assess(&next, now), a), BatchSize::LargeInput)
+            b.iter_batched(|| assessor.clone(), |mut a| (a.assess(&next, now), a), BatchSize::PerIteration)
         });
         // As the console runs: one assessor, each pass on the world's next
         // poll (made outside the timing), history warm and growing. The
@@ -48,7 +48,7 @@ fn assessment_pass(c: &mut Criterion) {
             let mut a = assessor.clone();
             a.assess(&next, now);
             let later = now + TimeDelta::milliseconds(500);
-            b.iter_with_large_drop(|| a.assess(&next, later))
+            b.iter_batched(|| (), |()| a.assess(&next, later), BatchSize::PerIteration)
         });
         group.bench_function(BenchmarkId::new("demo observe", scale.label), |b| b.iter(|| world.observe()));
         group.finish();
