@@ -5,9 +5,8 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use smallvec::SmallVec;
-
 use chrono::TimeDelta;
+use smallvec::SmallVec;
 
 use crate::model::{Flow, Snapshot, Ts};
 
