@@ -13,7 +13,7 @@
 //! positions, the groups' commits and the checkpoints with it: they keep up.
 //! `KDRILL_BENCH_BUSY=behind` moves the end offsets alone: MM2 and every
 //! group fall further behind on every partition, so every partition's
-//! offset history is kept whole (the worst case).
+//! offset history reaches back to where they stand (the worst case).
 //!
 //! Then, with a counting allocator, what one snapshot, one assessment and
 //! the assessor's history hold on the heap after 30 polls.

@@ -60,6 +60,16 @@ const SERIES_POINTS: usize = 48;
 /// tell where the end offset stood a poll ago, and when it last changed.
 const KEEP_POINTS: usize = 3;
 
+/// A partition's series longer than this is thinned (`thin`): a partition
+/// far behind keeps its points back to where MM2 or a group stands, and at
+/// 100,000 partitions 48 points each would be ≈ 100 MB.
+const THIN_ABOVE: usize = 8;
+
+/// How far in time a thinned series may place a crossing from where its
+/// full series would: half a poll at the default 2 s interval, below what
+/// lag in seconds is shown to.
+const THIN_TOLERANCE_MS: f64 = 1_000.0;
+
 impl Series {
     /// Adds an observation; one no newer than the latest is ignored (a
     /// side's data is re-sent in every snapshot until it is read again).
@@ -97,10 +107,37 @@ impl Series {
         let from = by_offset.min(self.points.len().saturating_sub(KEEP_POINTS));
         if from > 0 {
             self.points.drain(..from);
-            if self.points.capacity() > 2 * self.points.len() + 4 {
-                self.points.shrink_to_fit();
+        }
+        self.thin();
+        if self.points.capacity() > 2 * self.points.len() + 4 {
+            self.points.shrink_to_fit();
+        }
+    }
+
+    /// Drops the points between the oldest and the newest `KEEP_POINTS`
+    /// that the line between their neighbours passes within
+    /// `THIN_TOLERANCE_MS` of, checking every point dropped since the last
+    /// one kept against that line. A partition written at a steady rate
+    /// keeps a handful of points however far behind its readers are; a
+    /// burst after an idle spell keeps both knees.
+    fn thin(&mut self) {
+        let n = self.points.len();
+        if n <= THIN_ABOVE {
+            return;
+        }
+        let points = &self.points;
+        let mut keep: SmallVec<[bool; SERIES_POINTS + 1]> = smallvec::smallvec![true; n];
+        let mut kept = 0;
+        for i in 1..n - KEEP_POINTS {
+            let (from, to) = (points[kept], points[i + 1]);
+            if points[kept + 1..=i].iter().all(|&p| off_line_ms(from, to, p) <= THIN_TOLERANCE_MS) {
+                keep[i] = false;
+            } else {
+                kept = i;
             }
         }
+        let mut keep = keep.into_iter();
+        self.points.retain(|_| keep.next().unwrap_or(true));
     }
 
     /// The value at time `t`, interpolated; `None` before the first point.
@@ -161,6 +198,21 @@ impl Series {
     pub fn first(&self) -> Option<(Ts, i64)> {
         self.points.first().map(|p| p.pair())
     }
+}
+
+/// How far in time (milliseconds) the line from `a` to `b` reaches `p`'s
+/// value from when `p` was observed; infinite where offsets went down
+/// between them (a recreated topic), so such points are kept.
+fn off_line_ms(a: Point, b: Point, p: Point) -> f64 {
+    if !(a.value <= p.value && p.value <= b.value) {
+        return f64::INFINITY;
+    }
+    if a.value == b.value {
+        // Between two equal points: nothing crosses there.
+        return 0.0;
+    }
+    let reached = a.ms as f64 + (p.value - a.value) as f64 / (b.value - a.value) as f64 * (b.ms - a.ms) as f64;
+    (reached - p.ms as f64).abs()
 }
 
 /// The value at `t` (milliseconds) on the line from `a` to `b`.
@@ -386,6 +438,53 @@ mod tests {
         s.forget();
         assert_eq!(s.time_reached(1_055), None);
         assert_eq!(s.time_reached(1_405).map(|ts| (ts - t(0)).num_milliseconds()), Some(40_500));
+    }
+
+    #[test]
+    fn a_partition_far_behind_keeps_few_points_and_the_same_answers() {
+        // Written steadily for 40 s while its reader stays at 1_055.
+        let s = written(Some(1_055));
+        assert!(s.points.len() <= THIN_ABOVE, "{:?}", s.points);
+        for (offset, ms) in [(1_055, 5_500), (1_200, 20_000), (1_395, 39_500)] {
+            assert_eq!(s.time_reached(offset).map(|ts| (ts - t(0)).num_milliseconds()), Some(ms), "offset {offset}");
+        }
+    }
+
+    #[test]
+    fn thinning_moves_no_crossing_by_more_than_its_tolerance() {
+        // Bursts, idle spells and uneven reads, with the reader far behind;
+        // beside it the same observations kept whole.
+        let (mut thinned, mut whole) = (Series::default(), Vec::new());
+        let (mut ms, mut end, mut seed) = (0_i64, 10_000_i64, 7_u64);
+        for _ in 0..SERIES_POINTS {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let r = seed >> 33;
+            ms += 500 + (r % 3_000) as i64;
+            end += match r % 4 {
+                0 => 0,
+                1 => (r % 7) as i64,
+                2 => 50 + (r % 500) as i64,
+                _ => 5,
+            };
+            let at = Ts::from_timestamp_millis(ms).unwrap_or_default();
+            thinned.time_reached(10_000);
+            thinned.push(at, end);
+            thinned.forget();
+            whole.push(Point::new(at, end));
+        }
+        let whole = Series { points: whole.into_iter().collect(), asked: Cell::new(i64::MAX) };
+        assert!(thinned.points.len() < whole.points.len(), "{} points kept", thinned.points.len());
+        let first = whole.first().map_or(end, |(_, v)| v);
+        for offset in first + 1..=end {
+            let (a, b) = (thinned.time_reached(offset), whole.time_reached(offset));
+            let off = match (a, b) {
+                (Some(a), Some(b)) => (a - b).num_milliseconds().abs() as f64,
+                _ => panic!("offset {offset}: thinned {a:?}, whole {b:?}"),
+            };
+            assert!(off <= THIN_TOLERANCE_MS + 1.0, "offset {offset} moved {off} ms");
+        }
+        assert_eq!(thinned.latest(), whole.latest());
+        assert_eq!(thinned.unchanged_since(), whole.unchanged_since());
     }
 
     #[test]
