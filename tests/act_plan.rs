@@ -61,8 +61,10 @@ fn planner(text: &str) -> Planner {
     std::fs::write(&file, "hunter2\n").unwrap_or_else(|e| panic!("{e}"));
     let text = text.replace("PASSWORD_FILE", &file.display().to_string());
     let text = text.as_str();
-    let cfg = config::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"));
-    Planner::new(&cfg)
+    let cfg = config::parse(text, Path::new("test.toml"));
+    // Read while parsing: the file is not needed after.
+    let _ = std::fs::remove_file(&file);
+    Planner::new(&cfg.unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn snapshot() -> Snapshot {

@@ -36,6 +36,7 @@ fn a_bad_config_names_the_file_and_key_and_exits_2() {
     let out = kdrill(&["check", "--config", "/nonexistent/kdrill.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("/nonexistent/kdrill.toml"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -57,6 +58,7 @@ fn a_secret_in_the_environment_never_reaches_the_output() {
         Err(e) => panic!("cannot run kdrill: {e}"),
     };
     // Nothing listens on those ports: the pair cannot be observed.
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let all = text(&out.stdout) + &text(&out.stderr);
     assert!(!all.contains("s3cr3t-hunter2"), "the secret leaked: {all}");
