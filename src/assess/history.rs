@@ -10,6 +10,8 @@ use smallvec::SmallVec;
 
 use crate::model::{Flow, Snapshot, Ts};
 
+use super::groups::same_name;
+
 /// Offsets of one partition over time: points where the value changed, plus
 /// the last moment it was seen unchanged before each change, so an idle
 /// hour is not mistaken for a slow trickle; the newest point is the latest
@@ -55,6 +57,8 @@ impl Point {
 }
 
 const SERIES_POINTS: usize = 48;
+/// How far past `SERIES_POINTS` a series grows before its oldest are dropped.
+const SERIES_SLACK: usize = 16;
 
 /// The newest points a partition's series keeps however old: enough to
 /// tell where the end offset stood a poll ago, and when it last changed.
@@ -62,13 +66,14 @@ const KEEP_POINTS: usize = 3;
 
 /// A partition's series longer than this is thinned (`thin`): a partition
 /// far behind keeps its points back to where MM2 or a group stands, and at
-/// 100,000 partitions 48 points each would be ≈ 100 MB.
-const THIN_ABOVE: usize = 8;
+/// 100,000 partitions 48 points each would be ≈ 100 MB. Up to here (half a
+/// minute of polls) every point is kept, so a partition a few polls behind
+/// is aged exactly as read; past it, in 16 points' room.
+const THIN_ABOVE: usize = 15;
 
 /// How far in time a thinned series may place a crossing from where its
-/// full series would: half a poll at the default 2 s interval, below what
-/// lag in seconds is shown to.
-const THIN_TOLERANCE_MS: f64 = 1_000.0;
+/// full series would: a quarter of a poll at the default 2 s interval.
+const THIN_TOLERANCE_MS: f64 = 500.0;
 
 impl Series {
     /// Adds an observation; one no newer than the latest is ignored (a
@@ -85,7 +90,9 @@ impl Series {
             Some(last) if marks_unchanged => *last = point,
             _ => self.points.push(point),
         }
-        if self.points.len() > SERIES_POINTS {
+        // Trimmed a few points at a time: a series at its cap (a busy
+        // topic's total) would otherwise shift every point on every push.
+        if self.points.len() > SERIES_POINTS + SERIES_SLACK {
             let over = self.points.len() - SERIES_POINTS;
             self.points.drain(..over);
         }
@@ -126,7 +133,7 @@ impl Series {
             return;
         }
         let points = &self.points;
-        let mut keep: SmallVec<[bool; SERIES_POINTS + 1]> = smallvec::smallvec![true; n];
+        let mut keep: SmallVec<[bool; SERIES_POINTS + SERIES_SLACK + 1]> = smallvec::smallvec![true; n];
         let mut kept = 0;
         for i in 1..n - KEEP_POINTS {
             let (from, to) = (points[kept], points[i + 1]);
@@ -331,9 +338,22 @@ impl History {
         }
         for dep in &snap.mm2 {
             let Some(rep) = &dep.replicated else { continue };
+            // Offsets of a topic usually come together: the map is touched
+            // once per run of them, not once per partition.
             let mut totals: HashMap<&str, i64> = HashMap::new();
+            let mut run: Option<(&str, i64)> = None;
             for r in &rep.value {
-                *totals.entry(&*r.topic).or_default() += r.upstream_offset;
+                match &mut run {
+                    Some((topic, sum)) if same_name(topic, &r.topic) => *sum += r.upstream_offset,
+                    _ => {
+                        if let Some((topic, sum)) = run.replace((&r.topic, r.upstream_offset)) {
+                            *totals.entry(topic).or_default() += sum;
+                        }
+                    }
+                }
+            }
+            if let Some((topic, sum)) = run {
+                *totals.entry(topic).or_default() += sum;
             }
             let series = self.replicated_totals.entry(dep.flow).or_default();
             for (topic, total) in totals {
@@ -400,7 +420,7 @@ mod tests {
         for i in 0..1000 {
             s.push(t(i), i);
         }
-        assert!(s.points.len() <= SERIES_POINTS);
+        assert!(s.points.len() <= SERIES_POINTS + SERIES_SLACK);
         assert_eq!(s.latest(), Some((t(999), 999)));
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::model::{Flow, Mm2Deployment, ReplicatedOffset, Snapshot, Ts, age_secs};
 
+use super::groups::same_name;
 use super::history::{History, Series};
 use super::truth::Freshness;
 
@@ -223,7 +224,7 @@ fn by_topic(offsets: &[ReplicatedOffset]) -> HashMap<&str, Vec<Option<i64>>> {
         let Ok(idx) = usize::try_from(r.partition) else {
             continue;
         };
-        if run.as_ref().is_some_and(|(t, _)| *t != &*r.topic)
+        if run.as_ref().is_some_and(|(t, _)| !same_name(t, &r.topic))
             && let Some((topic, slots)) = run.take()
         {
             merge(&mut map, topic, slots);
