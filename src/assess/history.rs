@@ -66,10 +66,10 @@ const KEEP_POINTS: usize = 3;
 
 /// A partition's series longer than this is thinned (`thin`): a partition
 /// far behind keeps its points back to where MM2 or a group stands, and at
-/// 100,000 partitions 48 points each would be ≈ 100 MB. Up to here (half a
-/// minute of polls) every point is kept, so a partition a few polls behind
-/// is aged exactly as read; past it, in 16 points' room.
-const THIN_ABOVE: usize = 15;
+/// 100,000 partitions 48 points each would be ≈ 100 MB. Up to here every
+/// point is kept, so a partition a few polls behind is aged exactly as
+/// read; past it the series stays in the 8 points' room it grew to.
+const THIN_ABOVE: usize = 7;
 
 /// How far in time a thinned series may place a crossing from where its
 /// full series would: a quarter of a poll at the default 2 s interval.
