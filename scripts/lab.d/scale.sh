@@ -46,10 +46,11 @@ scale_start() {  # SIDE K
     echo "num.partitions=1"
     echo "default.replication.factor=1"
     echo "min.insync.replicas=1"
-    # The same internal topic sizes as node 1: a group's coordinator is the
-    # leader of partition hash(group) % offsets.topic.num.partitions of its
-    # own config, so a broker that counted 50 where the topic has 1 would
-    # answer NOT_COORDINATOR for most groups once it leads the topic.
+    # The same internal topic sizes as node 1: a group's coordinator leads
+    # partition hash(group) % the partitions of __consumer_offsets, which a
+    # broker counts from the topic if it exists when the broker starts and
+    # from its own config otherwise; one that counted Kafka's default of 50
+    # where the topic has 1 would answer NOT_COORDINATOR for most groups.
     echo "offsets.topic.replication.factor=1"
     echo "offsets.topic.num.partitions=1"
     echo "transaction.state.log.replication.factor=1"
@@ -58,6 +59,7 @@ scale_start() {  # SIDE K
     echo "share.coordinator.state.topic.replication.factor=1"
     echo "share.coordinator.state.topic.min.isr=1"
     echo "share.coordinator.state.topic.num.partitions=1"
+    echo "group.initial.rebalance.delay.ms=0"
     echo "log.segment.bytes=16777216"
   } >"$props"
   if [[ ! -f "$dir/data/meta.properties" ]]; then

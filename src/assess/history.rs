@@ -27,11 +27,36 @@ pub struct Series {
     points: SmallVec<[Point; 2]>,
     /// The lowest offset `time_reached` was asked since the last `forget`.
     asked: Cell<i64>,
+    /// Where thinning stands (`thin`).
+    door: Door,
 }
 
 impl Default for Series {
     fn default() -> Self {
-        Series { points: SmallVec::new(), asked: Cell::new(i64::MAX) }
+        Series { points: SmallVec::new(), asked: Cell::new(i64::MAX), door: Door::closed() }
+    }
+}
+
+/// The segment a partition's series is being thinned along: from the
+/// point observed at `anchor_ms`, the slopes (milliseconds per record) a
+/// line may take and still pass within `THIN_TOLERANCE_MS` of every point
+/// dropped after it. Each drop narrows them, so however many points a
+/// segment swallows, each stays within the tolerance of the final line.
+#[derive(Clone, Copy, Debug)]
+struct Door {
+    anchor_ms: i64,
+    lo: f32,
+    hi: f32,
+}
+
+impl Door {
+    /// Matches no point: the next decision starts a segment.
+    fn closed() -> Door {
+        Door { anchor_ms: i64::MIN, lo: f32::NEG_INFINITY, hi: f32::INFINITY }
+    }
+
+    fn open(anchor: Point) -> Door {
+        Door { anchor_ms: anchor.ms, ..Door::closed() }
     }
 }
 
@@ -66,22 +91,23 @@ const KEEP_POINTS: usize = 3;
 
 /// A partition's series longer than this is thinned (`thin`): a partition
 /// far behind keeps its points back to where MM2 or a group stands, and at
-/// 100,000 partitions 48 points each would be ≈ 100 MB. Up to here every
-/// point is kept, so a partition a few polls behind is aged exactly as
-/// read; past it the series stays in the 8 points' room it grew to.
+/// 100,000 partitions 48 points each would be ≈ 77 MB a side. Up to here
+/// every point is kept, so a partition a few polls behind is aged exactly
+/// as read; past it the series stays in the 8 points' room it grew to.
 const THIN_ABOVE: usize = 7;
 
 /// How far in time a thinned series may place a crossing from where its
 /// full series would: a quarter of a poll at the default 2 s interval.
-const THIN_TOLERANCE_MS: f64 = 500.0;
+const THIN_TOLERANCE_MS: f32 = 500.0;
 
 impl Series {
     /// Adds an observation; one no newer than the latest is ignored (a
     /// side's data is re-sent in every snapshot until it is read again).
-    pub fn push(&mut self, at: Ts, value: i64) {
+    /// Whether it added a point (not only moved the latest on).
+    pub fn push(&mut self, at: Ts, value: i64) -> bool {
         let point = Point::new(at, value);
         if self.points.last().is_some_and(|last| last.ms >= point.ms) {
-            return;
+            return false;
         }
         let n = self.points.len();
         // Unchanged since a point that already marks it unchanged: that mark moves on.
@@ -92,10 +118,20 @@ impl Series {
         }
         // Trimmed a few points at a time: a series at its cap (a busy
         // topic's total) would otherwise shift every point on every push.
-        if self.points.len() > SERIES_POINTS + SERIES_SLACK {
+        if self.points.len() >= SERIES_POINTS + SERIES_SLACK {
             let over = self.points.len() - SERIES_POINTS;
             self.points.drain(..over);
         }
+        !marks_unchanged
+    }
+
+    /// A partition's end offset read: added, thinned, and what nothing
+    /// asked forgotten.
+    pub fn observe(&mut self, at: Ts, value: i64) {
+        if self.push(at, value) {
+            self.thin();
+        }
+        self.forget();
     }
 
     pub fn latest(&self) -> Option<(Ts, i64)> {
@@ -115,36 +151,47 @@ impl Series {
         if from > 0 {
             self.points.drain(..from);
         }
-        self.thin();
         if self.points.capacity() > 2 * self.points.len() + 4 {
             self.points.shrink_to_fit();
         }
     }
 
-    /// Drops the points between the oldest and the newest `KEEP_POINTS`
-    /// that the line between their neighbours passes within
-    /// `THIN_TOLERANCE_MS` of, checking every point dropped since the last
-    /// one kept against that line. A partition written at a steady rate
-    /// keeps a handful of points however far behind its readers are; a
-    /// burst after an idle spell keeps both knees.
+    /// Decides, once per point added, whether the point before the one
+    /// that just left the newest `KEEP_POINTS` can go: it can when the
+    /// line from the segment's anchor to the point after it passes within
+    /// `THIN_TOLERANCE_MS` of it and of every point the segment dropped
+    /// before (`Door`); otherwise it anchors the next segment. A partition
+    /// written at a steady rate keeps a handful of points however far
+    /// behind its readers are; a burst after an idle spell keeps both
+    /// knees; offsets that went down (a recreated topic) keep every point.
     fn thin(&mut self) {
         let n = self.points.len();
         if n <= THIN_ABOVE {
             return;
         }
-        let points = &self.points;
-        let mut keep: SmallVec<[bool; SERIES_POINTS + SERIES_SLACK + 1]> = smallvec::smallvec![true; n];
-        let mut kept = 0;
-        for i in 1..n - KEEP_POINTS {
-            let (from, to) = (points[kept], points[i + 1]);
-            if points[kept + 1..=i].iter().all(|&p| off_line_ms(from, to, p) <= THIN_TOLERANCE_MS) {
-                keep[i] = false;
-            } else {
-                kept = i;
-            }
+        let (a, p, next) = (n - KEEP_POINTS - 3, n - KEEP_POINTS - 2, n - KEEP_POINTS - 1);
+        let (anchor, point, after) = (self.points[a], self.points[p], self.points[next]);
+        if self.door.anchor_ms != anchor.ms {
+            // A new segment, or its anchor forgotten or trimmed away.
+            self.door = Door::open(anchor);
         }
-        let mut keep = keep.into_iter();
-        self.points.retain(|_| keep.next().unwrap_or(true));
+        let (dv, dt) = ((point.value - anchor.value) as f32, (point.ms - anchor.ms) as f32);
+        let monotone = anchor.value <= point.value && point.value <= after.value && anchor.value < after.value;
+        // The slopes that pass within the tolerance of `point`; a point
+        // level with the anchor is passed at the anchor's time whatever the slope.
+        let (lo, hi) = match dv > 0.0 {
+            true => (self.door.lo.max((dt - THIN_TOLERANCE_MS) / dv), self.door.hi.min((dt + THIN_TOLERANCE_MS) / dv)),
+            false if dt <= THIN_TOLERANCE_MS => (self.door.lo, self.door.hi),
+            false => (f32::INFINITY, f32::NEG_INFINITY),
+        };
+        let slope = (after.ms - anchor.ms) as f32 / (after.value - anchor.value) as f32;
+        if monotone && lo <= slope && slope <= hi {
+            self.points.remove(p);
+            self.door.lo = lo;
+            self.door.hi = hi;
+        } else {
+            self.door = Door::open(point);
+        }
     }
 
     /// The value at time `t`, interpolated; `None` before the first point.
@@ -207,21 +254,6 @@ impl Series {
     }
 }
 
-/// How far in time (milliseconds) the line from `a` to `b` reaches `p`'s
-/// value from when `p` was observed; infinite where offsets went down
-/// between them (a recreated topic), so such points are kept.
-fn off_line_ms(a: Point, b: Point, p: Point) -> f64 {
-    if !(a.value <= p.value && p.value <= b.value) {
-        return f64::INFINITY;
-    }
-    if a.value == b.value {
-        // Between two equal points: nothing crosses there.
-        return 0.0;
-    }
-    let reached = a.ms as f64 + (p.value - a.value) as f64 / (b.value - a.value) as f64 * (b.ms - a.ms) as f64;
-    (reached - p.ms as f64).abs()
-}
-
 /// The value at `t` (milliseconds) on the line from `a` to `b`.
 fn interpolate(a: Point, b: Point, t: i64) -> f64 {
     let span = (b.ms - a.ms) as f64;
@@ -250,15 +282,15 @@ fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
     if parts.len() <= idx {
         parts.resize_with(idx + 1, Series::default);
     }
-    parts[idx].push(at, value);
-    parts[idx].forget();
+    parts[idx].observe(at, value);
 }
 
 fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64) {
-    match map.get_mut(topic) {
-        Some(s) => s.push(at, value),
-        None => map.entry(topic.to_owned()).or_default().push(at, value),
-    }
+    let series = match map.get_mut(topic) {
+        Some(s) => s,
+        None => map.entry(topic.to_owned()).or_default(),
+    };
+    series.push(at, value);
 }
 
 /// Totals sampled over time for sparklines, newest last.
@@ -432,8 +464,7 @@ mod tests {
             if let Some(offset) = asked {
                 s.time_reached(offset);
             }
-            s.push(t(i), 1_000 + 10 * i);
-            s.forget();
+            s.observe(t(i), 1_000 + 10 * i);
         }
         s
     }
@@ -452,10 +483,8 @@ mod tests {
         assert_eq!(s.time_reached(1_055).map(|ts| (ts - t(0)).num_milliseconds()), Some(5_500));
         assert!(s.points.len() < 40, "{} points kept", s.points.len());
         // Once no longer asked, it is forgotten at the next read.
-        s.push(t(41), 1_410);
-        s.forget();
-        s.push(t(42), 1_420);
-        s.forget();
+        s.observe(t(41), 1_410);
+        s.observe(t(42), 1_420);
         assert_eq!(s.time_reached(1_055), None);
         assert_eq!(s.time_reached(1_405).map(|ts| (ts - t(0)).num_milliseconds()), Some(40_500));
     }
@@ -470,41 +499,70 @@ mod tests {
         }
     }
 
-    #[test]
-    fn thinning_moves_no_crossing_by_more_than_its_tolerance() {
-        // Bursts, idle spells and uneven reads, with the reader far behind;
-        // beside it the same observations kept whole.
+    /// Reads `(ms, end offset)` into a series as a partition's are read,
+    /// its reader staying at the first offset, and beside it the same
+    /// points kept whole; checks every crossing of the thinned series
+    /// against the whole one and returns how many points it kept.
+    fn thinned_like_whole(reads: &[(i64, i64)]) -> usize {
         let (mut thinned, mut whole) = (Series::default(), Vec::new());
-        let (mut ms, mut end, mut seed) = (0_i64, 10_000_i64, 7_u64);
-        for _ in 0..SERIES_POINTS {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            let r = seed >> 33;
-            ms += 500 + (r % 3_000) as i64;
-            end += match r % 4 {
-                0 => 0,
-                1 => (r % 7) as i64,
-                2 => 50 + (r % 500) as i64,
-                _ => 5,
-            };
+        let reader = reads.first().map_or(0, |&(_, v)| v + 1);
+        for &(ms, end) in reads {
             let at = Ts::from_timestamp_millis(ms).unwrap_or_default();
-            thinned.time_reached(10_000);
-            thinned.push(at, end);
-            thinned.forget();
+            thinned.time_reached(reader);
+            thinned.observe(at, end);
             whole.push(Point::new(at, end));
         }
-        let whole = Series { points: whole.into_iter().collect(), asked: Cell::new(i64::MAX) };
-        assert!(thinned.points.len() < whole.points.len(), "{} points kept", thinned.points.len());
-        let first = whole.first().map_or(end, |(_, v)| v);
-        for offset in first + 1..=end {
+        let whole = Series { points: whole.into_iter().collect(), ..Series::default() };
+        let last = whole.latest().map_or(0, |(_, v)| v);
+        let step = ((last - reader) / 5_000).max(1) as usize;
+        for offset in (reader..=last).step_by(step) {
             let (a, b) = (thinned.time_reached(offset), whole.time_reached(offset));
             let off = match (a, b) {
-                (Some(a), Some(b)) => (a - b).num_milliseconds().abs() as f64,
+                (Some(a), Some(b)) => (a - b).num_milliseconds().abs(),
                 _ => panic!("offset {offset}: thinned {a:?}, whole {b:?}"),
             };
-            assert!(off <= THIN_TOLERANCE_MS + 1.0, "offset {offset} moved {off} ms");
+            assert!(off as f32 <= THIN_TOLERANCE_MS + 1.0, "offset {offset} moved {off} ms: {:?}", thinned.points);
         }
         assert_eq!(thinned.latest(), whole.latest());
-        assert_eq!(thinned.unchanged_since(), whole.unchanged_since());
+        assert_eq!(thinned.recent_rate(Ts::MAX_UTC), whole.recent_rate(Ts::MAX_UTC));
+        thinned.points.len()
+    }
+
+    #[test]
+    fn thinning_moves_no_crossing_by_more_than_its_tolerance() {
+        // Points a later pass would have dropped against a line that
+        // earlier drops were never checked against.
+        let mut reads = vec![(0, 0), (1_400, 100), (2_000, 200), (2_300, 300)];
+        reads.extend((0..6).map(|k| (4_000 + 1_000 * k, 400 + 100 * k)));
+        thinned_like_whole(&reads);
+        // Two minutes of a rate rising from 100 to 130 records a second.
+        let mut end = 1_000_000;
+        let ramp: Vec<(i64, i64)> = (0..120)
+            .map(|s| {
+                end += 100 + s / 4;
+                (1_000 * s, end)
+            })
+            .collect();
+        assert!(thinned_like_whole(&ramp) < 40, "a smooth ramp keeps few points");
+        // Bursts, idle spells and uneven reads.
+        for seed in 1..=40_u64 {
+            let (mut ms, mut end, mut seed) = (0_i64, 10_000_i64, seed);
+            let reads: Vec<(i64, i64)> = (0..SERIES_POINTS)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    let r = seed >> 33;
+                    ms += 500 + (r % 3_000) as i64;
+                    end += match r % 4 {
+                        0 => 0,
+                        1 => (r % 7) as i64,
+                        2 => 50 + (r % 500) as i64,
+                        _ => 5,
+                    };
+                    (ms, end)
+                })
+                .collect();
+            thinned_like_whole(&reads);
+        }
     }
 
     #[test]
@@ -524,8 +582,7 @@ mod tests {
         s.push(t(0), 5);
         s.push(t(100), 6);
         for i in 101..=200 {
-            s.push(t(i), 6);
-            s.forget();
+            s.observe(t(i), 6);
         }
         assert_eq!(s.time_reached(6).map(|ts| (ts - t(0)).num_seconds()), Some(100));
         assert_eq!(s.unchanged_since(), Some(t(100)));
@@ -533,8 +590,7 @@ mod tests {
         // Two points inline: a quiet series allocates nothing of its own.
         let mut quiet = Series::default();
         for i in 0..100 {
-            quiet.push(t(i), 7);
-            quiet.forget();
+            quiet.observe(t(i), 7);
         }
         assert!(!quiet.points.spilled(), "{:?}", quiet.points);
         assert_eq!(quiet.unchanged_since(), Some(t(0)));
