@@ -373,19 +373,8 @@ impl History {
             // Offsets of a topic usually come together: the map is touched
             // once per run of them, not once per partition.
             let mut totals: HashMap<&str, i64> = HashMap::new();
-            let mut run: Option<(&str, i64)> = None;
-            for r in &rep.value {
-                match &mut run {
-                    Some((topic, sum)) if same_name(topic, &r.topic) => *sum += r.upstream_offset,
-                    _ => {
-                        if let Some((topic, sum)) = run.replace((&r.topic, r.upstream_offset)) {
-                            *totals.entry(topic).or_default() += sum;
-                        }
-                    }
-                }
-            }
-            if let Some((topic, sum)) = run {
-                *totals.entry(topic).or_default() += sum;
+            for run in rep.value.chunk_by(|a, b| same_name(&a.topic, &b.topic)) {
+                *totals.entry(&run[0].topic).or_default() += run.iter().map(|r| r.upstream_offset).sum::<i64>();
             }
             let series = self.replicated_totals.entry(dep.flow).or_default();
             for (topic, total) in totals {

@@ -219,24 +219,20 @@ fn by_topic(offsets: &[ReplicatedOffset]) -> HashMap<&str, Vec<Option<i64>>> {
         }
     }
     let mut map = HashMap::new();
-    let mut run: Option<(&str, Vec<Option<i64>>)> = None;
-    for r in offsets {
-        let Ok(idx) = usize::try_from(r.partition) else {
-            continue;
-        };
-        if run.as_ref().is_some_and(|(t, _)| !same_name(t, &r.topic))
-            && let Some((topic, slots)) = run.take()
-        {
-            merge(&mut map, topic, slots);
+    for run in offsets.chunk_by(|a, b| same_name(&a.topic, &b.topic)) {
+        let mut slots = Vec::new();
+        for r in run {
+            let Ok(idx) = usize::try_from(r.partition) else {
+                continue;
+            };
+            if slots.len() <= idx {
+                slots.resize(idx + 1, None);
+            }
+            slots[idx] = Some(r.upstream_offset);
         }
-        let (_, slots) = run.get_or_insert_with(|| (&*r.topic, Vec::new()));
-        if slots.len() <= idx {
-            slots.resize(idx + 1, None);
+        if !slots.is_empty() {
+            merge(&mut map, &run[0].topic, slots);
         }
-        slots[idx] = Some(r.upstream_offset);
-    }
-    if let Some((topic, slots)) = run {
-        merge(&mut map, topic, slots);
     }
     map
 }
