@@ -98,7 +98,7 @@ const THIN_ABOVE: usize = 7;
 
 /// How far in time a thinned series may place a crossing from where its
 /// full series would: a quarter of a poll at the default 2 s interval.
-const THIN_TOLERANCE_MS: f32 = 500.0;
+const THIN_TOLERANCE_MS: f64 = 500.0;
 
 impl Series {
     /// Adds an observation; one no newer than the latest is ignored (a
@@ -175,20 +175,23 @@ impl Series {
             // A new segment, or its anchor forgotten or trimmed away.
             self.door = Door::open(anchor);
         }
-        let (dv, dt) = ((point.value - anchor.value) as f32, (point.ms - anchor.ms) as f32);
+        // Reckoned in f64 (an f32 holds a day's milliseconds to 8 ms) and
+        // kept in f32 rounded inwards, so the window only ever narrows.
+        let (dv, dt) = ((point.value - anchor.value) as f64, (point.ms - anchor.ms) as f64);
         let monotone = anchor.value <= point.value && point.value <= after.value && anchor.value < after.value;
+        let (door_lo, door_hi) = (f64::from(self.door.lo), f64::from(self.door.hi));
         // The slopes that pass within the tolerance of `point`; a point
         // level with the anchor is passed at the anchor's time whatever the slope.
         let (lo, hi) = match dv > 0.0 {
-            true => (self.door.lo.max((dt - THIN_TOLERANCE_MS) / dv), self.door.hi.min((dt + THIN_TOLERANCE_MS) / dv)),
-            false if dt <= THIN_TOLERANCE_MS => (self.door.lo, self.door.hi),
-            false => (f32::INFINITY, f32::NEG_INFINITY),
+            true => (door_lo.max((dt - THIN_TOLERANCE_MS) / dv), door_hi.min((dt + THIN_TOLERANCE_MS) / dv)),
+            false if dt <= THIN_TOLERANCE_MS => (door_lo, door_hi),
+            false => (f64::INFINITY, f64::NEG_INFINITY),
         };
-        let slope = (after.ms - anchor.ms) as f32 / (after.value - anchor.value) as f32;
+        let slope = (after.ms - anchor.ms) as f64 / (after.value - anchor.value) as f64;
         if monotone && lo <= slope && slope <= hi {
             self.points.remove(p);
-            self.door.lo = lo;
-            self.door.hi = hi;
+            self.door.lo = f32_at_least(lo);
+            self.door.hi = f32_at_most(hi);
         } else {
             self.door = Door::open(point);
         }
@@ -252,6 +255,18 @@ impl Series {
     pub fn first(&self) -> Option<(Ts, i64)> {
         self.points.first().map(|p| p.pair())
     }
+}
+
+/// The smallest `f32` not below `x`.
+fn f32_at_least(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) < x { f.next_up() } else { f }
+}
+
+/// The largest `f32` not above `x`.
+fn f32_at_most(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) > x { f.next_down() } else { f }
 }
 
 /// The value at `t` (milliseconds) on the line from `a` to `b`.
@@ -493,14 +508,21 @@ mod tests {
     /// points kept whole; checks every crossing of the thinned series
     /// against the whole one and returns how many points it kept.
     fn thinned_like_whole(reads: &[(i64, i64)]) -> usize {
-        let (mut thinned, mut whole) = (Series::default(), Vec::new());
         let reader = reads.first().map_or(0, |&(_, v)| v + 1);
-        for &(ms, end) in reads {
+        thinned_like_whole_read_at(reads, |_| reader)
+    }
+
+    /// `thinned_like_whole`, its reader at `reader(i)` before the i-th read
+    /// (never moving back); crossings are checked from where it ends.
+    fn thinned_like_whole_read_at(reads: &[(i64, i64)], reader: impl Fn(usize) -> i64) -> usize {
+        let (mut thinned, mut whole) = (Series::default(), Vec::new());
+        for (i, &(ms, end)) in reads.iter().enumerate() {
             let at = Ts::from_timestamp_millis(ms).unwrap_or_default();
-            thinned.time_reached(reader);
+            thinned.time_reached(reader(i));
             thinned.observe(at, end);
             whole.push(Point::new(at, end));
         }
+        let reader = reader(reads.len());
         let whole = Series { points: whole.into_iter().collect(), ..Series::default() };
         let last = whole.latest().map_or(0, |(_, v)| v);
         let step = ((last - reader) / 5_000).max(1) as usize;
@@ -510,11 +532,31 @@ mod tests {
                 (Some(a), Some(b)) => (a - b).num_milliseconds().abs(),
                 _ => panic!("offset {offset}: thinned {a:?}, whole {b:?}"),
             };
-            assert!(off as f32 <= THIN_TOLERANCE_MS + 1.0, "offset {offset} moved {off} ms: {:?}", thinned.points);
+            assert!(off as f64 <= THIN_TOLERANCE_MS + 1.0, "offset {offset} moved {off} ms: {:?}", thinned.points);
         }
         assert_eq!(thinned.latest(), whole.latest());
         assert_eq!(thinned.recent_rate(Ts::MAX_UTC), whole.recent_rate(Ts::MAX_UTC));
+        assert_eq!(thinned.unchanged_since(), whole.unchanged_since());
         thinned.points.len()
+    }
+
+    /// Uneven reads: bursts, idle spells, a steady trickle.
+    fn uneven_reads(seed: u64, count: usize) -> Vec<(i64, i64)> {
+        let (mut ms, mut end, mut seed) = (0_i64, 10_000_i64, seed);
+        (0..count)
+            .map(|_| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let r = seed >> 33;
+                ms += 500 + (r % 3_000) as i64;
+                end += match r % 4 {
+                    0 => 0,
+                    1 => (r % 7) as i64,
+                    2 => 50 + (r % 500) as i64,
+                    _ => 5,
+                };
+                (ms, end)
+            })
+            .collect()
     }
 
     #[test]
@@ -535,23 +577,42 @@ mod tests {
         assert!(thinned_like_whole(&ramp) < 40, "a smooth ramp keeps few points");
         // Bursts, idle spells and uneven reads.
         for seed in 1..=40_u64 {
-            let (mut ms, mut end, mut seed) = (0_i64, 10_000_i64, seed);
-            let reads: Vec<(i64, i64)> = (0..SERIES_POINTS)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                    let r = seed >> 33;
-                    ms += 500 + (r % 3_000) as i64;
-                    end += match r % 4 {
-                        0 => 0,
-                        1 => (r % 7) as i64,
-                        2 => 50 + (r % 500) as i64,
-                        _ => 5,
-                    };
-                    (ms, end)
-                })
-                .collect();
-            thinned_like_whole(&reads);
+            thinned_like_whole(&uneven_reads(seed, SERIES_POINTS));
         }
+        // Two and a half days of a slow, steady writer.
+        let slow: Vec<(i64, i64)> = (0..60).map(|k| (k * 3_600_000 + k % 3 * 150, 5_000_000 + 7 * k)).collect();
+        thinned_like_whole(&slow);
+        // A record 42 hours after the one before, 511 ms off the line to the
+        // next: in f32 (8 ms steps at 42 hours) it would pass for 500 ms.
+        let (a, t) = (10_000, 150_000_009);
+        let mut days = vec![(0, 100), (5_000, 101), (a, 1_000), (a + t, 1_001), (a + 2 * t + 2 * 511, 1_002)];
+        days.extend((1..=4).map(|k| (a + 2 * t + 2 * 511 + 1_000 * k, 1_002 + k)));
+        thinned_like_whole(&days);
+    }
+
+    #[test]
+    fn a_reader_moving_on_meanwhile_finds_the_same_crossings_ahead_of_it() {
+        for seed in 1..=40_u64 {
+            let reads = uneven_reads(seed, 4 * SERIES_POINTS);
+            // The reader follows 30 reads behind: what it passed is
+            // forgotten while the rest is being thinned.
+            let reader = |i: usize| reads.get(i.saturating_sub(30)).map_or(0, |&(_, end)| end);
+            thinned_like_whole_read_at(&reads, reader);
+        }
+    }
+
+    #[test]
+    fn offsets_that_went_down_keep_the_drop() {
+        // A topic deleted and created again between two reads 400 ms apart.
+        let mut reads: Vec<(i64, i64)> = (0..20).map(|k| (400 * k, 1_000 + 40 * k)).collect();
+        reads.extend((20..40).map(|k| (400 * k, 40 * (k - 20))));
+        let mut s = Series::default();
+        for &(ms, end) in &reads {
+            s.time_reached(0);
+            s.observe(Ts::from_timestamp_millis(ms).unwrap_or_default(), end);
+        }
+        let kept: Vec<(i64, i64)> = s.points.iter().map(|p| (p.ms, p.value)).collect();
+        assert!(kept.contains(&(7_600, 1_760)) && kept.contains(&(8_000, 0)), "{kept:?}");
     }
 
     #[test]
