@@ -163,7 +163,8 @@ impl Series {
     /// before (`Door`); otherwise it anchors the next segment. A partition
     /// written at a steady rate keeps a handful of points however far
     /// behind its readers are; a burst after an idle spell keeps both
-    /// knees; offsets that went down (a recreated topic) keep every point.
+    /// knees; where offsets went down (a recreated topic) the points on
+    /// either side of the drop stay.
     fn thin(&mut self) {
         let n = self.points.len();
         if n <= THIN_ABOVE {
@@ -583,7 +584,7 @@ mod tests {
         let slow: Vec<(i64, i64)> = (0..60).map(|k| (k * 3_600_000 + k % 3 * 150, 5_000_000 + 7 * k)).collect();
         thinned_like_whole(&slow);
         // A record 42 hours after the one before, 511 ms off the line to the
-        // next: in f32 (8 ms steps at 42 hours) it would pass for 500 ms.
+        // next: in f32 (16 ms steps past 37 hours) it would pass for 500 ms.
         let (a, t) = (10_000, 150_000_009);
         let mut days = vec![(0, 100), (5_000, 101), (a, 1_000), (a + t, 1_001), (a + 2 * t + 2 * 511, 1_002)];
         days.extend((1..=4).map(|k| (a + 2 * t + 2 * 511 + 1_000 * k, 1_002 + k)));
@@ -613,6 +614,7 @@ mod tests {
         }
         let kept: Vec<(i64, i64)> = s.points.iter().map(|p| (p.ms, p.value)).collect();
         assert!(kept.contains(&(7_600, 1_760)) && kept.contains(&(8_000, 0)), "{kept:?}");
+        assert!(kept.len() < reads.len() / 2, "the ramps either side are thinned: {kept:?}");
     }
 
     #[test]
