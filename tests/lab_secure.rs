@@ -402,16 +402,16 @@ fn without_read_access_to_consumer_offsets_groups_are_asked_one_by_one_and_it_is
     // A first read may not reach the topic's end within one poll (it then
     // asks per group, and goes on reading): the topic is read in the end.
     let mut q = poll_up(&usual, Side::Dc);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while q.cluster().offsets_source != Some(OffsetsSource::Topic) {
-        assert!(
-            Instant::now() < deadline,
-            "kdrill's usual user still reads the topic: {:?}",
-            q.cluster().offsets_source
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        q.poll();
-    }
+    support::wait_for("kdrill's usual user to read the topic", Duration::from_secs(30), || {
+        match &q.cluster().offsets_source {
+            Some(OffsetsSource::Topic) => Ok(()),
+            other => {
+                let last = format!("{other:?}");
+                q.poll();
+                Err(last)
+            }
+        }
+    });
 
     let file = write_config("noread", &refused_text);
     let (_, out, err) = check(&file, false, &[]);
