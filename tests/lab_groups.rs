@@ -167,9 +167,9 @@ fn group_lag_and_resume_offsets_match_kafka_consumer_groups_and_the_checkpoints_
         let settled = t.rows.len() == 2
             && t.unknown_because.is_none()
             && t.rows.iter().all(|r| {
-                r.checkpoint.as_ref().is_some_and(|k| k.upstream_offset == r.committed)
-                    && r.target_committed.is_some()
-                    && r.position_on_target.is_some()
+                r.checkpoint().is_some_and(|k| k.upstream_offset == r.committed)
+                    && r.target_committed().is_some()
+                    && r.position_on_target().is_some()
             });
         let dr_lag = kdrill_lag(&a, Side::Dr, &group)?;
         if settled && dr_lag.values().all(|(_, lag)| lag.is_some()) { Ok(a) } else { Err(format!("{t:?}")) }
@@ -205,7 +205,7 @@ fn group_lag_and_resume_offsets_match_kafka_consumer_groups_and_the_checkpoints_
     for r in &t.rows {
         let tool = dr_tool.iter().find(|x| x.partition == r.partition).unwrap_or_else(|| panic!("no DR row"));
         let dc = dc_tool.iter().find(|x| x.partition == r.partition).unwrap_or_else(|| panic!("no DC row"));
-        let k = r.checkpoint.as_ref().unwrap_or_else(|| panic!("no checkpoint"));
+        let k = r.checkpoint().unwrap_or_else(|| panic!("no checkpoint"));
         assert_eq!(cps.get(&r.partition), Some(&(k.upstream_offset, k.downstream_offset)), "as the formatter prints");
         assert_eq!(r.resume_at(), tool.current, "resumes where DR's group stands");
         assert_eq!(r.resume_at(), Some(k.downstream_offset), "which is the checkpoint's translation");
@@ -213,7 +213,7 @@ fn group_lag_and_resume_offsets_match_kafka_consumer_groups_and_the_checkpoints_
         // (the topic is mirrored record for record), and what lies between.
         let (Some(dr_end), Some(dc_end)) = (tool.log_end, dc.log_end) else { panic!("log-end offsets unknown") };
         let position = dr_end - (dc_end - r.committed);
-        assert_eq!(r.position_on_target, Some(position));
+        assert_eq!(r.position_on_target(), Some(position));
         let resume = tool.current.unwrap_or(-1);
         assert_eq!(r.reprocess(), Some((position - resume).max(0) as u64));
         assert_eq!(r.skip(), Some((resume - position).max(0) as u64));
@@ -392,7 +392,8 @@ fn checkpoints_stopped_while_a_group_commits_are_shown_until_they_resume() {
         let m = a.mm2.iter().find(|m| m.flow == Flow::DC_TO_DR)?;
         m.problems.iter().find(|p| p.kind == Mm2ProblemKind::CheckpointsStalled).map(|p| p.text.clone())
     };
-    let checkpointed_at = |a: &Assessment| translation(a, &group)?.rows.first()?.checkpoint.map(|c| c.upstream_offset);
+    let checkpointed_at =
+        |a: &Assessment| translation(a, &group)?.rows.first()?.checkpoint().map(|c| c.upstream_offset);
     wait_for("MM2's checkpoint of the group", Duration::from_secs(120), || {
         std::thread::sleep(Duration::from_millis(500));
         let a = o.assess();

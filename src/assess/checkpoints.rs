@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::TimeDelta;
 
-use super::groups::{ByPartition, Partitioned, same_name};
+use super::groups::Partitioned;
 use super::history::History;
 use super::lag::FlowLag;
 use super::mm2::{Health, Mm2Problem, Mm2ProblemKind, Mm2View};
@@ -95,48 +95,45 @@ fn stalled(
     for t in translations.iter().filter(|t| t.flow == m.flow && t.unknown_because.is_none()) {
         let commits = history.group_commits[m.flow.source.index()].get(&t.group);
         let total = commits.and_then(|c| c.latest()).map(|(_, v)| v);
-        // A group's rows come topic by topic: each topic is looked up once.
-        let mut topic: Option<(&str, Option<&ByPartition<i64>>)> = None;
-        for r in &t.rows {
-            let reps = match topic {
-                Some((name, reps)) if same_name(name, &r.topic) => reps,
-                _ => topic.insert((&r.topic, replicated.get(&*r.topic))).1,
-            };
-            let (Some(cp), Some(rep)) = (r.checkpoint, reps.and_then(|p| p.get(r.partition))) else {
-                continue;
-            };
-            // No sync lies past what MM2 replicated.
-            if r.committed > rep.saturating_add(1) {
-                continue;
+        for (topic, rows) in t.by_topic() {
+            let reps = replicated.get(topic);
+            for r in rows {
+                let (Some(cp), Some(rep)) = (r.checkpoint(), reps.and_then(|p| p.get(r.partition))) else {
+                    continue;
+                };
+                // No sync lies past what MM2 replicated.
+                if r.committed > rep.saturating_add(1) {
+                    continue;
+                }
+                let past = r.committed.saturating_sub(cp.upstream_offset);
+                // Syncs near the group are kept about as sparse as it is behind MM2.
+                let slack = lag_max.saturating_add(rep.saturating_add(1).saturating_sub(r.committed).saturating_mul(2));
+                let beyond = past.saturating_sub(slack);
+                if beyond <= 0 {
+                    continue;
+                }
+                let key = (m.flow, t.group.clone());
+                let first_seen = *behind.entry(key.clone()).or_insert(now);
+                seen.insert(key);
+                // The group's total was below `total - beyond` until its commit
+                // here passed where a sync must lie: a bound on when that was.
+                let bound = match (commits, total) {
+                    (Some(c), Some(total)) => c.time_reached(total.saturating_sub(beyond)),
+                    _ => None,
+                };
+                let since = bound.map_or(first_seen, |b| b.min(first_seen));
+                let quiet = now - cp.written_at >= window;
+                if !quiet || now - since < window || worst.as_ref().is_some_and(|w| w.records >= past as u64) {
+                    continue;
+                }
+                worst = Some(CheckpointStall {
+                    group: t.group.clone(),
+                    topic: topic.to_owned(),
+                    partition: r.partition,
+                    records: past as u64,
+                    since,
+                });
             }
-            let past = r.committed.saturating_sub(cp.upstream_offset);
-            // Syncs near the group are kept about as sparse as it is behind MM2.
-            let slack = lag_max.saturating_add(rep.saturating_add(1).saturating_sub(r.committed).saturating_mul(2));
-            let beyond = past.saturating_sub(slack);
-            if beyond <= 0 {
-                continue;
-            }
-            let key = (m.flow, t.group.clone());
-            let first_seen = *behind.entry(key.clone()).or_insert(now);
-            seen.insert(key);
-            // The group's total was below `total - beyond` until its commit
-            // here passed where a sync must lie: a bound on when that was.
-            let bound = match (commits, total) {
-                (Some(c), Some(total)) => c.time_reached(total.saturating_sub(beyond)),
-                _ => None,
-            };
-            let since = bound.map_or(first_seen, |b| b.min(first_seen));
-            let quiet = now - cp.written_at >= window;
-            if !quiet || now - since < window || worst.as_ref().is_some_and(|w| w.records >= past as u64) {
-                continue;
-            }
-            worst = Some(CheckpointStall {
-                group: t.group.clone(),
-                topic: r.topic.to_string(),
-                partition: r.partition,
-                records: past as u64,
-                since,
-            });
         }
     }
     worst

@@ -37,10 +37,14 @@ pub enum Untranslatable {
 impl Untranslatable {
     /// The reason's stable name, as `check` reports it.
     pub fn as_str(&self) -> &'static str {
+        self.reason().as_str()
+    }
+
+    fn reason(&self) -> Reason {
         match self {
-            Untranslatable::NoCheckpoint => "no-checkpoint",
-            Untranslatable::CheckpointBehindCommit { .. } => "checkpoint-behind-commit",
-            Untranslatable::SyncTooFarBehind { .. } => "sync-point-too-far-behind",
+            Untranslatable::NoCheckpoint => Reason::NoCheckpoint,
+            Untranslatable::CheckpointBehindCommit { .. } => Reason::CheckpointBehindCommit,
+            Untranslatable::SyncTooFarBehind { .. } => Reason::SyncTooFarBehind,
         }
     }
 
@@ -67,46 +71,109 @@ pub struct CheckpointOffsets {
 }
 
 /// Where one partition of a group would resume on the flow's target.
+///
+/// A console holds one row per committed offset (250,000 at 100,000
+/// partitions), so a row is kept to 72 bytes: its topic is an index into
+/// its group's `topics`, absent figures are sentinels read through
+/// accessors, and what follows from the figures is computed when asked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TranslationRow {
-    /// The topic as named on the source.
-    pub topic: Arc<str>,
+    /// Index of the topic, as named on the source, in `GroupTranslation::topics`.
+    topic: u32,
     pub partition: i32,
     /// The group's committed offset on the source.
     pub committed: i64,
+    /// The latest checkpoint on the target for this partition (`NONE` when
+    /// there is none; its time in milliseconds since the epoch).
+    checkpoint_upstream: i64,
+    checkpoint_downstream: i64,
+    checkpoint_written_ms: i64,
+    target_committed: i64,
+    position_on_target: i64,
+    /// Milliseconds, `-1` when unknown.
+    span_ms: i64,
+    problem: Option<Reason>,
+}
+
+// What the console's memory at 100,000 partitions rests on.
+const _: () = assert!(std::mem::size_of::<TranslationRow>() <= 72);
+
+/// An absent offset in a row.
+const NONE: i64 = i64::MIN;
+
+fn some(v: i64) -> Option<i64> {
+    (v != NONE).then_some(v)
+}
+
+/// A row's reason, without the figures `Untranslatable` carries for the
+/// group's first, in the order a group names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reason {
+    NoCheckpoint,
+    CheckpointBehindCommit,
+    SyncTooFarBehind,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoCheckpoint => "no-checkpoint",
+            Reason::CheckpointBehindCommit => "checkpoint-behind-commit",
+            Reason::SyncTooFarBehind => "sync-point-too-far-behind",
+        }
+    }
+}
+
+impl TranslationRow {
     /// The latest checkpoint on the target for this partition.
-    pub checkpoint: Option<CheckpointOffsets>,
+    pub fn checkpoint(&self) -> Option<CheckpointOffsets> {
+        let written_at = chrono::DateTime::from_timestamp_millis(self.checkpoint_written_ms)?;
+        Some(CheckpointOffsets {
+            upstream_offset: some(self.checkpoint_upstream)?,
+            downstream_offset: self.checkpoint_downstream,
+            written_at,
+        })
+    }
+
     /// The group's committed offset on the target, if it has one (MM2's
     /// `sync.group.offsets.enabled` writes it there): consumers resume
     /// there, whatever the checkpoint says.
-    pub target_committed: Option<i64>,
+    pub fn target_committed(&self) -> Option<i64> {
+        some(self.target_committed)
+    }
+
     /// The target offset holding the record at the group's source
     /// position, estimated from MM2's committed progress and the target's
     /// end offset (no gaps assumed).
-    pub position_on_target: Option<i64>,
-    /// How long a stretch of the source those records span, where its
-    /// history reaches back that far.
-    pub span_secs: Option<f64>,
-    pub problem: Option<Untranslatable>,
-}
+    pub fn position_on_target(&self) -> Option<i64> {
+        some(self.position_on_target)
+    }
 
-/// What follows from a row's figures is computed when asked, not stored:
-/// a console holds one row per committed offset (250,000 at 100,000
-/// partitions).
-impl TranslationRow {
+    /// How long a stretch of the source the records re-processed or
+    /// skipped span, where its history reaches back that far.
+    pub fn span_secs(&self) -> Option<f64> {
+        (self.span_ms >= 0).then(|| self.span_ms as f64 / 1000.0)
+    }
+
+    /// The stable name of this partition's reason (`Untranslatable::as_str`).
+    pub fn problem(&self) -> Option<&'static str> {
+        self.problem.map(Reason::as_str)
+    }
+
     /// The offset the group would resume at on the target.
     pub fn resume_at(&self) -> Option<i64> {
-        resume_at(self.target_committed, self.checkpoint.as_ref())
+        let checkpointed = (self.checkpoint_upstream != NONE).then_some(self.checkpoint_downstream);
+        self.target_committed().or(checkpointed)
     }
 
     /// Records the group would consume again there.
     pub fn reprocess(&self) -> Option<u64> {
-        moved(self.position_on_target, self.resume_at()).0
+        moved(self.position_on_target(), self.resume_at()).0
     }
 
     /// Records it would never see there.
     pub fn skip(&self) -> Option<u64> {
-        moved(self.position_on_target, self.resume_at()).1
+        moved(self.position_on_target(), self.resume_at()).1
     }
 }
 
@@ -129,6 +196,8 @@ pub struct GroupTranslation {
     pub flow: Flow,
     pub group: String,
     pub members_on_source: usize,
+    /// The source topics its rows name (`topic`), each once.
+    pub topics: Vec<Arc<str>>,
     pub rows: Vec<TranslationRow>,
     /// The first partition's reason, in the order of `Untranslatable`.
     pub problem: Option<Untranslatable>,
@@ -147,17 +216,26 @@ impl GroupTranslation {
         self.rows.iter().map(TranslationRow::skip).sum()
     }
 
+    /// The topic of one of its rows, as named on the source.
+    pub fn topic(&self, row: &TranslationRow) -> &str {
+        self.topics.get(row.topic as usize).map_or("", |t| t)
+    }
+
+    /// Its rows topic by topic, as the group committed them.
+    pub fn by_topic(&self) -> impl Iterator<Item = (&str, &[TranslationRow])> {
+        self.rows.chunk_by(|a, b| a.topic == b.topic).map(|run| (self.topic(&run[0]), run))
+    }
+
     /// Partitions with `problem`'s reason.
     pub fn partitions_with_problem(&self) -> usize {
-        let kind = self.problem.as_ref().map(Untranslatable::as_str);
-        self.rows.iter().filter(|r| r.problem.as_ref().map(Untranslatable::as_str) == kind).count()
+        let kind = self.problem.as_ref().map(Untranslatable::reason);
+        self.rows.iter().filter(|r| r.problem == kind).count()
     }
 
     /// `orders-service → DR: no checkpoint yet (orders/0 +2)`.
     pub fn warning(&self) -> Option<String> {
         let p = self.problem.as_ref()?;
-        let kind = p.as_str();
-        let first = self.rows.iter().find(|r| r.problem.as_ref().map(Untranslatable::as_str) == Some(kind))?;
+        let first = self.rows.iter().find(|r| r.problem == Some(p.reason()))?;
         let more = self.partitions_with_problem().saturating_sub(1);
         let more = if more > 0 { format!(" +{more}") } else { String::new() };
         Some(format!(
@@ -165,7 +243,7 @@ impl GroupTranslation {
             self.group,
             self.flow.target,
             p.describe(),
-            first.topic,
+            self.topic(first),
             first.partition
         ))
     }
@@ -272,14 +350,15 @@ fn translate<'a>(
         None => Freshness::of(at, now, settings.stale_after).problem("translation figures"),
     };
     let members = group.members.len();
+    let index_of_flow = index;
     let source_series = &history.end_offsets[flow.source.index()];
     // A group's commits come topic by topic: what one topic's rows look
     // up, per run of its commits (only an application topic's are rows).
     #[derive(Default)]
     struct Run<'r> {
         topic: &'r str,
-        // `None` for a topic that is not an application's.
-        name: Option<Arc<str>>,
+        // Its index in `topics`; `None` for a topic that is not an application's.
+        index: Option<u32>,
         series: Option<&'r Vec<Series>>,
         // The checkpoints' topic is the target-side name; the source's is accepted too.
         checkpoints_remote: Option<&'r ByPartition<&'r Checkpoint>>,
@@ -289,7 +368,9 @@ fn translate<'a>(
         target_topic: Option<&'r crate::model::Topic>,
     }
     let mut run: Option<Run<'_>> = None;
+    let mut topics: Vec<Arc<str>> = Vec::new();
     let mut rows: Vec<TranslationRow> = Vec::with_capacity(committed.len());
+    let mut problem: Option<Untranslatable> = None;
     for c in committed {
         let r = match &mut run {
             Some(r) if same_name(r.topic, &c.topic) => r,
@@ -297,23 +378,24 @@ fn translate<'a>(
                 run.insert(Run { topic: &c.topic, ..Run::default() })
             }
             _ => {
-                let name = Arc::clone(&c.topic);
+                let index = u32::try_from(topics.len()).ok();
+                topics.push(Arc::clone(&c.topic));
                 let remote = policy.remote_topic(&source.alias, &c.topic);
-                let cps = &index.checkpoints;
+                let cps = &index_of_flow.checkpoints;
                 let in_group = |topic: &str| cps.slot(&(group.id.as_str(), topic)).and_then(|s| cps.in_slot(s));
                 run.insert(Run {
                     topic: &c.topic,
-                    name: Some(name),
+                    index,
                     series: source_series.get(&*c.topic),
                     checkpoints_remote: in_group(&remote),
                     checkpoints_source: in_group(&c.topic),
                     target_committed: target_committed.get(remote.as_str()),
-                    replicated: index.replicated.get(&*c.topic),
-                    target_topic: index.target_ends.topic(&remote),
+                    replicated: index_of_flow.replicated.get(&*c.topic),
+                    target_topic: index_of_flow.target_ends.topic(&remote),
                 })
             }
         };
-        let Some(name) = &r.name else { continue };
+        let Some(topic) = r.index else { continue };
         let checkpoint = r
             .checkpoints_remote
             .and_then(|k| k.get(c.partition))
@@ -329,42 +411,50 @@ fn translate<'a>(
         // `end - (r + 1 - x)` where nothing left a gap.
         let last_replicated = r.replicated.and_then(|t| t.get(c.partition));
         let target_end = r.target_topic.and_then(|t| end_offset(t, c.partition));
-        let on_target = |x: i64| Some(target_end? - (last_replicated? + 1 - x));
+        let on_target = |x: i64| target_end?.checked_sub(last_replicated?.checked_add(1)?.checked_sub(x)?);
         let series = r.series.and_then(|s| s.get(usize::try_from(c.partition).ok()?));
-        rows.push(row(name.clone(), c.partition, c.offset, checkpoint, target_committed, members, on_target, series));
+        let position = Position { committed: c.offset, checkpoint, target_committed, members, series };
+        let (row, why) = row(topic, c.partition, position, on_target);
+        if let Some(why) = why.filter(|w| problem.as_ref().is_none_or(|p| w.reason() < p.reason())) {
+            problem = Some(why);
+        }
+        rows.push(row);
     }
     if rows.is_empty() {
         return None;
     }
-    let order = |p: &Untranslatable| match p {
-        Untranslatable::NoCheckpoint => 0,
-        Untranslatable::CheckpointBehindCommit { .. } => 1,
-        Untranslatable::SyncTooFarBehind { .. } => 2,
-    };
-    let problem =
-        if unknown_because.is_some() { None } else { rows.iter().filter_map(|r| r.problem.clone()).min_by_key(order) };
     Some(GroupTranslation {
         flow,
         group: group.id.clone(),
         members_on_source: members,
+        topics,
         rows,
-        problem,
+        problem: problem.filter(|_| unknown_because.is_none()),
         unknown_because,
         at,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn row(
-    topic: Arc<str>,
-    partition: i32,
+/// What one partition's translation starts from.
+struct Position<'a> {
+    /// The group's committed offset on the source.
     committed: i64,
     checkpoint: Option<CheckpointOffsets>,
     target_committed: Option<i64>,
+    /// The group's members on the source.
     members: usize,
+    /// The partition's end-offset history on the source.
+    series: Option<&'a Series>,
+}
+
+/// One partition's row, and its reason with the figures it carries.
+fn row(
+    topic: u32,
+    partition: i32,
+    p: Position<'_>,
     on_target: impl Fn(i64) -> Option<i64>,
-    series: Option<&Series>,
-) -> TranslationRow {
+) -> (TranslationRow, Option<Untranslatable>) {
+    let Position { committed, checkpoint, target_committed, members, series } = p;
     let resume_at = resume_at(target_committed, checkpoint.as_ref());
     let position_on_target = on_target(committed);
     let (reprocess, skip) = moved(position_on_target, resume_at);
@@ -396,7 +486,19 @@ fn row(
             }
         }
     };
-    TranslationRow { topic, partition, committed, checkpoint, target_committed, position_on_target, span_secs, problem }
+    let row = TranslationRow {
+        topic,
+        partition,
+        committed,
+        checkpoint_upstream: checkpoint.map_or(NONE, |k| k.upstream_offset),
+        checkpoint_downstream: checkpoint.map_or(NONE, |k| k.downstream_offset),
+        checkpoint_written_ms: checkpoint.map_or(NONE, |k| k.written_at.timestamp_millis()),
+        target_committed: target_committed.unwrap_or(NONE),
+        position_on_target: position_on_target.unwrap_or(NONE),
+        span_ms: span_secs.map_or(-1, |s| (s * 1000.0).round() as i64),
+        problem: problem.as_ref().map(Untranslatable::reason),
+    };
+    (row, problem)
 }
 
 /// Seconds between the writes of source records `from` and `to - 1`, from
@@ -468,7 +570,7 @@ mod tests {
         assert_eq!(t.problem, None);
         let r = &t.rows[0];
         assert_eq!(
-            (r.resume_at(), r.position_on_target, r.reprocess(), r.skip()),
+            (r.resume_at(), r.position_on_target(), r.reprocess(), r.skip()),
             (Some(9_000), Some(9_000), Some(0), Some(0))
         );
     }

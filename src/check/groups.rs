@@ -115,20 +115,21 @@ pub fn translation_report(t: &GroupTranslation) -> TranslationReport {
         partitions: t
             .rows
             .iter()
-            .map(|r| PartitionTranslation {
-                topic: r.topic.to_string(),
+            .map(|r| (r, r.checkpoint()))
+            .map(|(r, checkpoint)| PartitionTranslation {
+                topic: t.topic(r).to_owned(),
                 partition: r.partition,
                 committed: r.committed,
-                checkpoint_upstream: r.checkpoint.as_ref().map(|k| k.upstream_offset),
-                checkpoint_downstream: r.checkpoint.as_ref().map(|k| k.downstream_offset),
-                checkpoint_written_at: r.checkpoint.as_ref().map(|k| k.written_at),
-                target_committed: r.target_committed,
+                checkpoint_upstream: checkpoint.map(|k| k.upstream_offset),
+                checkpoint_downstream: checkpoint.map(|k| k.downstream_offset),
+                checkpoint_written_at: checkpoint.map(|k| k.written_at),
+                target_committed: r.target_committed(),
                 resume_at: r.resume_at(),
-                position_on_target: r.position_on_target,
+                position_on_target: r.position_on_target(),
                 reprocess_records: r.reprocess(),
                 skip_records: r.skip(),
-                span_secs: r.span_secs,
-                reason: r.problem.as_ref().map(|p| p.as_str()),
+                span_secs: r.span_secs(),
+                reason: r.problem(),
             })
             .collect(),
     }

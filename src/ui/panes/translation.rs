@@ -49,7 +49,7 @@ pub fn lines<'a>(screen: &Screen, a: &Assessment, flow: Flow, width: usize) -> V
             let resume = r.resume_at().map_or("?".to_owned(), |o| fmt::thousands(o.max(0) as u64));
             let text = format!(
                 "{IN}  {}/{} resumes at {resume} · re-process {} · skip {}",
-                r.topic,
+                g.topic(r),
                 r.partition,
                 fmt::records(r.reprocess().map(|n| n as i64)),
                 fmt::records(r.skip().map(|n| n as i64)),
@@ -73,7 +73,7 @@ fn group_line<'a>(screen: &Screen, g: &GroupTranslation, gw: usize, width: usize
         (None, true) => ("✓", Slot::Ok),
     };
     let figure = |n: Option<u64>| rpad(&fmt::records_compact(n.map(|n| n as i64)), 11);
-    let span = g.rows.iter().map(|r| r.span_secs).try_fold(0.0_f64, |acc, s| s.map(|s| acc.max(s)));
+    let span = g.rows.iter().map(|r| r.span_secs()).try_fold(0.0_f64, |acc, s| s.map(|s| acc.max(s)));
     let text = format!(
         "{}{:>6} {} {}  {}",
         pad(&g.group, gw),
