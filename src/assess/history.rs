@@ -2,13 +2,13 @@
 //! time lag, lag totals for the sparkline, and when things started. A pure
 //! fold: `ingest` takes a snapshot and never reads a clock.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::TimeDelta;
 use smallvec::SmallVec;
 
-use crate::model::{Flow, Snapshot, Ts};
+use crate::model::{Cluster, Flow, Snapshot, Ts};
 
 use super::groups::same_name;
 
@@ -26,14 +26,40 @@ use super::groups::same_name;
 pub struct Series {
     points: SmallVec<[Point; 2]>,
     /// The lowest offset `time_reached` was asked since the last `forget`.
-    asked: Cell<i64>,
+    asked: Asked,
     /// Where thinning stands (`thin`).
     door: Door,
 }
 
 impl Default for Series {
     fn default() -> Self {
-        Series { points: SmallVec::new(), asked: Cell::new(i64::MAX), door: Door::closed() }
+        Series { points: SmallVec::new(), asked: Asked::nothing(), door: Door::closed() }
+    }
+}
+
+/// The lowest offset asked of a series: parts of one assessment pass run
+/// on two threads and may ask the same series at once.
+#[derive(Debug)]
+struct Asked(AtomicI64);
+
+impl Asked {
+    fn nothing() -> Asked {
+        Asked(AtomicI64::new(i64::MAX))
+    }
+
+    fn note(&self, value: i64) {
+        self.0.fetch_min(value, Ordering::Relaxed);
+    }
+
+    /// The lowest offset asked, forgotten.
+    fn take(&mut self) -> i64 {
+        std::mem::replace(self.0.get_mut(), i64::MAX)
+    }
+}
+
+impl Clone for Asked {
+    fn clone(&self) -> Asked {
+        Asked(AtomicI64::new(self.0.load(Ordering::Relaxed)))
     }
 }
 
@@ -145,7 +171,7 @@ impl Series {
     /// higher; one that asks lower is told "history does not reach back"
     /// (`None`), never a wrong time.
     pub fn forget(&mut self) {
-        let asked = self.asked.replace(i64::MAX);
+        let asked = self.asked.take();
         let by_offset = self.points.iter().rposition(|p| p.value < asked).unwrap_or(0);
         let from = by_offset.min(self.points.len().saturating_sub(KEEP_POINTS));
         if from > 0 {
@@ -231,7 +257,7 @@ impl Series {
     /// tell. Scans from the newest point: a partition that is behind is
     /// usually behind by moments.
     pub fn time_reached(&self, value: i64) -> Option<Ts> {
-        self.asked.set(self.asked.get().min(value));
+        self.asked.note(value);
         let mut newer: Option<Point> = None;
         for &p in self.points.iter().rev() {
             if p.value < value {
@@ -309,6 +335,47 @@ fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64
     series.push(at, value);
 }
 
+/// One cluster's end offsets, topic totals and group commits, into its
+/// side's series.
+fn ingest_side(
+    cluster: &Cluster,
+    end_offsets: &mut TopicSeries,
+    topic_totals: &mut HashMap<String, Series>,
+    group_commits: &mut HashMap<String, Series>,
+) {
+    if let Some(topics) = &cluster.topics {
+        for topic in &topics.value {
+            let total = with_topic_series(end_offsets, &topic.name, |series| {
+                let mut total = Some(0);
+                for p in &topic.partitions {
+                    match p.end_offset {
+                        Some(end) => {
+                            push_partition(series, p.id, topics.at, end);
+                            total = total.map(|t| t + end);
+                        }
+                        None => total = None,
+                    }
+                }
+                total
+            });
+            // A partly unknown total would look like a drop: skip it.
+            if let Some(total) = total {
+                push_total(topic_totals, &topic.name, topics.at, total);
+            }
+        }
+    }
+    if let Some(groups) = &cluster.groups {
+        // Groups gone from the listing are forgotten: memory stays bounded.
+        let listed: HashSet<&str> = groups.value.iter().map(|g| g.id.as_str()).collect();
+        group_commits.retain(|id, _| listed.contains(id.as_str()));
+        for g in &groups.value {
+            if let Some(committed) = &g.committed {
+                push_total(group_commits, &g.id, groups.at, committed.iter().map(|c| c.offset).sum());
+            }
+        }
+    }
+}
+
 /// Totals sampled over time for sparklines, newest last.
 pub const SPARK_POINTS: usize = 120;
 
@@ -347,43 +414,15 @@ impl History {
     /// Folds the offsets of a snapshot in. Only observations newer than what
     /// is kept are added, so re-sent snapshots change nothing.
     pub fn ingest(&mut self, snap: &Snapshot) {
-        for cluster in &snap.clusters {
-            let Some(topics) = &cluster.topics else {
-                continue;
-            };
-            let side = cluster.side.index();
-            for topic in &topics.value {
-                let total = with_topic_series(&mut self.end_offsets[side], &topic.name, |series| {
-                    let mut total = Some(0);
-                    for p in &topic.partitions {
-                        match p.end_offset {
-                            Some(end) => {
-                                push_partition(series, p.id, topics.at, end);
-                                total = total.map(|t| t + end);
-                            }
-                            None => total = None,
-                        }
-                    }
-                    total
-                });
-                // A partly unknown total would look like a drop: skip it.
-                if let Some(total) = total {
-                    push_total(&mut self.topic_totals[side], &topic.name, topics.at, total);
-                }
-            }
-        }
-        for cluster in &snap.clusters {
-            let Some(groups) = &cluster.groups else { continue };
-            let series = &mut self.group_commits[cluster.side.index()];
-            // Groups gone from the listing are forgotten: memory stays bounded.
-            let listed: HashSet<&str> = groups.value.iter().map(|g| g.id.as_str()).collect();
-            series.retain(|id, _| listed.contains(id.as_str()));
-            for g in &groups.value {
-                if let Some(committed) = &g.committed {
-                    push_total(series, &g.id, groups.at, committed.iter().map(|c| c.offset).sum());
-                }
-            }
-        }
+        // The sides' series are apart: one side is folded in on a thread of its own.
+        let [dc_ends, dr_ends] = &mut self.end_offsets;
+        let [dc_totals, dr_totals] = &mut self.topic_totals;
+        let [dc_commits, dr_commits] = &mut self.group_commits;
+        let [dc, dr] = &snap.clusters;
+        super::split::join(
+            || ingest_side(dr, dr_ends, dr_totals, dr_commits),
+            || ingest_side(dc, dc_ends, dc_totals, dc_commits),
+        );
         for dep in &snap.mm2 {
             let Some(rep) = &dep.replicated else { continue };
             // Offsets of a topic usually come together: the map is touched

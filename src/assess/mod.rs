@@ -18,6 +18,7 @@ pub mod platform;
 pub mod preflight;
 pub mod rules;
 pub mod sides;
+mod split;
 pub mod translation;
 pub mod truth;
 
@@ -221,15 +222,22 @@ impl Assessor {
         if fresh_snapshot {
             self.history.ingest(snap);
         }
+        let (s, history) = (&self.settings, &self.history);
+        // Translations, the largest part, beside everything else they do not need.
+        let (translations, (mut mm2, platforms, drift, mut sides, mut lag)) = split::join(
+            || translation::translations(snap, history, s, now),
+            || {
+                let mm2 = mm2::assess_mm2(snap, s, now);
+                let platforms = platform::assess_platforms(snap, s, now);
+                let drift = drift::topic_drift(snap, s, now);
+                let sides = Side::BOTH.map(|side| sides::assess_side(side, snap, history, &mm2, s, now));
+                (mm2, platforms, drift, sides, lag::assess_lag(snap, history, s, now))
+            },
+        );
         let s = &self.settings;
-        let mut mm2 = mm2::assess_mm2(snap, s, now);
-        let platforms = platform::assess_platforms(snap, s, now);
-        let drift = drift::topic_drift(snap, s, now);
-        let mut sides = Side::BOTH.map(|side| sides::assess_side(side, snap, &self.history, &mm2, s, now));
         for side in &mut sides {
             side.declared = s.declared_active.map(|a| if a == side.side { Role::Active } else { Role::Passive });
         }
-        let mut lag = lag::assess_lag(snap, &self.history, s, now);
         for l in &mut lag {
             if fresh_snapshot {
                 self.history.record_lag_total(l.flow, l.total);
@@ -245,7 +253,6 @@ impl Assessor {
                 mm2::mark_stalled(m, behind, since, now);
             }
         }
-        let translations = translation::translations(snap, &sides, &self.history, &self.settings, now);
         checkpoints::mark_stalled_checkpoints(
             &mut mm2,
             &translations,

@@ -1,8 +1,8 @@
 //! Per-side judgement: freshness, brokers, produce rates, who consumes,
 //! whether applications are active, and the role the side plays.
 
-use crate::config::Settings;
-use crate::model::{Cluster, Link, Side, Snapshot, Ts};
+use crate::config::{Classification, Settings};
+use crate::model::{Cluster, Group, Link, Side, Snapshot, Ts};
 
 use super::history::{History, Series};
 use super::mm2::Mm2View;
@@ -416,27 +416,31 @@ fn attribute(
     }
 }
 
+/// What a consumer group is, by its protocol and name.
+pub fn group_class(g: &Group, c: &Classification) -> GroupClass {
+    if g.protocol_type == "connect" {
+        GroupClass::Mm2
+    } else if c.is_plumbing_group(&g.id) {
+        GroupClass::Plumbing
+    } else if c.is_app_group(&g.id, &g.protocol_type) {
+        GroupClass::App
+    } else if c.is_mm2_group(&g.id) {
+        GroupClass::Other
+    } else {
+        GroupClass::Foreign
+    }
+}
+
 fn group_views(cluster: &Cluster, history: &History, settings: &Settings, now: Ts) -> Vec<GroupView> {
     let Some(groups) = &cluster.groups else {
         return Vec::new();
     };
-    let c = &settings.classification;
     let ends = super::groups::EndOffsets::of(cluster);
     groups
         .value
         .iter()
         .map(|g| {
-            let class = if g.protocol_type == "connect" {
-                GroupClass::Mm2
-            } else if c.is_plumbing_group(&g.id) {
-                GroupClass::Plumbing
-            } else if c.is_app_group(&g.id, &g.protocol_type) {
-                GroupClass::App
-            } else if c.is_mm2_group(&g.id) {
-                GroupClass::Other
-            } else {
-                GroupClass::Foreign
-            };
+            let class = group_class(g, &settings.classification);
             let mut clients: Vec<String> = g.members.iter().map(|m| m.client_id.clone()).collect();
             clients.sort();
             clients.dedup();

@@ -11,7 +11,7 @@ use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
 use super::groups::{ByPartition, EndOffsets, Partitioned, end_offset, same_name};
 use super::history::{History, Series};
-use super::sides::{GroupClass, SideView};
+use super::sides::{GroupClass, group_class};
 use super::truth::Freshness;
 
 /// A checkpoint whose translation rests on an offset sync more than this
@@ -84,10 +84,10 @@ pub struct TranslationRow {
     /// The group's committed offset on the source.
     pub committed: i64,
     /// The latest checkpoint on the target for this partition (`NONE` when
-    /// there is none; its time in milliseconds since the epoch).
+    /// there is none).
     checkpoint_upstream: i64,
     checkpoint_downstream: i64,
-    checkpoint_written_ms: i64,
+    checkpoint_written_at: Ts,
     target_committed: i64,
     position_on_target: i64,
     /// Milliseconds, `-1` when unknown.
@@ -127,11 +127,10 @@ impl Reason {
 impl TranslationRow {
     /// The latest checkpoint on the target for this partition.
     pub fn checkpoint(&self) -> Option<CheckpointOffsets> {
-        let written_at = chrono::DateTime::from_timestamp_millis(self.checkpoint_written_ms)?;
         Some(CheckpointOffsets {
             upstream_offset: some(self.checkpoint_upstream)?,
             downstream_offset: self.checkpoint_downstream,
-            written_at,
+            written_at: self.checkpoint_written_at,
         })
     }
 
@@ -251,13 +250,7 @@ impl GroupTranslation {
 
 /// For every configured flow: each application group of its source with
 /// committed offsets on mirrored topics, translated to its target.
-pub fn translations(
-    snap: &Snapshot,
-    sides: &[SideView; 2],
-    history: &History,
-    settings: &Settings,
-    now: Ts,
-) -> Vec<GroupTranslation> {
+pub fn translations(snap: &Snapshot, history: &History, settings: &Settings, now: Ts) -> Vec<GroupTranslation> {
     let mut flows: Vec<Flow> = Vec::new();
     for d in &snap.mm2 {
         if !flows.contains(&d.flow) {
@@ -266,12 +259,10 @@ pub fn translations(
     }
     let mut out = Vec::new();
     for flow in flows {
-        let views = &sides[flow.source.index()].groups;
         let Some(groups) = &snap.cluster(flow.source).groups else { continue };
         let index = FlowIndex::of(flow, snap);
-        // Views and groups come in the same order (one view per group).
-        for (view, group) in views.iter().zip(&groups.value) {
-            if view.class != GroupClass::App || view.id != group.id {
+        for group in &groups.value {
+            if group_class(group, &settings.classification) != GroupClass::App {
                 continue;
             }
             if let Some(t) = translate(flow, group, snap, &index, history, settings, now) {
@@ -492,7 +483,7 @@ fn row(
         committed,
         checkpoint_upstream: checkpoint.map_or(NONE, |k| k.upstream_offset),
         checkpoint_downstream: checkpoint.map_or(NONE, |k| k.downstream_offset),
-        checkpoint_written_ms: checkpoint.map_or(NONE, |k| k.written_at.timestamp_millis()),
+        checkpoint_written_at: checkpoint.map_or(Ts::UNIX_EPOCH, |k| k.written_at),
         target_committed: target_committed.unwrap_or(NONE),
         position_on_target: position_on_target.unwrap_or(NONE),
         span_ms: span_secs.map_or(-1, |s| (s * 1000.0).round() as i64),
