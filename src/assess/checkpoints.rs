@@ -93,8 +93,8 @@ fn stalled(
     }
     let mut worst: Option<CheckpointStall> = None;
     for t in translations.iter().filter(|t| t.flow == m.flow && t.unknown_because.is_none()) {
-        let commits = history.group_commits[m.flow.source.index()].get(&t.group);
-        let total = commits.and_then(|c| c.latest()).map(|(_, v)| v);
+        // Looked up only for a group found behind: most are not.
+        let commits = || history.group_commits[m.flow.source.index()].get(&t.group);
         for (topic, rows) in t.by_topic() {
             let reps = replicated.get(topic);
             for r in rows {
@@ -117,10 +117,7 @@ fn stalled(
                 seen.insert(key);
                 // The group's total was below `total - beyond` until its commit
                 // here passed where a sync must lie: a bound on when that was.
-                let bound = match (commits, total) {
-                    (Some(c), Some(total)) => c.time_reached(total.saturating_sub(beyond)),
-                    _ => None,
-                };
+                let bound = commits().and_then(|c| c.time_reached(c.latest()?.1.saturating_sub(beyond)));
                 let since = bound.map_or(first_seen, |b| b.min(first_seen));
                 let quiet = now - cp.written_at >= window;
                 if !quiet || now - since < window || worst.as_ref().is_some_and(|w| w.records >= past as u64) {

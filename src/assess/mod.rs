@@ -223,15 +223,14 @@ impl Assessor {
             self.history.ingest(snap);
         }
         let (s, history) = (&self.settings, &self.history);
-        // Translations, the largest part, beside everything else they do not need.
-        let (translations, (mut mm2, platforms, drift, mut sides, mut lag)) = split::join(
-            || translation::translations(snap, history, s, now),
+        // Translations, the largest part, and topic drift beside the rest.
+        let ((translations, drift), (mut mm2, platforms, mut sides, mut lag)) = split::join(
+            || (translation::translations(snap, history, s, now), drift::topic_drift(snap, s, now)),
             || {
                 let mm2 = mm2::assess_mm2(snap, s, now);
                 let platforms = platform::assess_platforms(snap, s, now);
-                let drift = drift::topic_drift(snap, s, now);
                 let sides = Side::BOTH.map(|side| sides::assess_side(side, snap, history, &mm2, s, now));
-                (mm2, platforms, drift, sides, lag::assess_lag(snap, history, s, now))
+                (mm2, platforms, sides, lag::assess_lag(snap, history, s, now))
             },
         );
         let s = &self.settings;
