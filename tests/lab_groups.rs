@@ -78,7 +78,7 @@ fn translation<'a>(a: &'a Assessment, group: &str) -> Option<&'a GroupTranslatio
 fn kdrill_lag(a: &Assessment, side: Side, group: &str) -> Result<BTreeMap<i32, (i64, Option<i64>)>, String> {
     let g = a.side(side).groups.iter().find(|g| g.id == group).ok_or(format!("no group {group} on {side}"))?;
     let lag = g.lag.as_ref().ok_or("no lag")?;
-    Ok(lag.rows.iter().map(|r| (r.partition, (r.committed, r.records()))).collect())
+    Ok(lag.rows.iter().map(|r| (r.partition, (r.committed, lag.records(r)))).collect())
 }
 
 fn kafka_tool(side: Side, group: &str, topic: &str) -> Vec<ToolRow> {

@@ -31,7 +31,7 @@ pub struct GroupPartitionLag {
 
 pub fn lag_report(l: &GroupLag) -> GroupLagReport {
     let mut rows: Vec<_> = l.rows.iter().collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.records().map_or(i64::MAX, |n| n)));
+    rows.sort_by_key(|r| std::cmp::Reverse(l.records(r).map_or(i64::MAX, |n| n)));
     GroupLagReport {
         total_records: l.total,
         unknown_because: l.unknown_because.clone(),
@@ -39,11 +39,11 @@ pub fn lag_report(l: &GroupLag) -> GroupLagReport {
         partitions: rows
             .into_iter()
             .map(|r| GroupPartitionLag {
-                topic: r.topic.to_string(),
+                topic: l.topic(r).to_owned(),
                 partition: r.partition,
                 committed: r.committed,
-                end_offset: r.end,
-                records: r.records(),
+                end_offset: l.end(r),
+                records: l.records(r),
             })
             .collect(),
     }

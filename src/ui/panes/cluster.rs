@@ -367,8 +367,8 @@ fn lag_cells<'a>(screen: &Screen, lag: Option<&GroupLag>, w: usize, fig: Slot) -
     };
     let mut out = vec![total];
     if worst_shown(w) {
-        let worst = lag.and_then(GroupLag::worst_row).filter(|r| r.records() != Some(0));
-        let text = worst.map_or(String::new(), |r| format!("{}/{}", r.topic, r.partition));
+        let worst = lag.and_then(|l| Some((l, l.worst_row()?))).filter(|(l, r)| l.records(r) != Some(0));
+        let text = worst.map_or(String::new(), |(l, r)| format!("{}/{}", l.topic(r), r.partition));
         out.push(screen.span(Slot::Muted, pad(&text, WORST)));
     }
     out
