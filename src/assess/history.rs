@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::TimeDelta;
 use smallvec::SmallVec;
 
-use crate::model::{Cluster, Flow, Snapshot, Ts};
+use crate::model::{Cluster, Flow, Mm2Deployment, Snapshot, Ts};
 
 use super::groups::same_name;
 
@@ -335,14 +335,8 @@ fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64
     series.push(at, value);
 }
 
-/// One cluster's end offsets, topic totals and group commits, into its
-/// side's series.
-fn ingest_side(
-    cluster: &Cluster,
-    end_offsets: &mut TopicSeries,
-    topic_totals: &mut HashMap<String, Series>,
-    group_commits: &mut HashMap<String, Series>,
-) {
+/// One cluster's end offsets and topic totals, into its side's series.
+fn ingest_ends(cluster: &Cluster, end_offsets: &mut TopicSeries, topic_totals: &mut HashMap<String, Series>) {
     if let Some(topics) = &cluster.topics {
         for topic in &topics.value {
             let total = with_topic_series(end_offsets, &topic.name, |series| {
@@ -364,6 +358,10 @@ fn ingest_side(
             }
         }
     }
+}
+
+/// One cluster's group commits, into its side's series.
+fn ingest_commits(cluster: &Cluster, group_commits: &mut HashMap<String, Series>) {
     if let Some(groups) = &cluster.groups {
         // Groups gone from the listing are forgotten: memory stays bounded.
         let listed: HashSet<&str> = groups.value.iter().map(|g| g.id.as_str()).collect();
@@ -372,6 +370,23 @@ fn ingest_side(
             if let Some(committed) = &g.committed {
                 push_total(group_commits, &g.id, groups.at, committed.iter().map(|c| c.offset).sum());
             }
+        }
+    }
+}
+
+/// Each MM2 deployment's replicated upstream offsets, summed per topic.
+fn ingest_progress(deployments: &[Mm2Deployment], replicated_totals: &mut HashMap<Flow, HashMap<String, Series>>) {
+    for dep in deployments {
+        let Some(rep) = &dep.replicated else { continue };
+        // Offsets of a topic usually come together: the map is touched
+        // once per run of them, not once per partition.
+        let mut totals: HashMap<&str, i64> = HashMap::new();
+        for run in rep.value.chunk_by(|a, b| same_name(&a.topic, &b.topic)) {
+            *totals.entry(&run[0].topic).or_default() += run.iter().map(|r| r.upstream_offset).sum::<i64>();
+        }
+        let series = replicated_totals.entry(dep.flow).or_default();
+        for (topic, total) in totals {
+            push_total(series, topic, rep.at, total);
         }
     }
 }
@@ -414,28 +429,22 @@ impl History {
     /// Folds the offsets of a snapshot in. Only observations newer than what
     /// is kept are added, so re-sent snapshots change nothing.
     pub fn ingest(&mut self, snap: &Snapshot) {
-        // The sides' series are apart: one side is folded in on a thread of its own.
+        // The two sides' series are apart: DC's end offsets are folded in
+        // beside DR's, the groups' commits and MM2's progress.
         let [dc_ends, dr_ends] = &mut self.end_offsets;
         let [dc_totals, dr_totals] = &mut self.topic_totals;
         let [dc_commits, dr_commits] = &mut self.group_commits;
+        let replicated = &mut self.replicated_totals;
         let [dc, dr] = &snap.clusters;
         super::split::join(
-            || ingest_side(dr, dr_ends, dr_totals, dr_commits),
-            || ingest_side(dc, dc_ends, dc_totals, dc_commits),
+            || {
+                ingest_ends(dr, dr_ends, dr_totals);
+                ingest_commits(dc, dc_commits);
+                ingest_commits(dr, dr_commits);
+                ingest_progress(&snap.mm2, replicated);
+            },
+            || ingest_ends(dc, dc_ends, dc_totals),
         );
-        for dep in &snap.mm2 {
-            let Some(rep) = &dep.replicated else { continue };
-            // Offsets of a topic usually come together: the map is touched
-            // once per run of them, not once per partition.
-            let mut totals: HashMap<&str, i64> = HashMap::new();
-            for run in rep.value.chunk_by(|a, b| same_name(&a.topic, &b.topic)) {
-                *totals.entry(&run[0].topic).or_default() += run.iter().map(|r| r.upstream_offset).sum::<i64>();
-            }
-            let series = self.replicated_totals.entry(dep.flow).or_default();
-            for (topic, total) in totals {
-                push_total(series, topic, rep.at, total);
-            }
-        }
         self.last_snapshot = Some(snap.taken_at);
     }
 
