@@ -224,13 +224,20 @@ impl Assessor {
         }
         let (s, history) = (&self.settings, &self.history);
         // Translations, the largest part, and topic drift beside the rest.
-        let ((translations, drift), (mut mm2, platforms, mut sides, mut lag)) = split::join(
+        let ((translations, drift), (mut mm2, platforms, mut sides, mut lag, mirror_ends)) = split::join(
             || (translation::translations(snap, history, s, now), drift::topic_drift(snap, s, now)),
             || {
                 let mm2 = mm2::assess_mm2(snap, s, now);
                 let platforms = platform::assess_platforms(snap, s, now);
                 let sides = Side::BOTH.map(|side| sides::assess_side(side, snap, history, &mm2, s, now));
-                (mm2, platforms, sides, lag::assess_lag(snap, history, s, now))
+                let lag = lag::assess_lag(snap, history, s, now);
+                // Only a stopped flow's ends mean anything (and only then are they needed).
+                let mirror_ends = lag
+                    .iter()
+                    .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
+                    .map(|l| ends::mirror_ends(l, snap, s, now))
+                    .collect::<Vec<_>>();
+                (mm2, platforms, sides, lag, mirror_ends)
             },
         );
         let s = &self.settings;
@@ -268,12 +275,6 @@ impl Assessor {
         let violations = self.stamp(found, now);
         let verdict = verdict(&sides, &mm2, &lag, &drift, &violations, now);
         let live_flow = live_flow(&sides, &mm2, &lag, self.settings.declared_active);
-        // Only a stopped flow's ends mean anything (and only then are they needed).
-        let mirror_ends = lag
-            .iter()
-            .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
-            .map(|l| ends::mirror_ends(l, snap, &self.settings, now))
-            .collect::<Vec<_>>();
         // Before the reverse flow starts only: once it runs, it copies.
         let not_running = |f: Flow| !mm2.iter().any(|m| m.flow == f && m.running.is_yes());
         let failback = mirror_ends
