@@ -195,7 +195,7 @@ pub struct GroupTranslation {
     pub flow: Flow,
     pub group: String,
     pub members_on_source: usize,
-    /// The source topics its rows name (`topic`), each once.
+    /// The source topics its rows name (`topic`), one per run of rows.
     pub topics: Vec<Arc<str>>,
     pub rows: Vec<TranslationRow>,
     /// The first partition's reason, in the order of `Untranslatable`.
@@ -312,7 +312,7 @@ fn translate<'a>(
     flow: Flow,
     group: &'a Group,
     snap: &'a Snapshot,
-    index: &FlowIndex<'a>,
+    flow_index: &FlowIndex<'a>,
     history: &History,
     settings: &Settings,
     now: Ts,
@@ -324,7 +324,7 @@ fn translate<'a>(
     let checkpoints = target.checkpoints.as_ref();
     // The same group's offsets on the target, by topic and partition.
     let mut target_committed = Partitioned::default();
-    let on_target_group = index.target_groups.get(group.id.as_str()).and_then(|g| g.committed.as_ref());
+    let on_target_group = flow_index.target_groups.get(group.id.as_str()).and_then(|g| g.committed.as_ref());
     for t in on_target_group.into_iter().flatten() {
         target_committed.insert(&*t.topic, t.partition, t.offset);
     }
@@ -341,7 +341,6 @@ fn translate<'a>(
         None => Freshness::of(at, now, settings.stale_after).problem("translation figures"),
     };
     let members = group.members.len();
-    let index_of_flow = index;
     let source_series = &history.end_offsets[flow.source.index()];
     // A group's commits come topic by topic: what one topic's rows look
     // up, per run of its commits (only an application topic's are rows).
@@ -372,7 +371,7 @@ fn translate<'a>(
                 let index = u32::try_from(topics.len()).ok();
                 topics.push(Arc::clone(&c.topic));
                 let remote = policy.remote_topic(&source.alias, &c.topic);
-                let cps = &index_of_flow.checkpoints;
+                let cps = &flow_index.checkpoints;
                 let in_group = |topic: &str| cps.slot(&(group.id.as_str(), topic)).and_then(|s| cps.in_slot(s));
                 run.insert(Run {
                     topic: &c.topic,
@@ -381,8 +380,8 @@ fn translate<'a>(
                     checkpoints_remote: in_group(&remote),
                     checkpoints_source: in_group(&c.topic),
                     target_committed: target_committed.get(remote.as_str()),
-                    replicated: index_of_flow.replicated.get(&*c.topic),
-                    target_topic: index_of_flow.target_ends.topic(&remote),
+                    replicated: flow_index.replicated.get(&*c.topic),
+                    target_topic: flow_index.target_ends.topic(&remote),
                 })
             }
         };
@@ -585,5 +584,29 @@ mod tests {
         snap.cluster_mut(Side::Dr).groups = Some(Observed::new(vec![group("app", Some(9_050))], now));
         let r = translation(&snap, now).rows[0].clone();
         assert_eq!((r.resume_at(), r.skip(), r.reprocess()), (Some(9_050), Some(50), Some(0)));
+    }
+
+    #[test]
+    fn rows_name_their_topic_and_the_first_reason_keeps_its_figures() {
+        let now = Utc::now();
+        let mut snap = world(now, Some((8_980, 8_980)));
+        let dc = snap.cluster_mut(Side::Dc);
+        if let Some(g) = dc.groups.as_mut().and_then(|g| g.value.first_mut()) {
+            let payments = crate::model::Committed { topic: "payments".into(), partition: 3, offset: 5 };
+            g.committed.get_or_insert_with(Vec::new).push(payments);
+        }
+        let t = translation(&snap, now);
+        let runs: Vec<(&str, usize)> = t.by_topic().map(|(topic, rows)| (topic, rows.len())).collect();
+        assert_eq!(runs, [("orders", 1), ("payments", 1)]);
+        assert_eq!(t.topic(&t.rows[1]), "payments");
+        assert_eq!(
+            t.rows.iter().map(TranslationRow::problem).collect::<Vec<_>>(),
+            [Some("checkpoint-behind-commit"), Some("no-checkpoint")]
+        );
+        // The group names its first reason in `Untranslatable`'s order.
+        assert_eq!(t.problem, Some(Untranslatable::NoCheckpoint));
+        assert!(t.warning().unwrap_or_default().ends_with("(payments/3)"), "{:?}", t.warning());
+        let behind = t.rows[0].checkpoint().map(|k| (k.upstream_offset, k.downstream_offset, k.written_at));
+        assert_eq!(behind, Some((8_980, 8_980, now)));
     }
 }
