@@ -18,11 +18,17 @@ pub struct GroupLagRow {
     topic: u32,
     pub partition: i32,
     pub committed: i64,
-    /// The side's end offset of that partition, `NO_END` when not read.
+    /// The side's end offset of that partition, `ABSENT` when not read.
     end: i64,
 }
 
-const NO_END: i64 = i64::MIN;
+/// An offset not known, in rows kept small (no `Option`'s 8 more bytes).
+pub(super) const ABSENT: i64 = i64::MIN;
+
+/// An offset kept with `ABSENT`, as an `Option`.
+pub(super) fn known(offset: i64) -> Option<i64> {
+    (offset != ABSENT).then_some(offset)
+}
 
 // What the console's memory at 100,000 partitions rests on.
 const _: () = assert!(std::mem::size_of::<GroupLagRow>() <= 24);
@@ -56,7 +62,7 @@ impl GroupLag {
 
     /// The side's end offset of a row's partition, when read.
     pub fn end(&self, row: &GroupLagRow) -> Option<i64> {
-        (row.end != NO_END).then_some(row.end)
+        known(row.end)
     }
 
     /// A row's `end - committed`; `None` when the end is unknown or the
@@ -67,7 +73,7 @@ impl GroupLag {
 }
 
 fn records(row: &GroupLagRow, stale: bool) -> Option<i64> {
-    (row.end != NO_END && !stale).then(|| row.end - row.committed)
+    known(row.end).filter(|_| !stale).map(|end| end - row.committed)
 }
 
 /// A group's lag on `cluster`: `None` for groups that commit nothing to
@@ -108,7 +114,7 @@ pub fn group_lag(
                     topic
                 }
             };
-            let end = topic.and_then(|t| end_offset(t, c.partition)).unwrap_or(NO_END);
+            let end = topic.and_then(|t| end_offset(t, c.partition)).unwrap_or(ABSENT);
             let index = u32::try_from(topics.len().saturating_sub(1)).unwrap_or(u32::MAX);
             GroupLagRow { topic: index, partition: c.partition, committed: c.offset, end }
         })

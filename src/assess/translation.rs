@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
-use super::groups::{ByPartition, EndOffsets, Partitioned, end_offset, same_name};
+use super::groups::{ABSENT, ByPartition, EndOffsets, Partitioned, end_offset, known, same_name};
 use super::history::{History, Series};
 use super::sides::{GroupClass, group_class};
 use super::truth::Freshness;
@@ -83,7 +83,7 @@ pub struct TranslationRow {
     pub partition: i32,
     /// The group's committed offset on the source.
     pub committed: i64,
-    /// The latest checkpoint on the target for this partition (`NONE` when
+    /// The latest checkpoint on the target for this partition (`ABSENT` when
     /// there is none).
     checkpoint_upstream: i64,
     checkpoint_downstream: i64,
@@ -97,13 +97,6 @@ pub struct TranslationRow {
 
 // What the console's memory at 100,000 partitions rests on.
 const _: () = assert!(std::mem::size_of::<TranslationRow>() <= 72);
-
-/// An absent offset in a row.
-const NONE: i64 = i64::MIN;
-
-fn some(v: i64) -> Option<i64> {
-    (v != NONE).then_some(v)
-}
 
 /// A row's reason, without the figures `Untranslatable` carries for the
 /// group's first, in the order a group names them.
@@ -128,7 +121,7 @@ impl TranslationRow {
     /// The latest checkpoint on the target for this partition.
     pub fn checkpoint(&self) -> Option<CheckpointOffsets> {
         Some(CheckpointOffsets {
-            upstream_offset: some(self.checkpoint_upstream)?,
+            upstream_offset: known(self.checkpoint_upstream)?,
             downstream_offset: self.checkpoint_downstream,
             written_at: self.checkpoint_written_at,
         })
@@ -138,14 +131,14 @@ impl TranslationRow {
     /// `sync.group.offsets.enabled` writes it there): consumers resume
     /// there, whatever the checkpoint says.
     pub fn target_committed(&self) -> Option<i64> {
-        some(self.target_committed)
+        known(self.target_committed)
     }
 
     /// The target offset holding the record at the group's source
     /// position, estimated from MM2's committed progress and the target's
     /// end offset (no gaps assumed).
     pub fn position_on_target(&self) -> Option<i64> {
-        some(self.position_on_target)
+        known(self.position_on_target)
     }
 
     /// How long a stretch of the source the records re-processed or
@@ -161,7 +154,7 @@ impl TranslationRow {
 
     /// The offset the group would resume at on the target.
     pub fn resume_at(&self) -> Option<i64> {
-        let checkpointed = (self.checkpoint_upstream != NONE).then_some(self.checkpoint_downstream);
+        let checkpointed = (self.checkpoint_upstream != ABSENT).then_some(self.checkpoint_downstream);
         self.target_committed().or(checkpointed)
     }
 
@@ -480,11 +473,11 @@ fn row(
         topic,
         partition,
         committed,
-        checkpoint_upstream: checkpoint.map_or(NONE, |k| k.upstream_offset),
-        checkpoint_downstream: checkpoint.map_or(NONE, |k| k.downstream_offset),
+        checkpoint_upstream: checkpoint.map_or(ABSENT, |k| k.upstream_offset),
+        checkpoint_downstream: checkpoint.map_or(ABSENT, |k| k.downstream_offset),
         checkpoint_written_at: checkpoint.map_or(Ts::UNIX_EPOCH, |k| k.written_at),
-        target_committed: target_committed.unwrap_or(NONE),
-        position_on_target: position_on_target.unwrap_or(NONE),
+        target_committed: target_committed.unwrap_or(ABSENT),
+        position_on_target: position_on_target.unwrap_or(ABSENT),
         span_ms: span_secs.map_or(-1, |s| (s * 1000.0).round() as i64),
         problem: problem.as_ref().map(Untranslatable::reason),
     };
