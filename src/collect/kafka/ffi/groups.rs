@@ -61,9 +61,10 @@ impl Drop for GroupList {
 pub fn classic_groups<C: ClientContext>(client: &Client<C>, deadline: Instant) -> Result<Vec<ClassicGroup>, RawError> {
     let mut list: *const rd::rd_kafka_group_list = ptr::null();
     // SAFETY: rk live; `list` receives an object we own. librdkafka sets it
-    // also when returning _PARTIAL, so we take ownership whenever non-null.
+    // also when returning _PARTIAL, so we take ownership whenever non-null
+    // (lazily: a `GroupList` built around null would destroy null on drop).
     let err = unsafe { raw::rd_kafka_list_groups(native(client), ptr::null(), &mut list, ms_until(deadline)) };
-    let owner = (!list.is_null()).then_some(GroupList(list));
+    let owner = (!list.is_null()).then(|| GroupList(list));
     if err != NO_ERROR {
         return Err(RawError::from_code(err));
     }
