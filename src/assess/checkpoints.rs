@@ -85,27 +85,41 @@ fn stalled(
     let window = interval.checked_mul(2)?.checked_add(&stall_after)?;
     let lag_max = i64::try_from(settings.offset_lag_max.unwrap_or(100)).unwrap_or(i64::MAX);
     let flow_lag = lag.iter().find(|l| l.flow == m.flow && l.freshness.is_fresh())?;
-    let mut replicated = Partitioned::default();
-    for r in &flow_lag.rows {
-        if let Some(rep) = r.replicated {
-            replicated.insert(&*r.topic, r.partition, rep);
+    // Built only once a group is found past its checkpoint: most are not.
+    let mut replicated: Option<Partitioned<&str, i64>> = None;
+    let index = || {
+        let mut index = Partitioned::default();
+        for r in &flow_lag.rows {
+            if let Some(rep) = r.replicated {
+                index.insert(&*r.topic, r.partition, rep);
+            }
         }
-    }
+        index
+    };
     let mut worst: Option<CheckpointStall> = None;
-    for t in translations.iter().filter(|t| t.flow == m.flow && t.unknown_because.is_none()) {
+    // Syncs may trail by `offset.lag.max` at least (`slack` below): only a
+    // group further past a checkpoint than that can be stopped.
+    let candidates = translations.iter().filter(|t| {
+        t.flow == m.flow && t.unknown_because.is_none() && t.furthest_past_checkpoint.is_some_and(|p| p > lag_max)
+    });
+    for t in candidates {
         // Looked up only for a group found behind: most are not.
         let commits = || history.group_commits[m.flow.source.index()].get(&t.group);
         for (topic, rows) in t.by_topic() {
-            let reps = replicated.get(topic);
             for r in rows {
-                let (Some(cp), Some(rep)) = (r.checkpoint(), reps.and_then(|p| p.get(r.partition))) else {
+                let Some(cp) = r.checkpoint() else { continue };
+                let past = r.committed.saturating_sub(cp.upstream_offset);
+                if past <= lag_max {
+                    continue;
+                }
+                let replicated = replicated.get_or_insert_with(index);
+                let Some(rep) = replicated.get(topic).and_then(|p| p.get(r.partition)) else {
                     continue;
                 };
                 // No sync lies past what MM2 replicated.
                 if r.committed > rep.saturating_add(1) {
                     continue;
                 }
-                let past = r.committed.saturating_sub(cp.upstream_offset);
                 // Syncs near the group are kept about as sparse as it is behind MM2.
                 let slack = lag_max.saturating_add(rep.saturating_add(1).saturating_sub(r.committed).saturating_mul(2));
                 let beyond = past.saturating_sub(slack);

@@ -5,7 +5,8 @@
 //! that silently differs is what an operator finds out on the drill day.
 //! A missing mirror or fewer partitions blocks: data would not fit.
 
-use std::collections::{HashMap, HashSet};
+use super::groups::NameMap;
+use std::collections::HashSet;
 
 use serde::Serialize;
 
@@ -54,7 +55,7 @@ pub fn topic_drift(snap: &Snapshot, settings: &Settings, now: Ts) -> Vec<TopicDr
             continue;
         }
         // By name: thousands of topics are compared every pass.
-        let targets: HashMap<&str, &Topic> = tgt_topics.value.iter().map(|m| (m.name.as_str(), m)).collect();
+        let targets: NameMap<&str, &Topic> = tgt_topics.value.iter().map(|m| (m.name.as_str(), m)).collect();
         for t in src_topics.value.iter().filter(|t| settings.classification.is_source_app_topic(&t.name, policy)) {
             let mirror = policy.remote_topic(&src.alias, &t.name);
             if !paired.insert((flow.source, t.name.clone())) {

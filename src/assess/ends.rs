@@ -3,7 +3,7 @@
 //! else writing to the target before its applications start, that is the
 //! exact point the reverse flow must start copying from.
 
-use std::collections::HashMap;
+use super::groups::NameMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ pub fn mirror_ends(lag: &FlowLag, snap: &Snapshot, settings: &Settings, now: Ts)
             return Err(format!("no mirrored partition of {flow} observed"));
         }
         let mut out = Vec::with_capacity(lag.rows.len());
-        let by_name: HashMap<&str, &Topic> = topics.value.iter().map(|t| (t.name.as_str(), t)).collect();
+        let by_name: NameMap<&str, &Topic> = topics.value.iter().map(|t| (t.name.as_str(), t)).collect();
         let mut last: Option<(&str, Option<&Topic>, Arc<str>)> = None;
         for row in &lag.rows {
             if last.as_ref().is_none_or(|(t, _, _)| !same_name(t, &row.topic)) {
@@ -89,7 +89,8 @@ pub struct CopyBack {
 pub fn copy_back(ends: &[PartitionEnd], replicated: &[crate::model::ReplicatedOffset]) -> CopyBack {
     let mut out = CopyBack { records: 0, partitions: 0, from_earliest: 0 };
     // The first position of each partition, as a search from the start finds it.
-    let mut positions: HashMap<(&str, i32), i64> = HashMap::with_capacity(replicated.len());
+    let mut positions: NameMap<(&str, i32), i64> =
+        NameMap::with_capacity_and_hasher(replicated.len(), Default::default());
     for r in replicated {
         positions.entry((&*r.topic, r.partition)).or_insert(r.upstream_offset);
     }

@@ -4,7 +4,8 @@
 //! flow's data ended on its source), and the orphan tail, the records on
 //! the old primary the stopped flow never replicated.
 
-use std::collections::{BTreeMap, HashMap};
+use super::groups::NameMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -132,7 +133,7 @@ pub fn failback(flow: Flow, ends: Result<&[PartitionEnd], &str>, lag: &[FlowLag]
         (Ok(_), Some(l)) => l.freshness.problem(&format!("{flow}'s committed offsets")),
     };
     if let (Ok(ends), Some(l), None) = (ends, reverse, &copy_back_unknown) {
-        let positions: HashMap<(&str, i32), Option<i64>> =
+        let positions: NameMap<(&str, i32), Option<i64>> =
             l.rows.iter().map(|r| ((&*r.topic, r.partition), r.replicated)).collect();
         for e in ends {
             let replicated = positions.get(&(&*e.topic, e.partition)).copied().flatten();

@@ -2,15 +2,15 @@
 //! time lag, lag totals for the sparkline, and when things started. A pure
 //! fold: `ingest` takes a snapshot and never reads a clock.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::TimeDelta;
 use smallvec::SmallVec;
 
-use crate::model::{Cluster, Flow, Mm2Deployment, Snapshot, Ts};
+use crate::model::{Cluster, Flow, Group, Mm2Deployment, Snapshot, Ts};
 
-use super::groups::same_name;
+use super::groups::{NameMap, same_name};
 
 /// Offsets of one partition over time: points where the value changed, plus
 /// the last moment it was seen unchanged before each change, so an idle
@@ -306,7 +306,7 @@ fn interpolate(a: Point, b: Point, t: i64) -> f64 {
 }
 
 /// Offset series of every partition of one side, by topic then partition id.
-pub type TopicSeries = HashMap<String, Vec<Series>>;
+pub type TopicSeries = NameMap<String, Vec<Series>>;
 
 /// `f` on the series of `topic`'s partitions, looked up once per topic; the
 /// name is copied only the first time the topic is seen.
@@ -327,7 +327,7 @@ fn push_partition(parts: &mut Vec<Series>, partition: i32, at: Ts, value: i64) {
     parts[idx].observe(at, value);
 }
 
-fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64) {
+fn push_total(map: &mut NameMap<String, Series>, topic: &str, at: Ts, value: i64) {
     let series = match map.get_mut(topic) {
         Some(s) => s,
         None => map.entry(topic.to_owned()).or_default(),
@@ -336,7 +336,7 @@ fn push_total(map: &mut HashMap<String, Series>, topic: &str, at: Ts, value: i64
 }
 
 /// One cluster's end offsets and topic totals, into its side's series.
-fn ingest_ends(cluster: &Cluster, end_offsets: &mut TopicSeries, topic_totals: &mut HashMap<String, Series>) {
+fn ingest_ends(cluster: &Cluster, end_offsets: &mut TopicSeries, topic_totals: &mut NameMap<String, Series>) {
     if let Some(topics) = &cluster.topics {
         for topic in &topics.value {
             let total = with_topic_series(end_offsets, &topic.name, |series| {
@@ -360,27 +360,50 @@ fn ingest_ends(cluster: &Cluster, end_offsets: &mut TopicSeries, topic_totals: &
     }
 }
 
-/// One cluster's group commits, into its side's series.
-fn ingest_commits(cluster: &Cluster, group_commits: &mut HashMap<String, Series>) {
-    if let Some(groups) = &cluster.groups {
-        // Groups gone from the listing are forgotten: memory stays bounded.
-        let listed: HashSet<&str> = groups.value.iter().map(|g| g.id.as_str()).collect();
-        group_commits.retain(|id, _| listed.contains(id.as_str()));
-        for g in &groups.value {
-            if let Some(committed) = &g.committed {
-                push_total(group_commits, &g.id, groups.at, committed.iter().map(|c| c.offset).sum());
-            }
+/// Each consumer group's committed-offset total over time, sorted by group
+/// id. A snapshot lists its groups sorted by id (the collector sorts them),
+/// so folding one in walks both lists side by side, with no hashing; a
+/// group gone from the listing is forgotten, so memory stays bounded.
+#[derive(Clone, Debug, Default)]
+pub struct GroupCommits(Vec<(String, Series)>);
+
+impl GroupCommits {
+    pub fn get(&self, id: &str) -> Option<&Series> {
+        let found = self.0.binary_search_by(|(g, _)| g.as_str().cmp(id));
+        found.ok().map(|i| &self.0[i].1)
+    }
+
+    /// One cluster's group commits, folded in.
+    fn ingest(&mut self, cluster: &Cluster) {
+        let Some(groups) = &cluster.groups else { return };
+        let mut listed: Vec<&Group> = groups.value.iter().collect();
+        if !listed.is_sorted_by(|a, b| a.id <= b.id) {
+            listed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         }
+        let mut before = std::mem::take(&mut self.0).into_iter().peekable();
+        let mut kept = Vec::with_capacity(listed.len());
+        for g in listed {
+            while before.next_if(|(id, _)| *id < g.id).is_some() {}
+            let known = before.next_if(|(id, _)| *id == g.id);
+            let Some(committed) = &g.committed else {
+                kept.extend(known);
+                continue;
+            };
+            let (id, mut series) = known.unwrap_or_else(|| (g.id.clone(), Series::default()));
+            series.push(groups.at, committed.iter().map(|c| c.offset).sum());
+            kept.push((id, series));
+        }
+        self.0 = kept;
     }
 }
 
 /// Each MM2 deployment's replicated upstream offsets, summed per topic.
-fn ingest_progress(deployments: &[Mm2Deployment], replicated_totals: &mut HashMap<Flow, HashMap<String, Series>>) {
+fn ingest_progress(deployments: &[Mm2Deployment], replicated_totals: &mut HashMap<Flow, NameMap<String, Series>>) {
     for dep in deployments {
         let Some(rep) = &dep.replicated else { continue };
         // Offsets of a topic usually come together: the map is touched
         // once per run of them, not once per partition.
-        let mut totals: HashMap<&str, i64> = HashMap::new();
+        let mut totals: NameMap<&str, i64> = NameMap::default();
         for run in rep.value.chunk_by(|a, b| same_name(&a.topic, &b.topic)) {
             *totals.entry(&run[0].topic).or_default() += run.iter().map(|r| r.upstream_offset).sum::<i64>();
         }
@@ -401,12 +424,12 @@ pub struct History {
     pub end_offsets: [TopicSeries; 2],
     /// Sum of a topic's end offsets, per side: for produce rates, so a pass
     /// costs a lookup per topic, not per partition.
-    pub topic_totals: [HashMap<String, Series>; 2],
+    pub topic_totals: [NameMap<String, Series>; 2],
     /// Sum of each consumer group's committed offsets, per side: a group
     /// whose commits stop while it is behind is stalled.
-    pub group_commits: [HashMap<String, Series>; 2],
+    pub group_commits: [GroupCommits; 2],
     /// Sum of MM2's replicated upstream offsets per upstream topic, per flow.
-    pub replicated_totals: HashMap<Flow, HashMap<String, Series>>,
+    pub replicated_totals: HashMap<Flow, NameMap<String, Series>>,
     /// Total replication lag per flow, one sample per snapshot (None = unknown).
     pub lag_totals: HashMap<Flow, VecDeque<Option<u64>>>,
     /// When each flow was first seen running in its current run, and
@@ -439,8 +462,8 @@ impl History {
         super::split::join(
             || {
                 ingest_ends(dr, dr_ends, dr_totals);
-                ingest_commits(dc, dc_commits);
-                ingest_commits(dr, dr_commits);
+                dc_commits.ingest(dc);
+                dr_commits.ingest(dr);
                 ingest_progress(&snap.mm2, replicated);
             },
             || ingest_ends(dc, dc_ends, dc_totals),
@@ -473,6 +496,27 @@ mod tests {
 
     fn t(s: i64) -> Ts {
         Utc.timestamp_opt(1_700_000_000 + s, 0).single().unwrap_or_default()
+    }
+
+    #[test]
+    fn group_commits_follow_a_listing_in_any_order_and_forget_groups_gone() {
+        use crate::assess::groups::tests::group;
+        use crate::model::{Observed, Side};
+        let listing = |at: Ts, groups: Vec<Group>| {
+            let mut cluster = Cluster::new(Side::Dc, "dc");
+            cluster.groups = Some(Observed::new(groups, at));
+            cluster
+        };
+        let mut commits = GroupCommits::default();
+        commits.ingest(&listing(t(0), vec![group("b", Some(5)), group("a", Some(1)), group("c", Some(7))]));
+        let unread = Group { committed: None, ..group("c", None) };
+        commits.ingest(&listing(t(10), vec![unread, group("a", Some(3)), group("d", Some(2))]));
+        let latest = |id: &str| commits.get(id).and_then(Series::latest);
+        assert_eq!(latest("a"), Some((t(10), 3)));
+        assert_eq!(commits.get("a").and_then(Series::first), Some((t(0), 1)));
+        assert_eq!(latest("b"), None, "a group gone from the listing is forgotten");
+        assert_eq!(latest("c"), Some((t(0), 7)), "kept while listed, though its offsets were not read");
+        assert_eq!(latest("d"), Some((t(10), 2)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Replication lag per mirrored partition: records (exact, from MM2's
 //! committed progress) and seconds (interpolated from the source's history).
 
-use std::collections::HashMap;
+use super::groups::NameMap;
 use std::sync::Arc;
 
 use crate::config::Settings;
@@ -141,7 +141,7 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
 
     let reads = Reads { end_at: source.topics.as_ref().map(|t| t.at), rep_at: d.replicated.as_ref().map(|r| r.at) };
     // Read on demand where history is missing: (offset asked, its record's time).
-    let written: HashMap<(&str, i32), (i64, Ts)> = source
+    let written: NameMap<(&str, i32), (i64, Ts)> = source
         .record_times
         .iter()
         .flat_map(|o| &o.value)
@@ -202,8 +202,8 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
 /// MM2's replicated offsets by topic, indexed by partition (a later entry
 /// for the same partition wins). Entries of a topic usually come together:
 /// the map is looked up once per run of them, not once per partition.
-fn by_topic(offsets: &[ReplicatedOffset]) -> HashMap<&str, Vec<Option<i64>>> {
-    fn merge<'a>(map: &mut HashMap<&'a str, Vec<Option<i64>>>, topic: &'a str, slots: Vec<Option<i64>>) {
+fn by_topic(offsets: &[ReplicatedOffset]) -> NameMap<&str, Vec<Option<i64>>> {
+    fn merge<'a>(map: &mut NameMap<&'a str, Vec<Option<i64>>>, topic: &'a str, slots: Vec<Option<i64>>) {
         let into = map.entry(topic).or_default();
         if into.is_empty() {
             *into = slots;
@@ -218,7 +218,7 @@ fn by_topic(offsets: &[ReplicatedOffset]) -> HashMap<&str, Vec<Option<i64>>> {
             }
         }
     }
-    let mut map = HashMap::new();
+    let mut map = NameMap::default();
     for run in offsets.chunk_by(|a, b| same_name(&a.topic, &b.topic)) {
         let mut slots = Vec::new();
         for r in run {

@@ -3,7 +3,7 @@
 //! target's group): how many records it would re-process or skip, and the
 //! named reason when it cannot be translated.
 
-use std::collections::HashMap;
+use super::groups::NameMap;
 use std::sync::Arc;
 
 use crate::config::Settings;
@@ -191,6 +191,9 @@ pub struct GroupTranslation {
     /// The source topics its rows name (`topic`), one per run of rows.
     pub topics: Vec<Arc<str>>,
     pub rows: Vec<TranslationRow>,
+    /// The most records it committed past its last checkpoint on any one
+    /// partition (`None`: no partition has a checkpoint).
+    pub furthest_past_checkpoint: Option<i64>,
     /// The first partition's reason, in the order of `Untranslatable`.
     pub problem: Option<Untranslatable>,
     /// Why the translation cannot be judged (figures missing or stale).
@@ -272,7 +275,7 @@ struct FlowIndex<'a> {
     checkpoints: Partitioned<(&'a str, &'a str), &'a Checkpoint>,
     /// MM2's last replicated upstream offset, by source topic and partition.
     replicated: Partitioned<&'a str, i64>,
-    target_groups: HashMap<&'a str, &'a Group>,
+    target_groups: NameMap<&'a str, &'a Group>,
     target_ends: EndOffsets<'a>,
 }
 
@@ -295,8 +298,10 @@ impl<'a> FlowIndex<'a> {
         for o in deployment.and_then(|d| d.replicated.as_ref()).iter().flat_map(|r| &r.value) {
             replicated.insert(&*o.topic, o.partition, o.upstream_offset);
         }
-        let target_groups =
-            target.groups.as_ref().map_or_else(HashMap::new, |g| g.value.iter().map(|g| (g.id.as_str(), g)).collect());
+        let target_groups = target
+            .groups
+            .as_ref()
+            .map_or_else(NameMap::default, |g| g.value.iter().map(|g| (g.id.as_str(), g)).collect());
         FlowIndex { checkpoints, replicated, target_groups, target_ends: EndOffsets::of(target) }
     }
 }
@@ -354,6 +359,7 @@ fn translate<'a>(
     let mut topics: Vec<Arc<str>> = Vec::new();
     let mut rows: Vec<TranslationRow> = Vec::with_capacity(committed.len());
     let mut problem: Option<Untranslatable> = None;
+    let mut furthest_past_checkpoint: Option<i64> = None;
     for c in committed {
         let r = match &mut run {
             Some(r) if same_name(r.topic, &c.topic) => r,
@@ -388,6 +394,10 @@ fn translate<'a>(
             downstream_offset: k.downstream_offset,
             written_at: k.written_at,
         });
+        if let Some(k) = &checkpoint {
+            let past = c.offset.saturating_sub(k.upstream_offset);
+            furthest_past_checkpoint = furthest_past_checkpoint.max(Some(past));
+        }
         let target_committed = r.target_committed.and_then(|t| t.get(c.partition));
         // Where the source's offset `x` lands on the target: MM2 wrote
         // upstream `r` as the target's last record, so `x` is
@@ -412,6 +422,7 @@ fn translate<'a>(
         members_on_source: members,
         topics,
         rows,
+        furthest_past_checkpoint,
         problem: problem.filter(|_| unknown_because.is_none()),
         unknown_because,
         at,

@@ -228,9 +228,12 @@ impl Groups {
         commits
     }
 
-    /// What `DescribeGroups` and `OffsetFetch` return.
+    /// What `DescribeGroups` and `OffsetFetch` return, sorted by id as
+    /// the Kafka collector sorts them.
     pub fn observe(&self, topics: &[TopicState]) -> Vec<Group> {
-        self.0.iter().map(|g| group_view(g, topics)).collect()
+        let mut groups: Vec<Group> = self.0.iter().map(|g| group_view(g, topics)).collect();
+        groups.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        groups
     }
 }
 
