@@ -242,8 +242,8 @@ pub fn report(a: &Assessment) -> Report {
                     class: g.class.as_str().into(),
                     state: g.state.clone(),
                     members: g.members,
-                    clients: g.clients.clone(),
-                    hosts: g.hosts.clone(),
+                    clients: g.clients.iter().map(|c| c.to_string()).collect(),
+                    hosts: g.hosts.iter().map(|h| h.to_string()).collect(),
                     lag: g.lag.as_ref().map(groups::lag_report),
                     stalled_since: g.stalled_since,
                 })

@@ -96,7 +96,7 @@ impl Fixture {
                 (0..2)
                     .map(|m| Member {
                         member_id: format!("m{m}"),
-                        client_id: format!("orders-{m}"),
+                        client_id: format!("orders-{m}").into(),
                         host: "/10.0.0.1".into(),
                         assignment: vec![],
                     })

@@ -168,14 +168,14 @@ fn classic_and_kip848_groups_appear_with_members_and_assignments() {
     assert_eq!(gm.protocol, GroupProtocol::Consumer);
     for (g, m) in [(&gc, &classic), (&gm, &modern)] {
         assert_eq!(g.protocol_type, "consumer");
-        assert_eq!(g.members[0].client_id, m.client_id);
-        assert_eq!(g.members[0].host, "/127.0.0.1");
+        assert_eq!(&*g.members[0].client_id, m.client_id.as_str());
+        assert_eq!(&*g.members[0].host, "/127.0.0.1");
         assert!(!g.members[0].member_id.is_empty());
         assert_eq!(g.committed.as_deref(), Some(&[][..]), "fetched, nothing committed yet");
     }
     // kdrill itself never shows up as a member of anything.
     let everyone = p.cluster().groups.as_ref().map(|g| g.value.clone()).unwrap_or_default();
-    assert!(everyone.iter().flat_map(|g| &g.members).all(|m| m.client_id != "kdrill"));
+    assert!(everyone.iter().flat_map(|g| &g.members).all(|m| &*m.client_id != "kdrill"));
 
     // Cross-check the classic path's own ConsumerProtocol decoding with
     // librdkafka's DescribeConsumerGroups for the same classic group.
@@ -462,7 +462,7 @@ fn mm2_connect_group_on_dr_is_listed_with_its_workers() {
     assert_eq!(g.protocol_type, "connect");
     assert_eq!(g.protocol, GroupProtocol::Classic);
     assert!(g.committed.is_none(), "Connect groups commit nothing to Kafka");
-    assert!(g.members.iter().all(|m| !m.client_id.is_empty() && m.host == "/127.0.0.1"), "{:?}", g.members);
+    assert!(g.members.iter().all(|m| !m.client_id.is_empty() && &*m.host == "/127.0.0.1"), "{:?}", g.members);
     let workers = workers_of(p.cluster(), &group_id).map(|w| w.value).unwrap_or_default();
     assert_eq!(workers.len(), g.members.len());
 
@@ -491,7 +491,7 @@ fn mm2_connect_group_on_dr_is_listed_with_its_workers() {
         p.poll();
         let g = group(p.cluster(), &group_id)?;
         let ours: Vec<(String, String, String)> =
-            g.members.iter().map(|m| (m.member_id.clone(), m.client_id.clone(), m.host.clone())).collect();
+            g.members.iter().map(|m| (m.member_id.clone(), m.client_id.to_string(), m.host.to_string())).collect();
         if ours == theirs && !ours.is_empty() { Ok(()) } else { Err(format!("ours {ours:?} theirs {theirs:?}")) }
     });
 }

@@ -383,8 +383,15 @@ impl GroupCommits {
         let mut before = std::mem::take(&mut self.0).into_iter().peekable();
         let mut kept = Vec::with_capacity(listed.len());
         for g in listed {
-            while before.next_if(|(id, _)| *id < g.id).is_some() {}
-            let known = before.next_if(|(id, _)| *id == g.id);
+            // Each id compared once: a listing holds thousands.
+            let known = loop {
+                let Some((id, _)) = before.peek() else { break None };
+                match id.as_str().cmp(&g.id) {
+                    std::cmp::Ordering::Less => drop(before.next()),
+                    std::cmp::Ordering::Equal => break before.next(),
+                    std::cmp::Ordering::Greater => break None,
+                }
+            };
             let Some(committed) = &g.committed else {
                 kept.extend(known);
                 continue;

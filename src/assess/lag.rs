@@ -175,14 +175,11 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         (Some(a), Some(b)) => Some(a.min(b)),
         _ => None,
     };
-    let unknown_rows = rows.iter().filter(|r| r.records.is_none()).count();
-    let total = (unknown_rows == 0).then(|| rows.iter().filter_map(|r| r.records).map(|n| n.max(0) as u64).sum());
-    let negative = rows.iter().filter_map(|r| r.records).filter(|n| *n < 0);
-    let ahead = negative.fold((0u64, 0usize), |(n, k), r| (n + r.unsigned_abs(), k + 1));
+    let Totals { behind, unknown_rows, ahead, unaged, max_seconds } = Totals::of(&rows);
+    let total = (unknown_rows == 0).then_some(behind);
     // The oldest record behind is unknown while any row behind (or of
     // unknown lag) cannot be aged: the known ones may all be younger.
-    let unaged = rows.iter().any(|r| r.seconds.is_none() && r.records.is_none_or(|n| n > 0));
-    let max_seconds = if unaged { None } else { rows.iter().filter_map(|r| r.seconds).reduce(f64::max) };
+    let max_seconds = if unaged { None } else { max_seconds };
     let freshness = Freshness::of(at, now, settings.stale_after);
     FlowLag {
         flow: d.flow,
@@ -196,6 +193,37 @@ fn flow_lag(d: &Mm2Deployment, snap: &Snapshot, history: &History, settings: &Se
         freshness,
         level: LagLevel::judge(total, ahead, unknown_rows, freshness, settings.lag_alarm_records),
         spark: Vec::new(),
+    }
+}
+
+/// A flow's rows summed up in one walk (a flow has a row per partition).
+#[derive(Default)]
+struct Totals {
+    /// Records behind on the rows whose lag is known.
+    behind: u64,
+    unknown_rows: usize,
+    /// Records and rows where MM2's position is past the source's end.
+    ahead: (u64, usize),
+    /// Whether a row behind (or of unknown lag) cannot be aged.
+    unaged: bool,
+    max_seconds: Option<f64>,
+}
+
+impl Totals {
+    fn of(rows: &[LagRow]) -> Totals {
+        let mut t = Totals::default();
+        for r in rows {
+            match r.records {
+                None => t.unknown_rows += 1,
+                Some(n) if n < 0 => t.ahead = (t.ahead.0 + n.unsigned_abs(), t.ahead.1 + 1),
+                Some(n) => t.behind += n as u64,
+            }
+            match r.seconds {
+                Some(s) => t.max_seconds = Some(t.max_seconds.map_or(s, |m| m.max(s))),
+                None => t.unaged |= r.records.is_none_or(|n| n > 0),
+            }
+        }
+        t
     }
 }
 

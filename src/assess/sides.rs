@@ -1,6 +1,8 @@
 //! Per-side judgement: freshness, brokers, produce rates, who consumes,
 //! whether applications are active, and the role the side plays.
 
+use std::sync::Arc;
+
 use crate::config::{Classification, Settings};
 use crate::model::{Cluster, Group, Link, Side, Snapshot, Ts};
 
@@ -64,8 +66,8 @@ pub struct GroupView {
     pub class: GroupClass,
     pub state: String,
     pub members: usize,
-    pub clients: Vec<String>,
-    pub hosts: Vec<String>,
+    pub clients: Vec<Arc<str>>,
+    pub hosts: Vec<Arc<str>>,
     /// Committed offsets against this side's end offsets; `None` for
     /// groups that commit nothing to Kafka (Connect workers).
     pub lag: Option<super::groups::GroupLag>,
@@ -422,10 +424,10 @@ pub fn group_class(g: &Group, c: &Classification) -> GroupClass {
         GroupClass::Mm2
     } else if c.is_plumbing_group(&g.id) {
         GroupClass::Plumbing
-    } else if c.is_app_group(&g.id, &g.protocol_type) {
-        GroupClass::App
     } else if c.is_mm2_group(&g.id) {
         GroupClass::Other
+    } else if c.names_app_group(&g.id) {
+        GroupClass::App
     } else {
         GroupClass::Foreign
     }
@@ -441,10 +443,10 @@ fn group_views(cluster: &Cluster, history: &History, settings: &Settings, now: T
         .iter()
         .map(|g| {
             let class = group_class(g, &settings.classification);
-            let mut clients: Vec<String> = g.members.iter().map(|m| m.client_id.clone()).collect();
+            let mut clients: Vec<Arc<str>> = g.members.iter().map(|m| m.client_id.clone()).collect();
             clients.sort();
             clients.dedup();
-            let mut hosts: Vec<String> = g.members.iter().map(|m| m.host.clone()).collect();
+            let mut hosts: Vec<Arc<str>> = g.members.iter().map(|m| m.host.clone()).collect();
             hosts.sort();
             hosts.dedup();
             let lag = super::groups::group_lag(g, cluster, &ends, settings, now);

@@ -50,6 +50,12 @@ impl Classification {
         if protocol_type == "connect" || self.is_plumbing_group(group) || is_mm2_group(group) {
             return false;
         }
+        self.names_app_group(group)
+    }
+
+    /// Whether the application patterns (all groups, when none is set)
+    /// name `group`, whatever else it is.
+    pub fn names_app_group(&self, group: &str) -> bool {
         self.app_groups.is_empty() || self.app_groups.iter().any(|r| r.is_match(group))
     }
 

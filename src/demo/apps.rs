@@ -214,7 +214,7 @@ impl Apps {
         let client_id = format!("{}-{n}", self.groups[g].client[side.index()]);
         let member_id = format!("{client_id}-{}", rng.uuid());
         let host = format!("/{}", rng.ip(net(side)));
-        Member { member_id, client_id, host, stray }
+        Member { member_id, client_id: client_id.into(), host: host.into(), stray }
     }
 
     /// Each application's Deployment on `side` as its Kubernetes shows it:
@@ -233,7 +233,7 @@ impl Apps {
             .filter(|g| ids.contains(g.id()))
             .flat_map(|g| g.members())
             .filter(|m| !m.stray)
-            .map(|m| m.client_id.as_str())
+            .map(|m| &*m.client_id)
             .collect();
         self.defs
             .iter()

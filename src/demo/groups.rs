@@ -11,8 +11,8 @@ use super::timeline::{Event, Guard, STEPS_PER_SEC, Timeline};
 
 pub(super) struct Member {
     pub member_id: String,
-    pub client_id: String,
-    pub host: String,
+    pub client_id: Arc<str>,
+    pub host: Arc<str>,
     /// Joined by the StrayConsumer fault, not by the side's applications.
     pub stray: bool,
 }

@@ -207,8 +207,10 @@ pub struct Group {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     pub member_id: String,
-    pub client_id: String,
-    pub host: String,
+    /// Client id and host are shared with the assessment's group views, which
+    /// list them for every group on every pass.
+    pub client_id: Arc<str>,
+    pub host: Arc<str>,
     /// Assigned (topic, partition) pairs; topic names shared (`Names`).
     pub assignment: Vec<(Arc<str>, i32)>,
 }

@@ -200,7 +200,7 @@ pub fn from_classic(g: ClassicGroup, names: &mut Names) -> Group {
             } else {
                 Vec::new()
             };
-            Member { member_id: m.member_id, client_id: m.client_id, host: m.host, assignment }
+            Member { member_id: m.member_id, client_id: m.client_id.into(), host: m.host.into(), assignment }
         })
         .collect();
     Group {
@@ -236,8 +236,8 @@ pub fn from_described(d: Described, names: &mut Names) -> Result<Option<Group>, 
             .into_iter()
             .map(|m| Member {
                 member_id: m.member_id,
-                client_id: m.client_id,
-                host: m.host,
+                client_id: m.client_id.into(),
+                host: m.host.into(),
                 assignment: m.assignment.into_iter().map(|(topic, p)| (names.get(&topic), p)).collect(),
             })
             .collect(),

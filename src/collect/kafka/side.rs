@@ -238,7 +238,7 @@ pub fn workers_of(cluster: &Cluster, group_id: &str) -> Option<Observed<Vec<Work
         .value
         .iter()
         .find(|g| g.id == group_id && g.protocol_type == "connect")
-        .map(|g| g.members.iter().map(|m| Worker { id: m.member_id.clone(), host: m.host.clone() }).collect())
+        .map(|g| g.members.iter().map(|m| Worker { id: m.member_id.clone(), host: m.host.to_string() }).collect())
         .unwrap_or_default();
     Some(Observed::new(workers, groups.at))
 }

@@ -473,7 +473,7 @@ impl Mm2 {
             .groups()
             .members(CONNECT_GROUP.id)
             .iter()
-            .map(|m| Worker { id: m.member_id.clone(), host: m.host.clone() })
+            .map(|m| Worker { id: m.member_id.clone(), host: m.host.to_string() })
             .collect();
         d.observe(at, clusters.side(d.flow.source), &self.mirrored, workers)
     }
@@ -518,8 +518,8 @@ impl Mm2 {
 fn worker_member(pod: usize, ip: &str, rng: &mut SplitMix64) -> Member {
     Member {
         member_id: format!("connect-{}-{}", pod + 1, rng.uuid()),
-        client_id: format!("connect-{}", pod + 1),
-        host: format!("/{ip}"),
+        client_id: format!("connect-{}", pod + 1).into(),
+        host: format!("/{ip}").into(),
         stray: false,
     }
 }

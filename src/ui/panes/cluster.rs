@@ -1,6 +1,8 @@
 //! One cluster: link, brokers, produce rate per application topic (all
 //! writers, applications, MM2), and consumer groups with who is connected.
 
+use std::sync::Arc;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -322,10 +324,10 @@ fn group_header(w: usize, iw: usize) -> String {
 }
 
 /// `orders-1 +1 @ 10.0.0.5 +1`: the first of each, and how many more.
-fn who(clients: &[String], hosts: &[String]) -> String {
-    let first = |v: &[String]| match v {
+fn who(clients: &[Arc<str>], hosts: &[Arc<str>]) -> String {
+    let first = |v: &[Arc<str>]| match v {
         [] => String::new(),
-        [one] => one.clone(),
+        [one] => one.to_string(),
         [one, rest @ ..] => format!("{one} +{}", rest.len()),
     };
     match (first(clients), first(hosts)) {
