@@ -252,7 +252,10 @@ impl<K: NameKey, T: Copy> Partitioned<K, T> {
                 let next = self.keys.len();
                 let slot = *self.slots.entry(key).or_insert(next);
                 if slot == next {
-                    self.keys.push(ByPartition::default());
+                    // Sized as the key before: a key's partitions are added
+                    // one by one, and keys of a cluster tend to have as many.
+                    let like = self.keys.last().map_or(0, |k| k.dense.len());
+                    self.keys.push(ByPartition { dense: Vec::with_capacity(like), other: Vec::new() });
                 }
                 self.last = Some((key, slot));
                 slot

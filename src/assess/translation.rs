@@ -256,12 +256,14 @@ pub fn translations(snap: &Snapshot, history: &History, settings: &Settings, now
     let mut out = Vec::new();
     for flow in flows {
         let Some(groups) = &snap.cluster(flow.source).groups else { continue };
-        let index = FlowIndex::of(flow, snap);
+        // Built once the source is found to hold an application group.
+        let mut index = None;
         for group in &groups.value {
             if group_class(group, &settings.classification) != GroupClass::App {
                 continue;
             }
-            if let Some(t) = translate(flow, group, snap, &index, history, settings, now) {
+            let index = index.get_or_insert_with(|| FlowIndex::of(flow, snap));
+            if let Some(t) = translate(flow, group, snap, index, history, settings, now) {
                 out.push(t);
             }
         }
