@@ -5,8 +5,6 @@
 //! that silently differs is what an operator finds out on the drill day.
 //! A missing mirror or fewer partitions blocks: data would not fit.
 
-use super::groups::NameMap;
-use std::collections::HashSet;
 use std::fmt::Display;
 
 use serde::Serialize;
@@ -14,6 +12,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::model::{Side, Snapshot, Topic, Ts};
 
+use super::groups::{NameMap, NameSet};
 use super::truth::Freshness;
 
 /// One application topic and its mirror on the other side.
@@ -47,7 +46,7 @@ pub fn topic_drift(snap: &Snapshot, settings: &Settings, now: Ts) -> Vec<TopicDr
     let mut out: Vec<TopicDrift> = Vec::new();
     // Topics already paired, by side: with identity names the reverse flow
     // pairs the same two topics the other way round.
-    let mut paired: HashSet<(Side, String), foldhash::fast::RandomState> = HashSet::default();
+    let mut paired: NameSet<(Side, String)> = NameSet::default();
     for flow in snap.mm2.iter().map(|d| d.flow) {
         let (src, tgt) = (snap.cluster(flow.source), snap.cluster(flow.target));
         let (Some(src_topics), Some(tgt_topics)) = (&src.topics, &tgt.topics) else { continue };

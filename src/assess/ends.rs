@@ -3,7 +3,6 @@
 //! else writing to the target before its applications start, that is the
 //! exact point the reverse flow must start copying from.
 
-use super::groups::NameMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Settings;
 use crate::model::{Flow, Partition, Snapshot, Topic, Ts};
 
-use super::groups::same_name;
+use super::groups::{NameMap, same_name};
 use super::lag::FlowLag;
 use super::truth::Freshness;
 

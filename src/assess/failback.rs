@@ -4,7 +4,6 @@
 //! flow's data ended on its source), and the orphan tail, the records on
 //! the old primary the stopped flow never replicated.
 
-use super::groups::NameMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use crate::model::{Flow, Ts};
 
 use super::conditions::Eval;
 use super::ends::PartitionEnd;
+use super::groups::NameMap;
 use super::lag::FlowLag;
 use super::truth::Truth;
 

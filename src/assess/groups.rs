@@ -1,7 +1,7 @@
 //! Consumer groups' lag on one side: each group's committed offset per
 //! partition against that side's end offset, and in total.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::config::Settings;
@@ -202,6 +202,9 @@ impl<T: Copy> ByPartition<T> {
 /// quicker than the standard SipHash on short names and is seeded per
 /// process, so names chosen to collide cannot be prepared in advance.
 pub type NameMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A set of names read from a cluster, hashed as `NameMap` is.
+pub type NameSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// Whether two names are equal, told first by where they live: the model
 /// shares one string per topic and group name among all rows naming it

@@ -1,13 +1,12 @@
 //! Replication lag per mirrored partition: records (exact, from MM2's
 //! committed progress) and seconds (interpolated from the source's history).
 
-use super::groups::NameMap;
 use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::model::{Flow, Mm2Deployment, ReplicatedOffset, Snapshot, Ts, age_secs};
 
-use super::groups::same_name;
+use super::groups::{NameMap, same_name};
 use super::history::{History, Series};
 use super::truth::Freshness;
 

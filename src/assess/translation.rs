@@ -3,13 +3,12 @@
 //! target's group): how many records it would re-process or skip, and the
 //! named reason when it cannot be translated.
 
-use super::groups::NameMap;
 use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
-use super::groups::{ABSENT, ByPartition, EndOffsets, Partitioned, end_offset, known, same_name};
+use super::groups::{ABSENT, ByPartition, EndOffsets, NameMap, Partitioned, end_offset, known, same_name};
 use super::history::{History, Series};
 use super::sides::{GroupClass, group_class};
 use super::truth::Freshness;
