@@ -17,7 +17,9 @@
 //! new client: one whose connections hung with a frozen broker may never
 //! answer again, and one that kept failing waits out librdkafka's growing
 //! reconnect backoff before it tries again, late after the broker returned.
-//! The first good poll brings it back `Up`. A client
+//! A client that finds the cluster answering again was made while it did
+//! not: it answers that poll's metadata, and a client made then asks the
+//! rest. The first good poll brings it back `Up`. A client
 //! whose metadata answers but whose end offsets all fail in
 //! `RENEW_AFTER_OFFSET_FAILURES` polls in a row is replaced too: after a
 //! broker resumed, a client may keep stale leaders a fresh one never sees.
@@ -252,10 +254,18 @@ impl ClusterPoller {
                 }
             }
         }
-        let Some(observer) = self.client.take() else {
+        let Some(mut observer) = self.client.take() else {
             return stats;
         };
-        self.poll_with(&observer, deadline, &mut stats);
+        if matches!(self.state.link, Link::Down { .. }) {
+            match self.metadata(&observer, deadline) {
+                Ok(_) => observer = self.fresh_after_outage(observer),
+                Err(e) => self.fail(e, &mut stats),
+            }
+        }
+        if stats.errors.is_empty() {
+            self.poll_with(&observer, deadline, &mut stats);
+        }
         drain_events(&observer);
         self.count(&stats);
         if std::mem::take(&mut self.renew) {
@@ -274,6 +284,23 @@ impl ClusterPoller {
         }
         stats.elapsed = started.elapsed();
         stats
+    }
+
+    /// While the cluster is down every poll connects anew, so a client
+    /// that finds it answering again was made while it did not: its
+    /// connections, opened to a broker that hung, may leave requests
+    /// unanswered after it resumed (a group listing timing out, then
+    /// metadata failing, one poll later). Once such a client's metadata
+    /// answers, the poll goes on with a client made now.
+    fn fresh_after_outage(&self, outlived: Observer) -> Observer {
+        match client::observer(&self.cfg, &self.timing, self.context.clone()) {
+            Ok(fresh) => {
+                drain_events(&outlived);
+                self.context.retire(&ffi::client_name(outlived.client()));
+                fresh
+            }
+            Err(_) => outlived,
+        }
     }
 
     fn poll_with(&mut self, observer: &Observer, deadline: Instant, stats: &mut PollStats) {
@@ -318,6 +345,14 @@ impl ClusterPoller {
             // A client about to be replaced does not wait out its group
             // requests too: the next poll, one interval away, asks anew.
             return self.section_error("groups: not asked, connecting with a new client".into(), stats);
+        }
+        if md.brokers.is_empty() {
+            // A broker that resumed after its controller fenced it answers
+            // metadata naming no broker until it is unfenced: no group
+            // coordinator can answer yet, and asking would wait out the
+            // whole group deadline.
+            return self
+                .section_error("groups: not asked, the metadata names no broker (fenced or starting)".into(), stats);
         }
 
         // The reader's client lived through the outage: a fresh one, in place.

@@ -109,9 +109,8 @@ impl SidePoller {
         // The reader's connections lived through the outage the last poll
         // saw: read with a new client now, not one poll (and one request
         // timeout spent on a hung connection) after the cluster answers.
-        if matches!(self.cluster.cluster().link, Link::Down { .. })
-            && let Some(r) = self.reader.as_mut()
-        {
+        let after_outage = matches!(self.cluster.cluster().link, Link::Down { .. });
+        if after_outage && let Some(r) = self.reader.as_mut() {
             tracing::debug!("{}: the cluster was down: reading MM2 topics with a new client", self.side);
             r.renew_consumer();
             self.reader_behind = None;
@@ -136,7 +135,8 @@ impl SidePoller {
         });
         match footprint {
             Some(Ok(f)) => {
-                self.watch_reader(answered, &f);
+                let back = after_outage && matches!(self.cluster.cluster().link, Link::Up { .. });
+                self.watch_reader(answered, back, &f);
                 self.absorb(f)
             }
             Some(Err(_)) => {
@@ -153,8 +153,20 @@ impl SidePoller {
     /// client. While the cluster answers and MM2's sections stay incomplete
     /// for half of `stale_after`, the reader continues with a new client,
     /// where it stopped (a reader merely catching up loses nothing by it).
-    /// After an outage the reader was renewed before this poll's read.
-    fn watch_reader(&mut self, answered: bool, f: &Mm2Footprint) {
+    ///
+    /// After an outage the reader was renewed before this poll's read, so
+    /// its client was made while the broker did not answer: connections
+    /// made then may leave requests unanswered once it resumes. When this
+    /// poll found the cluster back (`back`: its metadata answers again),
+    /// the next poll reads with a client made now, as the cluster poller
+    /// does with its own.
+    fn watch_reader(&mut self, answered: bool, back: bool, f: &Mm2Footprint) {
+        if back && let Some(r) = self.reader.as_mut() {
+            tracing::debug!("{}: the cluster answers again: reading MM2 topics with a new client", self.side);
+            r.renew_consumer();
+            self.reader_behind = None;
+            return;
+        }
         let incomplete = f.deployments.iter().any(|d| d.connectors.is_none() || d.replicated.is_none())
             || f.heartbeats.is_none()
             || f.checkpoints.is_none();
