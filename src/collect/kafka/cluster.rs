@@ -299,7 +299,13 @@ impl ClusterPoller {
                 self.context.retire(&ffi::client_name(outlived.client()));
                 fresh
             }
-            Err(_) => outlived,
+            Err(e) => {
+                tracing::debug!(
+                    "{}: a new client failed ({e}): going on with the one made during the outage",
+                    self.cfg.alias
+                );
+                outlived
+            }
         }
     }
 
@@ -346,6 +352,11 @@ impl ClusterPoller {
             // requests too: the next poll, one interval away, asks anew.
             return self.section_error("groups: not asked, connecting with a new client".into(), stats);
         }
+
+        // The reader's client lived through the outage: a fresh one, in place.
+        if after_outage && let Some(r) = self.offsets_reader.as_mut() {
+            r.renew_consumer();
+        }
         if md.brokers.is_empty() {
             // A broker that resumed after its controller fenced it answers
             // metadata naming no broker until it is unfenced: no group
@@ -353,11 +364,6 @@ impl ClusterPoller {
             // whole group deadline.
             return self
                 .section_error("groups: not asked, the metadata names no broker (fenced or starting)".into(), stats);
-        }
-
-        // The reader's client lived through the outage: a fresh one, in place.
-        if after_outage && let Some(r) = self.offsets_reader.as_mut() {
-            r.renew_consumer();
         }
         let read_until = Instant::now() + self.timing.request_timeout / 2;
         let from_topic = if self.offsets_topic {
