@@ -240,6 +240,34 @@ fn a_source_read_late_does_not_make_mm2_writes_look_like_an_application() {
 }
 
 #[test]
+fn mm2_writes_into_a_side_whose_source_was_never_observed_are_never_an_applications() {
+    // DC refuses kdrill (a wrong password) while MM2 replicates into DR
+    // and commits its progress in steps (`offset.flush.interval.ms`): how
+    // much MM2 could have written is unknown, so DR's growth is not an
+    // application's, and no rule breaks on it.
+    let mut fx = Fixture::new();
+    let mut assessor = Assessor::new(settings());
+    let mut committed = None;
+    for n in 0..16 {
+        let mut snap = fx.step();
+        let dc = snap.cluster_mut(Side::Dc);
+        dc.link = Link::Down { since: fx.t, last_ok: None, error: "authentication failed".into() };
+        (dc.brokers, dc.topics, dc.groups, dc.heartbeats) = (None, None, None, None);
+        let flush = snap.mm2.iter_mut().find(|d| d.flow == Flow::DC_TO_DR).and_then(|d| d.replicated.as_mut());
+        for r in flush.into_iter().flat_map(|r| r.value.iter_mut()) {
+            if n % 5 == 0 {
+                committed = Some(r.upstream_offset);
+            }
+            r.upstream_offset = committed.unwrap_or(r.upstream_offset);
+        }
+        let a = assessor.assess(&snap, fx.t);
+        let dr = a.side(Side::Dr);
+        assert!(!dr.producing.is_yes(), "at {n} s: DR judged producing: {:?}", dr.topics);
+        assert!(a.violations.is_empty(), "at {n} s: {:?}", a.violations);
+    }
+}
+
+#[test]
 fn a_connected_group_behind_whose_commits_stopped_is_stalled_and_a_person_is_needed() {
     use kdrill::assess::Standing;
     let mut fx = Fixture::new();

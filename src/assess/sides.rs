@@ -349,6 +349,9 @@ fn attribute(
     // Series that keep moving: read every poll, known only up to their last read.
     let mut live = vec![own];
     let mut replicating = false;
+    // A running flow seen from one end only: what MM2 could have written
+    // is unbounded.
+    let mut one_sided = false;
     for m in inbound {
         let committed = history.replicated_totals.get(&m.flow).and_then(|t| t.get(upstream));
         match &m.running {
@@ -360,6 +363,7 @@ fn attribute(
             Truth::Yes => {
                 replicating = true;
                 let source = history.topic_totals[m.flow.source.index()].get(upstream);
+                one_sided |= source.is_some() != committed.is_some();
                 live.extend(source.into_iter().chain(committed));
                 feeds.push([source, committed]);
             }
@@ -384,8 +388,10 @@ fn attribute(
     let t1 = common_end(&live, t1);
     let Some(rate) = rate_until(t1) else { return (None, None, None) };
     // MM2 runs into this side but has not committed progress for this topic
-    // yet (it has just started): growth cannot be attributed either way.
-    if rate > 0.0 && feeds.iter().any(|[source, committed]| source.is_some() && committed.is_none()) {
+    // yet (it has just started), or commits it while its source is not
+    // observed (never read, a refused login): growth cannot be attributed
+    // either way.
+    if rate > 0.0 && one_sided {
         return (None, None, None);
     }
     // What MM2 provably wrote (the larger of the source's growth and its
