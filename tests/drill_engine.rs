@@ -240,7 +240,7 @@ fn a_source_read_late_does_not_make_mm2_writes_look_like_an_application() {
 }
 
 #[test]
-fn mm2_writes_into_a_side_whose_source_was_never_observed_are_never_an_applications() {
+fn mm2_writes_into_a_side_whose_source_was_never_observed_are_not_taken_for_an_application() {
     // DC refuses kdrill (a wrong password) while MM2 replicates into DR
     // and commits its progress in steps (`offset.flush.interval.ms`): how
     // much MM2 could have written is unknown, so DR's growth is not an
@@ -248,10 +248,11 @@ fn mm2_writes_into_a_side_whose_source_was_never_observed_are_never_an_applicati
     let mut fx = Fixture::new();
     let mut assessor = Assessor::new(settings());
     let mut committed = None;
+    let refused_since = fx.t;
     for n in 0..16 {
         let mut snap = fx.step();
         let dc = snap.cluster_mut(Side::Dc);
-        dc.link = Link::Down { since: fx.t, last_ok: None, error: "authentication failed".into() };
+        dc.link = Link::Down { since: refused_since, last_ok: None, error: "authentication failed".into() };
         (dc.brokers, dc.topics, dc.groups, dc.heartbeats) = (None, None, None, None);
         let flush = snap.mm2.iter_mut().find(|d| d.flow == Flow::DC_TO_DR).and_then(|d| d.replicated.as_mut());
         for r in flush.into_iter().flat_map(|r| r.value.iter_mut()) {
