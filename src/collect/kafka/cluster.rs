@@ -238,10 +238,11 @@ impl ClusterPoller {
     }
 
     /// One poll. Never panics on anything from the network; every call is
-    /// bounded by the request timeout.
+    /// bounded by the request timeout (the poll that finds the cluster back
+    /// after an outage gives its fresh client one of its own).
     pub fn poll(&mut self) -> PollStats {
         let started = Instant::now();
-        let deadline = started + self.timing.request_timeout;
+        let mut deadline = started + self.timing.request_timeout;
         let mut stats = PollStats::default();
         if self.client.is_none() {
             match client::observer(&self.cfg, &self.timing, self.context.clone()) {
@@ -259,7 +260,13 @@ impl ClusterPoller {
         };
         if matches!(self.state.link, Link::Down { .. }) {
             match self.metadata(&observer, deadline) {
-                Ok(_) => observer = self.fresh_after_outage(observer),
+                Ok(_) => {
+                    observer = self.fresh_after_outage(observer);
+                    // Its own request timeout: the answer may have come
+                    // late in this poll's, and a client that finds no time
+                    // left would report down a cluster that answers.
+                    deadline = Instant::now() + self.timing.request_timeout;
+                }
                 Err(e) => self.fail(e, &mut stats),
             }
         }
