@@ -5,6 +5,7 @@
 
 pub mod canary;
 pub mod checkpoints;
+mod classes;
 pub mod conditions;
 pub mod drift;
 pub mod ends;
@@ -189,6 +190,7 @@ pub struct Assessor {
     flow_state: HashMap<Flow, FlowState>,
     /// Groups seen past where MM2 should have checkpointed them.
     checkpoints_behind: checkpoints::BehindSince,
+    classes: classes::GroupClasses,
 }
 
 /// A flow's last known running state. Unknown spells are skipped: a flow
@@ -211,6 +213,7 @@ impl Assessor {
             history: History::default(),
             flow_state: HashMap::new(),
             checkpoints_behind: checkpoints::BehindSince::new(),
+            classes: classes::GroupClasses::default(),
         }
     }
 
@@ -222,14 +225,19 @@ impl Assessor {
         if fresh_snapshot {
             self.history.ingest(snap);
         }
-        let (s, history) = (&self.settings, &self.history);
-        // Translations, the largest part, and topic drift beside the rest.
-        let ((translations, drift), (mut mm2, platforms, mut sides, mut lag, mirror_ends)) = split::join(
-            || (translation::translations(snap, history, s, now), drift::topic_drift(snap, s, now)),
+        let classes = self.classes.of(snap, &self.settings.classification);
+        let (s, history, classes) = (&self.settings, &self.history, &classes);
+        // Translations, the largest part, with topic drift and the
+        // platforms beside the rest.
+        let ((translations, drift, platforms), (mut mm2, mut sides, mut lag, mirror_ends)) = split::join(
+            || {
+                let translations = translation::translations(snap, classes, history, s, now);
+                (translations, drift::topic_drift(snap, s, now), platform::assess_platforms(snap, s, now))
+            },
             || {
                 let mm2 = mm2::assess_mm2(snap, s, now);
-                let platforms = platform::assess_platforms(snap, s, now);
-                let sides = Side::BOTH.map(|side| sides::assess_side(side, snap, history, &mm2, s, now));
+                let sides = Side::BOTH
+                    .map(|side| sides::assess_side(side, snap, &classes[side.index()], history, &mm2, s, now));
                 let lag = lag::assess_lag(snap, history, s, now);
                 // Only a stopped flow's ends mean anything (and only then are they needed).
                 let mirror_ends = lag
@@ -237,7 +245,7 @@ impl Assessor {
                     .filter(|l| mm2.iter().any(|m| m.flow == l.flow && m.running.is_no()))
                     .map(|l| ends::mirror_ends(l, snap, s, now))
                     .collect::<Vec<_>>();
-                (mm2, platforms, sides, lag, mirror_ends)
+                (mm2, sides, lag, mirror_ends)
             },
         );
         let s = &self.settings;

@@ -181,6 +181,7 @@ pub(super) const MIN_APP_RATE: f64 = 0.05;
 pub fn assess_side(
     side: Side,
     snap: &Snapshot,
+    classes: &[GroupClass],
     history: &History,
     mm2: &[Mm2View],
     settings: &Settings,
@@ -198,7 +199,7 @@ pub fn assess_side(
 
     let inbound: Vec<&Mm2View> = mm2.iter().filter(|m| m.flow.target == side).collect();
     let topics = topic_views(cluster, history, &inbound, settings);
-    let groups = group_views(cluster, history, settings, now);
+    let groups = group_views(cluster, classes, history, settings, now);
 
     let producing = match &stale {
         Some(why) => Truth::Unknown(why.clone()),
@@ -439,7 +440,14 @@ pub fn group_class(g: &Group, c: &Classification) -> GroupClass {
     }
 }
 
-fn group_views(cluster: &Cluster, history: &History, settings: &Settings, now: Ts) -> Vec<GroupView> {
+/// The view of each group `cluster` lists, whose classes are `classes`, in order.
+fn group_views(
+    cluster: &Cluster,
+    classes: &[GroupClass],
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> Vec<GroupView> {
     let Some(groups) = &cluster.groups else {
         return Vec::new();
     };
@@ -447,8 +455,8 @@ fn group_views(cluster: &Cluster, history: &History, settings: &Settings, now: T
     groups
         .value
         .iter()
-        .map(|g| {
-            let class = group_class(g, &settings.classification);
+        .zip(classes)
+        .map(|(g, &class)| {
             let mut clients: Vec<Arc<str>> = g.members.iter().map(|m| m.client_id.clone()).collect();
             clients.sort();
             clients.dedup();

@@ -10,7 +10,7 @@ use crate::model::{Checkpoint, Flow, Group, Snapshot, Ts};
 
 use super::groups::{ABSENT, ByPartition, EndOffsets, NameMap, Partitioned, end_offset, known, same_name};
 use super::history::{History, Series};
-use super::sides::{GroupClass, group_class};
+use super::sides::GroupClass;
 use super::truth::Freshness;
 
 /// A checkpoint whose translation rests on an offset sync more than this
@@ -245,7 +245,14 @@ impl GroupTranslation {
 
 /// For every configured flow: each application group of its source with
 /// committed offsets on mirrored topics, translated to its target.
-pub fn translations(snap: &Snapshot, history: &History, settings: &Settings, now: Ts) -> Vec<GroupTranslation> {
+/// `classes` holds the class of every group each side lists, in order.
+pub fn translations(
+    snap: &Snapshot,
+    classes: &[Vec<GroupClass>; 2],
+    history: &History,
+    settings: &Settings,
+    now: Ts,
+) -> Vec<GroupTranslation> {
     let mut flows: Vec<Flow> = Vec::new();
     for d in &snap.mm2 {
         if !flows.contains(&d.flow) {
@@ -257,10 +264,8 @@ pub fn translations(snap: &Snapshot, history: &History, settings: &Settings, now
         let Some(groups) = &snap.cluster(flow.source).groups else { continue };
         // Built once the source is found to hold an application group.
         let mut index = None;
-        for group in &groups.value {
-            if group_class(group, &settings.classification) != GroupClass::App {
-                continue;
-            }
+        let classes = &classes[flow.source.index()];
+        for (group, _) in groups.value.iter().zip(classes).filter(|(_, class)| **class == GroupClass::App) {
             let index = index.get_or_insert_with(|| FlowIndex::of(flow, snap));
             if let Some(t) = translate(flow, group, snap, index, history, settings, now) {
                 out.push(t);
