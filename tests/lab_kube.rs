@@ -323,6 +323,59 @@ fn kdrill_sends_no_mutating_request_with_operator_contexts() {
 }
 
 #[test]
+fn kubernetes_is_watched_not_listed_at_every_poll() {
+    kube_lab();
+    // Exclusive: the counts below are every request of the `viewer` user.
+    let _lock = support::exclusive();
+    // Every request of the `viewer` user since `mark`, once each (a watch
+    // is logged when its response starts and again when it ends).
+    let requests = |mark: &AuditMark, side: Side| {
+        let mut requests: Vec<(String, String)> = mark
+            .events_since(side)
+            .iter()
+            .filter(|e| e.pointer("/user/username").and_then(Value::as_str) == Some("viewer"))
+            .filter_map(|e| {
+                let field = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
+                Some((field("auditID")?, format!("{} {}", field("verb")?, field("requestURI")?)))
+            })
+            .collect();
+        requests.sort();
+        requests.dedup();
+        requests
+    };
+    let start = AuditMark::now();
+    let mut o = Observer::start(kube_config(VIEWERS, BOTH_FLOWS));
+    o.wait("both sides' Kubernetes and both MM2 deployments seen", 60, all_seen);
+    let mark = AuditMark::now();
+    // Ten polls at the configured 1 s interval, watches open throughout.
+    let window = Duration::from_secs(10);
+    std::thread::sleep(window);
+    // Let the API servers finish writing their audit logs.
+    std::thread::sleep(Duration::from_secs(1));
+    for side in Side::BOTH {
+        // The audit log shows the collector's lists and watches, so their
+        // absence from the window below means something.
+        let opened = requests(&start, side);
+        for verb in ["list ", "watch "] {
+            assert!(opened.iter().any(|(_, r)| r.starts_with(verb)), "{side}: no `{verb}` logged at start: {opened:?}");
+        }
+        let requests = requests(&mark, side);
+        let reads: Vec<&str> =
+            requests.iter().map(|(_, r)| r.as_str()).filter(|r| !r.starts_with("get /version")).collect();
+        let probes = requests.len() - reads.len();
+        assert!(reads.is_empty(), "{side}: resources read again while the watches were open: {reads:?}");
+        // One cheap probe per poll (a hung server's watch stays silent),
+        // so the count is bounded by the polls the window holds.
+        assert!((5..=13).contains(&probes), "{side}: {probes} probes in {window:?} at one poll a second");
+        support::note(&format!(
+            "{side}: in {window:?} (≈ 10 polls), {probes} GET /version probes and no list, get or new watch of a resource"
+        ));
+    }
+    let (snap, a) = o.step();
+    assert!(all_seen(&snap, &a), "the watches still feed fresh facts after the window:\n{}", describe(&a));
+}
+
+#[test]
 fn a_context_without_list_pods_is_refused_by_name() {
     kube_lab();
     let _lock = support::shared();
